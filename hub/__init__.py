@@ -1,0 +1,1 @@
+"""The hub: canonical model, integration config and the store (links, mappings, cursors, queue)."""

@@ -1,0 +1,137 @@
+"""Opening the store: engine, migrations to head, and the repositories as attributes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from .db import Database, create_store_engine
+from .journal import Journal
+from .kv import Cursors, Mappings, Snapshots
+from .links import Links
+from .queue import Queue
+from .records import Records
+from .tables import utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# alembic's ``context``/``op`` are process-wide proxies: two threads migrating at once trip over
+# each other. Across processes the migration itself takes a database lock (see env.py).
+_UPGRADE_LOCK = threading.Lock()
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An alembic ``Config`` built in code (no alembic.ini), pointing at our migrations.
+
+    With ``engine`` the migrations run on it; ``env.py`` picks it up from ``config.attributes``.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        config.attributes["engine"] = engine
+    return config
+
+
+class Store:
+    """The hub store: links, mappings, cursors, snapshots, staged records, queue and journal.
+
+    Open it with :func:`open_store`. Every repository is an attribute and shares one engine.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        redact: Callable[[str], str] | None = None,
+        journal_retention_days: float = 30,
+        journal_retention_count: int = 100_000,
+    ) -> None:
+        self.db = Database(engine, clock=clock, redact=redact)
+        self.links = Links(self.db)
+        self.mappings = Mappings(self.db)
+        self.cursors = Cursors(self.db)
+        self.snapshots = Snapshots(self.db)
+        self.records = Records(self.db)
+        self.queue = Queue(self.db)
+        self.journal = Journal(
+            self.db, retention_days=journal_retention_days, retention_count=journal_retention_count
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine."""
+        return self.db.engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.db.dialect
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema to ``revision`` (a no-op when it is already there)."""
+        with _UPGRADE_LOCK:
+            command.upgrade(alembic_config(self.engine), revision)
+
+    def current_revision(self) -> str | None:
+        """The revision the database is at, or ``None`` for an empty database."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        """The newest revision the code knows."""
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert head is not None, "hub/store/migrations has no revisions"
+        return head
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(
+    url: str,
+    *,
+    upgrade: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+    redact: Callable[[str], str] | None = None,
+    journal_retention_days: float = 30,
+    journal_retention_count: int = 100_000,
+) -> Store:
+    """Open the store at ``url`` and, unless ``upgrade=False``, migrate it to the newest schema.
+
+    Args:
+        url: ``sqlite:///path/to/hub.db`` (the folder is created) or ``postgresql://...``
+            (any PostgreSQL driver in the URL is replaced by psycopg 3).
+        upgrade: run ``alembic upgrade head`` first (cheap when already at head).
+        clock: returns "now" as aware UTC; tests pass a fake one.
+        redact: masks secrets in free text (journal messages and data, queue errors) before it
+            is written; the CLI passes the HTTP layer's ``redact``.
+        journal_retention_days: journal entries older than this are pruned.
+        journal_retention_count: at most this many journal entries are kept.
+    """
+    store = Store(
+        create_store_engine(url),
+        clock=clock,
+        redact=redact,
+        journal_retention_days=journal_retention_days,
+        journal_retention_count=journal_retention_count,
+    )
+    if upgrade:
+        store.upgrade()
+    return store

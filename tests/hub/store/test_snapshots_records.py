@@ -1,0 +1,101 @@
+"""Snapshots and staged records let flows send only what changed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from hub.model import frame
+from hub.store import Store
+
+
+def test_snapshot_save_overwrites_and_reads_back_selected_keys(store: Store) -> None:
+    store.snapshots.save("shop", "stock", {"a": "1", "b": "2"})
+    store.snapshots.save("shop", "stock", {"b": "3", "c": "4"})
+    assert store.snapshots.hashes("shop", "stock") == {"a": "1", "b": "3", "c": "4"}
+    assert store.snapshots.hashes("shop", "stock", ["a", "zz"]) == {"a": "1"}
+    assert store.snapshots.delete("shop", "stock", ["a", "zz"]) == 1
+    assert store.snapshots.hashes("shop", "prices") == {}
+
+
+def test_snapshots_handle_a_hundred_thousand_keys(store: Store) -> None:
+    hashes = {f"offer-{i}": f"{i:040x}" for i in range(100_000)}
+    started = time.perf_counter()
+    store.snapshots.save("shop", "stock", hashes)
+    store.snapshots.save("shop", "stock", hashes)
+    assert store.snapshots.hashes("shop", "stock") == hashes
+    assert time.perf_counter() - started < 20
+
+
+def _stock(rows: list[dict[str, object]]) -> pd.DataFrame:
+    return frame("stock", rows)
+
+
+def test_upsert_frame_counts_and_skips_unchanged_rows(store: Store, clock: object) -> None:
+    rows: list[dict[str, object]] = [
+        {"offer_id": "a", "store_id": "s1", "available": 3.0, "stock_type": "stock"},
+        {"offer_id": "b", "store_id": None, "available": None, "stock_type": "stock"},
+    ]
+    first = store.records.upsert_frame("shop", "stock", "moysklad", _stock(rows), "offer_id")
+    assert first[:3] == (2, 0, 0) and sorted(first.changed_keys) == ["a", "b"]
+    hashes = store.records.hashes("shop", "stock")
+    rows[0]["available"] = 4.0
+    rows.append({"offer_id": "c", "store_id": "s1", "available": 1.0, "stock_type": "stock"})
+    counts = store.records.upsert_frame("shop", "stock", "moysklad", _stock(rows), "offer_id")
+    assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 1)
+    assert store.records.hashes("shop", "stock")["b"] == hashes["b"]
+    assert store.records.count("shop", "stock") == 3
+    assert store.records.delete_missing("shop", "stock", ["a", "c"]) == 1
+    assert store.records.count("shop", "stock") == 2
+
+
+def test_frames_round_trip_with_nulls_ints_and_utc_timestamps(store: Store) -> None:
+    orders = frame("orders", [
+        {"order_id": "1", "number": "A-1", "total": 123456, "created_at": "2026-03-01T10:00:00+03:00"},
+        {"order_id": "2", "number": "A-2", "total": None, "created_at": None},
+    ])
+    store.records.upsert_frame("shop", "orders", "retailcrm", orders, "order_id")
+    back = store.records.frame("shop", "orders")
+    pd.testing.assert_frame_equal(back, orders)
+    with store.engine.connect() as conn:
+        data = conn.exec_driver_sql("SELECT data FROM records WHERE key = '1'").scalar_one()
+    stored = json.loads(data)
+    assert stored["created_at"] == "2026-03-01T07:00:00+00:00" and stored["total"] == 123456
+    assert stored["currency"] is None
+
+
+def test_non_canonical_kinds_are_staged_as_plain_frames(store: Store) -> None:
+    df = pd.DataFrame({"sku": ["x", "y"], "qty": [1, 2]})
+    store.records.upsert_frame("shop", "feed_items", "horoshop", df, "sku")
+    pd.testing.assert_frame_equal(store.records.frame("shop", "feed_items"), df)
+    assert store.records.frame("shop", "offers").empty
+
+
+def test_composite_keys_changed_keys_and_dry_run_changes(store: Store) -> None:
+    prices = frame("prices", [
+        {"offer_id": "o1", "price_type_id": "base", "amount": 100, "currency_id": "rub"},
+        {"offer_id": "o1", "price_type_id": "sale", "amount": 90, "currency_id": "rub"},
+    ])
+    first = store.records.upsert_frame("i", "prices", "moysklad", prices, ["offer_id", "price_type_id"])
+    assert sorted(first.changed_keys) == ["o1|base", "o1|sale"]
+    moved = prices.copy()
+    moved.loc[1, "amount"] = 80
+    assert store.records.changed("i", "prices", moved, ["offer_id", "price_type_id"]) == ["o1|sale"]
+    second = store.records.upsert_frame("i", "prices", "moysklad", moved, ["offer_id", "price_type_id"])
+    assert second.changed_keys == ("o1|sale",) and second.unchanged == 1
+    assert len(store.records.frame("i", "prices")) == 2
+
+
+def test_release_gives_back_claims_of_a_killed_run(store: Store) -> None:
+    for key in ("a", "b"):
+        store.queue.enqueue("i", "inventories", key, {"n": key})
+    store.queue.enqueue("other", "inventories", "c", {"n": "c"})
+    store.queue.claim(integration="i", kind="inventories", limit=2, worker="dead-run")
+    store.queue.claim(integration="other", kind="inventories", limit=1, worker="live-run")
+    assert store.queue.claim(integration="i", kind="inventories") == []
+    assert store.queue.release(integration="i", kind="inventories") == 2
+    again = store.queue.claim(integration="i", kind="inventories", limit=5, worker="new-run")
+    assert [item.attempts for item in again] == [0, 0] and len(again) == 2
+    assert store.queue.counts("other")["in_progress"] == 1

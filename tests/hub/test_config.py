@@ -1,0 +1,124 @@
+"""The config: directed edges, secrets as references only, errors that name the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import ConfigError, load_config, redacted_dump, resolve_secret
+
+GOOD = """
+integrations:
+  main:
+    systems:
+      ms:  {system: moysklad, token: "${TEST_MS_TOKEN}", token_kind: app}
+      crm: {system: retailcrm, base_url: "https://demo.retailcrm.ru", api_key: "${TEST_CRM_KEY}", site: main}
+    flows:
+      catalog: {from: ms, to: crm}
+      stock:   {from: ms, to: crm}
+      orders:  {from: crm, to: ms}
+    mappings:
+      stores: {Основной склад: warehouse}
+    options: {stock_type: quantity}
+    periods: {stock: 600, orders: "*/1 * * * *"}
+"""
+
+
+@pytest.fixture
+def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_MS_TOKEN", "ms-token-value-0001")
+    monkeypatch.setenv("TEST_CRM_KEY", "crm-key-value-0002")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "skladbridge.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_config_loads_with_edges_and_default_database(tmp_path: Path, secrets_env: None) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    integ = config.integration("main")
+    assert integ.edge("stock") is not None and integ.edge("stock").source == "ms"  # type: ignore[union-attr]
+    assert integ.options.stock_type == "quantity"
+    assert config.effective_database_url() == f"sqlite:///{(tmp_path / 'skladbridge.db').resolve()}"
+
+
+def test_dump_keeps_references_never_values(tmp_path: Path, secrets_env: None) -> None:
+    dumped = str(redacted_dump(load_config(write(tmp_path, GOOD))))
+    assert "${TEST_MS_TOKEN}" in dumped
+    assert "ms-token-value-0001" not in dumped and "crm-key-value-0002" not in dumped
+
+
+def test_secret_reference_resolves_from_environment(secrets_env: None) -> None:
+    assert resolve_secret("${TEST_MS_TOKEN}") == "ms-token-value-0001"
+
+
+def test_unknown_key_names_its_path(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("flows:", "flowz:")))
+    assert "integrations.main.flowz" in str(info.value)
+    assert "unknown key" in str(info.value)
+    assert str(tmp_path / "skladbridge.yaml") in str(info.value)
+
+
+def test_secret_written_in_the_file_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace('"${TEST_CRM_KEY}"', "plain-key-in-file")))
+    assert "integrations.main.systems.crm.api_key" in str(info.value)
+    assert "plain-key-in-file" not in str(info.value)
+
+
+def test_missing_environment_variable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_CRM_KEY", "x-key-0003")
+    monkeypatch.delenv("TEST_MS_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD))
+    assert "integrations.main.systems.ms.token" in str(info.value) and "TEST_MS_TOKEN" in str(info.value)
+
+
+def test_edge_a_connector_cannot_serve_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    text = GOOD.replace("stock:   {from: ms, to: crm}", "stock:   {from: crm, to: ms}")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "integrations.main.flows.stock.from" in message and "cannot read 'stock'" in message
+
+
+def test_edge_naming_an_undefined_system_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("orders:  {from: crm, to: ms}", "orders:  {from: shop, to: ms}")))
+    assert "integrations.main.flows.orders.from" in str(info.value)
+
+
+def test_unknown_system_and_wrong_type(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("system: retailcrm", "system: bitrix")))
+    assert "unknown system 'bitrix'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("stock_type: quantity", "stock_type: lots")))
+    assert "integrations.main.options.stock_type" in str(info.value)
+
+
+def test_missing_file_says_how_to_provide_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml")
+    assert "SKLADBRIDGE_CONFIG" in str(info.value)
+
+
+def test_unknown_integration_lists_known(tmp_path: Path, secrets_env: None) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError) as info:
+        config.integration("other")
+    assert "['main']" in str(info.value)
+
+
+def test_commands_without_calls_may_load_with_secrets_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the journal or the queue needs no credentials; building a client still does."""
+    monkeypatch.delenv("TEST_MS_TOKEN", raising=False)
+    monkeypatch.delenv("TEST_CRM_KEY", raising=False)
+    config = load_config(write(tmp_path, GOOD), require_secrets=False)
+    token = config.integration("main").systems["ms"].token  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="TEST_MS_TOKEN"):
+        resolve_secret(token)
