@@ -1,0 +1,128 @@
+"""MoySklad JSON API 1.2 client: catalog, images and stock reads (writes in ``client_documents``).
+
+Construction, auth, pacing and paging are in :mod:`connectors.moysklad.client_base`; this module is
+the list of calls the exchanges need, each spending as few requests as the data allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from connectors.moysklad.client_base import (
+    ASSORTMENT_HEADER,
+    BOTH_ARCHIVED,
+    DEFAULT_BASE_URL,
+    IDS_PER_FILTER,
+    moscow_filter,
+)
+from connectors.moysklad.client_documents import BulkItemResult, DocumentsMixin
+
+__all__ = ["DEFAULT_BASE_URL", "BulkItemResult", "MoySkladClient", "moscow_filter"]
+
+
+class MoySkladClient(DocumentsMixin):
+    """Async client of one MoySklad credential (see :class:`~connectors.moysklad.client_base.MoySkladBase`).
+
+    Example::
+
+        async with MoySkladClient(token=..., token_kind="app") as ms:
+            async for page in ms.iter_assortment():
+                ...
+    """
+
+    # -- catalog -------------------------------------------------------------------------------
+    def iter_assortment(self, updated_since: datetime | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of the new ``entity/assortment`` (no stock fields), archived and live rows alike."""
+        flt = BOTH_ARCHIVED + (f";updated>={moscow_filter(updated_since)}" if updated_since else "")
+        return self.iter_pages("/entity/assortment", {"filter": flt}, headers=ASSORTMENT_HEADER)
+
+    async def assortment_page(
+        self, offset: int, limit: int = 1000, updated_since: datetime | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the new ``entity/assortment`` and the collection's total size.
+
+        For callers that spread page ranges over several workers (the full import's tasks); a
+        single reader uses :meth:`iter_assortment`.
+        """
+        flt = BOTH_ARCHIVED + (f";updated>={moscow_filter(updated_since)}" if updated_since else "")
+        page = await self.get_json("/entity/assortment", {"filter": flt, "limit": limit, "offset": offset},
+                                   ASSORTMENT_HEADER)
+        return list(page.get("rows", [])), int(page.get("meta", {}).get("size", 0))
+
+    def iter_product_folders(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of product folders (archived included)."""
+        return self.iter_pages("/entity/productfolder", {"filter": BOTH_ARCHIVED})
+
+    async def list_currencies(self) -> list[dict[str, Any]]:
+        """Every currency of the account."""
+        return await self.collect("/entity/currency")
+
+    async def list_price_types(self) -> list[dict[str, Any]]:
+        """Sale price types (a plain array)."""
+        return list(await self.get_json("/context/companysettings/pricetype"))
+
+    async def list_organizations(self) -> list[dict[str, Any]]:
+        """The account's own legal entities."""
+        return await self.collect("/entity/organization")
+
+    async def list_stores(self) -> list[dict[str, Any]]:
+        """Warehouses, archived included."""
+        return await self.collect("/entity/store", {"filter": BOTH_ARCHIVED})
+
+    async def variant_characteristics(self) -> list[dict[str, Any]]:
+        """Characteristic definitions of variants (``entity/variant/metadata``)."""
+        return list((await self.get_json("/entity/variant/metadata")).get("characteristics", []))
+
+    async def fetch_images(self, owners: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """Images of the given assortment rows, by owner id, with the fewest requests.
+
+        Per-item ``…/{id}/images`` costs one request per owner; ``expand=images`` on assortment
+        pages filtered by up to 100 ids costs one request per 100 owners. The cheaper is used.
+        """
+        with_images = [o for o in owners if _image_count(o) > 0]
+        if not with_images:
+            return {}
+        chunks = math.ceil(len(with_images) / IDS_PER_FILTER)
+        out: dict[str, list[dict[str, Any]]] = {}
+        if chunks < len(with_images):
+            for start in range(0, len(with_images), IDS_PER_FILTER):
+                ids = ";".join(f"id={o['id']}" for o in with_images[start:start + IDS_PER_FILTER])
+                async for page in self.iter_pages("/entity/assortment", {"filter": f"{BOTH_ARCHIVED};{ids}",
+                                                                         "expand": "images"},
+                                                  headers=ASSORTMENT_HEADER):
+                    for row in page:
+                        out[row["id"]] = list(row.get("images", {}).get("rows", []))
+            return out
+
+        async def one(owner: dict[str, Any]) -> None:
+            type_ = owner.get("meta", {}).get("type", "product")
+            out[owner["id"]] = await self.collect(f"/entity/{type_}/{owner['id']}/images")
+
+        await asyncio.gather(*(one(o) for o in with_images))
+        return out
+
+    async def stock_current(
+        self,
+        report: Literal["all", "bystore"] = "bystore",
+        stock_type: str = "stock",
+        changed_since: datetime | None = None,
+        include_zero: bool = True,
+    ) -> list[dict[str, Any]]:
+        """One call of ``report/stock/{report}/current``: a flat array with one measure."""
+        params: dict[str, Any] = {"stockType": stock_type}
+        if include_zero:
+            params["include"] = "zeroLines"
+        if changed_since is not None:
+            params["changedSince"] = moscow_filter(changed_since)
+        return list(await self.get_json(f"/report/stock/{report}/current", params))
+
+
+def _image_count(row: Mapping[str, Any]) -> int:
+    images = row.get("images")
+    if not isinstance(images, dict):
+        return 0
+    return int(images.get("meta", {}).get("size", len(images.get("rows", []))))

@@ -1,0 +1,272 @@
+"""Writes and rendering: creating and updating counterparties, documents and webhooks, and
+turning stored objects back into wire JSON (collapsed MetaArrays, ``expand``, inherited prices).
+
+Rules kept from the docs: required fields per type (error 3000), ``syncId`` returns the object
+already created with it, positions are replaced as a whole by a PUT (matching ``id`` updates),
+shipments count against the order's reserve, payments' ``operations`` add to the order's
+``payedSum``, and webhooks are unique per (entityType, action, url) with at most 5 per
+(entityType, action) for a user and 1 for a solution.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from connectors.moysklad.sandbox_state import (
+    ASSORTMENT_TYPES,
+    DOCUMENT_TYPES,
+    STORE_BASE,
+    Json,
+    collection_meta,
+    moscow,
+    ref_id,
+)
+
+if TYPE_CHECKING:
+    from connectors.moysklad.sandbox import MoySkladSandbox
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "counterparty": ("name",),
+    "customerorder": ("organization", "agent"),
+    "demand": ("organization", "agent", "store"),
+    "move": ("organization", "sourceStore", "targetStore"),
+    "paymentin": ("organization", "agent"),
+    "cashin": ("organization", "agent"),
+    "salesreturn": ("organization", "agent", "store"),
+    "webhook": ("url", "action", "entityType"),
+    "webhookstock": ("url", "reportType", "stockType"),
+}
+WRITABLE = frozenset(REQUIRED)
+REF_TARGETS = {"organization": "organization", "agent": "counterparty", "store": "store",
+               "sourceStore": "store", "targetStore": "store", "customerOrder": "customerorder",
+               "demand": "demand"}
+
+
+class ItemError(Exception):
+    """One object could not be saved; becomes ``{"errors": [...]}`` (alone or in a bulk result)."""
+
+    def __init__(self, code: int, message: str, parameter: str | None = None, status: int = 412) -> None:
+        super().__init__(message)
+        self.code, self.message, self.parameter, self.status = code, message, parameter, status
+
+    def body(self) -> Json:
+        """The ``{"errors": [...]}`` object."""
+        err: Json = {"error": self.message, "code": self.code,
+                     "moreInfo": f"https://dev.moysklad.ru/doc/api/remap/1.2/#error_{self.code}"}
+        if self.parameter:
+            err["parameter"] = self.parameter
+        return {"errors": [err]}
+
+
+class Writer:
+    """Creates and updates objects in a sandbox, keeping stock and webhooks in step."""
+
+    def __init__(self, sandbox: MoySkladSandbox) -> None:
+        self.sb = sandbox
+        self.store = sandbox.store
+
+    def create(self, type_: str, body: Json) -> Json:
+        """Create one object (or return the one created earlier with the same ``syncId``)."""
+        if not isinstance(body, dict):
+            raise ItemError(2016, "Ошибка формата: ожидался объект", status=400)
+        sync_id = body.get("syncId")
+        if isinstance(sync_id, str):
+            existing = self.store.by_sync_id(type_, sync_id)
+            if existing is not None:
+                return existing
+        for name in REQUIRED[type_]:
+            if body.get(name) in (None, ""):
+                raise ItemError(3000, f"Ошибка сохранения объекта: поле '{name}' не может быть пустым или "
+                                      "отсутствовать", name)
+        obj = {k: v for k, v in body.items() if not k.startswith("_") and k not in ("meta", "id")}
+        self._check_refs(obj)
+        if type_ in ("webhook", "webhookstock"):
+            self._check_webhook(type_, obj)
+            obj.setdefault("enabled", True)
+            obj["method"] = "POST"
+        if type_ == "counterparty":
+            obj["_accounts"] = body.get("accounts") or []
+            obj["_contactpersons"] = body.get("contactpersons") or []
+            obj.pop("accounts", None)
+            obj.pop("contactpersons", None)
+            obj.setdefault("companyType", "legal")
+            obj.setdefault("archived", False)
+        if type_ in DOCUMENT_TYPES:
+            self._prepare_document(type_, obj, body, None)
+        saved = self.store.put(type_, obj)
+        self._after_write(type_, saved, "CREATE", None)
+        return saved
+
+    def update(self, type_: str, id_: str, body: Json) -> Json:
+        """Apply a PUT: fields merge; a ``positions`` list replaces the positions."""
+        obj = self.store.get(type_, id_)
+        if obj is None:
+            raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
+        if "syncId" in body and body["syncId"] != obj.get("syncId"):
+            raise ItemError(1047, "Поле 'syncId' не может быть изменено", "syncId", status=412)
+        changes = {k: v for k, v in body.items() if not k.startswith("_") and k not in ("meta", "id")}
+        self._check_refs(changes)
+        before = copy.deepcopy({k: obj.get(k) for k in changes})
+        if type_ in DOCUMENT_TYPES:
+            self._prepare_document(type_, changes, body, obj)
+        obj.update(changes)
+        saved = self.store.put(type_, obj)
+        fields = [k for k in changes if k != "_positions" and before.get(k) != changes[k]]
+        if "positions" in body:
+            fields.append("positions")
+        self._after_write(type_, saved, "UPDATE", fields)
+        return saved
+
+    def delete(self, type_: str, id_: str) -> None:
+        """Delete one object (webhooks, documents)."""
+        if self.store.delete(type_, id_) is None:
+            raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
+        self.sb.ledger.withdraw(id_, self.store.now())
+        self.sb.webhooks.notify(type_, id_, "DELETE", None)
+
+    def _check_refs(self, obj: Json) -> None:
+        for field, target in REF_TARGETS.items():
+            rid = ref_id(obj.get(field))
+            if obj.get(field) is not None and (rid is None or self.store.get(target, rid) is None):
+                raise ItemError(1021, f"Ошибка загрузки сущности по ссылке в поле '{field}'", field, 412)
+        sid = ref_id(obj.get("state"))
+        if sid is not None and all(s["id"] != sid for s in self.store.states):
+            raise ItemError(1021, "Ошибка загрузки сущности по ссылке в поле 'state'", "state", 412)
+
+    def _check_webhook(self, type_: str, obj: Json) -> None:
+        key = ("entityType", "action") if type_ == "webhook" else ("reportType", "stockType")
+        same = [w for w in self.store.of_type(type_).values() if all(w.get(k) == obj.get(k) for k in key)]
+        if any(w.get("url") == obj.get("url") for w in same):
+            raise ItemError(30003, "Вебхук с данным набором параметров уже существует", "url")
+        if len(same) >= (1 if self.sb.token_kind != "user" else 5):
+            raise ItemError(30007, "Превышено ограничение на количество вебхуков", "url")
+
+    def _prepare_document(self, type_: str, obj: Json, body: Json, old: Json | None) -> None:
+        if old is None:
+            obj.setdefault("name", self.store.next_number(type_))
+            obj.setdefault("moment", moscow(self.store.now()))
+            obj.setdefault("applicable", True)
+            obj.setdefault("vatEnabled", True)
+            obj.setdefault("vatIncluded", True)
+            cur = self.store.default_currency()
+            if cur is not None:
+                obj.setdefault("rate", {"currency": {"meta": cur["meta"]}})
+            if type_ == "customerorder" and self.store.states and "state" not in obj:
+                obj["state"] = {"meta": self.store.states[0]["meta"]}
+        positions = body.get("positions")
+        if isinstance(positions, dict):
+            positions = positions.get("rows")
+        if isinstance(positions, list):
+            old_rows = {p["id"]: p for p in (old or {}).get("_positions", [])}
+            doc_id = (old or {}).get("id") or "new"
+            rows = []
+            for pos in positions:
+                pid = pos.get("id") or self.store.new_id()
+                merged = {**old_rows.get(pid, {"shipped": 0}), **pos, "id": pid}
+                if ref_id(merged.get("assortment")) is None or self.store.find(
+                        ref_id(merged.get("assortment")) or "", ASSORTMENT_TYPES) is None:
+                    raise ItemError(1021, "Ошибка загрузки сущности по ссылке в поле 'assortment'",
+                                    "positions.assortment", 412)
+                merged.setdefault("quantity", 1)
+                merged.setdefault("price", 0.0)
+                merged.setdefault("discount", 0)
+                merged.setdefault("vat", 0)
+                rows.append(merged)
+            obj["_positions"] = rows
+            obj["_doc_hint"] = doc_id
+        obj.pop("positions", None)
+        rows_now: list[Json] = obj.get("_positions", (old or {}).get("_positions", [])) or []
+        if type_ not in ("paymentin", "cashin"):
+            obj["sum"] = float(round(sum(_line_sum(p) for p in rows_now)))
+        obj.pop("_doc_hint", None)
+
+    def _after_write(self, type_: str, saved: Json, action: str, fields: list[str] | None) -> None:
+        now = self.store.now()
+        if type_ in DOCUMENT_TYPES:
+            self.sb.ledger.record(type_, saved, now)
+            order_id = ref_id(saved.get("customerOrder"))
+            if type_ == "demand" and order_id and action == "CREATE":
+                order = self.store.get("customerorder", order_id)
+                if order is not None:
+                    self._ship(order, saved)
+            if type_ in ("paymentin", "cashin") and action == "CREATE":
+                for op in saved.get("operations", []):
+                    order = self.store.get("customerorder", ref_id(op) or "")
+                    if order is not None:
+                        order["payedSum"] = float(order.get("payedSum", 0)) + float(op.get("linkedSum", 0))
+                        order.setdefault("payments", []).append({"meta": saved["meta"]})
+        self.sb.webhooks.notify(type_, saved["id"], action, fields)
+
+    def _ship(self, order: Json, demand: Json) -> None:
+        shipped: dict[str, float] = {}
+        for pos in demand.get("_positions", []):
+            aid = ref_id(pos.get("assortment")) or ""
+            shipped[aid] = shipped.get(aid, 0.0) + float(pos.get("quantity", 0))
+        for pos in order.get("_positions", []):
+            aid = ref_id(pos.get("assortment")) or ""
+            take = min(shipped.get(aid, 0.0), float(pos["quantity"]) - float(pos.get("shipped", 0)))
+            if take > 0:
+                pos["shipped"] = float(pos.get("shipped", 0)) + take
+                shipped[aid] -= take
+        order["shippedSum"] = float(order.get("shippedSum", 0)) + float(demand.get("sum", 0))
+        order.setdefault("demands", []).append({"meta": demand["meta"]})
+        self.sb.ledger.record("customerorder", order, self.store.now())
+
+
+def _line_sum(pos: Json) -> float:
+    discount = float(pos.get("discount", 0))
+    return float(pos["price"]) * float(pos["quantity"]) * (1 - discount / 100)
+
+
+def render(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str]) -> Json:
+    """A stored object as the API returns it (private ``_`` keys out, MetaArrays collapsed)."""
+    out = {k: v for k, v in obj.items() if not k.startswith("_")}
+    store = sb.store
+    if type_ == "variant" and "salePrices" not in out:
+        product = store.get("product", ref_id(obj.get("product")) or "")
+        if product is not None and "salePrices" in product:
+            out["salePrices"] = product["salePrices"]
+    if "images" in expand and type_ in ASSORTMENT_TYPES and "images" in out:
+        out["images"] = {"meta": out["images"]["meta"], "rows": store.images.get(obj["id"], [])}
+    if "product" in expand and type_ == "variant":
+        product = store.get("product", ref_id(obj.get("product")) or "")
+        if product is not None:
+            out["product"] = render(sb, "product", product, set())
+    if type_ == "counterparty":
+        for key in ("accounts", "contactpersons"):
+            href = f"{STORE_BASE}/entity/counterparty/{obj['id']}/{key}"
+            out[key] = {"meta": collection_meta(href, "account" if key == "accounts" else "contactperson",
+                                                len(obj.get("_" + key, [])))}
+    if type_ in DOCUMENT_TYPES and type_ not in ("paymentin", "cashin"):
+        href = f"{STORE_BASE}/entity/{type_}/{obj['id']}/positions"
+        positions = [render_position(sb, type_, obj["id"], p, "positions.assortment" in expand)
+                     for p in obj.get("_positions", [])]
+        out["positions"] = {"meta": collection_meta(href, f"{type_}position", len(positions))}
+        if "positions" in expand:
+            out["positions"]["rows"] = positions
+    for field in ("agent", "organization", "store"):
+        if field in expand and ref_id(out.get(field)):
+            target = store.get(REF_TARGETS[field], ref_id(out[field]) or "")
+            if target is not None:
+                out[field] = render(sb, REF_TARGETS[field], target, set())
+    if "state" in expand and ref_id(out.get("state")):
+        out["state"] = next((s for s in store.states if s["id"] == ref_id(out["state"])), out["state"])
+    return out
+
+
+def render_position(sb: MoySkladSandbox, type_: str, doc_id: str, pos: Json, expand_assortment: bool) -> Json:
+    """One document position as the API returns it."""
+    out: dict[str, Any] = {
+        "meta": {"href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",
+                 "type": f"{type_}position", "mediaType": "application/json"},
+        "accountId": sb.store.account_id, **{k: v for k, v in pos.items() if not k.startswith("_")}}
+    if type_ != "customerorder":
+        out.pop("shipped", None)
+        out.pop("reserve", None)
+    if expand_assortment:
+        aid = ref_id(pos.get("assortment")) or ""
+        item = sb.store.find(aid, ASSORTMENT_TYPES)
+        if item is not None:
+            out["assortment"] = render(sb, item["meta"]["type"], item, set())
+    return out

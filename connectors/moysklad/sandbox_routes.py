@@ -1,0 +1,254 @@
+"""The sandbox's endpoints: path → handler, each answering like the real API.
+
+Handlers return ``(status, payload, wrote)``; ``wrote`` marks committed writes so a
+``drop_after_write`` fault can lose the response after the fact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from connectors.moysklad.limits import MAX_ARRAY_ITEMS
+from connectors.moysklad.sandbox_documents import WRITABLE, ItemError, render, render_position
+from connectors.moysklad.sandbox_query import (
+    Clause,
+    QueryError,
+    collection,
+    has_field,
+    matcher,
+    page_params,
+    parse_filter,
+)
+from connectors.moysklad.sandbox_state import (
+    ASSORTMENT_TYPES,
+    DOCUMENT_TYPES,
+    STORE_BASE,
+    Json,
+    collection_meta,
+    parse_moscow_filter,
+)
+from connectors.moysklad.sandbox_stock import STOCK_TYPES
+
+if TYPE_CHECKING:
+    from connectors.moysklad.sandbox import MoySkladSandbox
+
+Result = tuple[int, Any, bool]
+LISTABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "currency", "organization", "store", "counterparty",
+                      *DOCUMENT_TYPES, "webhook", "webhookstock"})
+#: types whose lists hide archived rows unless the filter mentions ``archived``
+ARCHIVABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "store", "counterparty"})
+SEARCH_FIELDS = ("name", "code", "article", "externalCode", "phone", "email")
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(text.replace(str(request.base_url).rstrip("/") + "/api/remap/1.2", STORE_BASE)) \
+            if text else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ItemError(2016, "Ошибка формата JSON в теле запроса", status=400) from None
+
+
+def list_objects(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
+    """``GET /entity/{type}`` (and the assortment): filter, search, page, expand."""
+    query = _query(request)
+    try:
+        limit, offset, expand = page_params(query)
+        clauses = parse_filter(query.get("filter", ""))
+    except QueryError as exc:
+        raise ItemError(exc.code, str(exc), exc.parameter, status=400) from None
+    search = query.get("search", "").lower()
+    # the same filtered list serves every page of one listing until the next write
+    key = (type_, query.get("filter", ""), search, sb.store.version)
+    cached = sb.list_cache.get(key)
+    if cached is None:
+        rows = _candidates(sb, type_, clauses)
+        if (type_ == "assortment" or type_ in ARCHIVABLE) and not has_field(clauses, "archived"):
+            rows = [r for r in rows if not r.get("archived")]
+        if clauses:
+            match = matcher(clauses)
+            rows = [r for r in rows if match(r)]
+        if search:
+            rows = [r for r in rows if any(search in str(r.get(f, "")).lower() for f in SEARCH_FIELDS)]
+        sb.list_cache.clear()
+        sb.list_cache[key] = cached = rows
+    rows = cached
+    page = [render(sb, r["meta"]["type"], r, expand) for r in rows[offset:offset + limit]]
+    href = f"{STORE_BASE}/entity/{type_}"
+    return 200, collection(href, type_, page, len(rows), limit, offset, query), False
+
+
+def _candidates(sb: MoySkladSandbox, type_: str, clauses: list[Clause]) -> list[Json]:
+    """The rows a listing filters: looked up by id when the filter names ids (``id=a;id=b``), as a
+    client fetching images of 100 items does; the whole collection otherwise."""
+    types = ASSORTMENT_TYPES if type_ == "assortment" else (type_,)
+    ids = [c.value for c in clauses if c.field == "id" and c.op == "="]
+    if ids:
+        found = (sb.store.find(id_, types) for id_ in dict.fromkeys(ids))
+        return [obj for obj in found if obj is not None]
+    return sb.store.assortment() if type_ == "assortment" else list(sb.store.of_type(type_).values())
+
+
+async def create(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
+    """``POST /entity/{type}``: one object, or an array of ≤ 1000 (per-item errors in a 200)."""
+    body = await _body(request)
+    expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
+    if isinstance(body, list):
+        if len(body) > MAX_ARRAY_ITEMS:
+            raise ItemError(3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})",
+                            status=413)
+        results: list[Json] = []
+        for item in body:
+            try:
+                href = (item.get("meta") or {}).get("href") if isinstance(item, dict) else None
+                saved = (sb.writer.update(type_, href.rstrip("/").rsplit("/", 1)[-1], item) if href
+                         else sb.writer.create(type_, item))
+                results.append(render(sb, type_, saved, expand))
+            except ItemError as exc:
+                results.append(exc.body())
+        return 200, results, True
+    _check_positions(body)
+    return 200, render(sb, type_, sb.writer.create(type_, body), expand), True
+
+
+def _check_positions(body: Any) -> None:
+    if isinstance(body, dict) and isinstance(body.get("positions"), list) and len(body["positions"]) > MAX_ARRAY_ITEMS:
+        raise ItemError(3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})",
+                        "positions", status=413)
+
+
+async def one(sb: MoySkladSandbox, type_: str, id_: str, request: Request) -> Result:
+    """``GET|PUT|DELETE /entity/{type}/{id}``."""
+    expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
+    if request.method == "PUT":
+        body = await _body(request)
+        _check_positions(body)
+        return 200, render(sb, type_, sb.writer.update(type_, id_, body or {}), expand), True
+    if request.method == "DELETE":
+        sb.writer.delete(type_, id_)
+        return 200, None, True
+    obj = sb.store.get(type_, id_)
+    if obj is None:
+        raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
+    return 200, render(sb, type_, obj, expand), False
+
+
+def sub_collection(sb: MoySkladSandbox, type_: str, id_: str, what: str, request: Request) -> Result:
+    """Images, positions, accounts and contact persons of one object."""
+    obj = sb.store.get(type_, id_)
+    if obj is None:
+        raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
+    limit, offset, expand = page_params(_query(request))
+    href = f"{STORE_BASE}/entity/{type_}/{id_}/{what}"
+    if what == "images":
+        rows, item_type = sb.store.images.get(id_, []), "image"
+        return 200, {"meta": collection_meta(href, item_type, len(rows), limit, offset),
+                     "rows": rows[offset:offset + limit]}, False
+    if what == "positions":
+        rows = [render_position(sb, type_, id_, p, "assortment" in expand) for p in obj.get("_positions", [])]
+        item_type = f"{type_}position"
+    else:
+        rows, item_type = obj.get("_" + what, []), what.rstrip("s")
+    return 200, collection(href, item_type, rows[offset:offset + limit], len(rows), limit, offset,
+                           _query(request)), False
+
+
+def stock_current(sb: MoySkladSandbox, report: str, request: Request) -> Result:
+    """``GET /report/stock/{all|bystore}/current``: a flat array, one measure per call."""
+    query = _query(request)
+    stock_type = query.get("stockType", "stock")
+    if stock_type not in STOCK_TYPES:
+        raise ItemError(3002, f"Неизвестное значение параметра 'stockType': {stock_type}", "stockType", 400)
+    since = None
+    if "changedSince" in query:
+        since = parse_moscow_filter(query["changedSince"])
+        now = sb.store.now()
+        if since > now or (now - since).total_seconds() > 24 * 3600:
+            raise ItemError(3002, "Значение параметра 'changedSince' должно быть не более суток назад и не в "
+                                  "будущем", "changedSince", 400)
+    ids: dict[str, set[str]] = {}
+    for clause in parse_filter(query.get("filter", "")):
+        ids.setdefault(clause.field, set()).update(v for v in clause.value.split(",") if v)
+    rows = sb.ledger.report(by_store=report == "bystore", stock_type=stock_type,
+                            include_zero=query.get("include") == "zeroLines", changed_since=since,
+                            assortment_ids=ids.get("assortmentId"), store_ids=ids.get("storeId"))
+    return 200, rows, False
+
+
+def _metadata(sb: MoySkladSandbox, type_: str) -> Json:
+    meta = {"href": f"{STORE_BASE}/entity/{type_}/metadata", "mediaType": "application/json"}
+    if type_ == "variant":
+        return {"meta": meta, "characteristics": sb.store.characteristics}
+    return {"meta": meta, "attributes": {"meta": collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes",
+                                                                  "attributemetadata", 0)},
+            "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
+
+
+Handler = Callable[..., Awaitable[Result]]
+_ROUTES: list[tuple[str, re.Pattern[str]]] = [
+    (name, re.compile(pattern)) for name, pattern in (
+        ("stock", r"^/report/stock/(?P<report>all|bystore)/current$"),
+        ("pricetypes", r"^/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?$"),
+        ("metadata", r"^/entity/(?P<type>[a-z]+)/metadata$"),
+        ("characteristics", r"^/entity/variant/metadata/characteristics$"),
+        ("states", r"^/entity/customerorder/metadata/states$"),
+        ("sub", r"^/entity/(?P<type>[a-z]+)/(?P<id>[0-9a-f-]{36})/(?P<what>images|positions|accounts|contactpersons)$"),
+        ("one", r"^/entity/(?P<type>[a-z]+)/(?P<id>[0-9a-f-]{36})$"),
+        ("list", r"^/entity/(?P<type>[a-z]+)$"),
+    )
+]
+
+
+async def dispatch(sb: MoySkladSandbox, request: Request, path: str) -> Result:
+    """Route one admitted request."""
+    method = request.method
+    for name, pattern in _ROUTES:
+        m = pattern.match(path)
+        if m is None:
+            continue
+        g = m.groupdict()
+        if name == "stock" and method == "GET":
+            return stock_current(sb, g["report"], request)
+        if name == "pricetypes" and method == "GET":
+            return _price_types(sb, g["pt"])
+        if name == "metadata" and method == "GET" and g["type"] in ("variant", "customerorder", *DOCUMENT_TYPES):
+            return 200, _metadata(sb, g["type"]), False
+        if name == "characteristics" and method == "GET":
+            chars = sb.store.characteristics
+            href = f"{STORE_BASE}/entity/variant/metadata/characteristics"
+            return 200, {"meta": collection_meta(href, "attributemetadata", len(chars)), "rows": chars}, False
+        if name == "states" and method == "GET":
+            return 200, sb.store.states, False
+        if name == "sub" and method == "GET" and g["type"] in LISTABLE:
+            return sub_collection(sb, g["type"], g["id"], g["what"], request)
+        if name == "one" and g["type"] in LISTABLE and method in ("GET", "PUT", "DELETE"):
+            if method != "GET" and g["type"] not in WRITABLE:
+                break
+            return await one(sb, g["type"], g["id"], request)
+        if name == "list" and (g["type"] in LISTABLE or g["type"] == "assortment"):
+            if method == "GET":
+                return list_objects(sb, g["type"], request)
+            if method == "POST" and g["type"] in WRITABLE:
+                return await create(sb, g["type"], request)
+        break
+    raise ItemError(1005, f"Неизвестный тип или метод: {method} {path}", status=404)
+
+
+def _price_types(sb: MoySkladSandbox, pt: str | None) -> Result:
+    types = sb.store.price_types
+    if pt is None:
+        return 200, types, False
+    found = types[0] if pt == "default" and types else next((t for t in types if t["id"] == pt), None)
+    if found is None:
+        raise ItemError(1021, f"Объект с UUID '{pt}' не найден", status=404)
+    return 200, found, False

@@ -1,0 +1,142 @@
+"""The client pages concurrently within the budget, paces to the server and survives 429/5xx."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from connectors.http import request_stats
+from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.sandbox import MoySkladSandbox
+from tests.connectors.moysklad.conftest import run
+
+
+def test_iter_pages_fetches_every_offset_once_and_yields_all_rows(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    async def go() -> list[list[dict[str, object]]]:
+        async with make_client() as ms:
+            both = {"filter": "archived=true;archived=false"}
+            return [page async for page in ms.iter_pages("/entity/assortment", both, limit=10)]
+
+    pages = run(go())
+    total = len(sandbox.store.assortment())
+    ids = [r["id"] for page in pages for r in page]
+    assert len(ids) == len(set(ids)) == total
+    assert len(pages) == math.ceil(total / 10)
+    offsets = sorted(int(r.query.split("offset=")[1].split("&")[0]) for r in sandbox.log)
+    assert offsets == list(range(0, total, 10))
+
+
+def test_assortment_uses_the_new_endpoint_header_and_both_archived(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    async def go() -> int:
+        async with make_client() as ms:
+            return sum([len(page) async for page in ms.iter_assortment()])
+
+    assert run(go()) == len(sandbox.store.assortment())
+    assert "archived%3Dtrue%3Barchived%3Dfalse" in next(iter(sandbox.log)).query
+
+
+def test_expand_forces_pages_of_100(sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]) -> None:
+    async def go() -> None:
+        async with make_client() as ms:
+            async for page in ms.iter_pages("/entity/assortment", {"expand": "images"}):
+                assert len(page) <= 100
+
+    run(go())
+    assert all("limit=100" in r.query for r in sandbox.log)
+
+
+def test_user_credentials_pace_without_a_single_429(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    """Weight 3 per request: 20+ requests are more than the 45 units; none may be refused."""
+
+    async def go() -> int:
+        async with make_client(login="admin@shop", password="s3cret-pass") as ms:
+            return len([p async for p in ms.iter_pages("/entity/assortment", limit=6)])
+
+    pages = run(go())
+    assert pages * 3 > 45
+    assert sandbox.log.count(status=429) == 0
+    assert all(r.weight == 3 for r in sandbox.log)
+    assert request_stats().total("moysklad").weight == 3 * len(sandbox.log)
+
+
+def test_injected_429_burst_and_5xx_are_retried(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    sandbox.faults.rate_limit_burst = 2
+    sandbox.faults.server_errors = 1
+
+    async def go() -> int:
+        async with make_client() as ms:
+            return len(await ms.list_stores())
+
+    assert run(go()) == 3
+    assert sandbox.log.count(status=429) == 2
+    assert sandbox.log.count(status=500) == 1
+    assert not sandbox.banned
+
+
+def test_fetch_images_uses_the_cheaper_strategy(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    owners = [r for r in sandbox.store.assortment() if sandbox.store.images.get(r["id"])]
+    rendered = [{"id": r["id"], "meta": r["meta"], "images": r["images"]} for r in owners]
+
+    async def go(rows: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+        async with make_client() as ms:
+            return await ms.fetch_images(rows)  # type: ignore[arg-type]
+
+    assert len(owners) > 2
+    images = run(go(rendered))
+    assert {k: len(v) for k, v in images.items()} == {o["id"]: len(sandbox.store.images[o["id"]]) for o in owners}
+    assert len(sandbox.log) == math.ceil(len(owners) / 100)  # expand pages, not one call per owner
+    sandbox.log.clear()
+    single = run(go(rendered[:1]))
+    assert len(single[owners[0]["id"]]) == len(sandbox.store.images[owners[0]["id"]])
+    assert next(iter(sandbox.log)).path.endswith("/images")
+
+
+def test_stock_current_one_call_one_measure(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
+    async def go() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        async with make_client() as ms:
+            return await ms.stock_current("bystore", "quantity"), await ms.stock_current("all", "stock",
+                                                                                         include_zero=False)
+
+    by_store, total = run(go())
+    assert all(set(r) == {"assortmentId", "storeId", "quantity"} for r in by_store)
+    assert all(set(r) == {"assortmentId", "stock"} and r["stock"] != 0 for r in total)
+    assert len(sandbox.log) == 2
+
+
+def test_assortment_page_returns_rows_and_total_size() -> None:
+    """Page-range workers fetch one offset at a time and learn the catalog size from any page."""
+    import asyncio
+
+    import httpx
+
+    from connectors.moysklad.client import MoySkladClient
+    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox_generator import seed_catalog
+
+    sandbox = MoySkladSandbox(token="page-token", token_kind="app")
+    seed_catalog(sandbox, 250, variants_ratio=0.0)
+
+    async def go() -> tuple[list[dict], int, list[dict], int]:
+        transport = httpx.ASGITransport(app=sandbox.app)
+        async with MoySkladClient("http://ms/api/remap/1.2", token="page-token", token_kind="app",
+                                  transport=transport) as ms:
+            first, size = await ms.assortment_page(0, 100)
+            last, size_again = await ms.assortment_page(200, 100)
+        return first, size, last, size_again
+
+    first, size, last, size_again = asyncio.run(go())
+    assert size == size_again == 250
+    assert len(first) == 100 and len(last) == 50
+    assert not {r["id"] for r in first} & {r["id"] for r in last}
