@@ -1,0 +1,1 @@
+"""retailCRM (Simla.com) API v5 connector: client, conversion, ICML catalog feed and sandbox."""

@@ -1,0 +1,1 @@
+"""The retailCRM emulator's parts, by concern; :mod:`connectors.retailcrm.sandbox` assembles them."""

@@ -1,0 +1,78 @@
+"""History paging (``orders/history``, ``customers/history``) as a small cursor class.
+
+retailCRM pages history by ``filter[sinceId]`` = the last record id seen, always asking for page 1
+(php doc/usage/examples/orders_history.md), never by ``page``: new records arriving while we read
+would shift pages under us. Records made by our own key (``apiKey.current``) are echoes of our
+writes and are skipped, but the cursor still advances over them (1C-configuration PR #89).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from connectors.http import ConnectorError
+from connectors.retailcrm.wire import PAGE_LIMIT, query
+
+
+class _Caller(Protocol):
+    """What history paging needs of the client."""
+
+    async def _call(
+        self, method: str, path: str, *, params: Any = None, data: Mapping[str, str] | None = None,
+        idempotent: bool | None = None, endpoint: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+def is_own_echo(record: dict[str, Any]) -> bool:
+    """A record made through the reading key itself."""
+    api_key = record.get("apiKey")
+    return isinstance(api_key, dict) and bool(api_key.get("current"))
+
+
+class HistoryPages:
+    """``async for records in pages`` yields each page's foreign records (possibly empty).
+
+    Attributes:
+        last_id: the largest history id read so far (the cursor to persist after applying a page);
+            ``since_id`` until the first record arrives.
+        skipped: how many own-key records were dropped.
+    """
+
+    def __init__(
+        self, client: _Caller, path: str, since_id: int | None, *, mirror: str | None = None
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._mirror = mirror
+        self.last_id = since_id
+        self.skipped = 0
+        self._done = False
+
+    def __aiter__(self) -> HistoryPages:
+        return self
+
+    async def __anext__(self) -> list[dict[str, Any]]:
+        if self._done:
+            raise StopAsyncIteration
+        filters = {"sinceId": self.last_id} if self.last_id is not None else None
+        body = await self._client._call(
+            "GET", self._path, params=query(filters, limit=PAGE_LIMIT), endpoint=self._path
+        )
+        records: list[dict[str, Any]] = list(body.get("history") or [])
+        if not records:
+            self._done = True
+            raise StopAsyncIteration
+        newest = max(int(r["id"]) for r in records)
+        if self.last_id is not None and newest <= self.last_id:
+            raise ConnectorError("retailcrm", self._path, None,
+                                 f"history did not advance past sinceId={self.last_id}")
+        self.last_id = newest
+        if self._mirror:
+            setattr(self._client, self._mirror, newest)
+        pagination = body.get("pagination") or {}
+        # one page left means this was the last one; a short page means the same
+        self._done = len(records) < PAGE_LIMIT or int(pagination.get("totalPageCount") or 1) <= 1
+        foreign = [r for r in records if not is_own_echo(r)]
+        self.skipped += len(records) - len(foreign)
+        return foreign
