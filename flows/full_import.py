@@ -1,0 +1,203 @@
+"""Full primary import: everything MoySklad knows about the catalog, into the hub and out to retailCRM.
+
+Reads: reference books (currencies, price types, stores, organizations, folders, characteristics),
+the assortment in 1000-row pages (products, services, bundles, variants, prices), images only of
+items changed since their last fetch, and one current-stock report. Checks the mappings before it
+writes anything to the CRM. Publishes the ICML feed, then stock and prices that differ from what
+was last sent, in batches through the exchange queue.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, get_run_logger, tags
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from connectors.http import request_stats
+from tasks.catalog_extract import (
+    PageCounts,
+    import_first_page,
+    import_page_range,
+    page_ranges,
+    pull_reference,
+    pull_stock,
+)
+from tasks.catalog_feed import await_catalog_load, publish_feed
+from tasks.catalog_publish import (
+    INVENTORIES,
+    PRICES,
+    Planned,
+    Uploaded,
+    plan_price_uploads,
+    plan_stock_uploads,
+    read_staged_catalog,
+    upload_batches,
+)
+from tasks.catalog_run import CatalogRun, plan_catalog_run
+from tasks.hub_tasks import load_config_task, open_hub_store
+from tasks.mapping_check import MappingError, resolve_catalog_mappings
+from tasks.reporting import Progress, publish_summary, requests_rows
+
+
+@flow(name="full-import", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=False)  # type: ignore[arg-type]
+def full_import(
+    integration: str,
+    config_path: str | None = None,
+    pages_per_task: int = 10,
+    batches_per_task: int = 40,
+    catalog_wait_seconds: float = 0.0,
+    resend_all: bool = False,
+) -> dict[str, Any]:
+    """Import the catalog of ``integration`` from MoySklad and publish it to retailCRM.
+
+    Args:
+        integration: the integration's name in the config.
+        config_path: the config file (default: ``$SKLADBRIDGE_CONFIG`` or ``./skladbridge.yaml``).
+        pages_per_task: assortment pages (1000 rows each) per task run.
+        batches_per_task: upload batches (up to 250 offers each) per task run.
+        catalog_wait_seconds: how long to wait for the CRM to load a changed feed before uploading
+            stock and prices (offers it does not know yet are sent again by the next run).
+        resend_all: send every offer's stock and prices, whatever was sent before (after the CRM
+            lost data or was edited by hand).
+    """
+    logger = get_run_logger()
+    started, before = time.monotonic(), request_stats().by_endpoint()
+    config = load_config_task(config_path)
+    store = open_hub_store(config)
+    try:
+        run = plan_catalog_run(config, integration, store, resend_token=uuid.uuid4().hex if resend_all else None)
+        with tags(f"integration:{integration}", "full-import"):
+            summary = _import(run, pages_per_task, batches_per_task, catalog_wait_seconds)
+    except Exception as exc:
+        store.journal.write(integration, "error", "full-import.failed", f"full import failed: {exc}")
+        store.close()
+        raise
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    spent = request_stats().since(before)
+    summary["requests"] = {system: asdict(spent.total(system)) for system in spent.systems()}
+    summary["rows"] += [*requests_rows(spent), {"what": "duration, s", "count": round(summary["seconds"], 1)}]
+    warnings = summary["warnings"]
+    publish_summary(
+        f"full-import-{integration}",
+        [*summary["rows"], *({"what": "warning", "count": w} for w in warnings)],
+        f"Full import of {integration}: MoySklad -> hub -> retailCRM",
+    )
+    store.journal.write(integration, "warning" if warnings else "info", "full-import.done", _one_line(summary),
+                        {"warnings": warnings})
+    store.close()
+    for line in warnings:
+        logger.warning(line)
+    return summary
+
+
+def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog_wait: float) -> dict[str, Any]:
+    """The exchange itself, top to bottom; returns the summary without timing and requests."""
+    # items a killed run left claimed would otherwise wait for their lease to expire
+    released = run.store.queue.release(integration=run.name)
+    run.store.journal.write(run.name, "info", "full-import.start", "full import started",
+                            {"released_claims": released})
+    reference = pull_reference(run, with_catalog_stamp=catalog_wait > 0)
+    try:
+        mappings = resolve_catalog_mappings(
+            run.name, run.integ.mappings,
+            stores=reference.frames["stores"], price_types=reference.frames["price_types"],
+            folders=reference.frames["categories"], crm_store_codes=reference.crm_store_codes,
+            crm_price_types=reference.crm_price_types,
+            need_stock=run.wants_stock, need_prices=run.wants_prices,
+        )
+    except MappingError as exc:
+        run.store.journal.write(run.name, "error", "full-import.mappings", str(exc))
+        raise
+    warnings = list(mappings.warnings)
+
+    stock_future = pull_stock.submit(run)
+    pages = _import_assortment(run, pages_per_task)
+    stock = stock_future.result()
+
+    catalog = read_staged_catalog(run)
+    planned: dict[str, Planned] = {}
+    if run.wants_stock:
+        planned[INVENTORIES] = plan_stock_uploads(run, catalog, stock, mappings)
+    if run.wants_prices:
+        planned[PRICES] = plan_price_uploads(run, catalog, mappings)
+    feed = publish_feed(run, catalog, stock, mappings)
+    if feed.changed and catalog_wait > 0 and planned:
+        if not await_catalog_load(run, reference.crm_catalog_stamp, catalog_wait):
+            warnings.append("the CRM did not load the new feed in time: unknown offers are sent by the next run")
+    uploaded = {stream: _drain(run, stream, batches_per_task) for stream in planned}
+
+    for stream, result in uploaded.items():
+        if result.not_found:
+            warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the CRM (sent again next run)")
+        if result.failed:
+            warnings.append(f"{stream}: {result.failed} batches failed and wait in the queue: {result.errors[:3]}")
+    summary = _summary(run, pages, planned, uploaded, feed.offers, feed.changed)
+    summary.update(warnings=warnings, feed_path=str(feed.path))
+    return summary
+
+
+def _import_assortment(run: CatalogRun, pages_per_task: int) -> PageCounts:
+    """The first page tells the catalog size; the rest are fetched in page-range tasks."""
+    progress = Progress(f"{run.name}: assortment pages")
+    total = import_first_page(run)
+    ranges = page_ranges(total.total_size, pages_per_task)
+    expected = 1 + sum(len(r) for r in ranges)
+    progress.update(total.pages, expected)
+    futures = [import_page_range.submit(run, offsets) for offsets in ranges]
+    for future in futures:
+        total.add(future.result())
+        progress.update(total.pages, expected)
+    return total
+
+
+def _drain(run: CatalogRun, stream: str, batches_per_task: int) -> Uploaded:
+    """Send every due batch of ``stream``: several upload tasks at once until none is left due."""
+    progress = Progress(f"{run.name}: {stream} uploads")
+    total, due = Uploaded(), run.store.queue.pending_count(run.name, stream)
+    while True:
+        futures = [upload_batches.submit(run, stream, batches_per_task, f"{run.name}-{stream}-{lane}")
+                   for lane in range(2)]
+        sent = 0
+        for future in futures:
+            part = future.result()
+            sent += part.batches + part.failed
+            total.batches += part.batches
+            total.entries += part.entries
+            total.failed += part.failed
+            total.not_found.extend(part.not_found)
+            total.errors.extend(part.errors)
+        progress.update(total.batches + total.failed, max(due, 1))
+        if sent == 0:  # nothing due any more (failed items wait for their backoff)
+            return total
+
+
+def _summary(run: CatalogRun, pages: PageCounts, planned: dict[str, Planned], uploaded: dict[str, Uploaded],
+             feed_offers: int, feed_changed: bool) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = [
+        {"what": "assortment rows read", "count": pages.rows},
+        {"what": "assortment pages read", "count": pages.pages},
+        *({"what": f"{kind} changed in hub", "count": n} for kind, n in sorted(pages.changed.items())),
+        {"what": "items whose images were fetched", "count": pages.images_fetched_for},
+        {"what": "feed offers" + (" (feed updated)" if feed_changed else " (feed unchanged)"), "count": feed_offers},
+    ]
+    for stream, plan in planned.items():
+        sent = uploaded.get(stream, Uploaded())
+        rows.append({"what": f"{stream}: offers compared", "count": plan.entries})
+        rows.append({"what": f"{stream}: offers changed", "count": plan.changed})
+        rows.append({"what": f"{stream}: batches sent", "count": sent.batches})
+        rows.append({"what": f"{stream}: offers sent", "count": sent.entries})
+    return {
+        "integration": run.name, "rows": rows,
+        "pages": asdict(pages),
+        "planned": {k: asdict(v) for k, v in planned.items()},
+        "uploaded": {k: {**asdict(v), "not_found": len(v.not_found)} for k, v in uploaded.items()},
+    }
+
+
+def _one_line(summary: dict[str, Any]) -> str:
+    parts = [f"{r['what']}: {r['count']}" for r in summary["rows"] if not str(r["what"]).startswith("requests")]
+    return "full import done; " + "; ".join(parts[:8])

@@ -1,0 +1,102 @@
+"""The ICML catalog feed, built from what the hub holds (no extra request to MoySklad).
+
+The feed file is replaced only when its content changed, so a re-run with nothing new leaves the
+file (and its Last-Modified, which the CRM's loader looks at) as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
+from connectors.retailcrm.icml import write_icml
+from tasks.catalog_publish import StagedCatalog
+from tasks.catalog_run import CatalogRun
+from tasks.clients import retailcrm_client
+from tasks.mapping_check import CatalogMappings
+
+_DATE_ATTR = re.compile(rb'<yml_catalog date="[^"]*">')
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """Where the feed is, how many offers it has, and whether this run changed it."""
+
+    path: Path
+    offers: int
+    changed: bool
+
+
+def _translate(series: pd.Series, table: dict[str, str]) -> pd.Series:
+    return series.map(lambda v: table.get(str(v), v) if not pd.isna(v) else v).astype("string")
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if not a.exists() or not b.exists():
+        return False
+    return _DATE_ATTR.sub(b"", a.read_bytes(), count=1) == _DATE_ATTR.sub(b"", b.read_bytes(), count=1)
+
+
+@task(name="publish-feed", cache_policy=NONE)
+def publish_feed(run: CatalogRun, catalog: StagedCatalog, stock: pd.DataFrame, mappings: CatalogMappings) -> FeedResult:
+    """Write the ICML feed of the integration from the hub; replace the served file only on change."""
+    records = run.store.records
+    categories = records.frame(run.name, "categories")
+    products = records.frame(run.name, "products")
+    if mappings.category_map:
+        categories["category_id"] = _translate(categories["category_id"], mappings.category_map)
+        categories["parent_id"] = _translate(categories["parent_id"], mappings.category_map)
+        categories = categories.drop_duplicates("category_id")
+        products["category_id"] = _translate(products["category_id"], mappings.category_map)
+    mapped_stock = stock[stock["store_id"].isin(set(mappings.store_map))]
+    feed = run.integ.options.feed
+    run.feed_path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = run.feed_path.with_name(f".{run.feed_path.name}.new")
+    count = write_icml(
+        fresh,
+        shop_name=feed.shop_name,
+        company=feed.company,
+        categories=icml_categories(categories),
+        offers=icml_offers(
+            catalog.offers, products=products, prices=catalog.prices,
+            price_type_id=mappings.feed_price_type_id or "",
+            purchase_prices=records.frame(run.name, "purchase_prices"),
+            stock=mapped_stock, images=records.frame(run.name, "images"),
+        ),
+    )
+    if _same_content(fresh, run.feed_path):
+        fresh.unlink()
+        return FeedResult(run.feed_path, count, False)
+    fresh.replace(run.feed_path)
+    return FeedResult(run.feed_path, count, True)
+
+
+@task(name="await-catalog-load", cache_policy=NONE)
+def await_catalog_load(run: CatalogRun, stamp_before: str | None, timeout_seconds: float) -> bool:
+    """Wait until the CRM has loaded the feed again: ``reference/sites`` → ``catalogUpdatedAt`` moves.
+
+    The CRM fetches the feed on its own schedule; stock and prices of offers it does not know yet come
+    back as ``notFoundOffers`` and are sent again by the next run. Returns whether a new load was seen.
+    """
+
+    async def loaded() -> bool:
+        async with retailcrm_client(run.integ, run.target) as crm:
+            deadline = time.monotonic() + timeout_seconds
+            while True:
+                sites = await crm.sites()
+                stamp = sites.get(crm.site or next(iter(sites), ""), {}).get("catalogUpdatedAt")
+                if stamp and stamp != stamp_before:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(1.0)
+
+    return asyncio.run(loaded())
