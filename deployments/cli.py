@@ -1,0 +1,310 @@
+"""The ``skladbridge`` command line.
+
+Prefect is configured (``prefect_env.configure``) before any flow module is imported, and flows
+are imported inside the commands that run them, so ``--help`` and the store commands stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from hub.config import Config, ConfigError, find_config_path, load_config, redacted_dump
+
+app = typer.Typer(
+    name="skladbridge",
+    help="Sklad Bridge: keeps sales channels and stock systems in sync.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Check the integration config.", no_args_is_help=True)
+db_app = typer.Typer(help="The hub store (database).", no_args_is_help=True)
+queue_app = typer.Typer(help="The exchange queue: outbound work, failures, retries.", no_args_is_help=True)
+run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
+feed_app = typer.Typer(help="Catalog feeds (ICML) for the CRM.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(queue_app, name="queue")
+app.add_typer(run_app, name="run")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(feed_app, name="feed")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config file (default: $SKLADBRIDGE_CONFIG or ./skladbridge.yaml)"),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _config(path: Path | None, *, require_secrets: bool = True) -> Config:
+    try:
+        return load_config(path, require_secrets=require_secrets)
+    except ConfigError as exc:
+        raise _fail(f"config error:\n{exc}") from None
+
+
+def _store(path: Path | None) -> Any:
+    from tasks.hub_tasks import open_hub_store
+
+    return open_hub_store(_config(path, require_secrets=False))  # the store needs no credentials
+
+
+# -- config -------------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(config: ConfigOpt = None) -> None:
+    """Validate the config and print it with secrets redacted (exit 1 on any error)."""
+    loaded = _config(config)
+    typer.echo(f"# {find_config_path(config)}: valid")
+    typer.echo(yaml.safe_dump(redacted_dump(loaded), allow_unicode=True, sort_keys=False).rstrip())
+
+
+# -- db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or migrate the hub store to the current schema."""
+    store = _store(config)
+    try:
+        typer.echo(f"{store.dialect} store at revision {store.current_revision()} (head {store.head_revision()})")
+    finally:
+        store.close()
+
+
+# -- queue --------------------------------------------------------------------------------------
+
+
+@queue_app.command("list")
+def queue_list(
+    config: ConfigOpt = None,
+    integration: Annotated[str | None, typer.Option(help="only this integration")] = None,
+    status: Annotated[str | None, typer.Option(help="pending | in_progress | done | dead")] = None,
+    kind: Annotated[str | None, typer.Option(help="only this kind of work")] = None,
+    limit: Annotated[int, typer.Option(help="rows at most")] = 50,
+) -> None:
+    """List exchange-queue items, newest work first, with counts by status."""
+    from hub.store import QueueStatus
+
+    store = _store(config)
+    try:
+        try:
+            wanted = QueueStatus(status) if status else None
+        except ValueError:
+            raise _fail(f"unknown status {status!r}; one of {[s.value for s in QueueStatus]}") from None
+        counts = store.queue.counts(integration)
+        typer.echo("counts: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
+        items = store.queue.list(integration=integration, kind=kind, status=wanted, limit=limit)
+        if items:
+            typer.echo(f"{'id':>7}  {'integration':<12} {'kind':<16} {'status':<11} {'tries':>5}  last error")
+        for item in items:
+            error = (item.last_error or "").splitlines()[0][:60] if item.last_error else ""
+            status_text = item.status.value if hasattr(item.status, "value") else str(item.status)
+            typer.echo(
+                f"{item.id:>7}  {item.integration:<12} {item.kind:<16} {status_text:<11} "
+                f"{item.attempts:>2}/{item.max_attempts:<2}  {error}"
+            )
+    finally:
+        store.close()
+
+
+@queue_app.command("show")
+def queue_show(item_id: int, config: ConfigOpt = None) -> None:
+    """Show one queue item whole: payload, attempts, last error, result."""
+    store = _store(config)
+    try:
+        item = store.queue.get(item_id)
+        if item is None:
+            raise _fail(f"no queue item {item_id}")
+        data = {k: (v.value if hasattr(v, "value") else v) for k, v in vars(item).items()}
+        typer.echo(json.dumps(data, default=str, ensure_ascii=False, indent=2))
+    finally:
+        store.close()
+
+
+@queue_app.command("retry")
+def queue_retry(
+    item_id: Annotated[int | None, typer.Argument(help="the item to retry now")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="retry every dead item")] = False,
+    integration: Annotated[str | None, typer.Option(help="with --dead: only this integration")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a failed or dead item due now (the next run of its exchange sends it)."""
+    from hub.store import StoreError
+
+    if item_id is None and not dead:
+        raise _fail("give an item id, or --dead to retry every dead item")
+    store = _store(config)
+    try:
+        if dead:
+            typer.echo(f"{store.queue.retry_dead(integration=integration)} dead item(s) made due again")
+        if item_id is not None:
+            try:
+                item = store.queue.retry(item_id)
+            except StoreError as exc:
+                raise _fail(str(exc)) from None
+            typer.echo(f"item {item.id} is {item.status.value}, due now")
+    finally:
+        store.close()
+
+
+# -- journal ------------------------------------------------------------------------------------
+
+
+@app.command("journal")
+def journal(
+    config: ConfigOpt = None,
+    integration: Annotated[str | None, typer.Option(help="only this integration")] = None,
+    level: Annotated[str | None, typer.Option(help="this level and above: debug|info|warning|error")] = None,
+    limit: Annotated[int, typer.Option(help="entries at most")] = 50,
+) -> None:
+    """Show what happened, newest first."""
+    store = _store(config)
+    try:
+        entries = store.journal.list(integration=integration, level=level, limit=limit)
+        if not entries:
+            typer.echo("journal is empty")
+        for entry in entries:
+            at = entry.at.strftime("%Y-%m-%d %H:%M:%S")
+            typer.echo(f"{at}  {entry.level:<7} {entry.integration or '-':<12} {entry.event:<18} {entry.message}")
+    finally:
+        store.close()
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+def _prefect(config: Path | None) -> None:
+    from deployments.prefect_env import configure
+
+    path = find_config_path(config)
+    configure(path.parent.resolve() / ".prefect" if path.exists() else None)
+
+
+@run_app.command("healthcheck")
+def run_healthcheck(config: ConfigOpt = None) -> None:
+    """Load the config, open the store and report (proves the wiring)."""
+    _config(config)  # fail fast, before Prefect starts, with the config's own message
+    _prefect(config)
+    from flows.healthcheck import healthcheck
+
+    report = healthcheck(str(config) if config else None)
+    for key, value in report.items():
+        typer.echo(f"{key:>22}: {value}")
+
+
+@run_app.command("full-import")
+def run_full_import(
+    integration: Annotated[str, typer.Option(help="the integration to import")],
+    config: ConfigOpt = None,
+    catalog_wait: Annotated[float, typer.Option(help="seconds to wait for the CRM to load a changed feed")] = 0.0,
+    resend_all: Annotated[bool, typer.Option(help="send all stock and prices again, whatever was sent")] = False,
+) -> None:
+    """Import the catalog from MoySklad into the hub and publish it to retailCRM."""
+    loaded = _config(config)
+    if integration not in loaded.integrations:
+        raise _fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    from flows.full_import import full_import
+    from tasks.mapping_check import MappingError
+
+    try:
+        summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
+                              resend_all=resend_all)
+    except (MappingError, ConfigError) as exc:
+        raise _fail(str(exc)) from None
+    for row in summary["rows"]:
+        typer.echo(f"{row['what']:>45}: {row['count']}")
+    for warning in summary["warnings"]:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    products: Annotated[int, typer.Option(help="products in the generated MoySklad catalog")] = 3000,
+    workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
+        "skladbridge-demo"
+    ),
+) -> None:
+    """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    from deployments.demo import run_demo
+
+    run_demo(workdir.resolve(), products=products, echo=typer.echo)
+
+
+# -- sandboxes and feeds ------------------------------------------------------------------------
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    system: Annotated[str, typer.Argument(help="moysklad | retailcrm")],
+    port: Annotated[int, typer.Option(help="loopback port")] = 8081,
+    products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
+    token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
+    login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
+    password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
+    api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
+) -> None:
+    """Run a sandbox on 127.0.0.1 until Ctrl-C; prints its URL and the credentials it accepts."""
+    if system == "moysklad":
+        from connectors.moysklad.sandbox import serve as serve_moysklad
+
+        serve_moysklad(products, port, token, login, password)
+    elif system == "retailcrm":
+        from connectors.retailcrm.sandbox import RetailCRMSandbox
+
+        key = api_key or "sandbox-key"
+        RetailCRMSandbox(api_key=key).serve(port, key)
+    else:
+        raise _fail(f"unknown system {system!r}: moysklad or retailcrm")
+
+
+@feed_app.command("serve")
+def feed_serve(
+    config: ConfigOpt = None,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8090,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve every integration's ICML feed at /feeds/<integration>.xml (the URL the CRM loads)."""
+    import uvicorn
+
+    from connectors.retailcrm.feed_server import feed_app as make_feed_app
+    from tasks.catalog_run import plan_catalog_run
+
+    loaded = _config(config, require_secrets=False)
+    feeds: dict[str, Path] = {}
+    for name, integ in loaded.integrations.items():
+        if integ.edge("catalog") is not None:
+            store = _store(config)
+            try:
+                feeds[name] = plan_catalog_run(loaded, name, store).feed_path
+            except ConfigError:
+                continue
+            finally:
+                store.close()
+    for name, path in sorted(feeds.items()):
+        typer.echo(f"http://{host}:{port}/feeds/{name}.xml  <- {path}")
+    uvicorn.run(make_feed_app(feeds), host=host, port=port, log_level="warning")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

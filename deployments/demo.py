@@ -1,0 +1,149 @@
+"""``skladbridge demo``: the full import on the bundled sandboxes, no account and no network needed.
+
+Starts a MoySklad sandbox with a generated catalog, a retailCRM sandbox whose site loads its catalog
+from our feed URL (as the real CRM does), and the feed server, all on loopback sockets; writes the
+demo config from ``examples/demo.yaml``; runs the full import twice (the second run shows that
+nothing unchanged is written again) and prints what happened.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.moysklad.sandbox import MoySkladSandbox
+from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.retailcrm.feed_server import feed_app
+from connectors.retailcrm.sandbox import RetailCRMSandbox
+from connectors.sandboxing import LoopbackServer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEMO_INTEGRATION = "demo"
+MS_LOGIN = "admin@demo"
+SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY"})
+CRM_STORES = (("msk", "Склад Москва"), ("spb", "Склад Санкт-Петербург"))
+CRM_PRICE_TYPES = (("base", "Базовая"), ("wholesale", "Оптовая"))
+
+
+@dataclass
+class DemoWorld:
+    """The running sandboxes and where the demo's files are."""
+
+    workdir: Path
+    config_path: Path
+    moysklad: MoySkladSandbox
+    retailcrm: RetailCRMSandbox
+    feed_url: str
+
+
+@contextmanager
+def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4) -> Iterator[DemoWorld]:
+    """Start the sandboxes and the feed server, write the config, set its environment; stop on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    # the sandboxes start empty every time, so must the hub: its snapshots would otherwise say the
+    # fresh CRM already has everything
+    for stale in [*workdir.glob("skladbridge.db*"), *(workdir / "feeds").glob("*.xml")]:
+        stale.unlink()
+    template = EXAMPLES / "demo.yaml"
+    if not template.exists():
+        raise FileNotFoundError(f"{template} is missing: run the demo from a source checkout (pip install -e .)")
+    config_path = workdir / "skladbridge.yaml"
+    feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
+
+    ms_password, crm_key = secrets.token_urlsafe(12), secrets.token_urlsafe(16)
+    moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
+    seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3, seed=seed)
+    retailcrm = RetailCRMSandbox(api_key=crm_key, sites=(DEMO_INTEGRATION,), stores=CRM_STORES,
+                                 price_types=CRM_PRICE_TYPES, catalog_refresh_seconds=1.0)
+    with ExitStack() as stack:
+        ms_server = stack.enter_context(LoopbackServer(moysklad.app))
+        crm_server = stack.enter_context(LoopbackServer(retailcrm.app))
+        feed_server = stack.enter_context(LoopbackServer(feed_app({DEMO_INTEGRATION: feed_path})))
+        feed_url = f"{feed_server.url}/feeds/{DEMO_INTEGRATION}.xml"
+        retailcrm.state.sites[DEMO_INTEGRATION].update({"ymlUrl": feed_url, "loadFromYml": True})
+        env = {
+            "SKLADBRIDGE_DEMO_DATABASE_URL": f"sqlite:///{(workdir / 'skladbridge.db').resolve()}",
+            "SKLADBRIDGE_DEMO_MS_URL": f"{ms_server.url}/api/remap/1.2",
+            "SKLADBRIDGE_DEMO_MS_PASSWORD": ms_password,
+            "SKLADBRIDGE_DEMO_CRM_URL": crm_server.url,
+            "SKLADBRIDGE_DEMO_CRM_KEY": crm_key,
+            "SKLADBRIDGE_DEMO_FEED_URL": feed_url,
+        }
+        # the written config keeps secrets as references; addresses are filled in, so the hub can be
+        # inspected (journal, queue) after the demo with no environment set
+        text = template.read_text(encoding="utf-8")
+        for key, value in env.items():
+            if key not in SECRET_VARS:
+                text = text.replace("${" + key + "}", value)
+        config_path.write_text(text, encoding="utf-8")
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield DemoWorld(workdir, config_path, moysklad, retailcrm, feed_url)
+        finally:
+            for key, previous in saved.items():
+                if previous is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = previous
+
+
+def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str, Any]:
+    """Run the demo and return both runs' summaries (``echo`` prints the readable report)."""
+    from deployments.prefect_env import configure
+
+    configure(workdir / ".prefect")
+    started = time.monotonic()
+    echo(f"Starting the sandboxes: MoySklad with {products} generated products, retailCRM, feed server ...")
+    with demo_world(workdir, products) as world:
+        from flows.full_import import full_import
+
+        echo("Running the full import (the first Prefect run starts a local Prefect server: ~15 s) ...")
+        first = full_import(DEMO_INTEGRATION, config_path=str(world.config_path), catalog_wait_seconds=60)
+        echo("Running it again: nothing changed in MoySklad, so nothing should be written to the CRM ...")
+        second = full_import(DEMO_INTEGRATION, config_path=str(world.config_path), catalog_wait_seconds=0)
+        crm = world.retailcrm
+        crm_state = {
+            "offers": len(crm.offers),
+            "offers with stock": sum(1 for stores in crm.inventories.values() if stores),
+            "offers with prices": sum(1 for prices in crm.prices.values() if prices),
+        }
+        banned = world.moysklad.banned
+        report(echo, first, second, crm_state, world, time.monotonic() - started, banned)
+    return {"first": first, "second": second, "crm": crm_state}
+
+
+def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[str, int], world: DemoWorld,
+           seconds: float, banned: bool) -> None:
+    """Print what was imported, what the CRM now has, requests spent and where the feed is."""
+    echo("")
+    echo("== Full import, first run " + "=" * 50)
+    for row in first["rows"]:
+        weight = f" (weight {row['weight']})" if "weight" in row else ""
+        echo(f"  {row['what']:<45} {row['count']}{weight}")
+    echo("== What the CRM now has " + "=" * 52)
+    for what, count in crm.items():
+        echo(f"  {what:<45} {count}")
+    echo("== Second run (nothing changed) " + "=" * 44)
+    crm_writes = sum(v.get("batches", 0) for v in second["uploaded"].values())
+    echo(f"  upload batches sent to the CRM                {crm_writes}")
+    rewritten = any("feed updated" in str(row["what"]) for row in second["rows"])
+    echo(f"  {'feed rewritten':<45} {'yes' if rewritten else 'no'}")
+    for row in second["rows"]:
+        if str(row["what"]).startswith("requests"):
+            echo(f"  {row['what']:<45} {row['count']} (weight {row['weight']})")
+    echo("== Where things are " + "=" * 56)
+    echo(f"  config        {world.config_path}")
+    echo(f"  feed file     {first['feed_path']}")
+    echo(f"  feed URL      {world.feed_url} (stops with the demo; `skladbridge feed serve` serves it)")
+    echo(f"  hub database  {world.workdir / 'skladbridge.db'}")
+    echo(f"  MoySklad would have banned us: {'YES' if banned else 'no'}; warnings: {len(first['warnings'])}")
+    for warning in first["warnings"]:
+        echo(f"    - {warning}")
+    echo(f"Done in {seconds:.0f} s. Inspect the hub with: skladbridge journal --config {world.config_path}")

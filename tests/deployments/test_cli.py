@@ -1,0 +1,90 @@
+"""The command line as a merchant uses it: config check, db upgrade, queue, journal, healthcheck."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deployments.cli import app
+
+CONFIG = """
+database_url: sqlite:///{db}
+integrations:
+  main:
+    systems:
+      ms:  {{system: moysklad, token: "${{CLI_TEST_MS_TOKEN}}"}}
+      crm: {{system: retailcrm, base_url: "https://demo.retailcrm.ru", api_key: "${{CLI_TEST_CRM_KEY}}"}}
+    flows:
+      catalog: {{from: ms, to: crm}}
+"""
+MS_TOKEN = "cli-ms-token-secret-value"
+CRM_KEY = "cli-crm-key-secret-value"
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CLI_TEST_MS_TOKEN", MS_TOKEN)
+    monkeypatch.setenv("CLI_TEST_CRM_KEY", CRM_KEY)
+    path = tmp_path / "skladbridge.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "hub.db"), encoding="utf-8")
+    return path
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("config", "db", "queue", "journal", "run", "demo", "sandbox", "feed"):
+        assert command in result.output
+
+
+def test_config_check_prints_redacted_config(config: Path) -> None:
+    result = runner.invoke(app, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "${CLI_TEST_MS_TOKEN}" in result.output
+    assert MS_TOKEN not in result.output and CRM_KEY not in result.output
+
+
+def test_config_with_a_wrong_key_exits_1_naming_the_key_path(config: Path) -> None:
+    config.write_text(config.read_text(encoding="utf-8").replace("flows:", "flow:"), encoding="utf-8")
+    result = runner.invoke(app, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "integrations.main.flow" in result.output
+
+
+def test_db_upgrade_queue_and_journal(config: Path) -> None:
+    upgraded = runner.invoke(app, ["db", "upgrade", "--config", str(config)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "sqlite store at revision" in upgraded.output
+
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(load_config(config))
+    item = store.queue.enqueue("main", "inventories", "k1", {"entries": []}, max_attempts=1)
+    store.queue.claim(integration="main", kind="inventories")
+    store.queue.fail(item.id, "retailcrm /store/inventories/upload (HTTP 400): bad offer", retryable=False)
+    store.journal.write("main", "error", "full-import.failed", "full import failed: boom")
+    store.close()
+
+    listed = runner.invoke(app, ["queue", "list", "--config", str(config), "--status", "dead"])
+    assert listed.exit_code == 0 and "inventories" in listed.output and "dead=1" in listed.output
+    shown = runner.invoke(app, ["queue", "show", str(item.id), "--config", str(config)])
+    assert shown.exit_code == 0 and "bad offer" in shown.output
+    retried = runner.invoke(app, ["queue", "retry", str(item.id), "--config", str(config)])
+    assert retried.exit_code == 0 and "pending" in retried.output
+    missing = runner.invoke(app, ["queue", "show", "999", "--config", str(config)])
+    assert missing.exit_code == 1
+
+    journal = runner.invoke(app, ["journal", "--config", str(config), "--level", "error"])
+    assert journal.exit_code == 0 and "full import failed: boom" in journal.output
+
+
+@pytest.mark.usefixtures("prefect_backend")
+def test_run_healthcheck(config: Path) -> None:
+    result = runner.invoke(app, ["run", "healthcheck", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "schema revision" in result.output and "main" in result.output
