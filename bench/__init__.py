@@ -1,0 +1,1 @@
+"""Benchmarks against the bundled sandboxes (see ``bench/full_import.py``)."""
