@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import delete, func, select
 
-from hub.model import KINDS
+from hub.model import KINDS, empty_frame, frame
 
-from .db import Database, chunked, json_dumps
+from .db import Database, chunked, json_dumps, unique
 from .errors import StoreError
 from .tables import records
 
@@ -71,10 +71,12 @@ class Records:
         staged = _stage(df, key_column, kind)
         existing = self._hashes(integration, kind, staged)
         now = self.db.now()
+        composite = not isinstance(key_column, str) and len(key_column) > 1
         changed: list[dict[str, Any]] = [
             {
                 "integration": integration, "kind": kind, "key": key, "system": system,
                 "data": data, "hash": digest, "seen_at": now,
+                "parent_key": key.split(KEY_SEPARATOR, 1)[0] if composite else None,
             }
             for key, (data, digest) in staged.items()
             if existing.get(key) != digest
@@ -84,7 +86,7 @@ class Records:
             stmt = self.db.insert(records)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["integration", "kind", "key"],
-                set_={c: stmt.excluded[c] for c in ("system", "data", "hash", "seen_at")},
+                set_={c: stmt.excluded[c] for c in ("system", "data", "hash", "seen_at", "parent_key")},
             )
             with self.db.write() as conn:
                 for batch in chunked(changed, BULK):
@@ -99,20 +101,44 @@ class Records:
         existing = self._hashes(integration, kind, staged)
         return [key for key, (_, digest) in staged.items() if existing.get(key) != digest]
 
-    def frame(self, integration: str, kind: str) -> pd.DataFrame:
-        """The staged rows of ``kind`` as a frame (conformed when ``kind`` is canonical)."""
-        stmt = (
-            select(records.c.data)
-            .where(records.c.integration == integration, records.c.kind == kind)
-            .order_by(records.c.key)
-        )
-        with self.db.read() as conn:
-            rows = [json.loads(data) for data in conn.scalars(stmt)]
-        if kind in KINDS:
-            from hub.model import empty_frame, frame
+    def frame(
+        self, integration: str, kind: str, *, keys: Sequence[str] | None = None, parents: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The staged rows of ``kind`` as a frame (conformed when ``kind`` is canonical), in key order.
 
-            return frame(kind, rows) if rows else empty_frame(kind)
-        return pd.DataFrame(rows)
+        Args:
+            keys: only the rows with these keys.
+            parents: only the rows whose composite key starts with one of these (e.g. the prices of
+                these offers: ``parent_key`` is the first key column).
+        """
+        base = select(records.c.key, records.c.data).where(records.c.integration == integration,
+                                                            records.c.kind == kind)
+        if keys is None and parents is None:
+            with self.db.read() as conn:
+                return _to_frame(kind, [data for _, data in conn.execute(base.order_by(records.c.key))])
+        column, wanted = (records.c.key, keys) if keys is not None else (records.c.parent_key, parents)
+        found: list[tuple[str, str]] = []
+        with self.db.read() as conn:
+            for batch in chunked(unique(str(v) for v in wanted or ()), self.db.chunk):
+                found.extend(conn.execute(base.where(self.db.in_(column, batch))).tuples())
+        return _to_frame(kind, [data for _, data in sorted(found)])
+
+    def iter_frames(self, integration: str, kind: str, rows: int = 5000) -> Iterator[pd.DataFrame]:
+        """The staged rows of ``kind`` in key order, ``rows`` at a time (keyset paging, flat memory)."""
+        after: str | None = None
+        while True:
+            stmt = select(records.c.key, records.c.data).where(records.c.integration == integration,
+                                                                records.c.kind == kind)
+            if after is not None:
+                stmt = stmt.where(records.c.key > after)
+            with self.db.read() as conn:
+                page = conn.execute(stmt.order_by(records.c.key).limit(rows)).all()
+            if not page:
+                return
+            after = page[-1].key
+            yield _to_frame(kind, [row.data for row in page])
+            if len(page) < rows:
+                return
 
     def hashes(self, integration: str, kind: str) -> dict[str, str]:
         """``key -> hash`` of every staged row of ``kind``."""
@@ -151,6 +177,13 @@ class Records:
             for batch in chunked(keys, self.db.chunk):
                 out.update({row.key: row.hash for row in conn.execute(base.where(self.db.in_(records.c.key, batch)))})
             return out
+
+
+def _to_frame(kind: str, texts: list[str]) -> pd.DataFrame:
+    rows = [json.loads(text) for text in texts]
+    if kind in KINDS:
+        return frame(kind, rows) if rows else empty_frame(kind)
+    return pd.DataFrame(rows)
 
 
 def _stage(df: pd.DataFrame, key_column: KeyColumns, kind: str) -> dict[str, tuple[str, str]]:

@@ -142,7 +142,11 @@ records = Table(
     Column("data", Text, nullable=False),
     Column("hash", String(40), nullable=False),
     Column("seen_at", UTCDateTime(), nullable=False),
+    # first part of a composite key (the offer of a price, the owner of an image): lets a reader
+    # take a slice of the catalog with its prices and images without loading the whole kind
+    Column("parent_key", String(255), nullable=True),
     PrimaryKeyConstraint("key", "integration", "kind"),  # key first: see links
+    Index("ix_records_parent", "integration", "kind", "parent_key"),
 )
 
 QUEUE_STATUSES = ("pending", "in_progress", "done", "dead")

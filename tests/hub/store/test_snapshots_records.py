@@ -8,7 +8,7 @@ import time
 import pandas as pd
 
 from hub.model import frame
-from hub.store import Store
+from hub.store import Store, open_store
 
 
 def test_snapshot_save_overwrites_and_reads_back_selected_keys(store: Store) -> None:
@@ -86,6 +86,56 @@ def test_composite_keys_changed_keys_and_dry_run_changes(store: Store) -> None:
     second = store.records.upsert_frame("i", "prices", "moysklad", moved, ["offer_id", "price_type_id"])
     assert second.changed_keys == ("o1|sale",) and second.unchanged == 1
     assert len(store.records.frame("i", "prices")) == 2
+
+
+def _prices(offers: int, types: tuple[str, ...] = ("base", "sale")) -> pd.DataFrame:
+    return frame("prices", [
+        {"offer_id": f"o{i:03d}", "price_type_id": t, "amount": i * 100 + n, "currency_id": "rub"}
+        for i in range(offers) for n, t in enumerate(types)
+    ])
+
+
+def test_slices_by_key_and_by_parent_read_only_what_is_asked(store: Store) -> None:
+    offers = frame("offers", [{"offer_id": f"o{i:03d}", "name": f"n{i}"} for i in range(30)])
+    store.records.upsert_frame("i", "offers", "moysklad", offers, "offer_id")
+    store.records.upsert_frame("i", "prices", "moysklad", _prices(30), ["offer_id", "price_type_id"])
+    store.records.upsert_frame("other", "prices", "moysklad", _prices(3), ["offer_id", "price_type_id"])
+
+    some = store.records.frame("i", "offers", keys=["o007", "o002", "nope"])
+    assert some["offer_id"].tolist() == ["o002", "o007"]
+    theirs = store.records.frame("i", "prices", parents=["o005", "o001"])
+    assert list(zip(theirs["offer_id"], theirs["price_type_id"], strict=True)) == [
+        ("o001", "base"), ("o001", "sale"), ("o005", "base"), ("o005", "sale")]
+    assert store.records.frame("i", "prices", parents=[]).empty
+    assert list(store.records.frame("i", "prices", parents=["o001"]).columns) == list(_prices(1).columns)
+
+
+def test_iter_frames_pages_through_a_kind_in_key_order(store: Store) -> None:
+    store.records.upsert_frame("i", "prices", "moysklad", _prices(30), ["offer_id", "price_type_id"])
+    pages = list(store.records.iter_frames("i", "prices", rows=7))
+    assert [len(p) for p in pages] == [7] * 8 + [4]
+    whole = pd.concat(pages, ignore_index=True)
+    pd.testing.assert_frame_equal(whole, store.records.frame("i", "prices"))
+    assert list(store.records.iter_frames("i", "offers", rows=7)) == []
+    assert [len(p) for p in store.records.iter_frames("i", "prices", rows=60)] == [60]
+
+
+def test_parent_keys_follow_updates_and_are_backfilled_by_the_migration(store_url: str) -> None:
+    old = open_store(store_url, upgrade=False)
+    try:
+        old.upgrade("0001")
+        with old.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO records (integration, kind, key, system, data, hash, seen_at) VALUES "
+                "('i', 'prices', 'o1|base', 'moysklad', '{\"offer_id\": \"o1\", \"price_type_id\": \"base\"}', "
+                "'h', '2026-11-01 00:00:00+00:00'), "
+                "('i', 'offers', 'o1', 'moysklad', '{\"offer_id\": \"o1\"}', 'h', '2026-11-01 00:00:00+00:00')"
+            )
+        old.upgrade()
+        assert old.records.frame("i", "prices", parents=["o1"])["price_type_id"].tolist() == ["base"]
+        assert old.records.frame("i", "offers", parents=["o1"]).empty  # single keys have no parent
+    finally:
+        old.close()
 
 
 def test_release_gives_back_claims_of_a_killed_run(store: Store) -> None:
