@@ -26,17 +26,9 @@ from tasks.catalog_extract import (
     pull_reference,
     pull_stock,
 )
-from tasks.catalog_feed import await_catalog_load, publish_feed
-from tasks.catalog_publish import (
-    INVENTORIES,
-    PRICES,
-    Planned,
-    Uploaded,
-    plan_price_uploads,
-    plan_stock_uploads,
-    read_staged_catalog,
-    upload_batches,
-)
+from tasks.catalog_feed import await_catalog_load
+from tasks.catalog_pass import publish_catalog
+from tasks.catalog_publish import Planned, Uploaded, upload_batches
 from tasks.catalog_run import CatalogRun, plan_catalog_run
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.mapping_check import MappingError, resolve_catalog_mappings
@@ -118,13 +110,8 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
     pages = _import_assortment(run, pages_per_task)
     stock = stock_future.result()
 
-    catalog = read_staged_catalog(run)
-    planned: dict[str, Planned] = {}
-    if run.wants_stock:
-        planned[INVENTORIES] = plan_stock_uploads(run, catalog, stock, mappings)
-    if run.wants_prices:
-        planned[PRICES] = plan_price_uploads(run, catalog, mappings)
-    feed = publish_feed(run, catalog, stock, mappings)
+    publication = publish_catalog(run, stock, mappings)
+    planned, feed = publication.planned, publication.feed
     if feed.changed and catalog_wait > 0 and planned:
         if not await_catalog_load(run, reference.crm_catalog_stamp, catalog_wait):
             warnings.append("the CRM did not load the new feed in time: unknown offers are sent by the next run")

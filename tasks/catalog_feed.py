@@ -1,4 +1,4 @@
-"""The ICML catalog feed, built from what the hub holds (no extra request to MoySklad).
+"""The ICML catalog feed, built from what the hub holds (no extra request to MoySklad), slice by slice.
 
 The feed file is replaced only when its content changed, so a re-run with nothing new leaves the
 file (and its Last-Modified, which the CRM's loader looks at) as it was.
@@ -7,8 +7,10 @@ file (and its Last-Modified, which the CRM's loader looks at) as it was.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
-from connectors.retailcrm.icml import write_icml
-from tasks.catalog_publish import StagedCatalog
+from connectors.retailcrm.icml import IcmlOffer, write_icml
+from tasks.catalog_publish import CatalogSlice, StockByOffer
 from tasks.catalog_run import CatalogRun
 from tasks.clients import retailcrm_client
 from tasks.mapping_check import CatalogMappings
@@ -39,39 +41,53 @@ def _translate(series: pd.Series, table: dict[str, str]) -> pd.Series:
     return series.map(lambda v: table.get(str(v), v) if not pd.isna(v) else v).astype("string")
 
 
+def _content_digest(path: Path) -> str:
+    """The feed's digest without its generation date, read in blocks (a feed can be 100 MB+)."""
+    digest = hashlib.sha1()
+    with path.open("rb") as feed:
+        digest.update(_DATE_ATTR.sub(b"", feed.read(1 << 16), count=1))  # the date is in the first lines
+        while block := feed.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _same_content(a: Path, b: Path) -> bool:
     if not a.exists() or not b.exists():
         return False
-    return _DATE_ATTR.sub(b"", a.read_bytes(), count=1) == _DATE_ATTR.sub(b"", b.read_bytes(), count=1)
+    return _content_digest(a) == _content_digest(b)
 
 
-@task(name="publish-feed", cache_policy=NONE)
-def publish_feed(run: CatalogRun, catalog: StagedCatalog, stock: pd.DataFrame, mappings: CatalogMappings) -> FeedResult:
-    """Write the ICML feed of the integration from the hub; replace the served file only on change."""
+def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer,
+                 mappings: CatalogMappings) -> Iterator[IcmlOffer]:
+    """The ICML offers of one catalog slice; its products, purchase prices and images read for it alone."""
     records = run.store.records
-    categories = records.frame(run.name, "categories")
-    products = records.frame(run.name, "products")
+    offer_ids = part.offer_ids
+    product_ids = sorted(set(part.offers["product_id"].dropna().astype(str)) | set(offer_ids))
+    products = records.frame(run.name, "products", keys=product_ids)
+    if mappings.category_map:
+        products["category_id"] = _translate(products["category_id"], mappings.category_map)
+    rows = stock.rows(offer_ids)
+    yield from icml_offers(
+        part.offers, products=products, prices=part.prices,
+        price_type_id=mappings.feed_price_type_id or "",
+        purchase_prices=records.frame(run.name, "purchase_prices", keys=offer_ids),
+        stock=rows[rows["store_id"].isin(set(mappings.store_map))],
+        images=records.frame(run.name, "images", parents=product_ids),
+    )
+
+
+def write_feed(run: CatalogRun, offers: Iterable[IcmlOffer], mappings: CatalogMappings) -> FeedResult:
+    """Write the integration's ICML feed from ``offers``; replace the served file only on change."""
+    categories = run.store.records.frame(run.name, "categories")
     if mappings.category_map:
         categories["category_id"] = _translate(categories["category_id"], mappings.category_map)
         categories["parent_id"] = _translate(categories["parent_id"], mappings.category_map)
         categories = categories.drop_duplicates("category_id")
-        products["category_id"] = _translate(products["category_id"], mappings.category_map)
-    mapped_stock = stock[stock["store_id"].isin(set(mappings.store_map))]
     feed = run.integ.options.feed
     run.feed_path.parent.mkdir(parents=True, exist_ok=True)
     fresh = run.feed_path.with_name(f".{run.feed_path.name}.new")
-    count = write_icml(
-        fresh,
-        shop_name=feed.shop_name,
-        company=feed.company,
-        categories=icml_categories(categories),
-        offers=icml_offers(
-            catalog.offers, products=products, prices=catalog.prices,
-            price_type_id=mappings.feed_price_type_id or "",
-            purchase_prices=records.frame(run.name, "purchase_prices"),
-            stock=mapped_stock, images=records.frame(run.name, "images"),
-        ),
-    )
+    count = write_icml(fresh, shop_name=feed.shop_name, company=feed.company,
+                       categories=icml_categories(categories), offers=offers)
     if _same_content(fresh, run.feed_path):
         fresh.unlink()
         return FeedResult(run.feed_path, count, False)

@@ -4,7 +4,8 @@ Stock and prices are compared with the snapshot of what was last sent; the diffe
 upload batches in the exchange queue (idempotency key = the batch's content *and* the state it
 replaces, so a legitimately repeated value is sent again while a retried batch is not duplicated).
 A batch's snapshot is saved only after the CRM accepted it, then the item is completed: a run
-killed anywhere re-derives the same batches and converges.
+killed anywhere re-derives the same batches and converges. The staged catalog is read a slice of
+offers at a time, so memory does not grow with the catalog.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
@@ -49,41 +51,62 @@ class Planned:
     batches: int = 0
 
 
-@dataclass(frozen=True)
-class StagedCatalog:
-    """The staged offers and prices, read from the hub once per run for planning and the feed."""
+#: offers per slice of the staged catalog: what one planning and feed step holds in memory
+SLICE_ROWS = 5000
 
-    offers: pd.DataFrame  # published offers: archived ones only when the integration includes them
+
+@dataclass(frozen=True)
+class CatalogSlice:
+    """Published offers of one slice of the staged catalog (key order), with their prices."""
+
+    offers: pd.DataFrame  # archived offers only when the integration publishes them
     prices: pd.DataFrame
 
+    @property
+    def offer_ids(self) -> list[str]:
+        return self.offers["offer_id"].astype(str).tolist()
 
-@task(name="read-staged-catalog", cache_policy=NONE)
-def read_staged_catalog(run: CatalogRun) -> StagedCatalog:
-    """Offers (live, unless archived ones are published too) and their prices, from the hub."""
-    offers = run.store.records.frame(run.name, "offers")
-    if not run.integ.options.include_archived:
-        offers = offers[~offers["archived"].fillna(False).astype(bool)]
-    prices = run.store.records.frame(run.name, "prices")
-    return StagedCatalog(offers, prices[prices["offer_id"].isin(set(offers["offer_id"]))])
+
+def iter_catalog_slices(run: CatalogRun, rows: int = SLICE_ROWS) -> Iterator[CatalogSlice]:
+    """The staged offers ``rows`` at a time, each slice read from the hub with its own prices."""
+    for offers in run.store.records.iter_frames(run.name, "offers", rows):
+        if not run.integ.options.include_archived:
+            offers = offers[~offers["archived"].fillna(False).astype(bool)].reset_index(drop=True)
+        if offers.empty:
+            continue
+        ids = offers["offer_id"].astype(str).tolist()
+        yield CatalogSlice(offers, run.store.records.frame(run.name, "prices", parents=ids))
+
+
+class StockByOffer:
+    """The current-stock report (one response for the whole catalog) indexed by offer, for slices."""
+
+    def __init__(self, stock: pd.DataFrame) -> None:
+        self.stock = stock.reset_index(drop=True)
+        self._rows = self.stock.groupby(self.stock["offer_id"].astype(str), sort=False).indices
+
+    def rows(self, offer_ids: Iterable[str]) -> pd.DataFrame:
+        """The report's rows of these offers (none for an offer the report does not list)."""
+        found = [self._rows[o] for o in offer_ids if o in self._rows]
+        return self.stock.iloc[np.concatenate(found)] if found else self.stock.iloc[:0]
 
 
 def inventory_entries(
-    run: CatalogRun, catalog: StagedCatalog, stock: pd.DataFrame, mappings: CatalogMappings
+    run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings
 ) -> list[dict[str, Any]]:
-    """Every stocked offer (not services) with every mapped warehouse: zero where MoySklad reports
-    nothing, capped."""
-    offers = catalog.offers[catalog.offers["kind"].isin(STOCKED_KINDS)]
-    known = set(offers["offer_id"].astype(str))
-    stock = stock[stock["offer_id"].astype(str).isin(known)]
+    """Every stocked offer (not services) of the slice with every mapped warehouse: zero where
+    MoySklad reports nothing, capped."""
+    known = part.offers.loc[part.offers["kind"].isin(STOCKED_KINDS), "offer_id"].astype(str).tolist()
+    rows = stock.rows(known)
     # offers never moved are absent from the report: give them an explicit zero so the CRM forgets
     # any stale quantity (an omitted store keeps its old value there)
-    missing = sorted(known - set(stock["offer_id"].astype(str)))
+    missing = sorted(set(known) - set(rows["offer_id"].astype(str)))
     first_store = next(iter(mappings.store_map), None)
     if missing and first_store is not None:
         zeros = pd.DataFrame({"offer_id": missing, "store_id": first_store, "available": 0.0,
                               "stock_type": run.integ.options.stock_type})
-        stock = pd.concat([stock, zeros.astype(stock.dtypes.to_dict())], ignore_index=True)
-    entries = crm_convert.stock_to_inventories(stock, store_map=mappings.store_map)
+        rows = pd.concat([rows, zeros.astype(rows.dtypes.to_dict())], ignore_index=True)
+    entries = crm_convert.stock_to_inventories(rows, store_map=mappings.store_map)
     cap = run.integ.options.stock_cap
     for entry in entries:
         for item in entry["stores"]:
@@ -91,43 +114,56 @@ def inventory_entries(
     return entries
 
 
-def price_entries(run: CatalogRun, catalog: StagedCatalog, mappings: CatalogMappings) -> list[dict[str, Any]]:
-    """Mapped prices of every published offer."""
+def price_entries(run: CatalogRun, part: CatalogSlice, mappings: CatalogMappings) -> list[dict[str, Any]]:
+    """Mapped prices of every published offer of the slice."""
     site = getattr(run.integ.systems[run.target], "site", None)
-    return crm_convert.prices_to_upload(catalog.prices, price_type_map=mappings.price_type_map, site=site)
+    return crm_convert.prices_to_upload(part.prices, price_type_map=mappings.price_type_map, site=site)
 
 
-def plan_uploads(run: CatalogRun, stream: str, entries: list[dict[str, Any]]) -> Planned:
-    """Queue the entries that differ from the snapshot, in batches of the configured size."""
-    new_hashes = {_source_ref(e): _digest(e) for e in entries}
-    # a resend ignores what was last sent (the channel lost data, or someone edited it by hand)
-    old_hashes = {} if run.resend_token else run.store.snapshots.hashes(run.name, stream, list(new_hashes))
-    changed = [e for e in entries if old_hashes.get(_source_ref(e)) != new_hashes[_source_ref(e)]]
-    planned = Planned(entries=len(entries), changed=len(changed))
-    items: list[tuple[str, dict[str, Any]]] = []
-    for batch in chunked(changed, run.integ.options.upload_batch_size):
-        refs = [_source_ref(e) for e in batch]
-        transition = [(r, old_hashes.get(r), new_hashes[r]) for r in refs]
-        key = f"{run.name}:{stream}:{_digest([run.resend_token, transition])}"
-        items.append((key, {"entries": list(batch), "hashes": {r: new_hashes[r] for r in refs}}))
-    if items:
-        run.store.queue.enqueue_many(run.name, stream, items)
-    planned.batches = len(items)
-    return planned
+class UploadPlanner:
+    """Queues the entries that differ from the snapshot, slice after slice, in full batches.
 
+    Changed entries wait until a batch is full (fewer than one batch is ever held), so slicing
+    costs no extra request; :meth:`finish` queues the last, partial batch.
+    """
 
-@task(name="plan-stock-uploads", cache_policy=NONE)
-def plan_stock_uploads(
-    run: CatalogRun, catalog: StagedCatalog, stock: pd.DataFrame, mappings: CatalogMappings
-) -> Planned:
-    """Queue inventory batches for the offers whose stock changed since the last push."""
-    return plan_uploads(run, INVENTORIES, inventory_entries(run, catalog, stock, mappings))
+    def __init__(self, run: CatalogRun, stream: str) -> None:
+        self.run, self.stream = run, stream
+        self.size = run.integ.options.upload_batch_size
+        self.planned = Planned()
+        # (entry, its ref, hash last sent, hash now)
+        self._waiting: list[tuple[dict[str, Any], str, str | None, str]] = []
 
+    def add(self, entries: list[dict[str, Any]]) -> None:
+        new_hashes = {_source_ref(e): _digest(e) for e in entries}
+        # a resend ignores what was last sent (the channel lost data, or someone edited it by hand)
+        old_hashes = ({} if self.run.resend_token else
+                      self.run.store.snapshots.hashes(self.run.name, self.stream, list(new_hashes)))
+        self.planned.entries += len(entries)
+        for entry in entries:
+            ref = _source_ref(entry)
+            if old_hashes.get(ref) != new_hashes[ref]:
+                self._waiting.append((entry, ref, old_hashes.get(ref), new_hashes[ref]))
+                self.planned.changed += 1
+        full = len(self._waiting) - len(self._waiting) % self.size
+        self._enqueue(self._waiting[:full])
+        del self._waiting[:full]
 
-@task(name="plan-price-uploads", cache_policy=NONE)
-def plan_price_uploads(run: CatalogRun, catalog: StagedCatalog, mappings: CatalogMappings) -> Planned:
-    """Queue price batches for the offers whose mapped prices changed since the last push."""
-    return plan_uploads(run, PRICES, price_entries(run, catalog, mappings))
+    def finish(self) -> Planned:
+        self._enqueue(self._waiting)
+        self._waiting = []
+        return self.planned
+
+    def _enqueue(self, waiting: list[tuple[dict[str, Any], str, str | None, str]]) -> None:
+        items: list[tuple[str, dict[str, Any]]] = []
+        for batch in chunked(waiting, self.size):
+            transition = [(ref, old, new) for _, ref, old, new in batch]
+            key = f"{self.run.name}:{self.stream}:{_digest([self.run.resend_token, transition])}"
+            items.append((key, {"entries": [entry for entry, *_ in batch],
+                                "hashes": {ref: new for _, ref, _, new in batch}}))
+        if items:
+            self.run.store.queue.enqueue_many(self.run.name, self.stream, items)
+            self.planned.batches += len(items)
 
 
 @dataclass

@@ -1,0 +1,69 @@
+"""One pass over the staged catalog: the ICML feed written and the changed stock and prices queued.
+
+The catalog is read a slice of offers at a time (with the prices, products and images of that
+slice alone), so the pass holds one slice and less than one upload batch per stream in memory,
+whatever the catalog size. Only the current-stock report, one response for the whole catalog,
+is held whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from connectors.retailcrm.icml import IcmlOffer
+from tasks.catalog_feed import FeedResult, slice_offers, write_feed
+from tasks.catalog_publish import (
+    INVENTORIES,
+    PRICES,
+    SLICE_ROWS,
+    Planned,
+    StockByOffer,
+    UploadPlanner,
+    inventory_entries,
+    iter_catalog_slices,
+    price_entries,
+)
+from tasks.catalog_run import CatalogRun
+from tasks.mapping_check import CatalogMappings
+from tasks.reporting import Progress
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the pass queued per stream, and the feed it wrote."""
+
+    planned: dict[str, Planned]
+    feed: FeedResult
+
+
+@task(name="publish-catalog", cache_policy=NONE)
+def publish_catalog(
+    run: CatalogRun, stock: pd.DataFrame, mappings: CatalogMappings, slice_rows: int = SLICE_ROWS
+) -> Publication:
+    """Write the feed and queue the stock and price batches that differ from what was last sent.
+
+    Nothing is sent here: the feed must be in place before the CRM accepts stock for new offers.
+    """
+    stock_by_offer = StockByOffer(stock)
+    planners = {stream: UploadPlanner(run, stream)
+                for stream, wanted in ((INVENTORIES, run.wants_stock), (PRICES, run.wants_prices)) if wanted}
+    progress = Progress(f"{run.name}: catalog slices published")
+    slices = max(1, math.ceil(run.store.records.count(run.name, "offers") / slice_rows))
+
+    def offers() -> Iterator[IcmlOffer]:
+        for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
+            if INVENTORIES in planners:
+                planners[INVENTORIES].add(inventory_entries(run, part, stock_by_offer, mappings))
+            if PRICES in planners:
+                planners[PRICES].add(price_entries(run, part, mappings))
+            yield from slice_offers(run, part, stock_by_offer, mappings)
+            progress.update(done, slices)
+
+    feed = write_feed(run, offers(), mappings)
+    return Publication({stream: planner.finish() for stream, planner in planners.items()}, feed)
