@@ -200,11 +200,13 @@ def page_ranges(total_size: int, pages_per_task: int) -> list[list[int]]:
 
 @task(name="pull-stock", cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def pull_stock(run: CatalogRun) -> pd.DataFrame:
-    """One ``report/stock/bystore/current`` call: every (offer, store) quantity of the configured measure."""
+    """One ``report/stock/bystore/current`` call: every non-zero (offer, store) quantity of the configured measure."""
     stock_type = run.integ.options.stock_type
 
     async def go() -> list[dict[str, Any]]:
         async with moysklad_client(run.integ, run.source) as ms:
-            return await ms.stock_current("bystore", stock_type=stock_type, include_zero=True)
+            # non-zero rows only: every published offer gets every mapped warehouse, zero by
+            # default, so zero lines would only make the one big response bigger
+            return await ms.stock_current("bystore", stock_type=stock_type, include_zero=False)
 
     return ms_convert.stock_to_frame(asyncio.run(go()), stock_type)
