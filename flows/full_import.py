@@ -2,7 +2,8 @@
 
 Reads: reference books (currencies, price types, stores, organizations, folders, characteristics),
 the assortment in 1000-row pages (products, services, bundles, variants, prices), images only of
-items changed since their last fetch, and one current-stock report. Checks the mappings before it
+items changed since their last fetch, and one current-stock report. Forgets what MoySklad no
+longer has (after a complete pass). Checks the mappings before it
 writes anything to the CRM. Publishes the ICML feed, then stock and prices that differ from what
 was last sent, in batches through the exchange queue.
 """
@@ -28,6 +29,7 @@ from tasks.catalog_extract import (
 )
 from tasks.catalog_feed import await_catalog_load
 from tasks.catalog_pass import publish_catalog
+from tasks.catalog_prune import Pruned, forget_removed
 from tasks.catalog_publish import Planned, Uploaded, upload_batches
 from tasks.catalog_run import CatalogRun, plan_catalog_run
 from tasks.hub_tasks import load_config_task, open_hub_store
@@ -108,6 +110,9 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
 
     stock_future = pull_stock.submit(run)
     pages = _import_assortment(run, pages_per_task)
+    pruned = forget_removed(run, pages)
+    if pruned.skipped:
+        warnings.append(pruned.skipped)
     stock = stock_future.result()
 
     publication = publish_catalog(run, stock, mappings)
@@ -122,7 +127,7 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
             warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the CRM (sent again next run)")
         if result.failed:
             warnings.append(f"{stream}: {result.failed} batches failed and wait in the queue: {result.errors[:3]}")
-    summary = _summary(run, pages, planned, uploaded, feed.offers, feed.changed)
+    summary = _summary(run, pages, pruned, planned, uploaded, feed.offers, feed.changed)
     summary.update(warnings=warnings, feed_path=str(feed.path))
     return summary
 
@@ -162,12 +167,14 @@ def _drain(run: CatalogRun, stream: str, batches_per_task: int) -> Uploaded:
             return total
 
 
-def _summary(run: CatalogRun, pages: PageCounts, planned: dict[str, Planned], uploaded: dict[str, Uploaded],
-             feed_offers: int, feed_changed: bool) -> dict[str, Any]:
+def _summary(run: CatalogRun, pages: PageCounts, pruned: Pruned, planned: dict[str, Planned],
+             uploaded: dict[str, Uploaded], feed_offers: int, feed_changed: bool) -> dict[str, Any]:
     rows: list[dict[str, Any]] = [
         {"what": "assortment rows read", "count": pages.rows},
         {"what": "assortment pages read", "count": pages.pages},
         *({"what": f"{kind} changed in hub", "count": n} for kind, n in sorted(pages.changed.items())),
+        *({"what": f"{kind} removed from hub (gone from MoySklad)", "count": n}
+          for kind, n in sorted(pruned.removed.items()) if kind in ("offers", "products")),
         {"what": "items whose images were fetched", "count": pages.images_fetched_for},
         {"what": "feed offers" + (" (feed updated)" if feed_changed else " (feed unchanged)"), "count": feed_offers},
     ]
@@ -179,7 +186,9 @@ def _summary(run: CatalogRun, pages: PageCounts, planned: dict[str, Planned], up
         rows.append({"what": f"{stream}: offers sent", "count": sent.entries})
     return {
         "integration": run.name, "rows": rows,
-        "pages": asdict(pages),
+        "pages": {"pages": pages.pages, "rows": pages.rows, "changed": pages.changed,
+                  "images_fetched_for": pages.images_fetched_for, "total_size": pages.total_size},
+        "removed": dict(pruned.removed),
         "planned": {k: asdict(v) for k, v in planned.items()},
         "uploaded": {k: {**asdict(v), "not_found": len(v.not_found)} for k, v in uploaded.items()},
     }

@@ -36,13 +36,16 @@ class Reference:
 
 @dataclass
 class PageCounts:
-    """What one page range brought in."""
+    """What one page range brought in, and which items it saw (to tell what MoySklad no longer has)."""
 
     pages: int = 0
     rows: int = 0
     changed: dict[str, int] = field(default_factory=dict)
     images_fetched_for: int = 0
     total_size: int = 0
+    sizes: set[int] = field(default_factory=set)  # the collection size each page reported
+    row_ids: set[str] = field(default_factory=set)  # assortment rows read (distinct)
+    seen: dict[str, set[str]] = field(default_factory=dict)  # kind -> keys staged from those rows
 
     def add(self, other: PageCounts) -> None:
         self.pages += other.pages
@@ -50,6 +53,19 @@ class PageCounts:
         self.images_fetched_for += other.images_fetched_for
         for kind, n in other.changed.items():
             self.changed[kind] = self.changed.get(kind, 0) + n
+        self.sizes |= other.sizes
+        self.row_ids |= other.row_ids
+        for kind, keys in other.seen.items():
+            self.seen.setdefault(kind, set()).update(keys)
+
+    @property
+    def complete(self) -> bool:
+        """Every row of an unchanging collection was read exactly once.
+
+        Offset paging over a collection that changes during the run can skip a row and read another
+        twice; then the size moves or fewer distinct rows than the size were read.
+        """
+        return len(self.sizes) == 1 and len(self.row_ids) == next(iter(self.sizes))
 
 
 def _stage(run: CatalogRun, kind: str, df: pd.DataFrame, key: str | Sequence[str]) -> list[str]:
@@ -113,12 +129,14 @@ def _site(sites: dict[str, Any], code: str | None) -> dict[str, Any]:
 IMAGE_BATCH = 100  # owners per images request when they are fetched with expand=images
 
 
-async def _process_page(run: CatalogRun, rows: list[dict[str, Any]], images: _ImageQueue) -> PageCounts:
+async def _process_page(run: CatalogRun, rows: list[dict[str, Any]], size: int, images: _ImageQueue) -> PageCounts:
     frames = ms_convert.assortment_to_frames(rows)
-    counts = PageCounts(pages=1, rows=len(rows))
+    counts = PageCounts(pages=1, rows=len(rows), sizes={size}, row_ids={str(r.get("id")) for r in rows})
     for kind, key in (("products", "product_id"), ("offers", "offer_id"),
                       ("prices", ["offer_id", "price_type_id"]), ("purchase_prices", "offer_id")):
         counts.changed[kind] = len(_stage(run, kind, frames[kind], key))
+    for kind, column in (("products", "product_id"), ("offers", "offer_id")):
+        counts.seen[kind] = set(frames[kind][column].astype(str))
     if run.integ.options.import_images:
         images.add(_stale_image_owners(run, rows))
         counts.images_fetched_for = await images.flush(full_batches_only=True)
@@ -166,7 +184,7 @@ def import_first_page(run: CatalogRun) -> PageCounts:
         async with moysklad_client(run.integ, run.source) as ms:
             rows, size = await ms.assortment_page(0, PAGE)
             images = _ImageQueue(run, ms)
-            counts = await _process_page(run, rows, images)
+            counts = await _process_page(run, rows, size, images)
             counts.images_fetched_for += await images.flush()
             counts.total_size = size
             return counts
@@ -184,8 +202,8 @@ def import_page_range(run: CatalogRun, offsets: list[int]) -> PageCounts:
             images = _ImageQueue(run, ms)
             fetches = [asyncio.ensure_future(ms.assortment_page(offset, PAGE)) for offset in offsets]
             for next_done in asyncio.as_completed(fetches):
-                rows, _ = await next_done
-                total.add(await _process_page(run, rows, images))
+                rows, size = await next_done
+                total.add(await _process_page(run, rows, size, images))
             total.images_fetched_for += await images.flush()
         return total
 

@@ -150,20 +150,28 @@ class Records:
         with self.db.read() as conn:
             return int(conn.scalar(stmt) or 0)
 
-    def delete_missing(self, integration: str, kind: str, keep_keys: Iterable[str]) -> int:
-        """Delete the staged rows of ``kind`` whose key is not in ``keep_keys``; returns how many."""
+    def delete_missing(self, integration: str, kind: str, keep_keys: Iterable[str]) -> list[str]:
+        """Delete the staged rows of ``kind`` whose key is not in ``keep_keys``; returns their keys."""
         keep = {str(k) for k in keep_keys}
-        gone = [key for key in self.hashes(integration, kind) if key not in keep]
+        gone = sorted(key for key in self.hashes(integration, kind) if key not in keep)
+        self.delete(integration, kind, keys=gone)
+        return gone
+
+    def delete(
+        self, integration: str, kind: str, *, keys: Sequence[str] = (), parents: Sequence[str] = ()
+    ) -> int:
+        """Delete the rows of ``kind`` with these keys and those whose ``parent_key`` is one of ``parents``."""
         deleted = 0
         with self.db.write() as conn:
-            for batch in chunked(gone, self.db.chunk):
-                deleted += conn.execute(
-                    delete(records).where(
-                        records.c.integration == integration,
-                        records.c.kind == kind,
-                        self.db.in_(records.c.key, batch),
-                    )
-                ).rowcount
+            for column, values in ((records.c.key, keys), (records.c.parent_key, parents)):
+                for batch in chunked(unique(str(v) for v in values), self.db.chunk):
+                    deleted += conn.execute(
+                        delete(records).where(
+                            records.c.integration == integration,
+                            records.c.kind == kind,
+                            self.db.in_(column, batch),
+                        )
+                    ).rowcount
         return deleted
 
     def _hashes(self, integration: str, kind: str, keys: Iterable[str] | None) -> dict[str, str]:

@@ -137,6 +137,35 @@ def test_a_stock_change_sends_only_that_offer(world: DemoWorld) -> None:
     assert crm_inventory(world)[offer]["msk"] == expected[offer]["msk"] + 7.0
 
 
+def test_items_deleted_in_moysklad_leave_the_hub_the_feed_and_the_crm_catalog(world: DemoWorld) -> None:
+    from hub.store import open_store
+
+    run_import(world)
+    ms = world.moysklad.store
+    live = sorted(expected_inventory(world))
+    product = next(oid for oid in live if oid in ms.entities["product"])
+    variant = next(oid for oid in live if oid in ms.entities.get("variant", {}))
+    ms.delete("product", product)
+    ms.delete("variant", variant)
+
+    second = run_import(world)
+
+    assert second["removed"]["offers"] == 2 and second["removed"]["products"] == 1
+    feed = (world.workdir / "feeds" / "demo.xml").read_text(encoding="utf-8")
+    assert f"<xmlId>{product}</xmlId>" not in feed and f"<xmlId>{variant}</xmlId>" not in feed
+    crm = {str(o.get("xmlId")): o for o in world.retailcrm.offers.values()}
+    assert not crm[product]["active"] and not crm[variant]["active"]  # the CRM dropped them on load
+    assert crm[live[-1]]["active"]
+    store = open_store(f"sqlite:///{world.workdir / 'skladbridge.db'}")
+    try:
+        assert store.records.frame("demo", "offers", keys=[product, variant]).empty
+        assert store.records.frame("demo", "prices", parents=[product, variant]).empty
+    finally:
+        store.close()
+    third = run_import(world, wait=0)
+    assert third["removed"] == {"offers": 0, "products": 0}
+
+
 def test_interrupted_run_resumes_to_the_same_state(world: DemoWorld, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from connectors.retailcrm.client import RetailCRMClient
@@ -188,12 +217,12 @@ def _kill_during_extraction_then_resume(world: DemoWorld, monkeypatch: pytest.Mo
     real_process = extract._process_page
     pages = 0
 
-    async def dying_process(run: Any, rows: Any, images: Any) -> Any:
+    async def dying_process(run: Any, rows: Any, size: int, images: Any) -> Any:
         nonlocal pages
         pages += 1
         if pages > 1:  # staged the first page, then the process "dies"
             raise RuntimeError("simulated crash mid-extraction")
-        return await real_process(run, rows, images)
+        return await real_process(run, rows, size, images)
 
     monkeypatch.setattr(extract, "_process_page", dying_process)
     monkeypatch.setattr(extract.import_page_range, "retries", 0)

@@ -7,63 +7,20 @@ the same order, and no extra upload request (a changed entry waits for a full ba
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 
 from hub import model
-from hub.config import parse_config
-from hub.store import Store, open_store
 from tasks.catalog_feed import _content_digest
 from tasks.catalog_pass import Publication, publish_catalog
 from tasks.catalog_publish import INVENTORIES, PRICES
-from tasks.catalog_run import CatalogRun, plan_catalog_run
+from tasks.catalog_run import CatalogRun
 from tasks.mapping_check import CatalogMappings
+from tests.tasks.conftest import BATCH
 
-BATCH = 5
 MAPPINGS = CatalogMappings(store_map={"s1": "msk", "s2": "msk", "s3": "spb"},
                            price_type_map={"pt1": "base", "pt2": "wholesale"}, feed_price_type_id="pt1")
-
-
-def _config(tmp_path: Path) -> Any:
-    return parse_config({
-        "integrations": {"shop": {
-            "systems": {
-                "ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
-                "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru", "api_key": "${SHOP_CRM_KEY}"},
-            },
-            "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
-            "options": {"upload_batch_size": BATCH, "feed": {"dir": str(tmp_path / "feeds")}},
-        }},
-    }, source=tmp_path / "skladbridge.yaml", require_secrets=False)  # nothing is sent here
-
-
-def _stage_catalog(store: Store, products: int = 23) -> None:
-    """Products with a folder, one with two variants, one service, one archived; prices, images."""
-    rows = []
-    for i in range(products):
-        kind = "service" if i == 3 else "product"
-        rows.append({"product_id": f"p{i:02d}", "kind": kind, "name": f"Товар {i}", "category_id": "f1",
-                     "archived": i == 5, "vat_rate": 20})
-    offers = [{"offer_id": r["product_id"], "product_id": r["product_id"], "kind": r["kind"], "name": r["name"],
-               "archived": r["archived"], "article": f"A-{r['product_id']}"} for r in rows if r["product_id"] != "p07"]
-    offers += [{"offer_id": f"p07-v{n}", "product_id": "p07", "kind": "variant", "name": f"Товар 7 ({n})",
-                "characteristics": f"Размер={40 + n}", "archived": False} for n in (1, 2)]
-    prices = [{"offer_id": o["offer_id"], "price_type_id": pt, "amount": 1000 * (n + 1) + k, "currency_id": "rub"}
-              for k, o in enumerate(offers) for n, pt in enumerate(("pt1", "pt2"))]
-    images = [{"owner_id": f"p{i:02d}", "position": pos, "url": f"https://img/{i}/{pos}"}
-              for i in range(0, products, 4) for pos in range(2)]
-    records = store.records
-    records.upsert_frame("shop", "categories", "moysklad",
-                         model.frame("categories", [{"category_id": "f1", "name": "Обувь"}]), "category_id")
-    records.upsert_frame("shop", "products", "moysklad", model.frame("products", rows), "product_id")
-    records.upsert_frame("shop", "offers", "moysklad", model.frame("offers", offers), "offer_id")
-    records.upsert_frame("shop", "prices", "moysklad", model.frame("prices", prices), ["offer_id", "price_type_id"])
-    records.upsert_frame("shop", "purchase_prices", "moysklad", model.frame("purchase_prices", [
-        {"offer_id": o["offer_id"], "amount": 500, "currency_id": "rub"} for o in offers[::3]]), "offer_id")
-    records.upsert_frame("shop", "images", "moysklad", model.frame("images", images), ["owner_id", "position"])
 
 
 def _stock() -> pd.DataFrame:
@@ -71,23 +28,6 @@ def _stock() -> pd.DataFrame:
             for i in range(0, 23, 2) for n, store in enumerate(("s1", "s2", "s3", "s4"))]
     rows.append({"offer_id": "p07-v2", "store_id": "s3", "available": 4.0, "stock_type": "freeStock"})
     return model.frame("stock", rows)
-
-
-@pytest.fixture
-def make_run(tmp_path: Path) -> Any:
-    stores: list[Store] = []
-
-    def make(name: str) -> CatalogRun:
-        where = tmp_path / name
-        where.mkdir()
-        store = open_store(f"sqlite:///{where / 'hub.db'}")
-        stores.append(store)
-        _stage_catalog(store)
-        return plan_catalog_run(_config(where), "shop", store)
-
-    yield make
-    for store in stores:
-        store.close()
 
 
 def _queued(run: CatalogRun, stream: str) -> list[list[dict[str, Any]]]:

@@ -47,7 +47,7 @@ def test_upsert_frame_counts_and_skips_unchanged_rows(store: Store, clock: objec
     assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 1)
     assert store.records.hashes("shop", "stock")["b"] == hashes["b"]
     assert store.records.count("shop", "stock") == 3
-    assert store.records.delete_missing("shop", "stock", ["a", "c"]) == 1
+    assert store.records.delete_missing("shop", "stock", ["a", "c"]) == ["b"]
     assert store.records.count("shop", "stock") == 2
 
 
@@ -108,6 +108,14 @@ def test_slices_by_key_and_by_parent_read_only_what_is_asked(store: Store) -> No
         ("o001", "base"), ("o001", "sale"), ("o005", "base"), ("o005", "sale")]
     assert store.records.frame("i", "prices", parents=[]).empty
     assert list(store.records.frame("i", "prices", parents=["o001"]).columns) == list(_prices(1).columns)
+
+
+def test_delete_by_keys_and_by_parents(store: Store) -> None:
+    store.records.upsert_frame("i", "prices", "moysklad", _prices(5), ["offer_id", "price_type_id"])
+    assert store.records.delete("i", "prices", parents=["o001", "o003", "o001"]) == 4
+    assert store.records.delete("i", "prices", keys=["o000|base"]) == 1
+    left = store.records.frame("i", "prices")
+    assert sorted(set(left["offer_id"])) == ["o000", "o002", "o004"] and len(left) == 5
 
 
 def test_iter_frames_pages_through_a_kind_in_key_order(store: Store) -> None:
