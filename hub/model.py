@@ -63,10 +63,12 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
     # reserve, quantity = stock - reserve + inTransit); which one is sent is a per-integration
     # option, recorded in stock_type so a frame never mixes measures silently.
     "stock": {"offer_id": STR, "store_id": STR, "available": FLOAT, "stock_type": STR},
-    # owner_id is an offer_id or a product_id; position keeps the system's order.
+    # owner_id is an offer_id or a product_id; position keeps the system's order. ``url`` is a link
+    # anyone can load (a channel's feed needs one); null when the source gives none (MoySklad:
+    # permanent links are a paid-tariff feature). ``download_url`` needs the source account's auth.
     "images": {
         "owner_id": STR, "position": INT, "image_id": STR, "filename": STR, "url": STR,
-        "size": INT, "updated_at": UTC_TS,
+        "download_url": STR, "size": INT, "updated_at": UTC_TS,
     },
     "stores": {
         "store_id": STR, "name": STR, "code": STR, "external_code": STR, "parent_id": STR,

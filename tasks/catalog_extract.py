@@ -148,9 +148,19 @@ def _stale_image_owners(run: CatalogRun, rows: list[dict[str, Any]]) -> list[dic
     owners = [r for r in rows if int(((r.get("images") or {}).get("meta") or {}).get("size", 0) or 0) > 0]
     if not owners:
         return []
-    marks = pd.DataFrame({"owner_id": [r["id"] for r in owners], "updated": [str(r.get("updated")) for r in owners]})
-    stale = set(run.store.records.changed(run.name, "image_sync", marks, "owner_id"))
+    stale = set(run.store.records.changed(run.name, "image_sync", _image_marks(owners), "owner_id"))
     return [r for r in owners if r["id"] in stale]
+
+
+#: bumped when what is staged per image changes, so every owner's images are fetched once more
+#: (2: permanent public links apart from the API download href)
+IMAGE_FORMAT = 2
+
+
+def _image_marks(owners: list[dict[str, Any]]) -> pd.DataFrame:
+    """When each owner's images were fetched: its ``updated`` and the staging format."""
+    return pd.DataFrame({"owner_id": [r["id"] for r in owners], "updated": [str(r.get("updated")) for r in owners],
+                         "format": IMAGE_FORMAT})
 
 
 class _ImageQueue:
@@ -169,10 +179,11 @@ class _ImageQueue:
         if not todo:
             return 0
         images = ms_convert.images_to_frame(await self.ms.fetch_images(todo))
+        # an owner may have fewer images than last time: its old positions must not linger
+        self.run.store.records.delete(self.run.name, "images", parents=[str(r["id"]) for r in todo])
         self.run.store.records.upsert_frame(self.run.name, "images", MOYSKLAD, images, ["owner_id", "position"])
         # marked only after the images are staged: an interrupted run fetches them again
-        marks = pd.DataFrame({"owner_id": [r["id"] for r in todo], "updated": [str(r.get("updated")) for r in todo]})
-        self.run.store.records.upsert_frame(self.run.name, "image_sync", MOYSKLAD, marks, "owner_id")
+        self.run.store.records.upsert_frame(self.run.name, "image_sync", MOYSKLAD, _image_marks(todo), "owner_id")
         return len(todo)
 
 

@@ -57,8 +57,15 @@ def _same_content(a: Path, b: Path) -> bool:
     return _content_digest(a) == _content_digest(b)
 
 
+@dataclass
+class FeedStats:
+    """What the feed had to leave out."""
+
+    pictures_without_link: int = 0  # images with no public link (MoySklad: free tariff)
+
+
 def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer,
-                 mappings: CatalogMappings) -> Iterator[IcmlOffer]:
+                 mappings: CatalogMappings, stats: FeedStats) -> Iterator[IcmlOffer]:
     """The ICML offers of one catalog slice; its products, purchase prices and images read for it alone."""
     records = run.store.records
     offer_ids = part.offer_ids
@@ -67,12 +74,15 @@ def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer,
     if mappings.category_map:
         products["category_id"] = _translate(products["category_id"], mappings.category_map)
     rows = stock.rows(offer_ids)
+    images = records.frame(run.name, "images", parents=product_ids)
+    # an API download link needs our credentials: the CRM could not load it, so it is left out
+    stats.pictures_without_link += int(images["url"].isna().sum())
     yield from icml_offers(
         part.offers, products=products, prices=part.prices,
         price_type_id=mappings.feed_price_type_id or "",
         purchase_prices=records.frame(run.name, "purchase_prices", keys=offer_ids),
         stock=rows[rows["store_id"].isin(set(mappings.store_map))],
-        images=records.frame(run.name, "images", parents=product_ids),
+        images=images,
     )
 
 

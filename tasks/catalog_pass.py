@@ -17,7 +17,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from connectors.retailcrm.icml import IcmlOffer
-from tasks.catalog_feed import FeedResult, slice_offers, write_feed
+from tasks.catalog_feed import FeedResult, FeedStats, slice_offers, write_feed
 from tasks.catalog_publish import (
     INVENTORIES,
     PRICES,
@@ -40,6 +40,7 @@ class Publication:
 
     planned: dict[str, Planned]
     feed: FeedResult
+    feed_stats: FeedStats
 
 
 @task(name="publish-catalog", cache_policy=NONE)
@@ -55,6 +56,7 @@ def publish_catalog(
                 for stream, wanted in ((INVENTORIES, run.wants_stock), (PRICES, run.wants_prices)) if wanted}
     progress = Progress(f"{run.name}: catalog slices published")
     slices = max(1, math.ceil(run.store.records.count(run.name, "offers") / slice_rows))
+    stats = FeedStats()
 
     def offers() -> Iterator[IcmlOffer]:
         for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
@@ -62,8 +64,8 @@ def publish_catalog(
                 planners[INVENTORIES].add(inventory_entries(run, part, stock_by_offer, mappings))
             if PRICES in planners:
                 planners[PRICES].add(price_entries(run, part, mappings))
-            yield from slice_offers(run, part, stock_by_offer, mappings)
+            yield from slice_offers(run, part, stock_by_offer, mappings, stats)
             progress.update(done, slices)
 
     feed = write_feed(run, offers(), mappings)
-    return Publication({stream: planner.finish() for stream, planner in planners.items()}, feed)
+    return Publication({stream: planner.finish() for stream, planner in planners.items()}, feed, stats)

@@ -23,6 +23,9 @@ from connectors.moysklad.client_documents import BulkItemResult, DocumentsMixin
 
 __all__ = ["DEFAULT_BASE_URL", "BulkItemResult", "MoySkladClient", "moscow_filter"]
 
+#: hidden field with the image link a channel can load without credentials (paid tariffs)
+PERMANENT_LINKS = {"fields": "downloadPermanentHref"}
+
 
 class MoySkladClient(DocumentsMixin):
     """Async client of one MoySklad credential (see :class:`~connectors.moysklad.client_base.MoySkladBase`).
@@ -82,6 +85,8 @@ class MoySkladClient(DocumentsMixin):
 
         Per-item ``…/{id}/images`` costs one request per owner; ``expand=images`` on assortment
         pages filtered by up to 100 ids costs one request per 100 owners. The cheaper is used.
+        Both ask for ``downloadPermanentHref``, the link a channel can load without our credentials
+        (MoySklad gives it on paid tariffs only).
         """
         with_images = [o for o in owners if _image_count(o) > 0]
         if not with_images:
@@ -92,7 +97,7 @@ class MoySkladClient(DocumentsMixin):
             for start in range(0, len(with_images), IDS_PER_FILTER):
                 ids = ";".join(f"id={o['id']}" for o in with_images[start:start + IDS_PER_FILTER])
                 async for page in self.iter_pages("/entity/assortment", {"filter": f"{BOTH_ARCHIVED};{ids}",
-                                                                         "expand": "images"},
+                                                                         "expand": "images", **PERMANENT_LINKS},
                                                   headers=ASSORTMENT_HEADER):
                     for row in page:
                         out[row["id"]] = list(row.get("images", {}).get("rows", []))
@@ -100,7 +105,7 @@ class MoySkladClient(DocumentsMixin):
 
         async def one(owner: dict[str, Any]) -> None:
             type_ = owner.get("meta", {}).get("type", "product")
-            out[owner["id"]] = await self.collect(f"/entity/{type_}/{owner['id']}/images")
+            out[owner["id"]] = await self.collect(f"/entity/{type_}/{owner['id']}/images", PERMANENT_LINKS)
 
         await asyncio.gather(*(one(o) for o in with_images))
         return out

@@ -178,12 +178,14 @@ def stock_to_frame(rows: Iterable[Json], stock_type: str) -> pd.DataFrame:
 
 
 def images_to_frame(images_by_owner: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
-    """Images by owner id → ``images`` (``url`` is the API download href: fetch with auth)."""
+    """Images by owner id → ``images``: ``url`` is the permanent public link (requested with
+    ``fields=downloadPermanentHref``, paid tariffs only), ``download_url`` the API href (needs auth)."""
     out = []
     for owner, images in images_by_owner.items():
         for pos, img in enumerate(images):
             meta = img.get("meta") or {}
             out.append({"owner_id": owner, "position": pos, "image_id": ref_id(img),
-                        "filename": img.get("filename"), "url": meta.get("downloadHref"),
+                        "filename": img.get("filename"), "url": meta.get("downloadPermanentHref"),
+                        "download_url": meta.get("downloadHref"),
                         "size": img.get("size"), "updated_at": _ts(img.get("updated"))})
     return model.frame("images", out)

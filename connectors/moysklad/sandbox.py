@@ -66,6 +66,8 @@ class MoySkladSandbox:
         gate: the rate gate; ``banned`` says whether a client would have been banned.
         webhooks: the webhook dispatcher (``deliveries``, ``dropped``, ``stock_interval``).
         tokens: the accepted bearer tokens and their kind.
+        paid_tariff: whether ``fields=downloadPermanentHref`` yields permanent image links (paid
+            tariffs only, as in MoySklad; switch it off to emulate a free account).
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class MoySkladSandbox:
         base_url: str = "http://127.0.0.1",
         seed: int = 0,
         clock: Any = None,
+        paid_tariff: bool = True,
     ) -> None:
         self.token_kind = token_kind
+        self.paid_tariff = paid_tariff
         self.tokens: dict[str, TokenKind] = {token: token_kind} if token else {}
         self.login, self.password = login, password
         self.today = today

@@ -11,6 +11,7 @@ shipments count against the order's reserve, payments' ``operations`` add to the
 from __future__ import annotations
 
 import copy
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from connectors.moysklad.sandbox_state import (
@@ -219,7 +220,24 @@ def _line_sum(pos: Json) -> float:
     return float(pos["price"]) * float(pos["quantity"]) * (1 - discount / 100)
 
 
-def render(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str]) -> Json:
+PERMANENT_HOST = "https://cdn.moysklad-sandbox.invalid"  # the real host is not documented
+
+
+def image_rows(sb: MoySkladSandbox, owner_id: str, fields: AbstractSet[str] = frozenset()) -> list[Json]:
+    """The images of an owner; with ``fields=downloadPermanentHref`` on a paid tariff, each image's
+    ``meta`` carries a permanent link that needs no auth."""
+    rows = sb.store.images.get(owner_id, [])
+    if "downloadPermanentHref" not in fields or not sb.paid_tariff:
+        return rows
+    return [{**img, "meta": {**img["meta"], "downloadPermanentHref":
+                             f"{PERMANENT_HOST}/{sb.store.account_id}/{img['meta']['href'].rsplit('/', 1)[-1]}/"
+                             f"{img.get('filename', 'image')}"}}
+            for img in rows]
+
+
+def render(
+    sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()
+) -> Json:
     """A stored object as the API returns it (private ``_`` keys out, MetaArrays collapsed)."""
     out = {k: v for k, v in obj.items() if not k.startswith("_")}
     store = sb.store
@@ -228,7 +246,7 @@ def render(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str]) -> Json
         if product is not None and "salePrices" in product:
             out["salePrices"] = product["salePrices"]
     if "images" in expand and type_ in ASSORTMENT_TYPES and "images" in out:
-        out["images"] = {"meta": out["images"]["meta"], "rows": store.images.get(obj["id"], [])}
+        out["images"] = {"meta": out["images"]["meta"], "rows": image_rows(sb, obj["id"], fields)}
     if "product" in expand and type_ == "variant":
         product = store.get("product", ref_id(obj.get("product")) or "")
         if product is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from connectors.moysklad.limits import MAX_ARRAY_ITEMS
-from connectors.moysklad.sandbox_documents import WRITABLE, ItemError, render, render_position
+from connectors.moysklad.sandbox_documents import WRITABLE, ItemError, image_rows, render, render_position
 from connectors.moysklad.sandbox_query import (
     Clause,
     QueryError,
@@ -83,7 +83,8 @@ def list_objects(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
         sb.list_cache.clear()
         sb.list_cache[key] = cached = rows
     rows = cached
-    page = [render(sb, r["meta"]["type"], r, expand) for r in rows[offset:offset + limit]]
+    fields = {f for f in query.get("fields", "").split(",") if f}
+    page = [render(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset:offset + limit]]
     href = f"{STORE_BASE}/entity/{type_}"
     return 200, collection(href, type_, page, len(rows), limit, offset, query), False
 
@@ -151,7 +152,8 @@ def sub_collection(sb: MoySkladSandbox, type_: str, id_: str, what: str, request
     limit, offset, expand = page_params(_query(request))
     href = f"{STORE_BASE}/entity/{type_}/{id_}/{what}"
     if what == "images":
-        rows, item_type = sb.store.images.get(id_, []), "image"
+        rows = image_rows(sb, id_, {f for f in _query(request).get("fields", "").split(",") if f})
+        item_type = "image"
         return 200, {"meta": collection_meta(href, item_type, len(rows), limit, offset),
                      "rows": rows[offset:offset + limit]}, False
     if what == "positions":

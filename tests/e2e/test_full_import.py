@@ -113,6 +113,22 @@ def test_full_import_publishes_catalog_stock_and_prices(world: DemoWorld, caplog
         assert not any(secret.encode() in blob for blob in blobs)
 
 
+def test_feed_pictures_are_links_the_crm_can_load(world: DemoWorld) -> None:
+    import re
+
+    summary = run_import(world)
+    pictures = re.findall(r"<picture>([^<]*)</picture>", (world.workdir / "feeds" / "demo.xml").read_text("utf-8"))
+    assert pictures and not any("/api/remap/" in p for p in pictures)  # permanent links, no auth needed
+    assert not any("public link" in w for w in summary["warnings"])
+
+
+def test_on_a_free_tariff_pictures_are_left_out_with_a_warning(world: DemoWorld) -> None:
+    world.moysklad.paid_tariff = False  # no downloadPermanentHref: only links that need our credentials
+    summary = run_import(world, wait=0)
+    assert "<picture>" not in (world.workdir / "feeds" / "demo.xml").read_text("utf-8")
+    assert any("no public link" in w for w in summary["warnings"])
+
+
 def test_second_run_with_nothing_changed_writes_nothing(world: DemoWorld) -> None:
     run_import(world)
     writes, feed_mtime = crm_writes(world), (world.workdir / "feeds" / "demo.xml").stat().st_mtime

@@ -75,10 +75,16 @@ def test_price_types_stock_and_images_samples() -> None:
     assert stock["available"].tolist() == [4.0, 7.0, -5.0, 46.0]
     all_stock = convert.stock_to_frame(sample("stock_all_current.json"), "stock")
     assert all_stock["store_id"].isna().all()
-    images = convert.images_to_frame({"p": sample("product_images.json")["rows"]})
+    rows = sample("product_images.json")["rows"]
+    images = convert.images_to_frame({"p": rows})
     _conforms("images", images)
-    assert images["url"].str.contains("/download/").all()
+    # fetched without fields=downloadPermanentHref (or on a free tariff): no link a channel can load
+    assert images["url"].isna().all() and images["download_url"].str.contains("/download/").all()
     assert images["position"].tolist() == [0, 1]
+    permanent = [{**img, "meta": {**img["meta"], "downloadPermanentHref": f"https://cdn.example/{n}.jpg"}}
+                 for n, img in enumerate(rows)]
+    assert convert.images_to_frame({"p": permanent})["url"].tolist() == ["https://cdn.example/0.jpg",
+                                                                         "https://cdn.example/1.jpg"]
 
 
 def test_order_and_customer_payloads() -> None:

@@ -95,10 +95,14 @@ def test_fetch_images_uses_the_cheaper_strategy(
     images = run(go(rendered))
     assert {k: len(v) for k, v in images.items()} == {o["id"]: len(sandbox.store.images[o["id"]]) for o in owners}
     assert len(sandbox.log) == math.ceil(len(owners) / 100)  # expand pages, not one call per owner
+    # both strategies ask for the permanent links a channel can load (a paid tariff gives them)
+    assert all(img["meta"].get("downloadPermanentHref") for rows in images.values() for img in rows)
     sandbox.log.clear()
+    sandbox.paid_tariff = False
     single = run(go(rendered[:1]))
     assert len(single[owners[0]["id"]]) == len(sandbox.store.images[owners[0]["id"]])
     assert next(iter(sandbox.log)).path.endswith("/images")
+    assert not any("downloadPermanentHref" in img["meta"] for img in single[owners[0]["id"]])
 
 
 def test_stock_current_one_call_one_measure(
