@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from connectors.http import request_stats
 from connectors.moysklad.client import MoySkladClient
@@ -87,9 +88,9 @@ def test_fetch_images_uses_the_cheaper_strategy(
     owners = [r for r in sandbox.store.assortment() if sandbox.store.images.get(r["id"])]
     rendered = [{"id": r["id"], "meta": r["meta"], "images": r["images"]} for r in owners]
 
-    async def go(rows: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+    async def go(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         async with make_client() as ms:
-            return await ms.fetch_images(rows)  # type: ignore[arg-type]
+            return await ms.fetch_images(rows)
 
     assert len(owners) > 2
     images = run(go(rendered))
