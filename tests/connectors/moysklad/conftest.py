@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from datetime import date
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -15,9 +14,9 @@ import pytest
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox_generator import seed_catalog
+from tests.shared_apis import SHARED_APIS, require
 
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "apis"
-SAMPLES = SHARED / "moysklad-samples"
+SAMPLES = SHARED_APIS / "moysklad-samples"
 TOKEN = "sandbox-app-token"
 BASE = "http://moysklad.sandbox" + API_PREFIX
 #: a fixed day: user credentials weigh 3 units (2026-09-01 … 2026-11-30)
@@ -33,10 +32,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def sample(name: str) -> Any:
     """A verbatim (or RECONSTRUCTED) sample from ``shared/apis/moysklad-samples``."""
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"sample {name} not present in {SAMPLES}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(require(SAMPLES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture

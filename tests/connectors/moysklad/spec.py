@@ -20,14 +20,15 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 from jsonschema import Draft4Validator
 
-SPEC = Path(__file__).resolve().parents[3] / ".." / "shared" / "apis" / "moysklad-openapi" / "openapi.yaml"
+from tests.shared_apis import SHARED_APIS, require
+
+SPEC = SHARED_APIS / "moysklad-openapi" / "openapi.yaml"
 API = "/api/remap/1.2"
 
 
@@ -48,7 +49,7 @@ def _adapt(node: Any) -> None:
 @functools.cache
 def load_spec() -> dict[str, Any]:
     """The parsed spec (C loader: ~1 s), adapted for Draft 4 validation."""
-    spec: dict[str, Any] = yaml.load(SPEC.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    spec: dict[str, Any] = yaml.load(require(SPEC).read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     _adapt(spec["components"])
     return spec
 

@@ -12,8 +12,12 @@ from connectors.moysklad.convert_documents import sync_id_for
 from connectors.moysklad.sandbox import MoySkladSandbox
 from tests.connectors.moysklad.conftest import BASE, DAY, TOKEN, run, sample
 from tests.connectors.moysklad.spec import SPEC, Recorder, SpecValidator
+from tests.shared_apis import require
 
-pytestmark = pytest.mark.skipif(not SPEC.exists(), reason=f"official OpenAPI spec not found at {SPEC}")
+
+@pytest.fixture(autouse=True)
+def _official_spec() -> None:
+    require(SPEC)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +11,9 @@ import pytest
 
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from tests.shared_apis import SHARED_APIS, require
 
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "apis" / "crm-samples"
+SAMPLES = SHARED_APIS / "crm-samples"
 KEY = "sandbox-key"
 MakeClient = Callable[..., RetailCRMClient]
 
@@ -21,7 +21,7 @@ MakeClient = Callable[..., RetailCRMClient]
 def sample(name: str) -> Any:
     """A verbatim (or reconstructed) sample from ``shared/apis/crm-samples``; never an ASSUMED one."""
     assert "ASSUMED" not in name
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    return json.loads(require(SAMPLES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from connectors.retailcrm.feed_server import feed_app, feed_url
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from hub.model import frame
+from tests.shared_apis import require
 
 from .conftest import SAMPLES
 
@@ -41,13 +42,13 @@ def _structure(root: ET.Element) -> dict[str, object]:
 
 
 def test_official_samples_parse(tmp_path: Path) -> None:
-    categories, offers = parse_icml(OFFICIAL)
+    categories, offers = parse_icml(require(OFFICIAL))
     assert [c.id for c in categories][:3] == ["2", "3", "4"] and categories[1] == IcmlCategory("3", "Shelvings", "2")
     (offer,) = list(offers)
     assert (offer.id, offer.product_id, offer.quantity, offer.xml_id) == ("115", "43", 16.0, "82")
     assert offer.price == Decimal("14000.00") and len(offer.pictures) == 3
     assert offer.params == (("Vendor code", "article", "789789"), ("Size", "size", "two-tier"))
-    _, minimal = parse_icml(SAMPLES / "icml-minimal.xml")
+    _, minimal = parse_icml(require(SAMPLES / "icml-minimal.xml"))
     assert [o.id for o in minimal] == ["1001-S", "1001-M"]
 
 
@@ -61,7 +62,7 @@ def test_feed_has_the_official_structure_and_escapes_text(tmp_path: Path) -> Non
     assert write_icml(path, shop_name="Shop & Co", company="ООО «Ромашка»",
                       categories=[IcmlCategory("2", "Office"), IcmlCategory("3", "Shelvings", "2")],
                       offers=[nasty]) == 1
-    ours, official = ET.parse(path).getroot(), ET.parse(OFFICIAL).getroot()
+    ours, official = ET.parse(path).getroot(), ET.parse(require(OFFICIAL)).getroot()
     a, b = _structure(ours), _structure(official)
     assert a["root"] == b["root"] and a["root_attrs"] == b["root_attrs"] and a["shop"] == b["shop"]
     assert a["category_attrs"] == b["category_attrs"] and a["offer_attrs"] == b["offer_attrs"]

@@ -17,6 +17,7 @@ from connectors.retailcrm.icml import IcmlOffer
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.wire import error_summary, error_texts
 from hub.model import FRAMES
+from tests.shared_apis import require
 
 from .conftest import KEY, SAMPLES, sample
 
@@ -79,7 +80,7 @@ def test_store_offers_sample_converts_to_offers_and_prices() -> None:
 
 
 def test_sandbox_accepts_the_inventories_upload_form_as_sent_on_the_wire() -> None:
-    request = (SAMPLES / "retailcrm-store-inventories-upload.request.form.txt").read_text()
+    request = require(SAMPLES / "retailcrm-store-inventories-upload.request.form.txt").read_text()
     body = request.split("\n\n", 1)[1].strip()
     decoded = sample("retailcrm-store-inventories-upload.request.decoded.json")
     assert json.loads(dict(parse_qsl(body))["offers"]) == decoded["offers"]
@@ -100,7 +101,7 @@ def test_sandbox_accepts_the_inventories_upload_form_as_sent_on_the_wire() -> No
 
 
 def test_sandbox_accepts_the_orders_create_form_as_sent_on_the_wire() -> None:
-    request = (SAMPLES / "retailcrm-orders-create.request.form.txt").read_text()
+    request = require(SAMPLES / "retailcrm-orders-create.request.form.txt").read_text()
     body = request.split("\n\n", 1)[1].strip()
     decoded = sample("retailcrm-orders-create.request.decoded.json")
     sb = RetailCRMSandbox(sites=("moysklad",), stores=[("main12", "Основной")])
