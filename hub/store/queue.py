@@ -251,7 +251,7 @@ class Queue:
             stmt = stmt.where(q.c.integration == integration)
         out = {status.value: 0 for status in QueueStatus}
         with self.db.read() as conn:
-            out.update({status: n for status, n in conn.execute(stmt).tuples()})
+            out.update({row[0]: row[1] for row in conn.execute(stmt)})
         return out
 
     def pending_count(self, integration: str, kind: str) -> int:

@@ -120,7 +120,7 @@ class Records:
         found: list[tuple[str, str]] = []
         with self.db.read() as conn:
             for batch in chunked(unique(str(v) for v in wanted or ()), self.db.chunk):
-                found.extend(conn.execute(base.where(self.db.in_(column, batch))).tuples())
+                found.extend((row.key, row.data) for row in conn.execute(base.where(self.db.in_(column, batch))))
         return _to_frame(kind, [data for _, data in sorted(found)])
 
     def iter_frames(self, integration: str, kind: str, rows: int = 5000) -> Iterator[pd.DataFrame]:
