@@ -121,7 +121,7 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
         warnings.append(f"{publication.feed_stats.pictures_without_link} pictures have no public link and are left "
                         "out of the feed: MoySklad gives permanent image links on paid tariffs only")
     if feed.changed and catalog_wait > 0 and planned:
-        if not await_catalog_load(run, reference.crm_catalog_stamp, catalog_wait):
+        if not await_catalog_load(run, reference.crm_catalog_stamp, catalog_wait, publication.new_offers):
             warnings.append("the CRM did not load the new feed in time: unknown offers are sent by the next run")
     uploaded = {stream: _drain(run, stream, batches_per_task) for stream in planned}
 

@@ -10,15 +10,17 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
 from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
+from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.icml import IcmlOffer, write_icml
 from tasks.catalog_publish import CatalogSlice, StockByOffer
 from tasks.catalog_run import CatalogRun
@@ -106,21 +108,37 @@ def write_feed(run: CatalogRun, offers: Iterable[IcmlOffer], mappings: CatalogMa
 
 
 @task(name="await-catalog-load", cache_policy=NONE)
-def await_catalog_load(run: CatalogRun, stamp_before: str | None, timeout_seconds: float) -> bool:
-    """Wait until the CRM has loaded the feed again: ``reference/sites`` → ``catalogUpdatedAt`` moves.
+def await_catalog_load(
+    run: CatalogRun, stamp_before: str | None, timeout_seconds: float, new_offers: Sequence[str] = ()
+) -> bool:
+    """Wait until the CRM has loaded *this* feed: ``reference/sites`` → ``catalogUpdatedAt`` moves
+    and, when the feed brings offers the CRM never accepted, ``store/offers`` lists one of them.
 
-    The CRM fetches the feed on its own schedule; stock and prices of offers it does not know yet come
-    back as ``notFoundOffers`` and are sent again by the next run. Returns whether a new load was seen.
+    The CRM fetches the feed on its own schedule: a load of the previous feed (started before ours
+    was in place) moves the stamp too, so a moved stamp alone proves nothing. Stock and prices of
+    offers it does not know yet come back as ``notFoundOffers`` and are sent again by the next run.
+    Returns whether the load was seen.
     """
+
+    async def knows_any(crm: RetailCRMClient) -> bool:
+        filters: dict[str, Any] = {"xmlIds": list(new_offers)}
+        if crm.site:
+            filters["sites"] = [crm.site]
+        async for page in crm.iter_offers(filters):
+            return bool(page)
+        return False
 
     async def loaded() -> bool:
         async with retailcrm_client(run.integ, run.target) as crm:
             deadline = time.monotonic() + timeout_seconds
+            seen = stamp_before
             while True:
                 sites = await crm.sites()
                 stamp = sites.get(crm.site or next(iter(sites), ""), {}).get("catalogUpdatedAt")
-                if stamp and stamp != stamp_before:
-                    return True
+                if stamp and stamp != seen:
+                    if not new_offers or await knows_any(crm):
+                        return True
+                    seen = stamp  # an older feed was loaded: wait for the next load
                 if time.monotonic() >= deadline:
                     return False
                 await asyncio.sleep(1.0)

@@ -29,7 +29,7 @@ from tasks.catalog_publish import (
     iter_catalog_slices,
     price_entries,
 )
-from tasks.catalog_run import CatalogRun
+from tasks.catalog_run import MOYSKLAD, RETAILCRM, CatalogRun
 from tasks.mapping_check import CatalogMappings
 from tasks.reporting import Progress
 
@@ -41,6 +41,18 @@ class Publication:
     planned: dict[str, Planned]
     feed: FeedResult
     feed_stats: FeedStats
+    new_offers: list[str]  # a few feed offers the CRM has never accepted (to tell when it loaded this feed)
+
+
+#: how many new offers a wait for the CRM's catalog load looks for
+PROBES = 5
+
+
+def _never_sent(run: CatalogRun, offer_ids: list[str], wanted: int) -> list[str]:
+    """Up to ``wanted`` of these offers that have no link to the CRM yet (it never accepted them)."""
+    hub_keys = run.store.links.resolve(run.name, "offers", MOYSKLAD, offer_ids)
+    known = run.store.links.external_ids(run.name, "offers", RETAILCRM, list(hub_keys.values()))
+    return [o for o in offer_ids if hub_keys.get(o) not in known][:wanted]
 
 
 @task(name="publish-catalog", cache_policy=NONE)
@@ -57,6 +69,7 @@ def publish_catalog(
     progress = Progress(f"{run.name}: catalog slices published")
     slices = max(1, math.ceil(run.store.records.count(run.name, "offers") / slice_rows))
     stats = FeedStats()
+    new_offers: list[str] = []
 
     def offers() -> Iterator[IcmlOffer]:
         for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
@@ -64,8 +77,11 @@ def publish_catalog(
                 planners[INVENTORIES].add(inventory_entries(run, part, stock_by_offer, mappings))
             if PRICES in planners:
                 planners[PRICES].add(price_entries(run, part, mappings))
+            if len(new_offers) < PROBES:
+                new_offers.extend(_never_sent(run, part.offer_ids, PROBES - len(new_offers)))
             yield from slice_offers(run, part, stock_by_offer, mappings, stats)
             progress.update(done, slices)
 
     feed = write_feed(run, offers(), mappings)
-    return Publication({stream: planner.finish() for stream, planner in planners.items()}, feed, stats)
+    planned = {stream: planner.finish() for stream, planner in planners.items()}
+    return Publication(planned, feed, stats, new_offers)
