@@ -102,6 +102,16 @@ class ServerError(ConnectorError):
     retryable = True
 
 
+class MalformedResponseError(ConnectorError):
+    """A success status with a body the API does not define: not JSON, truncated, or partial.
+
+    Retryable: such bodies come from cut connections and overloaded proxies far more often than
+    from a changed API; if it persists, the message says what was expected.
+    """
+
+    retryable = True
+
+
 # --------------------------------------------------------------------------------------------
 # Secrets
 # --------------------------------------------------------------------------------------------

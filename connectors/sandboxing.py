@@ -33,6 +33,9 @@ class FaultPlan:
         slow_seconds: extra latency added to every request.
         drop_after_write: the next N successful writes are committed, then the response is dropped
             (the client sees a broken connection and must not create a duplicate on retry).
+        partial_pages: the next N collection pages lose the second half of their rows, as a reply
+            cut short by a proxy would (the client must notice, not take them for the whole page).
+        partial_pages_on: only pages whose path contains this are cut (default: any).
         seed: seed of the random generator behind the rates (deterministic runs).
     """
 
@@ -41,6 +44,8 @@ class FaultPlan:
     server_error_rate: float = 0.0
     slow_seconds: float = 0.0
     drop_after_write: int = 0
+    partial_pages: int = 0
+    partial_pages_on: str = ""
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -58,6 +63,12 @@ class FaultPlan:
             self.server_errors -= 1
             return True
         return self.server_error_rate > 0 and self._rng.random() < self.server_error_rate
+
+    def take_partial_page(self, path: str) -> bool:
+        if self.partial_pages > 0 and self.partial_pages_on in path:
+            self.partial_pages -= 1
+            return True
+        return False
 
     def take_drop_after_write(self) -> bool:
         if self.drop_after_write > 0:

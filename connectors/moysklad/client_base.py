@@ -21,7 +21,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.http import BaseClient, RateBudget, RateInfo, RetryPolicy, fingerprint, shared_budget
+from connectors.http import (
+    BaseClient,
+    MalformedResponseError,
+    RateBudget,
+    RateInfo,
+    RetryPolicy,
+    endpoint_name,
+    fingerprint,
+    shared_budget,
+)
 from connectors.moysklad.limits import (
     BUCKET_CAPACITY,
     BUCKET_WINDOW_SECONDS,
@@ -141,9 +150,17 @@ class MoySkladBase(BaseClient):
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                        headers: Mapping[str, str] | None = None) -> Any:
-        """GET ``path`` and decode the JSON body."""
+        """GET ``path`` and decode the JSON body.
+
+        Raises:
+            MalformedResponseError: the body is not JSON (e.g. cut off mid-transfer).
+        """
         response = await self.request("GET", path, params=dict(params or {}), headers=headers)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedResponseError(self.system, endpoint_name(path), response.status_code,
+                                         f"the answer is not JSON ({len(response.content)} bytes): {exc}") from None
 
     async def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, *,
                          headers: Mapping[str, str] | None = None,
@@ -158,9 +175,9 @@ class MoySkladBase(BaseClient):
         if "expand" in base or "fields" in base:
             limit = min(limit, MAX_EXPAND_LIMIT)
         limit = max(1, min(limit, MAX_PAGE_LIMIT))
-        first = await self.get_json(path, {**base, "limit": limit, "offset": 0}, headers)
-        yield first.get("rows", [])
-        size = int(first.get("meta", {}).get("size", 0))
+        first, size = page_rows(await self.get_json(path, {**base, "limit": limit, "offset": 0}, headers),
+                                path, 0, limit)
+        yield first
         offsets = iter(range(limit, size, limit))
         window = self.budget.max_in_flight
         pending: set[asyncio.Task[Any]] = set()
@@ -169,8 +186,11 @@ class MoySkladBase(BaseClient):
             offset = next(offsets, None)
             if offset is None:
                 return False
-            pending.add(asyncio.ensure_future(self.get_json(path, {**base, "limit": limit, "offset": offset},
-                                                            headers)))
+            async def fetch(at: int) -> list[dict[str, Any]]:
+                page = await self.get_json(path, {**base, "limit": limit, "offset": at}, headers)
+                return page_rows(page, path, at, limit)[0]
+
+            pending.add(asyncio.ensure_future(fetch(offset)))
             return True
 
         try:
@@ -180,9 +200,9 @@ class MoySkladBase(BaseClient):
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     pending.discard(task)
-                    page = task.result()
+                    rows = task.result()
                     launch()
-                    yield page.get("rows", [])
+                    yield rows
         finally:
             for task in pending:
                 task.cancel()
@@ -193,3 +213,30 @@ class MoySkladBase(BaseClient):
         async for page in self.iter_pages(path, params, **kw):
             rows.extend(page)
         return rows
+
+
+def page_rows(page: Any, path: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The rows and collection size of one page, or a clear error when the page is not whole.
+
+    A page must be ``{meta: {size}, rows: [...]}`` with as many rows as ``size``, ``offset`` and
+    ``limit`` imply: fewer means the answer was cut short, and taking it for the whole page would
+    silently lose rows.
+
+    Raises:
+        MalformedResponseError: the page is not a collection, or has fewer rows than it must.
+    """
+    where = f"{endpoint_name(path)} page at offset {offset}"
+
+    def malformed(what: str) -> MalformedResponseError:
+        return MalformedResponseError("moysklad", endpoint_name(path), 200, f"{where}: {what}")
+
+    if not isinstance(page, dict) or not isinstance(page.get("rows"), list):
+        raise malformed("no 'rows' array in the answer")
+    size = (page.get("meta") or {}).get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise malformed(f"meta.size is {size!r}, not a count")
+    rows: list[dict[str, Any]] = page["rows"]
+    expected = max(0, min(limit, size - offset))
+    if len(rows) < expected:
+        raise malformed(f"{len(rows)} rows where meta.size {size} means {expected} (a partial answer)")
+    return rows, size

@@ -165,6 +165,9 @@ class MoySkladSandbox:
                     return _DropAfterStart(headers={"Content-Type": JSON_TYPE, "Content-Length": "4096"})
                 if payload is None:
                     return Response(status_code=status, headers=verdict.headers)
+                if (isinstance(payload, dict) and len(payload.get("rows") or []) > 1
+                        and self.faults.take_partial_page(path)):
+                    payload = {**payload, "rows": payload["rows"][:len(payload["rows"]) // 2]}
                 return self._json(payload, status, base, verdict.headers)
             finally:
                 self.gate.leave(credential)

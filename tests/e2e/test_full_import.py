@@ -221,6 +221,18 @@ def test_missing_store_mapping_stops_before_any_crm_write(world: DemoWorld) -> N
     assert not (world.workdir / "feeds" / "demo.xml").exists()
 
 
+def test_a_page_cut_short_is_fetched_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    with demo_world(tmp_path / "partial", 1100) as world:  # two assortment pages
+        world.moysklad.faults.partial_pages = 1  # the first assortment page loses half its rows, once
+        world.moysklad.faults.partial_pages_on = "/entity/assortment"
+        summary = run_import(world)
+        assert world.moysklad.faults.partial_pages == 0
+        assert crm_inventory(world) == expected_inventory(world)
+        assert summary["pages"]["rows"] == sum(len(world.moysklad.store.entities.get(t, {}))
+                                               for t in ("product", "service", "bundle", "variant"))
+        assert summary["removed"] == {"offers": 0, "products": 0}
+
+
 def test_run_killed_during_extraction_resumes_to_the_same_state(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     with demo_world(tmp_path / "two-pages", 1100) as world:  # 1430 assortment rows: two pages
