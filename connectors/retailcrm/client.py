@@ -20,6 +20,7 @@ from connectors.http import (
     AuthError,
     BaseClient,
     ConnectorError,
+    MalformedResponseError,
     Outcome,
     RateBudget,
     RateLimitedError,
@@ -126,10 +127,11 @@ class RetailCRMClient(OrdersAPI, BaseClient):
         try:
             body = response.json()
         except ValueError:
-            raise ConnectorError(self.system, endpoint or path, response.status_code,
-                                 "the answer is not JSON") from None
+            raise MalformedResponseError(self.system, endpoint or path, response.status_code,
+                                         f"the answer is not JSON ({len(response.content)} bytes)") from None
         if not isinstance(body, dict):
-            raise ConnectorError(self.system, endpoint or path, response.status_code, "unexpected answer")
+            raise MalformedResponseError(self.system, endpoint or path, response.status_code,
+                                         f"the answer is a JSON {type(body).__name__}, not the API's envelope")
         if body.get("success") is False and response.status_code != 460:
             raise ConnectorError(self.system, endpoint or path, response.status_code, error_summary(body), body)
         return body

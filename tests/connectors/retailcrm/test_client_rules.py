@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from connectors.http import AuthError, NotFoundError, RequestValidationError, request_stats
+from connectors.http import AuthError, MalformedResponseError, NotFoundError, RequestValidationError, request_stats
 from connectors.retailcrm.client import RetailCRMClient, api_url
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 
@@ -130,3 +130,19 @@ def test_sandbox_page_limits_are_20_50_100(sandbox: RetailCRMSandbox) -> None:
     expected = {"limit": 50, "totalCount": 40, "currentPage": 1, "totalPageCount": 1}
     assert asyncio.run(go(50)).json()["pagination"] == expected
     assert asyncio.run(go(250)).status_code == 400
+
+
+@pytest.mark.parametrize("body, what", [(b'{"success": true, "offers": [', "not JSON"),
+                                        (b'[{"success": true}]', "not the API's envelope")])
+def test_a_broken_success_answer_is_a_retryable_malformed_response(body: bytes, what: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    async def go() -> None:
+        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY,
+                                   transport=httpx.MockTransport(answer)) as crm:
+            await crm.sites()
+
+    with pytest.raises(MalformedResponseError, match=what) as info:
+        asyncio.run(go())
+    assert info.value.retryable
