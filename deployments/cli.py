@@ -218,12 +218,13 @@ def run_full_import(
         raise _fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
     _prefect(config)
     from flows.full_import import full_import
+    from hub.store import ExchangeBusyError
     from tasks.mapping_check import MappingError
 
     try:
         summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
                               resend_all=resend_all)
-    except (MappingError, ConfigError) as exc:
+    except (MappingError, ConfigError, ExchangeBusyError) as exc:
         raise _fail(str(exc)) from None
     for row in summary["rows"]:
         typer.echo(f"{row['what']:>45}: {row['count']}")

@@ -30,11 +30,14 @@ from tasks.catalog_extract import (
 from tasks.catalog_feed import await_catalog_load
 from tasks.catalog_pass import publish_catalog
 from tasks.catalog_prune import Pruned, forget_removed
-from tasks.catalog_publish import Planned, Uploaded, upload_batches
+from tasks.catalog_publish import INVENTORIES, PRICES, Planned, Uploaded, upload_batches
 from tasks.catalog_run import CatalogRun, plan_catalog_run
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.mapping_check import MappingError, resolve_catalog_mappings
 from tasks.reporting import Progress, publish_summary, requests_rows
+
+#: the queue streams a full import owns while it runs
+STREAMS = (INVENTORIES, PRICES)
 
 
 @flow(name="full-import", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=False)  # type: ignore[arg-type]
@@ -64,7 +67,9 @@ def full_import(
     store = open_hub_store(config)
     try:
         run = plan_catalog_run(config, integration, store, resend_token=uuid.uuid4().hex if resend_all else None)
-        with tags(f"integration:{integration}", "full-import"):
+        # one run per integration publishes its stock and prices: another would take over this
+        # one's queue claims as abandoned and send the same batches again
+        with tags(f"integration:{integration}", "full-import"), store.locks.hold(integration, *STREAMS):
             summary = _import(run, pages_per_task, batches_per_task, catalog_wait_seconds)
     except Exception as exc:
         store.journal.write(integration, "error", "full-import.failed", f"full import failed: {exc}")
@@ -90,8 +95,9 @@ def full_import(
 
 def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog_wait: float) -> dict[str, Any]:
     """The exchange itself, top to bottom; returns the summary without timing and requests."""
-    # items a killed run left claimed would otherwise wait for their lease to expire
-    released = run.store.queue.release(integration=run.name)
+    # items a killed run left claimed would otherwise wait for their lease to expire; the run lock
+    # says no live run holds them
+    released = sum(run.store.queue.release(integration=run.name, kind=stream) for stream in STREAMS)
     run.store.journal.write(run.name, "info", "full-import.start", "full import started",
                             {"released_claims": released})
     reference = pull_reference(run, with_catalog_stamp=catalog_wait > 0)

@@ -13,11 +13,13 @@ from __future__ import annotations
 from .engine import Store, open_store
 from .errors import StoreError
 from .journal import Journal, JournalEntry
+from .locks import ExchangeBusyError
 from .queue import Queue
 from .queue_item import QueueItem, QueueStatus
 from .records import UpsertCounts
 
 __all__ = [
+    "ExchangeBusyError",
     "Journal",
     "JournalEntry",
     "Queue",

@@ -17,6 +17,7 @@ from .db import Database, create_store_engine
 from .journal import Journal
 from .kv import Cursors, Mappings, Snapshots
 from .links import Links
+from .locks import RunLocks
 from .queue import Queue
 from .records import Records
 from .tables import utcnow
@@ -42,7 +43,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 class Store:
-    """The hub store: links, mappings, cursors, snapshots, staged records, queue and journal.
+    """The hub store: links, mappings, cursors, snapshots, staged records, queue, journal, run locks.
 
     Open it with :func:`open_store`. Every repository is an attribute and shares one engine.
     """
@@ -63,6 +64,7 @@ class Store:
         self.snapshots = Snapshots(self.db)
         self.records = Records(self.db)
         self.queue = Queue(self.db)
+        self.locks = RunLocks(self.db)
         self.journal = Journal(
             self.db, retention_days=journal_retention_days, retention_count=journal_retention_count
         )

@@ -233,6 +233,21 @@ def test_a_page_cut_short_is_fetched_again_and_nothing_is_lost(tmp_path: Path) -
         assert summary["removed"] == {"offers": 0, "products": 0}
 
 
+def test_a_second_run_of_the_same_integration_is_refused_before_any_write(world: DemoWorld) -> None:
+    from hub.store import ExchangeBusyError, open_store
+
+    store = open_store(f"sqlite:///{world.workdir / 'skladbridge.db'}")
+    try:
+        with store.locks.hold("demo", "inventories"):  # another worker is publishing stock
+            with pytest.raises(ExchangeBusyError, match="another run is already publishing"):
+                run_import(world, wait=0)
+            assert crm_writes(world) == 0 and not (world.workdir / "feeds" / "demo.xml").exists()
+        run_import(world, wait=30)  # once it is done, the run goes through
+        assert crm_inventory(world) == expected_inventory(world)
+    finally:
+        store.close()
+
+
 def test_run_killed_during_extraction_resumes_to_the_same_state(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     with demo_world(tmp_path / "two-pages", 1100) as world:  # 1430 assortment rows: two pages
