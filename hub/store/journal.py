@@ -92,8 +92,9 @@ class Journal:
             return [_entry(row) for row in conn.execute(stmt)]
 
     def prune(self, *, max_age_days: float | None = None, max_count: int | None = None) -> int:
-        """Delete entries older than ``max_age_days`` and beyond the newest ``max_count``.
+        """Delete entries older than ``max_age_days`` and, per integration, beyond its newest ``max_count``.
 
+        Counted per integration, so a noisy integration never pushes a quiet one's history out.
         Either defaults to the journal's retention setting. Returns how many were deleted.
         """
         age = self.retention_days if max_age_days is None else max_age_days
@@ -103,15 +104,17 @@ class Journal:
             if age is not None:
                 cutoff = self.db.now() - timedelta(days=age)
                 deleted += conn.execute(delete(journal).where(journal.c.at < cutoff)).rowcount
-            if count is not None:
-                # The id of the oldest entry to keep; ids grow with time, so older = smaller.
-                keep_from = conn.scalar(
-                    select(journal.c.id).order_by(journal.c.id.desc()).offset(max(count - 1, 0)).limit(1)
-                )
-                if count <= 0:
-                    deleted += conn.execute(delete(journal)).rowcount
-                elif keep_from is not None:
-                    deleted += conn.execute(delete(journal).where(journal.c.id < keep_from)).rowcount
+            if count is not None and count <= 0:
+                deleted += conn.execute(delete(journal)).rowcount
+            elif count is not None:
+                for integration in conn.scalars(select(journal.c.integration).distinct()).all():
+                    mine = journal.c.integration == integration
+                    # The id of its oldest entry to keep; ids grow with time, so older = smaller.
+                    keep_from = conn.scalar(
+                        select(journal.c.id).where(mine).order_by(journal.c.id.desc()).offset(count - 1).limit(1)
+                    )
+                    if keep_from is not None:
+                        deleted += conn.execute(delete(journal).where(mine, journal.c.id < keep_from)).rowcount
         return deleted
 
 

@@ -32,6 +32,15 @@ def test_prune_by_age_and_by_count(store: Store, clock: FakeClock) -> None:
     assert [e.message for e in store.journal.list()] == ["entry 9", "entry 8"]
 
 
+def test_count_retention_is_per_integration(store: Store) -> None:
+    store.journal.write("quiet", "info", "tick", "the quiet one's only entry")
+    for i in range(20):
+        store.journal.write("noisy", "info", "tick", f"noise {i}")
+    assert store.journal.prune(max_count=5) == 15
+    assert [e.message for e in store.journal.list(integration="quiet")] == ["the quiet one's only entry"]
+    assert [e.message for e in store.journal.list(integration="noisy")] == [f"noise {i}" for i in range(19, 14, -1)]
+
+
 def test_retention_is_applied_while_writing(store: Store) -> None:
     store.journal.retention_count = 30
     for i in range(250):
