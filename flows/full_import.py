@@ -182,7 +182,7 @@ def _summary(run: CatalogRun, pages: PageCounts, pruned: Pruned, planned: dict[s
         {"what": "assortment rows read", "count": pages.rows},
         {"what": "assortment pages read", "count": pages.pages},
         *({"what": f"{kind} changed in hub", "count": n} for kind, n in sorted(pages.changed.items())),
-        *({"what": f"{kind} removed from hub (gone from MoySklad)", "count": n}
+        *({"what": f"{kind} removed (gone in MoySklad)", "count": n}
           for kind, n in sorted(pruned.removed.items()) if kind in ("offers", "products")),
         {"what": "items whose images were fetched", "count": pages.images_fetched_for},
         {"what": "feed offers" + (" (feed updated)" if feed_changed else " (feed unchanged)"), "count": feed_offers},
