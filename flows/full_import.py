@@ -2,10 +2,10 @@
 
 Reads: reference books (currencies, price types, stores, organizations, folders, characteristics),
 the assortment in 1000-row pages (products, services, bundles, variants, prices), images only of
-items changed since their last fetch, and one current-stock report. Forgets what MoySklad no
-longer has (after a complete pass). Checks the mappings before it
-writes anything to the CRM. Publishes the ICML feed, then stock and prices that differ from what
-was last sent, in batches through the exchange queue.
+items changed since their last fetch, and one current-stock report. Forgets what MoySklad no longer
+has (after a complete pass). Checks the mappings before it writes anything to the CRM. Publishes
+the ICML feed, then stock and prices that differ from what was last sent, in batches through the
+exchange queue. One run per integration at a time (run locks in the hub store).
 """
 
 from __future__ import annotations
