@@ -156,7 +156,9 @@ def conform(kind: str, df: pd.DataFrame) -> pd.DataFrame:
     for col, dtype in spec.items():
         series = df[col]
         if dtype == UTC_TS:
-            out[col] = pd.to_datetime(series, utc=True).astype(UTC_TS)
+            # ISO 8601 in any precision: staged rows keep sub-second digits only when there are any,
+            # so one column mixes "…:38+00:00" and "…:38.236+00:00" (format inference would fail)
+            out[col] = pd.to_datetime(series, utc=True, format="ISO8601").astype(UTC_TS)
         elif dtype == INT:
             # via Float64 so that 12345.0 from JSON becomes 12345 and None becomes <NA>
             out[col] = series.astype("Float64").round().astype(INT)

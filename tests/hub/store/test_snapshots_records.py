@@ -66,6 +66,16 @@ def test_frames_round_trip_with_nulls_ints_and_utc_timestamps(store: Store) -> N
     assert stored["currency"] is None
 
 
+def test_timestamps_of_mixed_precision_read_back(store: Store) -> None:
+    offers = frame("offers", [
+        {"offer_id": "a", "updated_at": "2026-11-22T11:01:38+00:00"},
+        {"offer_id": "b", "updated_at": "2026-11-22T11:01:38.236+00:00"},
+    ])
+    store.records.upsert_frame("shop", "offers", "moysklad", offers, "offer_id")
+    for back in (store.records.frame("shop", "offers"), *store.records.iter_frames("shop", "offers", rows=5)):
+        pd.testing.assert_frame_equal(back, offers)
+
+
 def test_non_canonical_kinds_are_staged_as_plain_frames(store: Store) -> None:
     df = pd.DataFrame({"sku": ["x", "y"], "qty": [1, 2]})
     store.records.upsert_frame("shop", "feed_items", "horoshop", df, "sku")
