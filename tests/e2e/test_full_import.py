@@ -182,6 +182,45 @@ def test_items_deleted_in_moysklad_leave_the_hub_the_feed_and_the_crm_catalog(wo
     assert third["removed"] == {"offers": 0, "products": 0}
 
 
+def test_a_product_that_gains_a_variant_loses_its_own_offer(world: DemoWorld) -> None:
+    run_import(world)
+    ms = world.moysklad.store
+    product_id = next(oid for oid in sorted(expected_inventory(world)) if oid in ms.entities["product"])
+    product = ms.entities["product"][product_id]
+    # what MoySklad holds once a variant is added: the variant, and the product's variantsCount
+    variant = ms.put("variant", {"name": f"{product['name']} (XL)", "code": f"{product['code']}-xl",
+                                 "externalCode": f"{product['externalCode']}-xl", "archived": False,
+                                 "characteristics": [], "product": {"meta": product["meta"]}})
+    ms.put("product", {**product, "variantsCount": 1})
+
+    second = run_import(world)
+
+    assert second["removed"]["offers"] == 1 and second["removed"]["products"] == 0
+    feed = (world.workdir / "feeds" / "demo.xml").read_text(encoding="utf-8")
+    assert f"<xmlId>{product_id}</xmlId>" not in feed and f"<xmlId>{variant['id']}</xmlId>" in feed
+    crm = {str(o.get("xmlId")): o for o in world.retailcrm.offers.values()}
+    assert not crm[product_id]["active"] and crm[variant["id"]]["active"]
+
+
+def test_an_owner_with_fewer_images_keeps_only_those(world: DemoWorld) -> None:
+    from hub.store import open_store
+
+    run_import(world)
+    ms = world.moysklad.store
+    owner_id = next(oid for oid, images in ms.images.items() if len(images) >= 2 and oid in ms.entities["product"])
+    owner = ms.entities["product"][owner_id]
+    ms.images[owner_id] = ms.images[owner_id][:1]
+    ms.put("product", {**owner, "images": {"meta": {**owner["images"]["meta"], "size": 1}}})  # moves `updated`
+
+    run_import(world, wait=0)
+
+    store = open_store(f"sqlite:///{world.workdir / 'skladbridge.db'}")
+    try:
+        assert len(store.records.frame("demo", "images", parents=[owner_id])) == 1
+    finally:
+        store.close()
+
+
 def test_interrupted_run_resumes_to_the_same_state(world: DemoWorld, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from connectors.retailcrm.client import RetailCRMClient
