@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 from hub import model  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 from hub.store import open_store  # noqa: E402
-from tasks.catalog_feed import _content_digest  # noqa: E402
+from tasks.catalog_feed import content_digest  # noqa: E402
 from tasks.catalog_pass import publish_catalog  # noqa: E402
 from tasks.catalog_publish import SLICE_ROWS  # noqa: E402
 from tasks.catalog_run import plan_catalog_run  # noqa: E402
@@ -120,7 +120,7 @@ def measure(work: Path, stock: pd.DataFrame, slice_rows: int) -> dict[str, Any]:
         queued = hashlib.sha1(json.dumps(batches, sort_keys=True).encode()).hexdigest()
         return {
             "slice_rows": slice_rows, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20, 1),
-            "feed_offers": publication.feed.offers, "feed_digest": _content_digest(publication.feed.path),
+            "feed_offers": publication.feed.offers, "feed_digest": content_digest(publication.feed.path),
             "batches": {s: p.batches for s, p in publication.planned.items()}, "queued_digest": queued,
         }
     finally:

@@ -52,29 +52,26 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self._rng.seed(self.seed)
 
+    def _take(self, counter: str) -> bool:
+        """Consume one of the faults counted by the attribute ``counter``, if any is left."""
+        left: int = getattr(self, counter)
+        if left > 0:
+            setattr(self, counter, left - 1)
+        return left > 0
+
     def take_rate_limit(self) -> bool:
-        if self.rate_limit_burst > 0:
-            self.rate_limit_burst -= 1
-            return True
-        return False
+        return self._take("rate_limit_burst")
 
     def take_server_error(self) -> bool:
-        if self.server_errors > 0:
-            self.server_errors -= 1
+        if self._take("server_errors"):
             return True
         return self.server_error_rate > 0 and self._rng.random() < self.server_error_rate
 
     def take_partial_page(self, path: str) -> bool:
-        if self.partial_pages > 0 and self.partial_pages_on in path:
-            self.partial_pages -= 1
-            return True
-        return False
+        return self.partial_pages_on in path and self._take("partial_pages")
 
     def take_drop_after_write(self) -> bool:
-        if self.drop_after_write > 0:
-            self.drop_after_write -= 1
-            return True
-        return False
+        return self._take("drop_after_write")
 
 
 class DroppedResponse(Exception):

@@ -43,7 +43,7 @@ def _translate(series: pd.Series, table: dict[str, str]) -> pd.Series:
     return series.map(lambda v: table.get(str(v), v) if not pd.isna(v) else v).astype("string")
 
 
-def _content_digest(path: Path) -> str:
+def content_digest(path: Path) -> str:
     """The feed's digest without its generation date, read in blocks (a feed can be 100 MB+)."""
     digest = hashlib.sha1()
     with path.open("rb") as feed:
@@ -56,7 +56,7 @@ def _content_digest(path: Path) -> str:
 def _same_content(a: Path, b: Path) -> bool:
     if not a.exists() or not b.exists():
         return False
-    return _content_digest(a) == _content_digest(b)
+    return content_digest(a) == content_digest(b)
 
 
 @dataclass

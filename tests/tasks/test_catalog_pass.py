@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from hub import model
-from tasks.catalog_feed import _content_digest
+from tasks.catalog_feed import content_digest
 from tasks.catalog_pass import Publication, publish_catalog
 from tasks.catalog_publish import INVENTORIES, PRICES
 from tasks.catalog_run import CatalogRun
@@ -44,7 +44,7 @@ def test_slices_give_the_same_feed_and_entries_as_one_read_without_extra_batches
     whole, sliced = _publish(whole_run, 10_000), _publish(sliced_run, 4)
 
     assert whole.feed.offers == sliced.feed.offers == 23  # 22 live offers + 2 variants - the archived one
-    assert _content_digest(whole.feed.path) == _content_digest(sliced.feed.path)
+    assert content_digest(whole.feed.path) == content_digest(sliced.feed.path)
     sent: dict[str, list[str]] = {}
     for stream in (INVENTORIES, PRICES):
         assert whole.planned[stream] == sliced.planned[stream]
