@@ -1,11 +1,14 @@
-"""Full primary import: everything MoySklad knows about the catalog, into the hub and out to retailCRM.
+"""Full primary import: everything the stock system knows about the catalog, into the hub and out
+to the channel.
 
-Reads: reference books (currencies, price types, stores, organizations, folders, characteristics),
-the assortment in 1000-row pages (products, services, bundles, variants, prices), images only of
-items changed since their last fetch, and one current-stock report. Forgets what MoySklad no longer
-has (after a complete pass). Checks the mappings before it writes anything to the CRM. Publishes
-the ICML feed, then stock and prices that differ from what was last sent, in batches through the
-exchange queue. One run per integration at a time (run locks in the hub store).
+Reads: reference books (currencies, price types, stores, organizations, categories,
+characteristics), the assortment by pages (products, services, bundles, variants, prices), images
+only of items changed since their last fetch, and one current-stock report. Forgets what the source
+no longer has (after a complete pass). Checks the mappings and the channel's settings before it
+writes anything. Publishes the catalog feed, then stock and prices that differ from what was last
+sent, in batches through the exchange queue; a run whose batches were not accepted fails. One run
+per integration at a time (run locks in the hub store). Which systems these are is the config's
+business (``catalog: {from: erp, to: shop}``): the flow speaks only capabilities.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from tasks.catalog_extract import (
     pull_reference,
     pull_stock,
 )
-from tasks.catalog_feed import await_catalog_load
+from tasks.catalog_feed import await_catalog_load, pictures_hint
 from tasks.catalog_pass import publish_catalog
 from tasks.catalog_prune import Pruned, forget_removed
-from tasks.catalog_publish import INVENTORIES, PRICES, Planned, Uploaded, upload_batches
 from tasks.catalog_run import CatalogRun, plan_catalog_run
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.mapping_check import MappingError, resolve_catalog_mappings
+from tasks.publish import INVENTORIES, PRICES, Planned, Uploaded, UploadsFailed, drain
 from tasks.reporting import Progress, publish_summary, requests_rows
 
 #: the queue streams a full import owns while it runs
@@ -49,16 +52,16 @@ def full_import(
     catalog_wait_seconds: float = 0.0,
     resend_all: bool = False,
 ) -> dict[str, Any]:
-    """Import the catalog of ``integration`` from MoySklad and publish it to retailCRM.
+    """Import the catalog of ``integration`` from its source and publish it to its channel.
 
     Args:
         integration: the integration's name in the config.
         config_path: the config file (default: ``$SKLADBRIDGE_CONFIG`` or ``./skladbridge.yaml``).
         pages_per_task: assortment pages (1000 rows each) per task run.
-        batches_per_task: upload batches (up to 250 offers each) per task run.
-        catalog_wait_seconds: how long to wait for the CRM to load a changed feed before uploading
-            stock and prices (offers it does not know yet are sent again by the next run).
-        resend_all: send every offer's stock and prices, whatever was sent before (after the CRM
+        batches_per_task: upload batches (as many entries each as the channel takes) per task run.
+        catalog_wait_seconds: how long to wait for the channel to load a changed feed before
+            uploading stock and prices (offers it does not know yet are sent again by the next run).
+        resend_all: send every offer's stock and prices, whatever was sent before (after the channel
             lost data or was edited by hand).
     """
     logger = get_run_logger()
@@ -66,31 +69,38 @@ def full_import(
     config = load_config_task(config_path)
     store = open_hub_store(config)
     try:
-        run = plan_catalog_run(config, integration, store, resend_token=uuid.uuid4().hex if resend_all else None)
-        # one run per integration publishes its stock and prices: another would take over this
-        # one's queue claims as abandoned and send the same batches again
-        with tags(f"integration:{integration}", "full-import"), store.locks.hold(integration, *STREAMS):
-            summary = _import(run, pages_per_task, batches_per_task, catalog_wait_seconds)
-    except Exception as exc:
-        store.journal.write(integration, "error", "full-import.failed", f"full import failed: {exc}")
+        try:
+            run = plan_catalog_run(config, integration, store,
+                                   resend_token=uuid.uuid4().hex if resend_all else None)
+            # one run per integration publishes its stock and prices: another would take over this
+            # one's queue claims as abandoned and send the same batches again
+            with tags(f"integration:{integration}", "full-import"), store.locks.hold(integration, *STREAMS):
+                summary = _import(run, pages_per_task, batches_per_task, catalog_wait_seconds)
+        except Exception as exc:
+            store.journal.write(integration, "error", "full-import.failed", f"full import failed: {exc}")
+            raise
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        spent = request_stats().since(before)
+        summary["requests"] = {system: asdict(spent.total(system)) for system in spent.systems()}
+        summary["rows"] += [*requests_rows(spent), {"what": "duration, s", "count": round(summary["seconds"], 1)}]
+        warnings, failures = summary["warnings"], summary["failures"]
+        publish_summary(
+            f"full-import-{integration}",
+            [*summary["rows"], *({"what": "failed", "count": f} for f in failures),
+             *({"what": "warning", "count": w} for w in warnings)],
+            f"Full import of {integration}: {run.source} -> hub -> {run.target}",
+        )
+        level = "error" if failures else "warning" if warnings else "info"
+        store.journal.write(integration, level, "full-import.done", _one_line(summary),
+                            {"warnings": warnings, "failures": failures})
+        for line in warnings:
+            logger.warning(line)
+        if failures:
+            # what was accepted stays accepted; the rest waits in the queue, and the run says so
+            raise UploadsFailed(f"full import of {integration}: " + "; ".join(failures))
+        return summary
+    finally:
         store.close()
-        raise
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    spent = request_stats().since(before)
-    summary["requests"] = {system: asdict(spent.total(system)) for system in spent.systems()}
-    summary["rows"] += [*requests_rows(spent), {"what": "duration, s", "count": round(summary["seconds"], 1)}]
-    warnings = summary["warnings"]
-    publish_summary(
-        f"full-import-{integration}",
-        [*summary["rows"], *({"what": "warning", "count": w} for w in warnings)],
-        f"Full import of {integration}: MoySklad -> hub -> retailCRM",
-    )
-    store.journal.write(integration, "warning" if warnings else "info", "full-import.done", _one_line(summary),
-                        {"warnings": warnings})
-    store.close()
-    for line in warnings:
-        logger.warning(line)
-    return summary
 
 
 def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog_wait: float) -> dict[str, Any]:
@@ -105,9 +115,10 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
         mappings = resolve_catalog_mappings(
             run.name, run.integ.mappings,
             stores=reference.frames["stores"], price_types=reference.frames["price_types"],
-            folders=reference.frames["categories"], crm_store_codes=reference.crm_store_codes,
-            crm_price_types=reference.crm_price_types,
+            folders=reference.frames["categories"],
+            channel=reference.channel.with_problems_of(run.target),
             need_stock=run.wants_stock, need_prices=run.wants_prices,
+            source_title=run.source_title, channel_title=run.target_title,
         )
     except MappingError as exc:
         run.store.journal.write(run.name, "error", "full-import.mappings", str(exc))
@@ -125,19 +136,24 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
     planned, feed = publication.planned, publication.feed
     if publication.feed_stats.pictures_without_link:
         warnings.append(f"{publication.feed_stats.pictures_without_link} pictures have no public link and are left "
-                        "out of the feed: MoySklad gives permanent image links on paid tariffs only")
-    if feed.changed and catalog_wait > 0 and planned:
-        if not await_catalog_load(run, reference.crm_catalog_stamp, catalog_wait, publication.new_offers):
-            warnings.append("the CRM did not load the new feed in time: unknown offers are sent by the next run")
-    uploaded = {stream: _drain(run, stream, batches_per_task) for stream in planned}
+                        f"out of the feed: {pictures_hint(run)}")
+    # a feed this run did not change may still be unloaded (a re-run after a crash): offers the
+    # channel never accepted say so
+    if catalog_wait > 0 and planned and (feed.changed or publication.new_offers):
+        if not await_catalog_load(run, reference.channel.catalog_stamp, catalog_wait, publication.new_offers,
+                                  feed_changed=feed.changed):
+            warnings.append("the channel did not load the new feed in time: unknown offers are sent by the next run")
+    uploaded = {stream: drain(run, stream, batches_per_task) for stream in planned}
 
+    failures: list[str] = []
     for stream, result in uploaded.items():
         if result.not_found:
-            warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the CRM (sent again next run)")
-        if result.failed:
-            warnings.append(f"{stream}: {result.failed} batches failed and wait in the queue: {result.errors[:3]}")
+            warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the channel (sent again next run)")
+        if result.unfinished:
+            failures.append(f"{stream}: {result.unfinished} batches not accepted ({result.dead} refused for good, "
+                            f"the rest retried later from the queue): {result.errors[:3]}")
     summary = _summary(run, pages, pruned, planned, uploaded, feed.offers, feed.changed)
-    summary.update(warnings=warnings, feed_path=str(feed.path))
+    summary.update(warnings=warnings, failures=failures, feed_path=str(feed.path))
     return summary
 
 
@@ -145,7 +161,7 @@ def _import_assortment(run: CatalogRun, pages_per_task: int) -> PageCounts:
     """The first page tells the catalog size; the rest are fetched in page-range tasks."""
     progress = Progress(f"{run.name}: assortment pages")
     total = import_first_page(run)
-    ranges = page_ranges(total.total_size, pages_per_task)
+    ranges = page_ranges(total.total_size, total.page_size, pages_per_task)
     expected = 1 + sum(len(r) for r in ranges)
     progress.update(total.pages, expected)
     futures = [import_page_range.submit(run, offsets) for offsets in ranges]
@@ -155,34 +171,13 @@ def _import_assortment(run: CatalogRun, pages_per_task: int) -> PageCounts:
     return total
 
 
-def _drain(run: CatalogRun, stream: str, batches_per_task: int) -> Uploaded:
-    """Send every due batch of ``stream``: several upload tasks at once until none is left due."""
-    progress = Progress(f"{run.name}: {stream} uploads")
-    total, due = Uploaded(), run.store.queue.pending_count(run.name, stream)
-    while True:
-        futures = [upload_batches.submit(run, stream, batches_per_task, f"{run.name}-{stream}-{lane}")
-                   for lane in range(2)]
-        sent = 0
-        for future in futures:
-            part = future.result()
-            sent += part.batches + part.failed
-            total.batches += part.batches
-            total.entries += part.entries
-            total.failed += part.failed
-            total.not_found.extend(part.not_found)
-            total.errors.extend(part.errors)
-        progress.update(total.batches + total.failed, max(due, 1))
-        if sent == 0:  # nothing due any more (failed items wait for their backoff)
-            return total
-
-
 def _summary(run: CatalogRun, pages: PageCounts, pruned: Pruned, planned: dict[str, Planned],
              uploaded: dict[str, Uploaded], feed_offers: int, feed_changed: bool) -> dict[str, Any]:
     rows: list[dict[str, Any]] = [
         {"what": "assortment rows read", "count": pages.rows},
         {"what": "assortment pages read", "count": pages.pages},
         *({"what": f"{kind} changed in hub", "count": n} for kind, n in sorted(pages.changed.items())),
-        *({"what": f"{kind} removed (gone in MoySklad)", "count": n}
+        *({"what": f"{kind} removed (gone in the source)", "count": n}
           for kind, n in sorted(pruned.removed.items()) if kind in ("offers", "products")),
         {"what": "items whose images were fetched", "count": pages.images_fetched_for},
         {"what": "feed offers" + (" (feed updated)" if feed_changed else " (feed unchanged)"), "count": feed_offers},
@@ -193,13 +188,16 @@ def _summary(run: CatalogRun, pages: PageCounts, pruned: Pruned, planned: dict[s
         rows.append({"what": f"{stream}: offers changed", "count": plan.changed})
         rows.append({"what": f"{stream}: batches sent", "count": sent.batches})
         rows.append({"what": f"{stream}: offers sent", "count": sent.entries})
+        if sent.unfinished:
+            rows.append({"what": f"{stream}: batches not accepted", "count": sent.unfinished})
     return {
         "integration": run.name, "rows": rows,
         "pages": {"pages": pages.pages, "rows": pages.rows, "changed": pages.changed,
                   "images_fetched_for": pages.images_fetched_for, "total_size": pages.total_size},
         "removed": dict(pruned.removed),
         "planned": {k: asdict(v) for k, v in planned.items()},
-        "uploaded": {k: {**asdict(v), "not_found": len(v.not_found)} for k, v in uploaded.items()},
+        "uploaded": {k: {**asdict(v), "not_found": len(v.not_found), "failed_items": sorted(v.failed_items)}
+                     for k, v in uploaded.items()},
     }
 
 

@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.systems import CONNECTORS, STREAMS, SystemSettings
+from hub.systems import (
+    READ_CAPABILITY,
+    STREAMS,
+    WRITE_CAPABILITY,
+    SystemSettings,
+    UnknownSystemError,
+    connector,
+    known_systems,
+)
 
 DEFAULT_CONFIG_NAME = "skladbridge.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -61,20 +69,53 @@ class FeedOptions(BaseModel):
     company: str = "Company"
 
 
-class IntegrationOptions(BaseModel):
-    """Behaviour switches of one integration (defaults follow the seed modules)."""
+class CatalogOptions(BaseModel):
+    """What the catalog exchanges (full import, feed) publish."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    stock_type: Literal["stock", "freeStock", "quantity"] = Field(
-        default="freeStock",
-        description="MoySklad measure sent as stock: freeStock = stock - reserve (the default), "
-        "quantity = stock - reserve + expected goods",
-    )
-    stock_cap: int = Field(default=999_999, ge=0, description="largest quantity sent to a channel")
     include_archived: bool = Field(default=False, description="publish archived items as inactive")
-    import_images: bool = True
-    upload_batch_size: int = Field(default=250, ge=1, le=250)
+    images: bool = Field(default=True, description="read pictures and put them in the catalog")
+
+
+class StockOptions(BaseModel):
+    """How stock is measured and sent (the seed modules' rules; defaults are theirs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    measure: Literal["stock", "freeStock", "quantity"] = Field(
+        default="freeStock",
+        description="stock = on hand; freeStock = on hand - reserve (the default); "
+        "quantity = on hand - reserve + expected goods",
+    )
+    cap: int = Field(default=999_999, ge=0, description="largest quantity sent to a channel")
+
+
+#: option keys of the first releases -> where they live now (a clear error instead of "unknown key")
+_MOVED_OPTIONS = {
+    "stock_type": "options.stock.measure", "stock_cap": "options.stock.cap",
+    "include_archived": "options.catalog.include_archived", "import_images": "options.catalog.images",
+    "upload_batch_size": "batch_size of the channel system (systems.<alias>.batch_size)",
+}
+
+
+class IntegrationOptions(BaseModel):
+    """Behaviour switches of one integration, per stream (defaults follow the seed modules).
+
+    Options of one system (a batch size, a site) are that system's settings, not here.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    catalog: CatalogOptions = CatalogOptions()
+    stock: StockOptions = StockOptions()
     feed: FeedOptions = FeedOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            moved = [f"{old} is now {new}" for old, new in _MOVED_OPTIONS.items() if old in value]
+            if moved:
+                raise ValueError("; ".join(moved))
+        return value
 
 
 class Integration(BaseModel):
@@ -98,12 +139,13 @@ class Integration(BaseModel):
         typed: dict[str, Any] = {}
         for alias, raw in value.items():
             if not isinstance(raw, Mapping) or "system" not in raw:
-                raise ValueError(f"{alias}: needs a 'system' key, one of {sorted(CONNECTORS)}")
-            info = CONNECTORS.get(str(raw["system"]))
-            if info is None:
-                known = sorted(CONNECTORS)
-                raise ValueError(f"{alias}.system: unknown system {raw['system']!r}; known: {known}")
-            typed[alias] = info.settings.model_validate(raw)
+                raise ValueError(f"{alias}: needs a 'system' key, one of {known_systems()}")
+            try:
+                settings = connector(str(raw["system"])).settings
+            except UnknownSystemError:
+                known = known_systems()
+                raise ValueError(f"{alias}.system: unknown system {raw['system']!r}; known: {known}") from None
+            typed[alias] = settings.model_validate(raw)
         return typed
 
     def system(self, alias: str) -> SystemSettings:
@@ -293,10 +335,11 @@ def _check_edges(config: Config) -> list[tuple[str, str]]:
                                      f"integration; defined: {sorted(integ.systems)}"))
                     continue
                 system = integ.systems[alias].system
-                allowed = getattr(CONNECTORS[system], verb)
-                if stream not in allowed:
+                needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
+                if needed is None or not connector(system).can(needed):
+                    allowed = connector(system).streams(verb)
                     problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
-                                     f"{stream!r} (it {verb}: {sorted(allowed)})"))
+                                     f"{stream!r} (it {verb}: {allowed})"))
             if edge.source == edge.target:
                 problems.append((where, "from and to name the same system"))
     return problems

@@ -1,19 +1,56 @@
-"""Which systems exist, what settings each takes, and which canonical streams each can read or write.
+"""The registry of systems: what each connector declares — its settings and the capabilities it implements.
 
-The integration config is validated against this table at load time, so a directed edge such as
-``stock: {from: crm, to: ms}`` is refused before anything runs when a connector cannot do it.
-A new system is one more entry here plus its package; no flow changes.
+Nothing here knows a particular system. Each connector package's ``__init__`` exposes a
+:class:`Connector`; the registry finds the bundled ones by the table :data:`BUILTIN` (one line per
+system) and third-party ones by the ``skladbridge.connectors`` entry point group, and imports each
+only when it is first asked for (the hub imports nothing above it at import time). The config is
+validated against these declarations, so a directed edge such as ``stock: {from: crm, to: ms}`` is
+refused before anything runs when no code backs it.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from hub.capabilities import (
+    CatalogFeedSink,
+    CatalogSource,
+    OrderSink,
+    OrderSource,
+    PriceSink,
+    StatusSink,
+    StockSink,
+    StockSource,
+)
+
 #: the streams an integration routes between systems (``flows:`` keys in the config)
 STREAMS = ("catalog", "stock", "prices", "orders", "statuses", "customers", "payments")
+
+#: which capability a system needs to be the ``from`` (read) or the ``to`` (write) of a stream;
+#: a stream with none has no exchange yet, so no system can take part in it
+READ_CAPABILITY: Mapping[str, type] = {
+    "catalog": CatalogSource, "stock": StockSource, "prices": CatalogSource,
+    "orders": OrderSource, "statuses": OrderSource,
+}
+WRITE_CAPABILITY: Mapping[str, type] = {
+    "catalog": CatalogFeedSink, "stock": StockSink, "prices": PriceSink,
+    "orders": OrderSink, "statuses": StatusSink,
+}
+
+#: bundled systems: name -> the package whose ``CONNECTOR`` declares it (a new system: one line)
+BUILTIN: Mapping[str, str] = {
+    "moysklad": "connectors.moysklad",
+    "retailcrm": "connectors.retailcrm",
+}
+ENTRY_POINT_GROUP = "skladbridge.connectors"
 
 
 #: A reference to a secret (``${ENV_VAR}`` or ``prefect-secret:<block>``), never the value. The
@@ -25,54 +62,80 @@ SecretRef = Annotated[
           description="${ENV_VAR} or prefect-secret:<block>"),
 ]
 
+#: turns a secret reference into its value (None stays None)
+SecretResolver = Callable[[str | None], str | None]
+
 
 class SystemSettings(BaseModel):
-    """Settings every system entry has."""
+    """Settings every system entry has; each connector subclasses it with its own fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     system: str
     base_url: HttpUrl
 
 
-class MoySkladSettings(SystemSettings):
-    """A MoySklad account. Either ``token`` or ``login`` + ``password``."""
-
-    system: Literal["moysklad"]
-    base_url: HttpUrl = Field(default=HttpUrl("https://api.moysklad.ru/api/remap/1.2"))
-    token: SecretRef | None = Field(default=None, description="Bearer token (user or solution)")
-    token_kind: Literal["user", "app"] = Field(
-        default="user", description="'app' for a Marketplace solution token (weight 1, not 4)"
-    )
-    login: str | None = Field(default=None, description="user@account, with password")
-    password: SecretRef | None = None
-
-
-class RetailCRMSettings(SystemSettings):
-    """A retailCRM account (``https://<account>.retailcrm.ru``; ``/api/v5`` is appended)."""
-
-    system: Literal["retailcrm"]
-    api_key: SecretRef
-    site: str | None = Field(default=None, description="site (store) code when the key covers several")
-
-
 @dataclass(frozen=True)
-class ConnectorInfo:
-    """What the config needs to know about one system."""
+class Connector:
+    """What one system declares.
 
+    Attributes:
+        name: the ``system:`` value in the config.
+        title: how merchants write its name (in messages).
+        settings: its settings model (validated when the config loads).
+        client: ``client(settings, resolve_secret)`` → the system's API client, an async context
+            manager (its rate budget is shared per credential).
+        capabilities: protocol of :mod:`hub.capabilities` → ``make(client, settings)``, the object
+            implementing it over that client. ``client`` is None when a task only plans (batch
+            sizes, entry shapes, feed files): methods that send nothing must not touch it.
+    """
+
+    name: str
+    title: str
     settings: type[SystemSettings]
-    reads: frozenset[str]
-    writes: frozenset[str]
+    client: Callable[[Any, SecretResolver], AbstractAsyncContextManager[Any]]
+    capabilities: Mapping[type, Callable[[Any, Any], Any]]
+
+    def can(self, capability: type) -> bool:
+        return capability in self.capabilities
+
+    def streams(self, role: str) -> list[str]:
+        """The streams this system can be the ``from`` (role "reads") or ``to`` ("writes") of."""
+        table = READ_CAPABILITY if role == "reads" else WRITE_CAPABILITY
+        return sorted(stream for stream, cap in table.items() if cap in self.capabilities)
 
 
-CONNECTORS: dict[str, ConnectorInfo] = {
-    "moysklad": ConnectorInfo(
-        settings=MoySkladSettings,
-        reads=frozenset({"catalog", "stock", "prices", "orders", "statuses", "customers"}),
-        writes=frozenset({"orders", "statuses", "customers", "payments"}),
-    ),
-    "retailcrm": ConnectorInfo(
-        settings=RetailCRMSettings,
-        reads=frozenset({"orders", "statuses", "customers", "payments"}),
-        writes=frozenset({"catalog", "stock", "prices", "orders", "statuses", "customers", "payments"}),
-    ),
-}
+class UnknownSystemError(LookupError):
+    """No connector declares this system."""
+
+
+def _load(target: str) -> Connector:
+    module, _, attr = target.partition(":")
+    found = getattr(importlib.import_module(module), attr or "CONNECTOR")
+    if not isinstance(found, Connector):
+        raise TypeError(f"{target} is not a hub.systems.Connector")
+    return found
+
+
+@cache
+def _targets() -> dict[str, str]:
+    targets = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        targets.setdefault(ep.name, ep.value)  # a plug-in never replaces a bundled system
+    return targets
+
+
+@cache
+def connector(name: str) -> Connector:
+    """The connector of system ``name``.
+
+    Raises:
+        UnknownSystemError: no bundled package or entry point declares it.
+    """
+    target = _targets().get(name)
+    if target is None:
+        raise UnknownSystemError(f"unknown system {name!r}; known: {known_systems()}")
+    return _load(target)
+
+
+def known_systems() -> list[str]:
+    return sorted(_targets())

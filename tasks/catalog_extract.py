@@ -1,7 +1,8 @@
-"""Catalog extraction from MoySklad into the hub: reference books, assortment page ranges, stock.
+"""Catalog extraction from the source into the hub: reference books, assortment page ranges, stock.
 
 Each task stages canonical frames in the hub (``store.records``) and records links, so a re-run or
 a resumed run converges to the same state and later exchanges resolve identities without searching.
+The source is any system implementing ``CatalogSource`` (and ``StockSource`` for stock).
 """
 
 from __future__ import annotations
@@ -9,40 +10,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from connectors.moysklad import convert as ms_convert
-from connectors.moysklad.client import MoySkladClient
+from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, ChannelReference, ImageOwner, StockSource
 from hub.model import ID_COLUMN
-from tasks.catalog_run import MOYSKLAD, CatalogRun
-from tasks.clients import moysklad_client, retailcrm_client
-
-PAGE = 1000
+from tasks.catalog_run import CatalogRun
+from tasks.clients import open_capability
 
 
 @dataclass
 class Reference:
-    """Small reference frames of the source, and the channel's reference books."""
+    """Small reference frames of the source, and what the channel offers to map onto."""
 
     frames: dict[str, pd.DataFrame]
-    crm_store_codes: list[str]
-    crm_price_types: dict[str, bool]  # code -> is the CRM's default (base) price type
-    crm_catalog_stamp: str | None = None  # the site's catalogUpdatedAt before this run published
+    channel: ChannelReference
 
 
 @dataclass
 class PageCounts:
-    """What one page range brought in, and which items it saw (to tell what MoySklad no longer has)."""
+    """What one page range brought in, and which items it saw (to tell what the source no longer has)."""
 
     pages: int = 0
     rows: int = 0
     changed: dict[str, int] = field(default_factory=dict)
     images_fetched_for: int = 0
     total_size: int = 0
+    page_size: int = 0  # rows a page of the source holds (set by the first page)
     sizes: set[int] = field(default_factory=set)  # the collection size each page reported
     row_ids: set[str] = field(default_factory=set)  # assortment rows read (distinct)
     seen: dict[str, set[str]] = field(default_factory=dict)  # kind -> keys staged from those rows
@@ -70,86 +66,57 @@ class PageCounts:
 
 def _stage(run: CatalogRun, kind: str, df: pd.DataFrame, key: str | Sequence[str]) -> list[str]:
     """Stage ``df`` in the hub; record links for identity kinds; return the keys that changed."""
-    counts = run.store.records.upsert_frame(run.name, kind, MOYSKLAD, df, key)
+    counts = run.store.records.upsert_frame(run.name, kind, run.source_system, df, key)
     if kind in ID_COLUMN and not df.empty:
-        run.store.links.ensure(run.name, kind, MOYSKLAD, df[ID_COLUMN[kind]].astype(str).tolist())
+        run.store.links.ensure(run.name, kind, run.source_system, df[ID_COLUMN[kind]].astype(str).tolist())
     return list(counts.changed_keys)
 
 
 @task(name="pull-reference", cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def pull_reference(run: CatalogRun, with_catalog_stamp: bool = False) -> Reference:
-    """Currencies, price types, stores, organizations, folders and characteristics; CRM reference books.
+    """The source's reference books (currencies, price types, stores, organizations, categories,
+    characteristics) and the channel's (warehouses, price types, its settings checked).
 
-    With ``with_catalog_stamp`` also the CRM site's ``catalogUpdatedAt``, so a later wait for the CRM
-    to load the new feed can tell a new load from an old one (whatever the account's time zone).
+    With ``with_catalog_stamp`` also when the channel last loaded the catalog, so a later wait for
+    it to load the new feed can tell a new load from an old one.
     """
-    stamp: str | None = None
 
-    async def fetch() -> tuple[dict[str, Any], list[Any], list[Any]]:
-        nonlocal stamp
-        async with moysklad_client(run.integ, run.source) as ms, retailcrm_client(run.integ, run.target) as crm:
-            folders: list[dict[str, Any]] = []
-            async for page in ms.iter_product_folders():
-                folders.extend(page)
-            results = await asyncio.gather(
-                ms.list_currencies(), ms.list_price_types(), ms.list_stores(), ms.list_organizations(),
-                ms.variant_characteristics(), crm.reference("stores"), crm.reference("price-types"),
-            )
-            if with_catalog_stamp:
-                stamp = _site(await crm.sites(), crm.site).get("catalogUpdatedAt")
-        currencies, price_types, stores, orgs, chars, crm_stores, crm_prices = results
-        wire = {"currencies": currencies, "price_types": price_types, "stores": stores,
-                "organizations": orgs, "characteristics": chars, "categories": folders}
-        return wire, list(crm_stores), list(crm_prices.values() if isinstance(crm_prices, dict) else crm_prices)
+    async def fetch() -> tuple[dict[str, pd.DataFrame], ChannelReference]:
+        async with open_capability(run.integ, run.source, CatalogSource) as source, \
+                open_capability(run.integ, run.target, CatalogFeedSink) as channel:
+            frames, channel_ref = await asyncio.gather(
+                source.reference(), channel.channel_reference(with_catalog_stamp=with_catalog_stamp))
+        return frames, channel_ref
 
-    wire, crm_stores, crm_price_types = asyncio.run(fetch())
-    frames = {
-        "currencies": ms_convert.currencies_to_frame(wire["currencies"]),
-        "price_types": ms_convert.price_types_to_frame(wire["price_types"]),
-        "stores": ms_convert.stores_to_frame(wire["stores"]),
-        "organizations": ms_convert.organizations_to_frame(wire["organizations"]),
-        "characteristics": ms_convert.characteristics_to_frame(wire["characteristics"]),
-        "categories": ms_convert.folders_to_frame(wire["categories"]),
-    }
+    frames, channel = asyncio.run(fetch())
     for kind, df in frames.items():
         _stage(run, kind, df, ID_COLUMN[kind])
-    return Reference(
-        frames,
-        crm_store_codes=[str(s["code"]) for s in crm_stores if s.get("active", True)],
-        crm_price_types={str(p["code"]): bool(p.get("default")) for p in crm_price_types if p.get("active", True)},
-        crm_catalog_stamp=stamp,
-    )
-
-
-def _site(sites: dict[str, Any], code: str | None) -> dict[str, Any]:
-    """The CRM site of this integration (the only one when the key covers one)."""
-    return dict(sites.get(code or next(iter(sites), ""), {}))
+    return Reference(frames, channel)
 
 
 IMAGE_BATCH = 100  # owners per images request when they are fetched with expand=images
 
 
-async def _process_page(run: CatalogRun, rows: list[dict[str, Any]], size: int, images: _ImageQueue) -> PageCounts:
-    frames = ms_convert.assortment_to_frames(rows)
-    counts = PageCounts(pages=1, rows=len(rows), sizes={size}, row_ids={str(r.get("id")) for r in rows})
+async def _process_page(run: CatalogRun, page: CatalogPage, images: _ImageQueue) -> PageCounts:
+    frames = page.frames
+    counts = PageCounts(pages=1, rows=len(page.row_ids), sizes={page.size}, row_ids=set(page.row_ids))
     for kind, key in (("products", "product_id"), ("offers", "offer_id"),
                       ("prices", ["offer_id", "price_type_id"]), ("purchase_prices", "offer_id")):
         counts.changed[kind] = len(_stage(run, kind, frames[kind], key))
     for kind, column in (("products", "product_id"), ("offers", "offer_id")):
         counts.seen[kind] = set(frames[kind][column].astype(str))
-    if run.integ.options.import_images:
-        images.add(_stale_image_owners(run, rows))
+    if run.integ.options.catalog.images:
+        images.add(_stale_image_owners(run, page.image_owners))
         counts.images_fetched_for = await images.flush(full_batches_only=True)
     return counts
 
 
-def _stale_image_owners(run: CatalogRun, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with images whose ``updated`` moved since their images were last fetched."""
-    owners = [r for r in rows if int(((r.get("images") or {}).get("meta") or {}).get("size", 0) or 0) > 0]
+def _stale_image_owners(run: CatalogRun, owners: list[ImageOwner]) -> list[ImageOwner]:
+    """Owners whose ``updated`` moved since their images were last fetched."""
     if not owners:
         return []
     stale = set(run.store.records.changed(run.name, "image_sync", _image_marks(owners), "owner_id"))
-    return [r for r in owners if r["id"] in stale]
+    return [o for o in owners if o.owner_id in stale]
 
 
 #: bumped when what is staged per image changes, so every owner's images are fetched once more
@@ -157,19 +124,19 @@ def _stale_image_owners(run: CatalogRun, rows: list[dict[str, Any]]) -> list[dic
 IMAGE_FORMAT = 2
 
 
-def _image_marks(owners: list[dict[str, Any]]) -> pd.DataFrame:
+def _image_marks(owners: list[ImageOwner]) -> pd.DataFrame:
     """When each owner's images were fetched: its ``updated`` and the staging format."""
-    return pd.DataFrame({"owner_id": [r["id"] for r in owners], "updated": [str(r.get("updated")) for r in owners],
+    return pd.DataFrame({"owner_id": [o.owner_id for o in owners], "updated": [o.updated for o in owners],
                          "format": IMAGE_FORMAT})
 
 
 class _ImageQueue:
     """Owners waiting for their images, fetched in full batches across pages (fewer requests)."""
 
-    def __init__(self, run: CatalogRun, ms: MoySkladClient) -> None:
-        self.run, self.ms, self.waiting = run, ms, list[dict[str, Any]]()
+    def __init__(self, run: CatalogRun, source: CatalogSource) -> None:
+        self.run, self.source, self.waiting = run, source, list[ImageOwner]()
 
-    def add(self, owners: list[dict[str, Any]]) -> None:
+    def add(self, owners: list[ImageOwner]) -> None:
         self.waiting.extend(owners)
 
     async def flush(self, *, full_batches_only: bool = False) -> int:
@@ -178,12 +145,13 @@ class _ImageQueue:
         todo, self.waiting = self.waiting[:cut], self.waiting[cut:]
         if not todo:
             return 0
-        images = ms_convert.images_to_frame(await self.ms.fetch_images(todo))
+        images = await self.source.pictures(todo)
+        system = self.run.source_system
         # an owner may have fewer images than last time: its old positions must not linger
-        self.run.store.records.delete(self.run.name, "images", parents=[str(r["id"]) for r in todo])
-        self.run.store.records.upsert_frame(self.run.name, "images", MOYSKLAD, images, ["owner_id", "position"])
+        self.run.store.records.delete(self.run.name, "images", parents=[o.owner_id for o in todo])
+        self.run.store.records.upsert_frame(self.run.name, "images", system, images, ["owner_id", "position"])
         # marked only after the images are staged: an interrupted run fetches them again
-        self.run.store.records.upsert_frame(self.run.name, "image_sync", MOYSKLAD, _image_marks(todo), "owner_id")
+        self.run.store.records.upsert_frame(self.run.name, "image_sync", system, _image_marks(todo), "owner_id")
         return len(todo)
 
 
@@ -192,12 +160,12 @@ def import_first_page(run: CatalogRun) -> PageCounts:
     """The first assortment page: stages it and learns how many rows the catalog has."""
 
     async def go() -> PageCounts:
-        async with moysklad_client(run.integ, run.source) as ms:
-            rows, size = await ms.assortment_page(0, PAGE)
-            images = _ImageQueue(run, ms)
-            counts = await _process_page(run, rows, size, images)
+        async with open_capability(run.integ, run.source, CatalogSource) as source:
+            page = await source.catalog_page(0)
+            images = _ImageQueue(run, source)
+            counts = await _process_page(run, page, images)
             counts.images_fetched_for += await images.flush()
-            counts.total_size = size
+            counts.total_size, counts.page_size = page.size, source.page_size
             return counts
 
     return asyncio.run(go())
@@ -209,33 +177,29 @@ def import_page_range(run: CatalogRun, offsets: list[int]) -> PageCounts:
 
     async def go() -> PageCounts:
         total = PageCounts()
-        async with moysklad_client(run.integ, run.source) as ms:
-            images = _ImageQueue(run, ms)
-            fetches = [asyncio.ensure_future(ms.assortment_page(offset, PAGE)) for offset in offsets]
+        async with open_capability(run.integ, run.source, CatalogSource) as source:
+            images = _ImageQueue(run, source)
+            fetches = [asyncio.ensure_future(source.catalog_page(offset)) for offset in offsets]
             for next_done in asyncio.as_completed(fetches):
-                rows, size = await next_done
-                total.add(await _process_page(run, rows, size, images))
+                total.add(await _process_page(run, await next_done, images))
             total.images_fetched_for += await images.flush()
         return total
 
     return asyncio.run(go())
 
 
-def page_ranges(total_size: int, pages_per_task: int) -> list[list[int]]:
+def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[list[int]]:
     """Offsets after the first page, grouped so one task covers ``pages_per_task`` pages."""
-    offsets = list(range(PAGE, total_size, PAGE))
+    offsets = list(range(page_size, total_size, page_size))
     return [offsets[i:i + pages_per_task] for i in range(0, len(offsets), pages_per_task)]
 
 
 @task(name="pull-stock", cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def pull_stock(run: CatalogRun) -> pd.DataFrame:
-    """One ``report/stock/bystore/current`` call: every non-zero (offer, store) quantity of the configured measure."""
-    stock_type = run.integ.options.stock_type
+    """Every non-zero (offer, store) quantity of the configured measure, in one read."""
 
-    async def go() -> list[dict[str, Any]]:
-        async with moysklad_client(run.integ, run.source) as ms:
-            # non-zero rows only: every published offer gets every mapped warehouse, zero by
-            # default, so zero lines would only make the one big response bigger
-            return await ms.stock_current("bystore", stock_type=stock_type, include_zero=False)
+    async def go() -> pd.DataFrame:
+        async with open_capability(run.integ, run.source, StockSource) as source:
+            return await source.current_stock(run.integ.options.stock.measure)
 
-    return ms_convert.stock_to_frame(asyncio.run(go()), stock_type)
+    return asyncio.run(go())

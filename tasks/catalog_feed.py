@@ -1,7 +1,8 @@
-"""The ICML catalog feed, built from what the hub holds (no extra request to MoySklad), slice by slice.
+"""The catalog feed a channel loads on its own schedule, built from what the hub holds (no extra
+request to the source), slice by slice; and the wait for the channel to load it.
 
 The feed file is replaced only when its content changed, so a re-run with nothing new leaves the
-file (and its Last-Modified, which the CRM's loader looks at) as it was.
+file (and its Last-Modified, which a channel's loader looks at) as it was.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
-from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from hub.capabilities import CatalogFeedSink, CatalogSource, FeedSlice
 from tasks.catalog_publish import CatalogSlice, StockByOffer
 from tasks.catalog_run import CatalogRun
-from tasks.clients import retailcrm_client
+from tasks.clients import capability_for_planning, open_capability
 from tasks.mapping_check import CatalogMappings
 
 _DATE_ATTR = re.compile(rb'<yml_catalog date="[^"]*">')
@@ -63,12 +62,18 @@ def _same_content(a: Path, b: Path) -> bool:
 class FeedStats:
     """What the feed had to leave out."""
 
-    pictures_without_link: int = 0  # images with no public link (MoySklad: free tariff)
+    pictures_without_link: int = 0  # images with no public link (e.g. the source's tariff gives none)
 
 
-def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer,
-                 mappings: CatalogMappings, stats: FeedStats) -> Iterator[IcmlOffer]:
-    """The ICML offers of one catalog slice; its products, purchase prices and images read for it alone."""
+def pictures_hint(run: CatalogRun) -> str:
+    """Why the source gives pictures without a public link (its own words)."""
+    with capability_for_planning(run.integ, run.source, CatalogSource) as source:
+        return source.pictures_hint
+
+
+def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings,
+                 stats: FeedStats, feed: CatalogFeedSink) -> Iterator[Any]:
+    """The feed items of one catalog slice; its products, purchase prices and images read for it alone."""
     records = run.store.records
     offer_ids = part.offer_ids
     product_ids = sorted(set(part.offers["product_id"].dropna().astype(str)) | set(offer_ids))
@@ -77,29 +82,28 @@ def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer,
         products["category_id"] = _translate(products["category_id"], mappings.category_map)
     rows = stock.rows(offer_ids)
     images = records.frame(run.name, "images", parents=product_ids)
-    # an API download link needs our credentials: the CRM could not load it, so it is left out
+    # a download link that needs our credentials could not be loaded by the channel: left out
     stats.pictures_without_link += int(images["url"].isna().sum())
-    yield from icml_offers(
-        part.offers, products=products, prices=part.prices,
-        price_type_id=mappings.feed_price_type_id or "",
+    yield from feed.feed_items(FeedSlice(
+        offers=part.offers, products=products, prices=part.prices,
         purchase_prices=records.frame(run.name, "purchase_prices", keys=offer_ids),
-        stock=rows[rows["store_id"].isin(set(mappings.store_map))],
-        images=images,
-    )
+        stock=rows[rows["store_id"].isin(set(mappings.store_map))], images=images,
+        main_price_type=mappings.feed_price_type_id or "",
+    ))
 
 
-def write_feed(run: CatalogRun, offers: Iterable[IcmlOffer], mappings: CatalogMappings) -> FeedResult:
-    """Write the integration's ICML feed from ``offers``; replace the served file only on change."""
+def write_feed(run: CatalogRun, items: Iterable[Any], mappings: CatalogMappings, feed: CatalogFeedSink) -> FeedResult:
+    """Write the integration's feed from ``items``; replace the served file only on change."""
     categories = run.store.records.frame(run.name, "categories")
     if mappings.category_map:
         categories["category_id"] = _translate(categories["category_id"], mappings.category_map)
         categories["parent_id"] = _translate(categories["parent_id"], mappings.category_map)
         categories = categories.drop_duplicates("category_id")
-    feed = run.integ.options.feed
+    options = run.integ.options.feed
     run.feed_path.parent.mkdir(parents=True, exist_ok=True)
     fresh = run.feed_path.with_name(f".{run.feed_path.name}.new")
-    count = write_icml(fresh, shop_name=feed.shop_name, company=feed.company,
-                       categories=icml_categories(categories), offers=offers)
+    count = feed.write_feed(fresh, shop_name=options.shop_name, company=options.company,
+                            categories=categories, items=items)
     if _same_content(fresh, run.feed_path):
         fresh.unlink()
         return FeedResult(run.feed_path, count, False)
@@ -109,34 +113,29 @@ def write_feed(run: CatalogRun, offers: Iterable[IcmlOffer], mappings: CatalogMa
 
 @task(name="await-catalog-load", cache_policy=NONE)
 def await_catalog_load(
-    run: CatalogRun, stamp_before: str | None, timeout_seconds: float, new_offers: Sequence[str] = ()
+    run: CatalogRun, stamp_before: str | None, timeout_seconds: float, new_offers: Sequence[str] = (),
+    feed_changed: bool = True,
 ) -> bool:
-    """Wait until the CRM has loaded *this* feed: ``reference/sites`` → ``catalogUpdatedAt`` moves
-    and, when the feed brings offers the CRM never accepted, ``store/offers`` lists one of them.
+    """Wait until the channel has loaded *this* feed: its catalog stamp moves and, when the feed
+    brings offers the channel never accepted, it lists one of them.
 
-    The CRM fetches the feed on its own schedule: a load of the previous feed (started before ours
-    was in place) moves the stamp too, so a moved stamp alone proves nothing. Stock and prices of
-    offers it does not know yet come back as ``notFoundOffers`` and are sent again by the next run.
-    Returns whether the load was seen.
+    The channel fetches the feed on its own schedule: a load of the previous feed (started before
+    ours was in place) moves the stamp too, so a moved stamp alone proves nothing. When this run did
+    not change the feed (a re-run after a crash), the channel may have loaded it already: then one
+    look for the new offers comes first. Stock and prices of offers it does not know yet come back
+    as not found and are sent again by the next run. Returns whether the load was seen.
     """
 
-    async def knows_any(crm: RetailCRMClient) -> bool:
-        filters: dict[str, Any] = {"xmlIds": list(new_offers)}
-        if crm.site:
-            filters["sites"] = [crm.site]
-        async for page in crm.iter_offers(filters):
-            return bool(page)
-        return False
-
     async def loaded() -> bool:
-        async with retailcrm_client(run.integ, run.target) as crm:
+        async with open_capability(run.integ, run.target, CatalogFeedSink) as channel:
+            if not feed_changed and new_offers and await channel.knows_offers(new_offers):
+                return True
             deadline = time.monotonic() + timeout_seconds
             seen = stamp_before
             while True:
-                sites = await crm.sites()
-                stamp = sites.get(crm.site or next(iter(sites), ""), {}).get("catalogUpdatedAt")
+                stamp = await channel.catalog_stamp()
                 if stamp and stamp != seen:
-                    if not new_offers or await knows_any(crm):
+                    if not new_offers or await channel.knows_offers(new_offers):
                         return True
                     seen = stamp  # an older feed was loaded: wait for the next load
                 if time.monotonic() >= deadline:

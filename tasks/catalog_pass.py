@@ -1,4 +1,4 @@
-"""One pass over the staged catalog: the ICML feed written and the changed stock and prices queued.
+"""One pass over the staged catalog: the feed written and the changed stock and prices queued.
 
 The catalog is read a slice of offers at a time (with the prices, products and images of that
 slice alone), so the pass holds one slice and less than one upload batch per stream in memory,
@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from connectors.retailcrm.icml import IcmlOffer
+from hub.capabilities import CatalogFeedSink, PriceSink, StockSink
 from tasks.catalog_feed import FeedResult, FeedStats, slice_offers, write_feed
-from tasks.catalog_publish import (
-    INVENTORIES,
-    PRICES,
-    SLICE_ROWS,
-    Planned,
-    StockByOffer,
-    UploadPlanner,
-    inventory_entries,
-    iter_catalog_slices,
-    price_entries,
-)
-from tasks.catalog_run import MOYSKLAD, RETAILCRM, CatalogRun
+from tasks.catalog_publish import SLICE_ROWS, StockByOffer, inventory_entries, iter_catalog_slices, price_entries
+from tasks.catalog_run import CatalogRun
+from tasks.clients import capability_for_planning
 from tasks.mapping_check import CatalogMappings
+from tasks.publish import INVENTORIES, PRICES, Planned, UploadPlanner
 from tasks.reporting import Progress
 
 
@@ -41,17 +35,17 @@ class Publication:
     planned: dict[str, Planned]
     feed: FeedResult
     feed_stats: FeedStats
-    new_offers: list[str]  # a few feed offers the CRM has never accepted (to tell when it loaded this feed)
+    new_offers: list[str]  # a few feed offers the channel has never accepted (to tell when it loaded this feed)
 
 
-#: how many new offers a wait for the CRM's catalog load looks for
+#: how many new offers a wait for the channel's catalog load looks for
 PROBES = 5
 
 
 def _never_sent(run: CatalogRun, offer_ids: list[str], wanted: int) -> list[str]:
-    """Up to ``wanted`` of these offers that have no link to the CRM yet (it never accepted them)."""
-    hub_keys = run.store.links.resolve(run.name, "offers", MOYSKLAD, offer_ids)
-    known = run.store.links.external_ids(run.name, "offers", RETAILCRM, list(hub_keys.values()))
+    """Up to ``wanted`` of these offers that have no link to the channel yet (it never accepted them)."""
+    hub_keys = run.store.links.resolve(run.name, "offers", run.source_system, offer_ids)
+    known = run.store.links.external_ids(run.name, "offers", run.target_system, list(hub_keys.values()))
     return [o for o in offer_ids if hub_keys.get(o) not in known][:wanted]
 
 
@@ -61,27 +55,34 @@ def publish_catalog(
 ) -> Publication:
     """Write the feed and queue the stock and price batches that differ from what was last sent.
 
-    Nothing is sent here: the feed must be in place before the CRM accepts stock for new offers.
+    Nothing is sent here: the feed must be in place before a channel accepts stock for new offers.
     """
     stock_by_offer = StockByOffer(stock)
-    planners = {stream: UploadPlanner(run, stream)
-                for stream, wanted in ((INVENTORIES, run.wants_stock), (PRICES, run.wants_prices)) if wanted}
     progress = Progress(f"{run.name}: catalog slices published")
     slices = max(1, math.ceil(run.store.records.count(run.name, "offers") / slice_rows))
     stats = FeedStats()
     new_offers: list[str] = []
 
-    def offers() -> Iterator[IcmlOffer]:
-        for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
-            if INVENTORIES in planners:
-                planners[INVENTORIES].add(inventory_entries(run, part, stock_by_offer, mappings))
-            if PRICES in planners:
-                planners[PRICES].add(price_entries(run, part, mappings))
-            if len(new_offers) < PROBES:
-                new_offers.extend(_never_sent(run, part.offer_ids, PROBES - len(new_offers)))
-            yield from slice_offers(run, part, stock_by_offer, mappings, stats)
-            progress.update(done, slices)
+    with ExitStack() as opened:
+        feed = opened.enter_context(capability_for_planning(run.integ, run.target, CatalogFeedSink))
+        stock_sink = (opened.enter_context(capability_for_planning(run.integ, run.target, StockSink))
+                      if run.wants_stock else None)
+        price_sink = (opened.enter_context(capability_for_planning(run.integ, run.target, PriceSink))
+                      if run.wants_prices else None)
+        planners = {stream: UploadPlanner(run, stream, sink)
+                    for stream, sink in ((INVENTORIES, stock_sink), (PRICES, price_sink)) if sink is not None}
 
-    feed = write_feed(run, offers(), mappings)
-    planned = {stream: planner.finish() for stream, planner in planners.items()}
-    return Publication(planned, feed, stats, new_offers)
+        def items() -> Iterator[Any]:
+            for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
+                if stock_sink is not None:
+                    planners[INVENTORIES].add(inventory_entries(run, part, stock_by_offer, mappings, stock_sink))
+                if price_sink is not None:
+                    planners[PRICES].add(price_entries(part, mappings, price_sink))
+                if len(new_offers) < PROBES:
+                    new_offers.extend(_never_sent(run, part.offer_ids, PROBES - len(new_offers)))
+                yield from slice_offers(run, part, stock_by_offer, mappings, stats, feed)
+                progress.update(done, slices)
+
+        written = write_feed(run, items(), mappings, feed)
+        planned = {stream: planner.finish() for stream, planner in planners.items()}
+    return Publication(planned, written, stats, new_offers)

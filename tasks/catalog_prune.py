@@ -1,9 +1,9 @@
-"""Forgetting what MoySklad no longer has: items deleted there, or products that gained variants.
+"""Forgetting what the source no longer has: items deleted there, or products that gained variants.
 
 Only after a complete pass over the assortment (see :attr:`PageCounts.complete`): an offset pass
 over a catalog edited during the run may miss a row, and a missed row must not be taken for a
 deleted one. What is forgotten leaves the hub's staged catalog, so the next feed no longer lists it
-and the CRM deactivates the offer on its next load. Links are kept: they are history.
+and the channel deactivates the offer on its next load. Links are kept: they are history.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def forget_removed(run: CatalogRun, pages: PageCounts) -> Pruned:
         return Pruned(skipped="the catalog changed while it was read: removed items are forgotten by the next run")
     if not pages.row_ids and run.store.records.count(run.name, "offers"):
         # an account that suddenly lists nothing has more likely lost rights than its whole catalog
-        return Pruned(skipped="MoySklad listed no items at all: nothing was forgotten (check the account's rights)")
+        return Pruned(skipped=f"{run.source_title} listed no items at all: nothing was forgotten "
+                              "(check the account's rights)")
     result = Pruned()
     for kind, owned in _OWNED.items():
         gone = run.store.records.delete_missing(run.name, kind, pages.seen.get(kind, set()))
@@ -49,5 +50,6 @@ def forget_removed(run: CatalogRun, pages: PageCounts) -> Pruned:
                 result.removed[child] = result.removed.get(child, 0) + removed
     if any(result.removed.values()):
         run.store.journal.write(run.name, "info", "full-import.forgotten",
-                                f"forgot items MoySklad no longer has: {result.removed}", dict(result.removed))
+                                f"forgot items {run.source_title} no longer has: {result.removed}",
+                                dict(result.removed))
     return result

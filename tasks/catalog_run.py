@@ -1,15 +1,14 @@
-"""What every catalog task of one run shares: the integration, its systems, the store, the feed path."""
+"""What every catalog task of one run shares: the integration, its two sides, the store, the feed path."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.capabilities import CatalogFeedSink, CatalogSource, PriceSink, StockSink, StockSource
 from hub.config import Config, ConfigError, Integration
 from hub.store import Store
-
-MOYSKLAD = "moysklad"
-RETAILCRM = "retailcrm"
+from hub.systems import connector
 
 
 @dataclass(frozen=True)
@@ -19,10 +18,28 @@ class CatalogRun:
     name: str
     integ: Integration
     store: Store
-    source: str  # system alias the catalog is read from (MoySklad)
-    target: str  # system alias it is published to (retailCRM)
+    source: str  # system alias the catalog is read from
+    target: str  # system alias (the channel) it is published to
     feed_path: Path
     resend_token: str | None = None  # set: send everything again, whatever the snapshots say
+
+    @property
+    def source_system(self) -> str:
+        """The source's system name: what staged records and links are filed under."""
+        return self.integ.systems[self.source].system
+
+    @property
+    def target_system(self) -> str:
+        return self.integ.systems[self.target].system
+
+    @property
+    def source_title(self) -> str:
+        """The source's name as merchants write it (for messages)."""
+        return connector(self.source_system).title
+
+    @property
+    def target_title(self) -> str:
+        return connector(self.target_system).title
 
     @property
     def wants_stock(self) -> bool:
@@ -33,27 +50,44 @@ class CatalogRun:
         return self.integ.edge("prices") is not None
 
 
+#: what each side of a full import must implement, by the stream that needs it
+_NEEDS = {
+    "catalog": ((CatalogSource,), (CatalogFeedSink,)),
+    "stock": ((StockSource,), (StockSink,)),
+    "prices": ((CatalogSource,), (PriceSink,)),
+}
+
+
 def plan_catalog_run(config: Config, name: str, store: Store, resend_token: str | None = None) -> CatalogRun:
-    """Check that ``name`` routes its catalog from MoySklad to retailCRM and say where the feed goes.
+    """Check that ``name`` can run a full import and say where the feed goes.
 
     Raises:
-        ConfigError: the integration has no catalog edge, or routes it between other systems, or
-            its stock/prices edges do not follow the catalog's direction.
+        ConfigError: the integration has no catalog edge, its stock/prices edges do not follow the
+            catalog's direction, or a side lacks a capability the import needs.
     """
     integ = config.integration(name)
     where = f"integrations.{name}.flows"
     edge = integ.edge("catalog")
     if edge is None:
         raise ConfigError(str(config.source), [(f"{where}.catalog", "the full import needs a catalog edge, "
-                                                "e.g. catalog: {from: ms, to: crm}")])
-    if integ.systems[edge.source].system != MOYSKLAD or integ.systems[edge.target].system != RETAILCRM:
-        raise ConfigError(str(config.source), [(f"{where}.catalog", "the full import runs from a moysklad system "
-                                                "to a retailcrm system")])
+                                                "e.g. catalog: {from: erp, to: shop}")])
+    problems: list[tuple[str, str]] = []
     for stream in ("stock", "prices"):
         other = integ.edge(stream)
         if other is not None and (other.source, other.target) != (edge.source, edge.target):
-            raise ConfigError(str(config.source), [(f"{where}.{stream}", f"must run {edge.source} -> {edge.target} "
-                                                    "like the catalog in a full import")])
+            problems.append((f"{where}.{stream}", f"must run {edge.source} -> {edge.target} like the catalog "
+                             "in a full import"))
+    for stream, (reads, writes) in _NEEDS.items():
+        if integ.edge(stream) is None:
+            continue
+        for alias, needed in ((edge.source, reads), (edge.target, writes)):
+            system = integ.systems[alias].system
+            missing = [cap.__name__ for cap in needed if not connector(system).can(cap)]
+            if missing:
+                problems.append((f"{where}.{stream}", f"the full import needs {', '.join(missing)} of "
+                                 f"{alias} ({system}), which it does not implement"))
+    if problems:
+        raise ConfigError(str(config.source), problems)
     feed_dir = integ.options.feed.dir
     if feed_dir is None:
         base = config.source.parent if config.source else Path.cwd()

@@ -1,32 +1,47 @@
-"""Clients built from an integration's config; secrets are resolved here and nowhere else."""
+"""A capability of one system of an integration, opened for one task: the registry does the rest.
+
+Tasks never name a system or a client class: they ask for a protocol of :mod:`hub.capabilities`
+on a system alias of the config, and get the connector's implementation over a fresh client.
+Secrets are resolved here (through :func:`hub.config.resolve_secret`) and nowhere else.
+"""
 
 from __future__ import annotations
 
-from connectors.moysklad.client import MoySkladClient
-from connectors.retailcrm.client import RetailCRMClient
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar, cast
+
 from hub.config import ConfigError, Integration, resolve_secret
-from hub.systems import MoySkladSettings, RetailCRMSettings
+from hub.systems import connector
+
+T = TypeVar("T")
 
 
-def moysklad_client(integ: Integration, alias: str) -> MoySkladClient:
-    """A MoySklad client for the system ``alias`` of ``integ`` (its budget is shared per credential)."""
+@asynccontextmanager
+async def open_capability(integ: Integration, alias: str, capability: type[T]) -> AsyncIterator[T]:
+    """``capability`` of the system ``alias`` of ``integ``, its client closed on exit.
+
+    Raises:
+        ConfigError: the system does not implement ``capability`` (config validation refuses such
+            edges, so this means a task asked a system for something its edge does not need).
+    """
     settings = integ.systems[alias]
-    if not isinstance(settings, MoySkladSettings):
-        raise ConfigError("config", [(f"systems.{alias}", f"expected a moysklad system, got {settings.system}")])
-    return MoySkladClient(
-        str(settings.base_url).rstrip("/"),
-        token=resolve_secret(settings.token),
-        login=settings.login,
-        password=resolve_secret(settings.password),
-        token_kind=settings.token_kind,
-    )
+    found = connector(settings.system)
+    make = found.capabilities.get(capability)
+    if make is None:
+        raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
+                                      f"{capability.__name__}")])
+    async with found.client(settings, resolve_secret) as client:
+        yield cast(T, make(client, settings))
 
 
-def retailcrm_client(integ: Integration, alias: str) -> RetailCRMClient:
-    """A retailCRM client for the system ``alias`` of ``integ`` (10 rps shared per key)."""
+@contextmanager
+def capability_for_planning(integ: Integration, alias: str, capability: type[T]) -> Iterator[T]:
+    """The same capability without a client, for code that sends nothing (batch sizes, entry shapes,
+    feed files): no secret is resolved and no connection made. Sending through it is an error."""
     settings = integ.systems[alias]
-    if not isinstance(settings, RetailCRMSettings):
-        raise ConfigError("config", [(f"systems.{alias}", f"expected a retailcrm system, got {settings.system}")])
-    api_key = resolve_secret(settings.api_key)
-    assert api_key is not None  # the config requires it
-    return RetailCRMClient(str(settings.base_url).rstrip("/"), api_key=api_key, site=settings.site)
+    make = connector(settings.system).capabilities.get(capability)
+    if make is None:
+        raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
+                                      f"{capability.__name__}")])
+    yield cast(T, make(None, settings))

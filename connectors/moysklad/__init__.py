@@ -5,16 +5,31 @@
 * :mod:`.convert` — wire JSON ⇄ canonical frames (:mod:`hub.model`) and payloads;
 * :mod:`.limits` — the published limits and the dated weight table (shared with the sandbox);
 * :mod:`.sandbox` — :class:`MoySkladSandbox`, an ASGI emulator with the real rules, and
-  :func:`.sandbox_generator.seed_catalog` to seed it.
+  :func:`.sandbox_generator.seed_catalog` to seed it;
+* :mod:`.settings`, :mod:`.capabilities` — its face to the hub: :data:`CONNECTOR` declares the
+  settings model and the capabilities (a catalog source and a stock source).
 
-Imports are lazy so that reading the limits never pulls in Starlette or pandas.
+The sandbox modules are imported lazily, so the connector never pulls in Starlette.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MoySkladClient", "MoySkladSandbox", "seed_catalog"]
+from connectors.moysklad.capabilities import MoySkladSide, moysklad_client
+from connectors.moysklad.settings import MoySkladSettings
+from hub.capabilities import CatalogSource, StockSource
+from hub.systems import Connector
+
+CONNECTOR = Connector(
+    name="moysklad",
+    title="MoySklad",
+    settings=MoySkladSettings,
+    client=moysklad_client,
+    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over},
+)
+
+__all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]
 
 
 def __getattr__(name: str) -> Any:

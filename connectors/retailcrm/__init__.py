@@ -1,1 +1,25 @@
-"""retailCRM (Simla.com) API v5 connector: client, conversion, ICML catalog feed and sandbox."""
+"""retailCRM (Simla.com) API v5 connector: client, conversion, ICML catalog feed and sandbox.
+
+Its face to the hub is :data:`CONNECTOR`: the settings model (:mod:`.settings`) and the capabilities
+it implements (:mod:`.capabilities`): the catalog through an ICML feed, stock and prices uploads.
+The order parts (:mod:`.orders_api`, :mod:`.convert_orders`, :mod:`.history`) are declared once an
+exchange uses them.
+"""
+
+from __future__ import annotations
+
+from connectors.retailcrm.capabilities import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.settings import RetailCRMSettings
+from hub.capabilities import CatalogFeedSink, PriceSink, StockSink
+from hub.systems import Connector
+
+CONNECTOR = Connector(
+    name="retailcrm",
+    title="retailCRM",
+    settings=RetailCRMSettings,
+    client=retailcrm_client,
+    capabilities={CatalogFeedSink: RetailCRMFeed.over, StockSink: RetailCRMStock.over,
+                  PriceSink: RetailCRMPrices.over},
+)
+
+__all__ = ["CONNECTOR", "RetailCRMSettings"]

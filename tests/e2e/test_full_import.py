@@ -299,12 +299,12 @@ def _kill_during_extraction_then_resume(world: DemoWorld, monkeypatch: pytest.Mo
     real_process = extract._process_page
     pages = 0
 
-    async def dying_process(run: Any, rows: Any, size: int, images: Any) -> Any:
+    async def dying_process(run: Any, page: Any, images: Any) -> Any:
         nonlocal pages
         pages += 1
         if pages > 1:  # staged the first page, then the process "dies"
             raise RuntimeError("simulated crash mid-extraction")
-        return await real_process(run, rows, size, images)
+        return await real_process(run, page, images)
 
     monkeypatch.setattr(extract, "_process_page", dying_process)
     monkeypatch.setattr(extract.import_page_range, "retries", 0)

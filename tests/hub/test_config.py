@@ -17,10 +17,10 @@ integrations:
     flows:
       catalog: {from: ms, to: crm}
       stock:   {from: ms, to: crm}
-      orders:  {from: crm, to: ms}
+      prices:  {from: ms, to: crm}
     mappings:
       stores: {Основной склад: warehouse}
-    options: {stock_type: quantity}
+    options: {stock: {measure: quantity}}
     periods: {stock: 600, orders: "*/1 * * * *"}
 """
 
@@ -41,7 +41,7 @@ def test_valid_config_loads_with_edges_and_default_database(tmp_path: Path, secr
     config = load_config(write(tmp_path, GOOD))
     integ = config.integration("main")
     assert integ.edge("stock") is not None and integ.edge("stock").source == "ms"  # type: ignore[union-attr]
-    assert integ.options.stock_type == "quantity"
+    assert integ.options.stock.measure == "quantity"
     assert config.effective_database_url() == f"sqlite:///{(tmp_path / 'skladbridge.db').resolve()}"
 
 
@@ -88,8 +88,27 @@ def test_edge_a_connector_cannot_serve_is_refused(tmp_path: Path, secrets_env: N
 
 def test_edge_naming_an_undefined_system_is_refused(tmp_path: Path, secrets_env: None) -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, GOOD.replace("orders:  {from: crm, to: ms}", "orders:  {from: shop, to: ms}")))
-    assert "integrations.main.flows.orders.from" in str(info.value)
+        load_config(write(tmp_path, GOOD.replace("prices:  {from: ms, to: crm}", "prices:  {from: shop, to: crm}")))
+    assert "integrations.main.flows.prices.from" in str(info.value)
+
+
+def test_an_exchange_no_connector_implements_yet_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    """The config accepts only what code backs: no connector declares order capabilities yet."""
+    text = GOOD.replace("prices:  {from: ms, to: crm}", "orders:  {from: crm, to: ms}")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "flows.orders.from" in message and "the retailcrm connector cannot read 'orders'" in message
+    assert "flows.orders.to" in message and "it writes: []" in message
+
+
+def test_options_of_the_first_releases_say_where_they_moved(tmp_path: Path, secrets_env: None) -> None:
+    text = GOOD.replace("options: {stock: {measure: quantity}}", "options: {stock_type: quantity, upload_batch_size: 50}")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "stock_type is now options.stock.measure" in message
+    assert "upload_batch_size is now batch_size of the channel system" in message
 
 
 def test_unknown_system_and_wrong_type(tmp_path: Path, secrets_env: None) -> None:
@@ -97,8 +116,8 @@ def test_unknown_system_and_wrong_type(tmp_path: Path, secrets_env: None) -> Non
         load_config(write(tmp_path, GOOD.replace("system: retailcrm", "system: bitrix")))
     assert "unknown system 'bitrix'" in str(info.value)
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, GOOD.replace("stock_type: quantity", "stock_type: lots")))
-    assert "integrations.main.options.stock_type" in str(info.value)
+        load_config(write(tmp_path, GOOD.replace("measure: quantity", "measure: lots")))
+    assert "integrations.main.options.stock.measure" in str(info.value)
 
 
 def test_missing_file_says_how_to_provide_one(tmp_path: Path) -> None:

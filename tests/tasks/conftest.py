@@ -21,10 +21,11 @@ def _config(tmp_path: Path) -> Any:
         "integrations": {"shop": {
             "systems": {
                 "ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
-                "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru", "api_key": "${SHOP_CRM_KEY}"},
+                "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru", "api_key": "${SHOP_CRM_KEY}",
+                        "batch_size": BATCH},
             },
             "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
-            "options": {"upload_batch_size": BATCH, "feed": {"dir": str(tmp_path / "feeds")}},
+            "options": {"feed": {"dir": str(tmp_path / "feeds")}},
         }},
     }, source=tmp_path / "skladbridge.yaml", require_secrets=False)  # nothing is sent here
 

@@ -14,7 +14,7 @@ import pandas as pd
 from hub import model
 from tasks.catalog_feed import content_digest
 from tasks.catalog_pass import Publication, publish_catalog
-from tasks.catalog_publish import INVENTORIES, PRICES
+from tasks.publish import INVENTORIES, PRICES
 from tasks.catalog_run import CatalogRun
 from tasks.mapping_check import CatalogMappings
 from tests.tasks.conftest import BATCH

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub import model
+from hub.capabilities import ChannelReference
 from tasks.mapping_check import CatalogMappings, MappingError, resolve_catalog_mappings
 
 STORES = model.frame("stores", [
@@ -20,13 +21,14 @@ FOLDERS = model.frame("categories", [
     {"category_id": "f1", "name": "Обувь", "path": "Обувь"},
     {"category_id": "f2", "name": "Кеды", "parent_id": "f1", "path": "Обувь/Кеды"},
 ])
-CRM = {"crm_store_codes": ["msk", "spb"], "crm_price_types": {"base": True, "wholesale": False}}
+CRM = ChannelReference(warehouses=["msk", "spb"], price_types={"base": True, "wholesale": False})
 
 
 def resolve(mappings: dict, **kw: bool) -> CatalogMappings:
     return resolve_catalog_mappings(
         "main", mappings, stores=STORES, price_types=PRICE_TYPES, folders=FOLDERS,
-        need_stock=kw.get("stock", True), need_prices=kw.get("prices", True), **CRM,  # type: ignore[arg-type]
+        channel=CRM, need_stock=kw.get("stock", True), need_prices=kw.get("prices", True),
+        source_title="MoySklad", channel_title="CRM",
     )
 
 
@@ -55,7 +57,7 @@ def test_every_problem_is_listed_with_what_to_map() -> None:
     assert "'Склад 2' (id s2)" in text  # live store neither mapped nor left out
     assert "Старый склад" not in text.split("not mapped:")[1]  # archived stores need no mapping
     assert "'Цена розничная' is not a MoySklad price type" in text
-    assert "'Шапки' is not a MoySklad product folder" in text
+    assert "'Шапки' is not a MoySklad category" in text
     assert len(info.value.problems) == 6
 
 

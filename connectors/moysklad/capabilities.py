@@ -1,0 +1,90 @@
+"""MoySklad as the hub sees it: a catalog source and a stock source, in canonical frames.
+
+A thin layer over :class:`~connectors.moysklad.client.MoySkladClient` and :mod:`.convert`: the
+tasks ask for pages, pictures and stock; the wire (1000-row ``entity/assortment`` pages, images
+by ``expand`` or per owner, one ``report/stock/bystore/current``) stays here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from connectors.moysklad import convert
+from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.settings import MoySkladSettings
+from hub.capabilities import CatalogPage, ImageOwner
+from hub.systems import SecretResolver
+
+#: rows per assortment page: the most the API gives (fewer requests)
+PAGE = 1000
+
+
+def _has_images(row: Mapping[str, Any]) -> bool:
+    return int(((row.get("images") or {}).get("meta") or {}).get("size", 0) or 0) > 0
+
+
+class MoySkladSide:
+    """One account, opened for one task: implements ``CatalogSource`` and ``StockSource``."""
+
+    page_size = PAGE
+    pictures_hint = "MoySklad gives permanent image links on paid tariffs only"
+
+    def __init__(self, client: MoySkladClient | None) -> None:
+        self._client = client  # None while a task only plans
+
+    @classmethod
+    def over(cls, client: MoySkladClient | None, settings: MoySkladSettings) -> MoySkladSide:
+        return cls(client)
+
+    @property
+    def client(self) -> MoySkladClient:
+        if self._client is None:
+            raise RuntimeError("this MoySklad capability was opened for planning: it cannot read")
+        return self._client
+
+    async def reference(self) -> dict[str, pd.DataFrame]:
+        ms = self.client
+        folders: list[dict[str, Any]] = []
+        async for page in ms.iter_product_folders():
+            folders.extend(page)
+        currencies = await ms.list_currencies()
+        price_types = await ms.list_price_types()
+        stores = await ms.list_stores()
+        organizations = await ms.list_organizations()
+        characteristics = await ms.variant_characteristics()
+        return {
+            "currencies": convert.currencies_to_frame(currencies),
+            "price_types": convert.price_types_to_frame(price_types),
+            "stores": convert.stores_to_frame(stores),
+            "organizations": convert.organizations_to_frame(organizations),
+            "characteristics": convert.characteristics_to_frame(characteristics),
+            "categories": convert.folders_to_frame(folders),
+        }
+
+    async def catalog_page(self, offset: int) -> CatalogPage:
+        rows, size = await self.client.assortment_page(offset, PAGE)
+        owners = [ImageOwner(str(r["id"]), str(r.get("updated")), r) for r in rows if _has_images(r)]
+        return CatalogPage(convert.assortment_to_frames(rows), size, [str(r.get("id")) for r in rows], owners)
+
+    async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
+        return convert.images_to_frame(await self.client.fetch_images([o.ref for o in owners]))
+
+    async def current_stock(self, measure: str) -> pd.DataFrame:
+        # non-zero rows only: every published offer gets every mapped warehouse, zero by default,
+        # so zero lines would only make the one big (unpaged) response bigger
+        rows = await self.client.stock_current("bystore", stock_type=measure, include_zero=False)
+        return convert.stock_to_frame(rows, measure)
+
+
+def moysklad_client(settings: MoySkladSettings, secret: SecretResolver) -> MoySkladClient:
+    """A client for the account (its budget is shared per credential); secrets resolved here."""
+    return MoySkladClient(
+        str(settings.base_url).rstrip("/"),
+        token=secret(settings.token),
+        login=settings.login,
+        password=secret(settings.password),
+        token_kind=settings.token_kind,
+    )

@@ -1,0 +1,245 @@
+"""What a connector can do, as small protocols in canonical terms: the contract between tasks and systems.
+
+Tasks and flows hold a capability, never a client: ``CatalogSource`` reads a catalog as canonical
+frames, ``StockSink`` takes canonical stock and says what it accepted, and so on. A connector
+implements the ones its API allows and declares them (:class:`hub.systems.Connector`); the config is
+validated against those declarations, so an edge no code backs is refused at load time.
+
+The protocols are shaped by every system on the roadmap, not only the first pair: a catalog is
+read a page at a time by offset (MoySklad 1000 rows, Horoshop offset/limit), uploads are batches of
+entries whose size the sink decides (retailCRM 250, keyCRM 1000 stocks a request), and an entry
+the channel does not know is reported back rather than raised, because it is normal right after a
+catalog change (the channel loads the new catalog later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: an upload entry as the sink's wire wants it (a JSON object); opaque to the pipeline
+Entry = dict[str, Any]
+
+
+# -- reading a catalog ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageOwner:
+    """An item that has pictures, and when it last changed (its pictures are fetched again only then)."""
+
+    owner_id: str
+    updated: str
+    ref: Any = None  # whatever the source needs to fetch them again (opaque to tasks)
+
+
+@dataclass
+class CatalogPage:
+    """One page of the source's catalog, converted.
+
+    Attributes:
+        frames: canonical ``products``, ``offers``, ``prices`` and ``purchase_prices`` of the page.
+        size: the size of the whole collection as this page reported it (to plan the other pages,
+            and to tell a catalog edited mid-read: the size moves).
+        row_ids: the source rows the page held (distinct rows read must equal the size).
+        image_owners: the page's items that have pictures.
+    """
+
+    frames: dict[str, pd.DataFrame]
+    size: int
+    row_ids: list[str]
+    image_owners: list[ImageOwner] = field(default_factory=list)
+
+
+@runtime_checkable
+class CatalogSource(Protocol):
+    """Reads a catalog: reference books, the assortment by pages, pictures."""
+
+    #: rows a page holds (the largest the API allows: fewer requests)
+    page_size: int
+    #: said when pictures come without a public link (e.g. a tariff that gives none)
+    pictures_hint: str
+
+    async def reference(self) -> dict[str, pd.DataFrame]:
+        """Canonical ``currencies``, ``price_types``, ``stores``, ``organizations``,
+        ``characteristics`` and ``categories``."""
+        ...
+
+    async def catalog_page(self, offset: int) -> CatalogPage:
+        """The page at ``offset`` (archived and live items alike), converted."""
+        ...
+
+    async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
+        """Canonical ``images`` of these owners (every owner's whole current set)."""
+        ...
+
+
+@runtime_checkable
+class StockSource(Protocol):
+    """Reads current stock per store."""
+
+    async def current_stock(self, measure: str) -> pd.DataFrame:
+        """Canonical ``stock``: every non-zero (offer, store) quantity of ``measure``
+        (``stock`` on hand, ``freeStock`` = on hand − reserve, ``quantity`` = free + expected)."""
+        ...
+
+
+# -- writing to a channel ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelReference:
+    """What a channel offers to map onto, and what it finds wrong with its own settings.
+
+    Attributes:
+        warehouses: codes of the channel's active warehouses.
+        price_types: code → whether it is the channel's base price type (the catalog's main price).
+        catalog_stamp: when the channel last loaded our catalog (to tell its next load), if it says.
+        problems: settings of this system the channel refuses (e.g. a site it does not have), each
+            with its fix; a run writes nothing while there are any.
+    """
+
+    warehouses: list[str]
+    price_types: dict[str, bool]
+    catalog_stamp: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def with_problems_of(self, alias: str) -> ChannelReference:
+        """The same, each problem prefixed with where it is fixed: ``systems.<alias>``."""
+        return replace(self, problems=[f"systems.{alias}: {p}" for p in self.problems])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A channel's answer to one batch: how many it processed, and which entries it does not know."""
+
+    processed: int
+    not_found: frozenset[str] = frozenset()  # entry refs (see :meth:`BatchSink.ref`)
+
+
+@runtime_checkable
+class BatchSink(Protocol):
+    """Takes entries in batches: the publish pipeline's side of every upload stream."""
+
+    #: the most entries one request may carry
+    max_batch: int
+
+    def ref(self, entry: Entry) -> str:
+        """The source id an entry is about (snapshots, links and not-found answers use it)."""
+        ...
+
+    async def send(self, entries: Sequence[Entry]) -> Delivery:
+        """Send one batch of at most :attr:`max_batch` entries.
+
+        Raises:
+            connectors.http.ConnectorError: the batch was refused or could not be sent.
+        """
+        ...
+
+
+@runtime_checkable
+class ChannelReader(Protocol):
+    """Reads what a channel offers to map onto (warehouses, price types) and checks its settings."""
+
+    async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference:
+        ...
+
+
+@runtime_checkable
+class StockSink(BatchSink, ChannelReader, Protocol):
+    """Takes absolute stock per channel warehouse."""
+
+    def stock_entries(self, stock: pd.DataFrame) -> list[Entry]:
+        """Canonical ``stock`` whose ``store_id`` is already the channel warehouse code (summed,
+        capped, every warehouse of an offer present) → entries, one per offer."""
+        ...
+
+
+@runtime_checkable
+class PriceSink(BatchSink, ChannelReader, Protocol):
+    """Takes prices per channel price type."""
+
+    def price_entries(self, prices: pd.DataFrame, price_types: Mapping[str, str]) -> list[Entry]:
+        """Canonical ``prices`` → entries, one per offer; ``price_types``: source type id → channel code
+        (other types are left out)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeedSlice:
+    """Canonical frames of one slice of the staged catalog, as a catalog feed needs them."""
+
+    offers: pd.DataFrame
+    products: pd.DataFrame
+    prices: pd.DataFrame
+    purchase_prices: pd.DataFrame
+    stock: pd.DataFrame  # by source store, mapped stores only
+    images: pd.DataFrame
+    main_price_type: str  # the source price type that is the catalog's main price
+
+
+@runtime_checkable
+class CatalogFeedSink(ChannelReader, Protocol):
+    """A channel that loads the catalog from a file we publish (ICML for retailCRM), on its own schedule."""
+
+    def feed_items(self, part: FeedSlice) -> Iterator[Any]:
+        """The feed items of one slice (opaque to tasks; handed back to :meth:`write_feed`)."""
+        ...
+
+    def write_feed(self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame,
+                   items: Iterable[Any]) -> int:
+        """Write the whole feed to ``path``; return how many offers it has."""
+        ...
+
+    async def catalog_stamp(self) -> str | None:
+        """When the channel last loaded a catalog (it moves on every load, ours or an older one)."""
+        ...
+
+    async def knows_offers(self, offer_ids: Sequence[str]) -> bool:
+        """Whether the channel lists any of these offers (it has loaded a feed that has them)."""
+        ...
+
+
+# -- orders and statuses (the orders issue implements these; shaped by retailCRM, keyCRM, Horoshop) --
+
+
+@runtime_checkable
+class OrderSource(Protocol):
+    """Reads orders that are new or changed since a cursor (retailCRM history by sinceId, keyCRM
+    webhooks plus ``updated_at`` filters, Horoshop by period)."""
+
+    async def changed_orders(self, cursor: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+        """Canonical ``orders`` and ``order_lines`` changed after ``cursor``, and the next cursor."""
+        ...
+
+
+@runtime_checkable
+class OrderSink(Protocol):
+    """Creates or updates one order exactly once (an idempotency key the system keeps: MoySklad
+    ``syncId``, retailCRM ``externalId``)."""
+
+    async def upsert_order(self, order: Mapping[str, Any], lines: pd.DataFrame) -> str:
+        """The system's id of the order, created or found by its idempotency key."""
+        ...
+
+
+@runtime_checkable
+class StatusSink(Protocol):
+    """Sets an order's status (mapped to the channel's code) by the channel's order id."""
+
+    async def set_status(self, order_id: str, status: str) -> None:
+        ...
+
+
+@runtime_checkable
+class WebhookParser(Protocol):
+    """Turns a webhook body of the system into the entity ids that changed (the receiver fetches them)."""
+
+    def changed_ids(self, body: bytes, headers: Mapping[str, str]) -> dict[str, list[str]]:
+        """Entity kind → ids of the entities the event says changed."""
+        ...
