@@ -2,12 +2,15 @@
 
 Prefect is configured (``prefect_env.configure``) before any flow module is imported, and flows
 are imported inside the commands that run them, so ``--help`` and the store commands stay fast.
+A run command checks its run lock before Prefect starts its server, and that server is started so
+that it dies with the CLI (``prefect_server.ensure_prefect_api``), killed or not.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -187,10 +190,42 @@ def journal(
 
 
 def _prefect(config: Path | None) -> None:
+    """Prefect's environment (home, timeouts, no analytics): before the first Prefect import."""
     from deployments.prefect_env import configure
 
     path = find_config_path(config)
     configure(path.parent.resolve() / ".prefect" if path.exists() else None)
+
+
+def _prefect_api() -> None:
+    """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
+    from deployments.prefect_server import ensure_prefect_api
+
+    try:
+        ensure_prefect_api()
+    except RuntimeError as exc:
+        raise _fail(f"Prefect: {exc}") from None
+
+
+def _refuse_if_running(loaded: Config, integration: str, streams: Sequence[str]) -> None:
+    """Exit 1 with one line at once if another run holds the run locks, before Prefect's server starts.
+
+    Only a probe, released again: the flow takes the same locks itself and must (deployments and
+    workers run it with no CLI around), and a lock held here would refuse our own flow, as flock and
+    advisory locks belong to a descriptor or a session, not to a process. A run that starts in
+    between is still refused, by the flow, only later.
+    """
+    from hub.store import ExchangeBusyError
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(loaded)
+    try:
+        with store.locks.hold(integration, *streams):
+            pass
+    except ExchangeBusyError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 @run_app.command("healthcheck")
@@ -198,6 +233,7 @@ def run_healthcheck(config: ConfigOpt = None) -> None:
     """Load the config, open the store and report (proves the wiring)."""
     _config(config)  # fail fast, before Prefect starts, with the config's own message
     _prefect(config)
+    _prefect_api()
     from flows.healthcheck import healthcheck
 
     report = healthcheck(str(config) if config else None)
@@ -217,10 +253,13 @@ def run_full_import(
     if integration not in loaded.integrations:
         raise _fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
     _prefect(config)
-    from flows.full_import import full_import
+    # imports Prefect (a few seconds) but starts nothing; the flow module names the locks it takes
+    from flows.full_import import STREAMS, full_import
     from hub.store import ExchangeBusyError
     from tasks.mapping_check import MappingError
 
+    _refuse_if_running(loaded, integration, STREAMS)
+    _prefect_api()
     try:
         summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
                               resend_all=resend_all)
@@ -243,6 +282,10 @@ def demo(
     ),
 ) -> None:
     """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    from deployments.prefect_env import configure
+
+    configure(workdir.resolve() / ".prefect")  # the home run_demo sets, early enough for the server
+    _prefect_api()
     from deployments.demo import run_demo
 
     run_demo(workdir.resolve(), products=products, echo=typer.echo)

@@ -88,3 +88,27 @@ def test_run_healthcheck(config: Path) -> None:
     result = runner.invoke(app, ["run", "healthcheck", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "schema revision" in result.output and "main" in result.output
+
+
+@pytest.mark.usefixtures("prefect_backend")
+def test_run_full_import_on_the_sandboxes(tmp_path: Path) -> None:
+    """The CLI's lock check before Prefect starts lets its own flow take the same locks right after."""
+    from deployments.demo import DEMO_INTEGRATION, demo_world
+
+    with demo_world(tmp_path / "demo", 30) as world:
+        result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
+                                     "--config", str(world.config_path), "--catalog-wait", "30"])
+    assert result.exit_code == 0, result.output
+    lines = {line.rsplit(":", 1)[0].strip(): line.rsplit(":", 1)[1].strip() for line in result.output.splitlines()
+             if ":" in line}
+    assert int(lines["inventories: offers sent"]) > 0 and int(lines["prices: offers sent"]) > 0
+
+
+def test_a_configured_prefect_api_is_used_and_no_server_started() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.prefect_server import GuardedServer, ensure_prefect_api
+
+    with temporary_settings({PREFECT_API_URL: "http://prefect.example:4200/api"}):
+        assert ensure_prefect_api() == "http://prefect.example:4200/api"
+    assert not GuardedServer._instances
