@@ -51,6 +51,8 @@ BUILTIN: Mapping[str, str] = {
     "retailcrm": "connectors.retailcrm",
 }
 ENTRY_POINT_GROUP = "skladbridge.connectors"
+#: connectors registered at run time (:func:`register`): tests, notebooks, embedding applications
+_REGISTERED: dict[str, Connector] = {}
 
 
 #: A reference to a secret (``${ENV_VAR}`` or ``prefect-secret:<block>``), never the value. The
@@ -124,18 +126,35 @@ def _targets() -> dict[str, str]:
     return targets
 
 
-@cache
 def connector(name: str) -> Connector:
     """The connector of system ``name``.
 
     Raises:
-        UnknownSystemError: no bundled package or entry point declares it.
+        UnknownSystemError: no bundled package, entry point or registration declares it.
     """
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     target = _targets().get(name)
     if target is None:
         raise UnknownSystemError(f"unknown system {name!r}; known: {known_systems()}")
+    return _load_cached(target)
+
+
+@cache
+def _load_cached(target: str) -> Connector:
     return _load(target)
 
 
+def register(found: Connector) -> None:
+    """Declare a system at run time (a package is the usual way: :data:`BUILTIN` or an entry point)."""
+    if found.name in _targets():
+        raise ValueError(f"system {found.name!r} is already declared by {_targets()[found.name]}")
+    _REGISTERED[found.name] = found
+
+
+def unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
 def known_systems() -> list[str]:
-    return sorted(_targets())
+    return sorted({*_targets(), *_REGISTERED})
