@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.console import Console
+from rich.table import Table
 
 from hub.config import Config, ConfigError, find_config_path, load_config, redacted_dump
 
@@ -48,6 +50,34 @@ ConfigOpt = Annotated[
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
+
+
+def _table(*columns: str, right: Iterable[str] = ()) -> Table:
+    """A plain table: a bold header, no borders (readable in a terminal, greppable in a pipe)."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    aligned = set(right)
+    for column in columns:
+        table.add_column(column, justify="right" if column in aligned else "left")
+    return table
+
+
+def _pairs(rows: Iterable[tuple[str, Any]]) -> Table:
+    """``name: value`` lines with the names right-aligned (run reports)."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(justify="right")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(f"{name}:", str(value))
+    return table
+
+
+def _print(table: Table) -> None:
+    # created per call: typer's test runner swaps sys.stdout; cells are data, never rich markup or
+    # emoji codes (an error text with "[/store]" in it would otherwise fail to print)
+    console = Console(highlight=False, markup=False, emoji=False)
+    if not console.is_terminal:
+        console.width = 10_000  # piped or redirected: whole lines, never wrapped at 80 columns
+    console.print(table)
 
 
 def _config(path: Path | None, *, require_secrets: bool = True) -> Config:
@@ -111,14 +141,13 @@ def queue_list(
         typer.echo("counts: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
         items = store.queue.list(integration=integration, kind=kind, status=wanted, limit=limit)
         if items:
-            typer.echo(f"{'id':>7}  {'integration':<12} {'kind':<16} {'status':<11} {'tries':>5}  last error")
-        for item in items:
-            error = (item.last_error or "").splitlines()[0][:60] if item.last_error else ""
-            status_text = item.status.value if hasattr(item.status, "value") else str(item.status)
-            typer.echo(
-                f"{item.id:>7}  {item.integration:<12} {item.kind:<16} {status_text:<11} "
-                f"{item.attempts:>2}/{item.max_attempts:<2}  {error}"
-            )
+            table = _table("id", "integration", "kind", "status", "tries", "last error", right=("id", "tries"))
+            for item in items:
+                error = (item.last_error or "").splitlines()[0][:60] if item.last_error else ""
+                status_text = item.status.value if hasattr(item.status, "value") else str(item.status)
+                table.add_row(str(item.id), item.integration, item.kind, status_text,
+                              f"{item.attempts}/{item.max_attempts}", error)
+            _print(table)
     finally:
         store.close()
 
@@ -179,9 +208,12 @@ def journal(
         entries = store.journal.list(integration=integration, level=level, limit=limit)
         if not entries:
             typer.echo("journal is empty")
+            return
+        table = _table("at", "level", "integration", "event", "message")
         for entry in entries:
-            at = entry.at.strftime("%Y-%m-%d %H:%M:%S")
-            typer.echo(f"{at}  {entry.level:<7} {entry.integration or '-':<12} {entry.event:<18} {entry.message}")
+            table.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.level, entry.integration or "-",
+                          entry.event, entry.message)
+        _print(table)
     finally:
         store.close()
 
@@ -237,8 +269,7 @@ def run_healthcheck(config: ConfigOpt = None) -> None:
     from flows.healthcheck import healthcheck
 
     report = healthcheck(str(config) if config else None)
-    for key, value in report.items():
-        typer.echo(f"{key:>22}: {value}")
+    _print(_pairs(report.items()))
 
 
 @run_app.command("full-import")
@@ -265,8 +296,7 @@ def run_full_import(
                               resend_all=resend_all)
     except (MappingError, ConfigError, ExchangeBusyError) as exc:
         raise _fail(str(exc)) from None
-    for row in summary["rows"]:
-        typer.echo(f"{row['what']:>45}: {row['count']}")
+    _print(_pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for warning in summary["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
 

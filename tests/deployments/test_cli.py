@@ -67,11 +67,15 @@ def test_db_upgrade_queue_and_journal(config: Path) -> None:
     item = store.queue.enqueue("main", "inventories", "k1", {"entries": []}, max_attempts=1)
     store.queue.claim(integration="main", kind="inventories")
     store.queue.fail(item.id, "retailcrm /store/inventories/upload (HTTP 400): bad offer", retryable=False)
-    store.journal.write("main", "error", "full-import.failed", "full import failed: boom")
+    store.journal.write("main", "error", "full-import.failed", "full import failed: boom [/store] [bold] :x:")
     store.close()
 
     listed = runner.invoke(app, ["queue", "list", "--config", str(config), "--status", "dead"])
     assert listed.exit_code == 0 and "inventories" in listed.output and "dead=1" in listed.output
+    header, row = listed.output.splitlines()[1:3]
+    assert header.split() == ["id", "integration", "kind", "status", "tries", "last", "error"]
+    assert row.split()[:5] == [str(item.id), "main", "inventories", "dead", "1/1"]
+    assert row.rstrip().endswith("(HTTP 400): bad offer")  # whole, not wrapped at 80 columns
     shown = runner.invoke(app, ["queue", "show", str(item.id), "--config", str(config)])
     assert shown.exit_code == 0 and "bad offer" in shown.output
     retried = runner.invoke(app, ["queue", "retry", str(item.id), "--config", str(config)])
@@ -80,7 +84,8 @@ def test_db_upgrade_queue_and_journal(config: Path) -> None:
     assert missing.exit_code == 1
 
     journal = runner.invoke(app, ["journal", "--config", str(config), "--level", "error"])
-    assert journal.exit_code == 0 and "full import failed: boom" in journal.output
+    assert journal.exit_code == 0 and "full import failed: boom [/store] [bold] :x:" in journal.output  # verbatim
+    assert journal.output.splitlines()[0].split() == ["at", "level", "integration", "event", "message"]
 
 
 @pytest.mark.usefixtures("prefect_backend")
