@@ -96,19 +96,20 @@ def crm_offers(sandbox: MoySkladSandbox) -> dict[str, int]:
 
 
 def retailcrm_minimum(sandbox: MoySkladSandbox, *, polls_sites: bool = True) -> Minimum:
-    """Inventory uploads + price uploads (250 offers each) + reference books, and, when the run waits
-    for the CRM to load the feed: the stamp read, one poll that sees the load and one ``store/offers``
-    check that the load brought our new offers."""
+    """Inventory uploads + price uploads (250 offers each) + reference books (stores, price types, and
+    sites: the configured site is checked before any write, and its stamp read), and, when the run
+    waits for the CRM to load the feed: one poll that sees the load and one ``store/offers`` check
+    that the load brought our new offers."""
     d = crm_offers(sandbox)
     inv = math.ceil(d["stocked_offers"] / CRM_BATCH)
     prices = math.ceil(d["priced_offers"] / CRM_BATCH)
-    reference = 2 + (3 if polls_sites else 0)
+    reference = 3 + (2 if polls_sites else 0)
     requests = inv + prices + reference
     formula = (
         f"ceil({d['stocked_offers']} stocked offers / 250) = {inv} inventory uploads"
         f" + ceil({d['priced_offers']} priced offers / 250) = {prices} price uploads"
-        f" + {reference} reference (stores, price-types"
-        f"{', sites stamp, one sites poll, one store/offers check' if polls_sites else ''})"
+        f" + {reference} reference (stores, price-types, sites"
+        f"{', one sites poll, one store/offers check' if polls_sites else ''})"
         f" = {requests} requests (10 rps: >= {requests / 10:.1f} s)"
     )
     return Minimum(requests, float(requests), formula,
