@@ -1,0 +1,91 @@
+"""Faults a sandbox injects, declared as data, and the lost response they can cause.
+
+The front door applies them where the real system would fail: a rate-limit burst at the gate, a
+500 or extra latency once a request is admitted, a cut page or a lost response after the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+@dataclass
+class FaultPlan:
+    """Faults a sandbox injects. All counts are consumed as they fire; rates are probabilities.
+
+    Attributes:
+        rate_limit_burst: the next N requests are refused as rate-limited (429/503 per system).
+        server_errors: the next N requests answer 500 (after the rate check, before processing).
+        server_error_rate: probability that any request answers 500.
+        slow_seconds: extra latency added to every admitted request (it keeps its in-flight place).
+        drop_after_write: the next N successful writes are committed, then the response is dropped
+            (the client sees a broken connection and must not create a duplicate on retry).
+        partial_pages: the next N collection pages lose the second half of their rows, as a reply
+            cut short by a proxy would (the client must notice, not take them for the whole page).
+        partial_pages_on: only pages whose path contains this are cut (default: any).
+        seed: seed of the random generator behind the rates (deterministic runs).
+    """
+
+    rate_limit_burst: int = 0
+    server_errors: int = 0
+    server_error_rate: float = 0.0
+    slow_seconds: float = 0.0
+    drop_after_write: int = 0
+    partial_pages: int = 0
+    partial_pages_on: str = ""
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)
+
+    def _take(self, counter: str) -> bool:
+        """Consume one of the faults counted by the attribute ``counter``, if any is left."""
+        left: int = getattr(self, counter)
+        if left > 0:
+            setattr(self, counter, left - 1)
+        return left > 0
+
+    def take_rate_limit(self) -> bool:
+        return self._take("rate_limit_burst")
+
+    def take_server_error(self) -> bool:
+        if self._take("server_errors"):
+            return True
+        return self.server_error_rate > 0 and self._rng.random() < self.server_error_rate
+
+    def take_partial_page(self, path: str) -> bool:
+        return self.partial_pages_on in path and self._take("partial_pages")
+
+    def take_drop_after_write(self) -> bool:
+        return self._take("drop_after_write")
+
+
+class DroppedResponse(Exception):
+    """Raised while answering after a committed write to simulate a lost response.
+
+    :class:`~connectors.sandboxing.LoopbackServer` closes the connection; ``httpx.ASGITransport``
+    surfaces it to the client as an exception, which the HTTP layer treats like a connection error.
+    """
+
+
+class DroppedAfterWrite(Response):
+    """Start a 200 whose declared body never arrives, then lose the connection (the write stays)."""
+
+    def __init__(self, media_type: str = "application/json") -> None:
+        super().__init__(headers={"Content-Type": media_type, "Content-Length": "4096"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        raise DroppedResponse("response dropped after a committed write (fault injection)")
+
+
+async def sleep_if_slow(plan: FaultPlan) -> None:
+    """Apply the plan's extra latency (async, so other requests proceed meanwhile)."""
+    if plan.slow_seconds > 0:
+        await asyncio.sleep(plan.slow_seconds)
