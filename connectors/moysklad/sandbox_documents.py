@@ -23,6 +23,7 @@ from connectors.moysklad.sandbox_state import (
     moscow,
     ref_id,
 )
+from connectors.sandboxing import ApiRefusal
 
 if TYPE_CHECKING:
     from connectors.moysklad.sandbox import MoySkladSandbox
@@ -44,12 +45,15 @@ REF_TARGETS = {"organization": "organization", "agent": "counterparty", "store":
                "demand": "demand"}
 
 
-class ItemError(Exception):
-    """One object could not be saved; becomes ``{"errors": [...]}`` (alone or in a bulk result)."""
+class ItemError(ApiRefusal):
+    """A MoySklad error: ``{"errors": [...]}`` as the answer, or one item's entry in a bulk result."""
 
     def __init__(self, code: int, message: str, parameter: str | None = None, status: int = 412) -> None:
-        super().__init__(message)
-        self.code, self.message, self.parameter, self.status = code, message, parameter, status
+        super().__init__(status, message)
+        self.code, self.parameter = code, parameter
+
+    def payload(self) -> Json:
+        return self.body()
 
     def body(self) -> Json:
         """The ``{"errors": [...]}`` object."""

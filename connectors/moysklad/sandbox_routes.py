@@ -1,14 +1,15 @@
-"""The sandbox's endpoints: path → handler, each answering like the real API.
+"""The sandbox's endpoints: the route table (path → handler), each handler answering like the real API.
 
-Handlers return ``(status, payload, wrote)``; ``wrote`` marks committed writes so a
-``drop_after_write`` fault can lose the response after the fact.
+Handlers take the sandbox, the request and the path's named groups and return ``(status, payload)``;
+the table marks the routes that commit writes, so a ``drop_after_write`` fault can lose their answer.
+A path that no route of its method matches is error 1005 (404), as in MoySklad.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -33,11 +34,12 @@ from connectors.moysklad.sandbox_state import (
     parse_moscow_filter,
 )
 from connectors.moysklad.sandbox_stock import STOCK_TYPES
+from connectors.sandboxing import Reply, RouteTable
 
 if TYPE_CHECKING:
     from connectors.moysklad.sandbox import MoySkladSandbox
 
-Result = tuple[int, Any, bool]
+Result = tuple[int, Any]
 LISTABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "currency", "organization", "store", "counterparty",
                       *DOCUMENT_TYPES, "webhook", "webhookstock"})
 #: types whose lists hide archived rows unless the filter mentions ``archived``
@@ -59,7 +61,7 @@ async def _body(request: Request) -> Any:
         raise ItemError(2016, "Ошибка формата JSON в теле запроса", status=400) from None
 
 
-def list_objects(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
+def list_objects(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
     """``GET /entity/{type}`` (and the assortment): filter, search, page, expand."""
     query = _query(request)
     try:
@@ -86,7 +88,7 @@ def list_objects(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
     fields = {f for f in query.get("fields", "").split(",") if f}
     page = [render(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset:offset + limit]]
     href = f"{STORE_BASE}/entity/{type_}"
-    return 200, collection(href, type_, page, len(rows), limit, offset, query), False
+    return 200, collection(href, type_, page, len(rows), limit, offset, query)
 
 
 def _candidates(sb: MoySkladSandbox, type_: str, clauses: list[Clause]) -> list[Json]:
@@ -100,7 +102,7 @@ def _candidates(sb: MoySkladSandbox, type_: str, clauses: list[Clause]) -> list[
     return sb.store.assortment() if type_ == "assortment" else list(sb.store.of_type(type_).values())
 
 
-async def create(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
+async def create(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
     """``POST /entity/{type}``: one object, or an array of ≤ 1000 (per-item errors in a 200)."""
     body = await _body(request)
     expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
@@ -117,9 +119,9 @@ async def create(sb: MoySkladSandbox, type_: str, request: Request) -> Result:
                 results.append(render(sb, type_, saved, expand))
             except ItemError as exc:
                 results.append(exc.body())
-        return 200, results, True
+        return 200, results
     _check_positions(body)
-    return 200, render(sb, type_, sb.writer.create(type_, body), expand), True
+    return 200, render(sb, type_, sb.writer.create(type_, body), expand)
 
 
 def _check_positions(body: Any) -> None:
@@ -128,23 +130,23 @@ def _check_positions(body: Any) -> None:
                         "positions", status=413)
 
 
-async def one(sb: MoySkladSandbox, type_: str, id_: str, request: Request) -> Result:
+async def one(sb: MoySkladSandbox, request: Request, type_: str, id_: str) -> Result:
     """``GET|PUT|DELETE /entity/{type}/{id}``."""
     expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
     if request.method == "PUT":
         body = await _body(request)
         _check_positions(body)
-        return 200, render(sb, type_, sb.writer.update(type_, id_, body or {}), expand), True
+        return 200, render(sb, type_, sb.writer.update(type_, id_, body or {}), expand)
     if request.method == "DELETE":
         sb.writer.delete(type_, id_)
-        return 200, None, True
+        return 200, None
     obj = sb.store.get(type_, id_)
     if obj is None:
         raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
-    return 200, render(sb, type_, obj, expand), False
+    return 200, render(sb, type_, obj, expand)
 
 
-def sub_collection(sb: MoySkladSandbox, type_: str, id_: str, what: str, request: Request) -> Result:
+def sub_collection(sb: MoySkladSandbox, request: Request, type_: str, id_: str, what: str) -> Result:
     """Images, positions, accounts and contact persons of one object."""
     obj = sb.store.get(type_, id_)
     if obj is None:
@@ -155,17 +157,17 @@ def sub_collection(sb: MoySkladSandbox, type_: str, id_: str, what: str, request
         rows = image_rows(sb, id_, {f for f in _query(request).get("fields", "").split(",") if f})
         item_type = "image"
         return 200, {"meta": collection_meta(href, item_type, len(rows), limit, offset),
-                     "rows": rows[offset:offset + limit]}, False
+                     "rows": rows[offset:offset + limit]}
     if what == "positions":
         rows = [render_position(sb, type_, id_, p, "assortment" in expand) for p in obj.get("_positions", [])]
         item_type = f"{type_}position"
     else:
         rows, item_type = obj.get("_" + what, []), what.rstrip("s")
     return 200, collection(href, item_type, rows[offset:offset + limit], len(rows), limit, offset,
-                           _query(request)), False
+                           _query(request))
 
 
-def stock_current(sb: MoySkladSandbox, report: str, request: Request) -> Result:
+def stock_current(sb: MoySkladSandbox, request: Request, report: str) -> Result:
     """``GET /report/stock/{all|bystore}/current``: a flat array, one measure per call."""
     query = _query(request)
     stock_type = query.get("stockType", "stock")
@@ -184,73 +186,71 @@ def stock_current(sb: MoySkladSandbox, report: str, request: Request) -> Result:
     rows = sb.ledger.report(by_store=report == "bystore", stock_type=stock_type,
                             include_zero=query.get("include") == "zeroLines", changed_since=since,
                             assortment_ids=ids.get("assortmentId"), store_ids=ids.get("storeId"))
-    return 200, rows, False
+    return 200, rows
 
 
-def _metadata(sb: MoySkladSandbox, type_: str) -> Json:
+def metadata(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
+    """``GET /entity/{type}/metadata``: variants' characteristics, documents' attributes and states."""
     meta = {"href": f"{STORE_BASE}/entity/{type_}/metadata", "mediaType": "application/json"}
     if type_ == "variant":
-        return {"meta": meta, "characteristics": sb.store.characteristics}
-    return {"meta": meta, "attributes": {"meta": collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes",
-                                                                  "attributemetadata", 0)},
-            "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
+        return 200, {"meta": meta, "characteristics": sb.store.characteristics}
+    attributes = collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes", "attributemetadata", 0)
+    return 200, {"meta": meta, "attributes": {"meta": attributes},
+                 "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
 
 
-Handler = Callable[..., Awaitable[Result]]
-_ROUTES: list[tuple[str, re.Pattern[str]]] = [
-    (name, re.compile(pattern)) for name, pattern in (
-        ("stock", r"^/report/stock/(?P<report>all|bystore)/current$"),
-        ("pricetypes", r"^/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?$"),
-        ("metadata", r"^/entity/(?P<type>[a-z]+)/metadata$"),
-        ("characteristics", r"^/entity/variant/metadata/characteristics$"),
-        ("states", r"^/entity/customerorder/metadata/states$"),
-        ("sub", r"^/entity/(?P<type>[a-z]+)/(?P<id>[0-9a-f-]{36})/(?P<what>images|positions|accounts|contactpersons)$"),
-        ("one", r"^/entity/(?P<type>[a-z]+)/(?P<id>[0-9a-f-]{36})$"),
-        ("list", r"^/entity/(?P<type>[a-z]+)$"),
-    )
-]
+def characteristics(sb: MoySkladSandbox, request: Request) -> Result:
+    """``GET /entity/variant/metadata/characteristics``."""
+    chars, href = sb.store.characteristics, f"{STORE_BASE}/entity/variant/metadata/characteristics"
+    return 200, {"meta": collection_meta(href, "attributemetadata", len(chars)), "rows": chars}
 
 
-async def dispatch(sb: MoySkladSandbox, request: Request, path: str) -> Result:
-    """Route one admitted request."""
-    method = request.method
-    for name, pattern in _ROUTES:
-        m = pattern.match(path)
-        if m is None:
-            continue
-        g = m.groupdict()
-        if name == "stock" and method == "GET":
-            return stock_current(sb, g["report"], request)
-        if name == "pricetypes" and method == "GET":
-            return _price_types(sb, g["pt"])
-        if name == "metadata" and method == "GET" and g["type"] in ("variant", "customerorder", *DOCUMENT_TYPES):
-            return 200, _metadata(sb, g["type"]), False
-        if name == "characteristics" and method == "GET":
-            chars = sb.store.characteristics
-            href = f"{STORE_BASE}/entity/variant/metadata/characteristics"
-            return 200, {"meta": collection_meta(href, "attributemetadata", len(chars)), "rows": chars}, False
-        if name == "states" and method == "GET":
-            return 200, sb.store.states, False
-        if name == "sub" and method == "GET" and g["type"] in LISTABLE:
-            return sub_collection(sb, g["type"], g["id"], g["what"], request)
-        if name == "one" and g["type"] in LISTABLE and method in ("GET", "PUT", "DELETE"):
-            if method != "GET" and g["type"] not in WRITABLE:
-                break
-            return await one(sb, g["type"], g["id"], request)
-        if name == "list" and (g["type"] in LISTABLE or g["type"] == "assortment"):
-            if method == "GET":
-                return list_objects(sb, g["type"], request)
-            if method == "POST" and g["type"] in WRITABLE:
-                return await create(sb, g["type"], request)
-        break
-    raise ItemError(1005, f"Неизвестный тип или метод: {method} {path}", status=404)
+def states(sb: MoySkladSandbox, request: Request) -> Result:
+    """``GET /entity/customerorder/metadata/states``."""
+    return 200, sb.store.states
 
 
-def _price_types(sb: MoySkladSandbox, pt: str | None) -> Result:
+def price_types(sb: MoySkladSandbox, request: Request, pt: str | None) -> Result:
+    """``GET /context/companysettings/pricetype[/{id|default}]``."""
     types = sb.store.price_types
     if pt is None:
-        return 200, types, False
+        return 200, types
     found = types[0] if pt == "default" and types else next((t for t in types if t["id"] == pt), None)
     if found is None:
         raise ItemError(1021, f"Объект с UUID '{pt}' не найден", status=404)
-    return 200, found, False
+    return 200, found
+
+
+def _types(names: Iterable[str]) -> str:
+    """A regex alternative of type names (a type outside it is 1005, as an unknown type is)."""
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+Handler = Callable[..., Result | Awaitable[Result]]
+_ID = r"(?P<id_>[0-9a-f-]{36})"
+_LISTED, _WRITTEN = f"(?P<type_>{_types(LISTABLE)})", f"(?P<type_>{_types(WRITABLE)})"
+_DESCRIBED = f"(?P<type_>{_types(('variant', 'customerorder', *DOCUMENT_TYPES))})"
+ROUTES: RouteTable[Handler] = RouteTable([
+    ("GET", r"/report/stock/(?P<report>all|bystore)/current", stock_current, False),
+    ("GET", r"/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?", price_types, False),
+    ("GET", rf"/entity/{_DESCRIBED}/metadata", metadata, False),
+    ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
+    ("GET", r"/entity/customerorder/metadata/states", states, False),
+    ("GET", rf"/entity/{_LISTED}/{_ID}/(?P<what>images|positions|accounts|contactpersons)", sub_collection, False),
+    ("GET", rf"/entity/{_LISTED}/{_ID}", one, False),
+    ("PUT", rf"/entity/{_WRITTEN}/{_ID}", one, True),
+    ("DELETE", rf"/entity/{_WRITTEN}/{_ID}", one, True),
+    ("GET", rf"/entity/(?P<type_>assortment|{_types(LISTABLE)})", list_objects, False),
+    ("POST", rf"/entity/{_WRITTEN}", create, True),
+])
+
+
+async def dispatch(sb: MoySkladSandbox, request: Request, path: str) -> Reply:
+    """Route one admitted request."""
+    found = ROUTES.find(request.method, path)
+    if found is None:
+        raise ItemError(1005, f"Неизвестный тип или метод: {request.method} {path}", status=404)
+    route, match = found
+    result = route.handler(sb, request, **match.groupdict())
+    status, payload = await result if inspect.isawaitable(result) else result
+    return Reply(status, payload, wrote=route.writes)
