@@ -279,7 +279,7 @@ def run_full_import(
     catalog_wait: Annotated[float, typer.Option(help="seconds to wait for the CRM to load a changed feed")] = 0.0,
     resend_all: Annotated[bool, typer.Option(help="send all stock and prices again, whatever was sent")] = False,
 ) -> None:
-    """Import the catalog from MoySklad into the hub and publish it to retailCRM."""
+    """Import the catalog from the integration's source into the hub and publish it to its channel."""
     loaded = _config(config)
     if integration not in loaded.integrations:
         raise _fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
@@ -288,13 +288,15 @@ def run_full_import(
     from flows.full_import import STREAMS, full_import
     from hub.store import ExchangeBusyError
     from tasks.mapping_check import MappingError
+    from tasks.publish import UploadsFailed
 
     _refuse_if_running(loaded, integration, STREAMS)
     _prefect_api()
     try:
         summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
                               resend_all=resend_all)
-    except (MappingError, ConfigError, ExchangeBusyError) as exc:
+    except (MappingError, ConfigError, ExchangeBusyError, UploadsFailed) as exc:
+        # UploadsFailed: the run's summary artifact and `queue list` say what was not accepted
         raise _fail(str(exc)) from None
     _print(_pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for warning in summary["warnings"]:

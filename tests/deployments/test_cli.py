@@ -109,6 +109,24 @@ def test_run_full_import_on_the_sandboxes(tmp_path: Path) -> None:
     assert int(lines["inventories: offers sent"]) > 0 and int(lines["prices: offers sent"]) > 0
 
 
+@pytest.mark.usefixtures("prefect_backend")
+def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.http import ConnectorError
+    from connectors.retailcrm.client import RetailCRMClient
+    from deployments.demo import DEMO_INTEGRATION, demo_world
+
+    async def refused(self: RetailCRMClient, offers: object, **kw: object) -> object:
+        raise ConnectorError("retailcrm", "/store/inventories/upload", 400, "Site is not found")
+
+    monkeypatch.setattr(RetailCRMClient, "upload_inventories", refused)
+    with demo_world(tmp_path / "demo", 30) as world:
+        result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
+                                     "--config", str(world.config_path), "--catalog-wait", "30"])
+    assert result.exit_code == 1
+    assert "inventories: 1 batches not accepted (1 refused for good" in result.output
+
+
 def test_a_configured_prefect_api_is_used_and_no_server_started() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
