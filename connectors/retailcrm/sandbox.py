@@ -1,37 +1,34 @@
 """A faithful retailCRM API v5 emulator (ASGI), for tests, the demo and benchmarks.
 
 Rules it enforces (crm.md A): the key in ``X-API-KEY`` or the ``apiKey`` parameter, with the official
-error texts (HTTP 403 [3p]); ``site`` required when the key covers several stores; 10 requests/s per
-key with HTTP 503 (nginx's HTML page) beyond; envelopes, ``limit`` 20/50/100 pagination; reference
+error texts (HTTP 403 [3p]); ``site`` required when the key covers several stores, and a ``site`` that
+is not one of the account's refused; 10 requests/s per key with HTTP 503 (nginx's HTML page) beyond,
+metered before the key is checked as nginx does; envelopes, ``limit`` 20/50/100 pagination; reference
 books keyed by code (stores an array); the catalog loaded from the site's ICML URL or created
 directly; upload semantics with ``notFoundOffers``; order validation; history with increasing ids
 and ``apiKey.current`` relative to the reader. Faults come from the shared :class:`FaultPlan`.
 
-Handlers live in ``emulator/`` by concern; this module is the front door: routing, auth, rate,
-faults and the request log.
+The shared :class:`SandboxFrontDoor` runs the request through these rules (the hooks below);
+handlers live in ``emulator/`` by concern, routed by ``emulator/routes.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from connectors.retailcrm.emulator import catalog, customers, orders
+from connectors.retailcrm.emulator import catalog, orders
 from connectors.retailcrm.emulator import seed as seeding
+from connectors.retailcrm.emulator.routes import ROUTES, call_site
 from connectors.retailcrm.emulator.state import CrmState, now_local
 from connectors.retailcrm.emulator.wire import (
     NO_ACCOUNT_HTML,
@@ -40,51 +37,13 @@ from connectors.retailcrm.emulator.wire import (
     Call,
     TokenBucket,
     parse_brackets,
+    read_params,
 )
 from connectors.retailcrm.icml import parse_icml
-from connectors.sandboxing import DroppedResponse, FaultPlan, LoggedRequest, RequestLog, sleep_if_slow
-
-Handler = Callable[[CrmState, Call], tuple[int, dict[str, Any]]]
-
-# method, path pattern (under /api/v5), handler, is a write, needs a site
-_ROUTES: list[tuple[str, str, Handler, bool, bool]] = [
-    ("GET", r"reference/(statuses|stores|sites|delivery-types|payment-types|payment-statuses|price-types)",
-     catalog.reference, False, False),
-    ("POST", r"reference/sites/([^/]+)/edit", catalog.site_edit, True, False),
-    ("GET", r"store/offers", catalog.store_offers, False, False),
-    ("GET", r"store/products", catalog.store_products, False, False),
-    ("GET", r"store/inventories", catalog.store_inventories, False, False),
-    ("POST", r"store/inventories/upload", catalog.inventories_upload, True, False),
-    ("POST", r"store/prices/upload", catalog.prices_upload, True, False),
-    ("GET", r"orders", orders.orders_list, False, False),
-    ("GET", r"orders/history", lambda s, c: orders.history_page(s, c, "orders", "order"), False, False),
-    ("GET", r"orders/statuses", orders.order_statuses, False, False),
-    ("POST", r"orders/create", orders.orders_create, True, True),
-    ("POST", r"orders/upload", orders.orders_upload, True, True),
-    ("POST", r"orders/fix-external-ids", orders.fix_external_ids, True, False),
-    ("POST", r"orders/payments/create", orders.payment_create, True, False),
-    ("POST", r"orders/payments/([^/]+)/edit", orders.payment_edit, True, False),
-    ("GET", r"orders/([^/]+)", orders.orders_get, False, False),
-    ("POST", r"orders/([^/]+)/edit", orders.orders_edit, True, False),
-    ("GET", r"customers", customers.customers_list, False, False),
-    ("GET", r"customers/history", lambda s, c: orders.history_page(s, c, "customers", "customer"), False, False),
-    ("POST", r"customers/create", customers.customers_create, True, True),
-    ("GET", r"customers/([^/]+)", customers.customers_get, False, False),
-    ("POST", r"customers/([^/]+)/edit", customers.customers_edit, True, False),
-]
-_COMPILED = [(m, re.compile(p + r"/?"), h, w, s) for m, p, h, w, s in _ROUTES]
+from connectors.sandboxing import Reply, SandboxFrontDoor, Visit, credential_digest
 
 
-class _Dropped(Response):
-    """Start a response, then fail: the client sees a connection cut after the write committed."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
-        raise DroppedResponse("response dropped after a committed write (fault injection)")
-
-
-class RetailCRMSandbox:
+class RetailCRMSandbox(SandboxFrontDoor):
     """One emulated retailCRM account.
 
     Args:
@@ -100,6 +59,10 @@ class RetailCRMSandbox:
             loads on demand.
     """
 
+    gate_before_auth = True  # nginx's limit_req answers before the application reads the key
+    secret_params = ("apiKey",)
+    page_keys = ("orders", "customers", "offers", "products", "history")
+
     def __init__(
         self,
         *,
@@ -111,11 +74,12 @@ class RetailCRMSandbox:
         catalog_transport: httpx.AsyncBaseTransport | None = None,
         catalog_refresh_seconds: float | None = None,
     ) -> None:
+        super().__init__("/api/v5", before=[
+            Route("/sandbox/sites/{code}/load-catalog", self._load_catalog_now, methods=["POST"]),
+        ], after=[Route("/{path:path}", self._other, methods=["GET", "POST"])])
         self.state = CrmState.create(sites, stores, price_types)
         self.api_keys: dict[str, tuple[str, ...]] = {api_key: tuple(sites)}
         self.api_key = api_key
-        self.faults = FaultPlan()
-        self.log = RequestLog()
         self.bucket = TokenBucket(rps)
         self.account_exists = True
         self.catalog_transport = catalog_transport
@@ -123,11 +87,6 @@ class RetailCRMSandbox:
         self._loaded_at: dict[str, float] = {}
         self._feed_etags: dict[str, str] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
-        self.app = Starlette(routes=[
-            Route("/sandbox/sites/{code}/load-catalog", self._load_catalog_now, methods=["POST"]),
-            Route("/api/v5/{path:path}", self._endpoint, methods=["GET", "POST", "PUT", "DELETE"]),
-            Route("/{path:path}", self._other, methods=["GET", "POST"]),
-        ])
 
     # -- inspectable state ---------------------------------------------------------------------
     @property
@@ -240,73 +199,50 @@ class RetailCRMSandbox:
         print(f"API key: {self.api_key}", flush=True)
         uvicorn.run(self.app, host=host, port=port, log_level="warning", lifespan="off")
 
-    # -- the front door -------------------------------------------------------------------------
+    # -- the front door's hooks: retailCRM's rules ----------------------------------------------------
     async def _other(self, request: Request) -> Response:
         status = 405 if not self.account_exists else 404
-        self._log(request, status, "")
+        self.record(request, request.url.path, status, "", 1)
         return HTMLResponse(NO_ACCOUNT_HTML if not self.account_exists else "<html>Not Found</html>", status)
 
-    async def _endpoint(self, request: Request) -> Response:
-        query_pairs = parse_qsl(request.url.query, keep_blank_values=True)
-        form: dict[str, str] = {}
-        if request.method == "POST":
-            form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
-        key = request.headers.get("x-api-key") or dict(query_pairs).get("apiKey") or form.get("apiKey") or ""
-        await sleep_if_slow(self.faults)
+    async def screen(self, visit: Visit) -> Response | None:
+        """Read the key (header, query or form); a missing account answers nginx's 405 page."""
+        query, form = await read_params(visit.request)
+        visit.secret = visit.request.headers.get("x-api-key") or dict(query).get("apiKey") or form.get("apiKey") or ""
+        visit.credential = credential_digest(visit.secret)
+        visit.weight = 1  # every request counts as sent, refused or not (what the benchmark reports)
         self._schedule_catalog_refresh()
-        if not self.account_exists:
-            return self._reply(request, key, HTMLResponse(NO_ACCOUNT_HTML, 405))
-        if self.faults.take_rate_limit() or not self.bucket.take(key or "-"):
-            return self._reply(request, key, HTMLResponse(RATE_LIMIT_HTML, 503))
-        try:
-            status, payload, write = self._dispatch(request, key, query_pairs, form)
-        except ApiError as exc:
-            return self._reply(request, key, JSONResponse(exc.payload(), exc.status))
-        if write and status < 300 and self.faults.take_drop_after_write():
-            self._log(request, 0, key)
-            return _Dropped()
-        return self._reply(request, key, JSONResponse(payload, status))
+        return HTMLResponse(NO_ACCOUNT_HTML, 405) if not self.account_exists else None
 
-    def _dispatch(
-        self, request: Request, key: str, query_pairs: list[tuple[str, str]], form: dict[str, str]
-    ) -> tuple[int, dict[str, Any], bool]:
-        if not key:
+    def admit(self, visit: Visit, forced: bool) -> Response | None:
+        """10 requests/s per key, refused with nginx's 503 page (a burst fault spares the bucket)."""
+        return HTMLResponse(RATE_LIMIT_HTML, 503) if forced or not self.bucket.take(visit.secret or "-") else None
+
+    async def authenticate(self, visit: Visit) -> Response | None:
+        if not visit.secret:  # the official clients' texts [lib]
             raise ApiError(403, '"apiKey" is missing.')
-        if key not in self.api_keys:
+        if visit.secret not in self.api_keys:
             raise ApiError(403, 'Wrong "apiKey" value.')
-        if self.faults.take_server_error():
-            raise ApiError(500, "Internal server error")
-        path = request.path_params["path"]
-        matched = [(m, rx, h, w, s) for m, rx, h, w, s in _COMPILED if rx.fullmatch(path)]
-        route = next((r for r in matched if r[0] == request.method), None)
-        if route is None:
-            if matched:
-                raise ApiError(405, "Method Not Allowed")
-            raise ApiError(404, "API method not found")
-        _method, rx, handler, write, needs_site = route
-        sites = self.api_keys[key]
-        # reference/sites/{code}/edit carries the site *object* in its "site" field: not a site code
-        site = None if path.startswith("reference/") else form.get("site") or dict(query_pairs).get("site")
-        if site is not None and site not in sites:
-            raise ApiError(403, "Access denied.") if site in self.state.sites else ApiError(
-                400, f"Site with code \"{site}\" not found.")
-        if site is None and len(sites) == 1:
-            site = sites[0]
-        if site is None and needs_site:
-            raise ApiError(400, "Parameter 'site' is missing")
-        call = Call(
-            method=request.method, args=tuple(rx.fullmatch(path).groups()),  # type: ignore[union-attr]
-            query=parse_brackets(query_pairs), form=form, api_key=key, sites=sites, extra={"site": site},
-        )
-        status, payload = handler(self.state, call)
-        return status, payload, write
+        return None
 
-    def _reply(self, request: Request, key: str, response: Response) -> Response:
-        self._log(request, response.status_code, key)
-        return response
+    def server_fault(self) -> ApiError:
+        return ApiError(500, "Internal server error")
 
-    def _log(self, request: Request, status: int, key: str) -> None:
-        credential = hashlib.sha256(key.encode()).hexdigest()[:8] if key else ""
-        query = re.sub(r"(?i)(apiKey=)[^&]*", r"\1***", request.url.query)
-        self.log.add(LoggedRequest(at=time.time(), method=request.method, path=request.url.path,
-                                   query=query, status=status, credential=credential))
+    async def route(self, visit: Visit) -> Reply:
+        """The route table, then the ``site`` rules, then the handler."""
+        found = ROUTES.find(visit.request.method, visit.path)
+        if found is None:
+            raise ApiError(405, "Method Not Allowed") if ROUTES.knows(visit.path) else ApiError(
+                404, "API method not found")
+        route, match = found
+        query, form = await read_params(visit.request)
+        sites = self.api_keys[visit.secret]
+        site = call_site(route.handler, form.get("site") or dict(query).get("site"), sites, self.state.sites)
+        call = Call(method=visit.request.method, args=match.groups(), query=parse_brackets(query), form=form,
+                    api_key=visit.secret, sites=sites, extra={"site": site})
+        status, payload = route.handler(self.state, call)
+        return Reply(status, payload, wrote=route.writes)
+
+    def log_path(self, visit: Visit) -> str:
+        return visit.request.url.path
+

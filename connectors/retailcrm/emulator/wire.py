@@ -17,6 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from connectors.sandboxing import ApiRefusal
 
 #: the page sizes retailCRM accepts on list methods (A.4)
 PAGE_LIMITS = (20, 50, 100)
@@ -38,13 +43,11 @@ NO_ACCOUNT_HTML = (
 )
 
 
-class ApiError(Exception):
+class ApiError(ApiRefusal):
     """An error answer: HTTP status, ``errorMsg`` and optional ``errors`` (object or array)."""
 
     def __init__(self, status: int, message: str, errors: dict[str, str] | list[str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message)
         self.errors = errors
 
     def payload(self) -> dict[str, Any]:
@@ -91,6 +94,14 @@ def parse_brackets(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                     node[key] = default
                 node = node[key]
     return out
+
+
+async def read_params(request: Request) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Query pairs (repeated keys kept, for PHP brackets) and the form of a POST."""
+    query = parse_qsl(request.url.query, keep_blank_values=True)
+    if request.method != "POST":
+        return query, {}
+    return query, dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
 
 
 def as_list(value: Any) -> list[str]:
