@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from connectors.retailcrm.emulator.state import CrmState, now_local
-from connectors.retailcrm.emulator.wire import ApiError, Call, as_list, paginate
+from connectors.retailcrm.emulator.wire import ApiError, Call, as_list, paginate, site_refusal
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
 
 Reply = tuple[int, dict[str, Any]]
@@ -220,6 +220,7 @@ def inventories_upload(state: CrmState, call: Call) -> Reply:
 
 
 def prices_upload(state: CrmState, call: Call) -> Reply:
+    """Prices per (offer, price type); each entry names its ``site``, refused unless the key's."""
     items = _batch(call, "prices")
     errors = {
         f"prices[{i}].prices[{j}].code": f"Price type with code \"{p.get('code')}\" not found."
@@ -227,6 +228,13 @@ def prices_upload(state: CrmState, call: Call) -> Reply:
         for j, p in enumerate(item.get("prices") or [])
         if p.get("code") not in state.price_types
     }
+    for i, item in enumerate(items):
+        site = item.get("site")
+        if site not in (None, "") and site not in call.sites:
+            refusal = site_refusal(str(site), state.sites)
+            if refusal.status != 400:
+                raise refusal  # another key's store: the whole call is denied
+            errors[f"prices[{i}].site"] = refusal.message
     if errors:
         raise ApiError(400, "Errors in the entity format", errors)
     processed, not_found_offers = 0, []

@@ -7,7 +7,7 @@ from typing import Any
 
 from connectors.retailcrm.emulator import catalog, customers, orders
 from connectors.retailcrm.emulator.state import CrmState
-from connectors.retailcrm.emulator.wire import ApiError, Call
+from connectors.retailcrm.emulator.wire import ApiError, Call, site_refusal
 from connectors.sandboxing import RouteTable
 
 Handler = Callable[[CrmState, Call], tuple[int, dict[str, Any]]]
@@ -49,14 +49,12 @@ def call_site(
 
     Raises:
         ApiError: a ``site`` that is not the account's (400) or not the key's (403), or none given
-            to a method that needs one while the key covers several stores (400). Reference books
-            take no ``site``.
+            to a method that needs one while the key covers several stores (400).
     """
-    if handler in (catalog.reference, catalog.site_edit):
+    if handler is catalog.site_edit:
         requested = None  # reference/sites/{code}/edit carries the site *object* in "site", not a code
     if requested is not None and requested not in key_sites:
-        raise ApiError(403, "Access denied.") if requested in account else ApiError(
-            400, f"Site with code \"{requested}\" not found.")
+        raise site_refusal(requested, account)
     if requested is None and len(key_sites) == 1:
         return key_sites[0]
     if requested is None and handler in NEEDS_SITE:

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -63,6 +63,15 @@ def not_found() -> ApiError:
 
 def validation(errors: dict[str, str] | list[str]) -> ApiError:
     return ApiError(400, "Errors in the entity format", errors)
+
+
+def site_refusal(site: str, account_sites: Mapping[str, Any]) -> ApiError:
+    """A ``site`` the key may not use: another key's store is "Access denied." (403, the official
+    clients' text); a code the account does not have is a 400 [inferred: crm.md gives no text for it;
+    worded like the API's other "<Entity> with code … not found." answers]."""
+    if site in account_sites:
+        return ApiError(403, "Access denied.")
+    return ApiError(400, f'Site with code "{site}" not found.')
 
 
 def parse_brackets(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
