@@ -1,4 +1,8 @@
-"""The client pages concurrently within the budget, paces to the server and survives 429/5xx."""
+"""The client pages concurrently within the budget, paces to the server and survives 429/5xx.
+
+The pacing tests run the client's budget and the sandbox's rate gate on one virtual clock, so
+whether a request is refused does not depend on how loaded the machine is.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from connectors.http import request_stats
+from connectors.http import RateBudget, request_stats
 from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.moysklad.sandbox import MoySkladSandbox
+from connectors.moysklad.sandbox_rate import RateGate
 from tests.connectors.moysklad.conftest import run
+from tests.connectors.virtual_time import VirtualTime
 
 
 def test_iter_pages_fetches_every_offset_once_and_yields_all_rows(
@@ -50,20 +57,33 @@ def test_expand_forces_pages_of_100(sandbox: MoySkladSandbox, make_client: Calla
     assert all("limit=100" in r.query for r in sandbox.log)
 
 
+def on_virtual_time(sandbox: MoySkladSandbox, client: MoySkladClient) -> VirtualTime:
+    """Put the client's budget and the sandbox's rate gate on one virtual clock (exact, and fast)."""
+    clock = VirtualTime()
+    sandbox.gate = RateGate(clock=clock.monotonic)
+    client.budget = RateBudget(BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL, clock=clock)
+    return clock
+
+
 def test_user_credentials_pace_without_a_single_429(
     sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
 ) -> None:
     """Weight 3 per request: 20+ requests are more than the 45 units; none may be refused."""
+    ms = make_client(login="admin@shop", password="s3cret-pass")
+    clock = on_virtual_time(sandbox, ms)
 
     async def go() -> int:
-        async with make_client(login="admin@shop", password="s3cret-pass") as ms:
+        async with ms:
             return len([p async for p in ms.iter_pages("/entity/assortment", limit=6)])
 
-    pages = run(go())
+    started = clock.now
+    pages = clock.run(go())
     assert pages * 3 > 45
     assert sandbox.log.count(status=429) == 0
     assert all(r.weight == 3 for r in sandbox.log)
     assert request_stats().total("moysklad").weight == 3 * len(sandbox.log)
+    # paced, not stalled: the units beyond the first 45 take one 3-second window (plus margin) per 45
+    assert clock.now - started <= (pages * 3 // 45 + 1) * 3 * 1.05
 
 
 def test_injected_429_burst_and_5xx_are_retried(
@@ -71,15 +91,19 @@ def test_injected_429_burst_and_5xx_are_retried(
 ) -> None:
     sandbox.faults.rate_limit_burst = 2
     sandbox.faults.server_errors = 1
+    ms = make_client()
+    clock = on_virtual_time(sandbox, ms)
 
     async def go() -> int:
-        async with make_client() as ms:
+        async with ms:
             return len(await ms.list_stores())
 
-    assert run(go()) == 3
+    assert clock.run(go()) == 3
     assert sandbox.log.count(status=429) == 2
     assert sandbox.log.count(status=500) == 1
     assert not sandbox.banned
+    spent = request_stats().total("moysklad")
+    assert (spent.requests, spent.rate_refusals, spent.server_errors) == (4, 2, 1)
 
 
 def test_fetch_images_uses_the_cheaper_strategy(

@@ -1,0 +1,76 @@
+"""The HTTP layer every connector stands on: rate budget, retry table, typed errors, counting.
+
+Modules, each small enough to read at once:
+
+* :mod:`~connectors.http.errors` — the exception hierarchy (drawn at its top);
+* :mod:`~connectors.http.redaction` — secrets masked in messages, errors and logs;
+* :mod:`~connectors.http.budget` — the :class:`Budget` interface, :class:`RateBudget` and the
+  process-wide :func:`shared_budget`, on an injectable :class:`Clock`;
+* :mod:`~connectors.http.stats` — requests and weight counted per (system, endpoint);
+* :mod:`~connectors.http.policy` — the response table (status → :class:`Outcome`) and
+  :class:`RetryPolicy`;
+* :mod:`~connectors.http.client` — :class:`BaseClient`, whose hooks (``classify``, ``rate_info``,
+  ``error_message``, ``weight_for``) adapt the table to one API.
+
+Paging lives beside it, in :mod:`connectors.paging`. Everything public is importable from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import TypeVar
+
+from connectors.http.budget import SYSTEM_CLOCK, Budget, Clock, RateBudget, SystemClock, forget_budgets, shared_budget
+from connectors.http.client import BaseClient, logger
+from connectors.http.errors import (
+    AuthError,
+    ConnectorError,
+    MalformedResponseError,
+    NotFoundError,
+    PagingLoopError,
+    RateLimitedError,
+    RequestValidationError,
+    ServerError,
+    TransientError,
+)
+from connectors.http.policy import (
+    RESPONSE_TABLE,
+    SUCCESS,
+    Action,
+    Outcome,
+    RateInfo,
+    RetryPolicy,
+    default_outcome,
+)
+from connectors.http.redaction import (
+    REDACTED,
+    RedactingFilter,
+    fingerprint,
+    install_redaction,
+    redact,
+    register_secret,
+)
+from connectors.http.stats import EndpointStats, RequestStats, endpoint_name, request_stats, reset_request_stats
+
+__all__ = [
+    "REDACTED", "RESPONSE_TABLE", "SUCCESS", "SYSTEM_CLOCK", "Action", "AuthError", "BaseClient", "Budget", "Clock",
+    "ConnectorError", "EndpointStats", "MalformedResponseError", "NotFoundError", "Outcome", "PagingLoopError",
+    "RateBudget", "RateInfo", "RateLimitedError", "RedactingFilter", "RequestStats", "RequestValidationError",
+    "RetryPolicy", "ServerError", "SystemClock", "TransientError", "chunked", "default_outcome", "endpoint_name",
+    "fingerprint", "forget_budgets", "install_redaction", "logger", "redact", "register_secret", "request_stats",
+    "reset_request_stats", "shared_budget",
+]
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Yield lists of at most ``size`` consecutive items.
+
+    The same helper as ``hub.store.db.chunked``, which connectors may not import (they import only
+    ``hub.model``); kept here for ``tasks.catalog_publish``, the one caller on this side.
+    """
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
