@@ -12,16 +12,17 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.http import MalformedResponseError
+import httpx
+
 from connectors.moysklad.client_base import (
     ASSORTMENT_HEADER,
     BOTH_ARCHIVED,
     DEFAULT_BASE_URL,
     IDS_PER_FILTER,
     moscow_filter,
-    page_rows,
 )
 from connectors.moysklad.client_documents import BulkItemResult, DocumentsMixin
+from connectors.moysklad.pages import checked_assortment, offset_paging, page_size, whole_page
 
 __all__ = ["DEFAULT_BASE_URL", "BulkItemResult", "MoySkladClient", "moscow_filter"]
 
@@ -53,14 +54,26 @@ class MoySkladClient(DocumentsMixin):
         For callers that spread page ranges over several workers (the full import's tasks); a
         single reader uses :meth:`iter_assortment`.
 
+        A page that comes back broken or short is asked for again (counted in the request stats).
+
         Raises:
-            MalformedResponseError: the page is not a MoySklad collection, has rows without an id
-                or type, or has fewer rows than its own ``meta.size`` says it must (a partial answer).
+            MalformedResponseError: the page stayed broken through every retry: not a MoySklad
+                collection, rows without an id or type, or fewer rows than its own ``meta.size``
+                says it must have (a partial answer). The message names the endpoint and offset.
+            PagingLoopError: the answer is for another offset than the one asked for.
         """
+        path = "/entity/assortment"
         flt = BOTH_ARCHIVED + (f";updated>={moscow_filter(updated_since)}" if updated_since else "")
-        page = await self.get_json("/entity/assortment", {"filter": flt, "limit": limit, "offset": offset},
-                                   ASSORTMENT_HEADER)
-        return _checked_page(page, offset, limit)
+
+        def whole(response: httpx.Response) -> dict[str, Any]:
+            page = whole_page(response, path, offset, limit)
+            checked_assortment(page, offset)
+            return page
+
+        page = await self.request_parsed("GET", path, whole, headers=ASSORTMENT_HEADER,
+                                         params={"filter": flt, "limit": limit, "offset": offset})
+        offset_paging(path, limit).check(page, offset)
+        return page["rows"], page_size(page)
 
     def iter_product_folders(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Pages of product folders (archived included)."""
@@ -130,16 +143,6 @@ class MoySkladClient(DocumentsMixin):
         if changed_since is not None:
             params["changedSince"] = moscow_filter(changed_since)
         return list(await self.get_json(f"/report/stock/{report}/current", params))
-
-
-def _checked_page(page: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """An assortment page whose rows are all whole items (an id and a type each)."""
-    rows, size = page_rows(page, "/entity/assortment", offset, limit)
-    for n, row in enumerate(rows):
-        if not isinstance(row, dict) or not row.get("id") or not (row.get("meta") or {}).get("type"):
-            raise MalformedResponseError("moysklad", "entity/assortment", 200,
-                                         f"entity/assortment page at offset {offset}: row {n} has no id or meta.type")
-    return rows, size
 
 
 def _image_count(row: Mapping[str, Any]) -> int:

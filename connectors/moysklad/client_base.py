@@ -6,7 +6,8 @@ per (host, credential), and the server's ``X-RateLimit-Remaining``/``X-Lognex-Re
 fed back into it; a 429 waits ``X-Lognex-Retry-After`` (1049) or backs off (1073, parallel).
 
 Paging: the first page tells ``meta.size``; the other offsets are fetched concurrently within the
-budget and yielded as they arrive, at most a few pages held at once. The endpoint methods live
+budget and yielded as they arrive, at most a few pages held at once. A page cut short is asked for
+again by the client itself (:mod:`connectors.moysklad.pages` says what a whole page is). The endpoint methods live
 in :mod:`connectors.moysklad.client` (catalog, stock) and :mod:`connectors.moysklad.client_documents`.
 """
 
@@ -23,11 +24,9 @@ import httpx
 
 from connectors.http import (
     BaseClient,
-    MalformedResponseError,
     RateBudget,
     RateInfo,
     RetryPolicy,
-    endpoint_name,
     fingerprint,
     shared_budget,
 )
@@ -41,6 +40,7 @@ from connectors.moysklad.limits import (
     TokenKind,
     request_weight,
 )
+from connectors.moysklad.pages import json_body, offset_paging, page_size, whole_page
 
 ASSORTMENT_HEADER = {"X-Lognex-Remap-Beta-Feature": "assortmentWithoutStock"}
 BOTH_ARCHIVED = "archived=true;archived=false"
@@ -150,17 +150,28 @@ class MoySkladBase(BaseClient):
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                        headers: Mapping[str, str] | None = None) -> Any:
-        """GET ``path`` and decode the JSON body.
+        """GET ``path`` and decode the JSON body (asked again while it comes back broken).
 
         Raises:
-            MalformedResponseError: the body is not JSON (e.g. cut off mid-transfer).
+            MalformedResponseError: the body is still not JSON after every retry.
         """
-        response = await self.request("GET", path, params=dict(params or {}), headers=headers)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise MalformedResponseError(self.system, endpoint_name(path), response.status_code,
-                                         f"the answer is not JSON ({len(response.content)} bytes): {exc}") from None
+        return await self.request_parsed("GET", path, lambda response: json_body(response, path),
+                                         params=dict(params or {}), headers=headers)
+
+    async def get_page(self, path: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+                       offset: int, limit: int) -> dict[str, Any]:
+        """One whole page of a collection: ``{meta: {size, ...}, rows: [...]}``.
+
+        A page that is not a collection, or has fewer rows than ``meta.size`` implies for its
+        offset, is a broken answer of this one request (a reply cut short on its way): the request
+        is repeated with backoff, counted like any retry, and fails only if it stays broken.
+
+        Raises:
+            MalformedResponseError: still broken after every retry; names the endpoint and offset.
+        """
+        query = {**(params or {}), "limit": limit, "offset": offset}
+        return await self.request_parsed("GET", path, lambda response: whole_page(response, path, offset, limit),
+                                         params=query, headers=headers)
 
     async def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, *,
                          headers: Mapping[str, str] | None = None,
@@ -170,28 +181,33 @@ class MoySkladBase(BaseClient):
         The first page gives ``meta.size``; the remaining offsets are fetched concurrently (at most
         as many as the budget lets in flight) and yielded in arrival order. ``expand`` and
         ``fields`` force ``limit`` ≤ 100, since the API ignores them on bigger pages.
+
+        Raises:
+            MalformedResponseError: a page stayed broken or short through every retry.
+            PagingLoopError: the API answered another offset than asked, or rows of another page.
         """
         base = dict(params or {})
         if "expand" in base or "fields" in base:
             limit = min(limit, MAX_EXPAND_LIMIT)
         limit = max(1, min(limit, MAX_PAGE_LIMIT))
-        first, size = page_rows(await self.get_json(path, {**base, "limit": limit, "offset": 0}, headers),
-                                path, 0, limit)
-        yield first
-        offsets = iter(range(limit, size, limit))
+        paging = offset_paging(path, limit)
+
+        async def fetch(at: int) -> dict[str, Any]:
+            page = await self.get_page(path, base, headers, at, limit)
+            paging.check(page, at)
+            return page
+
+        first = await fetch(0)
+        yield first["rows"]
+        offsets = iter(paging.remaining(page_size(first)))
         window = self.budget.max_in_flight
-        pending: set[asyncio.Task[Any]] = set()
+        pending: set[asyncio.Task[dict[str, Any]]] = set()
 
         def launch() -> bool:
             offset = next(offsets, None)
-            if offset is None:
-                return False
-            async def fetch(at: int) -> list[dict[str, Any]]:
-                page = await self.get_json(path, {**base, "limit": limit, "offset": at}, headers)
-                return page_rows(page, path, at, limit)[0]
-
-            pending.add(asyncio.ensure_future(fetch(offset)))
-            return True
+            if offset is not None:
+                pending.add(asyncio.ensure_future(fetch(offset)))
+            return offset is not None
 
         try:
             while len(pending) < window and launch():
@@ -200,9 +216,9 @@ class MoySkladBase(BaseClient):
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     pending.discard(task)
-                    rows = task.result()
+                    page = task.result()
                     launch()
-                    yield rows
+                    yield page["rows"]
         finally:
             for task in pending:
                 task.cancel()
@@ -213,30 +229,3 @@ class MoySkladBase(BaseClient):
         async for page in self.iter_pages(path, params, **kw):
             rows.extend(page)
         return rows
-
-
-def page_rows(page: Any, path: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The rows and collection size of one page, or a clear error when the page is not whole.
-
-    A page must be ``{meta: {size}, rows: [...]}`` with as many rows as ``size``, ``offset`` and
-    ``limit`` imply: fewer means the answer was cut short, and taking it for the whole page would
-    silently lose rows.
-
-    Raises:
-        MalformedResponseError: the page is not a collection, or has fewer rows than it must.
-    """
-    where = f"{endpoint_name(path)} page at offset {offset}"
-
-    def malformed(what: str) -> MalformedResponseError:
-        return MalformedResponseError("moysklad", endpoint_name(path), 200, f"{where}: {what}")
-
-    if not isinstance(page, dict) or not isinstance(page.get("rows"), list):
-        raise malformed("no 'rows' array in the answer")
-    size = (page.get("meta") or {}).get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise malformed(f"meta.size is {size!r}, not a count")
-    rows: list[dict[str, Any]] = page["rows"]
-    expected = max(0, min(limit, size - offset))
-    if len(rows) < expected:
-        raise malformed(f"{len(rows)} rows where meta.size {size} means {expected} (a partial answer)")
-    return rows, size

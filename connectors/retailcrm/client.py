@@ -9,7 +9,7 @@ in :meth:`RetailCRMClient.classify`: 503/429 are rate refusals, an HTML body is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from connectors.http import (
     fingerprint,
     shared_budget,
 )
+from connectors.paging import PageNumberPaginator, follow
 from connectors.retailcrm.orders_api import OrdersAPI
 from connectors.retailcrm.wire import (
     INVENTORY_BATCH,
@@ -50,6 +51,13 @@ REFERENCE_BOOKS: Mapping[str, str] = {
 _RATE_REFUSED = Outcome(Action.RATE_LIMITED, RateLimitedError)
 _NO_ACCOUNT = Outcome(Action.FAIL, AuthError)
 _PARTIAL = Outcome(Action.SUCCESS)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def api_url(base_url: str) -> str:
@@ -122,34 +130,43 @@ class RetailCRMClient(OrdersAPI, BaseClient):
         self, method: str, path: str, *, params: Any = None, data: Mapping[str, str] | None = None,
         idempotent: bool | None = None, endpoint: str | None = None,
     ) -> dict[str, Any]:
-        response = await self.request(method, path, params=params, data=data, idempotent=idempotent,
-                                      endpoint=endpoint)
-        try:
-            body = response.json()
-        except ValueError:
-            raise MalformedResponseError(self.system, endpoint or path, response.status_code,
-                                         f"the answer is not JSON ({len(response.content)} bytes)") from None
-        if not isinstance(body, dict):
-            raise MalformedResponseError(self.system, endpoint or path, response.status_code,
-                                         f"the answer is a JSON {type(body).__name__}, not the API's envelope")
-        if body.get("success") is False and response.status_code != 460:
-            raise ConnectorError(self.system, endpoint or path, response.status_code, error_summary(body), body)
+        name = endpoint or path
+
+        def envelope(response: httpx.Response) -> tuple[dict[str, Any], int]:
+            # a broken success body is asked for again by request_parsed (when the call may repeat)
+            try:
+                body = response.json()
+            except ValueError:
+                raise MalformedResponseError(self.system, name, response.status_code,
+                                             f"the answer is not JSON ({len(response.content)} bytes)") from None
+            if not isinstance(body, dict):
+                raise MalformedResponseError(self.system, name, response.status_code,
+                                             f"the answer is a JSON {type(body).__name__}, not the API's envelope")
+            return body, response.status_code
+
+        body, status = await self.request_parsed(method, path, envelope, params=params, data=data,
+                                                 idempotent=idempotent, endpoint=endpoint)
+        if body.get("success") is False and status != 460:
+            raise ConnectorError(self.system, name, status, error_summary(body), body)
         return body
 
     async def _pages(self, path: str, key: str, filters: Mapping[str, Any] | None) -> AsyncIterator[list[dict]]:
-        page = 1
-        while True:
-            body = await self._call("GET", path, params=query(filters, limit=PAGE_LIMIT, page=page))
-            items = body.get(key) or []
-            yield items
-            pagination = body.get("pagination") or {}
-            total_pages = int(pagination.get("totalPageCount") or 0)
-            current = int(pagination.get("currentPage") or page)
-            if current >= total_pages or not items:
-                return
-            if current != page:  # loop guard: the server ignores our page number
-                raise ConnectorError(self.system, path, None, f"asked for page {page}, got {current}")
-            page += 1
+        """Every page of a list, by ``page`` number until ``pagination.totalPageCount``.
+
+        Raises:
+            PagingLoopError: the answer is another page than asked for, or repeats a page's rows.
+        """
+        paging = PageNumberPaginator(
+            system=self.system, endpoint=path, rows=lambda body: body.get(key) or [],
+            total_pages=lambda body: int((body.get("pagination") or {}).get("totalPageCount") or 0),
+            echoed=lambda body: _int_or_none((body.get("pagination") or {}).get("currentPage")),
+        )
+
+        def fetch(page: int) -> Awaitable[dict[str, Any]]:
+            return self._call("GET", path, params=query(filters, limit=PAGE_LIMIT, page=page))
+
+        async for body in follow(paging, fetch):
+            yield body.get(key) or []
 
     # -- reference books -----------------------------------------------------------------------
     async def reference(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:

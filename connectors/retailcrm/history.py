@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from connectors.http import ConnectorError
+from connectors.paging import SinceIdPaginator
 from connectors.retailcrm.wire import PAGE_LIMIT, query
 
 
@@ -37,6 +37,9 @@ class HistoryPages:
         last_id: the largest history id read so far (the cursor to persist after applying a page);
             ``since_id`` until the first record arrives.
         skipped: how many own-key records were dropped.
+
+    Raises (while iterating):
+        PagingLoopError: a page did not advance past the cursor (the server ignores ``sinceId``).
     """
 
     def __init__(
@@ -45,34 +48,38 @@ class HistoryPages:
         self._client = client
         self._path = path
         self._mirror = mirror
-        self.last_id = since_id
         self.skipped = 0
-        self._done = False
+        self._paging = SinceIdPaginator(
+            since_id, system="retailcrm", endpoint=path, rows=_records, limit=PAGE_LIMIT,
+            # one page in all means this one was the last
+            is_last=lambda body: int((body.get("pagination") or {}).get("totalPageCount") or 1) <= 1,
+        )
+
+    @property
+    def last_id(self) -> int | None:
+        """The cursor: the largest history id read so far."""
+        return self._paging.current
 
     def __aiter__(self) -> HistoryPages:
         return self
 
     async def __anext__(self) -> list[dict[str, Any]]:
-        if self._done:
+        if self._paging.finished:
             raise StopAsyncIteration
         filters = {"sinceId": self.last_id} if self.last_id is not None else None
         body = await self._client._call(
             "GET", self._path, params=query(filters, limit=PAGE_LIMIT), endpoint=self._path
         )
-        records: list[dict[str, Any]] = list(body.get("history") or [])
+        self._paging.advance(body)
+        records = _records(body)
         if not records:
-            self._done = True
             raise StopAsyncIteration
-        newest = max(int(r["id"]) for r in records)
-        if self.last_id is not None and newest <= self.last_id:
-            raise ConnectorError("retailcrm", self._path, None,
-                                 f"history did not advance past sinceId={self.last_id}")
-        self.last_id = newest
         if self._mirror:
-            setattr(self._client, self._mirror, newest)
-        pagination = body.get("pagination") or {}
-        # one page left means this was the last one; a short page means the same
-        self._done = len(records) < PAGE_LIMIT or int(pagination.get("totalPageCount") or 1) <= 1
+            setattr(self._client, self._mirror, self.last_id)
         foreign = [r for r in records if not is_own_echo(r)]
         self.skipped += len(records) - len(foreign)
         return foreign
+
+
+def _records(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body.get("history") or [])

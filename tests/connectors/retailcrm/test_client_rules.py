@@ -9,7 +9,14 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from connectors.http import AuthError, MalformedResponseError, NotFoundError, RequestValidationError, request_stats
+from connectors.http import (
+    AuthError,
+    MalformedResponseError,
+    NotFoundError,
+    RequestValidationError,
+    RetryPolicy,
+    request_stats,
+)
 from connectors.retailcrm.client import RetailCRMClient, api_url
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 
@@ -132,17 +139,59 @@ def test_sandbox_page_limits_are_20_50_100(sandbox: RetailCRMSandbox) -> None:
     assert asyncio.run(go(250)).status_code == 400
 
 
-@pytest.mark.parametrize("body, what", [(b'{"success": true, "offers": [', "not JSON"),
-                                        (b'[{"success": true}]', "not the API's envelope")])
-def test_a_broken_success_answer_is_a_retryable_malformed_response(body: bytes, what: str) -> None:
+BROKEN_RETRY = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+
+
+def _answering(*bodies: bytes) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """A server answering ``bodies`` in turn with 200 (the last one repeats), and its requests."""
+    seen: list[httpx.Request] = []
+
     def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = bodies[min(len(seen), len(bodies)) - 1]
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 
+    return httpx.MockTransport(answer), seen
+
+
+@pytest.mark.parametrize("body, what", [(b'{"success": true, "offers": [', "not JSON"),
+                                        (b'[{"success": true}]', "not the API's envelope")])
+def test_a_broken_success_answer_is_asked_again_then_a_retryable_malformed_response(body: bytes, what: str) -> None:
+    transport, seen = _answering(body)
+
     async def go() -> None:
-        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY,
-                                   transport=httpx.MockTransport(answer)) as crm:
+        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
+                                   retry=BROKEN_RETRY) as crm:
             await crm.sites()
 
-    with pytest.raises(MalformedResponseError, match=what) as info:
+    with pytest.raises(MalformedResponseError, match=rf"{what}.*after 3 attempts") as info:
         asyncio.run(go())
     assert info.value.retryable
+    assert len(seen) == 3 and request_stats().total("retailcrm").malformed_answers == 3
+
+
+def test_a_success_answer_broken_once_is_read_on_the_second_attempt() -> None:
+    whole = b'{"success": true, "sites": {"a": {"code": "a"}}}'
+    transport, seen = _answering(whole[:30], whole)
+
+    async def go() -> dict[str, dict[str, object]]:
+        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
+                                   retry=BROKEN_RETRY) as crm:
+            return await crm.sites()
+
+    assert asyncio.run(go()) == {"a": {"code": "a"}}
+    assert len(seen) == 2 and request_stats().total("retailcrm").malformed_answers == 1
+
+
+def test_a_broken_answer_to_a_plain_create_is_not_repeated() -> None:
+    """The create went through before its answer broke: repeating it would make a second customer."""
+    transport, seen = _answering(b'{"success": true, "id": ')
+
+    async def go() -> None:
+        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
+                                   retry=BROKEN_RETRY) as crm:
+            await crm.create_customer({"firstName": "Ada"})
+
+    with pytest.raises(MalformedResponseError, match="not repeated"):
+        asyncio.run(go())
+    assert len(seen) == 1
