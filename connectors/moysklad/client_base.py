@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -40,6 +40,7 @@ from connectors.moysklad.limits import (
     TokenKind,
     request_weight,
 )
+from connectors.moysklad.moscow_time import format_moscow, moscow_today
 from connectors.moysklad.pages import json_body, offset_paging, page_size, whole_page
 
 ASSORTMENT_HEADER = {"X-Lognex-Remap-Beta-Feature": "assortmentWithoutStock"}
@@ -51,10 +52,12 @@ __all__ = ["ASSORTMENT_HEADER", "BOTH_ARCHIVED", "DEFAULT_BASE_URL", "MoySkladBa
 
 
 def moscow_filter(ts: datetime) -> str:
-    """An aware datetime as a MoySklad filter value (Moscow time, ``YYYY-MM-DD HH:mm:ss``)."""
-    if ts.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return (ts.astimezone(UTC) + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    """An aware datetime as a MoySklad filter value (Moscow time, ``YYYY-MM-DD HH:mm:ss``).
+
+    Raises:
+        ValueError: ``ts`` is naive.
+    """
+    return format_moscow(ts)
 
 
 class MoySkladBase(BaseClient):
@@ -107,7 +110,7 @@ class MoySkladBase(BaseClient):
     # -- hooks -------------------------------------------------------------------------------
     def weight_day(self) -> date:
         """The calendar day the weight table is read for (Moscow date unless fixed)."""
-        return self.today or (datetime.now(UTC) + timedelta(hours=3)).date()
+        return self.today or moscow_today()
 
     def weight_for(self, method: str, path: str) -> float:
         """Units from the dated table: credential kind, date, extended stock reports."""

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from connectors.moysklad.moscow_time import format_moscow
 from hub import model
 
 Json = dict[str, Any]
-MSK = timedelta(hours=3)
 #: namespace of the syncIds the hub derives from its own keys
 SYNC_NAMESPACE = uuid.UUID("3f1c2a8e-5b7d-4e0a-9c61-2d8f0b7a4e15")
 
@@ -33,7 +33,7 @@ def _moscow(ts: Any) -> str | None:
     value = pd.Timestamp(ts)
     if value.tzinfo is None:
         raise ValueError("canonical timestamps must be timezone-aware")
-    return (value.tz_convert(UTC).to_pydatetime().replace(tzinfo=None) + MSK).strftime("%Y-%m-%d %H:%M:%S")
+    return format_moscow(value.to_pydatetime())
 
 
 def _ref(base_url: str, path: str, type_: str) -> Json:

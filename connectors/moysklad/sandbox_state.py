@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from connectors.moysklad.limits import DEFAULT_BASE_URL
+from connectors.moysklad.moscow_time import format_moscow, parse_moscow
 
 STORE_BASE: Final = DEFAULT_BASE_URL
-MSK: Final = timedelta(hours=3)
 JSON_MEDIA: Final = "application/json"
 
 #: entity types kept in the store; the assortment is the union of the first four
@@ -28,20 +28,12 @@ Json = dict[str, Any]
 
 def moscow(ts: datetime) -> str:
     """Format an aware datetime the way MoySklad answers: Moscow time, ms, no offset."""
-    local = ts.astimezone(UTC).replace(tzinfo=None) + MSK
-    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    return format_moscow(ts, milliseconds=True)
 
 
 def parse_moscow_filter(text: str) -> datetime:
     """Parse a filter or ``changedSince`` value (``YYYY-MM-DD HH:mm[:ss[.SSS]]``, Moscow) to UTC."""
-    text = text.strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
-        try:
-            local = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return (local - MSK).replace(tzinfo=UTC)
-    raise ValueError(f"bad timestamp {text!r}")
+    return parse_moscow(text)
 
 
 def entity_meta(type_: str, id_: str, *, href: str | None = None) -> Json:
