@@ -27,10 +27,11 @@ from typing import Any, Protocol
 from prefect import task
 from prefect.cache_policies import NONE
 
-from connectors.http import ConnectorError, chunked
+from connectors.http import ConnectorError
 from hub.capabilities import BatchSink, Entry, PriceSink, StockSink
 from hub.config import Integration
 from hub.store import QueueStatus, Store
+from hub.store.db import chunked
 from tasks.clients import open_capability
 from tasks.reporting import Progress
 

@@ -17,10 +17,6 @@ Paging lives beside it, in :mod:`connectors.paging`. Everything public is import
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import islice
-from typing import TypeVar
-
 from connectors.http.budget import SYSTEM_CLOCK, Budget, Clock, RateBudget, SystemClock, forget_budgets, shared_budget
 from connectors.http.client import BaseClient, logger
 from connectors.http.errors import (
@@ -57,20 +53,7 @@ __all__ = [
     "REDACTED", "RESPONSE_TABLE", "SUCCESS", "SYSTEM_CLOCK", "Action", "AuthError", "BaseClient", "Budget", "Clock",
     "ConnectorError", "EndpointStats", "MalformedResponseError", "NotFoundError", "Outcome", "PagingLoopError",
     "RateBudget", "RateInfo", "RateLimitedError", "RedactingFilter", "RequestStats", "RequestValidationError",
-    "RetryPolicy", "ServerError", "SystemClock", "TransientError", "chunked", "default_outcome", "endpoint_name",
+    "RetryPolicy", "ServerError", "SystemClock", "TransientError", "default_outcome", "endpoint_name",
     "fingerprint", "forget_budgets", "install_redaction", "logger", "redact", "register_secret", "request_stats",
     "reset_request_stats", "shared_budget",
 ]
-
-T = TypeVar("T")
-
-
-def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Yield lists of at most ``size`` consecutive items.
-
-    The same helper as ``hub.store.db.chunked``, which connectors may not import (they import only
-    ``hub.model``); kept here for ``tasks.catalog_publish``, the one caller on this side.
-    """
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch

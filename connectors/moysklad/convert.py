@@ -9,7 +9,7 @@ and one offer per variant; a product, service or bundle without variants is its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -19,6 +19,7 @@ from connectors.moysklad.convert_documents import (
     order_to_payload,
     orders_to_frames,
 )
+from connectors.moysklad.moscow_time import parse_moscow
 from hub import model
 
 __all__ = [
@@ -28,19 +29,7 @@ __all__ = [
 ]
 
 Json = Mapping[str, Any]
-MSK = timedelta(hours=3)
 PRODUCT_KINDS = ("product", "service", "bundle")
-
-
-def parse_moscow(ts: str) -> datetime:
-    """``2026-03-25 17:44:31.829`` (Moscow, no offset) → aware UTC datetime."""
-    text = ts.strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
-        try:
-            return (datetime.strptime(text, fmt) - MSK).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValueError(f"not a MoySklad timestamp: {ts!r}")
 
 
 def _ts(value: Any) -> datetime | None:

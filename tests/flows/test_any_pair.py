@@ -40,8 +40,9 @@ class Warehouse:
     """The made-up stock system's data: items with a price and stock in two stores."""
 
     def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {f"i{n:02d}": {"name": f"Item {n}", "price": 100 * n, "stock": {"w1": n % 4, "w2": 2}}
-                      for n in range(ITEMS)}
+        self.items: dict[str, dict[str, Any]] = {
+            f"i{n:02d}": {"name": f"Item {n}", "price": 100 * n, "stock": {"w1": n % 4, "w2": 2}}
+            for n in range(ITEMS)}
 
 
 class Shop:

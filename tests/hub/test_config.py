@@ -103,7 +103,8 @@ def test_an_exchange_no_connector_implements_yet_is_refused(tmp_path: Path, secr
 
 
 def test_options_of_the_first_releases_say_where_they_moved(tmp_path: Path, secrets_env: None) -> None:
-    text = GOOD.replace("options: {stock: {measure: quantity}}", "options: {stock_type: quantity, upload_batch_size: 50}")
+    text = GOOD.replace("options: {stock: {measure: quantity}}",
+                        "options: {stock_type: quantity, upload_batch_size: 50}")
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     message = str(info.value)

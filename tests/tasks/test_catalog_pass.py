@@ -14,9 +14,9 @@ import pandas as pd
 from hub import model
 from tasks.catalog_feed import content_digest
 from tasks.catalog_pass import Publication, publish_catalog
-from tasks.publish import INVENTORIES, PRICES
 from tasks.catalog_run import CatalogRun
 from tasks.mapping_check import CatalogMappings
+from tasks.publish import INVENTORIES, PRICES
 from tests.tasks.conftest import BATCH
 
 MAPPINGS = CatalogMappings(store_map={"s1": "msk", "s2": "msk", "s3": "spb"},
