@@ -28,6 +28,9 @@ class FaultPlan:
         partial_pages: the next N collection pages lose the second half of their rows, as a reply
             cut short by a proxy would (the client must notice, not take them for the whole page).
         partial_pages_on: only pages whose path contains this are cut (default: any).
+        lost_answer_rate: probability that any request is processed and its answer then lost (the
+            connection drops, as when a proxy times out): a read must be asked again, a write must
+            not be duplicated by the retry.
         seed: seed of the random generator behind the rates (deterministic runs).
     """
 
@@ -38,6 +41,7 @@ class FaultPlan:
     drop_after_write: int = 0
     partial_pages: int = 0
     partial_pages_on: str = ""
+    lost_answer_rate: float = 0.0
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -64,6 +68,9 @@ class FaultPlan:
 
     def take_drop_after_write(self) -> bool:
         return self._take("drop_after_write")
+
+    def take_lost_answer(self) -> bool:
+        return self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate
 
 
 class DroppedResponse(Exception):

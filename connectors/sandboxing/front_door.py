@@ -167,6 +167,8 @@ class SandboxFrontDoor:
         reply = await self.route(visit)
         if reply.wrote and reply.status < 300 and self.faults.take_drop_after_write():
             return DroppedAfterWrite(self.media_type)
+        if self.faults.take_lost_answer():
+            return DroppedAfterWrite(self.media_type)
         return self.render(visit, replace(reply, payload=self._cut(visit, reply.payload),
                                           headers={**visit.headers, **reply.headers}))
 

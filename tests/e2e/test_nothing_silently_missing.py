@@ -6,6 +6,7 @@ Sandboxes on loopback sockets, the real Prefect flow, the real store.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +183,33 @@ def test_a_run_whose_batches_were_refused_fails_and_says_why(world: DemoWorld,
         store.close()
     run_import(world, wait=0)
     assert crm_inventory(world) == expected_inventory(world)
+
+
+def test_a_full_import_under_ten_percent_faults_finishes_in_one_run_and_converges(world: DemoWorld) -> None:
+    """429 bursts, 5xx, lost answers (reads and writes), dropped write responses and cut pages, on both
+    systems: one run ends where a clean run ends, with nothing sent twice and nothing missing."""
+    from connectors.sandboxing import FaultPlan
+
+    world.moysklad.faults = FaultPlan(server_error_rate=0.05, lost_answer_rate=0.05, rate_limit_burst=2,
+                                      partial_pages=3, partial_pages_on="/entity/assortment", seed=7)
+    world.retailcrm.faults = FaultPlan(server_error_rate=0.05, lost_answer_rate=0.05, rate_limit_burst=2,
+                                       drop_after_write=3, seed=11)
+
+    summary = run_import(world)
+
+    statuses = Counter(r.status for r in [*world.moysklad.log, *world.retailcrm.log])
+    faulty = statuses[0] + statuses[429] + statuses[500] + statuses[503]
+    assert faulty >= 0.1 * statuses.total() and statuses[0] and statuses[500], statuses
+    assert statuses[429] and statuses[503]  # each system's rate refusal
+    assert world.moysklad.faults.partial_pages == 0 and world.retailcrm.faults.drop_after_write == 0
+    assert not world.moysklad.banned
+    assert not summary["failures"] and all(v["unfinished"] == 0 for v in summary["uploaded"].values())
+    expected = expected_inventory(world)
+    assert crm_inventory(world) == expected
+    assert len([p for p in world.retailcrm.prices.values() if set(p) >= {"base", "wholesale"}]) == len(expected)
+    xml_ids = [str(o.get("xmlId")) for o in world.retailcrm.offers.values()]
+    assert len(xml_ids) == len(set(xml_ids))  # no offer twice
+
+    world.moysklad.faults, world.retailcrm.faults = FaultPlan(), FaultPlan()
+    again = run_import(world, wait=0)
+    assert all(v["batches"] == 0 for v in again["uploaded"].values())  # it had converged: nothing left to send
