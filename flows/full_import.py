@@ -150,7 +150,8 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
         if result.not_found:
             warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the channel (sent again next run)")
         if result.unfinished:
-            failures.append(f"{stream}: {result.unfinished} batches not accepted ({result.dead} refused for good, "
+            batches = "batch" if result.unfinished == 1 else "batches"
+            failures.append(f"{stream}: {result.unfinished} {batches} not accepted ({result.dead} refused for good, "
                             f"the rest retried later from the queue): {result.errors[:3]}")
     summary = _summary(run, pages, pruned, planned, uploaded, feed.offers, feed.changed)
     summary.update(warnings=warnings, failures=failures, feed_path=str(feed.path))

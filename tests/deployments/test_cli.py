@@ -124,7 +124,7 @@ def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(tmp_path: Pat
         result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
                                      "--config", str(world.config_path), "--catalog-wait", "30"])
     assert result.exit_code == 1
-    assert "inventories: 1 batches not accepted (1 refused for good" in result.output
+    assert "inventories: 1 batch not accepted (1 refused for good" in result.output
 
 
 def test_a_configured_prefect_api_is_used_and_no_server_started() -> None:

@@ -166,7 +166,7 @@ def test_a_run_whose_batches_were_refused_fails_and_says_why(world: DemoWorld,
         raise ConnectorError("retailcrm", "/store/inventories/upload", 400, "Site 'demo' is not found")
 
     monkeypatch.setattr(RetailCRMClient, "upload_inventories", refused)
-    with pytest.raises(UploadsFailed, match=r"inventories: .* batches not accepted .*refused for good"):
+    with pytest.raises(UploadsFailed, match=r"inventories: \d+ batch(es)? not accepted .*refused for good"):
         run_import(world)
     artifact: Any = Artifact.get("full-import-demo")
     assert "batches not accepted" in str(artifact.data) and "Site 'demo' is not found" in str(artifact.data)

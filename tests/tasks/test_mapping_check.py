@@ -6,7 +6,7 @@ import pytest
 
 from hub import model
 from hub.capabilities import ChannelReference
-from tasks.mapping_check import CatalogMappings, MappingError, resolve_catalog_mappings
+from tasks.mapping_check import CatalogMappings, MappingError, MappingRule, resolve_catalog_mappings, resolve_rule
 
 STORES = model.frame("stores", [
     {"store_id": "s1", "name": "Основной склад", "code": "S1", "archived": False},
@@ -71,3 +71,25 @@ def test_stock_and_prices_mappings_are_required_only_when_those_flows_are_on() -
     assert resolve({}, stock=False, prices=False).store_map == {}
     with pytest.raises(MappingError, match="map at least one MoySklad price type"):
         resolve({"stores": {"s1": "msk", "s2": None}})
+
+
+def test_the_channels_own_setting_problems_are_listed_with_the_mappings() -> None:
+    channel = ChannelReference(warehouses=["msk"], price_types={"base": True},
+                               problems=["site 'shop' is not a site of this account; its sites: ['demo']"])
+    with pytest.raises(MappingError) as info:
+        resolve_catalog_mappings("main", {"stores": {"s9": "msk"}}, stores=STORES, price_types=PRICE_TYPES,
+                                 folders=FOLDERS, channel=channel.with_problems_of("crm"),
+                                 need_stock=False, need_prices=False)
+    assert info.value.problems[0] == "systems.crm: site 'shop' is not a site of this account; its sites: ['demo']"
+    assert "'s9' is not a source store" in info.value.problems[1]
+
+
+def test_a_one_to_one_rule_refuses_two_values_onto_one() -> None:
+    """The shape the status mappings of the order exchanges take (the seeds demand 1:1 there)."""
+    statuses = model.frame("stores", [{"store_id": "new", "name": "Новый"}, {"store_id": "paid", "name": "Оплачен"}])
+    rule = MappingRule("statuses", "MoySklad state", statuses, "store_id", ("name",), ["new", "complete"],
+                       "CRM status", one_to_one=True, complete=True, hint="map each state")
+    problems: list[str] = []
+    resolved = resolve_rule(rule, {"Новый": "new", "Оплачен": "new"}, problems)
+    assert resolved.mapped == {"new": "new", "paid": "new"}
+    assert problems == ["mappings.statuses: 'new' and 'paid' both map to 'new'; each must map to its own value"]
