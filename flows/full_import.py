@@ -43,7 +43,8 @@ from tasks.reporting import Progress, publish_summary, requests_rows
 STREAMS = (INVENTORIES, PRICES)
 
 
-@flow(name="full-import", task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=False)  # type: ignore[arg-type]
+@flow(name="full-import", flow_run_name="full-import/{integration}",
+      task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=False)  # type: ignore[arg-type]
 def full_import(
     integration: str,
     config_path: str | None = None,

@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 Entry = dict[str, Any]
 
 
+# -- every system ------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Reachable(Protocol):
+    """The account answers our credentials: one cheap authenticated call (the healthcheck's)."""
+
+    async def check_access(self) -> str:
+        """A few words on what the account said (e.g. its sites); raises the connector's error
+        (``AuthError`` for wrong credentials, a transient error when it cannot be reached)."""
+        ...
+
+
 # -- reading a catalog ------------------------------------------------------------------------
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prefect import task
 
 from connectors.http import redact
+from hub.capabilities import Reachable
 from hub.config import Config, load_config
 from hub.store import Store, open_store
+from tasks.clients import open_capability
 
 
 def open_hub_store(config: Config) -> Store:
@@ -46,3 +49,27 @@ def check_store(config: Config) -> dict[str, Any]:
         return report
     finally:
         store.close()
+
+
+@task(name="check-systems")
+def check_systems(config: Config) -> dict[str, str]:
+    """One cheap authenticated call to every system of every active integration, at once.
+
+    Returns ``"<integration>.<alias> (<system>)" -> "ok: …" or "failed: …"``: a wrong password, a key
+    without access, a closed port or an unset secret each say which system and why.
+    """
+
+    async def one(name: str, alias: str) -> tuple[str, str]:
+        integ = config.integrations[name]
+        label = f"{name}.{alias} ({integ.systems[alias].system})"
+        try:
+            async with open_capability(integ, alias, Reachable) as system:
+                return label, f"ok: {await system.check_access()}"
+        except Exception as exc:  # every failure is a line of the report, not a crash of the check
+            return label, f"failed: {redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+    async def every() -> list[tuple[str, str]]:
+        return await asyncio.gather(*(one(name, alias) for name, integ in config.integrations.items()
+                                      if integ.active for alias in integ.systems))
+
+    return dict(asyncio.run(every()))

@@ -39,6 +39,8 @@ INVENTORIES = "inventories"
 PRICES = "prices"
 #: upload stream -> the capability its sink implements
 SINKS: dict[str, type[BatchSink]] = {INVENTORIES: StockSink, PRICES: PriceSink}
+#: what each upload stream carries, in the merchant's words (task run names)
+CARRIES = {INVENTORIES: "stock", PRICES: "prices"}
 #: what a snapshot holds for an entry the sink did not know (followed by the queue item's id)
 REFUSED = "not-found:"
 
@@ -190,7 +192,15 @@ async def _send_one(lane: Lane, stream: str, sink: BatchSink, worker: str, resul
     return True
 
 
-@task(name="upload-batches", cache_policy=NONE, task_run_name="upload-{stream}")
+def _upload_run_name() -> str:
+    """``upload-stock`` / ``upload-prices``: what the task run carries, as the Prefect UI lists it."""
+    from prefect.runtime import task_run
+
+    stream = str(task_run.parameters.get("stream", ""))
+    return f"upload-{CARRIES.get(stream, stream)}"
+
+
+@task(name="upload-batches", cache_policy=NONE, task_run_name=_upload_run_name)
 def upload_batches(lane: Lane, stream: str, max_items: int, worker: str) -> Uploaded:
     """Claim up to ``max_items`` due batches of ``stream`` and send them, a few at a time."""
     result = Uploaded()

@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.moysklad.capabilities import MoySkladSide, moysklad_client
 from connectors.moysklad.settings import MoySkladSettings
-from hub.capabilities import CatalogSource, StockSource
+from hub.capabilities import CatalogSource, Reachable, StockSource
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -26,7 +26,7 @@ CONNECTOR = Connector(
     title="MoySklad",
     settings=MoySkladSettings,
     client=moysklad_client,
-    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over},
+    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over, Reachable: MoySkladSide.over},
 )
 
 __all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]

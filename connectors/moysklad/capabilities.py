@@ -27,7 +27,7 @@ def _has_images(row: Mapping[str, Any]) -> bool:
 
 
 class MoySkladSide:
-    """One account, opened for one task: implements ``CatalogSource`` and ``StockSource``."""
+    """One account, opened for one task: implements ``CatalogSource``, ``StockSource`` and ``Reachable``."""
 
     page_size = PAGE
     pictures_hint = "MoySklad gives permanent image links on paid tariffs only"
@@ -71,6 +71,11 @@ class MoySkladSide:
 
     async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
         return convert.images_to_frame(await self.client.fetch_images([o.ref for o in owners]))
+
+    async def check_access(self) -> str:
+        # the sale price types: one light request every account and role may make
+        price_types = await self.client.list_price_types()
+        return f"signed in; {len(price_types)} price types"
 
     async def current_stock(self, measure: str) -> pd.DataFrame:
         # non-zero rows only: every published offer gets every mapped warehouse, zero by default,

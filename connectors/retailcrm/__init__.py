@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from connectors.retailcrm.capabilities import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
 from connectors.retailcrm.settings import RetailCRMSettings
-from hub.capabilities import CatalogFeedSink, PriceSink, StockSink
+from hub.capabilities import CatalogFeedSink, PriceSink, Reachable, StockSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -19,7 +19,7 @@ CONNECTOR = Connector(
     settings=RetailCRMSettings,
     client=retailcrm_client,
     capabilities={CatalogFeedSink: RetailCRMFeed.over, StockSink: RetailCRMStock.over,
-                  PriceSink: RetailCRMPrices.over},
+                  PriceSink: RetailCRMPrices.over, Reachable: RetailCRMFeed.over},
 )
 
 __all__ = ["CONNECTOR", "RetailCRMSettings"]

@@ -82,6 +82,14 @@ class _Channel:
             problems=site_problems(crm.site, sites),
         )
 
+    async def check_access(self) -> str:
+        # the sites the key covers: one request, and the configured site checked with it
+        sites = await self.client.sites()
+        problems = site_problems(self.client.site, sites)
+        if problems:
+            raise ValueError(problems[0])
+        return f"signed in; sites {sorted(sites)}"
+
     @staticmethod
     def _delivery(processed: int, not_found: Iterable[Mapping[str, Any]]) -> Delivery:
         return Delivery(processed, frozenset(offer_ref(o) for o in not_found))
