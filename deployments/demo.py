@@ -1,7 +1,8 @@
 """``skladbridge demo``: the full import on the bundled sandboxes, no account and no network needed.
 
 Starts a MoySklad sandbox with a generated catalog, a retailCRM sandbox whose site loads its catalog
-from our feed URL (as the real CRM does), and the feed server, all on loopback sockets; writes the
+from our feed URL (as the real CRM does), and the feed server, all on loopback sockets (the world of
+:func:`deployments.sandbox_world.open_world`, shared with ``sandbox serve --world demo``); writes the
 demo config from ``examples/demo.yaml``; runs the full import twice (the second run shows that
 nothing unchanged is written again) and prints what happened.
 """
@@ -9,26 +10,20 @@ nothing unchanged is written again) and prints what happened.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
-from connectors.retailcrm.feed_server import feed_app
 from connectors.retailcrm.sandbox import RetailCRMSandbox
-from connectors.sandboxing import LoopbackServer
+from deployments.sandbox_world import DEMO_INTEGRATION, EXAMPLES, MS_LOGIN, demo_template, open_world
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-DEMO_INTEGRATION = "demo"
-MS_LOGIN = "admin@demo"
+__all__ = ["DEMO_INTEGRATION", "EXAMPLES", "MS_LOGIN", "DemoWorld", "demo_world", "run_demo"]
+
 SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY"})
-CRM_STORES = (("msk", "Склад Москва"), ("spb", "Склад Санкт-Петербург"))
-CRM_PRICE_TYPES = (("base", "Базовая"), ("wholesale", "Оптовая"))
 
 
 @dataclass
@@ -44,48 +39,25 @@ class DemoWorld:
 
 @contextmanager
 def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4) -> Iterator[DemoWorld]:
-    """Start the sandboxes and the feed server, write the config, set its environment; stop on exit."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    # the sandboxes start empty every time, so must the hub: its snapshots would otherwise say the
-    # fresh CRM already has everything
-    for stale in [*workdir.glob("skladbridge.db*"), *(workdir / "feeds").glob("*.xml")]:
-        stale.unlink()
-    template = EXAMPLES / "demo.yaml"
-    if not template.exists():
-        raise FileNotFoundError(f"{template} is missing: run the demo from a source checkout (pip install -e .)")
-    config_path = workdir / "skladbridge.yaml"
-    feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
+    """Start the sandboxes and the feed server, write the config, set its environment; stop on exit.
 
-    ms_password, crm_key = secrets.token_urlsafe(12), secrets.token_urlsafe(16)
-    moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
-    seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3, seed=seed)
-    retailcrm = RetailCRMSandbox(api_key=crm_key, sites=(DEMO_INTEGRATION,), stores=CRM_STORES,
-                                 price_types=CRM_PRICE_TYPES, catalog_refresh_seconds=1.0)
-    with ExitStack() as stack:
-        ms_server = stack.enter_context(LoopbackServer(moysklad.app))
-        crm_server = stack.enter_context(LoopbackServer(retailcrm.app))
-        feed_server = stack.enter_context(LoopbackServer(feed_app({DEMO_INTEGRATION: feed_path})))
-        feed_url = f"{feed_server.url}/feeds/{DEMO_INTEGRATION}.xml"
-        retailcrm.state.sites[DEMO_INTEGRATION].update({"ymlUrl": feed_url, "loadFromYml": True})
-        env = {
-            "SKLADBRIDGE_DEMO_DATABASE_URL": f"sqlite:///{(workdir / 'skladbridge.db').resolve()}",
-            "SKLADBRIDGE_DEMO_MS_URL": f"{ms_server.url}/api/remap/1.2",
-            "SKLADBRIDGE_DEMO_MS_PASSWORD": ms_password,
-            "SKLADBRIDGE_DEMO_CRM_URL": crm_server.url,
-            "SKLADBRIDGE_DEMO_CRM_KEY": crm_key,
-            "SKLADBRIDGE_DEMO_FEED_URL": feed_url,
-        }
+    The CRM starts with no catalog here: the demo shows the hub's first run bringing it.
+    """
+    template = demo_template()
+    config_path = workdir / "skladbridge.yaml"
+    with open_world(workdir, products, seed=seed, stores=stores) as world:
         # the written config keeps secrets as references; addresses are filled in, so the hub can be
-        # inspected (journal, queue) after the demo with no environment set
+        # inspected (journal, queue) after the demo with no environment set. The feed URL holds the
+        # feed's secret, but that server dies with the demo.
         text = template.read_text(encoding="utf-8")
-        for key, value in env.items():
+        for key, value in world.env.items():
             if key not in SECRET_VARS:
                 text = text.replace("${" + key + "}", value)
         config_path.write_text(text, encoding="utf-8")
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
+        saved = {k: os.environ.get(k) for k in world.env}
+        os.environ.update(world.env)
         try:
-            yield DemoWorld(workdir, config_path, moysklad, retailcrm, feed_url)
+            yield DemoWorld(workdir, config_path, world.moysklad, world.retailcrm, world.feed_url)
         finally:
             for key, previous in saved.items():
                 if previous is None:

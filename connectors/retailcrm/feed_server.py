@@ -1,52 +1,215 @@
-"""Serve ICML feeds over HTTP at a stable URL per integration: ``GET /feeds/{integration}.xml``.
+"""Serve ICML feeds to the CRM at a URL only it knows: ``GET /feeds/{integration}/{secret}.xml``.
 
-That URL is what the CRM's store settings point to (``ymlUrl``). Feeds are files written
-atomically by :func:`connectors.retailcrm.icml.write_icml`, so a reader never sees a partial one;
-``ETag``/``Last-Modified`` let the CRM skip unchanged catalogs.
+That URL is what the CRM's store settings point to (``ymlUrl``). The CRM loads it with a plain GET
+and no credentials of ours, so the protection it can live with is an unguessable per-integration
+secret in the path (the feed carries purchase prices and stock). Unknown integration and wrong
+secret answer the same bare 404, so the server tells a prober nothing, not even which names exist.
+
+An integration without a secret is served at ``/feeds/{integration}.xml``, but :func:`serve_feeds`
+allows that only on a loopback interface (tests, the demo): nothing outside the machine reaches it.
+
+Feeds are files written atomically by :func:`connectors.retailcrm.icml.write_icml`, so a reader
+never sees a partial one; ``ETag``/``Last-Modified`` let the CRM skip unchanged catalogs.
+uvicorn (0.54) only times out idle keep-alive connections *after* a response, so a client that
+connects and never finishes its headers would hold a socket forever: :func:`header_timeout_protocol`
+closes such connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
+import ipaddress
+import threading
+import time
 from collections.abc import Mapping
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+#: a secret shorter than this is refused: it has to withstand guessing over the internet
+MIN_SECRET_LENGTH = 16
+HEADER_TIMEOUT = 10.0
+KEEP_ALIVE_TIMEOUT = 5
 
 
-def feed_url(base_url: str, integration: str) -> str:
-    """The stable feed URL of ``integration`` on a feed server at ``base_url``."""
-    return f"{base_url.rstrip('/')}/feeds/{integration}.xml"
+class FeedExposureError(ValueError):
+    """The feeds cannot be served as asked without exposing one of them."""
 
 
-def feed_app(feeds: Mapping[str, Path]) -> Starlette:
-    """An ASGI app serving ``feeds`` (integration name → ICML file path).
+def feed_url(base_url: str, integration: str, secret: str | None = None) -> str:
+    """The feed URL of ``integration`` on a feed server at ``base_url`` (with its secret, if any)."""
+    base = base_url.rstrip("/")
+    return f"{base}/feeds/{integration}/{secret}.xml" if secret else f"{base}/feeds/{integration}.xml"
 
-    Answers 404 with a plain-text reason for an unknown integration, 503 when the integration is
-    known but its feed has not been generated yet, 304 for a matching ``If-None-Match``.
+
+def _not_found() -> Response:
+    # one body for every refusal: naming integrations would help whoever guesses secrets
+    return PlainTextResponse("not found\n", 404)
+
+
+def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None) -> Starlette:
+    """An ASGI app serving ``feeds`` (integration → ICML file), guarded by ``secrets`` (integration → secret).
+
+    An integration with a secret is served only at ``/feeds/{name}/{secret}.xml``; one without, only
+    at ``/feeds/{name}.xml``. Any other path, name or secret answers the same 404. 503 when the feed
+    has not been generated yet, 304 for a matching ``If-None-Match``.
     """
     paths = {name: Path(path) for name, path in feeds.items()}
+    keys = {name: secret.encode() for name, secret in (secrets or {}).items() if secret}
 
-    async def serve_feed(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in paths:
-            known = ", ".join(sorted(paths)) or "none"
-            return PlainTextResponse(f"no ICML feed for integration {name!r} (known: {known})\n", 404)
-        path = paths[name]
+    async def guarded_feed(request: Request) -> Response:
+        name, given = request.path_params["name"], request.path_params["secret"].encode()
+        # compared even for an unknown name, so the answer's timing does not tell names apart
+        expected = keys.get(name, b"\0" * MIN_SECRET_LENGTH)
+        if not hmac.compare_digest(given, expected) or name not in keys or name not in paths:
+            return _not_found()
+        return _file(paths[name], request.headers.get("if-none-match"))
+
+    def _file(path: Path, if_none_match: str | None = None) -> Response:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            return PlainTextResponse(f"the feed of {name!r} has not been generated yet\n", 503,
-                                     headers={"Retry-After": "60"})
+            return PlainTextResponse("the feed has not been generated yet\n", 503, headers={"Retry-After": "60"})
         etag = '"' + hashlib.sha1(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:16] + '"'
         headers = {"ETag": etag, "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
                    "Cache-Control": "no-cache"}
-        if request.headers.get("if-none-match") == etag:
+        if if_none_match == etag:
             return Response(status_code=304, headers=headers)
         return FileResponse(path, media_type="application/xml; charset=utf-8", headers=headers, stat_result=stat)
 
-    return Starlette(routes=[Route("/feeds/{name}.xml", serve_feed, methods=["GET", "HEAD"])])
+    async def open_feed(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in paths or name in keys:
+            return _not_found()
+        return _file(paths[name], request.headers.get("if-none-match"))
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        return _not_found()
+
+    return Starlette(
+        routes=[Route("/feeds/{name}.xml", open_feed, methods=["GET", "HEAD"]),
+                Route("/feeds/{name}/{secret}.xml", guarded_feed, methods=["GET", "HEAD"])],
+        exception_handlers={404: refused, 405: refused},
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an interface nothing outside this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, str]) -> None:
+    """Refuse to serve, on a reachable interface, a feed without a secret or with a short one."""
+    short = sorted(name for name in feeds if secrets.get(name) and len(secrets[name]) < MIN_SECRET_LENGTH)
+    if short:
+        raise FeedExposureError(f"feed secret of {', '.join(short)} is shorter than {MIN_SECRET_LENGTH} "
+                                "characters: generate one with `python -c 'import secrets; "
+                                "print(secrets.token_urlsafe(24))'`")
+    bare = sorted(name for name in feeds if not secrets.get(name))
+    if bare and not is_loopback(host):
+        raise FeedExposureError(
+            f"{', '.join(bare)}: no feed secret (options.feed.path_secret), so the feed with purchase prices "
+            f"and stock would be public on {host}; set a secret or serve on 127.0.0.1")
+
+
+def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol that closes a connection whose request headers are not complete in ``seconds``.
+
+    Armed when the connection opens and again after each response (the next request's headers);
+    disarmed once a request's headers have been parsed (a slow body download is not cut).
+    """
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _headers_in(self) -> None:
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()
+
+        def _expired(self) -> None:
+            self._deadline = None
+            if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._headers_in()
+
+        def on_response_complete(self) -> None:
+            if not self.transport.is_closing():
+                self._arm()
+            super().on_response_complete()
+            self._headers_in()  # a pipelined request may have started inside
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
+
+
+def feed_server_config(app: Any, host: str, port: int, header_timeout: float = HEADER_TIMEOUT) -> uvicorn.Config:
+    """uvicorn settings for a feed server: header and keep-alive timeouts, no access log (paths hold secrets)."""
+    return uvicorn.Config(app, host=host, port=port, http=header_timeout_protocol(header_timeout),
+                          timeout_keep_alive=KEEP_ALIVE_TIMEOUT, access_log=False, lifespan="off",
+                          log_level="warning", server_header=False)
+
+
+def serve_feeds(feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int,
+                header_timeout: float = HEADER_TIMEOUT) -> None:
+    """Check the exposure, then serve until Ctrl-C (``skladbridge feed serve``)."""
+    check_exposure(host, feeds, secrets)
+    uvicorn.Server(feed_server_config(feed_app(feeds, secrets), host, port, header_timeout)).run()
+
+
+class FeedServer:
+    """A feed server in a background thread (tests and the sandbox world): a context manager."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, header_timeout: float = HEADER_TIMEOUT):
+        if port == 0:
+            from connectors.sandboxing import free_port
+
+            port = free_port()
+        self.url = f"http://{host}:{port}"
+        self._server = uvicorn.Server(feed_server_config(app, host, port, header_timeout))
+        self._thread = threading.Thread(target=self._server.run, name=f"feeds:{port}", daemon=True)
+
+    def __enter__(self) -> FeedServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"feed server did not start at {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
