@@ -89,10 +89,14 @@ def test_db_upgrade_queue_and_journal(config: Path) -> None:
 
 
 @pytest.mark.usefixtures("prefect_backend")
-def test_run_healthcheck(config: Path) -> None:
-    result = runner.invoke(app, ["run", "healthcheck", "--config", str(config)])
+def test_run_healthcheck(tmp_path: Path) -> None:
+    """The healthcheck calls every system once: against the sandboxes, every one answers."""
+    from deployments.demo import demo_world
+
+    with demo_world(tmp_path / "demo", 20) as world:
+        result = runner.invoke(app, ["run", "healthcheck", "--config", str(world.config_path)])
     assert result.exit_code == 0, result.output
-    assert "schema revision" in result.output and "main" in result.output
+    assert "schema revision" in result.output and "demo.crm (retailcrm)" in result.output
 
 
 @pytest.mark.usefixtures("prefect_backend")
