@@ -179,7 +179,7 @@ def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: 
         echo("Set the config's variables in your shell (they hold secrets: keep them out of history files):")
         for line in world.exports:
             echo(f"  {line}")
-        echo(f"Then e.g.: skladbridge run full-import {DEMO_INTEGRATION}   (Ctrl-C stops the world)")
+        echo(f"Then e.g.: skladbridge run full-import --integration {DEMO_INTEGRATION}   (Ctrl-C stops the world)")
         try:
             while True:
                 time.sleep(3600)
