@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.systems import (
@@ -31,6 +32,8 @@ from hub.systems import (
 DEFAULT_CONFIG_NAME = "skladbridge.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_FIELDS = frozenset({"token", "password", "api_key"})
+#: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
 class ConfigError(Exception):
@@ -137,15 +140,25 @@ class Integration(BaseModel):
         if not isinstance(value, Mapping):
             return value
         typed: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []  # every alias checked; reported together (see _describe)
         for alias, raw in value.items():
             if not isinstance(raw, Mapping) or "system" not in raw:
-                raise ValueError(f"{alias}: needs a 'system' key, one of {known_systems()}")
+                problems.append((str(alias), f"needs a 'system' key, one of {known_systems()}"))
+                continue
             try:
                 settings = connector(str(raw["system"])).settings
             except UnknownSystemError:
-                known = known_systems()
-                raise ValueError(f"{alias}.system: unknown system {raw['system']!r}; known: {known}") from None
-            typed[alias] = settings.model_validate(raw)
+                problems.append((f"{alias}.system", f"unknown system {raw['system']!r}; known: {known_systems()}"))
+                continue
+            try:
+                typed[alias] = settings.model_validate(raw)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    path, message = _describe(err)[0]
+                    problems.append((".".join(p for p in (str(alias), path) if p), f"{message} ({raw['system']})"))
+        if problems:
+            raise PydanticCustomError("system_settings", "{count} problem(s) in systems",
+                                      {"count": len(problems), "problems": problems})
         return typed
 
     def system(self, alias: str) -> SystemSettings:
@@ -164,6 +177,16 @@ class Config(BaseModel):
     journal_retention_count: int = Field(default=100_000, gt=0)
     integrations: dict[str, Integration] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            scheme = value.split("://", 1)[0] if "://" in value else ""
+            if scheme not in DATABASE_SCHEMES:
+                raise ValueError(f"unknown scheme {scheme or value[:20]!r}: expected sqlite:///PATH or "
+                                 "postgresql://USER:PASSWORD@HOST:PORT/DB")
+        return value
 
     def integration(self, name: str) -> Integration:
         """Return integration ``name`` or raise a ConfigError listing the known ones."""
@@ -220,20 +243,25 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
 
 
 def parse_config(raw: Any, *, source: Path | str = "<config>", require_secrets: bool = True) -> Config:
-    """Validate an already-parsed mapping (see :func:`load_config`)."""
+    """Validate an already-parsed mapping (see :func:`load_config`).
+
+    Every stage runs, so one pass reports every problem: environment references, the schema
+    (every system alias), and the flow edges of each integration that is valid on its own.
+    """
     label = str(source)
     if not isinstance(raw, Mapping):
         raise ConfigError(label, [("", "expected a mapping at the top level")])
     problems: list[tuple[str, str]] = []
     interpolated = _interpolate(raw, (), problems, require_secrets)
-    if problems:
-        raise ConfigError(label, problems)
+    config: Config | None = None
     try:
         config = Config.model_validate({**interpolated, "source": Path(source)})
     except ValidationError as exc:
-        raise ConfigError(label, [_describe(err) for err in exc.errors()]) from None
-    problems = _check_edges(config)
-    if problems:
+        problems += [problem for err in exc.errors() for problem in _describe(err)]
+        problems += _edges_of_valid_integrations(interpolated.get("integrations"))
+    else:
+        problems += _check_edges(config)
+    if problems or config is None:
         raise ConfigError(label, problems)
     return config
 
@@ -267,7 +295,27 @@ def resolve_secret(ref: str | None) -> str | None:
 def redacted_dump(config: Config) -> dict[str, Any]:
     """The validated config as plain data, safe to print (secret references kept, values never)."""
     # serialize_as_any: systems are declared as the base settings class; dump their own fields
-    return config.model_dump(mode="json", by_alias=True, exclude_none=True, serialize_as_any=True)
+    dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True, serialize_as_any=True)
+    if config.database_url:
+        dumped["database_url"] = redact_url(config.database_url)
+    return dumped
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password masked (``${ENV}`` references are interpolated, so values land here).
+
+    The password is also registered for redaction, so driver errors that quote it are masked too.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    from connectors.http.redaction import REDACTED, register_secret
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    register_secret(parts.password)
+    netloc = f"{parts.username or ''}:{REDACTED}@{parts.netloc.rsplit('@', 1)[1]}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # -- internals ----------------------------------------------------------------------------------
@@ -309,37 +357,55 @@ def _under_systems(path: tuple[str, ...]) -> bool:
     return len(path) >= 4 and path[0] == "integrations" and path[2] == "systems"
 
 
-def _describe(err: Any) -> tuple[str, str]:
+def _describe(err: Any) -> list[tuple[str, str]]:
+    """A pydantic error as ``(key path, message)`` problems (a system's errors come several at once)."""
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith("function-")]
     path = ".".join(loc)
     kind = err.get("type", "")
+    if kind == "system_settings":
+        return [(f"{path}.{sub}", msg) for sub, msg in err["ctx"]["problems"]]
     if kind == "extra_forbidden":
-        return path, "unknown key (check the spelling; see examples/demo.yaml for the shape)"
+        return [(path, "unknown key (check the spelling; see examples/demo.yaml for the shape)")]
     if kind == "missing":
-        return path, "required key is missing"
+        return [(path, "required key is missing")]
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    return path, msg
+    return [(path, msg)]
+
+
+def _edges_of_valid_integrations(raw: Any) -> list[tuple[str, str]]:
+    """Edge problems of the integrations that validate on their own (the file as a whole did not)."""
+    problems: list[tuple[str, str]] = []
+    for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
+        try:
+            integ = Integration.model_validate(value)
+        except ValidationError:
+            continue  # its schema problems are reported already
+        problems += _integration_edges(str(name), integ)
+    return problems
 
 
 def _check_edges(config: Config) -> list[tuple[str, str]]:
+    return [problem for name, integ in config.integrations.items() for problem in _integration_edges(name, integ)]
+
+
+def _integration_edges(name: str, integ: Integration) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for name, integ in config.integrations.items():
-        for stream, edge in integ.flows.items():
-            where = f"integrations.{name}.flows.{stream}"
-            if stream not in STREAMS:
-                problems.append((where, f"unknown stream; expected one of {list(STREAMS)}"))
+    for stream, edge in integ.flows.items():
+        where = f"integrations.{name}.flows.{stream}"
+        if stream not in STREAMS:
+            problems.append((where, f"unknown stream; expected one of {list(STREAMS)}"))
+            continue
+        for role, alias, verb in (("from", edge.source, "reads"), ("to", edge.target, "writes")):
+            if alias not in integ.systems:
+                problems.append((f"{where}.{role}", f"{alias!r} is not a system alias of this "
+                                 f"integration; defined: {sorted(integ.systems)}"))
                 continue
-            for role, alias, verb in (("from", edge.source, "reads"), ("to", edge.target, "writes")):
-                if alias not in integ.systems:
-                    problems.append((f"{where}.{role}", f"{alias!r} is not a system alias of this "
-                                     f"integration; defined: {sorted(integ.systems)}"))
-                    continue
-                system = integ.systems[alias].system
-                needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
-                if needed is None or not connector(system).can(needed):
-                    allowed = connector(system).streams(verb)
-                    problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
-                                     f"{stream!r} (it {verb}: {allowed})"))
-            if edge.source == edge.target:
-                problems.append((where, "from and to name the same system"))
+            system = integ.systems[alias].system
+            needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
+            if needed is None or not connector(system).can(needed):
+                allowed = connector(system).streams(verb)
+                problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
+                                 f"{stream!r} (it {verb}: {allowed})"))
+        if edge.source == edge.target:
+            problems.append((where, "from and to name the same system"))
     return problems

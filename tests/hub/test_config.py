@@ -142,3 +142,40 @@ def test_commands_without_calls_may_load_with_secrets_unset(tmp_path: Path, monk
     token = config.integration("main").systems["ms"].token  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="TEST_MS_TOKEN"):
         resolve_secret(token)
+
+
+def test_every_problem_is_reported_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment, schema (each system alias) and edges all reported, not the first stage only."""
+    monkeypatch.setenv("TEST_CRM_KEY", "crm-key-value-0002")
+    monkeypatch.delenv("TEST_MS_TOKEN", raising=False)
+    text = ("database_url: mongodb://h/db\n" + GOOD.replace("token_kind: app", "token_kind: robot")
+            .replace("measure: quantity", "measure: lots") + "  other:\n    systems:\n"
+            "      ms: {system: moysklad, login: admin@shop}\n"
+            "      crm: {system: retailcrm, api_key: '${TEST_CRM_KEY}'}\n"
+            "  third:\n    systems:\n      ms: {system: moysklad, token: '${TEST_CRM_KEY}'}\n"
+            "      crm: {system: retailcrm, base_url: 'https://a.retailcrm.ru', api_key: '${TEST_CRM_KEY}'}\n"
+            "    flows: {stock: {from: crm, to: ms}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    paths = [path for path, _ in info.value.problems]
+    assert "integrations.main.systems.ms.token" in paths  # unset environment variable
+    assert "database_url" in paths and "integrations.main.options.stock.measure" in paths
+    assert "integrations.main.systems.ms.token_kind" in paths
+    assert "integrations.other.systems.ms" in paths and "integrations.other.systems.crm.base_url" in paths
+    assert "integrations.third.flows.stock.from" in paths  # edges of an integration valid on its own
+
+
+def test_moysklad_without_credentials_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace('token: "${TEST_MS_TOKEN}", ', "")))
+    assert "integrations.main.systems.ms: no credentials" in str(info.value)
+
+
+def test_database_password_is_redacted_inline_or_from_the_environment(
+    tmp_path: Path, secrets_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://hub:pg-secret-0004@db.local:5432/hub"
+    monkeypatch.setenv("TEST_DB_URL", url)
+    for value in (url, "${TEST_DB_URL}"):
+        dumped = redacted_dump(load_config(write(tmp_path, f"database_url: {value}\n" + GOOD)))
+        assert dumped["database_url"] == "postgresql://hub:***@db.local:5432/hub"
