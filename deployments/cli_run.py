@@ -1,0 +1,180 @@
+"""Commands that run something: ``run`` (Prefect flows), ``demo``, ``sandbox serve``, ``feed serve``.
+
+Prefect is configured (``prefect_env.configure``) before any flow module is imported, and flows
+are imported inside the commands that run them, so ``--help`` and the store commands stay fast.
+A run command checks its run lock before Prefect starts its server, and that server is started so
+that it dies with the CLI (``prefect_server.ensure_prefect_api``), killed or not. The flow engine's
+own traceback of a failed run stays off the console (``--debug`` shows it); the run is still
+recorded as Failed in Prefect, and the CLI prints the error table's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deployments.cli_common import (
+    ConfigOpt,
+    config_path,
+    ensure_port_free,
+    fail,
+    load,
+    open_store,
+    pairs,
+    quiet_engine_tracebacks,
+    show,
+)
+from hub.config import Config, ConfigError, find_config_path
+
+run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
+feed_app = typer.Typer(help="Catalog feeds (ICML) for the CRM.", no_args_is_help=True)
+
+
+def _prefect(config: Path | None) -> None:
+    """Prefect's environment (home, timeouts, no analytics): before the first Prefect import."""
+    from deployments.prefect_env import configure
+
+    path = find_config_path(config)
+    configure(path.parent.resolve() / ".prefect" if path.exists() else None)
+
+
+def _prefect_api() -> None:
+    """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
+    from deployments.prefect_server import ensure_prefect_api
+
+    try:
+        ensure_prefect_api()
+    except RuntimeError as exc:
+        raise fail(f"Prefect: {exc}") from None
+
+
+def _refuse_if_running(loaded: Config, integration: str, streams: Sequence[str]) -> None:
+    """Exit 1 with one line at once if another run holds the run locks, before Prefect's server starts.
+
+    Only a probe, released again: the flow takes the same locks itself and must (deployments and
+    workers run it with no CLI around), and a lock held here would refuse our own flow, as flock and
+    advisory locks belong to a descriptor or a session, not to a process. A run that starts in
+    between is still refused, by the flow, only later (ExchangeBusyError, the error table).
+    """
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(loaded)
+    try:
+        with store.locks.hold(integration, *streams):
+            pass
+    finally:
+        store.close()
+
+
+@run_app.command("healthcheck")
+def run_healthcheck(config: ConfigOpt = None) -> None:
+    """Load the config, open the store, call every system once, and report."""
+    config = config_path(config)
+    load(config)  # fail fast, before Prefect starts, with the config's own message
+    _prefect(config)
+    _prefect_api()
+    from flows.healthcheck import healthcheck
+
+    quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
+    report = healthcheck(str(config) if config else None)
+    show(pairs(report.items()))
+
+
+@run_app.command("full-import")
+def run_full_import(
+    integration: Annotated[str, typer.Option(help="the integration to import")],
+    config: ConfigOpt = None,
+    catalog_wait: Annotated[float, typer.Option(help="seconds to wait for the CRM to load a changed feed")] = 0.0,
+    resend_all: Annotated[bool, typer.Option(help="send all stock and prices again, whatever was sent")] = False,
+) -> None:
+    """Import the catalog from the integration's source into the hub and publish it to its channel."""
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    # imports Prefect (a few seconds) but starts nothing; the flow module names the locks it takes
+    from flows.full_import import STREAMS, full_import
+
+    _refuse_if_running(loaded, integration, STREAMS)
+    _prefect_api()
+    quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
+    summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
+                          resend_all=resend_all)
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    for warning in summary["warnings"]:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+
+
+def demo(
+    products: Annotated[int, typer.Option(help="products in the generated MoySklad catalog")] = 3000,
+    workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
+        "skladbridge-demo"
+    ),
+) -> None:
+    """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    from deployments.prefect_env import configure
+
+    configure(workdir.resolve() / ".prefect")  # the home run_demo sets, early enough for the server
+    _prefect_api()
+    from deployments.demo import run_demo
+
+    run_demo(workdir.resolve(), products=products, echo=typer.echo)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    system: Annotated[str, typer.Argument(help="moysklad | retailcrm")],
+    port: Annotated[int, typer.Option(help="loopback port")] = 8081,
+    products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
+    token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
+    login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
+    password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
+    api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
+) -> None:
+    """Run a sandbox on 127.0.0.1 until Ctrl-C; prints its URL and the credentials it accepts."""
+    if system not in ("moysklad", "retailcrm"):
+        raise fail(f"unknown system {system!r}: moysklad or retailcrm")
+    ensure_port_free("127.0.0.1", port)
+    if system == "moysklad":
+        from connectors.moysklad.sandbox import serve as serve_moysklad
+
+        serve_moysklad(products, port, token, login, password)
+    else:
+        from connectors.retailcrm.sandbox import RetailCRMSandbox
+
+        key = api_key or "sandbox-key"
+        RetailCRMSandbox(api_key=key).serve(port, key)
+
+
+@feed_app.command("serve")
+def feed_serve(
+    config: ConfigOpt = None,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8090,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve every integration's ICML feed at /feeds/<integration>.xml (the URL the CRM loads)."""
+    import uvicorn
+
+    from connectors.retailcrm.feed_server import feed_app as make_feed_app
+    from tasks.catalog_run import plan_catalog_run
+
+    loaded = load(config, require_secrets=False)
+    ensure_port_free(host, port)
+    feeds: dict[str, Path] = {}
+    for name, integ in loaded.integrations.items():
+        if integ.edge("catalog") is not None:
+            store = open_store(config)
+            try:
+                feeds[name] = plan_catalog_run(loaded, name, store).feed_path
+            except ConfigError:
+                continue
+            finally:
+                store.close()
+    for name, path in sorted(feeds.items()):
+        typer.echo(f"http://{host}:{port}/feeds/{name}.xml  <- {path}")
+    uvicorn.run(make_feed_app(feeds), host=host, port=port, log_level="warning")
