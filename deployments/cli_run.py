@@ -128,17 +128,28 @@ def demo(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[str, typer.Argument(help="moysklad | retailcrm")],
+    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm (or --world demo)")] = None,
     port: Annotated[int, typer.Option(help="loopback port")] = 8081,
     products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
     token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
     password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
     api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
+    world: Annotated[str | None, typer.Option(help="demo: both sandboxes and the feed server as the demo has "
+                                                   "them, the CRM's catalog loaded")] = None,
+    workdir: Annotated[Path, typer.Option(help="--world: where its config, hub and feed go")] = Path(
+        ".skladbridge-world"),
 ) -> None:
     """Run a sandbox on 127.0.0.1 until Ctrl-C; prints its URL and the credentials it accepts."""
+    if world is not None:
+        if world != "demo":
+            raise fail(f"unknown world {world!r}: demo")
+        from deployments.sandbox_world import serve_world
+
+        serve_world(workdir.resolve(), products, echo=typer.echo)
+        return
     if system not in ("moysklad", "retailcrm"):
-        raise fail(f"unknown system {system!r}: moysklad or retailcrm")
+        raise fail(f"unknown system {system!r}: moysklad or retailcrm, or --world demo")
     ensure_port_free("127.0.0.1", port)
     if system == "moysklad":
         from connectors.moysklad.sandbox import serve as serve_moysklad
