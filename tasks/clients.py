@@ -7,9 +7,9 @@ Secrets are resolved here (through :func:`hub.config.resolve_secret`) and nowher
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from hub.config import ConfigError, Integration, resolve_secret
 from hub.systems import connector
@@ -25,13 +25,8 @@ async def open_capability(integ: Integration, alias: str, capability: type[T]) -
         ConfigError: the system does not implement ``capability`` (config validation refuses such
             edges, so this means a task asked a system for something its edge does not need).
     """
-    settings = integ.systems[alias]
-    found = connector(settings.system)
-    make = found.capabilities.get(capability)
-    if make is None:
-        raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
-                                      f"{capability.__name__}")])
-    async with found.client(settings, resolve_secret) as client:
+    settings, make = _maker(integ, alias, capability)
+    async with connector(settings.system).client(settings, resolve_secret) as client:
         yield cast(T, make(client, settings))
 
 
@@ -39,9 +34,19 @@ async def open_capability(integ: Integration, alias: str, capability: type[T]) -
 def capability_for_planning(integ: Integration, alias: str, capability: type[T]) -> Iterator[T]:
     """The same capability without a client, for code that sends nothing (batch sizes, entry shapes,
     feed files): no secret is resolved and no connection made. Sending through it is an error."""
+    settings, make = _maker(integ, alias, capability)
+    yield cast(T, make(None, settings))
+
+
+def _maker(integ: Integration, alias: str, capability: type) -> tuple[Any, Callable[[Any, Any], Any]]:
+    """The settings of ``alias`` and its connector's maker of ``capability``.
+
+    Raises:
+        ConfigError: the system does not implement ``capability``.
+    """
     settings = integ.systems[alias]
     make = connector(settings.system).capabilities.get(capability)
     if make is None:
         raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
                                       f"{capability.__name__}")])
-    yield cast(T, make(None, settings))
+    return settings, make
