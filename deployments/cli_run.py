@@ -27,7 +27,7 @@ from deployments.cli_common import (
     quiet_engine_tracebacks,
     show,
 )
-from hub.config import Config, ConfigError, find_config_path
+from hub.config import Config, ConfigError, find_config_path, resolve_secret
 
 run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
@@ -168,24 +168,39 @@ def feed_serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8090,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
 ) -> None:
-    """Serve every integration's ICML feed at /feeds/<integration>.xml (the URL the CRM loads)."""
-    import uvicorn
+    """Serve each integration's ICML feed at /feeds/<integration>/<secret>.xml (the URL the CRM loads).
 
-    from connectors.retailcrm.feed_server import feed_app as make_feed_app
+    The secret is options.feed.path_secret; wrong names and secrets get the same bare 404. A feed
+    without a secret is served at /feeds/<integration>.xml, and only on a loopback interface.
+    """
+    from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
     from tasks.catalog_run import plan_catalog_run
 
-    loaded = load(config, require_secrets=False)
-    ensure_port_free(host, port)
+    loaded = load(config)  # path secrets are resolved: an unset one fails here, naming it
     feeds: dict[str, Path] = {}
+    secrets: dict[str, str] = {}
     for name, integ in loaded.integrations.items():
-        if integ.edge("catalog") is not None:
-            store = open_store(config)
-            try:
-                feeds[name] = plan_catalog_run(loaded, name, store).feed_path
-            except ConfigError:
-                continue
-            finally:
-                store.close()
+        if integ.edge("catalog") is None:
+            continue
+        store = open_store(config)
+        try:
+            feeds[name] = plan_catalog_run(loaded, name, store).feed_path
+        except ConfigError:
+            continue
+        finally:
+            store.close()
+        secret = resolve_secret(integ.options.feed.path_secret)
+        if secret:
+            secrets[name] = secret
+    if not feeds:
+        raise fail("no integration publishes a catalog feed (a flows.catalog edge to a feed channel)")
+    try:
+        check_exposure(host, feeds, secrets)
+    except FeedExposureError as exc:
+        raise fail(str(exc)) from None
+    ensure_port_free(host, port)
     for name, path in sorted(feeds.items()):
-        typer.echo(f"http://{host}:{port}/feeds/{name}.xml  <- {path}")
-    uvicorn.run(make_feed_app(feeds), host=host, port=port, log_level="warning")
+        # the secret itself is not printed: the console may be logged; the CRM's ymlUrl gets it from you
+        shown = feed_url(f"http://{host}:{port}", name, "<path_secret>" if name in secrets else None)
+        typer.echo(f"{shown}  <- {path}")
+    serve_feeds(feeds, secrets, host, port)

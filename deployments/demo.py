@@ -23,7 +23,7 @@ from deployments.sandbox_world import DEMO_INTEGRATION, EXAMPLES, MS_LOGIN, demo
 
 __all__ = ["DEMO_INTEGRATION", "EXAMPLES", "MS_LOGIN", "DemoWorld", "demo_world", "run_demo"]
 
-SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY"})
+SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET"})
 
 
 @dataclass

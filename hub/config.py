@@ -70,6 +70,10 @@ class FeedOptions(BaseModel):
     public_url: str | None = Field(default=None, description="URL the CRM's site settings point to")
     shop_name: str = "Shop"
     company: str = "Company"
+    path_secret: str | None = Field(
+        default=None, description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
+        "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback")
+    purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
 
 
 class CatalogOptions(BaseModel):
@@ -330,9 +334,8 @@ def _interpolate(
         return [_interpolate(v, (*path, str(i)), problems, require_secrets) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
-    key = path[-1] if path else ""
     dotted = ".".join(path)
-    if key in _SECRET_FIELDS and _under_systems(path):
+    if _is_secret(path):
         if _ENV_REF.fullmatch(value) or value.startswith("prefect-secret:"):
             env_match = _ENV_REF.fullmatch(value)
             if require_secrets and env_match and env_match.group(1) not in os.environ:
@@ -353,8 +356,11 @@ def _interpolate(
     return _ENV_REF.sub(substitute, value)
 
 
-def _under_systems(path: tuple[str, ...]) -> bool:
-    return len(path) >= 4 and path[0] == "integrations" and path[2] == "systems"
+def _is_secret(path: tuple[str, ...]) -> bool:
+    """Whether the value at ``path`` is a secret: a system's credential or a feed's path secret."""
+    if len(path) < 4 or path[0] != "integrations":
+        return False
+    return (path[2] == "systems" and path[-1] in _SECRET_FIELDS) or path[2:] == ("options", "feed", "path_secret")
 
 
 def _describe(err: Any) -> list[tuple[str, str]]:

@@ -63,6 +63,9 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
     # reserve, quantity = stock - reserve + inTransit); which one is sent is a per-integration
     # option, recorded in stock_type so a frame never mixes measures silently.
     "stock": {"offer_id": STR, "store_id": STR, "available": FLOAT, "stock_type": STR},
+    # What a bundle (комплект) is made of: ``quantity`` of component offer per one bundle. A bundle
+    # has no stock of its own; a channel is sent min over components of floor(available / quantity).
+    "bundle_components": {"offer_id": STR, "component_id": STR, "quantity": FLOAT},
     # owner_id is an offer_id or a product_id; position keeps the system's order. ``url`` is a link
     # anyone can load (a channel's feed needs one); null when the source gives none (MoySklad:
     # permanent links are a paid-tariff feature). ``download_url`` needs the source account's auth.

@@ -84,9 +84,12 @@ def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappi
     images = records.frame(run.name, "images", parents=product_ids)
     # a download link that needs our credentials could not be loaded by the channel: left out
     stats.pictures_without_link += int(images["url"].isna().sum())
+    purchase_prices = records.frame(run.name, "purchase_prices", keys=offer_ids)
+    if not run.integ.options.feed.purchase_prices:
+        purchase_prices = purchase_prices.iloc[0:0]  # cost prices kept out of the file the CRM fetches
     yield from feed.feed_items(FeedSlice(
         offers=part.offers, products=products, prices=part.prices,
-        purchase_prices=records.frame(run.name, "purchase_prices", keys=offer_ids),
+        purchase_prices=purchase_prices,
         stock=rows[rows["store_id"].isin(set(mappings.store_map))], images=images,
         main_price_type=mappings.feed_price_type_id or "",
     ))

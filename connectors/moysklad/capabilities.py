@@ -8,6 +8,7 @@ by ``expand`` or per owner, one ``report/stock/bystore/current``) stays here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -31,6 +32,9 @@ class MoySkladSide:
 
     page_size = PAGE
     pictures_hint = "MoySklad gives permanent image links on paid tariffs only"
+
+    #: ``changedSince`` may reach 24 hours back (a margin kept for clock skew)
+    changes_window = timedelta(hours=23, minutes=50)
 
     def __init__(self, client: MoySkladClient | None) -> None:
         self._client = client  # None while a task only plans
@@ -77,10 +81,12 @@ class MoySkladSide:
         price_types = await self.client.list_price_types()
         return f"signed in; {len(price_types)} price types"
 
-    async def current_stock(self, measure: str) -> pd.DataFrame:
-        # non-zero rows only: every published offer gets every mapped warehouse, zero by default,
-        # so zero lines would only make the one big (unpaged) response bigger
-        rows = await self.client.stock_current("bystore", stock_type=measure, include_zero=False)
+    async def current_stock(self, measure: str, changed_since: datetime | None = None) -> pd.DataFrame:
+        # a whole read asks for non-zero rows only: every published offer gets every mapped
+        # warehouse, zero by default, so zero lines would only make the one big (unpaged) response
+        # bigger. A changed-since read always has its zeros (a sold-out item must reach the channel).
+        rows = await self.client.stock_current("bystore", stock_type=measure, changed_since=changed_since,
+                                               include_zero=False)
         return convert.stock_to_frame(rows, measure)
 
 

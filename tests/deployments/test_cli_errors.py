@@ -29,6 +29,7 @@ integrations:
       crm: {{system: retailcrm, base_url: "{crm_url}", api_key: "${{ERR_TEST_CRM_KEY}}"}}
     flows:
       stock: {{from: ms, to: crm}}
+      catalog: {{from: ms, to: crm}}
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,7 +71,7 @@ class ShopSettings(SystemSettings):
 
 
 class FakeErp:  # CatalogSource, StockSource
-    page_size, pictures_hint = 10, "never"
+    page_size, pictures_hint, changes_window = 10, "never", None  # no changed-since read: always whole
 
     async def reference(self) -> dict[str, pd.DataFrame]:
         return {"currencies": model.frame("currencies", []), "organizations": model.frame("organizations", []),
@@ -90,7 +91,7 @@ class FakeErp:  # CatalogSource, StockSource
     async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
         return model.frame("images", [])
 
-    async def current_stock(self, measure: str) -> pd.DataFrame:
+    async def current_stock(self, measure: str, changed_since: datetime | None = None) -> pd.DataFrame:
         return model.frame("stock", [{"offer_id": i, "store_id": s, "available": q, "stock_type": measure}
                                      for i, item in WAREHOUSE.items.items() for s, q in item["stock"].items() if q])
 

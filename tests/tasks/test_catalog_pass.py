@@ -6,6 +6,7 @@ the same order, and no extra upload request (a changed entry waits for a full ba
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -87,3 +88,17 @@ def test_after_everything_was_sent_a_pass_queues_only_what_changed(make_run: Any
     assert moved.planned[PRICES].changed == 1 and moved.planned[INVENTORIES].changed == 0
     assert [[e["xmlId"] for e in b] for b in _queued(run, PRICES)] == [["p11"]]
     assert not moved.feed.changed  # the feed shows the base price only
+
+
+def test_purchase_prices_are_in_the_feed_unless_the_option_keeps_them_out(make_run: Any) -> None:
+    with_costs = _publish(make_run("costs"), 100)
+    run = make_run("no-costs")
+    feed = run.integ.options.feed.model_copy(update={"purchase_prices": False})
+    options = run.integ.options.model_copy(update={"feed": feed})
+    private = dataclasses.replace(run, integ=run.integ.model_copy(update={"options": options}))
+    without = _publish(private, 100)
+
+    assert with_costs.feed.path.read_text(encoding="utf-8").count("<purchasePrice>") == 8  # every third offer
+    text = without.feed.path.read_text(encoding="utf-8")
+    assert "<purchasePrice>" not in text and without.feed.offers == with_costs.feed.offers == 23
+    assert text.count("<price>") == with_costs.feed.path.read_text(encoding="utf-8").count("<price>") > 0
