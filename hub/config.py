@@ -12,13 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.options import IntegrationOptions
 from hub.systems import (
     READ_CAPABILITY,
     STREAMS,
@@ -32,6 +33,8 @@ from hub.systems import (
 DEFAULT_CONFIG_NAME = "skladbridge.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_FIELDS = frozenset({"token", "password", "api_key"})
+#: options that are secrets too (key path under ``integrations.<name>``)
+_SECRET_OPTIONS = frozenset({("options", "feed", "path_secret"), ("options", "stock", "webhook_secret")})
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
@@ -60,69 +63,6 @@ class FlowEdge(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
     source: str = Field(alias="from")
     target: str = Field(alias="to")
-
-
-class FeedOptions(BaseModel):
-    """Where the ICML catalog feed is written and the URL the CRM fetches it from."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    dir: Path | None = Field(default=None, description="folder of the feed file (default: next to the db)")
-    public_url: str | None = Field(default=None, description="URL the CRM's site settings point to")
-    shop_name: str = "Shop"
-    company: str = "Company"
-    path_secret: str | None = Field(
-        default=None, description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
-        "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback")
-    purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
-
-
-class CatalogOptions(BaseModel):
-    """What the catalog exchanges (full import, feed) publish."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    include_archived: bool = Field(default=False, description="publish archived items as inactive")
-    images: bool = Field(default=True, description="read pictures and put them in the catalog")
-
-
-class StockOptions(BaseModel):
-    """How stock is measured and sent (the seed modules' rules; defaults are theirs)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    measure: Literal["stock", "freeStock", "quantity"] = Field(
-        default="freeStock",
-        description="stock = on hand; freeStock = on hand - reserve (the default); "
-        "quantity = on hand - reserve + expected goods",
-    )
-    cap: int = Field(default=999_999, ge=0, description="largest quantity sent to a channel")
-
-
-#: option keys of the first releases -> where they live now (a clear error instead of "unknown key")
-_MOVED_OPTIONS = {
-    "stock_type": "options.stock.measure", "stock_cap": "options.stock.cap",
-    "include_archived": "options.catalog.include_archived", "import_images": "options.catalog.images",
-    "upload_batch_size": "batch_size of the channel system (systems.<alias>.batch_size)",
-}
-
-
-class IntegrationOptions(BaseModel):
-    """Behaviour switches of one integration, per stream (defaults follow the seed modules).
-
-    Options of one system (a batch size, a site) are that system's settings, not here.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    catalog: CatalogOptions = CatalogOptions()
-    stock: StockOptions = StockOptions()
-    feed: FeedOptions = FeedOptions()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _moved(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            moved = [f"{old} is now {new}" for old, new in _MOVED_OPTIONS.items() if old in value]
-            if moved:
-                raise ValueError("; ".join(moved))
-        return value
 
 
 class Integration(BaseModel):
@@ -360,7 +300,7 @@ def _is_secret(path: tuple[str, ...]) -> bool:
     """Whether the value at ``path`` is a secret: a system's credential or a feed's path secret."""
     if len(path) < 4 or path[0] != "integrations":
         return False
-    return (path[2] == "systems" and path[-1] in _SECRET_FIELDS) or path[2:] == ("options", "feed", "path_secret")
+    return (path[2] == "systems" and path[-1] in _SECRET_FIELDS) or path[2:] in _SECRET_OPTIONS
 
 
 def _describe(err: Any) -> list[tuple[str, str]]:

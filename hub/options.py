@@ -1,0 +1,94 @@
+"""Per-stream options of an integration (``integrations.<name>.options``): behaviour, not systems.
+
+Options of one system (a batch size, a site) are that system's settings (:mod:`hub.systems`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FeedOptions(BaseModel):
+    """Where the ICML catalog feed is written and the URL the CRM fetches it from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dir: Path | None = Field(default=None, description="folder of the feed file (default: next to the db)")
+    public_url: str | None = Field(default=None, description="URL the CRM's site settings point to")
+    shop_name: str = "Shop"
+    company: str = "Company"
+    path_secret: str | None = Field(
+        default=None, description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
+        "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback")
+    purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
+
+
+class CatalogOptions(BaseModel):
+    """What the catalog exchanges (full import, feed) publish."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    include_archived: bool = Field(default=False, description="publish archived items as inactive")
+    images: bool = Field(default=True, description="read pictures and put them in the catalog")
+
+
+class StockOptions(BaseModel):
+    """How stock is measured and sent: the seed modules' rules, their defaults.
+
+    The seed's "do not count expected goods" is ``measure: freeStock`` (or ``stock``); only
+    ``quantity`` counts goods expected on purchase orders.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    measure: Literal["stock", "freeStock", "quantity"] = Field(
+        default="freeStock",
+        description="stock = on hand; freeStock = on hand - reserve (the default); "
+        "quantity = on hand - reserve + expected goods",
+    )
+    cap: int = Field(default=999_999, ge=0, description="largest quantity sent to a channel")
+    zero_sold_out: bool = Field(
+        default=True, description="send 0 for an item at or below 0; false: leave its stock in the channel "
+        "untouched (the seed's 'do not zero stock in the CRM')")
+    include_archived: bool = Field(default=False, description="send stock of archived items too "
+                                   "(the seed's 'do not sync inactive items' is the default)")
+    storeless_reserve_from: str | None = Field(
+        default=None, description="channel warehouse code whose stock the reserve of orders without a "
+        "store is taken from; unset: that reserve is not counted (no warehouse can be told)")
+    full_every: int = Field(default=86_400, ge=600, description="seconds between full reconciliations "
+                            "(a whole read, not only what changed), to catch drift")
+    overlap: int = Field(default=300, ge=0, le=3600, description="seconds each changed-since read "
+                         "reaches before the previous one (clock skew, recalculation lag)")
+    webhook_secret: str | None = Field(
+        default=None, description="secret reference of the token in the stock webhook URL, "
+        "/hooks/<system>/<integration>/<token>; no secret: the integration takes no webhooks")
+
+
+#: option keys of the first releases -> where they live now (a clear error instead of "unknown key")
+_MOVED_OPTIONS = {
+    "stock_type": "options.stock.measure", "stock_cap": "options.stock.cap",
+    "include_archived": "options.catalog.include_archived", "import_images": "options.catalog.images",
+    "upload_batch_size": "batch_size of the channel system (systems.<alias>.batch_size)",
+}
+
+
+class IntegrationOptions(BaseModel):
+    """Behaviour switches of one integration, per stream (defaults follow the seed modules).
+
+    Options of one system (a batch size, a site) are that system's settings, not here.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    catalog: CatalogOptions = CatalogOptions()
+    stock: StockOptions = StockOptions()
+    feed: FeedOptions = FeedOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            moved = [f"{old} is now {new}" for old, new in _MOVED_OPTIONS.items() if old in value]
+            if moved:
+                raise ValueError("; ".join(moved))
+        return value
