@@ -1,4 +1,4 @@
-"""Commands that run something: ``run`` (Prefect flows), ``demo``, ``sandbox serve``, ``feed serve``.
+"""Commands that run something: ``run`` (the Prefect flows), ``demo``, ``sandbox serve``, ``feed serve``.
 
 Prefect is configured (``prefect_env.configure``) before any flow module is imported, and flows
 are imported inside the commands that run them, so ``--help`` and the store commands stay fast.
@@ -108,6 +108,30 @@ def run_full_import(
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for warning in summary["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+
+
+@run_app.command("stock-sync")
+def run_stock_sync(
+    integration: Annotated[str, typer.Option(help="the integration whose stock to sync")],
+    config: ConfigOpt = None,
+    full: Annotated[bool, typer.Option(help="read all stock, not only what changed (a reconciliation)")] = False,
+) -> None:
+    """One stock-sync cycle: stock that changed at the source since the last cycle, to the channel."""
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    _prefect_api()
+    from flows.stock_sync import stock_sync
+
+    quiet_engine_tracebacks()
+    summary = stock_sync(integration, str(config) if config else None, full=full, trigger="cli")
+    if "skipped" in summary:
+        typer.echo(summary["skipped"])
+        return
+    show(pairs((key, summary[key]) for key in ("why", "rows_read", "offers_affected", "offers_changed",
+                                                "batches_sent", "offers_sent", "not_found", "seconds")))
 
 
 def demo(

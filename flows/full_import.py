@@ -22,6 +22,7 @@ from prefect import flow, get_run_logger, tags
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from connectors.http import request_stats
+from tasks.bundles import pull_bundle_components
 from tasks.catalog_extract import (
     PageCounts,
     import_first_page,
@@ -131,6 +132,9 @@ def _import(run: CatalogRun, pages_per_task: int, batches_per_task: int, catalog
     pruned = forget_removed(run, pages)
     if pruned.skipped:
         warnings.append(pruned.skipped)
+    if run.wants_stock and pull_bundle_components(run, pages.bundles) is None:
+        warnings.append(f"{pages.bundles} bundles: {run.source_title} cannot list their components, so their stock "
+                        "is left untouched in the channel")
     stock = stock_future.result()
 
     publication = publish_catalog(run, stock, mappings)

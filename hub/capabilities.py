@@ -217,6 +217,9 @@ class ChannelReader(Protocol):
 class StockSink(BatchSink, ChannelReader, Protocol):
     """Takes absolute stock per channel warehouse."""
 
+    #: the channel counts whole units only (weighed goods are floored before they are sent)
+    whole_units: bool
+
     def stock_entries(self, stock: pd.DataFrame) -> list[Entry]:
         """Canonical ``stock`` whose ``store_id`` is already the channel warehouse code (summed,
         capped, every warehouse of an offer present) → entries, one per offer."""

@@ -37,6 +37,7 @@ class PageCounts:
     rows: int = 0
     changed: dict[str, int] = field(default_factory=dict)
     images_fetched_for: int = 0
+    bundles: int = 0  # bundle offers read (their components are read when there are any)
     total_size: int = 0
     page_size: int = 0  # rows a page of the source holds (set by the first page)
     sizes: set[int] = field(default_factory=set)  # the collection size each page reported
@@ -47,6 +48,7 @@ class PageCounts:
         self.pages += other.pages
         self.rows += other.rows
         self.images_fetched_for += other.images_fetched_for
+        self.bundles += other.bundles
         for kind, n in other.changed.items():
             self.changed[kind] = self.changed.get(kind, 0) + n
         self.sizes |= other.sizes
@@ -99,7 +101,8 @@ IMAGE_BATCH = 100  # owners per images request when they are fetched with expand
 
 async def _process_page(run: CatalogRun, page: CatalogPage, images: _ImageQueue) -> PageCounts:
     frames = page.frames
-    counts = PageCounts(pages=1, rows=len(page.row_ids), sizes={page.size}, row_ids=set(page.row_ids))
+    counts = PageCounts(pages=1, rows=len(page.row_ids), sizes={page.size}, row_ids=set(page.row_ids),
+                        bundles=int((frames["offers"]["kind"] == "bundle").sum()))
     for kind, key in (("products", "product_id"), ("offers", "offer_id"),
                       ("prices", ["offer_id", "price_type_id"]), ("purchase_prices", "offer_id")):
         counts.changed[kind] = len(_stage(run, kind, frames[kind], key))

@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from hub.capabilities import Entry, PriceSink, StockSink
+from hub.store import Store
 from tasks.catalog_run import CatalogRun
 from tasks.mapping_check import CatalogMappings
-from tasks.stock_rules import channel_stock
-
-STOCKED_KINDS = ("product", "variant", "bundle")  # services have no stock
+from tasks.stock_rules import STOCKED_KINDS, StockRules, channel_stock
 
 #: offers per slice of the staged catalog: what one planning and feed step holds in memory
 SLICE_ROWS = 5000
@@ -62,12 +61,28 @@ class StockByOffer:
 
 def inventory_entries(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings,
                       sink: StockSink) -> list[Entry]:
-    """Every stocked offer (not services) of the slice with every mapped warehouse: zero where the
-    source reports nothing (the report lists only non-zero rows), capped."""
-    known = part.offers.loc[part.offers["kind"].isin(STOCKED_KINDS), "offer_id"].astype(str).tolist()
-    options = run.integ.options.stock
-    by_warehouse = channel_stock(known, stock.rows(known), mappings.store_map, options.cap, options.measure)
+    """Every stocked offer (not services) of the slice with every mapped warehouse (the rules of
+    :mod:`tasks.stock_rules`): zero where the source reports nothing, bundles from their components."""
+    stocked = part.offers[part.offers["kind"].isin(STOCKED_KINDS)]
+    if not run.integ.options.stock.include_archived:
+        stocked = stocked[~stocked["archived"].fillna(False).astype(bool)]
+    components, unavailable = bundle_parts(run.store, run.name, stocked)
+    wanted = [*stocked["offer_id"].astype(str), *components["component_id"].astype(str)]
+    rules = StockRules.of(run.integ.options.stock, mappings.store_map, whole_units=sink.whole_units)
+    by_warehouse = channel_stock(stocked, stock.rows(wanted), rules, components, unavailable).stock
     return sink.stock_entries(by_warehouse) if len(by_warehouse) else []
+
+
+def bundle_parts(store: Store, integration: str, offers: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
+    """The staged components of the bundles among ``offers``, and which components may not be used
+    (archived, or no longer in the catalog)."""
+    bundles = offers.loc[offers["kind"] == "bundle", "offer_id"].astype(str).tolist()
+    components = store.records.frame(integration, "bundle_components", parents=bundles) if bundles else \
+        store.records.frame(integration, "bundle_components", keys=[])
+    ids = sorted(set(components["component_id"].astype(str)))
+    staged = store.records.frame(integration, "offers", keys=ids)
+    live = set(staged.loc[~staged["archived"].fillna(False).astype(bool), "offer_id"].astype(str))
+    return components, set(ids) - live
 
 
 def price_entries(part: CatalogSlice, mappings: CatalogMappings, sink: PriceSink) -> list[Entry]:

@@ -98,6 +98,8 @@ class _Channel:
 class RetailCRMStock(_Channel):
     """``StockSink``: ``store/inventories/upload``, absolute quantities per warehouse code."""
 
+    whole_units = False  # ``available`` is a number: weighed goods keep their fraction
+
     def stock_entries(self, stock: pd.DataFrame) -> list[Entry]:
         codes = {str(code): str(code) for code in stock["store_id"].dropna().unique()}
         return convert.stock_to_inventories(stock, store_map=codes)

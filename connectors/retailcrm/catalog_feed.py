@@ -17,7 +17,9 @@ import pandas as pd
 
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
 
-STOCKED_KINDS = frozenset({"product", "variant", "bundle"})
+#: offers whose feed quantity is their own stock. A bundle has none of its own: its quantity comes
+#: from its components through the stock upload, and a feed 0 would show it sold out until then
+STOCKED_KINDS = frozenset({"product", "variant"})
 
 
 def _s(value: Any) -> str | None:
@@ -99,7 +101,7 @@ def icml_offers(
             xml_id=offer_id,
             price=None if offer_id not in price else Decimal(int(price[offer_id])).scaleb(-2),
             purchase_price=None if offer_id not in purchase else Decimal(int(purchase[offer_id])).scaleb(-2),
-            # stock items carry a quantity (variants included); services have none
+            # stock items carry a quantity (variants included); services and bundles have none
             quantity=quantity.get(offer_id, 0.0) if kind in STOCKED_KINDS else None,
             category_ids=tuple(c for c in [_s(product.get("category_id"))] if c),
             pictures=tuple(url for _, url in sorted(pictures.get(offer_id) or pictures.get(product_id) or [])),

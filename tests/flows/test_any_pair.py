@@ -97,7 +97,7 @@ class FakeErp:  # CatalogSource, StockSource
 
 
 class FakeShop:  # CatalogFeedSink, StockSink, PriceSink (one class: its `send` looks at the entries)
-    max_batch = 7
+    max_batch, whole_units = 7, True
 
     async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference:
         return ChannelReference(warehouses=["main"], price_types={"price": True})

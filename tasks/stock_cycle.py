@@ -1,0 +1,225 @@
+"""One stock-sync cycle: read what moved at the source, work out the channel's stock, queue the changes.
+
+The read is one request: stock changed since the cursor (minus an overlap), or all of it on the
+first run, past the source's changed-since window, after a change of measure, and every
+``full_every`` seconds to catch drift. Affected offers are those the read listed and the bundles
+made of them; their channel stock follows :mod:`tasks.stock_rules` over the hub's copy of the
+source's levels (:mod:`tasks.stock_levels`), and only entries that differ from what the channel
+last accepted are queued (:mod:`tasks.publish`). The cursor is the caller's to move, after the
+queued batches were accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from hub.capabilities import StockSink, StockSource
+from hub.config import Config, ConfigError, Integration
+from hub.store import Store
+from hub.systems import connector
+from tasks.catalog_publish import bundle_parts
+from tasks.clients import capability_for_planning, open_capability
+from tasks.mapping_check import MappingError, MappingRule, resolve_rule
+from tasks.publish import INVENTORIES, UploadPlanner
+from tasks.stock_levels import StockLevels
+from tasks.stock_rules import STOCKED_KINDS, StockRules, channel_stock
+
+CURSOR = "stock-sync"
+
+
+@dataclass(frozen=True)
+class StockRun:
+    """One stock-sync cycle of an integration (a publish lane: :class:`tasks.publish.Lane`)."""
+
+    name: str
+    integ: Integration
+    store: Store
+    source: str
+    target: str
+    resend_token: str | None = None
+
+    @property
+    def source_system(self) -> str:
+        return self.integ.systems[self.source].system
+
+    @property
+    def target_system(self) -> str:
+        return self.integ.systems[self.target].system
+
+    @property
+    def levels(self) -> StockLevels:
+        return StockLevels(self.store, self.name, self.source_system)
+
+
+def plan_stock_run(config: Config, name: str, store: Store) -> StockRun:
+    """Check that ``name`` has a stock edge both of whose sides can do stock.
+
+    Raises:
+        ConfigError: no stock edge, or a side lacks the capability.
+    """
+    integ = config.integration(name)
+    edge = integ.edge("stock")
+    where = f"integrations.{name}.flows.stock"
+    if edge is None:
+        raise ConfigError(str(config.source),
+                          [(where, "stock sync needs a stock edge, e.g. stock: {from: erp, to: shop}")])
+    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
+                for alias, cap in ((edge.source, StockSource), (edge.target, StockSink))
+                if not connector(integ.systems[alias].system).can(cap)]
+    if problems:
+        raise ConfigError(str(config.source), problems)
+    return StockRun(name, integ, store, edge.source, edge.target)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the last accepted cycle read from, when the last whole read was, and of which measure."""
+
+    read_at: datetime | None = None
+    full_at: datetime | None = None
+    measure: str | None = None
+
+    @classmethod
+    def load(cls, run: StockRun) -> Cursor:
+        raw = run.store.cursors.get(run.name, CURSOR)
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        read_at, full_at = (datetime.fromisoformat(data[k]) if data.get(k) else None for k in ("read_at", "full_at"))
+        return cls(read_at, full_at, data.get("measure"))
+
+    def save(self, run: StockRun) -> None:
+        run.store.cursors.set(run.name, CURSOR, json.dumps({
+            "read_at": self.read_at.isoformat() if self.read_at else None,
+            "full_at": self.full_at.isoformat() if self.full_at else None, "measure": self.measure}))
+
+
+def read_window(cursor: Cursor, run: StockRun, now: datetime, window: timedelta | None,
+                force_full: bool) -> tuple[datetime | None, str]:
+    """``(changed_since, why)``: None with the reason for a whole read, else the moment to read from."""
+    options = run.integ.options.stock
+    overlap = timedelta(seconds=options.overlap)
+    # a cursor ahead of now (the clock was set back) must not ask for the future: the source refuses that
+    since = min(cursor.read_at, now) - overlap if cursor.read_at else None
+    reasons = [
+        (force_full, "asked for"), (cursor.read_at is None, "first cycle"), (window is None, "source reads whole only"),
+        (cursor.measure != options.measure, f"measure is now {options.measure}"),
+        (cursor.full_at is None or now - cursor.full_at >= timedelta(seconds=options.full_every),
+         f"reconciliation due (every {options.full_every} s)"),
+        (since is not None and window is not None and now - since > window, "past the source's changed-since window"),
+    ]
+    why = next((reason for hit, reason in reasons if hit), None)
+    return (None, why) if why else (since, "changed since the last cycle")
+
+
+@dataclass
+class CycleResult:
+    """What one cycle read and queued."""
+
+    full: bool
+    why: str
+    read_at: datetime
+    rows_read: int = 0
+    offers_affected: int = 0
+    offers_changed: int = 0
+    batches_queued: int = 0
+    not_in_catalog: int = 0  # offers the source listed that the hub's catalog does not have (yet)
+    sold_out_untouched: int = 0
+    bundles_without_components: list[str] = field(default_factory=list)
+
+
+def store_map(run: StockRun) -> dict[str, str]:
+    """The config's store mapping over the stores the last full import staged (nothing is read)."""
+    stores = run.store.records.frame(run.name, "stores")
+    if stores.empty:
+        raise MappingError(run.name, ["the hub has no stores of the source yet: run the full import first"])
+    problems: list[str] = []
+    rule = MappingRule("stores", "store", stores, "store_id", ("name", "code"), None, at_least_one=True)
+    resolved = resolve_rule(rule, run.integ.mappings.get("stores") or {}, problems)
+    if problems:
+        raise MappingError(run.name, problems)
+    return resolved.mapped
+
+
+def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | None = None) -> CycleResult:
+    """Read the source once, update the hub's copy, queue the channel entries that changed."""
+    options = run.integ.options.stock
+    mapping = store_map(run)
+    cursor = Cursor.load(run)
+    now = now or datetime.now(UTC)
+
+    async def read() -> tuple[pd.DataFrame, CycleResult]:
+        async with open_capability(run.integ, run.source, StockSource) as source:
+            since, why = read_window(cursor, run, now, source.changes_window, force_full)
+            stock = await source.current_stock(options.measure, changed_since=since)
+        return stock, CycleResult(full=since is None, why=why, read_at=now)
+
+    stock, result = asyncio.run(read())
+    result.rows_read = len(stock)
+    levels = run.levels
+    if result.full:
+        levels.replace_all(stock)
+    else:
+        levels.merge(stock)
+    offers = _affected_offers(run, None if result.full else set(stock["offer_id"].dropna().astype(str)), result)
+    with capability_for_planning(run.integ, run.target, StockSink) as sink:
+        rules = StockRules.of(options, mapping, whole_units=sink.whole_units)
+        planner = UploadPlanner(run, INVENTORIES, sink)
+        for part in _slices(offers):
+            components, unavailable = bundle_parts(run.store, run.name, part)
+            wanted = [*part["offer_id"].astype(str), *components["component_id"].astype(str)]
+            outcome = channel_stock(part, levels.stock(wanted, options.measure), rules, components, unavailable)
+            result.sold_out_untouched += outcome.sold_out_untouched
+            result.bundles_without_components += outcome.bundles_without_components or []
+            planner.add(sink.stock_entries(outcome.stock) if len(outcome.stock) else [])
+        planned = planner.finish()
+    result.offers_changed, result.batches_queued = planned.changed, planned.batches
+    return result
+
+
+def _affected_offers(run: StockRun, moved: set[str] | None, result: CycleResult) -> pd.DataFrame:
+    """The stocked offers to work out: every one after a whole read, else those that moved and the
+    bundles made of them."""
+    records = run.store.records
+    if moved is None:
+        offers = pd.concat([records.frame(run.name, "offers", keys=[]), *records.iter_frames(run.name, "offers")])
+    else:
+        components = records.frame(run.name, "bundle_components")
+        bundles = set(components.loc[components["component_id"].astype(str).isin(moved), "offer_id"].astype(str))
+        offers = records.frame(run.name, "offers", keys=sorted(moved | bundles))
+        result.not_in_catalog = len(moved - set(offers["offer_id"].astype(str)))
+    offers = offers[offers["kind"].isin(STOCKED_KINDS)]
+    if not run.integ.options.stock.include_archived:
+        offers = offers[~offers["archived"].fillna(False).astype(bool)]
+    result.offers_affected = len(offers)
+    return offers.reset_index(drop=True)
+
+
+def _slices(offers: pd.DataFrame, rows: int = 5000) -> list[pd.DataFrame]:
+    return [offers.iloc[i:i + rows] for i in range(0, len(offers), rows)]
+
+
+def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {"what": "read", "count": f"{'whole' if result.full else 'changed since'} ({result.why})"},
+        {"what": "stock rows read", "count": result.rows_read},
+        {"what": "offers worked out", "count": result.offers_affected},
+        {"what": "offers changed", "count": result.offers_changed},
+        {"what": "batches queued", "count": result.batches_queued},
+    ]
+    if result.not_in_catalog:
+        rows.append({"what": "offers not in the hub's catalog (sent after the next full import)",
+                     "count": result.not_in_catalog})
+    if result.sold_out_untouched:
+        rows.append({"what": "sold-out offers left untouched (zero_sold_out: false)",
+                     "count": result.sold_out_untouched})
+    if result.bundles_without_components:
+        rows.append({"what": "bundles with unknown components (left untouched)",
+                     "count": len(result.bundles_without_components)})
+    return rows
