@@ -1,4 +1,5 @@
-"""The hub store: links, mappings, cursors, snapshots, staged records, exchange queue, journal.
+"""The hub store: links, mappings, cursors, snapshots, staged records, exchange queue, journal,
+stock notices.
 
 Open it with :func:`open_store`; the schema is migrated to head on open. SQLite (a file) and
 PostgreSQL are both supported and both tested. The store holds no credentials at all.
@@ -14,6 +15,7 @@ from .engine import Store, open_store
 from .errors import StoreError
 from .journal import Journal, JournalEntry
 from .locks import ExchangeBusyError
+from .notices import KeptNotice, Notices
 from .queue import Queue
 from .queue_item import QueueItem, QueueStatus
 from .records import UpsertCounts
@@ -22,6 +24,8 @@ __all__ = [
     "ExchangeBusyError",
     "Journal",
     "JournalEntry",
+    "KeptNotice",
+    "Notices",
     "Queue",
     "QueueItem",
     "QueueStatus",

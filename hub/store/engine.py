@@ -18,6 +18,7 @@ from .journal import Journal
 from .kv import Cursors, Mappings, Snapshots
 from .links import Links
 from .locks import RunLocks
+from .notices import Notices
 from .queue import Queue
 from .records import Records
 from .tables import utcnow
@@ -43,7 +44,8 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 class Store:
-    """The hub store: links, mappings, cursors, snapshots, staged records, queue, journal, run locks.
+    """The hub store: links, mappings, cursors, snapshots, staged records, queue, journal, run locks,
+    stock notices.
 
     Open it with :func:`open_store`. Every repository is an attribute and shares one engine.
     """
@@ -65,6 +67,7 @@ class Store:
         self.records = Records(self.db)
         self.queue = Queue(self.db)
         self.locks = RunLocks(self.db)
+        self.notices = Notices(self.db)
         self.journal = Journal(
             self.db, retention_days=journal_retention_days, retention_count=journal_retention_count
         )

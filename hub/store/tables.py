@@ -192,3 +192,21 @@ journal = Table(
     Index(None, "at"),
     Index(None, "integration", "id"),
 )
+
+stock_notices = Table(
+    "stock_notices",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("integration", String(100), nullable=False),
+    Column("system", String(64), nullable=False),
+    # the source's id of the delivery (MoySklad requestId: its immediate retries repeat it)
+    Column("delivery_id", String(100), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("changed_since", UTCDateTime(), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    # NULL until a stock cycle that started after it finished: the receiver replays those on start
+    Column("done_at", UTCDateTime(), nullable=True),
+    # a retry is recorded once, across processes too
+    UniqueConstraint("delivery_id", "integration"),  # key first: see links
+    Index("ix_stock_notices_pending", "integration", "done_at", "id"),
+)
