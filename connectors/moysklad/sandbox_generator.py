@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from connectors.moysklad.sandbox_bundles import add_bundle
 from connectors.moysklad.sandbox_state import (
     STORE_BASE,
     Json,
@@ -48,6 +49,7 @@ def seed_catalog(
     price_types: int = 2,
     folders: int | None = None,
     images_ratio: float = 0.3,
+    bundles_ratio: float = 0.0,
     seed: int = 0,
 ) -> None:
     """Fill ``sandbox`` with a generated account.
@@ -60,6 +62,8 @@ def seed_catalog(
         price_types: number of sale price types (the first is the default "Цена продажи").
         folders: number of product folders (a tree up to 3 levels); default ~1 per 50 products.
         images_ratio: share of products (and of variants) that have 1–3 images.
+        bundles_ratio: bundles per product, each made of 2–3 offers (variantless products and
+            variants), 1–3 of each, now and then half a unit; bundles have no images and no stock.
         seed: seed of the generator; the same seed gives the same account.
     """
     rng = random.Random(seed)
@@ -125,6 +129,8 @@ def seed_catalog(
         else:
             offers.append(pid)
     _opening_stock(sandbox, offers, store_ids, rng, new_id, at)
+    if bundles_ratio > 0:
+        _bundles(store, round(products * bundles_ratio), offers, rub, seed, at + timedelta(seconds=products))
 
 
 def _price_type_names(n: int) -> list[str]:
@@ -206,6 +212,27 @@ def _variant(store: SandboxStore, product: Json, v: int, rng: random.Random, new
         obj["salePrices"] = _sale_prices(store.price_types, int(product["salePrices"][0]["value"]) + 10_000, own)
     _add_images(store, "variant", obj, rng, images_ratio / 2, new_id, at)
     return str(store.put("variant", obj, updated=at)["id"])
+
+
+def _bundles(store: SandboxStore, count: int, offers: list[str], currency: Json, seed: int, at: datetime) -> None:
+    # a generator of their own: with or without bundles, the rest of the account is the same (ids,
+    # prices, stock), so a bundles_ratio of 0 keeps every existing seed's account byte for byte
+    rng = random.Random(f"bundles:{seed}")
+    new_id = lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))  # noqa: E731
+    variants = store.of_type("variant")
+    kinds = [("variant" if oid in variants else "product", oid) for oid in offers]
+    for k in range(count if kinds else 0):
+        parts = rng.sample(kinds, min(len(kinds), rng.randint(2, 3)))
+        comps = [(t, oid, rng.choice((0.5, 1.5)) if rng.random() < 0.1 else float(rng.randint(1, 3)))
+                 for t, oid in parts]
+        price = _sale_prices(store.price_types, rng.randrange(500, 900_000) * 100, currency)
+        fields: Json = {"shared": False, "name": f"Набор {k + 1}", "code": f"B{k + 1:06d}",
+                        "externalCode": f"bundle-{k + 1}", "archived": rng.random() < 0.03, "pathName": "",
+                        "useParentVat": True, "vat": 20, "vatEnabled": True, "effectiveVat": 20,
+                        "effectiveVatEnabled": True, "uom": UOM_PIECE, "article": f"SET-{k + 1}", "salePrices": price,
+                        "barcodes": [{"ean13": f"48{rng.randrange(10**10, 10**11)}"}], "discountProhibited": False,
+                        "paymentItemType": "GOOD", "trackingType": "NOT_TRACKED", "partialDisposal": False}
+        add_bundle(store, fields, comps, new_id=new_id, updated=at + timedelta(seconds=k))
 
 
 def _opening_stock(sandbox: MoySkladSandbox, offers: list[str], store_ids: list[str], rng: random.Random,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from connectors.moysklad import sandbox_bundles as bundles
 from connectors.moysklad.limits import MAX_ARRAY_ITEMS
 from connectors.moysklad.sandbox_documents import WRITABLE, ItemError, image_rows, render, render_position
 from connectors.moysklad.sandbox_query import (
@@ -86,7 +87,7 @@ def list_objects(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
         sb.list_cache[key] = cached = rows
     rows = cached
     fields = {f for f in query.get("fields", "").split(",") if f}
-    page = [render(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset:offset + limit]]
+    page = [bundles.render_item(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset:offset + limit]]
     href = f"{STORE_BASE}/entity/{type_}"
     return 200, collection(href, type_, page, len(rows), limit, offset, query)
 
@@ -143,7 +144,7 @@ async def one(sb: MoySkladSandbox, request: Request, type_: str, id_: str) -> Re
     obj = sb.store.get(type_, id_)
     if obj is None:
         raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
-    return 200, render(sb, type_, obj, expand)
+    return 200, bundles.render_item(sb, type_, obj, expand)
 
 
 def sub_collection(sb: MoySkladSandbox, request: Request, type_: str, id_: str, what: str) -> Result:
@@ -236,6 +237,7 @@ ROUTES: RouteTable[Handler] = RouteTable([
     ("GET", rf"/entity/{_DESCRIBED}/metadata", metadata, False),
     ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
     ("GET", r"/entity/customerorder/metadata/states", states, False),
+    ("GET", rf"/entity/bundle/{_ID}/components", bundles.components, False),
     ("GET", rf"/entity/{_LISTED}/{_ID}/(?P<what>images|positions|accounts|contactpersons)", sub_collection, False),
     ("GET", rf"/entity/{_LISTED}/{_ID}", one, False),
     ("PUT", rf"/entity/{_WRITTEN}/{_ID}", one, True),
