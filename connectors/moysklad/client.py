@@ -129,6 +129,30 @@ class MoySkladClient(DocumentsMixin):
         await asyncio.gather(*(one(o) for o in with_images))
         return out
 
+    async def bundle_components(self) -> dict[str, list[dict[str, Any]]]:
+        """Every bundle's component rows (``{assortment{meta}, quantity}``), by bundle id, archived included.
+
+        ``entity/bundle`` with ``expand=components`` carries each bundle's rows inline, 100 bundles a
+        page (``expand`` needs ``limit`` ≤ 100). An expanded nested collection holds at most its own
+        ``limit`` rows, so a bundle with fewer inline rows than its ``components.meta.size`` (or
+        none at all: expand not honoured) is read whole from ``…/bundle/{id}/components``: in all
+        ⌈bundles / 100⌉ requests plus one per such bundle. No ``fields``: it only adds hidden fields.
+        """
+        out: dict[str, list[dict[str, Any]]] = {}
+        short: list[str] = []
+        async for page in self.iter_pages("/entity/bundle", {"filter": BOTH_ARCHIVED, "expand": "components"}):
+            for row in page:
+                nested = row.get("components") or {}
+                out[row["id"]] = list(nested.get("rows") or [])
+                if len(out[row["id"]]) < int((nested.get("meta") or {}).get("size") or 0):
+                    short.append(row["id"])
+
+        async def whole(bundle_id: str) -> None:
+            out[bundle_id] = await self.collect(f"/entity/bundle/{bundle_id}/components")
+
+        await asyncio.gather(*(whole(b) for b in short))
+        return out
+
     async def stock_current(
         self,
         report: Literal["all", "bystore"] = "bystore",

@@ -23,9 +23,9 @@ from connectors.moysklad.moscow_time import parse_moscow
 from hub import model
 
 __all__ = [
-    "assortment_to_frames", "characteristics_to_frame", "currencies_to_frame", "customer_to_payload",
-    "folders_to_frame", "images_to_frame", "order_to_payload", "orders_to_frames", "organizations_to_frame",
-    "parse_moscow", "price_types_to_frame", "ref_id", "stock_to_frame", "stores_to_frame",
+    "assortment_to_frames", "bundle_components_to_frame", "characteristics_to_frame", "currencies_to_frame",
+    "customer_to_payload", "folders_to_frame", "images_to_frame", "order_to_payload", "orders_to_frames",
+    "organizations_to_frame", "parse_moscow", "price_types_to_frame", "ref_id", "stock_to_frame", "stores_to_frame",
 ]
 
 Json = Mapping[str, Any]
@@ -164,6 +164,29 @@ def stock_to_frame(rows: Iterable[Json], stock_type: str) -> pd.DataFrame:
         {"offer_id": r["assortmentId"], "store_id": r.get("storeId"),
          "available": float("nan") if r.get(stock_type) is None else float(r[stock_type]), "stock_type": stock_type}
         for r in rows])
+
+
+def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
+    """Component rows by bundle id → ``bundle_components``: one row per (bundle, product or variant).
+
+    ``component_id`` is the id in the assortment href (or the expanded object's ``id``). Services
+    are left out: they have no stock, so counted as components they would make every bundle that
+    has one look sold out. A component listed twice is summed; a quantity that is not positive is
+    dropped (it would divide by zero downstream).
+    """
+    quantities: dict[tuple[str, str], float] = {}
+    for bundle_id, rows in components_by_bundle.items():
+        for row in rows:
+            assortment = row.get("assortment")
+            component_id = ref_id(assortment)
+            kind = ((assortment or {}).get("meta") or {}).get("type")
+            quantity = float(row.get("quantity") or 0)
+            if component_id is None or kind == "service" or quantity <= 0:
+                continue
+            key = (bundle_id, component_id)
+            quantities[key] = quantities.get(key, 0.0) + quantity
+    return model.frame("bundle_components", [{"offer_id": b, "component_id": c, "quantity": q}
+                                             for (b, c), q in quantities.items()])
 
 
 def images_to_frame(images_by_owner: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
