@@ -18,7 +18,8 @@ from typing import Any
 
 from connectors.moysklad.capabilities import MoySkladSide, moysklad_client
 from connectors.moysklad.settings import MoySkladSettings
-from hub.capabilities import CatalogSource, Reachable, StockSource
+from connectors.moysklad.stock_events import MoySkladStockEvents
+from hub.capabilities import BundleSource, CatalogSource, Reachable, StockEvents, StockSource
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -26,7 +27,8 @@ CONNECTOR = Connector(
     title="MoySklad",
     settings=MoySkladSettings,
     client=moysklad_client,
-    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over, Reachable: MoySkladSide.over},
+    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over, Reachable: MoySkladSide.over,
+                  BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over},
 )
 
 __all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]

@@ -76,6 +76,10 @@ class MoySkladSide:
     async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
         return convert.images_to_frame(await self.client.fetch_images([o.ref for o in owners]))
 
+    async def bundle_components(self) -> pd.DataFrame:
+        # once per full import: a bundle's make-up changes rarely, and the read is cheap (100 a page)
+        return convert.bundle_components_to_frame(await self.client.bundle_components())
+
     async def check_access(self) -> str:
         # the sale price types: one light request every account and role may make
         price_types = await self.client.list_price_types()
