@@ -61,7 +61,7 @@ def add_bundle(store: SandboxStore, fields: Json, components: Sequence[tuple[str
     rows: list[Json] = []
     for type_, item_id, quantity in components:
         if type_ not in COMPONENT_TYPES or store.get(type_, item_id) is None:
-            raise ValueError(f"a bundle component must be an existing product, service or variant: {type_} {item_id}")
+            raise ValueError(f"a bundle component must be an item of the store, not a bundle: {type_} {item_id}")
         if quantity <= 0:
             raise ValueError(f"a bundle component's quantity must be positive, not {quantity}")
         row_id = make_id()
