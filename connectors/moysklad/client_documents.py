@@ -159,6 +159,18 @@ class DocumentsMixin(MoySkladBase):
                 return hook
         return dict(await self._post(f"/entity/{kind}", {**wanted, **extra, "enabled": True}))
 
+    async def create_webhook(self, kind: str, fields: Mapping[str, str]) -> Json:
+        """Create one ``webhook`` or ``webhookstock``, enabled (no existence check: see :meth:`_ensure`)."""
+        return dict(await self._post(f"/entity/{kind}", {**fields, "enabled": True}))
+
+    async def enable_webhook(self, kind: str, hook_id: str) -> Json:
+        """Switch a disabled webhook (e.g. one MoySklad turned off after failures) on again."""
+        return await self._put(f"/entity/{kind}/{hook_id}", {"enabled": True})
+
+    async def delete_webhook(self, kind: str, hook_id: str) -> None:
+        """Delete one webhook by id (callers check first that it is the hub's own)."""
+        await self.request("DELETE", f"/entity/{kind}/{hook_id}")
+
     async def delete_own_webhooks(self, prefix: str) -> int:
         """Delete the webhooks (and stock webhooks) whose URL starts with ``prefix``; others stay."""
         if not prefix.startswith(("http://", "https://")):
