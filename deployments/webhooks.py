@@ -1,0 +1,244 @@
+"""The stock webhook receiver: ``POST /hooks/{system}/{integration}/{token}``, answered before any work.
+
+A stock source (MoySklad) posts a notice when stock moved; it waits 1.5 s for a 200/204 and
+otherwise retries three times at once with the same ``requestId``. So the receiver only checks,
+records and answers: the token in the path (the integration's ``options.stock.webhook_secret``,
+compared in constant time), the body's size and shape (the source's own parser, a
+``StockEvents`` capability), one row in the hub per delivery (a retry is recognised by its id).
+Then a stock cycle is asked for (:class:`~deployments.cycle_trigger.CycleTrigger`: one running and
+one pending per integration), and once a cycle that started after a notice ends, the notice is done.
+A receiver started again replays the integrations that still have pending notices.
+
+Unknown system, integration or token, and an integration that takes no webhooks, answer the same
+bare 404 and leave no trace: nothing is stored, journaled or logged, and the token is never logged
+(uvicorn's access log is off: the path holds it). A body too large or malformed gets a 4xx and a
+journal entry of the integration, never a 5xx, which would make the source retry it in vain.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from connectors.http.redaction import register_secret
+from connectors.retailcrm.feed_server import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, header_timeout_protocol
+from deployments.cycle_trigger import CycleTrigger
+from hub.capabilities import StockEvents
+from hub.config import Config, load_config, resolve_secret
+from hub.store import Store, StoreError
+from tasks.clients import capability_for_planning
+from tasks.hub_tasks import open_hub_store
+
+logger = logging.getLogger("skladbridge.webhooks")
+
+#: the largest body accepted: MoySklad's notices are a few hundred bytes (a document's events a few KiB)
+MAX_BODY = 64 * 1024
+#: a token shorter than this is refused: it is all that keeps strangers from triggering cycles
+MIN_TOKEN_LENGTH = 16
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # what secrets.token_urlsafe gives: one path segment as is
+_HOOK_PATH = re.compile(r"(/hooks/[^/]+/[^/]+/)[^/?#]+")
+
+#: one stock cycle of an integration; gets when the oldest notice it carries arrived. A dict result
+#: with ``skipped`` (another run held the stock lock) leaves the notices pending
+CycleRunner = Callable[[str, datetime | None], object]
+
+
+class WebhookSetupError(ValueError):
+    """An integration's webhook settings cannot be served (one line, naming the key to fix)."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """An integration that takes stock webhooks: its source system, token, and the source's parser."""
+
+    integration: str
+    system: str
+    alias: str
+    token: bytes
+    events: StockEvents
+
+
+def hook_url(base_url: str, system: str, integration: str, token: str) -> str:
+    """The receiver's URL of ``integration`` under ``base_url`` (``token`` empty: the prefix of all its URLs)."""
+    return f"{base_url.rstrip('/')}/hooks/{system}/{integration}/{token}"
+
+
+def masked(url: str) -> str:
+    """``url`` with the token of a receiver's path replaced by ``<token>`` (for consoles and logs)."""
+    return _HOOK_PATH.sub(r"\1<token>", url)
+
+
+def receiving_hooks(config: Config) -> dict[tuple[str, str], Hook]:
+    """(system, integration) → :class:`Hook` of every active integration with a webhook secret.
+
+    Raises:
+        WebhookSetupError: a secret is set where no stock source can send webhooks, or is unusable.
+        ConfigError: a secret reference cannot be resolved (names the variable or block).
+    """
+    hooks: dict[tuple[str, str], Hook] = {}
+    for name, integ in sorted(config.integrations.items()):
+        if not integ.active or not integ.options.stock.webhook_secret:
+            continue
+        where = f"integrations.{name}.options.stock.webhook_secret"
+        edge = integ.edge("stock")
+        if edge is None:
+            raise WebhookSetupError(f"{where} is set, but the integration has no flows.stock edge")
+        token = resolve_secret(integ.options.stock.webhook_secret) or ""
+        if len(token) < MIN_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+            raise WebhookSetupError(
+                f"{where}: the token must be at least {MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 _ -; generate "
+                "one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
+        register_secret(token)  # masked wherever an error or log line might quote it
+        with capability_for_planning(integ, edge.source, StockEvents) as events:
+            system = integ.systems[edge.source].system
+            hooks[(system, name)] = Hook(name, system, edge.source, token.encode(), events)
+    return hooks
+
+
+def stock_sync_cycle(config_path: Path | str | None) -> CycleRunner:
+    """The default cycle: the ``stock-sync`` flow, called in this process (trigger ``webhook``)."""
+
+    def run(integration: str, noticed_at: datetime | None) -> object:
+        from flows.stock_sync import stock_sync
+
+        return stock_sync(integration=integration, config_path=str(config_path) if config_path else None,
+                          trigger="webhook", noticed_at=noticed_at.isoformat() if noticed_at else None)
+
+    return run
+
+
+class Receiver:
+    """The receiver's state: who may post, the hub store, and the trigger of cycles."""
+
+    def __init__(self, hooks: Mapping[tuple[str, str], Hook], store: Store, run_cycle: CycleRunner, *,
+                 max_body: int = MAX_BODY, retry_after: float = 30.0) -> None:
+        self.hooks = dict(hooks)
+        self.store = store
+        self.max_body = max_body
+        self._run_cycle = run_cycle
+        self.trigger = CycleTrigger(self._cycle, retry_after=retry_after)
+
+    def resume(self) -> list[str]:
+        """Ask for a cycle of every integration a previous receiver left notices pending for."""
+        ours = {hook.integration for hook in self.hooks.values()}
+        waiting = [name for name in self.store.notices.integrations_pending() if name in ours]
+        for name in waiting:
+            self.trigger.request(name)
+        return waiting
+
+    def close(self) -> None:
+        self.trigger.close()
+        self.store.close()
+
+    def _cycle(self, integration: str) -> bool:
+        # what is recorded from here on may not be in this cycle's read: it stays pending
+        up_to = self.store.notices.latest_id(integration)
+        oldest = self.store.notices.pending(integration, limit=1)
+        result = self._run_cycle(integration, oldest[0].received_at if oldest else None)
+        if isinstance(result, Mapping) and "skipped" in result:
+            return False
+        if up_to is not None:
+            self.store.notices.mark_done(integration, up_to=up_to)
+        return True
+
+    async def receive(self, request: Request) -> Response:
+        system, name = request.path_params["system"], request.path_params["integration"]
+        hook = self.hooks.get((system, name))
+        # compared even for an unknown name, so the answer's timing does not tell names apart
+        expected = hook.token if hook else b"\0" * MIN_TOKEN_LENGTH
+        if not hmac.compare_digest(request.path_params["token"].encode(), expected) or hook is None:
+            return _not_found()
+        try:
+            body = await _body(request, self.max_body)
+            notice = hook.events.parse_notice(body, request.query_params) if body is not None else None
+        except ValueError as exc:
+            return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: {exc}")
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening for the answer
+        if notice is None:
+            return await self._refuse(name, system, 413, f"a {system} notice over {self.max_body} bytes was refused")
+        try:
+            fresh = await run_in_threadpool(self.store.notices.record, name, system, notice)
+        except (SQLAlchemyError, StoreError) as exc:
+            # the one 5xx: the hub cannot keep the notice, so the source's retries are worth it
+            logger.warning("stock notice of %s not recorded: %s", name, type(exc).__name__)
+            return PlainTextResponse("the hub store is unavailable\n", 503)
+        if fresh:
+            self.trigger.request(name)
+        return Response(status_code=204)
+
+    async def _refuse(self, integration: str, system: str, status: int, message: str) -> Response:
+        try:
+            await run_in_threadpool(self.store.journal.write, integration, "warning", "webhook.refused", message,
+                                    {"system": system, "status": status})
+        except (SQLAlchemyError, StoreError) as exc:
+            logger.warning("journal unavailable: %s", type(exc).__name__)
+        return PlainTextResponse(f"{message}\n", status)
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to be over ``limit`` bytes (the rest is not read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("not found\n", 404)
+
+
+def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = None, *,
+                max_body: int = MAX_BODY, retry_after: float = 30.0) -> Starlette:
+    """The receiver as an ASGI app, for the config at ``config_path`` (``app.state.receiver`` is its state).
+
+    ``run_cycle`` defaults to the ``stock-sync`` flow. On startup (the ASGI lifespan) integrations
+    with pending notices get a cycle; on shutdown running cycles get a few seconds to end.
+    """
+    config = load_config(config_path)
+    hooks = receiving_hooks(config)
+    receiver = Receiver(hooks, open_hub_store(config), run_cycle or stock_sync_cycle(config_path),
+                        max_body=max_body, retry_after=retry_after)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(receiver.resume)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(receiver.close)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        return _not_found()
+
+    app = Starlette(routes=[Route("/hooks/{system}/{integration}/{token}", receiver.receive, methods=["POST"])],
+                    exception_handlers={404: refused, 405: refused}, lifespan=lifespan)
+    app.state.receiver = receiver
+    return app
+
+
+def serve_webhooks(app: Any, host: str, port: int) -> None:
+    """Serve the receiver until Ctrl-C: no access log (paths hold tokens), headers due within 10 s."""
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, http=header_timeout_protocol(HEADER_TIMEOUT),
+                                  timeout_keep_alive=KEEP_ALIVE_TIMEOUT, access_log=False, lifespan="on",
+                                  log_level="warning", server_header=False)).run()
