@@ -84,7 +84,7 @@ def stock_sync(
                 {"what": "batches sent", "count": uploaded.batches},
                 {"what": "offers sent", "count": uploaded.entries}]
         if uploaded.not_found:
-            rows.append({"what": "offers unknown to the channel (sent after the next catalog publication)",
+            rows.append({"what": "offers the channel refused as unknown in this cycle",
                          "count": len(uploaded.not_found)})
         if uploaded.unfinished:
             rows.append({"what": "batches not accepted (cursor kept: the next cycle reads again)",
@@ -99,6 +99,7 @@ def stock_sync(
             "rows_read": result.rows_read, "offers_affected": result.offers_affected,
             "offers_changed": result.offers_changed, "batches_sent": uploaded.batches,
             "offers_sent": uploaded.entries, "not_found": len(uploaded.not_found),
+            "unknown_to_channel": result.unknown_to_channel,
             "not_in_catalog": result.not_in_catalog, "released_claims": released, "seconds": seconds, "lag": lag,
             "requests": {system: asdict(spent.total(system)) for system in spent.systems()},
         }

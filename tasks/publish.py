@@ -81,6 +81,7 @@ class Planned:
     entries: int = 0
     changed: int = 0
     batches: int = 0
+    refused_waiting: int = 0  # entries the channel did not know, left for the next catalog publication
 
 
 class UploadPlanner:
@@ -90,8 +91,12 @@ class UploadPlanner:
     costs no extra request; :meth:`finish` queues the last, partial batch.
     """
 
-    def __init__(self, lane: Lane, stream: str, sink: BatchSink) -> None:
+    def __init__(self, lane: Lane, stream: str, sink: BatchSink, *, retry_refused: bool = True) -> None:
+        """``retry_refused``: send again entries the channel did not know last time. A catalog
+        publication does (it is what teaches the channel new offers); stock sync does not, or every
+        cycle would send them again to no avail."""
         self.lane, self.stream, self.sink = lane, stream, sink
+        self.retry_refused = retry_refused
         self.size = sink.max_batch
         self.planned = Planned()
         # (entry, its ref, hash last sent, hash now)
@@ -105,6 +110,9 @@ class UploadPlanner:
                       self.lane.store.snapshots.hashes(self.lane.name, self.stream, list(new_hashes)))
         self.planned.entries += len(entries)
         for entry, ref in zip(entries, refs, strict=True):
+            if not self.retry_refused and (old_hashes.get(ref) or "").startswith(REFUSED):
+                self.planned.refused_waiting += 1
+                continue
             if old_hashes.get(ref) != new_hashes[ref]:
                 self._waiting.append((entry, ref, old_hashes.get(ref), new_hashes[ref]))
                 self.planned.changed += 1

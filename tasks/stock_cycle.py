@@ -110,9 +110,9 @@ def read_window(cursor: Cursor, run: StockRun, now: datetime, window: timedelta 
     reasons = [
         (force_full, "asked for"), (cursor.read_at is None, "first cycle"), (window is None, "source reads whole only"),
         (cursor.measure != options.measure, f"measure is now {options.measure}"),
+        (since is not None and window is not None and now - since > window, "past the source's changed-since window"),
         (cursor.full_at is None or now - cursor.full_at >= timedelta(seconds=options.full_every),
          f"reconciliation due (every {options.full_every} s)"),
-        (since is not None and window is not None and now - since > window, "past the source's changed-since window"),
     ]
     why = next((reason for hit, reason in reasons if hit), None)
     return (None, why) if why else (since, "changed since the last cycle")
@@ -130,6 +130,7 @@ class CycleResult:
     offers_changed: int = 0
     batches_queued: int = 0
     not_in_catalog: int = 0  # offers the source listed that the hub's catalog does not have (yet)
+    unknown_to_channel: int = 0  # offers the channel did not know: sent after the next catalog publication
     sold_out_untouched: int = 0
     bundles_without_components: list[str] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
     offers = _affected_offers(run, None if result.full else set(stock["offer_id"].dropna().astype(str)), result)
     with capability_for_planning(run.integ, run.target, StockSink) as sink:
         rules = StockRules.of(options, mapping, whole_units=sink.whole_units)
-        planner = UploadPlanner(run, INVENTORIES, sink)
+        planner = UploadPlanner(run, INVENTORIES, sink, retry_refused=False)
         for part in _slices(offers):
             components, unavailable = bundle_parts(run.store, run.name, part)
             wanted = [*part["offer_id"].astype(str), *components["component_id"].astype(str)]
@@ -180,6 +181,7 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
             planner.add(sink.stock_entries(outcome.stock) if len(outcome.stock) else [])
         planned = planner.finish()
     result.offers_changed, result.batches_queued = planned.changed, planned.batches
+    result.unknown_to_channel = planned.refused_waiting
     return result
 
 
@@ -216,6 +218,9 @@ def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
     if result.not_in_catalog:
         rows.append({"what": "offers not in the hub's catalog (sent after the next full import)",
                      "count": result.not_in_catalog})
+    if result.unknown_to_channel:
+        rows.append({"what": "offers the channel does not know (sent after the next catalog publication)",
+                     "count": result.unknown_to_channel})
     if result.sold_out_untouched:
         rows.append({"what": "sold-out offers left untouched (zero_sold_out: false)",
                      "count": result.sold_out_untouched})
