@@ -3,7 +3,8 @@
 * :mod:`deployments.cli_common` - global state, the error table (one line per error, exit 1;
   ``--debug`` for the traceback), output helpers;
 * :mod:`deployments.cli_store` - ``config check``, ``db``, ``queue``, ``journal``;
-* :mod:`deployments.cli_run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``.
+* :mod:`deployments.cli_run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``;
+* :mod:`deployments.cli_webhooks` - ``webhooks register``, ``list``, ``serve``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from deployments import cli_run, cli_store
+from deployments import cli_run, cli_store, cli_webhooks
 from deployments.cli_common import ConfigOpt, ReportingGroup, State
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.add_typer(cli_run.run_app, name="run")
 app.command("demo")(cli_run.demo)
 app.add_typer(cli_run.sandbox_app, name="sandbox")
 app.add_typer(cli_run.feed_app, name="feed")
+app.add_typer(cli_webhooks.webhooks_app, name="webhooks")
 
 
 def main() -> None:  # pragma: no cover - console entry point
