@@ -38,14 +38,15 @@ class DemoWorld:
 
 
 @contextmanager
-def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4) -> Iterator[DemoWorld]:
+def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
+               bundles_ratio: float = 0.0) -> Iterator[DemoWorld]:
     """Start the sandboxes and the feed server, write the config, set its environment; stop on exit.
 
     The CRM starts with no catalog here: the demo shows the hub's first run bringing it.
     """
     template = demo_template()
     config_path = workdir / "skladbridge.yaml"
-    with open_world(workdir, products, seed=seed, stores=stores) as world:
+    with open_world(workdir, products, seed=seed, stores=stores, bundles_ratio=bundles_ratio) as world:
         # the written config keeps secrets as references; addresses are filled in, so the hub can be
         # inspected (journal, queue) after the demo with no environment set. The feed URL holds the
         # feed's secret, but that server dies with the demo.

@@ -62,7 +62,8 @@ def demo_template() -> Path:
 
 
 @contextmanager
-def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, ms_port: int | None = None,
+def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, bundles_ratio: float = 0.0,
+               ms_port: int | None = None,
                crm_port: int | None = None, feed_port: int | None = None) -> Iterator[World]:
     """Start the sandboxes and the feed server on 127.0.0.1 (free ports unless given); stop on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +74,8 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
     feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
     ms_password, crm_key, feed_secret = (secrets.token_urlsafe(n) for n in (12, 16, 24))
     moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
-    seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3, seed=seed)
+    seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3,
+                 bundles_ratio=bundles_ratio, seed=seed)
     retailcrm = RetailCRMSandbox(api_key=crm_key, sites=(DEMO_INTEGRATION,), stores=CRM_STORES,
                                  price_types=CRM_PRICE_TYPES, catalog_refresh_seconds=1.0)
     with ExitStack() as stack:

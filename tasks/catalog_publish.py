@@ -55,7 +55,7 @@ class StockByOffer:
 
     def rows(self, offer_ids: Iterable[str]) -> pd.DataFrame:
         """The report's rows of these offers (none for an offer the report does not list)."""
-        found = [self._rows[o] for o in offer_ids if o in self._rows]
+        found = [self._rows[o] for o in dict.fromkeys(offer_ids) if o in self._rows]  # each offer once
         return self.stock.iloc[np.concatenate(found)] if found else self.stock.iloc[:0]
 
 
@@ -67,7 +67,8 @@ def inventory_entries(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, 
     if not run.integ.options.stock.include_archived:
         stocked = stocked[~stocked["archived"].fillna(False).astype(bool)]
     components, unavailable = bundle_parts(run.store, run.name, stocked)
-    wanted = [*stocked["offer_id"].astype(str), *components["component_id"].astype(str)]
+    # once each: an offer that is also a component of a bundle of the slice must not count twice
+    wanted = sorted({*stocked["offer_id"].astype(str), *components["component_id"].astype(str)})
     rules = StockRules.of(run.integ.options.stock, mappings.store_map, whole_units=sink.whole_units)
     by_warehouse = channel_stock(stocked, stock.rows(wanted), rules, components, unavailable).stock
     return sink.stock_entries(by_warehouse) if len(by_warehouse) else []

@@ -22,9 +22,29 @@ pytestmark = pytest.mark.usefixtures("prefect_backend")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
-    with demo_world(tmp_path_factory.mktemp("stock-sync"), 60) as running:
+    with demo_world(tmp_path_factory.mktemp("stock-sync"), 60, bundles_ratio=0.15) as running:
         run_import(running)
         yield running
+
+
+def components(sandbox: MoySkladSandbox) -> dict[str, list[tuple[str, float]]]:
+    """Live bundle -> (component id, quantity), straight from the sandbox's store."""
+    return {bid: [(str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1], float(row["quantity"]))
+                  for row in bundle["_components"]]
+            for bid, bundle in sandbox.store.of_type("bundle").items() if not bundle.get("archived")}
+
+
+def expected_bundles(world: DemoWorld) -> dict[str, dict[str, float]]:
+    """Per live bundle and CRM warehouse: min over components of floor(available / quantity)."""
+    plain = expected_inventory(world)
+    return {bid: {code: float(min(int(plain.get(c, {}).get(code, 0) // q) for c, q in parts))
+                  for code in ("msk", "spb")}
+            for bid, parts in components(world.moysklad).items()
+            if all(kind_of(world.moysklad, c) != "service" for c, _ in parts)}
+
+
+def kind_of(sandbox: MoySkladSandbox, item_id: str) -> str:
+    return next(t for t in ("product", "variant", "service") if sandbox.store.get(t, item_id))
 
 
 def sync(world: DemoWorld, **kwargs: Any) -> dict[str, Any]:
@@ -57,7 +77,8 @@ def test_a_change_reaches_the_crm_in_one_read_and_one_write(world: DemoWorld) ->
     assert first["offers_sent"] == 0  # the full import sent the same stock already
 
     expected = expected_inventory(world)
-    stocked = sorted(o for o, per in expected.items() if per["msk"] >= 3)
+    in_bundles = {c for parts in components(world.moysklad).values() for c, _ in parts}
+    stocked = sorted(o for o, per in expected.items() if per["msk"] >= 3 and o not in in_bundles)
     up, down = stocked[0], stocked[1]
     change_stock(world.moysklad, up, "Склад 2", +7)  # Склад 2 is summed into msk with Основной склад
     change_stock(world.moysklad, down, "Основной склад", -2)
@@ -96,7 +117,8 @@ def test_a_cycle_that_finds_the_lock_taken_ends_cleanly_and_moves_nothing(world:
 
 def test_a_full_reconciliation_repairs_what_a_missed_window_lost(world: DemoWorld) -> None:
     expected = expected_inventory(world)
-    offer = sorted(o for o, per in expected.items() if per["spb"] >= 1)[0]
+    in_bundles = {c for parts in components(world.moysklad).values() for c, _ in parts}
+    offer = sorted(o for o, per in expected.items() if per["spb"] >= 1 and o not in in_bundles)[0]
     # MoySklad's recalculation lagged: the change is dated before the window the next cycle reads
     change_stock(world.moysklad, offer, "Склад 3", -1)
     world.moysklad.ledger.changed_at[offer] -= timedelta(hours=2)
@@ -108,3 +130,23 @@ def test_a_full_reconciliation_repairs_what_a_missed_window_lost(world: DemoWorl
     assert crm_inventory(world)[offer] == expected_inventory(world)[offer]
     crm = crm_inventory(world)
     assert all(crm.get(o) == per for o, per in expected_inventory(world).items())
+
+
+def test_bundles_get_the_stock_their_components_make_and_follow_them(world: DemoWorld) -> None:
+    bundles = expected_bundles(world)
+    assert len(bundles) >= 3
+    crm = crm_inventory(world)
+    assert {b: crm.get(b) for b in bundles} == bundles  # sent by the full import, from its one stock read
+
+    # the scarcest component of a bundle that is in stock gets more: the bundle follows
+    bundle = next(b for b, per in sorted(bundles.items()) if per["msk"] >= 1)
+    parts = dict(components(world.moysklad)[bundle])
+    plain = expected_inventory(world)
+    scarce = min(parts, key=lambda c: plain[c]["msk"] / parts[c])
+    change_stock(world.moysklad, scarce, "Основной склад", -parts[scarce])
+    result = sync(world)
+    after = expected_bundles(world)
+    assert after[bundle]["msk"] == bundles[bundle]["msk"] - 1
+    crm = crm_inventory(world)
+    assert {b: crm.get(b) for b in after} == after
+    assert result["offers_changed"] >= 2  # the component and every bundle made of it
