@@ -130,8 +130,7 @@ def run_stock_sync(
     if "skipped" in summary:
         typer.echo(summary["skipped"])
         return
-    show(pairs((key, summary[key]) for key in ("why", "rows_read", "offers_affected", "offers_changed",
-                                                "batches_sent", "offers_sent", "not_found", "seconds")))
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
 
 
 def demo(

@@ -101,7 +101,7 @@ def stock_sync(
             "offers_sent": uploaded.entries, "not_found": len(uploaded.not_found),
             "unknown_to_channel": result.unknown_to_channel,
             "not_in_catalog": result.not_in_catalog, "released_claims": released, "seconds": seconds, "lag": lag,
-            "requests": {system: asdict(spent.total(system)) for system in spent.systems()},
+            "requests": {system: asdict(spent.total(system)) for system in spent.systems()}, "rows": rows,
         }
         level = "error" if uploaded.unfinished else "warning" if uploaded.not_found else "info"
         store.journal.write(integration, level, "stock-sync.done",

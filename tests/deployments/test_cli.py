@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import pytest
+import prefect.main  # noqa: F401 - Prefect's console handler keeps the stderr it was created with:
+import pytest  # create it now, not inside one CliRunner invocation whose stream is closed afterwards
 from typer.testing import CliRunner
 
 from deployments.cli import app
@@ -107,10 +109,16 @@ def test_run_full_import_on_the_sandboxes(tmp_path: Path) -> None:
     with demo_world(tmp_path / "demo", 30) as world:
         result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
                                      "--config", str(world.config_path), "--catalog-wait", "30"])
+        # then a stock-sync cycle, as the README shows it: the full import sent everything already
+        synced = runner.invoke(app, ["run", "stock-sync", "--integration", DEMO_INTEGRATION,
+                                     "--config", str(world.config_path), "--full"])
     assert result.exit_code == 0, result.output
     lines = {line.rsplit(":", 1)[0].strip(): line.rsplit(":", 1)[1].strip() for line in result.output.splitlines()
              if ":" in line}
     assert int(lines["inventories: offers sent"]) > 0 and int(lines["prices: offers sent"]) > 0
+    assert synced.exit_code == 0, synced.output
+    assert re.search(r"^\s*offers changed:\s+0\s*$", synced.output, re.M), synced.output
+    assert re.search(r"^\s*read:\s+whole \(asked for\)\s*$", synced.output, re.M), synced.output
 
 
 @pytest.mark.usefixtures("prefect_backend")
