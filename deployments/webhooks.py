@@ -165,13 +165,14 @@ class Receiver:
             return _not_found()
         try:
             body = await _body(request, self.max_body)
-            notice = hook.events.parse_notice(body, request.query_params) if body is not None else None
-        except ValueError as exc:
-            return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: {exc}")
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening for the answer
-        if notice is None:
+        if body is None:
             return await self._refuse(name, system, 413, f"a {system} notice over {self.max_body} bytes was refused")
+        try:
+            notice = hook.events.parse_notice(body, request.query_params)
+        except ValueError as exc:
+            return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: {exc}")
         try:
             fresh = await run_in_threadpool(self.store.notices.record, name, system, notice)
         except (SQLAlchemyError, StoreError) as exc:
