@@ -271,34 +271,142 @@ class CatalogFeedSink(ChannelReader, Protocol):
         ...
 
 
-# -- orders and statuses (the orders issue implements these; shaped by retailCRM, keyCRM, Horoshop) --
+# -- orders and statuses (shaped by retailCRM, keyCRM, Horoshop on the channel side; MoySklad as ERP) --
+# Design and the exactly-once argument: docs/orders.md.
+
+
+@dataclass(frozen=True)
+class OrderBatch:
+    """Orders a channel says are new or changed, each in its current state.
+
+    ``passed_statuses`` are the statuses each order went through in the changes read (history
+    records), so an order that passed an upload status between two reads still counts.
+    ``cursor`` is where the next read starts (retailCRM: the last history id read); None when
+    nothing was read. Changes made by the hub's own credential are not in the batch (no echo).
+    """
+
+    orders: pd.DataFrame  # canonical ``orders`` (order_id = the channel's id)
+    lines: pd.DataFrame  # canonical ``order_lines`` of these orders (offer_id = the channel's offer ref)
+    customers: pd.DataFrame  # canonical ``customers`` of these orders (customer_id = the channel's id)
+    passed_statuses: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    cursor: str | None = None
+    more: bool = False  # the source has more changes after ``cursor`` (read again at once)
 
 
 @runtime_checkable
 class OrderSource(Protocol):
-    """Reads orders that are new or changed since a cursor (retailCRM history by sinceId, keyCRM
-    webhooks plus ``updated_at`` filters, Horoshop by period)."""
+    """A sales channel's orders: what changed since a cursor, a period (archive), and write-back."""
 
-    async def changed_orders(self, cursor: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-        """Canonical ``orders`` and ``order_lines`` changed after ``cursor``, and the next cursor."""
+    async def changed_orders(self, cursor: str | None, limit: int = 100) -> OrderBatch:
+        """Orders changed after ``cursor`` (None: from now on — the first read returns no orders, only
+        a cursor, so an integration does not upload the channel's whole past by surprise)."""
         ...
+
+    async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
+                               page: str | None = None) -> OrderBatch:
+        """One page of orders created in [start, end) with one of ``statuses`` (all when empty);
+        ``cursor`` of the answer is the next page (None: last page)."""
+        ...
+
+    async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> None:
+        """Write the ERP's order id back on each channel order (channel order id -> ERP order id)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrderReference:
+    """The ERP's books an order needs: names/ids a merchant maps onto."""
+
+    states: Mapping[str, str]  # state name -> id
+    organizations: Mapping[str, str]  # name -> id (the default first)
+    stores: Mapping[str, str]  # name -> id
+    services: Mapping[str, str]  # service offer name or code -> id (delivery lines)
+    groups: Sequence[str] = ()  # counterparty groups (tags)
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """One order as the ERP is to hold it, every reference already resolved by the hub."""
+
+    key: str  # idempotency key: ``<integration>:<channel order id>`` (syncId derives from it)
+    order: Mapping[str, Any]  # canonical ``orders`` row (external_id = the channel's order id)
+    lines: Sequence[Mapping[str, Any]]  # canonical ``order_lines`` rows, offer_id = the ERP's id
+    line_kinds: Mapping[str, str]  # ERP offer id -> product | variant | service | bundle
+    customer_id: str  # the ERP counterparty id
+    organization_id: str
+    store_id: str | None = None
+    state_id: str | None = None
+    reserve: bool = False
+    erp_id: str | None = None  # known ERP order id (an update), from the hub's links
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What the ERP did with one draft: its id, or why it refused (one item of a bulk request)."""
+
+    key: str
+    erp_id: str | None = None
+    error: str | None = None
+    retryable: bool = False
 
 
 @runtime_checkable
 class OrderSink(Protocol):
-    """Creates or updates one order exactly once (an idempotency key the system keeps: MoySklad
-    ``syncId``, retailCRM ``externalId``)."""
+    """An ERP that takes orders exactly once: creates by an idempotency key it keeps (MoySklad
+    ``syncId``), updates by id, many per request."""
 
-    async def upsert_order(self, order: Mapping[str, Any], lines: pd.DataFrame) -> str:
-        """The system's id of the order, created or found by its idempotency key."""
+    max_batch: int
+
+    async def order_reference(self) -> OrderReference:
+        ...
+
+    async def upsert_orders(self, drafts: Sequence[OrderDraft]) -> list[OrderOutcome]:
+        """Create or update every draft (one outcome each, in order); a refused item does not fail the rest."""
+        ...
+
+    async def find_orders(self, external_ids: Sequence[str]) -> dict[str, str]:
+        """ERP order ids of orders already holding these channel order ids (archive backfill links them)."""
+        ...
+
+
+@runtime_checkable
+class CustomerBook(Protocol):
+    """An ERP's counterparties: found by contact, else created (idempotently) with the customer's type."""
+
+    max_batch: int
+
+    async def find_customers(self, customers: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
+        """Channel customer id -> ERP counterparty id, searching ``by`` (``phone``, ``email``, ``inn``)
+        in that order; phones are normalised before the exact search."""
+        ...
+
+    async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
+                               keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
+        """Create these customers (``keys``: customer id -> idempotency key), in bulk; legal entities
+        with their contact person, bank account when given, in ``group``."""
+        ...
+
+
+@runtime_checkable
+class OrderStates(Protocol):
+    """An ERP's order states as they change (MoySklad: ``updated>=`` poll, webhooks)."""
+
+    async def changed_states(self, since: datetime) -> pd.DataFrame:
+        """Orders updated since ``since``: columns ``erp_id``, ``external_id`` (channel order id),
+        ``state`` (name), ``updated_at`` (UTC)."""
         ...
 
 
 @runtime_checkable
 class StatusSink(Protocol):
-    """Sets an order's status (mapped to the channel's code) by the channel's order id."""
+    """Sets orders' statuses on a channel by the channel's order id; the statuses it knows."""
 
-    async def set_status(self, order_id: str, status: str) -> None:
+    async def statuses(self) -> Sequence[str]:
+        """Status codes the channel has (to check the mapping)."""
+        ...
+
+    async def set_statuses(self, statuses: Mapping[str, str]) -> dict[str, str]:
+        """Set each order's status (channel order id -> status code); returns refused ones with why."""
         ...
 
 

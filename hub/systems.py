@@ -25,6 +25,7 @@ from hub.capabilities import (
     CatalogSource,
     OrderSink,
     OrderSource,
+    OrderStates,
     PriceSink,
     StatusSink,
     StockSink,
@@ -38,7 +39,7 @@ STREAMS = ("catalog", "stock", "prices", "orders", "statuses", "customers", "pay
 #: a stream with none has no exchange yet, so no system can take part in it
 READ_CAPABILITY: Mapping[str, type] = {
     "catalog": CatalogSource, "stock": StockSource, "prices": CatalogSource,
-    "orders": OrderSource, "statuses": OrderSource,
+    "orders": OrderSource, "statuses": OrderStates,
 }
 WRITE_CAPABILITY: Mapping[str, type] = {
     "catalog": CatalogFeedSink, "stock": StockSink, "prices": PriceSink,
