@@ -53,7 +53,9 @@ def _connector(what: str, fix: str) -> Callable[[Any], str]:
 #: exception type (dotted name, most specific first) -> the line a user reads. Airbyte-style: config
 #: problems say which key to fix, system problems where it failed, transient ones to try again.
 ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
-    ("hub.config.ConfigError", lambda exc: f"config error:\n{exc}\nfix the config, then `skladbridge config check`"),
+    # a secret missing from Prefect is no mistake in the file: its own line says what to create
+    ("hub.config.ConfigError", lambda exc: str(exc) if exc.source == "prefect" else (
+        f"config error:\n{exc}\nfix the config, then `skladbridge config check`")),
     ("connectors.http.errors.AuthError", _connector(
         "credentials refused", "fix token / login+password / api_key of this system in the config")),
     ("connectors.http.errors.TransientError", _connector(

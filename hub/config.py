@@ -231,8 +231,15 @@ def resolve_secret(ref: str | None) -> str | None:
         try:
             secret: Any = Secret.load(block)  # sync context: returns the block, not a coroutine
             return str(secret.get())
-        except ValueError as exc:
-            raise ConfigError("prefect", [(block, f"Prefect Secret block not found: {exc}")]) from None
+        except ValueError:  # Prefect's "Unable to find block document named ..."
+            from prefect.settings import get_current_settings
+
+            settings = get_current_settings()
+            where = settings.api.url or f"the local Prefect server of PREFECT_HOME={settings.home}"
+            raise ConfigError("prefect", [(ref, (
+                f"no Prefect Secret block named {block!r} on {where}; create it there with "
+                f"`prefect block create secret` or in Python: "
+                f"`from prefect.blocks.system import Secret; Secret(value=...).save({block!r})`"))]) from None
     raise ConfigError("config", [("", "secret reference must be ${ENV_VAR} or prefect-secret:<block>")])
 
 

@@ -217,3 +217,48 @@ def test_run_full_import_refused_upload_and_wrong_password(tmp_path: Path, monke
                                      "--config", str(world.config_path), "--catalog-wait", "30"])
     assert_one_clear_failure(result, "1 batch not accepted", "queue list --status failed")
     assert "Encountered exception during execution" not in result.output
+
+
+def _postgres_url() -> str:
+    """The test server's URL (``SKLADBRIDGE_TEST_POSTGRES_URL``); skipped without it, except under CI."""
+    url = os.environ.get("SKLADBRIDGE_TEST_POSTGRES_URL")
+    if not url:
+        reason = "needs SKLADBRIDGE_TEST_POSTGRES_URL=postgresql://user@host:port/db"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must not skip it")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.mark.postgres
+def test_a_postgres_role_that_does_not_exist_is_one_line_naming_database_url(write_config) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.engine import make_url
+
+    # the server answers, the role is unknown to it (not a closed port: that is another test)
+    url = make_url(_postgres_url()).set(username="no_such_role_xyz", password=DB_PASSWORD)
+    config = str(write_config(url.render_as_string(hide_password=False)))
+    for args in (["db", "upgrade", "-c", config], ["queue", "list", "-c", config]):
+        result = runner.invoke(app, args)
+        assert_one_clear_failure(result, "hub store: cannot open the database",
+                                 'role "no_such_role_xyz" does not exist', "check database_url")
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert DB_PASSWORD not in result.output
+
+
+@pytest.mark.usefixtures("prefect_backend")
+def test_a_missing_prefect_secret_block_is_one_line_saying_how_to_create_it(
+        write_config, busy_port: int, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import secrets
+
+    block = f"skladbridge-missing-{secrets.token_hex(4)}"  # in no Prefect database
+    text = CONFIG.format(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+                         ms_url="https://api.moysklad.ru/api/remap/1.2", crm_url=f"http://127.0.0.1:{free_port()}")
+    config = write_config(text=f"{text}    options:\n      feed: {{path_secret: 'prefect-secret:{block}'}}\n")
+    # feed serve resolves the feed's path secret at start, before it listens (and, were the secret
+    # found, the busy port ends the command: the test cannot hang on a serving process)
+    result = runner.invoke(app, ["feed", "serve", "-c", str(config), "--port", str(busy_port)])
+    assert_one_clear_failure(result, f"prefect-secret:{block}", f"no Prefect Secret block named {block!r}",
+                             "prefect block create secret", f"Secret(value=...).save({block!r})")
+    assert "fix the config" not in result.output  # the file is right; the block is what is missing
+    problem = [line for line in result.output.splitlines() if block in line]
+    assert len(problem) == 1, result.output
