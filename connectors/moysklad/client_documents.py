@@ -1,7 +1,8 @@
 """Writes of the MoySklad client: counterparties, customer orders, documents and webhooks.
 
 POSTs are repeated after a lost response only when every object carries a ``syncId`` (MoySklad
-then returns the object already created instead of a duplicate). Bulk results are surfaced item
+then returns the object already created instead of a duplicate) or is an update by ``meta`` (its
+fields are absolute values). Bulk results are surfaced item
 by item (:class:`BulkItemResult`); a webhook is created only if the same one does not exist, and
 only webhooks under the hub's own URL prefix are ever deleted.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.moysklad.client_base import MoySkladBase, moscow_filter
+from connectors.moysklad.client_base import IDS_PER_FILTER, MoySkladBase, moscow_filter
 from connectors.moysklad.limits import MAX_ARRAY_ITEMS
 
 Json = dict[str, Any]
@@ -42,25 +43,40 @@ class BulkItemResult:
 class DocumentsMixin(MoySkladBase):
     """Write operations of :class:`~connectors.moysklad.client.MoySkladClient`."""
 
-    async def _post(self, path: str, body: Any) -> Any:
+    async def _post(self, path: str, body: Any, params: Mapping[str, str] | None = None) -> Any:
         items = body if isinstance(body, list) else [body]
-        idempotent = all(isinstance(i, dict) and i.get("syncId") for i in items)
-        response = await self.request("POST", path, json=body, idempotent=idempotent)
+        idempotent = all(isinstance(i, dict) and (i.get("syncId") or (i.get("meta") or {}).get("href"))
+                         for i in items)
+        response = await self.request("POST", path, json=body, params=dict(params or {}), idempotent=idempotent)
         return response.json()
 
     async def _put(self, path: str, body: Json) -> Json:
         return dict((await self.request("PUT", path, json=body)).json())
 
-    async def bulk_create(self, entity: str, payloads: Sequence[Json]) -> list[BulkItemResult]:
-        """POST arrays of ≤ 1000 objects; one result per payload, in order."""
+    async def bulk_create(self, entity: str, payloads: Sequence[Json], *,
+                          expand: str | None = None) -> list[BulkItemResult]:
+        """POST arrays of ≤ 1000 objects (with ``meta``: an update, without: a create); one result
+        per payload, in order. ``expand`` applies to the saved objects in the answer."""
         results: list[BulkItemResult] = []
         for start in range(0, len(payloads), MAX_ARRAY_ITEMS):
             chunk = list(payloads[start:start + MAX_ARRAY_ITEMS])
-            answer = await self._post(f"/entity/{entity}", chunk)
+            answer = await self._post(f"/entity/{entity}", chunk, {"expand": expand} if expand else None)
             for offset, item in enumerate(answer):
                 errors = item.get("errors") if isinstance(item, dict) else [{"error": "unexpected item"}]
                 results.append(BulkItemResult(start + offset, None if errors else item, list(errors or [])))
         return results
+
+    async def filter_any(self, entity: str, field: str, values: Sequence[str], *,
+                         per_request: int = IDS_PER_FILTER) -> list[Json]:
+        """Rows of ``entity`` whose ``field`` equals one of ``values`` (exact match, as MoySklad's
+        ``=`` filter is): ``field=a;field=b`` ORs, so one request asks for up to ``per_request``
+        values (the URL stays well under the 8 KB limit)."""
+        rows: list[Json] = []
+        unique = list(dict.fromkeys(v for v in values if v))
+        for start in range(0, len(unique), per_request):
+            flt = ";".join(f"{field}={_escape(v)}" for v in unique[start:start + per_request])
+            rows.extend(await self.collect(f"/entity/{entity}", {"filter": flt}))
+        return rows
 
     # -- counterparties ------------------------------------------------------------------------
     async def find_counterparty(self, *, phone: str | None = None, email: str | None = None,

@@ -67,17 +67,20 @@ def order_to_payload(
         reserve: reserve the ordered quantities at the store.
         sync_key: the hub key the ``syncId`` derives from (default ``site:order_id``).
 
+    ``name`` (the document number) is the order's ``number``; without one MoySklad numbers it.
+
     Line ``discount`` is canonical money (kopecks off the line); MoySklad wants a percent.
     """
     types = offer_types or {}
     key = sync_key or f"{order.get('site') or ''}:{order['order_id']}"
     payload: Json = {
-        "name": str(order.get("number") or order["order_id"]),
         "externalCode": str(order.get("external_id") or order["order_id"]),
         "syncId": sync_id_for(key),
         "organization": _ref(base_url, f"entity/organization/{organization_id}", "organization"),
         "agent": _ref(base_url, f"entity/counterparty/{agent_id}", "counterparty"),
     }
+    if _present(order.get("number")):
+        payload["name"] = str(order["number"])  # none: MoySklad numbers the order itself
     moment = _moscow(order.get("created_at"))
     if moment:
         payload["moment"] = moment
@@ -108,8 +111,10 @@ def order_to_payload(
 
 
 def customer_to_payload(customer: Mapping[str, Any], *, accounts: Iterable[Mapping[str, Any]] = (),
-                        contact_person: Mapping[str, Any] | None = None, sync_key: str | None = None) -> Json:
-    """A canonical customer → a ``counterparty`` create body (with bank accounts, contact person)."""
+                        contact_person: Mapping[str, Any] | None = None, sync_key: str | None = None,
+                        group: str | None = None) -> Json:
+    """A canonical customer → a ``counterparty`` create body (with bank accounts, contact person,
+    and ``group`` as its counterparty group: MoySklad's ``tags``)."""
     kind = str(customer.get("company_type") or "individual")
     full_name = " ".join(str(customer[k]) for k in ("last_name", "first_name") if _present(customer.get(k)))
     payload: Json = {
@@ -132,6 +137,8 @@ def customer_to_payload(customer: Mapping[str, Any], *, accounts: Iterable[Mappi
         payload["accounts"] = account_rows
     if contact_person:
         payload["contactpersons"] = [{k: v for k, v in contact_person.items() if v is not None}]
+    if group:
+        payload["tags"] = [group]
     return payload
 
 
