@@ -191,11 +191,16 @@ def stock_current(sb: MoySkladSandbox, request: Request, report: str) -> Result:
 
 
 def metadata(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
-    """``GET /entity/{type}/metadata``: variants' characteristics, documents' attributes and states."""
+    """``GET /entity/{type}/metadata``: variants' characteristics, documents' attributes and states,
+    counterparties' groups (``tags``)."""
     meta = {"href": f"{STORE_BASE}/entity/{type_}/metadata", "mediaType": "application/json"}
     if type_ == "variant":
         return 200, {"meta": meta, "characteristics": sb.store.characteristics}
     attributes = collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes", "attributemetadata", 0)
+    if type_ == "counterparty":  # counterparty groups: every tag in use
+        tags = sorted({t for cp in sb.store.of_type("counterparty").values() for t in cp.get("tags") or []})
+        return 200, {"meta": meta, "attributes": {"meta": attributes}, "states": [], "tags": tags,
+                     "createShared": False}
     return 200, {"meta": meta, "attributes": {"meta": attributes},
                  "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
 
@@ -230,7 +235,7 @@ def _types(names: Iterable[str]) -> str:
 Handler = Callable[..., Result | Awaitable[Result]]
 _ID = r"(?P<id_>[0-9a-f-]{36})"
 _LISTED, _WRITTEN = f"(?P<type_>{_types(LISTABLE)})", f"(?P<type_>{_types(WRITABLE)})"
-_DESCRIBED = f"(?P<type_>{_types(('variant', 'customerorder', *DOCUMENT_TYPES))})"
+_DESCRIBED = f"(?P<type_>{_types(('variant', 'counterparty', *DOCUMENT_TYPES))})"
 ROUTES: RouteTable[Handler] = RouteTable([
     ("GET", r"/report/stock/(?P<report>all|bystore)/current", stock_current, False),
     ("GET", r"/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?", price_types, False),
