@@ -7,7 +7,8 @@
 * :mod:`.sandbox` — :class:`MoySkladSandbox`, an ASGI emulator with the real rules, and
   :func:`.sandbox_generator.seed_catalog` to seed it;
 * :mod:`.settings`, :mod:`.capabilities` — its face to the hub: :data:`CONNECTOR` declares the
-  settings model and the capabilities (a catalog source and a stock source).
+  settings model and the capabilities (a catalog source and a stock source; orders, their states
+  and counterparties: :mod:`.orders`, :mod:`.customers`).
 
 The sandbox modules are imported lazily, so the connector never pulls in Starlette.
 """
@@ -17,9 +18,20 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.moysklad.capabilities import MoySkladSide, moysklad_client
+from connectors.moysklad.customers import MoySkladCustomers
+from connectors.moysklad.orders import MoySkladOrders
 from connectors.moysklad.settings import MoySkladSettings
 from connectors.moysklad.stock_events import MoySkladStockEvents
-from hub.capabilities import BundleSource, CatalogSource, Reachable, StockEvents, StockSource
+from hub.capabilities import (
+    BundleSource,
+    CatalogSource,
+    CustomerBook,
+    OrderSink,
+    OrderStates,
+    Reachable,
+    StockEvents,
+    StockSource,
+)
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -28,7 +40,9 @@ CONNECTOR = Connector(
     settings=MoySkladSettings,
     client=moysklad_client,
     capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over, Reachable: MoySkladSide.over,
-                  BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over},
+                  BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over,
+                  OrderSink: MoySkladOrders.over, OrderStates: MoySkladOrders.over,
+                  CustomerBook: MoySkladCustomers.over},
 )
 
 __all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]
