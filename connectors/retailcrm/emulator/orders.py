@@ -177,6 +177,10 @@ def orders_list(state: CrmState, call: Call) -> Reply:
         values = as_list(flt.get(param))
         if values:
             ids = [i for i in ids if str(state.orders[i].get(attr)) in values]
+    for param, keep in (("createdAtFrom", lambda a, b: a >= b), ("createdAtTo", lambda a, b: a <= b)):
+        bound = str(flt.get(param) or "")
+        if bound:  # "Y-m-d" (a whole day) or "Y-m-d H:i:s", both account-local
+            ids = [i for i in ids if keep(str(state.orders[i]["createdAt"])[:len(bound)], bound)]
     page_ids, pagination = paginate(ids, limit, page)
     return 200, {"success": True, "pagination": pagination, "orders": [state.orders[i] for i in page_ids]}
 
@@ -223,13 +227,19 @@ def orders_upload(state: CrmState, call: Call) -> Reply:
 
 def fix_external_ids(state: CrmState, call: Call) -> Reply:
     pairs = call.json_field("orders")
-    for pair in pairs if isinstance(pairs, list) else []:
-        oid = int(pair.get("id", 0))
-        if oid not in state.orders:
-            raise not_found()
+    pairs = pairs if isinstance(pairs, list) else []
+    if any(int(pair.get("id", 0)) not in state.orders for pair in pairs):
+        raise not_found()  # nothing is changed then
+    for pair in pairs:
+        oid = int(pair["id"])
         order = state.orders[oid]
-        order["externalId"] = str(pair["externalId"])
+        old, order["externalId"] = order.get("externalId"), str(pair["externalId"])
+        if old is not None:
+            state.order_by_external.pop((order["site"], str(old)), None)
         state.order_by_external[(order["site"], order["externalId"])] = oid
+        if old != order["externalId"]:
+            state.record(state.history, field_name="external_id", old=old, new=order["externalId"],
+                         entity=_ref(order), author_key=call.api_key)
     return 200, {"success": True}
 
 
@@ -241,31 +251,6 @@ def order_statuses(state: CrmState, call: Call) -> Reply:
         {"id": o["id"], "externalId": o.get("externalId"), "status": o["status"],
          "group": state.statuses[o["status"]]["group"]} for o in found
     ]}
-
-
-def history_page(state: CrmState, call: Call, log_name: str, entity: str) -> Reply:
-    """``/orders/history`` and ``/customers/history``: records with ``id > sinceId``, ascending."""
-    limit, page = call.page()
-    flt = call.filters()
-    log = state.history if log_name == "orders" else state.customer_history
-    records = log
-    if flt.get("sinceId") not in (None, ""):
-        since = int(flt["sinceId"])
-        # ids are increasing: binary search keeps sinceId paging cheap on big histories
-        lo, hi = 0, len(records)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (mid + 1, hi) if records[mid].id <= since else (lo, mid)
-        records = records[lo:]
-    if flt.get("startDate"):
-        records = [r for r in records if r.created_at >= str(flt["startDate"])]
-    if flt.get("endDate"):
-        records = [r for r in records if r.created_at <= str(flt["endDate"])]
-    if flt.get(f"{entity}Id"):
-        records = [r for r in records if str(r.entity.get("id")) == str(flt[f"{entity}Id"])]
-    rows, pagination = paginate(list(records), limit, page)
-    return 200, {"success": True, "generatedAt": now_local(),
-                 "history": [r.render(entity, call.api_key) for r in rows], "pagination": pagination}
 
 
 def payment_create(state: CrmState, call: Call) -> Reply:

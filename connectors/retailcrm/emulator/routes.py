@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.retailcrm.emulator import catalog, customers, orders
+from connectors.retailcrm.emulator import catalog, customers, history, orders
 from connectors.retailcrm.emulator.state import CrmState
 from connectors.retailcrm.emulator.wire import ApiError, Call, site_refusal
 from connectors.sandboxing import RouteTable
@@ -23,7 +23,7 @@ ROUTES: RouteTable[Handler] = RouteTable([
     ("POST", r"/store/inventories/upload", catalog.inventories_upload, True),
     ("POST", r"/store/prices/upload", catalog.prices_upload, True),
     ("GET", r"/orders", orders.orders_list, False),
-    ("GET", r"/orders/history", lambda s, c: orders.history_page(s, c, "orders", "order"), False),
+    ("GET", r"/orders/history", lambda s, c: history.history_page(s, c, "orders", "order"), False),
     ("GET", r"/orders/statuses", orders.order_statuses, False),
     ("POST", r"/orders/create", orders.orders_create, True),
     ("POST", r"/orders/upload", orders.orders_upload, True),
@@ -33,7 +33,7 @@ ROUTES: RouteTable[Handler] = RouteTable([
     ("GET", r"/orders/([^/]+)", orders.orders_get, False),
     ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
     ("GET", r"/customers", customers.customers_list, False),
-    ("GET", r"/customers/history", lambda s, c: orders.history_page(s, c, "customers", "customer"), False),
+    ("GET", r"/customers/history", lambda s, c: history.history_page(s, c, "customers", "customer"), False),
     ("POST", r"/customers/create", customers.customers_create, True),
     ("GET", r"/customers/([^/]+)", customers.customers_get, False),
     ("POST", r"/customers/([^/]+)/edit", customers.customers_edit, True),

@@ -78,7 +78,8 @@ def default_price_types(types: Iterable[tuple[str, str]]) -> dict[str, dict[str,
 
 @dataclass
 class HistoryRecord:
-    """One change; ``author_key`` is who made it (None: a manager in the CRM's UI)."""
+    """One change; ``author_key`` is who made it (None: a manager in the CRM's UI, or ``source``
+    says which other actor: ``code`` for the CRM's own triggers and segments)."""
 
     id: int
     created_at: str
@@ -89,19 +90,24 @@ class HistoryRecord:
     author_key: str | None
     created: bool = False
     user_id: int | None = None
+    source: str | None = None
 
     def render(self, entity_name: str, reader_key: str) -> dict[str, Any]:
-        """The record as the reader with ``reader_key`` sees it (``apiKey.current`` is relative)."""
+        """The record as the reader with ``reader_key`` sees it (``apiKey.current`` is relative).
+
+        Keys in the order of the verbatim sample (crm-samples/retailcrm-customers-history): ``id,
+        createdAt, created?, source, user?, field, apiKey?, oldValue, newValue, <entity>``.
+        """
         out: dict[str, Any] = {"id": self.id, "createdAt": self.created_at}
         if self.created:
             out["created"] = True
-        if self.author_key is None:
-            out["source"] = "user"
+        out["source"] = self.source or ("user" if self.author_key is None else "api")
+        if out["source"] == "user":
             out["user"] = {"id": self.user_id or 1}
-        else:
-            out["source"] = "api"
+        out["field"] = self.field
+        if self.author_key is not None:
             out["apiKey"] = {"current": self.author_key == reader_key}
-        out.update({"field": self.field, "oldValue": self.old_value, "newValue": self.new_value})
+        out.update({"oldValue": self.old_value, "newValue": self.new_value})
         out[entity_name] = self.entity
         return out
 
@@ -201,13 +207,13 @@ class CrmState:
 
     def record(
         self, log: list[HistoryRecord], *, field_name: str, old: Any, new: Any,
-        entity: dict[str, Any], author_key: str | None, created: bool = False,
+        entity: dict[str, Any], author_key: str | None, created: bool = False, source: str | None = None,
     ) -> None:
         """Append a history record with the next id of that log's sequence."""
         sequence = "history" if log is self.history else "customer_history"
         log.append(
             HistoryRecord(
                 id=self.next_id(sequence), created_at=now_local(), field=field_name, old_value=old,
-                new_value=new, entity=entity, author_key=author_key, created=created,
+                new_value=new, entity=entity, author_key=author_key, created=created, source=source,
             )
         )
