@@ -308,8 +308,10 @@ class OrderSource(Protocol):
         ``cursor`` of the answer is the next page (None: last page)."""
         ...
 
-    async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> None:
-        """Write the ERP's order id back on each channel order (channel order id -> ERP order id)."""
+    async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> dict[str, str]:
+        """Write the ERP's order id back on each channel order (channel order id -> ERP order id);
+        returns the orders it was not written on, with why (e.g. the channel keeps another
+        integration's id in the only place it has for it)."""
         ...
 
 

@@ -1,16 +1,17 @@
 """retailCRM (Simla.com) API v5 connector: client, conversion, ICML catalog feed and sandbox.
 
 Its face to the hub is :data:`CONNECTOR`: the settings model (:mod:`.settings`) and the capabilities
-it implements (:mod:`.capabilities`): the catalog through an ICML feed, stock and prices uploads.
-The order parts (:mod:`.orders_api`, :mod:`.convert_orders`, :mod:`.history`) are declared once an
-exchange uses them.
+it implements (:mod:`.capabilities`): the catalog through an ICML feed, stock and prices uploads;
+orders read from the history and statuses set back (:mod:`.order_exchange`, over :mod:`.orders_api`,
+:mod:`.convert_orders` and :mod:`.history`).
 """
 
 from __future__ import annotations
 
 from connectors.retailcrm.capabilities import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.order_exchange import RetailCRMOrders
 from connectors.retailcrm.settings import RetailCRMSettings
-from hub.capabilities import CatalogFeedSink, PriceSink, Reachable, StockSink
+from hub.capabilities import CatalogFeedSink, OrderSource, PriceSink, Reachable, StatusSink, StockSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -19,7 +20,8 @@ CONNECTOR = Connector(
     settings=RetailCRMSettings,
     client=retailcrm_client,
     capabilities={CatalogFeedSink: RetailCRMFeed.over, StockSink: RetailCRMStock.over,
-                  PriceSink: RetailCRMPrices.over, Reachable: RetailCRMFeed.over},
+                  PriceSink: RetailCRMPrices.over, Reachable: RetailCRMFeed.over,
+                  OrderSource: RetailCRMOrders.over, StatusSink: RetailCRMOrders.over},
 )
 
 __all__ = ["CONNECTOR", "RetailCRMSettings"]

@@ -60,6 +60,11 @@ class HistoryPages:
         """The cursor: the largest history id read so far."""
         return self._paging.current
 
+    @property
+    def finished(self) -> bool:
+        """True once the last page was read (nothing after :attr:`last_id` right now)."""
+        return self._paging.finished
+
     def __aiter__(self) -> HistoryPages:
         return self
 

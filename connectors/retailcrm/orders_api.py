@@ -103,6 +103,15 @@ class OrdersAPI:
         """
         return HistoryPages(self, "/orders/history", since_id, mirror="last_history_id")
 
+    async def order_history_head(self) -> int:
+        """The id of the newest order history record (0: no history yet): where reading "from now
+        on" starts. Two requests at most: page 1 tells the page count, the last page the newest id."""
+        body = await self._call("GET", "/orders/history", params=query(None, limit=PAGE_LIMIT))
+        pages = int((body.get("pagination") or {}).get("totalPageCount") or 1)
+        if pages > 1:
+            body = await self._call("GET", "/orders/history", params=query(None, limit=PAGE_LIMIT, page=pages))
+        return max((int(r["id"]) for r in body.get("history") or []), default=0)
+
     # -- customers -----------------------------------------------------------------------------
     async def get_customer(self, uid: str | int, *, by: str = "externalId", site: str | None = None) -> dict[str, Any]:
         params = query(by=by if by != "externalId" else None, site=self._site(site))
