@@ -41,3 +41,17 @@ def _fresh_http_state() -> Iterator[None]:
     reset_request_stats()
     yield
     forget_budgets()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (``SKLADBRIDGE_TEST_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/15``, a database
+    of its own). Without the variable the Redis tests are skipped, except under ``CI``, where they
+    fail so that CI can never pass by silently skipping them."""
+    url = os.environ.get("SKLADBRIDGE_TEST_REDIS_URL")
+    if not url:
+        reason = "shared-budget tests need SKLADBRIDGE_TEST_REDIS_URL=redis://host:port/db"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must not skip them")
+        pytest.skip(reason)
+    return url
