@@ -69,6 +69,7 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
         f"{exc}\nfix the credentials or base_url of those systems in the config")),
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),
+    ("deployments.demo.DemoError", lambda exc: f"demo: {exc}"),
     ("hub.store.locks.ExchangeBusyError", lambda exc: f"{exc}; wait for that run to finish"),
     ("sqlalchemy.exc.SQLAlchemyError", lambda exc: (
         f"hub store: cannot open the database ({_first_line(getattr(exc, 'orig', None) or exc)}); check "

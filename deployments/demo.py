@@ -4,7 +4,8 @@ Starts a MoySklad sandbox with a generated catalog, a retailCRM sandbox whose si
 from our feed URL (as the real CRM does), and the feed server, all on loopback sockets (the world of
 :func:`deployments.sandbox_world.open_world`, shared with ``sandbox serve --world demo``); writes the
 demo config from ``examples/demo.yaml``; runs the full import twice (the second run shows that
-nothing unchanged is written again) and prints what happened.
+nothing unchanged is written again), then times a stock change through the webhook path
+(:mod:`deployments.demo_webhook`) and prints what happened.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Any
 
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from deployments.demo_webhook import ARRIVAL_SECONDS, Travelled, travel
+from deployments.demo_webhook import report as report_trip
 from deployments.sandbox_world import DEMO_INTEGRATION, EXAMPLES, MS_LOGIN, demo_template, open_world
 
-__all__ = ["DEMO_INTEGRATION", "EXAMPLES", "MS_LOGIN", "DemoWorld", "demo_world", "run_demo"]
+__all__ = ["DEMO_INTEGRATION", "EXAMPLES", "MS_LOGIN", "DemoError", "DemoWorld", "demo_world", "run_demo"]
 
-SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET"})
+SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET",
+                         "SKLADBRIDGE_DEMO_WEBHOOK_SECRET"})
 
 
 @dataclass
@@ -87,13 +91,22 @@ def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str
             "offers with stock": sum(1 for stores in crm.inventories.values() if stores),
             "offers with prices": sum(1 for prices in crm.prices.values() if prices),
         }
+        echo("Shipping a product in MoySklad: its webhook should bring the new stock to the CRM in seconds ...")
+        trip = travel(world, DEMO_INTEGRATION)
         banned = world.moysklad.banned
-        report(echo, first, second, crm_state, world, time.monotonic() - started, banned)
-    return {"first": first, "second": second, "crm": crm_state}
+        report(echo, first, second, crm_state, world, time.monotonic() - started, banned, trip)
+    if trip is not None and trip.seconds is None:  # the demo's own claim failed: so does the run
+        raise DemoError(f"the shipped stock did not reach the CRM within {ARRIVAL_SECONDS:.0f} s through the "
+                        f"webhook path; see `skladbridge journal --config {world.config_path}`")
+    return {"first": first, "second": second, "crm": crm_state, "webhook": trip}
+
+
+class DemoError(RuntimeError):
+    """The demo did not show what it says it shows."""
 
 
 def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[str, int], world: DemoWorld,
-           seconds: float, banned: bool) -> None:
+           seconds: float, banned: bool, trip: Travelled | None) -> None:
     """Print what was imported, what the CRM now has, requests spent and where the feed is."""
     echo("")
     echo("== Full import, first run " + "=" * 50)
@@ -111,10 +124,13 @@ def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[s
     for row in second["rows"]:
         if str(row["what"]).startswith("requests"):
             echo(f"  {row['what']:<45} {row['count']} (weight {row['weight']})")
+    report_trip(echo, trip)
     echo("== Where things are " + "=" * 56)
     echo(f"  config        {world.config_path}")
     echo(f"  feed file     {first['feed_path']}")
-    echo(f"  feed URL      {world.feed_url} (stops with the demo; `skladbridge feed serve` serves it)")
+    feed_secret = os.environ.get("SKLADBRIDGE_DEMO_FEED_SECRET", "")
+    shown = world.feed_url.replace(feed_secret, "<path_secret>") if feed_secret else world.feed_url
+    echo(f"  feed URL      {shown} (stops with the demo; `skladbridge feed serve` serves it)")
     echo(f"  hub database  {world.workdir / 'skladbridge.db'}")
     echo(f"  MoySklad would have banned us: {'YES' if banned else 'no'}; warnings: {len(first['warnings'])}")
     for warning in first["warnings"]:

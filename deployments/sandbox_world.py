@@ -72,7 +72,7 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
     for stale in [*workdir.glob("skladbridge.db*"), *(workdir / "feeds").glob("*.xml")]:
         stale.unlink()
     feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
-    ms_password, crm_key, feed_secret = (secrets.token_urlsafe(n) for n in (12, 16, 24))
+    ms_password, crm_key, feed_secret, hook_secret = (secrets.token_urlsafe(n) for n in (12, 16, 24, 24))
     moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
     seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3,
                  bundles_ratio=bundles_ratio, seed=seed)
@@ -93,6 +93,7 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
             "SKLADBRIDGE_DEMO_CRM_KEY": crm_key,
             "SKLADBRIDGE_DEMO_FEED_URL": url,
             "SKLADBRIDGE_DEMO_FEED_SECRET": feed_secret,
+            "SKLADBRIDGE_DEMO_WEBHOOK_SECRET": hook_secret,
         }
         yield World(workdir, moysklad, retailcrm, feed_path, url, env)
 
