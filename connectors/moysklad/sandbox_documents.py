@@ -112,9 +112,10 @@ class Writer:
             raise ItemError(1047, "Поле 'syncId' не может быть изменено", "syncId", status=412)
         changes = {k: v for k, v in body.items() if not k.startswith("_") and k not in ("meta", "id")}
         self._check_refs(changes)
-        before = copy.deepcopy({k: obj.get(k) for k in changes})
         if type_ in DOCUMENT_TYPES:
             self._prepare_document(type_, changes, body, obj)
+        # what the update changed (derived fields such as ``sum`` only when their value moved)
+        before = copy.deepcopy({k: obj.get(k) for k in changes})
         obj.update(changes)
         saved = self.store.put(type_, obj)
         fields = [k for k in changes if k != "_positions" and before.get(k) != changes[k]]
