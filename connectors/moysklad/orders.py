@@ -29,6 +29,7 @@ from connectors.moysklad.customers import item_outcome
 from connectors.moysklad.moscow_time import parse_moscow
 from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import OrderDraft, OrderOutcome, OrderReference
+from hub.model import UTC_TS
 
 Json = dict[str, Any]
 #: error code of a reference (here: the order updated by ``meta``) that does not exist
@@ -162,5 +163,5 @@ class MoySkladOrders:
                              "state": names.get(sid, sid) if sid else None,
                              "updated_at": parse_moscow(str(order["updated"]))})
         frame = pd.DataFrame(rows, columns=STATE_COLUMNS)
-        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
+        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True).astype(UTC_TS)
         return frame.drop_duplicates("erp_id", keep="last").reset_index(drop=True)
