@@ -95,8 +95,9 @@ def _contact_person(row: Mapping[str, Any]) -> Json | None:
     name = " ".join(v for v in (_text(row.get("last_name")), _text(row.get("first_name"))) if v)
     if not name:
         return None
+    email = _text(row.get("email"))
     return {"name": name, "phone": normalise_phone(row.get("phone")) or _text(row.get("phone")),
-            "email": _text(row.get("email"))}
+            "email": email.lower() if email else None}
 
 
 def _accounts(row: Mapping[str, Any]) -> list[Json]:
