@@ -193,8 +193,8 @@ def test_customerorder_create_and_update_webhooks_reach_the_receiver(served: tup
             threading.Event().wait(0.02)
     events = [(p[2]["events"][0]["action"], p[2]["events"][0].get("updatedFields")) for p in receiver.posts]
     assert events == [("CREATE", None), ("UPDATE", ["state"])]
-    for query, agent_name, body in receiver.posts:
+    for query, agent_name, delivered in receiver.posts:
         assert agent_name == USER_AGENT and len(query["requestId"]) == 36
         href = f"{base}/entity/customerorder/{order['id']}"
-        assert body["events"][0]["meta"] == {"type": "customerorder", "href": href}
-        assert parse_moscow(body["auditContext"]["moment"]) == START
+        assert delivered["events"][0]["meta"] == {"type": "customerorder", "href": href}
+        assert parse_moscow(delivered["auditContext"]["moment"]) == START
