@@ -17,8 +17,10 @@ def test_every_declared_capability_is_implemented(name: str) -> None:
 
 
 def test_streams_follow_the_capabilities() -> None:
-    assert connector("moysklad").streams("reads") == ["catalog", "prices", "stock"]
-    assert connector("retailcrm").streams("writes") == ["catalog", "prices", "stock"]
+    assert connector("moysklad").streams("reads") == ["catalog", "prices", "statuses", "stock"]
+    assert connector("moysklad").streams("writes") == ["orders"]
+    assert connector("retailcrm").streams("reads") == ["orders"]
+    assert connector("retailcrm").streams("writes") == ["catalog", "prices", "statuses", "stock"]
     assert set(READ_CAPABILITY) <= set(WRITE_CAPABILITY) | {"statuses"}
 
 
