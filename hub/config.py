@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.options import IntegrationOptions
+from hub.options import IntegrationOptions, check_order_mappings
 from hub.systems import (
     READ_CAPABILITY,
     STREAMS,
@@ -104,6 +104,14 @@ class Integration(BaseModel):
             raise PydanticCustomError("system_settings", "{count} problem(s) in systems",
                                       {"count": len(problems), "problems": problems})
         return typed
+
+    @field_validator("mappings")
+    @classmethod
+    def _order_mappings(cls, value: dict[str, dict[str, str | None]]) -> dict[str, dict[str, str | None]]:
+        problems = check_order_mappings(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     def system(self, alias: str) -> SystemSettings:
         return self.systems[alias]

@@ -65,6 +65,59 @@ class StockOptions(BaseModel):
         "/hooks/<system>/<integration>/<token>; no secret: the integration takes no webhooks")
 
 
+#: what a customer can be looked for by among the ERP's counterparties
+SearchKey = Literal["phone", "email", "inn"]
+
+
+def _search_keys() -> list[SearchKey]:
+    return ["phone", "email", "inn"]
+
+
+class OrderOptions(BaseModel):
+    """How channel orders are uploaded to the ERP (docs/orders.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    upload_statuses: list[str] = Field(
+        default_factory=list, description="upload an order once it reaches (or passed through) one of these "
+        "channel statuses; empty: any status")
+    customer_search: list[SearchKey] = Field(
+        default_factory=_search_keys,
+        description="how a customer is looked for among the ERP's counterparties, in this order")
+    customer_group: str | None = Field(default=None, description="ERP counterparty group (tag) new customers go to")
+    organization: str | None = Field(default=None, description="ERP organization name; default: the ERP's first")
+    number: Literal["channel", "erp"] = Field(
+        default="channel", description="channel: the ERP order is named by the channel's number; erp: left to the ERP")
+    reserve: bool = Field(default=False, description="reserve the ordered quantities at the shipment store")
+    delivery_line: bool = Field(default=True, description="the delivery as a service line")
+    default_delivery: str | None = Field(
+        default=None, description="ERP service of delivery types mappings.delivery_types does not name "
+        "(journaled); null: no delivery line for them")
+    poll_seconds: float = Field(default=2, gt=0, le=3600,
+                                description="history poll interval of the long-running process, s")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OrderOptions:
+        twice = sorted({k for k in self.customer_search if self.customer_search.count(k) > 1})
+        if twice:
+            raise ValueError(f"customer_search names {twice} more than once")
+        return self
+
+
+def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> list[str]:
+    """Problems of the order mappings: ``statuses`` is 1:1 (two channel statuses on one ERP state name
+    both); names are compared case-sensitively, as the ERP does."""
+    problems: list[str] = []
+    by_state: dict[str, list[str]] = {}
+    for status, state in (mappings.get("statuses") or {}).items():
+        if state is not None:
+            by_state.setdefault(state, []).append(str(status))
+    for state, statuses in by_state.items():
+        if len(statuses) > 1:
+            problems.append(f"statuses: {' and '.join(repr(s) for s in statuses)} are both mapped to the ERP "
+                            f"state {state!r}; the mapping is 1:1 (statuses come back by it)")
+    return problems
+
+
 #: option keys of the first releases -> where they live now (a clear error instead of "unknown key")
 _MOVED_OPTIONS = {
     "stock_type": "options.stock.measure", "stock_cap": "options.stock.cap",
@@ -83,6 +136,7 @@ class IntegrationOptions(BaseModel):
     catalog: CatalogOptions = CatalogOptions()
     stock: StockOptions = StockOptions()
     feed: FeedOptions = FeedOptions()
+    orders: OrderOptions = OrderOptions()
 
     @model_validator(mode="before")
     @classmethod
