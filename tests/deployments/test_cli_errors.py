@@ -262,3 +262,23 @@ def test_a_missing_prefect_secret_block_is_one_line_saying_how_to_create_it(
     assert "fix the config" not in result.output  # the file is right; the block is what is missing
     problem = [line for line in result.output.splitlines() if block in line]
     assert len(problem) == 1, result.output
+
+
+def test_a_shared_budget_redis_that_does_not_answer_is_one_line(
+        write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ERR_TEST_HOOK", "err-hook-token-0123456789")
+    monkeypatch.setenv("SKLADBRIDGE_REDIS_URL", f"redis://:redis-pass-not-to-print@127.0.0.1:{free_port()}/0")
+    ms_url = f"http://127.0.0.1:{free_port()}/api/remap/1.2"
+    text = CONFIG.format(database_url=f"sqlite:///{write_config().parent / 'hub.db'}", ms_url=ms_url,
+                         crm_url=f"http://127.0.0.1:{free_port()}")
+    config = write_config(text=text + "    options:\n      stock: {webhook_secret: '${ERR_TEST_HOOK}'}\n")
+    from connectors.http.budget import forget_budgets
+
+    forget_budgets()  # a budget made earlier in this process would be reused without asking Redis
+    try:
+        result = runner.invoke(app, ["webhooks", "list", "-c", str(config), "--integration", "main"])
+    finally:
+        forget_budgets()
+    assert_one_clear_failure(result, "SKLADBRIDGE_REDIS_URL", "Redis does not answer", "start Redis there")
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "redis-pass-not-to-print" not in result.output

@@ -29,6 +29,7 @@ def test_runs_are_named_by_exchange_and_integration_and_uploads_by_what_they_car
     assert isinstance(full_import, Flow)
     state = full_import("demo", config_path=str(world.config_path), return_state=True)
     flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None  # a flow's own final state names its run
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
