@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.options import IntegrationOptions, check_order_mappings
+from hub.periods import Periods
 from hub.systems import (
     READ_CAPABILITY,
     STREAMS,
@@ -74,9 +75,7 @@ class Integration(BaseModel):
     flows: dict[str, FlowEdge] = Field(default_factory=dict)
     mappings: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     options: IntegrationOptions = IntegrationOptions()
-    periods: dict[str, int | str] = Field(
-        default_factory=dict, description="stream -> seconds or a cron expression"
-    )
+    periods: Periods = Field(default_factory=Periods, description="how often each exchange runs (hub/periods.py)")
 
     @field_validator("systems", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ integrations:
     mappings:
       stores: {Основной склад: warehouse}
     options: {stock: {measure: quantity}}
-    periods: {stock: 600, orders: "*/1 * * * *"}
+    periods: {stock_sync: 600, order_upload: "*/1 * * * *"}
 """
 
 
