@@ -4,7 +4,8 @@
   ``--debug`` for the traceback), output helpers;
 * :mod:`deployments.cli_store` - ``config check``, ``db``, ``queue``, ``journal``;
 * :mod:`deployments.cli_run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``;
-* :mod:`deployments.cli_webhooks` - ``webhooks register``, ``list``, ``serve``.
+* :mod:`deployments.cli_webhooks` - ``webhooks register``, ``list``, ``serve``;
+* :mod:`deployments.cli_deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from deployments import cli_run, cli_store, cli_webhooks
+from deployments import cli_deploy, cli_run, cli_store, cli_webhooks
 from deployments.cli_common import ConfigOpt, ReportingGroup, State
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.command("demo")(cli_run.demo)
 app.add_typer(cli_run.sandbox_app, name="sandbox")
 app.add_typer(cli_run.feed_app, name="feed")
 app.add_typer(cli_webhooks.webhooks_app, name="webhooks")
+app.command("deploy")(cli_deploy.deploy)
 
 
 def main() -> None:  # pragma: no cover - console entry point
