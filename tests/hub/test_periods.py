@@ -66,6 +66,7 @@ def test_on_demand(written: object) -> None:
     ("0 */4 * * *", 4 * H, [(0, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0)]),   # every 4 hours
     ("*/10 * * * *", 10 * M, [(h, m) for h in range(24) for m in range(0, 60, 10)]),  # every 10 minutes
     ("0 3 * * *", D, [(3, 0)]),                                                      # daily at 03:00
+    ("0 */3 * * *", 3 * H, [(h, 0) for h in range(0, 24, 3)]),                       # every 3 hours (hub/periods.py)
     ("30 */3 * * *", 3 * H, [(h, 30) for h in range(0, 24, 3)]),                     # every 3 hours at :30
     ("@daily", D, [(0, 0)]),
     ("@hourly", H, [(h, 0) for h in range(24)]),
