@@ -1,0 +1,131 @@
+"""One order-upload cycle: read the channel's changes by the cursor, stage, plan, move the cursor; send.
+
+The read follows :meth:`OrderSource.changed_orders` page after page while it says ``more``. Each page
+is staged and planned before the cursor (``store.cursors``, stream ``orders``) moves past it, so
+whatever the cursor covers is in the hub's database: a process killed afterwards loses nothing, and
+a re-read stages the same rows and plans the same queue items (their keys are the contents). The
+ERP's books (:meth:`OrderSink.order_reference`) are read once a cycle, only when an order needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from hub.capabilities import CustomerBook, OrderSink, OrderSource
+from tasks.clients import open_capability
+from tasks.orders_plan import OrderPlanner, Planned
+from tasks.orders_send import Sent, send_queued
+from tasks.orders_stage import ORDERS, OrderRun, stage
+
+#: history pages one cycle reads at most (the next cycle goes on from the cursor)
+MAX_PAGES = 50
+
+
+@dataclass
+class ReadResult:
+    """What one cycle read and planned."""
+
+    first_read: bool = False  # no cursor yet: this read only set it
+    pages: int = 0
+    orders_read: int = 0
+    eligible: int = 0
+    planned: Planned | None = None
+
+
+async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> ReadResult:
+    result = ReadResult()
+    planner = OrderPlanner(run)
+    cursor = run.store.cursors.get(run.name, ORDERS)
+    result.first_read = cursor is None
+
+    async def plan(ids: list[str], *, replanning: bool = False) -> None:
+        due = planner.candidates(ids)
+        if not due:
+            planner.planned.unchanged += len(ids)
+            return
+        if planner.reference is None:
+            planner.reference = await sink.order_reference()
+        planner.plan(ids, replanning=replanning)
+
+    for _ in range(MAX_PAGES):
+        batch = await source.changed_orders(cursor)
+        result.pages += 1
+        staged = stage(run, batch)
+        result.orders_read += len(staged.order_ids)
+        result.eligible += len(staged.eligible)
+        if staged.eligible:
+            await plan(staged.eligible)
+        if batch.cursor is not None and batch.cursor != cursor:
+            cursor = batch.cursor
+            run.store.cursors.set(run.name, ORDERS, cursor)  # after the page is staged and planned
+        if not batch.more:
+            break
+    parked = planner.parked_due()
+    if parked:
+        await plan(parked, replanning=True)
+    result.planned = planner.planned
+    if planner.planned.unmapped_delivery:
+        run.store.journal.write(run.name, "warning", "orders.delivery-unmapped",
+                                f"delivery types not in mappings.delivery_types, sent as the default delivery "
+                                f"({run.integ.options.orders.default_delivery or 'no line'}): "
+                                f"{sorted(planner.planned.unmapped_delivery)}")
+    for oid, reason in planner.planned.reasons.items():
+        run.store.journal.write(run.name, "warning", "orders.parked", f"order {oid} parked: {reason}",
+                                {"order_id": oid})
+    return result
+
+
+@task(name="read-orders", cache_policy=NONE)
+def read_orders(run: OrderRun) -> ReadResult:
+    """Read the channel's changed orders, stage and plan them, move the cursor."""
+
+    async def go() -> ReadResult:
+        async with open_capability(run.integ, run.source, OrderSource) as source, \
+                open_capability(run.integ, run.target, OrderSink) as sink:
+            return await read_and_plan(run, source, sink)
+
+    return asyncio.run(go())
+
+
+@task(name="upload-orders", cache_policy=NONE)
+def upload_orders(run: OrderRun) -> Sent:
+    """Send every due order of the queue to the ERP."""
+
+    async def go() -> Sent:
+        async with open_capability(run.integ, run.source, OrderSource) as source, \
+                open_capability(run.integ, run.target, OrderSink) as sink, \
+                open_capability(run.integ, run.target, CustomerBook) as book:
+            return await send_queued(run, sink, book, source, worker=f"{run.name}-orders")
+
+    return asyncio.run(go())
+
+
+def summary_rows(read: ReadResult, sent: Sent) -> list[dict[str, Any]]:
+    planned = read.planned or Planned()
+    rows: list[dict[str, Any]] = []
+    if read.first_read:
+        rows.append({"what": "first read: the cursor is set, orders from now on are uploaded", "count": 1})
+    rows += [
+        {"what": "history pages read", "count": read.pages},
+        {"what": "orders read", "count": read.orders_read},
+        {"what": "orders that count for upload", "count": read.eligible},
+        {"what": "orders queued", "count": planned.queued},
+        {"what": "orders unchanged since accepted", "count": planned.unchanged},
+        {"what": "orders parked (see `skladbridge queue list`)", "count": planned.parked},
+        {"what": "orders accepted by the ERP", "count": sent.accepted},
+        {"what": "of them new in the ERP", "count": sent.created},
+        {"what": "customers found", "count": sent.customers_found},
+        {"what": "customers created", "count": sent.customers_created},
+    ]
+    if planned.replanned:
+        rows.append({"what": "parked orders planned again", "count": planned.replanned})
+    if sent.refused:
+        rows.append({"what": "orders the ERP refused or could not take", "count": sent.refused})
+    if sent.erp_ids_not_written:
+        rows.append({"what": "ERP ids not written back to the channel (journaled)", "count": sent.erp_ids_not_written})
+    return rows
