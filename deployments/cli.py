@@ -5,7 +5,8 @@
 * :mod:`deployments.cli_store` - ``config check``, ``db``, ``queue``, ``journal``;
 * :mod:`deployments.cli_run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``;
 * :mod:`deployments.cli_webhooks` - ``webhooks register``, ``list``, ``serve``;
-* :mod:`deployments.cli_deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``).
+* :mod:`deployments.cli_deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``);
+* :mod:`deployments.cli_serve` - ``serve`` (everything of a small shop in one process).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from deployments import cli_deploy, cli_run, cli_store, cli_webhooks
+from deployments import cli_deploy, cli_run, cli_serve, cli_store, cli_webhooks
 from deployments.cli_common import ConfigOpt, ReportingGroup, State
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.add_typer(cli_run.sandbox_app, name="sandbox")
 app.add_typer(cli_run.feed_app, name="feed")
 app.add_typer(cli_webhooks.webhooks_app, name="webhooks")
 app.command("deploy")(cli_deploy.deploy)
+app.command("serve")(cli_serve.serve)
 
 
 def main() -> None:  # pragma: no cover - console entry point

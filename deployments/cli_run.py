@@ -22,12 +22,11 @@ from deployments.cli_common import (
     ensure_port_free,
     fail,
     load,
-    open_store,
     pairs,
     quiet_engine_tracebacks,
     show,
 )
-from hub.config import Config, ConfigError, find_config_path, resolve_secret
+from hub.config import Config, find_config_path
 
 run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
@@ -133,6 +132,31 @@ def run_stock_sync(
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
 
 
+@run_app.command("order-upload")
+def run_order_upload(
+    integration: Annotated[str, typer.Option(help="the integration whose orders to upload")],
+    config: ConfigOpt = None,
+) -> None:
+    """One order-upload cycle: the channel's new and changed orders to the ERP, exactly once."""
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    from flows.order_upload import STREAMS, order_upload
+
+    _refuse_if_running(loaded, integration, STREAMS)
+    _prefect_api()
+    quiet_engine_tracebacks()
+    summary = order_upload(integration, str(config) if config else None, trigger="cli")
+    if "skipped" in summary:
+        typer.echo(summary["skipped"])
+        return
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    for order_id, reason in sorted(summary["parked_reasons"].items()):
+        typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+
+
 def demo(
     products: Annotated[int, typer.Option(help="products in the generated MoySklad catalog")] = 3000,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
@@ -197,24 +221,10 @@ def feed_serve(
     without a secret is served at /feeds/<integration>.xml, and only on a loopback interface.
     """
     from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
-    from tasks.catalog_run import plan_catalog_run
+    from deployments.serve import published_feeds
 
     loaded = load(config)  # path secrets are resolved: an unset one fails here, naming it
-    feeds: dict[str, Path] = {}
-    secrets: dict[str, str] = {}
-    for name, integ in loaded.integrations.items():
-        if integ.edge("catalog") is None:
-            continue
-        store = open_store(config)
-        try:
-            feeds[name] = plan_catalog_run(loaded, name, store).feed_path
-        except ConfigError:
-            continue
-        finally:
-            store.close()
-        secret = resolve_secret(integ.options.feed.path_secret)
-        if secret:
-            secrets[name] = secret
+    feeds, secrets = published_feeds(loaded)
     if not feeds:
         raise fail("no integration publishes a catalog feed (a flows.catalog edge to a feed channel)")
     try:

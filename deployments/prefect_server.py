@@ -33,6 +33,9 @@ class GuardedServer(SubprocessASGIServer):
     # an own registry: Prefect hands out one instance per port from this class attribute, and its
     # own callers must never be given ours (nor we theirs)
     _instances: dict[int | None, SubprocessASGIServer] = {}  # noqa: RUF012 - Prefect's own attribute
+    #: a temporary server (no UI, Prefect's ephemeral services only: no scheduler), or, for
+    #: ``skladbridge serve``, a whole one: UI and every service, schedules included
+    whole = False
 
     def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
         # Prefect's command and environment for its temporary server (prefect/server/api/server.py,
@@ -51,12 +54,19 @@ class GuardedServer(SubprocessASGIServer):
             ],
             env={
                 **os.environ,
-                "PREFECT_UI_ENABLED": "0",
-                "PREFECT__SERVER_EPHEMERAL": "1",
+                **({"PREFECT_UI_ENABLED": "1"} if self.whole else {
+                    "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}),
                 "PREFECT__SERVER_FINAL": "1",
                 **get_current_settings().to_environment_variables(exclude_unset=True),
             },
         )
+
+
+class WholeServer(GuardedServer):
+    """``prefect server start`` as a guarded child: the UI, the scheduler and the other services."""
+
+    _instances: dict[int | None, SubprocessASGIServer] = {}  # noqa: RUF012 - see GuardedServer
+    whole = True
 
 
 def is_guarded(process: subprocess.Popen[Any] | None) -> bool:
@@ -64,7 +74,7 @@ def is_guarded(process: subprocess.Popen[Any] | None) -> bool:
     return process is not None and isinstance(process.args, list) and str(GUARD) in process.args
 
 
-def ensure_prefect_api() -> str:
+def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     """Return the Prefect API URL this process uses, starting a guarded temporary server if none is set.
 
     Call it after ``prefect_env.configure`` (the server inherits that environment) and before the
@@ -77,7 +87,7 @@ def ensure_prefect_api() -> str:
     configured = get_current_settings().api.url
     if configured:
         return configured
-    server = GuardedServer()
+    server = WholeServer(port) if whole else GuardedServer()
     server.start()  # Prefect's wait for /health, with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
     if not is_guarded(server.server_process):
         server.stop()
@@ -90,8 +100,8 @@ def ensure_prefect_api() -> str:
     # for the global settings Prefect read when it was imported (threads fall back to those)
     os.environ["PREFECT_API_URL"] = server.api_url
     # Prefect would derive a UI address from the API's and log "View at <url>" for every run, but
-    # this server serves no UI (as Prefect's own temporary one) and is gone when the command ends
-    os.environ.setdefault("PREFECT_UI_URL", "")
+    # a temporary server serves no UI (as Prefect's own temporary one) and is gone when the command ends
+    os.environ.setdefault("PREFECT_UI_URL", server.api_url.removesuffix("/api") if whole else "")
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()

@@ -1,0 +1,80 @@
+"""``skladbridge serve``: every deployment, the webhook receiver and the feeds in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from deployments.cli_common import ConfigOpt, config_path, ensure_port_free, fail, load, quiet_engine_tracebacks
+from hub.config import find_config_path
+
+
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option(help="interface of the webhook receiver and the feeds")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the webhook receiver and the feeds")] = 8090,
+    prefect_port: Annotated[int, typer.Option(
+        help="port of the Prefect server (UI and API) started when PREFECT_API_URL is unset")] = 4200,
+) -> None:
+    """Run a small shop's hub until Ctrl-C or SIGTERM: every exchange on its schedule (Prefect UI),
+    the stock webhook receiver (/hooks/...) and the feeds (/feeds/...) on one port.
+
+    With PREFECT_API_URL unset a Prefect server with its UI is started on --prefect-port and stops
+    with this command.
+    """
+    from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url
+    from deployments.cli_run import _prefect
+    from deployments.webhooks import WebhookSetupError, masked
+
+    path = find_config_path(config_path(config))  # the command's --config, else the global one
+    loaded = load(path)
+    _prefect(path)  # Prefect's home and settings before Prefect is imported
+    from deployments.prefect_server import ensure_prefect_api
+    from deployments.serve import hub_app, plan, run
+
+    try:
+        served = plan(loaded, path)
+    except WebhookSetupError as exc:
+        raise fail(str(exc)) from None
+    if not served.deployments:
+        raise fail("the config has no integration to serve")
+    try:
+        check_exposure(host, served.feeds, served.feed_secrets)
+    except FeedExposureError as exc:
+        raise fail(str(exc)) from None
+    ensure_port_free(host, port)
+    if not _configured_api():
+        ensure_port_free("127.0.0.1", prefect_port)
+    try:
+        api = ensure_prefect_api(whole=True, port=prefect_port)
+    except RuntimeError as exc:
+        raise fail(f"Prefect: {exc}") from None
+    quiet_engine_tracebacks()
+    typer.echo(f"Prefect API: {api}")
+    for deployment in served.deployments:
+        when = ", ".join(_schedule(s) for s in deployment.schedules) or "on demand"
+        typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{' (paused)' if deployment.paused else ''}")
+    base = f"http://{host}:{port}"
+    for (system, integration), _hook in sorted(served.hooks.items()):
+        typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> stock sync of {integration}")
+    for name in sorted(served.feeds):
+        typer.echo(f"feed: {feed_url(base, name, '<path_secret>' if name in served.feed_secrets else None)}")
+    run(served, hub_app(path, served), host, port, echo=typer.echo)
+    typer.echo("stopped")
+
+
+def _configured_api() -> bool:
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def _schedule(schedule: object) -> str:
+    """``every 600 s`` / ``cron 0 3 * * *`` (what Prefect's schedule object holds)."""
+    inner = getattr(schedule, "schedule", schedule)
+    interval = getattr(inner, "interval", None)
+    if interval is not None:
+        return f"every {int(interval.total_seconds())} s"
+    cron = getattr(inner, "cron", None)
+    return f"cron {cron}" if cron else str(inner)

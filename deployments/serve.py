@@ -1,0 +1,152 @@
+"""``skladbridge serve``: a small shop's whole hub in one long-running process.
+
+* every deployment of every integration (:func:`deployments.deploy.build_deployments`: the same set
+  ``skladbridge deploy`` registers), served by a Prefect ``Runner`` in this process: schedules fire,
+  runs show in the Prefect UI, a run can be started from there;
+* on one HTTP port, the hot paths: the stock webhook receiver (``/hooks/...``, each notice runs a
+  stock cycle in this process within seconds: a deployment run would start seconds later) and the
+  feed server (``/feeds/...``, what the CRM loads);
+* with no ``PREFECT_API_URL``, a Prefect server with its UI, started as a child that dies with us
+  (never an orphan, even when we are killed).
+
+SIGINT or SIGTERM stops it in order: the HTTP port closes (a webhook arriving now is retried by
+MoySklad), the receiver lets a running cycle end for a few seconds, the runner cancels flow runs
+still running (their claimed queue items become claimable again when their lease lapses: nothing
+is lost, nothing is sent twice, since a batch sets absolute values), then the Prefect server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from hub.config import Config, ConfigError, resolve_secret
+
+#: seconds the HTTP server gets to finish answering once told to stop
+HTTP_STOP_SECONDS = 10.0
+
+
+@dataclass
+class Plan:
+    """What one ``serve`` process serves."""
+
+    deployments: list[Any]  # prefect RunnerDeployment
+    hooks: Mapping[tuple[str, str], Any]  # (system, integration) -> deployments.webhooks.Hook
+    feeds: dict[str, Path] = field(default_factory=dict)
+    feed_secrets: dict[str, str] = field(default_factory=dict)
+
+
+def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
+    """Each integration's feed file and its path secret (``feed serve`` and ``serve`` alike)."""
+    from tasks.catalog_run import plan_catalog_run
+    from tasks.hub_tasks import open_hub_store
+
+    feeds: dict[str, Path] = {}
+    secrets: dict[str, str] = {}
+    for name, integ in config.integrations.items():
+        if integ.edge("catalog") is None:
+            continue
+        store = open_hub_store(config)
+        try:
+            feeds[name] = plan_catalog_run(config, name, store).feed_path
+        except ConfigError:
+            continue
+        finally:
+            store.close()
+        secret = resolve_secret(integ.options.feed.path_secret)
+        if secret:
+            secrets[name] = secret
+    return feeds, secrets
+
+
+def plan(config: Config, config_path: Path) -> Plan:
+    """The deployments, webhook hooks and feeds of ``config`` (raises what their builders raise)."""
+    from deployments.deploy import build_deployments
+    from deployments.webhooks import receiving_hooks
+
+    feeds, secrets = published_feeds(config)
+    return Plan(build_deployments(config, config_path), receiving_hooks(config), feeds, secrets)
+
+
+def hub_app(config_path: Path, served: Plan) -> Starlette:
+    """One ASGI app for the receiver's and the feed server's routes; anything else a bare 404."""
+    from connectors.retailcrm.feed_server import feed_app
+    from deployments.webhooks import webhook_app
+
+    routes: list[Any] = []
+    lifespan = None
+    state: dict[str, Any] = {}
+    if served.hooks:
+        hooks = webhook_app(config_path)
+        routes += hooks.routes
+        lifespan = hooks.router.lifespan_context  # replays pending notices, lets cycles end on stop
+        state["receiver"] = hooks.state.receiver
+    if served.feeds:
+        routes += feed_app(served.feeds, served.feed_secrets).routes
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("not found\n", 404)
+
+    app = Starlette(routes=routes, exception_handlers={404: refused, 405: refused}, lifespan=lifespan)
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    return app
+
+
+def http_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
+    """The feed server's uvicorn settings (header timeout, no access log: paths hold secrets), lifespan on."""
+    from connectors.retailcrm.feed_server import feed_server_config
+
+    config = feed_server_config(app, host, port)
+    config.lifespan = "on"
+    return uvicorn.Server(config)
+
+
+def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str], Any] = print) -> None:
+    """Serve until SIGINT/SIGTERM, then stop in order (see the module's docstring). Main thread only."""
+    from prefect.runner import Runner
+
+    server = http_server(app, host, port)
+    # uvicorn installs no signal handlers off the main thread: the stop below is ours alone
+    http = threading.Thread(target=server.run, name="skladbridge-http", daemon=True)
+    http.start()
+    runner = Runner(name="skladbridge-serve", pause_on_shutdown=True)
+    for deployment in served.deployments:
+        runner.add_deployment(deployment)  # registered with the Prefect API here, schedules included
+    deadline = time.monotonic() + HTTP_STOP_SECONDS
+    while not server.started and http.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError(f"the HTTP server did not start on {host}:{port}")
+    echo("serving; Ctrl-C or SIGTERM stops it")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runs = asyncio.create_task(runner.start())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({runs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        echo("stopping: the HTTP port first, then running flow runs ...")
+        server.should_exit = True
+        await asyncio.to_thread(http.join, HTTP_STOP_SECONDS)
+        # Prefect's runner takes SIGTERM itself (it stops and pauses the schedules); SIGINT is ours
+        if not runs.done() and runner.started and not runner.stopping:
+            await runner.astop()
+            await asyncio.wait({runs}, timeout=HTTP_STOP_SECONDS)
+        if runs.done() and not runs.cancelled() and runs.exception() is not None:
+            raise runs.exception()  # type: ignore[misc]  # the runner failed on its own: say so
+
+    asyncio.run(main())

@@ -1,0 +1,119 @@
+"""``skladbridge serve`` with the demo config, as a small shop runs it: one process, its own Prefect
+server (UI and scheduler), every deployment listed with its schedule, a MoySklad webhook to its port
+carrying a shipment to the CRM, and SIGTERM ending it with nothing of it left running."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from connectors.sandboxing import free_port
+from deployments.cli import app as cli
+from deployments.demo import DemoWorld, demo_world
+from tests.deployments.test_sandbox_world import _descendants, _refused
+from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
+from tests.e2e.test_stock_webhooks import ship, stocked_product, wait_for
+
+pytestmark = pytest.mark.usefixtures("prefect_backend")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def world(tmp_path: Path) -> Iterator[DemoWorld]:
+    with demo_world(tmp_path / "demo", 30) as running:
+        run_import(running)  # the catalog is in the CRM: stock changes have somewhere to go
+        yield running
+
+
+class Output(threading.Thread):
+    """The served process's lines, read as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        super().__init__(daemon=True)
+        self.proc, self.lines, self.seen = proc, queue.Queue[str](), list[str]()
+        self.start()
+
+    def run(self) -> None:
+        for line in self.proc.stdout or ():
+            self.lines.put(line.rstrip("\n"))
+
+    def until(self, prefix: str, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while not any(line.startswith(prefix) for line in self.seen):
+            if self.proc.poll() is not None:
+                time.sleep(0.5)
+                raise AssertionError("\n".join([*self.seen, *list(self.lines.queue)]))
+            assert time.monotonic() < deadline, "\n".join(self.seen)
+            try:
+                self.seen.append(self.lines.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        return "\n".join(self.seen)
+
+
+def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(world: DemoWorld, tmp_path: Path) -> None:
+    port, prefect_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # its own server, started by serve itself
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "deployments.cli", "serve", "-c", str(world.config_path), "--port", str(port),
+         "--prefect-port", str(prefect_port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = Output(proc)
+    try:
+        text = out.until("serving; Ctrl-C or SIGTERM stops it", 180)
+        api = f"http://127.0.0.1:{prefect_port}/api"
+        assert f"Prefect API: {api}" in text
+        assert "stock-sync/demo: every 600 s" in text and "full-import/demo: on demand" in text
+        assert f"webhooks: http://127.0.0.1:{port}/hooks/moysklad/demo/<token>" in text
+        assert f"feed: http://127.0.0.1:{port}/feeds/demo/<path_secret>.xml" in text
+        assert os.environ["SKLADBRIDGE_DEMO_WEBHOOK_SECRET"] not in text
+
+        # the Prefect API lists what it serves, with the schedules, runnable from the UI
+        listed = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
+        flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}, timeout=30).json()}
+        names = {f"{flows[d['flow_id']]}/{d['name']}": d for d in listed}
+        assert {"full-import/demo", "stock-sync/demo", "stock-reconcile/demo"} <= set(names), sorted(names)
+        stock = names["stock-sync/demo"]
+        assert [s["schedule"]["interval"] for s in stock["schedules"]] == [600.0] and not stock["paused"]
+        assert httpx.get(f"http://127.0.0.1:{prefect_port}/", timeout=30).status_code == 200  # the UI
+
+        # the feed is served on the same port as the receiver
+        secret = os.environ["SKLADBRIDGE_DEMO_FEED_SECRET"]
+        feed = httpx.get(f"http://127.0.0.1:{port}/feeds/demo/{secret}.xml", timeout=30)
+        assert feed.status_code == 200 and b"<yml_catalog" in feed.content
+
+        # a MoySklad webhook to its port: the shipment reaches the CRM in seconds
+        registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(world.config_path),
+                                              "--integration", "demo", "--public-url", f"http://127.0.0.1:{port}"])
+        assert registered.exit_code == 0, registered.output
+        offer = stocked_product(world)
+        expected = expected_inventory(world)[offer]["msk"]
+        ship(world, offer, 2)
+        assert wait_for(lambda: crm_inventory(world)[offer]["msk"] == expected - 2, 60), crm_inventory(world)[offer]
+        assert any(d.status == 204 for d in world.moysklad.webhooks.deliveries)
+
+        below = _descendants(proc.pid)
+        assert below, "serve started no Prefect server of its own"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, out.until("stopped", 1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    out.join(5)
+    assert "stopped" in [*out.seen, *list(out.lines.queue)]
+    assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after SIGTERM"
+    assert _refused(f"http://127.0.0.1:{port}/feeds/demo.xml") and _refused(f"http://127.0.0.1:{prefect_port}/api/health")
