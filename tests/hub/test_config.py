@@ -93,13 +93,13 @@ def test_edge_naming_an_undefined_system_is_refused(tmp_path: Path, secrets_env:
 
 
 def test_an_exchange_no_connector_implements_yet_is_refused(tmp_path: Path, secrets_env: None) -> None:
-    """The config accepts only what code backs: no connector declares order capabilities yet."""
-    text = GOOD.replace("prices:  {from: ms, to: crm}", "orders:  {from: crm, to: ms}")
+    """The config accepts only what code backs: no connector declares payment capabilities yet."""
+    text = GOOD.replace("prices:  {from: ms, to: crm}", "payments:  {from: crm, to: ms}")
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     message = str(info.value)
-    assert "flows.orders.from" in message and "the retailcrm connector cannot read 'orders'" in message
-    assert "flows.orders.to" in message and "it writes: []" in message
+    assert "flows.payments.from" in message and "the retailcrm connector cannot read 'payments'" in message
+    assert "flows.payments.to" in message and "the moysklad connector cannot write 'payments'" in message
 
 
 def test_options_of_the_first_releases_say_where_they_moved(tmp_path: Path, secrets_env: None) -> None:
