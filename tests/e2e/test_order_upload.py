@@ -1,6 +1,7 @@
 """Order upload end to end: orders placed in the retailCRM sandbox after a full import reach the MoySklad
 sandbox once, with their lines, customer, store and state; a re-run creates nothing; an order whose
-offer the hub's catalog does not have is parked with its reason and listed by ``skladbridge queue list``.
+offer the hub's catalog does not have is parked with its reason and listed by ``skladbridge queue list``;
+a state changed in MoySklad comes back as the mapped status, and neither direction echoes the other.
 
 Real flows, real HTTP to the sandboxes on loopback, the real hub store.
 """
@@ -28,6 +29,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
         demo = config["integrations"]["demo"]
         demo["flows"]["orders"] = {"from": "crm", "to": "ms"}
+        demo["flows"]["statuses"] = {"from": "ms", "to": "crm"}
         demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
                                  "order_stores": {"msk": "Основной склад"},
                                  "delivery_types": {"self-delivery": None}})
@@ -41,6 +43,12 @@ def upload(world: DemoWorld) -> dict[str, Any]:
     from flows.order_upload import order_upload
 
     return order_upload("demo", config_path=str(world.config_path), trigger="test")
+
+
+def status_sync(world: DemoWorld) -> dict[str, Any]:
+    from flows.order_status_sync import order_status_sync
+
+    return order_status_sync("demo", config_path=str(world.config_path), trigger="test")
 
 
 def ms(world: DemoWorld, kind: str) -> dict[str, dict[str, Any]]:
@@ -136,3 +144,24 @@ def test_an_order_with_an_offer_unknown_to_the_hub_is_parked_and_listed(world: D
     assert (kind, status) == ("orders", "dead")
     shown = CliRunner().invoke(app, ["queue", "show", item_id, "--config", str(world.config_path)])
     assert shown.exit_code == 0 and "offer not-a-moysklad-id is not in the catalog" in shown.output, shown.output
+
+
+def test_a_state_changed_in_the_erp_comes_back_as_the_status_and_nothing_echoes(world: DemoWorld) -> None:
+    upload(world)  # the cursor is set (when this test runs alone)
+    offer = crm_offers(world, 1)[0]
+    placed = place(world, {"status": "new", "firstName": "Линус", "phone": "+7 999 777-00-11",
+                           "items": [{"offer": {"id": offer["id"]}, "quantity": 1}]})
+    assert upload(world)["created"] == 1
+    erp_id = next(o["id"] for o in ms(world, "customerorder").values() if o["externalCode"] == str(placed["id"]))
+    edit_path = f"/api/v5/orders/{placed['id']}/edit"
+    first = status_sync(world)  # the state the upload set maps back to the status the order has
+    assert first["sent"] == 0 and first["ours"] >= 1 and world.retailcrm.orders[placed["id"]]["status"] == "new"
+
+    confirmed = next(s for s in world.moysklad.store.states if s["name"] == "Подтвержден")
+    world.moysklad.writer.update("customerorder", erp_id, {"state": {"meta": confirmed["meta"]}})
+    second = status_sync(world)
+    assert second["sent"] == 1 and world.retailcrm.orders[placed["id"]]["status"] == "assembling"
+    assert status_sync(world)["sent"] == 0  # read again inside the overlap: set once
+    after = upload(world)  # our status edit is in the CRM's history under our key: not read, not sent back
+    assert (after["orders_read"], after["accepted"]) == (0, 0)
+    assert world.retailcrm.log.count(path_prefix=edit_path) == 1  # one edit over three cycles

@@ -1,0 +1,160 @@
+"""Order statuses back: the ERP's order states, mapped back to the channel's statuses (docs/orders.md).
+
+A cycle reads the orders whose state changed since the cursor (stream ``statuses``) minus an overlap,
+as the stock sync does; each state is mapped back by the inverse of ``mappings.statuses`` (1:1 by
+config validation) and set on the channel only when it differs from the order's status the hub knows
+— the channel's as staged by the upload, or the one this sync set last — so a state the upload itself
+set maps back to the status the channel already has and nothing echoes. A state with no mapping is
+``undefined``: journaled, recorded as an unknown status value, kept (kind ``order_state_undefined``)
+and applied by the first cycle after someone maps it. Only orders the hub staged from the channel
+are considered (the ERP's own orders have no channel order to set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from hub.capabilities import OrderStates, StatusSink
+from hub.config import Config, ConfigError, Integration
+from hub.store import Store
+from hub.systems import connector
+from tasks.orders_stage import ORDERS, plain_rows
+
+STATUSES = "statuses"
+STATES = "order_states"  # the ERP's last state per channel order
+UNDEFINED = "order_state_undefined"  # channel orders whose ERP state has no mapping yet
+SENT = "order_status_sent"  # the status this sync last set per channel order
+
+
+@dataclass(frozen=True)
+class StatusRun:
+    """The status sync of one integration: ERP ``source`` (states) → channel ``target`` (statuses)."""
+
+    name: str
+    integ: Integration
+    store: Store
+    source: str
+    target: str
+
+    @property
+    def source_system(self) -> str:
+        return self.integ.systems[self.source].system
+
+
+def plan_status_run(config: Config, name: str, store: Store) -> StatusRun:
+    """Check that ``name`` has a statuses edge both of whose sides can do it.
+
+    Raises:
+        ConfigError: no statuses edge, or a side lacks the capability.
+    """
+    integ = config.integration(name)
+    edge = integ.edge(STATUSES)
+    where = f"integrations.{name}.flows.statuses"
+    if edge is None:
+        raise ConfigError(str(config.source),
+                          [(where, "the status sync needs a statuses edge, e.g. statuses: {from: erp, to: shop}")])
+    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
+                for alias, cap in ((edge.source, OrderStates), (edge.target, StatusSink))
+                if not connector(integ.systems[alias].system).can(cap)]
+    if problems:
+        raise ConfigError(str(config.source), problems)
+    return StatusRun(name, integ, store, edge.source, edge.target)
+
+
+@dataclass
+class StatusResult:
+    read_at: datetime
+    since: datetime
+    states_read: int = 0
+    ours: int = 0  # of them, orders the hub staged from the channel
+    sent: int = 0
+    unchanged: int = 0
+    undefined: dict[str, str] = field(default_factory=dict)  # channel order id -> ERP state with no mapping
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+async def sync_states(run: StatusRun, states: OrderStates, sink: StatusSink, *,
+                      now: datetime | None = None) -> StatusResult:
+    """One cycle; the cursor moves to the read's start once the statuses were set (refusals journaled)."""
+    records = run.store.records
+    now = now or datetime.now(UTC)
+    overlap = timedelta(seconds=run.integ.options.stock.overlap)
+    cursor = run.store.cursors.get(run.name, STATUSES)
+    since = min(datetime.fromisoformat(cursor), now) - overlap if cursor else now - overlap
+    result = StatusResult(read_at=now, since=since)
+    frame = await states.changed_states(since)
+    result.states_read = len(frame)
+    frame = frame[frame["external_id"].notna()].astype({"external_id": str})
+    staged = {str(o["order_id"]): o for o in
+              plain_rows(records.frame(run.name, ORDERS, keys=sorted(set(frame["external_id"]))))}
+    frame = frame[frame["external_id"].isin(staged)]
+    result.ours = len(frame)
+    if not frame.empty:
+        records.upsert_frame(run.name, STATES, run.source_system,
+                             frame[["external_id", "erp_id", "state"]].rename(columns={"external_id": "order_id"}),
+                             "order_id")
+    waiting = plain_rows(records.frame(run.name, UNDEFINED))
+    current = {str(r["external_id"]): r["state"] for r in frame.to_dict("records")}
+    current.update({str(r["order_id"]): r["state"] for r in waiting if str(r["order_id"]) not in current})
+    staged.update({str(o["order_id"]): o for o in
+                   plain_rows(records.frame(run.name, ORDERS, keys=[k for k in current if k not in staged]))})
+    sent_before = {str(r["order_id"]): r for r in plain_rows(records.frame(run.name, SENT, keys=list(current)))}
+    back = {state: status for status, state in (run.integ.mappings.get("statuses") or {}).items() if state}
+    wanted: dict[str, str] = {}
+    for order_id, state in current.items():
+        status = back.get(str(state)) if state is not None else None
+        if status is None:
+            result.undefined[order_id] = str(state)
+            continue
+        known = _channel_status(staged.get(order_id), sent_before.get(order_id))
+        if known == status:
+            result.unchanged += 1
+        else:
+            wanted[order_id] = status
+    _keep_undefined(run, result.undefined, [r for r in waiting if str(r["order_id"]) not in result.undefined])
+    if wanted:
+        result.refused = await sink.set_statuses(wanted)
+    done = {oid: status for oid, status in wanted.items() if oid not in result.refused}
+    result.sent = len(done)
+    if done:
+        over = [(staged.get(oid) or {}).get("status") for oid in done]
+        records.upsert_frame(run.name, SENT, run.source_system, pd.DataFrame(
+            {"order_id": list(done), "status": list(done.values()), "over": over}), "order_id")
+    for oid, why in result.refused.items():
+        run.store.journal.write(run.name, "warning", "statuses.refused", f"order {oid}: status not set: {why}",
+                                {"order_id": oid, "status": wanted[oid]})
+    run.store.cursors.set(run.name, STATUSES, now.isoformat())
+    return result
+
+
+def _channel_status(staged: dict[str, object] | None, sent: dict[str, object] | None) -> object:
+    """The status the channel has: the one this sync set, unless the channel's own status moved since
+    (our edits are not in the history the upload reads, so the staged status lags behind ours)."""
+    status = (staged or {}).get("status")
+    if sent is not None and sent.get("over") == status:
+        return sent.get("status")
+    return status
+
+
+def _keep_undefined(run: StatusRun, undefined: dict[str, str], resolved: list[dict[str, object]]) -> None:
+    """Record the orders whose state has no mapping (journal, unknown values); forget those now mapped."""
+    records = run.store.records
+    if resolved:
+        records.delete(run.name, UNDEFINED, keys=[str(r["order_id"]) for r in resolved])
+    if not undefined:
+        return
+    new = records.changed(run.name, UNDEFINED, _undefined_frame(undefined), "order_id")
+    records.upsert_frame(run.name, UNDEFINED, run.source_system, _undefined_frame(undefined), "order_id")
+    run.store.mappings.mark_unknown(run.name, STATUSES, set(undefined.values()))
+    for oid in new:
+        run.store.journal.write(run.name, "warning", "statuses.undefined",
+                                f"order {oid}: the ERP state `{undefined[oid]}` is undefined — add it to "
+                                "mappings.statuses; it is applied as soon as it is mapped",
+                                {"order_id": oid, "state": undefined[oid]})
+
+
+def _undefined_frame(undefined: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"order_id": list(undefined), "state": list(undefined.values())})
