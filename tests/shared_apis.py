@@ -20,5 +20,5 @@ def require(path: Path) -> Path:
         message = f"{path} not found: the shared API references belong next to the repository (../shared/apis)"
         if os.environ.get("CI"):
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)  # some modules read a sample at import
     return path
