@@ -157,6 +157,29 @@ def run_order_upload(
         typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
 
 
+@run_app.command("order-status-sync")
+def run_order_status_sync(
+    integration: Annotated[str, typer.Option(help="the integration whose order states to bring back")],
+    config: ConfigOpt = None,
+) -> None:
+    """One status-sync cycle: the ERP's changed order states to the channel as the mapped statuses."""
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    from flows.order_status_sync import STREAMS, order_status_sync
+
+    _refuse_if_running(loaded, integration, STREAMS)
+    _prefect_api()
+    quiet_engine_tracebacks()
+    summary = order_status_sync(integration, str(config) if config else None, trigger="cli")
+    if "skipped" in summary:
+        typer.echo(summary["skipped"])
+        return
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+
+
 def demo(
     products: Annotated[int, typer.Option(help="products in the generated MoySklad catalog")] = 3000,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(

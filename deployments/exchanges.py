@@ -65,6 +65,12 @@ EXCHANGES: tuple[Exchange, ...] = (
     Exchange("stock-reconcile", "flows/stock_reconcile.py:stock_reconcile",
              "Full stock reconciliation: all stock read, what drifted is sent", "stock_reconcile",
              {"full": True, "trigger": "reconcile"}, needs=("stock",)),
+    Exchange("order-upload", "flows/order_upload.py:order_upload",
+             "New and changed orders, channel -> ERP, exactly once (unresolvable ones parked)", "order_upload",
+             needs=("orders",)),
+    Exchange("order-status-sync", "flows/order_status_sync.py:order_status_sync",
+             "Order states changed in the ERP back to the channel as the mapped statuses", "order_status_sync",
+             needs=("statuses",)),
     Exchange("healthcheck", "flows/healthcheck.py:healthcheck",
              "Loads the config, opens (and migrates) the hub store, calls every system once, reports", None),
 )
