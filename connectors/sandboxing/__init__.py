@@ -12,7 +12,7 @@ A new emulator subclasses :class:`SandboxFrontDoor` and writes only its API's ru
 * ``serving`` — :class:`RequestLog`, :class:`LoopbackServer`.
 """
 
-from connectors.sandboxing.faults import DroppedAfterWrite, DroppedResponse, FaultPlan, sleep_if_slow
+from connectors.sandboxing.faults import DroppedAfterWrite, DroppedResponse, FaultPlan, NoAnswer, sleep_if_slow
 from connectors.sandboxing.front_door import SandboxFrontDoor, Visit
 from connectors.sandboxing.rules import (
     ApiRefusal,
@@ -33,6 +33,7 @@ __all__ = [
     "FaultPlan",
     "LoggedRequest",
     "LoopbackServer",
+    "NoAnswer",
     "Reply",
     "RequestLog",
     "RouteTable",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from starlette.responses import Response
@@ -31,7 +32,14 @@ class FaultPlan:
         lost_answer_rate: probability that any request is processed and its answer then lost (the
             connection drops, as when a proxy times out): a read must be asked again, a write must
             not be duplicated by the retry.
+        rate_limit_rate: probability that any request is refused as rate-limited (429/503 per system).
+        drop_after_write_rate: probability that a successful write is committed and its response dropped.
+        timeout_rate: probability that an admitted request hangs ``timeout_seconds`` and then loses its
+            connection unanswered, not processed (a proxy timing out before the application answered).
+        timeout_seconds: how long such a request hangs.
         seed: seed of the random generator behind the rates (deterministic runs).
+        fired: the faults injected so far, by kind (``rate_limit``, ``server_error``, ``timeout``,
+            ``drop_after_write``, ``lost_answer``, ``partial_page``).
     """
 
     rate_limit_burst: int = 0
@@ -42,7 +50,12 @@ class FaultPlan:
     partial_pages: int = 0
     partial_pages_on: str = ""
     lost_answer_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    drop_after_write_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 1.0
     seed: int = 0
+    fired: Counter[str] = field(default_factory=Counter)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -55,22 +68,32 @@ class FaultPlan:
             setattr(self, counter, left - 1)
         return left > 0
 
+    def _chance(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+    def _fire(self, kind: str, due: bool) -> bool:
+        if due:
+            self.fired[kind] += 1
+        return due
+
     def take_rate_limit(self) -> bool:
-        return self._take("rate_limit_burst")
+        return self._fire("rate_limit", self._take("rate_limit_burst") or self._chance(self.rate_limit_rate))
 
     def take_server_error(self) -> bool:
-        if self._take("server_errors"):
-            return True
-        return self.server_error_rate > 0 and self._rng.random() < self.server_error_rate
+        return self._fire("server_error", self._take("server_errors") or self._chance(self.server_error_rate))
+
+    def take_timeout(self) -> bool:
+        return self._fire("timeout", self._chance(self.timeout_rate))
 
     def take_partial_page(self, path: str) -> bool:
-        return self.partial_pages_on in path and self._take("partial_pages")
+        return self._fire("partial_page", self.partial_pages_on in path and self._take("partial_pages"))
 
     def take_drop_after_write(self) -> bool:
-        return self._take("drop_after_write")
+        return self._fire("drop_after_write",
+                          self._take("drop_after_write") or self._chance(self.drop_after_write_rate))
 
     def take_lost_answer(self) -> bool:
-        return self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate
+        return self._fire("lost_answer", self._chance(self.lost_answer_rate))
 
 
 class DroppedResponse(Exception):
@@ -90,6 +113,14 @@ class DroppedAfterWrite(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         raise DroppedResponse("response dropped after a committed write (fault injection)")
+
+
+class NoAnswer(DroppedAfterWrite):
+    """A request that hung and lost its connection before the application answered (nothing done)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        raise DroppedResponse("the request timed out unanswered, not processed (fault injection)")
 
 
 async def sleep_if_slow(plan: FaultPlan) -> None:

@@ -2,7 +2,7 @@
 
 Each request to the API passes, in this order::
 
-    screen → authenticate → rate gate → (admitted) slow → injected 500 → route
+    screen → authenticate → rate gate → (admitted) slow → injected 500 | timeout → route
            → drop the answer after a committed write | cut a page short → render      … and is logged.
 
 ``gate_before_auth`` swaps authentication and the gate, for APIs whose proxy meters requests
@@ -13,6 +13,7 @@ look like, the route table, how a reply is encoded.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.sandboxing.faults import DroppedAfterWrite, FaultPlan, sleep_if_slow
+from connectors.sandboxing.faults import DroppedAfterWrite, FaultPlan, NoAnswer, sleep_if_slow
 from connectors.sandboxing.rules import ApiRefusal, Reply, WindowQuota
 from connectors.sandboxing.serving import LoggedRequest, RequestLog
 
@@ -164,6 +165,9 @@ class SandboxFrontDoor:
         if self.faults.take_server_error():
             fault = self.server_fault()
             return self.render(visit, Reply(fault.status, fault.payload(), headers=visit.headers))
+        if self.faults.take_timeout():  # hangs, then the connection drops: not processed, logged as status 0
+            await asyncio.sleep(self.faults.timeout_seconds)
+            return NoAnswer(self.media_type)
         reply = await self.route(visit)
         if reply.wrote and reply.status < 300 and self.faults.take_drop_after_write():
             return DroppedAfterWrite(self.media_type)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from connectors.sandboxing import (
     ApiRefusal,
     DroppedResponse,
+    FaultPlan,
     Reply,
     RouteTable,
     SandboxFrontDoor,
@@ -111,6 +112,26 @@ def test_a_dropped_answer_leaves_the_write_committed_and_logs_status_0() -> None
         call(sandbox, "POST", "/items", json={"name": "tea"})
     assert sandbox.items == [{"id": 1, "name": "tea"}]
     assert sandbox.log.count(status=0, method="POST") == 1
+
+
+def test_rates_refuse_fail_time_out_and_drop_committed_writes_and_count_what_fired() -> None:
+    """The chaos test's faults as rates: 429s, 500s, timeouts (unprocessed, status 0 after the hang) and
+    answers of committed writes dropped (processed, status 0); ``fired`` counts each kind."""
+    sandbox = LavkaSandbox(per_minute=10_000)
+    sandbox.faults = FaultPlan(rate_limit_rate=0.1, server_error_rate=0.1, timeout_rate=0.1, timeout_seconds=0.01,
+                               drop_after_write_rate=0.3, seed=3)
+    statuses: list[int] = []
+    for n in range(200):
+        try:
+            statuses.append(call(sandbox, "POST", "/items", json={"name": str(n)}).status_code)
+        except DroppedResponse:
+            statuses.append(0)
+    fired = sandbox.faults.fired
+    assert set(fired) == {"rate_limit", "server_error", "timeout", "drop_after_write"}
+    assert statuses.count(429) == fired["rate_limit"] and statuses.count(500) == fired["server_error"]
+    assert statuses.count(0) == fired["timeout"] + fired["drop_after_write"]
+    assert len(sandbox.items) == statuses.count(201) + fired["drop_after_write"]  # a timeout wrote nothing
+    assert [r.status for r in sandbox.log] == statuses
 
 
 def test_the_log_names_callers_and_costs_but_never_records_the_secret() -> None:
