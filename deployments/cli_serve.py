@@ -58,6 +58,8 @@ def serve(
     base = f"http://{host}:{port}"
     for (system, integration), _hook in sorted(served.hooks.items()):
         typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> stock sync of {integration}")
+    for name, seconds in sorted(served.polls.items()):
+        typer.echo(f"orders: the channel of {name} asked for changes every {seconds:g} s -> order upload")
     for name in sorted(served.feeds):
         typer.echo(f"feed: {feed_url(base, name, '<path_secret>' if name in served.feed_secrets else None)}")
     run(served, hub_app(path, served), host, port, echo=typer.echo)

@@ -6,6 +6,8 @@
 * on one HTTP port, the hot paths: the stock webhook receiver (``/hooks/...``, each notice runs a
   stock cycle in this process within seconds: a deployment run would start seconds later) and the
   feed server (``/feeds/...``, what the CRM loads);
+* the few-second order poll (:mod:`deployments.order_poll`): an order-upload cycle in this process
+  as soon as the channel has a change;
 * with no ``PREFECT_API_URL``, a Prefect server with its UI, started as a child that dies with us
   (never an orphan, even when we are killed).
 
@@ -41,10 +43,13 @@ HTTP_STOP_SECONDS = 10.0
 class Plan:
     """What one ``serve`` process serves."""
 
+    config: Config
+    config_path: Path
     deployments: list[Any]  # prefect RunnerDeployment
     hooks: Mapping[tuple[str, str], Any]  # (system, integration) -> deployments.webhooks.Hook
     feeds: dict[str, Path] = field(default_factory=dict)
     feed_secrets: dict[str, str] = field(default_factory=dict)
+    polls: dict[str, float] = field(default_factory=dict)  # integration -> seconds between order polls
 
 
 def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
@@ -73,10 +78,12 @@ def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
 def plan(config: Config, config_path: Path) -> Plan:
     """The deployments, webhook hooks and feeds of ``config`` (raises what their builders raise)."""
     from deployments.deploy import build_deployments
+    from deployments.order_poll import polled
     from deployments.webhooks import receiving_hooks
 
     feeds, secrets = published_feeds(config)
-    return Plan(build_deployments(config, config_path), receiving_hooks(config), feeds, secrets)
+    return Plan(config, config_path, build_deployments(config, config_path), receiving_hooks(config), feeds,
+                secrets, polled(config))
 
 
 def hub_app(config_path: Path, served: Plan) -> Starlette:
@@ -117,6 +124,9 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
     """Serve until SIGINT/SIGTERM, then stop in order (see the module's docstring). Main thread only."""
     from prefect.runner import Runner
 
+    from deployments.order_poll import start_polls
+    from tasks.hub_tasks import open_hub_store
+
     server = http_server(app, host, port)
     # uvicorn installs no signal handlers off the main thread: the stop below is ours alone
     http = threading.Thread(target=server.run, name="skladbridge-http", daemon=True)
@@ -129,6 +139,8 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         time.sleep(0.05)
     if not server.started:
         raise RuntimeError(f"the HTTP server did not start on {host}:{port}")
+    poll_store = open_hub_store(served.config) if served.polls else None
+    poller = start_polls(served.config, poll_store, served.config_path) if poll_store else None
     echo("serving; Ctrl-C or SIGTERM stops it")
 
     async def main() -> None:
@@ -139,8 +151,10 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         runs = asyncio.create_task(runner.start())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({runs, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        echo("stopping: the HTTP port first, then running flow runs ...")
+        echo("stopping: the HTTP port and the order polls first, then running flow runs ...")
         server.should_exit = True
+        if poller is not None:
+            await asyncio.to_thread(poller.close, HTTP_STOP_SECONDS)
         await asyncio.to_thread(http.join, HTTP_STOP_SECONDS)
         # Prefect's runner takes SIGTERM itself (it stops and pauses the schedules); SIGINT is ours
         if not runs.done() and runner.started and not runner.stopping:
@@ -149,4 +163,8 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         if runs.done() and not runs.cancelled() and runs.exception() is not None:
             raise runs.exception()  # type: ignore[misc]  # the runner failed on its own: say so
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if poll_store is not None:
+            poll_store.close()

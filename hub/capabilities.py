@@ -302,6 +302,12 @@ class OrderSource(Protocol):
         a cursor, so an integration does not upload the channel's whole past by surprise)."""
         ...
 
+    async def has_changes(self, cursor: str) -> bool:
+        """Whether anything changed after ``cursor``: one cheap request, for a poll every few seconds
+        that starts a cycle only when there is something to read (it may say True for changes the
+        cycle then skips as the hub's own)."""
+        ...
+
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
                                page: str | None = None) -> OrderBatch:
         """One page of orders created in [start, end) with one of ``statuses`` (all when empty);

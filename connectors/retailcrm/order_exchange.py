@@ -76,6 +76,13 @@ class RetailCRMOrders(_Channel):
         return self._batch(orders, passed={oid: frozenset(s) for oid, s in passed.items()},
                            cursor=str(pages.last_id), more=not pages.finished)
 
+    async def has_changes(self, cursor: str) -> bool:
+        # one history page after the cursor; a page of only our own records (skipped by the read)
+        # says nothing changed unless more pages follow
+        pages = self.client.iter_order_history(int(cursor))
+        records = await anext(pages, None)
+        return records is not None and (bool(records) or not pages.finished)
+
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
                                page: str | None = None) -> OrderBatch:
         # the filter takes account-local dates (whole days); the exact bounds are applied here

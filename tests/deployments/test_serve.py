@@ -16,8 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from connectors.retailcrm.emulator.orders import create_order
 from connectors.sandboxing import free_port
 from deployments.cli import app as cli
 from deployments.demo import DemoWorld, demo_world
@@ -33,7 +35,13 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture()
 def world(tmp_path: Path) -> Iterator[DemoWorld]:
     with demo_world(tmp_path / "demo", 30) as running:
-        run_import(running)  # the catalog is in the CRM: stock changes have somewhere to go
+        config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
+        demo = config["integrations"]["demo"]
+        demo["flows"].update({"orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}})
+        demo["mappings"].update({"statuses": {"new": "Новый"}, "order_stores": {"msk": "Основной склад"}})
+        demo["options"]["orders"] = {"poll_seconds": 1}
+        running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        run_import(running)  # the catalog is in the CRM: stock changes and orders have somewhere to go
         yield running
 
 
@@ -104,6 +112,19 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         ship(world, offer, 2)
         assert wait_for(lambda: crm_inventory(world)[offer]["msk"] == expected - 2, 60), crm_inventory(world)[offer]
         assert any(d.status == 204 for d in world.moysklad.webhooks.deliveries)
+
+        # an order placed in the CRM reaches MoySklad through the poll of this process, in seconds
+        out.until("orders: the channel of demo", 1)
+        assert wait_for(lambda: any("order-upload/demo' - Finished in state Completed" in line
+                                    for line in [*out.seen, *list(out.lines.queue)]), 60)  # the cursor is set
+        item = next(o for o in world.retailcrm.offers.values() if o.get("xmlId"))
+        placed = create_order(world.retailcrm.state, {"status": "new", "firstName": "Ада", "phone": "+79990001122",
+                                                      "items": [{"offer": {"id": item["id"]}, "quantity": 1}]},
+                              "demo", None)
+        started = time.monotonic()
+        assert wait_for(lambda: any(o.get("externalCode") == str(placed["id"])
+                                    for o in world.moysklad.store.of_type("customerorder").values()), 60)
+        print(f"order poll: {time.monotonic() - started:.1f} s from the CRM to MoySklad")
 
         below = _descendants(proc.pid)
         assert below, "serve started no Prefect server of its own"

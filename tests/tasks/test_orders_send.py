@@ -80,6 +80,9 @@ class Channel:
     async def changed_orders(self, cursor: str | None, limit: int = 100) -> OrderBatch:
         raise AssertionError("not read here")
 
+    async def has_changes(self, cursor: str) -> bool:
+        raise AssertionError("not asked here")
+
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
                                page: str | None = None) -> OrderBatch:
         raise AssertionError("not read here")

@@ -74,6 +74,21 @@ def test_reading_from_now_on_then_changes_of_others_not_ours(served: tuple[Retai
     assert idle.orders.empty and idle.cursor == batch.cursor and requests(sb) == before + 1  # one request a poll
 
 
+def test_has_changes_asks_once_and_sees_others_changes_not_ours(served: tuple[RetailCRMSandbox, str]) -> None:
+    """The few-second poll's question: one request, True only for what the upload would read."""
+    sb, base = served
+    sb.seed_orders(3)
+    cursor = run(base, lambda src, _: src.changed_orders(None)).cursor
+    before = requests(sb)
+    assert run(base, lambda src, _: src.has_changes(cursor)) is False and requests(sb) == before + 1
+    run(base, lambda _, crm: crm.edit_order(2, {"managerComment": "наш"}, by="id"))  # our own key's edit
+    assert run(base, lambda src, _: src.has_changes(cursor)) is False
+    sb.user_edit_order(1, {"status": "assembling"})  # a manager's
+    assert run(base, lambda src, _: src.has_changes(cursor)) is True
+    moved = run(base, lambda src, _: src.changed_orders(cursor)).cursor
+    assert run(base, lambda src, _: src.has_changes(moved)) is False
+
+
 def test_more_than_a_page_of_history_is_read_page_by_page(served: tuple[RetailCRMSandbox, str]) -> None:
     sb, base = served
     start = run(base, lambda src, _: src.changed_orders(None))
