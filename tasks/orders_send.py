@@ -55,14 +55,14 @@ async def send_queued(run: OrderRun, sink: OrderSink, book: CustomerBook, source
     return sent
 
 
-def _link(run: OrderRun, kind: str, channel_ids: list[str]) -> dict[str, str]:
+def linked_ids(run: OrderRun, kind: str, channel_ids: list[str]) -> dict[str, str]:
     """Channel id -> ERP id of the objects the hub linked on both sides."""
     keys = run.store.links.resolve(run.name, kind, run.source_system, channel_ids)
     erp = run.store.links.external_ids(run.name, kind, run.target_system, list(keys.values()))
     return {cid: erp[key] for cid, key in keys.items() if key in erp}
 
 
-def _attach(run: OrderRun, kind: str, pairs: dict[str, str]) -> None:
+def attach_links(run: OrderRun, kind: str, pairs: dict[str, str]) -> None:
     keys = run.store.links.ensure(run.name, kind, run.source_system, list(pairs))
     run.store.links.attach_many(run.name, kind, run.target_system, [(keys[cid], erp) for cid, erp in pairs.items()])
 
@@ -70,7 +70,7 @@ def _attach(run: OrderRun, kind: str, pairs: dict[str, str]) -> None:
 async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent: Sent) -> tuple[dict[str, str],
                                                                                                 dict[str, str]]:
     """``(channel customer id -> ERP id, channel customer id -> why it has none)``."""
-    known = _link(run, CUSTOMERS, wanted)
+    known = linked_ids(run, CUSTOMERS, wanted)
     missing = [cid for cid in wanted if cid not in known]
     failed: dict[str, str] = {}
     if not missing:
@@ -79,7 +79,7 @@ async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent:
     options = run.integ.options.orders
     found = await book.find_customers(frame, list(options.customer_search))
     sent.customers_found += len(found)
-    _attach(run, CUSTOMERS, found)
+    attach_links(run, CUSTOMERS, found)
     known.update(found)
     rest = frame[~frame["customer_id"].astype(str).isin(found)]
     if not rest.empty:
@@ -87,7 +87,7 @@ async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent:
         outcomes = await book.create_customers(rest, group=options.customer_group, keys=keys)
         made = {cid: o.erp_id for cid, o in outcomes.items() if o.erp_id}
         sent.customers_created += len(made)
-        _attach(run, CUSTOMERS, made)
+        attach_links(run, CUSTOMERS, made)
         known.update(made)
         failed.update({cid: f"customer {cid} not created: {o.error}" for cid, o in outcomes.items() if not o.erp_id})
     return known, failed
@@ -120,7 +120,7 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
         return
     erp_customers, no_customer = await _customers(
         run, sorted({str(i.payload["customer_id"]) for i in live}), book, sent)
-    linked = _link(run, ORDERS, [str(i.payload["order_id"]) for i in live])
+    linked = linked_ids(run, ORDERS, [str(i.payload["order_id"]) for i in live])
     ready: list[QueueItem] = []
     for item in live:
         cid = str(item.payload["customer_id"])
@@ -148,7 +148,7 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
         if after.status == QueueStatus.DEAD:
             run.store.journal.write(run.name, "error", "orders.refused", after.last_error or "", {"order_id": oid})
     # link and snapshot first, then complete: a crash in between re-sends under the same syncId (one order)
-    _attach(run, ORDERS, {oid: erp for oid, erp in new_ids.items() if oid not in linked})
+    attach_links(run, ORDERS, {oid: erp for oid, erp in new_ids.items() if oid not in linked})
     run.store.snapshots.save(run.name, ORDERS, {str(i.payload["order_id"]): i.payload["hash"] for i in ready
                                                if str(i.payload["order_id"]) in accepted})
     for item in ready:

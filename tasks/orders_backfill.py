@@ -1,0 +1,202 @@
+"""Archive backfill: the channel's orders of a past period to the ERP, page by page (docs/orders.md).
+
+A *window* is a date range (whole days in the integration's ``periods.timezone``) and a set of
+statuses (none: all). Its pages come from :meth:`OrderSource.orders_in_period`; each page is staged
+in the hub as the upload stages orders, every order of it counts for upload whatever
+``options.orders.upload_statuses`` says (the statuses asked for are the backfill's rule), orders the
+ERP holds already (:meth:`OrderSink.find_orders` by the channel's id) are linked and accepted as they
+are, and the rest are planned and sent by the upload's own planner and sender. The window's cursor
+(``store.cursors``, stream ``archive:<from>:<to>[:<statuses>]``) moves past a page once it is staged,
+linked and planned, so an interrupted run continues from the page after it; when the last page is
+done the cursor says ``done`` (a run of the same window later makes a new pass that creates nothing
+the ERP has). Pacing is the clients' budgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from hub.capabilities import CustomerBook, OrderSink, OrderSource
+from tasks.clients import open_capability
+from tasks.orders_plan import OrderPlanner
+from tasks.orders_send import Sent, attach_links, linked_ids, send_queued
+from tasks.orders_stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
+
+PREFIX = "archive"
+DONE = "done"
+#: pages one run reads at most (it holds the ``orders`` run lock; the next run goes on from the cursor)
+MAX_PAGES = 50
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one backfill reads: orders created from ``first`` to ``last`` (whole days) in ``statuses``."""
+
+    first: date
+    last: date
+    statuses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError(f"the backfill's first day {self.first} is after its last day {self.last}")
+
+    @property
+    def stream(self) -> str:
+        tail = f":{','.join(self.statuses)}" if self.statuses else ""
+        return f"{PREFIX}:{self.first.isoformat()}:{self.last.isoformat()}{tail}"
+
+    def bounds(self, tz: str) -> tuple[datetime, datetime]:
+        """``[first 00:00, the day after last 00:00)`` in ``tz``."""
+        zone = ZoneInfo(tz)
+        return (datetime.combine(self.first, time(), zone),
+                datetime.combine(self.last + timedelta(days=1), time(), zone))
+
+
+def window(first: date, last: date, statuses: Sequence[str] | None = None) -> Window:
+    return Window(first, last, tuple(sorted(set(statuses or ()))))
+
+
+def window_of(stream: str) -> Window | None:
+    """The window a cursor stream names (None: not an archive stream)."""
+    parts = stream.split(":", 3)
+    if len(parts) < 3 or parts[0] != PREFIX:
+        return None
+    try:
+        return window(date.fromisoformat(parts[1]), date.fromisoformat(parts[2]),
+                      parts[3].split(",") if len(parts) == 4 else None)
+    except ValueError:
+        return None
+
+
+def unfinished(run: OrderRun) -> list[Window]:
+    """Windows of this integration a run began and did not finish (what a scheduled run goes on with)."""
+    cursors = run.store.cursors.all(run.name)
+    found = [(w, value) for stream, value in cursors.items()
+             if isinstance(stream, str) and (w := window_of(stream)) is not None]
+    return sorted((w for w, value in found if value != DONE), key=lambda w: w.stream)
+
+
+@dataclass
+class Backfilled:
+    """What a run did with one window."""
+
+    window: Window
+    resumed_from: str | None = None  # the page the run began at (None: the first)
+    pages: int = 0
+    orders_read: int = 0
+    linked: int = 0  # found in the ERP by the channel's id: linked, not created
+    queued: int = 0
+    parked: int = 0
+    unchanged: int = 0
+    done: bool = False
+    next_page: str | None = None
+    sent: Sent = field(default_factory=Sent)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def _add(total: Sent, more: Sent) -> None:
+    for name in ("batches", "accepted", "created", "refused", "skipped", "customers_found", "customers_created",
+                 "erp_ids_not_written"):
+        setattr(total, name, getattr(total, name) + getattr(more, name))
+    total.errors += more.errors
+
+
+async def _link_existing(run: OrderRun, ids: list[str], sink: OrderSink, source: OrderSource) -> int:
+    """Orders the ERP holds already (and the hub has no link of): linked, and accepted as they are."""
+    known = linked_ids(run, ORDERS, ids)
+    unknown = [oid for oid in ids if oid not in known]
+    found = await sink.find_orders(unknown) if unknown else {}
+    if not found:
+        return 0
+    attach_links(run, ORDERS, found)
+    run.store.snapshots.save(run.name, ORDERS, {oid: c.hash for oid, c in contents(run, list(found)).items()})
+    refused = await source.record_erp_ids(found)
+    for oid, why in refused.items():
+        run.store.journal.write(run.name, "warning", "orders.erp-id-not-written", why,
+                                {"order_id": oid, "erp_id": found[oid]})
+    return len(found)
+
+
+async def backfill(run: OrderRun, win: Window, source: OrderSource, sink: OrderSink, book: CustomerBook, *,
+                   max_pages: int = MAX_PAGES, on_page: Callable[[Backfilled], None] | None = None) -> Backfilled:
+    """Read, stage, link, plan and send the window's pages from its cursor, at most ``max_pages``."""
+    cursors, stream = run.store.cursors, win.stream
+    start, end = win.bounds(run.integ.periods.timezone)
+    at = cursors.get(run.name, stream)
+    page = None if at in (None, DONE) else at
+    result = Backfilled(win, resumed_from=page)
+    planner = OrderPlanner(run)
+    for _ in range(max_pages):
+        batch = await source.orders_in_period(start, end, win.statuses, page)
+        staged = stage(run, batch)
+        if staged.order_ids:  # the window's statuses are the rule here, not options.orders.upload_statuses
+            run.store.records.upsert_frame(run.name, ELIGIBLE, run.source_system,
+                                           pd.DataFrame({"order_id": staged.order_ids}), "order_id")
+            result.linked += await _link_existing(run, staged.order_ids, sink, source)
+            due = planner.candidates(staged.order_ids)
+            result.unchanged += len(staged.order_ids) - len(due)
+            if due:
+                if planner.reference is None:
+                    planner.reference = await sink.order_reference()
+                planner.plan(due)
+        result.pages += 1
+        result.orders_read += len(staged.order_ids)
+        page = batch.cursor if batch.more else None
+        cursors.set(run.name, stream, page or DONE)  # after the page is staged, linked and planned
+        result.next_page, result.done = page, page is None
+        _add(result.sent, await send_queued(run, sink, book, source, worker=f"{run.name}-archive"))
+        if on_page is not None:  # in a thread: Prefect's client calls are sync only outside an event loop
+            await asyncio.to_thread(on_page, result)
+        if page is None:
+            break
+    planned = planner.planned
+    result.queued, result.parked, result.reasons = planned.queued, planned.parked, dict(planned.reasons)
+    result.unchanged += planned.unchanged
+    return result
+
+
+@task(name="backfill-window", cache_policy=NONE)
+def backfill_window(run: OrderRun, win: Window, max_pages: int = MAX_PAGES,
+                    on_page: Callable[[Backfilled], None] | None = None) -> Backfilled:
+    """One window's pages from its cursor, staged, linked, planned and sent."""
+
+    async def go() -> Backfilled:
+        async with open_capability(run.integ, run.source, OrderSource) as source, \
+                open_capability(run.integ, run.target, OrderSink) as sink, \
+                open_capability(run.integ, run.target, CustomerBook) as book:
+            return await backfill(run, win, source, sink, book, max_pages=max_pages, on_page=on_page)
+
+    return asyncio.run(go())
+
+
+def summary_rows(results: Sequence[Backfilled]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        name = r.window.stream
+        where = f"resumed from page {r.resumed_from}" if r.resumed_from else "from the first page"
+        rows += [
+            {"what": f"{name}: pages read ({where})", "count": r.pages},
+            {"what": f"{name}: orders read", "count": r.orders_read},
+            {"what": f"{name}: orders found in the ERP, linked", "count": r.linked},
+            {"what": f"{name}: orders unchanged since accepted", "count": r.unchanged},
+            {"what": f"{name}: orders queued", "count": r.queued},
+            {"what": f"{name}: orders parked (see `skladbridge queue list`)", "count": r.parked},
+            {"what": f"{name}: orders accepted by the ERP", "count": r.sent.accepted},
+            {"what": f"{name}: of them new in the ERP", "count": r.sent.created},
+            {"what": f"{name}: customers created", "count": r.sent.customers_created},
+        ]
+        if r.sent.refused:
+            rows.append({"what": f"{name}: orders the ERP refused or could not take", "count": r.sent.refused})
+        if not r.done:
+            rows.append({"what": f"{name}: more pages left (the next run goes on from page {r.next_page})",
+                         "count": 1})
+    return rows
