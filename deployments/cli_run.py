@@ -11,6 +11,7 @@ recorded as Failed in Prefect, and the CLI prints the error table's line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -155,6 +156,51 @@ def run_order_upload(
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for order_id, reason in sorted(summary["parked_reasons"].items()):
         typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+
+
+def _day(option: str, text: str) -> date:
+    """A ``YYYY-MM-DD`` option's day, or exit with one line."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise fail(f"{option}: {text} is not a date (YYYY-MM-DD)")
+
+
+@run_app.command("archive-backfill")
+def run_archive_backfill(
+    integration: Annotated[str, typer.Option(help="the integration whose past orders to upload")],
+    date_from: Annotated[str, typer.Option("--from", help="the first day of the period, YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="the last day of the period (inclusive), YYYY-MM-DD")],
+    status: Annotated[list[str] | None, typer.Option(help="a channel status to take (repeat; none: all)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Upload the channel's orders created in a past period to the ERP (resumes where a run broke off)."""
+    first, last = _day("--from", date_from), _day("--to", date_to)
+    if first > last:
+        raise fail(f"--from {first} is after --to {last}")
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    from flows.archive_backfill import STREAMS, archive_backfill
+
+    _refuse_if_running(loaded, integration, STREAMS)
+    _prefect_api()
+    quiet_engine_tracebacks()
+    summary = archive_backfill(integration, str(config) if config else None, date_from=first, date_to=last,
+                               statuses=status or None, trigger="cli")
+    if "skipped" in summary:
+        typer.echo(summary["skipped"])
+        return
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    for order_id, reason in sorted(summary["parked_reasons"].items()):
+        typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+    if not summary["done"]:
+        typer.secho("more pages left: run the same command again (or let the archive-backfill deployment go on)",
+                    fg=typer.colors.YELLOW)
 
 
 @run_app.command("order-status-sync")
