@@ -9,6 +9,11 @@ Then a stock cycle is asked for (:class:`~deployments.cycle_trigger.CycleTrigger
 one pending per integration), and once a cycle that started after a notice ends, the notice is done.
 A receiver started again replays the integrations that still have pending notices.
 
+A notice of a changed customer order also asks for an order-status-sync cycle when the integration
+brings order states back from the same system (``flows.statuses`` from the stock source): the state
+a manager set in the ERP reaches the channel in seconds. Those cycles read by their own cursor with
+an overlap, and the scheduled status sync catches what a lost notice would have carried.
+
 Unknown system, integration or token, and an integration that takes no webhooks, answer the same
 bare 404 and leave no trace: nothing is stored, journaled or logged, and the token is never logged
 (uvicorn's access log is off: the path holds it). A body too large or malformed gets a 4xx and a
@@ -56,6 +61,10 @@ _HOOK_PATH = re.compile(r"(/hooks/[^/]+/[^/]+/)[^/?#]+")
 #: one stock cycle of an integration; gets when the oldest notice it carries arrived. A dict result
 #: with ``skipped`` (another run held the stock lock) leaves the notices pending
 CycleRunner = Callable[[str, datetime | None], object]
+#: one order-status-sync cycle of an integration (a dict with ``skipped``: ask again later)
+StatusRunner = Callable[[str], object]
+#: the notice kind of a changed customer order (what StockNotice.kind says for it)
+ORDER_KIND = "customerorder"
 
 
 class WebhookSetupError(ValueError):
@@ -71,6 +80,7 @@ class Hook:
     alias: str
     token: bytes
     events: StockEvents
+    statuses: bool = False  # its order states go back to the channel: order notices start a status sync
 
 
 def hook_url(base_url: str, system: str, integration: str, token: str) -> str:
@@ -106,7 +116,9 @@ def receiving_hooks(config: Config) -> dict[tuple[str, str], Hook]:
         register_secret(token)  # masked wherever an error or log line might quote it
         with capability_for_planning(integ, edge.source, StockEvents) as events:
             system = integ.systems[edge.source].system
-            hooks[(system, name)] = Hook(name, system, edge.source, token.encode(), events)
+            states = integ.edge("statuses")
+            hooks[(system, name)] = Hook(name, system, edge.source, token.encode(), events,
+                                         statuses=states is not None and states.source == edge.source)
     return hooks
 
 
@@ -122,16 +134,30 @@ def stock_sync_cycle(config_path: Path | str | None) -> CycleRunner:
     return run
 
 
+def status_sync_cycle(config_path: Path | str | None) -> StatusRunner:
+    """The default status cycle: the ``order-status-sync`` flow, called in this process (trigger ``webhook``)."""
+
+    def run(integration: str) -> object:
+        from flows.order_status_sync import order_status_sync
+
+        return order_status_sync(integration, str(config_path) if config_path else None, trigger="webhook")
+
+    return run
+
+
 class Receiver:
     """The receiver's state: who may post, the hub store, and the trigger of cycles."""
 
     def __init__(self, hooks: Mapping[tuple[str, str], Hook], store: Store, run_cycle: CycleRunner, *,
-                 max_body: int = MAX_BODY, retry_after: float = 30.0) -> None:
+                 max_body: int = MAX_BODY, retry_after: float = 30.0,
+                 run_status_cycle: StatusRunner | None = None) -> None:
         self.hooks = dict(hooks)
         self.store = store
         self.max_body = max_body
         self._run_cycle = run_cycle
         self.trigger = CycleTrigger(self._cycle, retry_after=retry_after)
+        self._run_status_cycle = run_status_cycle
+        self.status_trigger = CycleTrigger(self._status_cycle, retry_after=retry_after)
 
     def resume(self) -> list[str]:
         """Ask for a cycle of every integration a previous receiver left notices pending for."""
@@ -143,7 +169,14 @@ class Receiver:
 
     def close(self) -> None:
         self.trigger.close()
+        self.status_trigger.close()
         self.store.close()
+
+    def _status_cycle(self, integration: str) -> bool:
+        if self._run_status_cycle is None:
+            return True
+        result = self._run_status_cycle(integration)
+        return not (isinstance(result, Mapping) and "skipped" in result)
 
     def _cycle(self, integration: str) -> bool:
         # what is recorded from here on may not be in this cycle's read: it stays pending
@@ -181,6 +214,8 @@ class Receiver:
             return PlainTextResponse("the hub store is unavailable\n", 503)
         if fresh:
             self.trigger.request(name)
+            if hook.statuses and ORDER_KIND in notice.kind.split(","):
+                self.status_trigger.request(name)
         return Response(status_code=204)
 
     async def _refuse(self, integration: str, system: str, status: int, message: str) -> Response:
@@ -210,7 +245,8 @@ def _not_found() -> Response:
 
 
 def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = None, *,
-                max_body: int = MAX_BODY, retry_after: float = 30.0) -> Starlette:
+                max_body: int = MAX_BODY, retry_after: float = 30.0,
+                run_status_cycle: StatusRunner | None = None) -> Starlette:
     """The receiver as an ASGI app, for the config at ``config_path`` (``app.state.receiver`` is its state).
 
     ``run_cycle`` defaults to the ``stock-sync`` flow. On startup (the ASGI lifespan) integrations
@@ -219,7 +255,8 @@ def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = 
     config = load_config(config_path)
     hooks = receiving_hooks(config)
     receiver = Receiver(hooks, open_hub_store(config), run_cycle or stock_sync_cycle(config_path),
-                        max_body=max_body, retry_after=retry_after)
+                        max_body=max_body, retry_after=retry_after,
+                        run_status_cycle=run_status_cycle or status_sync_cycle(config_path))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ carrying a shipment to the CRM, and SIGTERM ending it with nothing of it left ru
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -19,10 +20,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from connectors.moysklad.client import MoySkladClient
 from connectors.retailcrm.emulator.orders import create_order
 from connectors.sandboxing import free_port
 from deployments.cli import app as cli
-from deployments.demo import DemoWorld, demo_world
+from deployments.demo import MS_LOGIN, DemoWorld, demo_world
+from hub.config import load_config
+from tasks.hub_tasks import open_hub_store
 from tests.deployments.test_sandbox_world import _descendants, _refused
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 from tests.e2e.test_stock_webhooks import ship, stocked_product, wait_for
@@ -38,11 +42,18 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
         config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
         demo = config["integrations"]["demo"]
         demo["flows"].update({"orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}})
-        demo["mappings"].update({"statuses": {"new": "Новый"}, "order_stores": {"msk": "Основной склад"}})
+        demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
+                                 "order_stores": {"msk": "Основной склад"}})
         demo["options"]["orders"] = {"poll_seconds": 1}
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)  # the catalog is in the CRM: stock changes and orders have somewhere to go
         yield running
+
+
+async def set_state(order_id: str, state_id: str) -> None:
+    async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=MS_LOGIN,
+                              password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+        await client.update_order_state(order_id, state_id)
 
 
 class Output(threading.Thread):
@@ -125,6 +136,22 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         assert wait_for(lambda: any(o.get("externalCode") == str(placed["id"])
                                     for o in world.moysklad.store.of_type("customerorder").values()), 60)
         print(f"order poll: {time.monotonic() - started:.1f} s from the CRM to MoySklad")
+
+        # a manager moves the order on in MoySklad (its API): its webhook brings the status back to the CRM
+        erp = next(o for o in world.moysklad.store.of_type("customerorder").values()
+                   if o.get("externalCode") == str(placed["id"]))
+        confirmed = next(s for s in world.moysklad.store.states if s["name"] == "Подтвержден")
+        started = time.monotonic()
+        asyncio.run(set_state(erp["id"], confirmed["id"]))
+        assert wait_for(lambda: world.retailcrm.orders[placed["id"]]["status"] == "assembling", 30), \
+            world.retailcrm.orders[placed["id"]]["status"]
+        print(f"status webhook: {time.monotonic() - started:.1f} s from MoySklad to the CRM")
+        store = open_hub_store(load_config(world.config_path))
+        try:
+            done = store.journal.list(integration="demo", level="info", limit=50)
+        finally:
+            store.close()
+        assert any(e.event == "order-status-sync.done" and (e.data or {}).get("trigger") == "webhook" for e in done)
 
         below = _descendants(proc.pid)
         assert below, "serve started no Prefect server of its own"

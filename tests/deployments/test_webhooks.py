@@ -318,3 +318,36 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
         kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
     assert [tuple(k) for k in kinds] == [("demand", 1), ("stock", 1)]
     assert 1 <= len(cycles.calls) <= 2 and not sandbox.webhooks.dropped
+
+
+def order_body(entity: str = "customerorder", action: str = "UPDATE") -> dict[str, Any]:
+    href = f"https://api.moysklad.ru/api/remap/1.2/entity/{entity}/5427bc76-b95f-11eb-0a80-04bb000cd583"
+    return {"auditContext": {"meta": {"type": "audit", "href": "https://api.moysklad.ru/api/remap/1.2/audit/x"},
+                             "uid": "admin@shop", "moment": "2026-11-22 10:00:00"},
+            "events": [{"meta": {"type": entity, "href": href}, "action": action, "accountId": "a",
+                        "updatedFields": ["state"]}]}
+
+
+def test_a_changed_order_also_starts_a_status_sync_where_states_go_back(
+        config: Path, receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:
+    text = config.read_text(encoding="utf-8").replace(
+        "      stock: {from: ms, to: crm}\n    options:",
+        "      stock: {from: ms, to: crm}\n      statuses: {from: ms, to: crm}\n    options:", 1)
+    config.write_text(text, encoding="utf-8")
+    statuses: list[str] = []
+    app, receiver = receiving(run_status_cycle=lambda name: statuses.append(name))
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", order_body("demand", "CREATE"), "req-d").status_code == 204
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", order_body(), "req-o").status_code == 204
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", order_body(), "req-o").status_code == 204  # a retry
+    assert receiver.trigger.wait_idle(10) and receiver.status_trigger.wait_idle(10)
+    assert statuses == ["shop"]  # the order's notice, once; the shipment's started none
+    assert 1 <= receiver.trigger.cycles("shop") <= 2  # the stock cycle as before (reserves move stock)
+
+
+def test_without_states_going_back_an_order_notice_starts_no_status_sync(
+        receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:
+    statuses: list[str] = []
+    app, receiver = receiving(run_status_cycle=lambda name: statuses.append(name))
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", order_body(), "req-o").status_code == 204
+    assert receiver.trigger.wait_idle(10) and receiver.status_trigger.wait_idle(10)
+    assert statuses == [] and receiver.trigger.cycles("shop") == 1
