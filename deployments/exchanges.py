@@ -71,6 +71,9 @@ EXCHANGES: tuple[Exchange, ...] = (
     Exchange("order-status-sync", "flows/order_status_sync.py:order_status_sync",
              "Order states changed in the ERP back to the channel as the mapped statuses", "order_status_sync",
              needs=("statuses",)),
+    Exchange("archive-backfill", "flows/archive_backfill.py:archive_backfill",
+             "Past orders of a period, channel -> ERP (run with dates; the schedule goes on with unfinished ones)",
+             "archive_backfill", needs=("orders",)),
     Exchange("healthcheck", "flows/healthcheck.py:healthcheck",
              "Loads the config, opens (and migrates) the hub store, calls every system once, reports", None),
 )

@@ -320,7 +320,7 @@ def test_plan_deploys_only_what_an_integration_has_flows_for() -> None:
     template = {p.full_name: p for p in plan_template()}
     assert set(template) == {"full-import/full-import", "stock-sync/stock-sync", "stock-reconcile/stock-reconcile",
                              "order-upload/order-upload", "order-status-sync/order-status-sync",
-                             "healthcheck/healthcheck"}
+                             "archive-backfill/archive-backfill", "healthcheck/healthcheck"}
     assert template["stock-sync/stock-sync"].parameters == {}  # integration: a required run parameter
     assert not any(p.period.scheduled for p in template.values())
 
