@@ -6,7 +6,8 @@ searched in one normalised form (``+7XXXXXXXXXX``, the form the hub also creates
 with) and, when the customer typed it otherwise, in that form too. Repeating ``=`` on one field ORs
 ([GEN] filter), so one request asks for up to 100 values: a batch of customers costs one request per
 key kind and hundred customers, not one per customer. Creates go as bulk POSTs with a ``syncId``
-per customer (a retry returns the counterparty created the first time).
+per customer (a retry returns the counterparty created the first time); customers of one batch with
+the same contact (one person the channel knows twice, the phone typed two ways) get one counterparty.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ Json = dict[str, Any]
 #: MoySklad error codes of a bulk item worth sending again later (internal error, a concurrent
 #: change of the same object, the 5-minute bulk limit); every other item error is the data's fault
 RETRYABLE_CODES = frozenset({1000, 1065, 1088})
-#: optional columns of the customers frame handed to :meth:`MoySkladCustomers.create_customers`
-#: (the canonical ``customers`` kind has no bank columns yet) → MoySklad ``accounts`` fields
+#: the canonical ``customers`` bank columns → MoySklad ``accounts`` fields
 BANK_COLUMNS = {"bank_account": "accountNumber", "bank_bic": "bic", "bank_name": "bankName",
                 "bank_corr_account": "correspondentAccount"}
 
@@ -163,15 +163,27 @@ class MoySkladCustomers:
                 if str(r["customer_id"]) in keys]
         out: dict[str, OrderOutcome] = {}
         bodies: list[tuple[str, Json]] = []
+        same: dict[str, list[str]] = {}  # the customer whose body goes -> the channel customers it stands for
+        first_of: dict[str, str] = {}  # contact (normalised phone, else e-mail, else INN) -> that customer
         for row in rows:
             cid = str(row["customer_id"])
             try:
-                bodies.append((cid, self.payload(row, group=group, key=keys[cid])))
+                body = self.payload(row, group=group, key=keys[cid])
             except (KeyError, ValueError, TypeError) as exc:
                 out[cid] = OrderOutcome(keys[cid], error=f"customer {cid} cannot be converted: {exc}")
+                continue
+            contact = body.get("phone") or body.get("email") or body.get("inn")
+            if contact and contact in first_of:  # one person as two channel customers: one counterparty
+                same[first_of[contact]].append(cid)
+                continue
+            if contact:
+                first_of[str(contact)] = cid
+            same[cid] = [cid]
+            bodies.append((cid, body))
         for start in range(0, len(bodies), self.max_batch):
             chunk = bodies[start:start + self.max_batch]
             results = await self.client.bulk_create("counterparty", [body for _, body in chunk])
             for (cid, _), result in zip(chunk, results, strict=True):
-                out[cid] = item_outcome(keys[cid], result)
+                for each in same[cid]:
+                    out[each] = item_outcome(keys[each], result)
         return out

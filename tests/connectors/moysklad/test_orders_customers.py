@@ -107,5 +107,27 @@ def test_create_legal_individual_entrepreneur_in_bulk_idempotently(served: tuple
     assert [p for e in recorder.exchanges for p in spec.check(e) or []] == []
 
 
+def test_one_person_known_twice_to_the_channel_gets_one_counterparty(served: tuple[MoySkladSandbox, str]) -> None:
+    """Two channel customers with one phone typed two ways (or one e-mail in two cases), created in one
+    batch, are one counterparty: neither was found, and two creates would duplicate the person."""
+    sb, base = served
+    customers = model.frame("customers", [
+        {"customer_id": "a", "first_name": "Ада", "phone": "8 (999) 111-22-33"},
+        {"customer_id": "b", "first_name": "Ада", "phone": "+7 999 111 22 33"},
+        {"customer_id": "c", "first_name": "Бэб", "email": "Bab@Ex.ru"},
+        {"customer_id": "d", "first_name": "Бэб", "email": "bab@ex.ru"},
+        {"customer_id": "e", "first_name": "Грейс", "phone": "+7 999 000 00 01"}])
+    keys = {cid: f"shop:{cid}" for cid in "abcde"}
+
+    async def go() -> dict[str, Any]:
+        async with MoySkladClient(base, token=TOKEN, token_kind="app", today=DAY) as ms:
+            return await MoySkladCustomers(ms).create_customers(customers, group=None, keys=keys)
+
+    before = len(sb.store.of_type("counterparty"))
+    made = {cid: o.erp_id for cid, o in run(go()).items()}
+    assert made["a"] == made["b"] and made["c"] == made["d"] and len(set(made.values())) == 3
+    assert len(sb.store.of_type("counterparty")) == before + 3
+
+
 def test_moysklad_declares_the_customer_book() -> None:
     assert systems.connector("moysklad").can(CustomerBook) and isinstance(MoySkladCustomers(None), CustomerBook)
