@@ -145,3 +145,18 @@ def test_the_command_refuses_a_bad_date_and_a_range_backwards_in_one_line(world:
         result = CliRunner().invoke(app, ["run", "archive-backfill", "--integration", "demo", *dates,
                                           "--config", str(world.config_path)])
         assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_a_backfill_waits_while_another_run_holds_the_orders_lock(world: DemoWorld) -> None:
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(load_config(world.config_path))
+    try:
+        before = store.cursors.get("demo", STREAM)
+        with store.locks.hold("demo", "orders"):  # an order-upload cycle is sending
+            result = backfill(world)
+        assert "another run is uploading orders" in result["skipped"]
+        assert store.cursors.get("demo", STREAM) == before  # nothing read
+    finally:
+        store.close()
