@@ -81,11 +81,12 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
         "organization_id": STR, "name": STR, "legal_title": STR, "inn": STR, "kpp": STR,
         "email": STR, "phone": STR, "archived": BOOL,
     },
-    # company_type: individual | legal | entrepreneur
+    # company_type: individual | legal | entrepreneur; bank_*: its settlement account, when given
     "customers": {
         "customer_id": STR, "company_type": STR, "name": STR, "first_name": STR,
         "last_name": STR, "phone": STR, "email": STR, "inn": STR, "kpp": STR,
-        "address": STR, "updated_at": UTC_TS,
+        "address": STR, "bank_account": STR, "bank_bic": STR, "bank_name": STR, "bank_corr_account": STR,
+        "updated_at": UTC_TS,
     },
     "orders": {
         "order_id": STR, "number": STR, "site": STR, "status": STR, "customer_id": STR,

@@ -19,6 +19,8 @@ from hub.model import frame
 DEFAULT_TZ = "Europe/Moscow"
 _CONTRAGENT = {"individual": "individual", "legal-entity": "legal", "enterpreneur": "entrepreneur",
                "entrepreneur": "entrepreneur"}
+#: canonical customers column -> retailCRM ``contragent`` field (a legal entity's settlement account)
+_BANK = {"bank_account": "bankAccount", "bank_bic": "BIK", "bank_name": "bank", "bank_corr_account": "corrAccount"}
 _CONTRAGENT_BACK = {"individual": "individual", "legal": "legal-entity", "entrepreneur": "enterpreneur"}
 
 
@@ -80,7 +82,8 @@ def _customer_row(customer: Mapping[str, Any], order: Mapping[str, Any] | None =
         "name": contragent.get("legalName") or " ".join(p for p in (last, first) if p) or None,
         "first_name": first, "last_name": last, "phone": phone,
         "email": customer.get("email") or order.get("email"), "inn": contragent.get("INN"),
-        "kpp": contragent.get("KPP"), "address": _address_text(customer.get("address")), "updated_at": None,
+        "kpp": contragent.get("KPP"), "address": _address_text(customer.get("address")),
+        **{column: contragent.get(wire) for column, wire in _BANK.items()}, "updated_at": None,
     }
 
 
@@ -99,8 +102,10 @@ def customer_to_crm(row: Mapping[Any, Any], *, external_id: str | None = None) -
         out["phones"] = [{"number": row["phone"]}]
     kind = row.get("company_type")
     if kind is not None and not pd.isna(kind) and kind != "individual":
-        out["contragent"] = {"contragentType": _CONTRAGENT_BACK.get(str(kind), "individual"),
-                             "legalName": row.get("name"), "INN": row.get("inn"), "KPP": row.get("kpp")}
+        contragent = {"contragentType": _CONTRAGENT_BACK.get(str(kind), "individual"),
+                      "legalName": row.get("name"), "INN": row.get("inn"), "KPP": row.get("kpp"),
+                      **{wire: row.get(column) for column, wire in _BANK.items()}}
+        out["contragent"] = {k: v for k, v in contragent.items() if v is not None and not pd.isna(v)}
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -36,6 +36,7 @@ class Erp:
         self.orders: dict[str, dict[str, Any]] = {}  # key -> {id, draft}
         self.counterparties: dict[str, str] = {"+79990000001": "cp-known"}  # phone -> id
         self.calls: list[str] = []
+        self.created: list[dict[str, Any]] = []  # the customers rows create_customers was given
 
     async def order_reference(self) -> OrderReference:
         return REFERENCE
@@ -63,6 +64,7 @@ class Erp:
     async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
                                keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
         self.calls.append(f"create {len(customers)} in {group}")
+        self.created += customers.to_dict("records")
         out = {}
         for row in customers.to_dict("records"):
             cid = str(row["customer_id"])
@@ -107,10 +109,14 @@ def customer(cid: str, phone: str) -> dict[str, Any]:
 
 def test_customers_by_link_then_search_then_create_and_orders_in_bulk(tmp_path: Path, store: Store) -> None:
     run, erp, channel = run_of(tmp_path, store, customer_group="shop"), Erp(), Channel()
+    legal = {**customer("c2", "+79990000002"), "company_type": "legal", "name": "ООО Ромашка",
+             "bank_account": "40702810900000000001", "bank_bic": "044525225"}
     queue_orders(run, {"order_id": "11", "customer": customer("c1", "+79990000001")},
-                 {"order_id": "12", "customer": customer("c2", "+79990000002")},
-                 {"order_id": "13", "customer": customer("c2", "+79990000002")})
+                 {"order_id": "12", "customer": legal}, {"order_id": "13", "customer": legal})
     sent = send(run, erp, channel)
+    # a new legal entity goes to the ERP with its bank account (the staged customer row, whole)
+    assert [(r["customer_id"], r["name"], r["bank_account"], r["bank_bic"]) for r in erp.created] == [
+        ("c2", "ООО Ромашка", "40702810900000000001", "044525225")]
     assert erp.calls == ["find 2 by ['phone', 'email', 'inn']", "create 1 in shop", "upsert 2", "upsert 1"]
     assert (sent.batches, sent.accepted, sent.created, sent.customers_found, sent.customers_created) == (2, 3, 3, 1, 1)
     assert {k: v["draft"].customer_id for k, v in erp.orders.items()} == {

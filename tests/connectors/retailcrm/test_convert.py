@@ -82,6 +82,21 @@ def test_customers_both_ways() -> None:
     assert wire["phones"] == [{"number": "+7900"}]
 
 
+def test_a_legal_entitys_bank_account_travels_with_the_customer() -> None:
+    """retailCRM's contragent (BIK, bank, corrAccount, bankAccount) <-> the canonical bank columns."""
+    bank = {"bankAccount": "40702810900000000001", "BIK": "044525225", "bank": "ПАО Сбербанк",
+            "corrAccount": "30101810400000000225"}
+    created = {"id": 7, "firstName": "Ирина", "contragent": {"contragentType": "legal-entity",
+                                                             "legalName": "ООО Ромашка", "INN": "7700000000", **bank}}
+    row = customer_from_crm(created).iloc[0]
+    assert (row["company_type"], row["name"], row["bank_account"], row["bank_bic"], row["bank_name"],
+            row["bank_corr_account"]) == ("legal", "ООО Ромашка", *bank.values())
+    wire = customer_to_crm(row.to_dict())
+    assert {k: wire["contragent"][k] for k in bank} == bank
+    individual = customer_from_crm({"id": 8, "firstName": "Ада"}).iloc[0]
+    assert pd.isna(individual["bank_account"]) and "contragent" not in customer_to_crm(individual.to_dict())
+
+
 def test_account_local_times() -> None:
     ts = parse_crm_datetime("2021-02-25 17:05:06")
     assert ts == pd.Timestamp("2021-02-25 14:05:06", tz="UTC")
