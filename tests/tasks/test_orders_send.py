@@ -64,7 +64,7 @@ class Erp:
     async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
                                keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
         self.calls.append(f"create {len(customers)} in {group}")
-        self.created += customers.to_dict("records")
+        self.created += [{str(k): v for k, v in row.items()} for row in customers.to_dict("records")]
         out = {}
         for row in customers.to_dict("records"):
             cid = str(row["customer_id"])
