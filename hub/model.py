@@ -92,7 +92,7 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
         "order_id": STR, "number": STR, "site": STR, "status": STR, "customer_id": STR,
         "created_at": UTC_TS, "updated_at": UTC_TS, "total": INT, "currency": STR,
         "store_id": STR, "delivery_type": STR, "delivery_cost": INT, "delivery_address": STR,
-        "comment": STR, "external_id": STR,
+        "comment": STR, "manager_comment": STR, "external_id": STR,
     },
     # price: per unit; discount: minor units off the whole line (MoySklad takes a percent: the
     # connector converts); vat_rate: percent.

@@ -84,8 +84,12 @@ def order_to_payload(
     moment = _moscow(order.get("created_at"))
     if moment:
         payload["moment"] = moment
-    if _present(order.get("comment")):
-        payload["description"] = str(order["comment"])
+    # MoySklad has one comment field: the customer's comment as it is, then the manager's, labelled
+    notes = [str(order["comment"])] if _present(order.get("comment")) else []
+    if _present(order.get("manager_comment")):
+        notes.append(f"Комментарий менеджера: {order['manager_comment']}")
+    if notes:
+        payload["description"] = "\n".join(notes)
     if _present(order.get("delivery_address")):
         payload["shipmentAddress"] = str(order["delivery_address"])
     if store_id:

@@ -137,7 +137,8 @@ def orders_from_crm(
             "total": _kopecks(order.get("totalSumm")), "currency": order.get("currency"),
             "store_id": order.get("shipmentStore"), "delivery_type": delivery.get("code"),
             "delivery_cost": _kopecks(delivery.get("cost")), "delivery_address": _address_text(delivery.get("address")),
-            "comment": order.get("customerComment"), "external_id": order.get("externalId"),
+            "comment": order.get("customerComment"), "manager_comment": order.get("managerComment"),
+            "external_id": order.get("externalId"),
         })
         for n, item in enumerate(order.get("items") or [], start=1):
             offer = item.get("offer") or {}
@@ -200,6 +201,8 @@ def order_to_crm(
         "status": (status_map or {}).get(str(status), status) if _present(status) else None,
         "customerComment": order.get("comment"), "shipmentStore": order.get("store_id"), "items": items,
     }
+    if _present(order.get("manager_comment")):
+        out["managerComment"] = order.get("manager_comment")
     if _present(order.get("delivery_type")) or _present(order.get("delivery_cost")):
         dtype = order.get("delivery_type")
         out["delivery"] = {k: v for k, v in {

@@ -89,7 +89,8 @@ def test_price_types_stock_and_images_samples() -> None:
 
 def test_order_and_customer_payloads() -> None:
     order = {"order_id": "o-17", "number": "A-17", "site": "shop", "created_at": pd.Timestamp("2026-11-20 09:00Z"),
-             "comment": "позвонить", "external_id": None, "delivery_address": "Москва"}
+             "comment": "позвонить", "manager_comment": "упаковать в подарок", "external_id": None,
+             "delivery_address": "Москва"}
     lines = [{"offer_id": "v1", "quantity": 2.0, "price": 10000, "discount": 2000, "vat_rate": 20},
              {"offer_id": "p2", "quantity": 1.0, "price": 5000, "discount": None, "vat_rate": None}]
     payload = convert.order_to_payload(order, lines, base_url="https://x/api/remap/1.2", organization_id="org",
@@ -97,6 +98,7 @@ def test_order_and_customer_payloads() -> None:
     assert payload["syncId"] == sync_id_for("shop:o-17") == convert.order_to_payload(
         order, [], base_url="https://x", organization_id="o", agent_id="a")["syncId"]
     assert payload["externalCode"] == "o-17"
+    assert payload["description"] == "позвонить\nКомментарий менеджера: упаковать в подарок"
     assert payload["moment"] == "2026-11-20 12:00:00"
     first = payload["positions"][0]
     assert (first["price"], first["discount"], first["reserve"]) == (10000.0, 10.0, 2.0)

@@ -84,7 +84,8 @@ def test_order_to_crm_round_trip(sandbox: RetailCRMSandbox, make_client: MakeCli
     xml_id = sandbox.offers[2]["xmlId"]
     order = frame("orders", [{"order_id": "ms-order-1", "number": "0001", "status": "ms-new",
                               "created_at": "2024-05-01T09:00:00Z", "delivery_type": "ms-courier",
-                              "delivery_cost": 30000, "comment": "у двери"}]).iloc[0].to_dict()
+                              "delivery_cost": 30000, "comment": "у двери",
+                              "manager_comment": "звонить после 18"}]).iloc[0].to_dict()
     lines = frame("order_lines", [{"order_id": "ms-order-1", "line_no": 1, "offer_id": xml_id, "name": "x",
                                    "quantity": 3.0, "price": 12345, "discount": 0}])
     customer = frame("customers", [{"customer_id": "ms-c1", "first_name": "Ада", "last_name": "Лавлейс",
@@ -102,6 +103,7 @@ def test_order_to_crm_round_trip(sandbox: RetailCRMSandbox, make_client: MakeCli
     created = asyncio.run(go())
     back = order_from_crm(created)
     assert back["orders"]["external_id"].tolist() == ["ms-order-1"]
+    assert back["orders"][["comment", "manager_comment"]].values.tolist() == [["у двери", "звонить после 18"]]
     assert back["orders"]["created_at"].iloc[0].isoformat() == "2024-05-01T09:00:00+00:00"
     assert back["orders"]["total"].tolist() == [3 * 12345 + 30000]
     assert back["customers"]["email"].tolist() == ["ada@example.com"]
