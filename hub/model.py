@@ -98,7 +98,7 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
     # connector converts); vat_rate: percent.
     "order_lines": {
         "order_id": STR, "line_no": INT, "offer_id": STR, "name": STR, "quantity": FLOAT,
-        "price": INT, "discount": INT, "vat_rate": INT,
+        "price": INT, "discount": INT, "vat_rate": INT, "status": STR,
     },
     "payments": {
         "payment_id": STR, "order_id": STR, "type": STR, "status": STR, "amount": INT,

@@ -88,6 +88,9 @@ class OrderOptions(BaseModel):
     number: Literal["channel", "erp"] = Field(
         default="channel", description="channel: the ERP order is named by the channel's number; erp: left to the ERP")
     reserve: bool = Field(default=False, description="reserve the ordered quantities at the shipment store")
+    reserve_line_statuses: list[str] = Field(
+        default_factory=list, description="with reserve on, reserve only the lines whose channel line status is "
+        "one of these (the seed's per-line-status reserve); empty: every line")
     delivery_line: bool = Field(default=True, description="the delivery as a service line")
     default_delivery: str | None = Field(
         default=None, description="ERP service of delivery types mappings.delivery_types does not name "

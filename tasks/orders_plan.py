@@ -137,6 +137,9 @@ class OrderPlanner:
         if reasons:
             return Resolved(None, reasons)
         order = {**c.order, "external_id": c.order_id}  # the ERP's externalCode: the channel's order id
+        by_status = set(self.options.reserve_line_statuses)
+        if self.options.reserve and by_status:  # only lines in one of these statuses hold goods back
+            lines = [{**line, "reserve": str(line.get("status")) in by_status} for line in lines]
         if self.options.number == "erp":
             order["number"] = None
         return Resolved({"key": f"{self.run.name}:{c.order_id}", "order": order, "lines": lines,

@@ -64,7 +64,7 @@ def order_to_payload(
         organization_id, agent_id: own legal entity and the counterparty (required by MoySklad).
         store_id, state_id: optional store and state.
         offer_types: offer id → ``product``/``variant``/``service``/``bundle`` (default ``product``).
-        reserve: reserve the ordered quantities at the store.
+        reserve: reserve the ordered quantities at the store (a line with ``reserve`` False excepted).
         sync_key: the hub key the ``syncId`` derives from (default ``site:order_id``).
 
     ``name`` (the document number) is the order's ``number``; without one MoySklad numbers it.
@@ -107,7 +107,7 @@ def order_to_payload(
                      "assortment": _ref(base_url, f"entity/{kind}/{offer}", kind)}
         if _present(line.get("vat_rate")):
             pos["vat"] = int(line["vat_rate"])
-        if reserve and kind != "service":
+        if reserve and kind != "service" and line.get("reserve") is not False:  # False: its status holds nothing
             pos["reserve"] = qty
         positions.append(pos)
     payload["positions"] = positions

@@ -147,7 +147,7 @@ def orders_from_crm(
                 "offer_id": None if offer.get(offer_ref) is None else str(offer[offer_ref]),
                 "name": item.get("productName") or offer.get("name"), "quantity": float(item.get("quantity") or 0),
                 "price": _kopecks(item.get("initialPrice")), "discount": _kopecks(item.get("discountTotal")),
-                "vat_rate": _vat(item.get("vatRate")),
+                "vat_rate": _vat(item.get("vatRate")), "status": item.get("status"),
             })
         raw_payments = order.get("payments") or {}
         for p in raw_payments.values() if isinstance(raw_payments, Mapping) else raw_payments:

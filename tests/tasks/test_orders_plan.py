@@ -65,8 +65,9 @@ def batch(*orders: dict[str, Any], passed: Mapping[str, frozenset[str]] | None =
         customer = o.pop("customer", {"customer_id": f"c{o['order_id']}", "first_name": "Ада", "phone": "+79991112233"})
         rows.append({"status": "new", "number": f"{o['order_id']}A", "customer_id": customer["customer_id"],
                      "total": 1000, **o})
-        lines += [{"order_id": o["order_id"], "line_no": n, "offer_id": offer, "name": f"товар {n}",
-                   "quantity": qty, "price": 50_000} for n, (offer, qty) in enumerate(items, start=1)]
+        lines += [{"order_id": o["order_id"], "line_no": n, "offer_id": item[0], "name": f"товар {n}",
+                   "quantity": item[1], "price": 50_000, "status": item[2] if len(item) > 2 else None}
+                  for n, item in enumerate(items, start=1)]
         customers[customer["customer_id"]] = customer
     return OrderBatch(model.frame("orders", rows), model.frame("order_lines", lines),
                       model.frame("customers", list(customers.values())), dict(passed or {}), cursor="9")
@@ -112,6 +113,16 @@ def test_a_resolved_order_is_queued_with_every_reference_from_the_hub_and_the_co
     assert draft["line_kinds"] == {"o-1": "product", "o-2": "variant", "svc-courier": "service"}
     other = items["8"]["draft"]
     assert other["store_id"] == "s-main" and [ln["offer_id"] for ln in other["lines"]] == ["o-1"]  # pickup: no line
+
+
+def test_reserve_by_line_status_holds_back_only_the_lines_in_those_statuses(tmp_path: Path, store: Store) -> None:
+    run = run_of(tmp_path, store, mappings={"order_stores": {"msk": "Основной склад"}}, reserve=True,
+                 reserve_line_statuses=["in-reserve"])
+    plan(run, {"order_id": "9", "store_id": "msk", "delivery_type": "self-delivery",
+               "lines": [("o-1", 2.0, "in-reserve"), ("o-2", 1.0, "new")]})
+    draft = queued(store)[0].payload["draft"]
+    assert draft["reserve"] is True
+    assert [(ln["offer_id"], ln["reserve"]) for ln in draft["lines"]] == [("o-1", True), ("o-2", False)]
 
 
 def test_options_number_erp_organization_and_default_delivery(tmp_path: Path, store: Store) -> None:

@@ -102,6 +102,9 @@ def test_order_and_customer_payloads() -> None:
     assert payload["moment"] == "2026-11-20 12:00:00"
     first = payload["positions"][0]
     assert (first["price"], first["discount"], first["reserve"]) == (10000.0, 10.0, 2.0)
+    by_status = convert.order_to_payload(order, [{**lines[0], "reserve": False}, lines[1]], base_url="https://x",
+                                         organization_id="o", agent_id="a", store_id="s", reserve=True)
+    assert [p.get("reserve") for p in by_status["positions"]] == [None, 1.0]  # the hub said: not this line
     assert first["assortment"]["meta"]["href"] == "https://x/api/remap/1.2/entity/variant/v1"
     customer = {"customer_id": "c1", "company_type": "individual", "name": None, "first_name": "Иван",
                 "last_name": "Петров", "phone": "+79990000000", "email": "i@p.ru", "inn": None}
