@@ -19,13 +19,14 @@ import pandas as pd
 
 from hub.capabilities import OrderStates, StatusSink
 from hub.config import Config, ConfigError, Integration
-from hub.store import Store
+from hub.store import QueueStatus, Store
 from hub.systems import connector
 from tasks.orders_stage import ORDERS, plain_rows
 
 STATUSES = "statuses"
 STATES = "order_states"  # the ERP's last state per channel order
 UNDEFINED = "order_state_undefined"  # channel orders whose ERP state has no mapping yet
+UNDEFINED_ITEMS = "order_state_undefined_item"  # their dead queue items (what `queue list` shows)
 SENT = "order_status_sent"  # the status this sync last set per channel order
 
 
@@ -140,20 +141,41 @@ def _channel_status(staged: dict[str, object] | None, sent: dict[str, object] | 
 
 
 def _keep_undefined(run: StatusRun, undefined: dict[str, str], resolved: list[dict[str, object]]) -> None:
-    """Record the orders whose state has no mapping (journal, unknown values); forget those now mapped."""
+    """Record the orders whose state has no mapping (journal, unknown values, a dead queue item that
+    says `undefined` and what to map); forget those now mapped, their items done."""
     records = run.store.records
     if resolved:
-        records.delete(run.name, UNDEFINED, keys=[str(r["order_id"]) for r in resolved])
+        keys = [str(r["order_id"]) for r in resolved]
+        _close_items(run, keys, "applied: the state is mapped now")
+        records.delete(run.name, UNDEFINED, keys=keys)
     if not undefined:
         return
     new = records.changed(run.name, UNDEFINED, _undefined_frame(undefined), "order_id")
     records.upsert_frame(run.name, UNDEFINED, run.source_system, _undefined_frame(undefined), "order_id")
     run.store.mappings.mark_unknown(run.name, STATUSES, set(undefined.values()))
+    _close_items(run, new, "superseded: the order's state moved")
+    items = []
     for oid in new:
-        run.store.journal.write(run.name, "warning", "statuses.undefined",
-                                f"order {oid}: the ERP state `{undefined[oid]}` is undefined — add it to "
-                                "mappings.statuses; it is applied as soon as it is mapped",
+        message = (f"order {oid}: status `undefined`: the ERP state `{undefined[oid]}` has no mapping — add it to "
+                   "mappings.statuses; it is applied as soon as it is mapped")
+        run.store.journal.write(run.name, "warning", "statuses.undefined", message,
                                 {"order_id": oid, "state": undefined[oid]})
+        item = run.store.queue.enqueue(run.name, STATUSES, f"{run.name}:{STATUSES}:{oid}:undefined:{undefined[oid]}",
+                                       {"order_id": oid, "state": undefined[oid], "status": "undefined"})
+        if item.status == QueueStatus.PENDING:
+            run.store.queue.fail(item.id, message, retryable=False)
+        items.append({"order_id": oid, "item_id": item.id})
+    if items:
+        records.upsert_frame(run.name, UNDEFINED_ITEMS, run.source_system, pd.DataFrame(items), "order_id")
+
+
+def _close_items(run: StatusRun, order_ids: list[str], why: str) -> None:
+    """Mark the `undefined` queue items of these orders done (the state got a mapping, or moved)."""
+    if not order_ids:
+        return
+    for row in plain_rows(run.store.records.frame(run.name, UNDEFINED_ITEMS, keys=order_ids)):
+        run.store.queue.complete(int(str(row["item_id"])), {"result": why})
+    run.store.records.delete(run.name, UNDEFINED_ITEMS, keys=order_ids)
 
 
 def _undefined_frame(undefined: dict[str, str]) -> pd.DataFrame:

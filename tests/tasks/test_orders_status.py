@@ -15,7 +15,7 @@ import pytest
 
 from hub import model
 from hub.config import parse_config
-from hub.store import Store, open_store
+from hub.store import QueueStatus, Store, open_store
 from tasks.orders_stage import ORDERS
 from tasks.orders_status import STATUSES, StatusRun, plan_status_run, sync_states
 
@@ -95,13 +95,18 @@ def test_an_undefined_state_is_journaled_once_and_applied_when_mapped(tmp_path: 
     sync(run, erp, channel)
     assert first.undefined == {"2": "Собран"} and channel.calls == []
     warnings = [e for e in store.journal.list(integration="shop") if e.event == "statuses.undefined"]
-    assert len(warnings) == 1 and "`Собран` is undefined — add it to mappings.statuses" in warnings[0].message
+    assert len(warnings) == 1 and "`Собран` has no mapping — add it to mappings.statuses" in warnings[0].message
     assert store.mappings.unknown("shop", STATUSES) == ["Собран"]
+    # the order's queue item says `undefined` and what to do (what `skladbridge queue list` shows)
+    [item] = store.queue.list(integration="shop", kind=STATUSES)
+    assert item.status == QueueStatus.DEAD and item.payload["status"] == "undefined"
+    assert "order 2: status `undefined`: the ERP state `Собран` has no mapping" in (item.last_error or "")
 
     erp.states = {}  # nothing changes in the ERP any more; someone maps the state
     mapped = run_of(tmp_path, store, {"new": "Новый", "assembling": "Собран"})
     result = sync(mapped, erp, channel, T0 + timedelta(hours=1))
     assert channel.calls == [{"2": "assembling"}] and result.undefined == {}
+    assert store.queue.get(item.id).status == QueueStatus.DONE  # type: ignore[union-attr]
     assert sync(mapped, erp, channel, T0 + timedelta(hours=2)).sent == 0  # forgotten once applied
 
 
