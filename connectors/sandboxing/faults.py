@@ -37,6 +37,8 @@ class FaultPlan:
         timeout_rate: probability that an admitted request hangs ``timeout_seconds`` and then loses its
             connection unanswered, not processed (a proxy timing out before the application answered).
         timeout_seconds: how long such a request hangs.
+        timeouts, lost_answers: the next N admitted requests time out, or lose their answer after
+            being processed (counted faults, so a run is sure to meet them; the rates add to them).
         seed: seed of the random generator behind the rates (deterministic runs).
         fired: the faults injected so far, by kind (``rate_limit``, ``server_error``, ``timeout``,
             ``drop_after_write``, ``lost_answer``, ``partial_page``).
@@ -54,6 +56,8 @@ class FaultPlan:
     drop_after_write_rate: float = 0.0
     timeout_rate: float = 0.0
     timeout_seconds: float = 1.0
+    timeouts: int = 0
+    lost_answers: int = 0
     seed: int = 0
     fired: Counter[str] = field(default_factory=Counter)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -83,7 +87,7 @@ class FaultPlan:
         return self._fire("server_error", self._take("server_errors") or self._chance(self.server_error_rate))
 
     def take_timeout(self) -> bool:
-        return self._fire("timeout", self._chance(self.timeout_rate))
+        return self._fire("timeout", self._take("timeouts") or self._chance(self.timeout_rate))
 
     def take_partial_page(self, path: str) -> bool:
         return self._fire("partial_page", self.partial_pages_on in path and self._take("partial_pages"))
@@ -93,7 +97,7 @@ class FaultPlan:
                           self._take("drop_after_write") or self._chance(self.drop_after_write_rate))
 
     def take_lost_answer(self) -> bool:
-        return self._fire("lost_answer", self._chance(self.lost_answer_rate))
+        return self._fire("lost_answer", self._take("lost_answers") or self._chance(self.lost_answer_rate))
 
 
 class DroppedResponse(Exception):

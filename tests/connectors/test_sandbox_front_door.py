@@ -134,6 +134,17 @@ def test_rates_refuse_fail_time_out_and_drop_committed_writes_and_count_what_fir
     assert [r.status for r in sandbox.log] == statuses
 
 
+def test_counted_timeouts_and_lost_answers_fire_on_the_next_requests() -> None:
+    sandbox = LavkaSandbox(per_minute=100)
+    sandbox.faults = FaultPlan(timeouts=1, lost_answers=1, timeout_seconds=0.01)
+    for _ in range(2):
+        with pytest.raises(DroppedResponse):
+            call(sandbox, "POST", "/items", json={"name": "tea"})
+    assert call(sandbox, "POST", "/items", json={"name": "tea"}).status_code == 201
+    assert len(sandbox.items) == 2  # the timed-out request wrote nothing, the lost answer's write stayed
+    assert dict(sandbox.faults.fired) == {"timeout": 1, "lost_answer": 1}
+
+
 def test_the_log_names_callers_and_costs_but_never_records_the_secret() -> None:
     sandbox = LavkaSandbox()
     call(sandbox, "GET", "/items", token="")
