@@ -27,6 +27,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
+from tasks.orders_books import plan_with_books
 from tasks.orders_plan import OrderPlanner
 from tasks.orders_send import Sent, attach_links, linked_ids, send_queued
 from tasks.orders_stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
@@ -145,9 +146,7 @@ async def backfill(run: OrderRun, win: Window, source: OrderSource, sink: OrderS
             due = planner.candidates(staged.order_ids)
             result.unchanged += len(staged.order_ids) - len(due)
             if due:
-                if planner.reference is None:
-                    planner.reference = await sink.order_reference()
-                planner.plan(due)
+                await plan_with_books(planner, run, sink, due)
         result.pages += 1
         result.orders_read += len(staged.order_ids)
         page = batch.cursor if batch.more else None

@@ -4,7 +4,7 @@ The read follows :meth:`OrderSource.changed_orders` page after page while it say
 is staged and planned before the cursor (``store.cursors``, stream ``orders``) moves past it, so
 whatever the cursor covers is in the hub's database: a process killed afterwards loses nothing, and
 a re-read stages the same rows and plans the same queue items (their keys are the contents). The
-ERP's books (:meth:`OrderSink.order_reference`) are read once a cycle, only when an order needs them.
+ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks.orders_books`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
+from tasks.orders_books import plan_with_books
 from tasks.orders_plan import OrderPlanner, Planned
 from tasks.orders_send import Sent, send_queued
 from tasks.orders_stage import ORDERS, OrderRun, stage
@@ -48,9 +49,7 @@ async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> 
         if not due:
             planner.planned.unchanged += len(ids)
             return
-        if planner.reference is None:
-            planner.reference = await sink.order_reference()
-        planner.plan(ids, replanning=replanning)
+        await plan_with_books(planner, run, sink, ids, replanning=replanning)
 
     for _ in range(MAX_PAGES):
         batch = await source.changed_orders(cursor)

@@ -55,6 +55,10 @@ class OrderPlanner:
         self.options = run.integ.options.orders
         self.planned = Planned()
         self._stamp: str | None = None
+        #: orders parked because the books lacked a name (state, store, organization, service): with
+        #: books kept from an earlier cycle, the caller reads them afresh and plans these again
+        self.books_missed: set[str] = set()
+        self._missed = False
 
     def stamp(self) -> str:
         """What a parked order's resolution depends on besides its own contents."""
@@ -97,8 +101,11 @@ class OrderPlanner:
                 self._unpark(parked.get(oid), None)
                 continue
             self.planned.replanned += replanning
+            self._missed = False
             resolved = self.resolve(c, kinds)
             if resolved.draft is None:
+                if self._missed:
+                    self.books_missed.add(oid)
                 self._park(c, h, resolved.reasons, parked.get(oid))
                 continue
             payload = {"order_id": oid, "hash": h, "customer_id": c.order.get("customer_id"), "draft": resolved.draft}
@@ -156,6 +163,7 @@ class OrderPlanner:
             return None
         assert self.reference is not None
         if name not in self.reference.states:
+            self._missed = True
             reasons.append(f"the ERP has no order state `{name}` (mappings.statuses.{status}) — fix the name "
                            "(case matters)")
         return self.reference.states.get(name)
@@ -180,6 +188,7 @@ class OrderPlanner:
             name = feeding[0]
         found = ref.stores.get(name) or (name if name in ref.stores.values() else None)
         if found is None:
+            self._missed = True
             reasons.append(f"the ERP has no store `{name}` (shipment store of warehouse `{code}`) — fix "
                            "mappings.order_stores")
         return found
@@ -191,9 +200,11 @@ class OrderPlanner:
         if name is None:
             first = next(iter(ref.organizations.values()), None)
             if first is None:
+                self._missed = True
                 reasons.append("the ERP has no organization — create one there")
             return first or ""
         if name not in ref.organizations:
+            self._missed = True
             reasons.append(f"the ERP has no organization `{name}` — fix options.orders.organization")
         return ref.organizations.get(name, "")
 
@@ -213,6 +224,7 @@ class OrderPlanner:
         assert self.reference is not None
         sid = self.reference.services.get(service)
         if sid is None:
+            self._missed = True
             reasons.append(f"the ERP has no service `{service}` for delivery `{dtype}` — fix mappings.delivery_types "
                            "or options.orders.default_delivery")
             return
