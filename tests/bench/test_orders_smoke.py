@@ -33,7 +33,8 @@ def test_orders_benchmark_counts_requests_per_order_times_both_paths_and_runs_th
     assert (bulk["orders"], new["orders"], linked["orders"]) == (60, 1, 1)
     for run in (bulk, new, linked):
         assert "error" not in run and run["in_moysklad"] == {"once": run["orders"], "more_than_once": 0, "missing": 0}
-        assert run["requests"]["moysklad"] > run["reference_book_requests"] > 0  # the upsert at least
+        # the upsert at least, besides the reference books (read, or kept in the hub once that lands)
+        assert run["requests"]["moysklad"] - run["reference_book_requests"] >= 1
     assert bulk["summary"]["accepted"] == 60 and bulk["requests_per_order"]["moysklad"] < 1
     assert linked["summary"]["customers_found"] == 0 and linked["summary"]["customers_created"] == 0  # by its link
     assert linked["requests"]["moysklad"] < new["requests"]["moysklad"]
