@@ -55,7 +55,7 @@ STATUSES = {"new": "Новый", "assembling": "Подтвержден", "assemb
 #: MoySklad endpoints of the reference books a cycle reads before planning (OrderSink.order_reference)
 REFERENCE_BOOKS = ("/entity/customerorder/metadata", "/entity/organization", "/entity/store", "/entity/service",
                    "/entity/counterparty/metadata")
-QUICK = {"orders": 60, "products": 30, "latency_orders": 6, "arrival_seconds": 8.0}
+QUICK = {"orders": 20, "products": 30, "latency_orders": 4, "arrival_seconds": 4.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--catalog-wait", type=float, default=60.0)
-    p.add_argument("--quick", action="store_true", help="CI smoke: 60 orders, 30 products, 6 timed over 8 s")
+    p.add_argument("--quick", action="store_true", help="CI smoke: 20 orders, 30 products, 4 timed over 4 s")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--prefect-home", type=Path, default=BENCH / ".prefect")
     args = p.parse_args(argv)

@@ -45,6 +45,8 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
         demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
                                  "order_stores": {"msk": "Основной склад"}})
         demo["options"]["orders"] = {"poll_seconds": 1}
+        # statuses come back by the webhook only here: a scheduled sync would race it to the CRM
+        demo["periods"] = {"order_status_sync": "manual"}
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)  # the catalog is in the CRM: stock changes and orders have somewhere to go
         yield running
@@ -148,10 +150,11 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         print(f"status webhook: {time.monotonic() - started:.1f} s from MoySklad to the CRM")
         store = open_hub_store(load_config(world.config_path))
         try:
-            done = store.journal.list(integration="demo", level="info", limit=50)
+            assert wait_for(lambda: any(  # written once the CRM has the status
+                e.event == "order-status-sync.done" and (e.data or {}).get("trigger") == "webhook"
+                for e in store.journal.list(integration="demo", level="info", limit=200)), 30)
         finally:
             store.close()
-        assert any(e.event == "order-status-sync.done" and (e.data or {}).get("trigger") == "webhook" for e in done)
 
         below = _descendants(proc.pid)
         assert below, "serve started no Prefect server of its own"
