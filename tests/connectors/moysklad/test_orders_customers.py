@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
 
 from connectors.moysklad.client import MoySkladClient
@@ -67,16 +66,15 @@ def test_find_by_phone_then_email_then_inn_a_request_per_key_and_hundred(served:
 def test_create_legal_individual_entrepreneur_in_bulk_idempotently(served: tuple[MoySkladSandbox, str]) -> None:
     require(SPEC)
     sb, base = served
-    customers = pd.concat([model.frame("customers", [
+    customers = model.frame("customers", [  # the bank columns are canonical ones
         {"customer_id": "L", "company_type": "legal", "name": "ООО «Ромашка»", "first_name": "Анна",
          "last_name": "Смирнова", "phone": "8 (495) 123-45-67", "email": "Anna@Romashka.ru", "inn": "7736207543",
-         "kpp": "773601001"},
+         "kpp": "773601001", "bank_account": "40702810900000000001", "bank_bic": "044525225",
+         "bank_name": "ПАО Сбербанк"},
         {"customer_id": "I", "company_type": "individual", "first_name": "Иван", "last_name": "Петров",
          "phone": "+7 999 111 22 33"},
         {"customer_id": "E", "company_type": "entrepreneur", "name": "ИП Сидоров", "first_name": "Олег",
-         "last_name": "Сидоров", "inn": "771234567890"}]),
-        pd.DataFrame({"bank_account": ["40702810900000000001", None, None], "bank_bic": ["044525225", None, None],
-                      "bank_name": ["ПАО Сбербанк", None, None]})], axis=1)
+         "last_name": "Сидоров", "inn": "771234567890"}])
     keys = {"L": "shop:L", "I": "shop:I", "E": "shop:E"}
     recorder = Recorder(httpx.AsyncHTTPTransport())
 
