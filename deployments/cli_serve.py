@@ -18,10 +18,9 @@ def serve(
         help="port of the Prefect server (UI and API) started when PREFECT_API_URL is unset")] = 4200,
 ) -> None:
     """Run a small shop's hub until Ctrl-C or SIGTERM: every exchange on its schedule (Prefect UI),
-    the stock webhook receiver (/hooks/...) and the feeds (/feeds/...) on one port.
+    the stock webhook receiver (/hooks/...) and the feeds (/feeds/...) on one port, and the order poll.
 
-    With PREFECT_API_URL unset a Prefect server with its UI is started on --prefect-port and stops
-    with this command.
+    With PREFECT_API_URL unset, a Prefect server with its UI is started on --prefect-port; it stops with this command.
     """
     from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url
     from deployments.cli_run import _prefect
