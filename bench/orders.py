@@ -28,7 +28,6 @@ Writes ``<out>/orders-<orders>-<UTC>.json`` and prints the tables.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -39,7 +38,6 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -433,31 +431,9 @@ def latency_rows(result: dict[str, Any]) -> list[list[str]]:
              _fmt(sched["max"])]]
 
 
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    table = [header, *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(r) + " |" for r in rows)])
-
-
-def write_json(result: dict[str, Any], out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_dir / f"orders-{result['orders']}-{stamp}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.report import markdown_table, text_table, write_result
+
     args = parse_args(argv)
     from bench.full_import import configure_prefect
 
@@ -467,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     result["total_seconds"] = round(time.monotonic() - started, 1)
     result["tables_markdown"] = {"runs": markdown_table(RUN_HEADER, run_rows(result)),
                                  "latency": markdown_table(LATENCY_HEADER, latency_rows(result))}
-    path = write_json(result, args.out)
+    path = write_result(result, args.out, f"orders-{result['orders']}")
     print()
     print(f"order upload, {args.orders} orders at once, {args.products} products; requests from the sandboxes' logs")
     print(text_table(RUN_HEADER, run_rows(result)))

@@ -51,29 +51,42 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
 HEADER = ["run", "wall s", "MS req/min", "MS weight/min", "429", "CRM req/min", "503", "peak RSS MB"]
 
 
-def table(result: dict[str, Any]) -> str:
-    """Fixed-width text table (also valid Markdown when ``markdown``)."""
-    rows = [HEADER, *table_rows(result)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """A fixed-width text table: the first column left-aligned, the others right-aligned."""
+    table = [header, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in rows]
+             for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """The same table in Markdown, for the README."""
-    rows = [HEADER, *table_rows(result)]
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(HEADER)]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out)
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                      *("| " + " | ".join(r) + " |" for r in rows)])
+
+
+def table(result: dict[str, Any]) -> str:
+    """The full-import benchmark's fixed-width table."""
+    return text_table(HEADER, table_rows(result))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The full-import benchmark's table in Markdown."""
+    return markdown_table(HEADER, table_rows(result))
 
 
 def write_json(result: dict[str, Any], out_dir: Path) -> Path:
     """``full_import-<products>-<auth>-<UTC timestamp>.json`` in ``out_dir`` (written atomically)."""
+    return write_result(result, out_dir, f"full_import-{result['products']}-{result['auth']}")
+
+
+def write_result(result: dict[str, Any], out_dir: Path, name: str) -> Path:
+    """``<name>-<UTC timestamp>.json`` in ``out_dir``, written atomically (a reader never sees half)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_dir / f"full_import-{result['products']}-{result['auth']}-{stamp}.json"
+    path = out_dir / f"{name}-{stamp}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     tmp.replace(path)

@@ -41,7 +41,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -641,31 +641,9 @@ def latency_rows(result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    table = [header, *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(r) + " |" for r in rows)])
-
-
-def write_json(result: dict[str, Any], out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_dir / f"stock_sync-{result['products']}-{stamp}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.report import markdown_table, text_table, write_result
+
     args = parse_args(argv)
     from bench.full_import import configure_prefect
 
@@ -675,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     result["total_seconds"] = round(time.monotonic() - started, 1)
     result["tables_markdown"] = {"cycles": markdown_table(CYCLE_HEADER, cycle_rows(result)),
                                  "latency": markdown_table(LATENCY_HEADER, latency_rows(result))}
-    path = write_json(result, args.out)
+    path = write_result(result, args.out, f"stock_sync-{result['products']}")
     print()
     print(f"stock sync, {args.products} products ({result['world'].get('stocked_offers')} stocked offers), "
           f"{args.stores} stores, {args.change_share:.0%} changing per cycle; minimum = 1 MoySklad read + "
