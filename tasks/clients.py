@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
-from hub.config import ConfigError, Integration, resolve_secret
+from hub.config import Config, ConfigError, Integration, resolve_secret
 from hub.systems import connector
 
 T = TypeVar("T")
@@ -50,3 +50,27 @@ def _maker(integ: Integration, alias: str, capability: type) -> tuple[Any, Calla
         raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
                                       f"{capability.__name__}")])
     return settings, make
+
+
+def checked_edge(config: Config, name: str, stream: str, source: type, target: type,
+                 example: str) -> tuple[Integration, str, str]:
+    """``(integration, source alias, target alias)`` of ``name``'s ``stream`` edge, both sides able.
+
+    Args:
+        source, target: the capability each side must implement.
+        example: what the message shows as the edge to add, e.g. ``stock: {from: erp, to: shop}``.
+
+    Raises:
+        ConfigError: no such edge, or a side lacks its capability (every side named).
+    """
+    integ = config.integration(name)
+    edge = integ.edge(stream)
+    where = f"integrations.{name}.flows.{stream}"
+    if edge is None:
+        raise ConfigError(str(config.source), [(where, f"this exchange needs a {stream} edge, e.g. {example}")])
+    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
+                for alias, cap in ((edge.source, source), (edge.target, target))
+                if not connector(integ.systems[alias].system).can(cap)]
+    if problems:
+        raise ConfigError(str(config.source), problems)
+    return integ, edge.source, edge.target

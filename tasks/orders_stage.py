@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from hub.capabilities import OrderBatch, OrderSink, OrderSource
-from hub.config import Config, ConfigError, Integration
+from hub.config import Config, Integration
 from hub.store import Store
-from hub.systems import connector
+from tasks.clients import checked_edge
 from tasks.publish import digest
 
 #: queue kind, snapshot stream, run lock and cursor stream of the upload
@@ -55,18 +55,8 @@ def plan_order_run(config: Config, name: str, store: Store) -> OrderRun:
     Raises:
         ConfigError: no orders edge, or a side lacks the capability.
     """
-    integ = config.integration(name)
-    edge = integ.edge(ORDERS)
-    where = f"integrations.{name}.flows.orders"
-    if edge is None:
-        raise ConfigError(str(config.source),
-                          [(where, "the order upload needs an orders edge, e.g. orders: {from: shop, to: erp}")])
-    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
-                for alias, cap in ((edge.source, OrderSource), (edge.target, OrderSink))
-                if not connector(integ.systems[alias].system).can(cap)]
-    if problems:
-        raise ConfigError(str(config.source), problems)
-    return OrderRun(name, integ, store, edge.source, edge.target)
+    integ, source, target = checked_edge(config, name, ORDERS, OrderSource, OrderSink, "orders: {from: shop, to: erp}")
+    return OrderRun(name, integ, store, source, target)
 
 
 def plain(value: Any) -> Any:

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from hub.capabilities import OrderStates, StatusSink
-from hub.config import Config, ConfigError, Integration
+from hub.config import Config, Integration
 from hub.store import QueueStatus, Store
-from hub.systems import connector
+from tasks.clients import checked_edge
 from tasks.orders_stage import ORDERS, plain_rows
 
 STATUSES = "statuses"
@@ -51,18 +51,9 @@ def plan_status_run(config: Config, name: str, store: Store) -> StatusRun:
     Raises:
         ConfigError: no statuses edge, or a side lacks the capability.
     """
-    integ = config.integration(name)
-    edge = integ.edge(STATUSES)
-    where = f"integrations.{name}.flows.statuses"
-    if edge is None:
-        raise ConfigError(str(config.source),
-                          [(where, "the status sync needs a statuses edge, e.g. statuses: {from: erp, to: shop}")])
-    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
-                for alias, cap in ((edge.source, OrderStates), (edge.target, StatusSink))
-                if not connector(integ.systems[alias].system).can(cap)]
-    if problems:
-        raise ConfigError(str(config.source), problems)
-    return StatusRun(name, integ, store, edge.source, edge.target)
+    integ, source, target = checked_edge(config, name, STATUSES, OrderStates, StatusSink,
+                                         "statuses: {from: erp, to: shop}")
+    return StatusRun(name, integ, store, source, target)
 
 
 @dataclass

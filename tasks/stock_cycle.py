@@ -20,11 +20,10 @@ from typing import Any
 import pandas as pd
 
 from hub.capabilities import StockSink, StockSource
-from hub.config import Config, ConfigError, Integration
+from hub.config import Config, Integration
 from hub.store import Store
-from hub.systems import connector
 from tasks.catalog_publish import bundle_parts
-from tasks.clients import capability_for_planning, open_capability
+from tasks.clients import capability_for_planning, checked_edge, open_capability
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
 from tasks.publish import INVENTORIES, UploadPlanner
 from tasks.stock_levels import StockLevels
@@ -63,18 +62,8 @@ def plan_stock_run(config: Config, name: str, store: Store) -> StockRun:
     Raises:
         ConfigError: no stock edge, or a side lacks the capability.
     """
-    integ = config.integration(name)
-    edge = integ.edge("stock")
-    where = f"integrations.{name}.flows.stock"
-    if edge is None:
-        raise ConfigError(str(config.source),
-                          [(where, "stock sync needs a stock edge, e.g. stock: {from: erp, to: shop}")])
-    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
-                for alias, cap in ((edge.source, StockSource), (edge.target, StockSink))
-                if not connector(integ.systems[alias].system).can(cap)]
-    if problems:
-        raise ConfigError(str(config.source), problems)
-    return StockRun(name, integ, store, edge.source, edge.target)
+    integ, source, target = checked_edge(config, name, "stock", StockSource, StockSink, "stock: {from: erp, to: shop}")
+    return StockRun(name, integ, store, source, target)
 
 
 @dataclass(frozen=True)
