@@ -10,10 +10,11 @@ recorded as Failed in Prefect, and the CLI prints the error table's line.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -110,6 +111,38 @@ def run_full_import(
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
 
 
+def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy: bool = True,
+               **params: Any) -> dict[str, Any] | None:
+    """Run the exchange ``flows.<flow>`` once for ``integration`` and print its summary rows.
+
+    The config is loaded and the integration checked first, Prefect's environment set before Prefect
+    is imported; with ``refuse_busy`` a run that finds another one holding its locks is refused in one
+    line before anything starts (stock sync instead ends cleanly by itself). None: the run skipped.
+    """
+    config = config_path(config)
+    loaded = load(config)
+    if integration not in loaded.integrations:
+        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _prefect(config)
+    module = importlib.import_module(f"flows.{flow}")
+    if refuse_busy:
+        _refuse_if_running(loaded, integration, module.STREAMS)
+    _prefect_api()
+    quiet_engine_tracebacks()
+    summary: dict[str, Any] = getattr(module, flow)(integration, str(config) if config else None, trigger="cli",
+                                                   **params)
+    if "skipped" in summary:
+        typer.echo(summary["skipped"])
+        return None
+    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    return summary
+
+
+def _show_parked(summary: dict[str, Any]) -> None:
+    for order_id, reason in sorted(summary["parked_reasons"].items()):
+        typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+
+
 @run_app.command("stock-sync")
 def run_stock_sync(
     integration: Annotated[str, typer.Option(help="the integration whose stock to sync")],
@@ -117,20 +150,7 @@ def run_stock_sync(
     full: Annotated[bool, typer.Option(help="read all stock, not only what changed (a reconciliation)")] = False,
 ) -> None:
     """One stock-sync cycle: stock that changed at the source since the last cycle, to the channel."""
-    config = config_path(config)
-    loaded = load(config)
-    if integration not in loaded.integrations:
-        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
-    _prefect(config)
-    _prefect_api()
-    from flows.stock_sync import stock_sync
-
-    quiet_engine_tracebacks()
-    summary = stock_sync(integration, str(config) if config else None, full=full, trigger="cli")
-    if "skipped" in summary:
-        typer.echo(summary["skipped"])
-        return
-    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    _run_cycle(config, integration, "stock_sync", refuse_busy=False, full=full)
 
 
 @run_app.command("order-upload")
@@ -139,23 +159,9 @@ def run_order_upload(
     config: ConfigOpt = None,
 ) -> None:
     """One order-upload cycle: the channel's new and changed orders to the ERP, exactly once."""
-    config = config_path(config)
-    loaded = load(config)
-    if integration not in loaded.integrations:
-        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
-    _prefect(config)
-    from flows.order_upload import STREAMS, order_upload
-
-    _refuse_if_running(loaded, integration, STREAMS)
-    _prefect_api()
-    quiet_engine_tracebacks()
-    summary = order_upload(integration, str(config) if config else None, trigger="cli")
-    if "skipped" in summary:
-        typer.echo(summary["skipped"])
-        return
-    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
-    for order_id, reason in sorted(summary["parked_reasons"].items()):
-        typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+    summary = _run_cycle(config, integration, "order_upload")
+    if summary is not None:
+        _show_parked(summary)
 
 
 def _day(option: str, text: str) -> date:
@@ -180,24 +186,11 @@ def run_archive_backfill(
     first, last = _day("--from", date_from), _day("--to", date_to)
     if first > last:
         raise fail(f"--from {first} is after --to {last}")
-    config = config_path(config)
-    loaded = load(config)
-    if integration not in loaded.integrations:
-        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
-    _prefect(config)
-    from flows.archive_backfill import STREAMS, archive_backfill
-
-    _refuse_if_running(loaded, integration, STREAMS)
-    _prefect_api()
-    quiet_engine_tracebacks()
-    summary = archive_backfill(integration, str(config) if config else None, date_from=first, date_to=last,
-                               statuses=status or None, trigger="cli")
-    if "skipped" in summary:
-        typer.echo(summary["skipped"])
+    summary = _run_cycle(config, integration, "archive_backfill", date_from=first, date_to=last,
+                         statuses=status or None)
+    if summary is None:
         return
-    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
-    for order_id, reason in sorted(summary["parked_reasons"].items()):
-        typer.secho(f"parked: order {order_id}: {reason}", fg=typer.colors.YELLOW)
+    _show_parked(summary)
     if not summary["done"]:
         typer.secho("more pages left: run the same command again (or let the archive-backfill deployment go on)",
                     fg=typer.colors.YELLOW)
@@ -209,21 +202,7 @@ def run_order_status_sync(
     config: ConfigOpt = None,
 ) -> None:
     """One status-sync cycle: the ERP's changed order states to the channel as the mapped statuses."""
-    config = config_path(config)
-    loaded = load(config)
-    if integration not in loaded.integrations:
-        raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
-    _prefect(config)
-    from flows.order_status_sync import STREAMS, order_status_sync
-
-    _refuse_if_running(loaded, integration, STREAMS)
-    _prefect_api()
-    quiet_engine_tracebacks()
-    summary = order_status_sync(integration, str(config) if config else None, trigger="cli")
-    if "skipped" in summary:
-        typer.echo(summary["skipped"])
-        return
-    show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
+    _run_cycle(config, integration, "order_status_sync")
 
 
 def demo(
