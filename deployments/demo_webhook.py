@@ -65,7 +65,7 @@ def pick_offer(world: DemoWorld, store_name: str, code: str, units: int) -> tupl
     return None
 
 
-async def ship(world: DemoWorld, offer: str, store_name: str, units: int) -> None:
+async def ship(world: DemoWorld, offer: str, store_name: str, units: float) -> None:
     """A shipment (demand) from ``store_name``, made through MoySklad's API with the demo's login."""
     ms = world.moysklad
     org = next(iter(ms.store.of_type("organization")))

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from connectors.moysklad.client import MoySkladClient
 from connectors.sandboxing import LoopbackServer, free_port
+from deployments import demo_webhook
 from deployments.cli import app as cli
-from deployments.demo import MS_LOGIN, DemoWorld, demo_world
+from deployments.demo import DemoWorld, demo_world
 from deployments.webhooks import webhook_app
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 
@@ -70,22 +70,7 @@ def stocked_product(world: DemoWorld) -> str:
 
 def ship(world: DemoWorld, offer_id: str, quantity: float) -> None:
     """A shipment from Основной склад, made through MoySklad's API as any user's app would (so it notifies)."""
-    ms = world.moysklad
-    org = next(iter(ms.store.of_type("organization")))
-    store = next(s for s in ms.store.of_type("store").values() if s["name"] == "Основной склад")
-
-    async def go() -> None:
-        async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=MS_LOGIN,
-                                  password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
-            agent = (await client.create_counterparty({"name": "Покупатель с сайта"}))["id"]
-            await client.create_demand({
-                "organization": client.ref(f"entity/organization/{org}", "organization"),
-                "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
-                "store": client.ref(f"entity/store/{store['id']}", "store"),
-                "positions": [{"quantity": quantity, "price": 100.0,
-                               "assortment": client.ref(f"entity/product/{offer_id}", "product")}]})
-
-    asyncio.run(go())
+    asyncio.run(demo_webhook.ship(world, offer_id, "Основной склад", quantity))
 
 
 def wait_for(condition: Any, seconds: float) -> bool:
