@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -27,7 +27,24 @@ def _has_images(row: Mapping[str, Any]) -> bool:
     return int(((row.get("images") or {}).get("meta") or {}).get("size", 0) or 0) > 0
 
 
-class MoySkladSide:
+class OverClient:
+    """What every MoySklad capability holds: the account's client, None while a task only plans."""
+
+    def __init__(self, client: MoySkladClient | None) -> None:
+        self._client = client  # None while a task only plans
+
+    @classmethod
+    def over(cls, client: MoySkladClient | None, settings: MoySkladSettings) -> Self:
+        return cls(client)
+
+    @property
+    def client(self) -> MoySkladClient:
+        if self._client is None:
+            raise RuntimeError("this MoySklad capability was opened for planning: it cannot read or send")
+        return self._client
+
+
+class MoySkladSide(OverClient):
     """One account, opened for one task: implements ``CatalogSource``, ``StockSource`` and ``Reachable``."""
 
     page_size = PAGE
@@ -35,19 +52,6 @@ class MoySkladSide:
 
     #: ``changedSince`` may reach 24 hours back (a margin kept for clock skew)
     changes_window = timedelta(hours=23, minutes=50)
-
-    def __init__(self, client: MoySkladClient | None) -> None:
-        self._client = client  # None while a task only plans
-
-    @classmethod
-    def over(cls, client: MoySkladClient | None, settings: MoySkladSettings) -> MoySkladSide:
-        return cls(client)
-
-    @property
-    def client(self) -> MoySkladClient:
-        if self._client is None:
-            raise RuntimeError("this MoySklad capability was opened for planning: it cannot read")
-        return self._client
 
     async def reference(self) -> dict[str, pd.DataFrame]:
         ms = self.client

@@ -18,10 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.capabilities import OverClient
 from connectors.moysklad.client_documents import BulkItemResult
 from connectors.moysklad.convert_documents import customer_to_payload
-from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import OrderOutcome
 
 Json = dict[str, Any]
@@ -107,24 +106,12 @@ def _accounts(row: Mapping[str, Any]) -> list[Json]:
     return [{**{k: v for k, v in account.items() if v}, "isDefault": True}]
 
 
-class MoySkladCustomers:
+class MoySkladCustomers(OverClient):
     """``CustomerBook`` over one MoySklad account."""
 
     #: counterparties per bulk POST (MoySklad takes 1000; 100 keeps a failed request cheap)
     max_batch = 100
 
-    def __init__(self, client: MoySkladClient | None) -> None:
-        self._client = client
-
-    @classmethod
-    def over(cls, client: MoySkladClient | None, settings: MoySkladSettings) -> MoySkladCustomers:
-        return cls(client)
-
-    @property
-    def client(self) -> MoySkladClient:
-        if self._client is None:
-            raise RuntimeError("this MoySklad capability was opened for planning: it cannot read")
-        return self._client
 
     async def find_customers(self, customers: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
         unknown = [k for k in by if k not in SEARCH_KEYS]

@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
+from connectors.moysklad.capabilities import OverClient
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.convert import ref_id
 from connectors.moysklad.convert_documents import order_to_payload
 from connectors.moysklad.customers import item_outcome
 from connectors.moysklad.moscow_time import parse_moscow
-from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import OrderDraft, OrderOutcome, OrderReference
 from hub.model import UTC_TS
 
@@ -59,25 +59,15 @@ def holds(saved: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
     return _lines(rows) == _lines(sent.get("positions") or [])
 
 
-class MoySkladOrders:
+class MoySkladOrders(OverClient):
     """``OrderSink`` and ``OrderStates`` over one MoySklad account."""
 
     #: orders per bulk POST (MoySklad takes ≤ 1000; 100 keeps one request well inside its 5-minute cap)
     max_batch = 100
 
     def __init__(self, client: MoySkladClient | None) -> None:
-        self._client = client
+        super().__init__(client)
         self._state_names: dict[str, str] | None = None
-
-    @classmethod
-    def over(cls, client: MoySkladClient | None, settings: MoySkladSettings) -> MoySkladOrders:
-        return cls(client)
-
-    @property
-    def client(self) -> MoySkladClient:
-        if self._client is None:
-            raise RuntimeError("this MoySklad capability was opened for planning: it cannot send")
-        return self._client
 
     async def order_reference(self) -> OrderReference:
         ms = self.client
