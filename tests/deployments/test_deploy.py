@@ -50,7 +50,7 @@ DEMO = """\
       price_types: {{Цена продажи: base, Оптовая цена: wholesale}}
     options:
       feed: {{dir: feeds, public_url: "{feed}", path_secret: "${{SKLADBRIDGE_DEMO_FEED_SECRET}}"}}
-    periods: {{stock_sync: 5m, stock_reconcile: "0 3 * * *", timezone: Europe/Moscow}}
+    periods: {{stock_sync: {stock_sync}, stock_reconcile: "0 3 * * *", timezone: Europe/Moscow}}
 """
 OUTLET = """\
   outlet:
@@ -66,12 +66,13 @@ class Deployed:
     world: World
     workdir: Path
 
-    def config(self, outlet: str | None = "false") -> Path:
-        """The two-integration config (``outlet``: its ``active`` value, or None to leave it out)."""
+    def config(self, outlet: str | None = "false", stock_sync: str = "5m") -> Path:
+        """The two-integration config (``outlet``: its ``active`` value, or None to leave it out;
+        ``stock_sync``: the demo's stock-sync period)."""
         env = self.world.env
         systems = SYSTEMS.format(ms=env["SKLADBRIDGE_DEMO_MS_URL"], crm=env["SKLADBRIDGE_DEMO_CRM_URL"])
         text = f"database_url: {env['SKLADBRIDGE_DEMO_DATABASE_URL']}\nintegrations:\n"
-        text += DEMO.format(systems=systems, feed=env["SKLADBRIDGE_DEMO_FEED_URL"])
+        text += DEMO.format(systems=systems, feed=env["SKLADBRIDGE_DEMO_FEED_URL"], stock_sync=stock_sync)
         if outlet is not None:
             text += OUTLET.format(systems=systems, active=outlet)
         path = self.workdir / "skladbridge.yaml"
@@ -226,7 +227,14 @@ def test_a_worker_runs_the_deployments_and_a_run_fired_twice_sends_once(deployed
 
     from tests.e2e.test_stock_sync import change_stock
 
-    deploy("--config", str(deployed.config(outlet=None)))
+    # No stock schedules here: a scheduled run falling due while the worker runs would hold the
+    # deployment's one slot (both our runs cancelled: CI saw it) or the stock run lock. Updating the
+    # schedules also makes Prefect delete the runs it had scheduled, late ones included.
+    config = deployed.config(outlet=None, stock_sync="manual")
+    config.write_text(config.read_text(encoding="utf-8").replace('stock_reconcile: "0 3 * * *"',
+                                                                   "stock_reconcile: manual"), encoding="utf-8")
+    deploy("--config", str(config))
+    assert [ours()[n].schedules for n in ("stock-sync/demo", "stock-reconcile/demo")] == [[], []]
     world = deployed.world
     elsewhere = deployed.workdir / "worker-cwd"  # not the clone: the entrypoints are importable module paths
     elsewhere.mkdir()
