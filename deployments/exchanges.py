@@ -3,8 +3,7 @@
 
 An exchange is a Prefect flow run per integration on the integration's period
 (``integrations.<name>.periods.<period key>``, :mod:`hub.periods`); its deployment is
-``<exchange>/<integration>``. Adding one (order upload, order status sync, archive backfill, the
-catalog feed, as their flows land) is one :class:`Exchange` line in :data:`EXCHANGES`; its period key
+``<exchange>/<integration>``. Adding one is one :class:`Exchange` line in :data:`EXCHANGES`; its period key
 and default exist already. Nothing here imports Prefect: the flows are named by entrypoint.
 """
 
@@ -59,6 +58,9 @@ EXCHANGES: tuple[Exchange, ...] = (
     Exchange("full-import", "flows/full_import.py:full_import",
              "Full primary import of the catalog, MoySklad -> hub -> retailCRM", "full_import",
              needs=("catalog",)),
+    Exchange("catalog-feed", "flows/catalog_feed.py:catalog_feed",
+             "Catalog feed refreshed: the catalog read afresh, the feed rewritten if it changed, "
+             "stock and prices that differ sent", "catalog_feed", needs=("catalog",)),
     Exchange("stock-sync", "flows/stock_sync.py:stock_sync",
              "Stock changed since the last cycle, MoySklad -> retailCRM (only what differs is sent)", "stock_sync",
              needs=("stock",)),

@@ -119,7 +119,7 @@ def ours() -> dict[str, Any]:
         return {f"{client.read_flow(d.flow_id).name}/{d.name}": d for d in found}
 
 
-NAMES = {"full-import/demo", "stock-sync/demo", "stock-reconcile/demo", "stock-sync/outlet",
+NAMES = {"full-import/demo", "catalog-feed/demo", "stock-sync/demo", "stock-reconcile/demo", "stock-sync/outlet",
          "stock-reconcile/outlet", "healthcheck/healthcheck"}
 
 
@@ -132,7 +132,7 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
     first = time.monotonic() - started
     assert actions(output) == {"skladbridge": "created", **{n: "created" for n in NAMES},
                                "stock-sync/outlet": "created, paused", "stock-reconcile/outlet": "created, paused"}
-    assert "7 created" in output and "SKLADBRIDGE_DEMO" not in output
+    assert "8 created" in output and "SKLADBRIDGE_DEMO" not in output
 
     with get_client(sync_client=True) as client:
         pool = client.read_work_pool("skladbridge")
@@ -150,6 +150,7 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
         assert d.tags == ["skladbridge", kind, f"integration:{integration}"]
         assert d.parameters["integration"] == integration and d.parameters["config_path"] == str(config)
         assert d.entrypoint == {"full-import": "flows.full_import.full_import",
+                                "catalog-feed": "flows.catalog_feed.catalog_feed",
                                 "stock-sync": "flows.stock_sync.stock_sync",
                                 "stock-reconcile": "flows.stock_reconcile.stock_reconcile"}[kind]
         assert d.paused is (integration == "outlet")
@@ -162,6 +163,7 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
         return only.schedule.model_dump(mode="json", exclude_none=True)
 
     assert not found["full-import/demo"].schedules  # on demand
+    assert schedule("catalog-feed/demo")["interval"] == 3 * 3600  # the seed's three-hourly feed
     assert schedule("stock-sync/demo")["interval"] == 300 and schedule("stock-sync/demo")["timezone"] == "Europe/Moscow"
     assert schedule("stock-reconcile/demo") | {"day_or": True} == {
         "cron": "0 3 * * *", "timezone": "Europe/Moscow", "day_or": True}
@@ -169,7 +171,7 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
 
     # idempotent: the same config again changes nothing, ids and all
     again = deploy("--config", str(config))
-    assert set(actions(again).values()) == {"unchanged"} and "7 unchanged" in again
+    assert set(actions(again).values()) == {"unchanged"} and "8 unchanged" in again
     after = ours()
     assert {n: d.id for n, d in after.items()} == {n: d.id for n, d in found.items()}
     assert {n: signature(d) for n, d in after.items()} == {n: signature(d) for n, d in found.items()}
@@ -227,14 +229,15 @@ def test_a_worker_runs_the_deployments_and_a_run_fired_twice_sends_once(deployed
 
     from tests.e2e.test_stock_sync import change_stock
 
-    # No stock schedules here: a scheduled run falling due while the worker runs would hold the
+    # No stock or feed schedules here: a scheduled run falling due while the worker runs would hold the
     # deployment's one slot (both our runs cancelled: CI saw it) or the stock run lock. Updating the
     # schedules also makes Prefect delete the runs it had scheduled, late ones included.
     config = deployed.config(outlet=None, stock_sync="manual")
-    config.write_text(config.read_text(encoding="utf-8").replace('stock_reconcile: "0 3 * * *"',
-                                                                   "stock_reconcile: manual"), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'stock_reconcile: "0 3 * * *"', "stock_reconcile: manual, catalog_feed: manual"), encoding="utf-8")
     deploy("--config", str(config))
-    assert [ours()[n].schedules for n in ("stock-sync/demo", "stock-reconcile/demo")] == [[], []]
+    unscheduled = ("stock-sync/demo", "stock-reconcile/demo", "catalog-feed/demo")
+    assert [ours()[n].schedules for n in unscheduled] == [[], [], []]
     world = deployed.world
     elsewhere = deployed.workdir / "worker-cwd"  # not the clone: the entrypoints are importable module paths
     elsewhere.mkdir()
@@ -326,11 +329,28 @@ def test_plan_deploys_only_what_an_integration_has_flows_for() -> None:
     assert set(planned) == {"healthcheck/healthcheck"}  # no flows: nothing per integration to run
     assert planned["healthcheck/healthcheck"].parameters == {"config_path": "/etc/sb.yaml"}
     template = {p.full_name: p for p in plan_template()}
-    assert set(template) == {"full-import/full-import", "stock-sync/stock-sync", "stock-reconcile/stock-reconcile",
+    assert set(template) == {"full-import/full-import", "catalog-feed/catalog-feed",
+                             "stock-sync/stock-sync", "stock-reconcile/stock-reconcile",
                              "order-upload/order-upload", "order-status-sync/order-status-sync",
                              "archive-backfill/archive-backfill", "healthcheck/healthcheck"}
     assert template["stock-sync/stock-sync"].parameters == {}  # integration: a required run parameter
     assert not any(p.period.scheduled for p in template.values())
+
+
+def test_every_exchange_of_a_full_integration_is_planned_with_the_seed_periods() -> None:
+    config = parse_config({"integrations": {"shop": {
+        "systems": {"ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},
+                    "crm": {"system": "retailcrm", "base_url": "http://127.0.0.1:9", "api_key": "${K}"}},
+        "flows": {"catalog": {"from": "ms", "to": "crm"}, "stock": {"from": "ms", "to": "crm"},
+                  "orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}}}}},
+        source="/etc/sb.yaml", require_secrets=False)
+    planned = {p.full_name: p for p in plan(config, "/etc/sb.yaml")}
+    assert {n: (p.period.seconds if p.period.scheduled else None) for n, p in planned.items()} == {
+        "full-import/shop": None, "catalog-feed/shop": 3 * 3600, "stock-sync/shop": 600,
+        "stock-reconcile/shop": 86_400, "order-upload/shop": 60, "order-status-sync/shop": 60,
+        "archive-backfill/shop": 1800, "healthcheck/healthcheck": None}
+    assert planned["order-upload/shop"].exchange.entrypoint == "flows/order_upload.py:order_upload"
+    assert planned["order-upload/shop"].parameters == {"integration": "shop", "config_path": "/etc/sb.yaml"}
 
 
 def test_build_deployments_gives_serve_runner_deployments(tmp_path: Path) -> None:

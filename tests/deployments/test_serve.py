@@ -45,8 +45,9 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
         demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
                                  "order_stores": {"msk": "Основной склад"}})
         demo["options"]["orders"] = {"poll_seconds": 1}
-        # statuses come back by the webhook only here: a scheduled sync would race it to the CRM
-        demo["periods"] = {"order_status_sync": "manual"}
+        # statuses come back by the webhook only here: a scheduled sync would race it to the CRM; nor
+        # may a scheduled feed refresh (a full import, on the hour every 3 hours) take the stock lock
+        demo["periods"] = {"order_status_sync": "manual", "catalog_feed": "manual"}
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)  # the catalog is in the CRM: stock changes and orders have somewhere to go
         yield running
@@ -106,7 +107,8 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         listed = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
         flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}, timeout=30).json()}
         names = {f"{flows[d['flow_id']]}/{d['name']}": d for d in listed}
-        assert {"full-import/demo", "stock-sync/demo", "stock-reconcile/demo"} <= set(names), sorted(names)
+        served = {"full-import/demo", "catalog-feed/demo", "stock-sync/demo", "stock-reconcile/demo"}
+        assert served <= set(names), sorted(names)
         stock = names["stock-sync/demo"]
         assert [s["schedule"]["interval"] for s in stock["schedules"]] == [600.0] and not stock["paused"]
         assert httpx.get(f"http://127.0.0.1:{prefect_port}/", timeout=30).status_code == 200  # the UI
