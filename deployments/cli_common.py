@@ -152,13 +152,14 @@ def open_store(path: Path | None) -> Any:
     return open_hub_store(load(path, require_secrets=False))  # the store needs no credentials
 
 
-def ensure_port_free(host: str, port: int) -> None:
-    """Exit 1 with one line when ``host:port`` is taken (before a server logs its own traceback)."""
+def ensure_port_free(host: str, port: int, option: str = "--port") -> None:
+    """Exit 1 with one line when ``host:port`` is taken (before a server logs its own traceback);
+    ``option`` is the one that chose the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port") from None
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another {option}") from None
 
 
 def table(*columns: str, right: Iterable[str] = ()) -> Table:

@@ -28,7 +28,7 @@ from deployments.cli_common import (
     quiet_engine_tracebacks,
     show,
 )
-from hub.config import Config, find_config_path
+from hub.config import Config, ConfigError, find_config_path
 
 run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
@@ -123,6 +123,7 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
     loaded = load(config)
     if integration not in loaded.integrations:
         raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
+    _refuse_without_edges(loaded, integration, flow)
     _prefect(config)
     module = importlib.import_module(f"flows.{flow}")
     if refuse_busy:
@@ -136,6 +137,21 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
         return None
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     return summary
+
+
+def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
+    """The exchange's edges checked before Prefect starts (seconds): the flow checks them again, with
+    its sides' capabilities, but a config lacking the edge should not wait for a server to hear so."""
+    from deployments.exchanges import EXCHANGES
+
+    needs = next((e.needs for e in EXCHANGES if e.entrypoint.startswith(f"flows/{flow}.py:")), ())
+    integ = loaded.integrations[integration]
+    missing = [(f"integrations.{integration}.flows.{stream}",
+                f"this exchange needs {'an' if stream[:1] in 'aeiou' else 'a'} {stream} edge, "
+                f"e.g. {stream}: {{from: <system alias>, to: <system alias>}}")
+               for stream in needs if integ.edge(stream) is None]
+    if missing:
+        raise ConfigError(str(loaded.source), missing)
 
 
 def _show_parked(summary: dict[str, Any]) -> None:
@@ -206,7 +222,7 @@ def run_order_status_sync(
 
 
 def demo(
-    products: Annotated[int, typer.Option(help="products in the generated MoySklad catalog")] = 3000,
+    products: Annotated[int, typer.Option(min=1, help="products in the generated MoySklad catalog")] = 3000,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
         "skladbridge-demo"
     ),
@@ -239,6 +255,8 @@ def sandbox_serve(
     if world is not None:
         if world != "demo":
             raise fail(f"unknown world {world!r}: demo")
+        if products < 1:
+            raise fail(f"--products {products}: the demo world needs at least 1 product")
         from deployments.sandbox_world import serve_world
 
         serve_world(workdir.resolve(), products, echo=typer.echo)

@@ -44,7 +44,7 @@ def serve(
         raise fail(str(exc)) from None
     ensure_port_free(host, port)
     if not _configured_api():
-        ensure_port_free("127.0.0.1", prefect_port)
+        ensure_port_free("127.0.0.1", prefect_port, "--prefect-port")
     try:
         api = ensure_prefect_api(whole=True, port=prefect_port)
     except RuntimeError as exc:

@@ -67,7 +67,8 @@ def checked_edge(config: Config, name: str, stream: str, source: type, target: t
     edge = integ.edge(stream)
     where = f"integrations.{name}.flows.{stream}"
     if edge is None:
-        raise ConfigError(str(config.source), [(where, f"this exchange needs a {stream} edge, e.g. {example}")])
+        article = "an" if stream[:1] in "aeiou" else "a"
+        raise ConfigError(str(config.source), [(where, f"this exchange needs {article} {stream} edge, e.g. {example}")])
     problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
                 for alias, cap in ((edge.source, source), (edge.target, target))
                 if not connector(integ.systems[alias].system).can(cap)]

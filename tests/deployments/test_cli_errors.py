@@ -170,15 +170,33 @@ class _HtmlPage(BaseHTTPRequestHandler):
         pass
 
 
+class _TruncatedJson(_HtmlPage):
+    """A proxy that cut the answer short: JSON's start, the connection closed."""
+
+    def do_GET(self) -> None:
+        body = b'{"meta": {"size": 2}, "rows": [{"id": "'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @pytest.mark.usefixtures("prefect_backend")
 def test_run_healthcheck_with_wrong_password_closed_port_and_html(tmp_path: Path, write_config) -> None:  # type: ignore[no-untyped-def]
     from deployments.demo import demo_world
 
     with demo_world(tmp_path / "demo", 10) as world:
+        right = os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]
         os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"] = "wrong-password"  # demo_world restores it
         result = runner.invoke(app, ["run", "healthcheck", "--config", str(world.config_path)])
         debug = runner.invoke(app, ["--debug", "run", "healthcheck", "--config", str(world.config_path)])
+        os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"] = right
+        os.environ["SKLADBRIDGE_DEMO_CRM_KEY"] = "wrong-crm-key"  # restored too
+        wrong_key = runner.invoke(app, ["run", "healthcheck", "--config", str(world.config_path)])
     assert_one_clear_failure(result, "HTTP 401", "fix the credentials or base_url")
+    assert_one_clear_failure(wrong_key, "demo.crm (retailcrm)", "HTTP 403", "fix the credentials or base_url")
+    assert "demo.ms (moysklad)" not in wrong_key.output and "wrong-crm-key" not in wrong_key.output
     assert debug.exit_code == 1 and "Traceback" in debug.output
     assert "Encountered exception during execution" not in result.output  # the engine's traceback is off
 
@@ -186,14 +204,15 @@ def test_run_healthcheck_with_wrong_password_closed_port_and_html(tmp_path: Path
     assert_one_clear_failure(runner.invoke(app, ["run", "healthcheck", "-c", str(closed)]),
                              "main.ms (moysklad)", "fix the credentials or base_url")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        html = write_config(ms_url=f"http://127.0.0.1:{server.server_address[1]}/api/remap/1.2")
-        result = runner.invoke(app, ["run", "healthcheck", "-c", str(html)])
-    finally:
-        server.shutdown()
-    assert_one_clear_failure(result, "main.ms (moysklad)", "fix the credentials or base_url")
+    for page in (_HtmlPage, _TruncatedJson):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), page)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            answering = write_config(ms_url=f"http://127.0.0.1:{server.server_address[1]}/api/remap/1.2")
+            result = runner.invoke(app, ["run", "healthcheck", "-c", str(answering)])
+        finally:
+            server.shutdown()
+        assert_one_clear_failure(result, "main.ms (moysklad)", "fix the credentials or base_url")
 
 
 @pytest.mark.usefixtures("prefect_backend")
