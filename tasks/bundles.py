@@ -1,6 +1,6 @@
 """What the source's bundles are made of, read once per full import and kept in the hub.
 
-A bundle (MoySklad комплект) has no stock of its own: stock sync derives it from its components
+A bundle (a stock system's kit, комплект) has no stock of its own: stock sync derives it from its components
 (:mod:`tasks.stock_rules`), so the components must be in the hub before any stock is sent. They
 are read only when the catalog has bundles, and only from a source that can list them.
 """

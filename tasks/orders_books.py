@@ -1,6 +1,6 @@
 """The ERP's books an order needs (states, organizations, stores, services, groups), kept in the hub.
 
-Reading them costs MoySklad five requests; a cycle that uploads one order costs one to three more.
+Reading them costs the ERP a request per book (five); a cycle that uploads one order costs one to three more.
 So the books are kept in the hub (records kind ``order_reference``) and read again only when they
 are older than :data:`FRESH_SECONDS` — or at once when an order could not be planned because a name
 was missing from the kept books (a state, store or service added in the ERP since): those orders

@@ -5,7 +5,7 @@ Channel-agnostic, on canonical frames, so the full import and stock sync apply t
 * several source stores mapped to one channel warehouse are summed; a store mapped to nothing is
   left out; a negative balance counts as 0 per source store (one over-sold store must not eat
   another's stock);
-* the row with no store (MoySklad: reserve of orders that name no store, expected goods of purchase
+* the row with no store (e.g. reserve of orders that name no store, expected goods of purchase
   orders without one) is counted against ``storeless_from``, a warehouse the merchant names; with
   none named it is not counted, as no warehouse can be told;
 * a bundle has no stock of its own: per warehouse it is the minimum over its components of
