@@ -30,7 +30,7 @@ def serve(
     loaded = load(path)
     _prefect(path)  # Prefect's home and settings before Prefect is imported
     from deployments.prefect_server import ensure_prefect_api
-    from deployments.serve import hub_app, plan, run
+    from deployments.serve import hub_app, leave_cut_short_cycles, plan, run
 
     try:
         served = plan(loaded, path)
@@ -62,6 +62,7 @@ def serve(
     for name in sorted(served.feeds):
         typer.echo(f"feed: {feed_url(base, name, '<path_secret>' if name in served.feed_secrets else None)}")
     run(served, hub_app(path, served), host, port, echo=typer.echo)
+    leave_cut_short_cycles(typer.echo)  # says "stopped" itself before it ends the process
     typer.echo("stopped")
 
 

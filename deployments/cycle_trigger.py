@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +40,15 @@ class _Lane:
     retry: threading.Timer | None = None
 
 
+#: every cycle thread started in this process (weakly: ended ones drop out)
+_RUNNING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def cycles_running() -> list[str]:
+    """The cycles of any trigger in this process still running, as ``exchange/integration``."""
+    return sorted(thread.name for thread in list(_RUNNING) if thread.is_alive())
+
+
 class CycleTrigger:
     """Runs ``run(integration)`` in the background on request, coalescing requests per integration.
 
@@ -47,8 +58,10 @@ class CycleTrigger:
             failure in a row, up to ``max_retry_after``.
     """
 
-    def __init__(self, run: CycleRun, *, retry_after: float = 30.0, max_retry_after: float = 600.0) -> None:
+    def __init__(self, run: CycleRun, *, exchange: str = "stock-sync", retry_after: float = 30.0,
+                 max_retry_after: float = 600.0) -> None:
         self._run = run
+        self.exchange = exchange  # names the cycle threads: what a stop still waits for
         self.retry_after = retry_after
         self.max_retry_after = max_retry_after
         self._lanes: dict[str, _Lane] = {}
@@ -64,7 +77,8 @@ class CycleTrigger:
             lane.pending = True
             if lane.worker is None:
                 lane.worker = threading.Thread(target=self._work, args=(integration, lane),
-                                               name=f"stock-cycle:{integration}", daemon=True)
+                                               name=f"{self.exchange}/{integration}", daemon=True)
+                _RUNNING.add(lane.worker)
                 lane.worker.start()
 
     def cycles(self, integration: str) -> int:
@@ -80,15 +94,20 @@ class CycleTrigger:
                 lambda: all(lane.worker is None for lane in self._lanes.values()), timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Start no more cycles; wait up to ``timeout`` for the running ones (their threads are daemons)."""
+        """Start no more cycles; wait up to ``timeout`` in all for the running ones.
+
+        Their threads are daemons: a cycle still running at exit dies with the process, its claimed
+        queue items left for the next cycle to take back (a batch sets absolute values, so sending it
+        again is safe)."""
         with self._changed:
             self._closed = True
             for lane in self._lanes.values():
                 if lane.retry is not None:
                     lane.retry.cancel()
             workers = [lane.worker for lane in self._lanes.values() if lane.worker is not None]
+        deadline = time.monotonic() + timeout
         for worker in workers:
-            worker.join(timeout)
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _work(self, integration: str, lane: _Lane) -> None:
         while True:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class OrderPoller:
         self.config, self.store = config, store
         self.periods = polled(config)
         self._run_cycle = run_cycle
-        self.trigger = CycleTrigger(self._cycle, retry_after=retry_after)
+        self.trigger = CycleTrigger(self._cycle, exchange="order-upload", retry_after=retry_after)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.peeks: dict[str, int] = dict.fromkeys(self.periods, 0)
@@ -73,11 +74,12 @@ class OrderPoller:
         return self
 
     def close(self, timeout: float = 5.0) -> None:
-        """Poll no more; let a running cycle end for up to ``timeout`` seconds."""
+        """Poll no more; let a running cycle end for up to ``timeout`` seconds in all."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
-        self.trigger.close(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.trigger.close(max(0.0, deadline - time.monotonic()))
 
     def _cycle(self, integration: str) -> bool:
         result = self._run_cycle(integration)

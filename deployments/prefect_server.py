@@ -59,6 +59,9 @@ class GuardedServer(SubprocessASGIServer):
                 "PREFECT__SERVER_FINAL": "1",
                 **get_current_settings().to_environment_variables(exclude_unset=True),
             },
+            # Ctrl-C in a terminal signals the whole foreground group: the server must outlive our
+            # stop so that our runs' last states and events reach it; we stop it, or the guard does
+            start_new_session=True,
         )
 
 
@@ -106,3 +109,10 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
 
     refresh_global_settings_context()
     return server.api_url
+
+
+def stop_started_servers() -> None:
+    """Stop the Prefect servers this process started (before a forced exit, which skips ``atexit``)."""
+    for cls in (GuardedServer, WholeServer):
+        for server in list(cls._instances.values()):
+            server.stop()

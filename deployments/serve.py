@@ -11,16 +11,21 @@
 * with no ``PREFECT_API_URL``, a Prefect server with its UI, started as a child that dies with us
   (never an orphan, even when we are killed).
 
-SIGINT or SIGTERM stops it in order: the HTTP port closes (a webhook arriving now is retried by
-MoySklad), the receiver lets a running cycle end for a few seconds, the runner cancels flow runs
-still running (their claimed queue items become claimable again when their lease lapses: nothing
-is lost, nothing is sent twice, since a batch sets absolute values), then the Prefect server stops.
+SIGINT or SIGTERM stops it in order, within :data:`STOP_SECONDS` however slow an answer is: the HTTP
+port closes (a webhook arriving now is retried by MoySklad), the order polls and the receiver let a
+running cycle end for a few seconds, the runner cancels flow runs still running, then the Prefect
+server stops — last, so the runs' final states reach it (Ctrl-C in a terminal reaches only us: the
+server runs in a session of its own). A cycle still running at the deadline dies with the process:
+its claimed queue items are left in progress, and the next run holding the same lock takes them back
+at once (nothing is lost, and sending a batch again is harmless: it sets absolute values).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,8 +40,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from hub.config import Config, ConfigError, resolve_secret
 
-#: seconds the HTTP server gets to finish answering once told to stop
-HTTP_STOP_SECONDS = 10.0
+#: seconds from SIGINT/SIGTERM to the end of our part of the stop (the Prefect server's own follows)
+STOP_SECONDS = 10.0
+#: seconds the HTTP server gets to start
+HTTP_START_SECONDS = 10.0
 
 
 @dataclass
@@ -134,7 +141,7 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
     runner = Runner(name="skladbridge-serve", pause_on_shutdown=True)
     for deployment in served.deployments:
         runner.add_deployment(deployment)  # registered with the Prefect API here, schedules included
-    deadline = time.monotonic() + HTTP_STOP_SECONDS
+    deadline = time.monotonic() + HTTP_START_SECONDS
     while not server.started and http.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     if not server.started:
@@ -151,15 +158,24 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         runs = asyncio.create_task(runner.start())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({runs, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        echo("stopping: the HTTP port and the order polls first, then running flow runs ...")
+        echo(f"stopping (at most {STOP_SECONDS:.0f} s): the HTTP port and the order polls first, "
+             "then running flow runs ...")
+        # one deadline for the whole stop: a cycle stuck on a slow answer must not hold a Ctrl-C for
+        # each step's full wait in turn (its queue items stay claimable; see the module's docstring)
+        deadline = time.monotonic() + STOP_SECONDS
+
+        def left(share: float = 1.0) -> float:
+            return max(0.0, (deadline - time.monotonic()) * share)
+
         server.should_exit = True
         if poller is not None:
-            await asyncio.to_thread(poller.close, HTTP_STOP_SECONDS)
-        await asyncio.to_thread(http.join, HTTP_STOP_SECONDS)
+            await asyncio.to_thread(poller.close, left(0.5))
+        await asyncio.to_thread(http.join, left(0.8))
         # Prefect's runner takes SIGTERM itself (it stops and pauses the schedules); SIGINT is ours
         if not runs.done() and runner.started and not runner.stopping:
             await runner.astop()
-            await asyncio.wait({runs}, timeout=HTTP_STOP_SECONDS)
+        if not runs.done():
+            await asyncio.wait({runs}, timeout=max(1.0, left()))
         if runs.done() and not runs.cancelled() and runs.exception() is not None:
             raise runs.exception()  # type: ignore[misc]  # the runner failed on its own: say so
 
@@ -168,3 +184,24 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
     finally:
         if poll_store is not None:
             poll_store.close()
+
+
+def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
+    """End the process now if a cycle outlived the stop, instead of waiting for its slow answer.
+
+    Python would wait at exit for Prefect's task threads, so a batch stuck on a slow CRM would hold
+    Ctrl-C for as long as the CRM takes. Its queue items are in progress, taken back at once by the
+    next run (see the module's docstring); the Prefect server is stopped first, as at a normal exit.
+    """
+    from deployments.cycle_trigger import cycles_running
+    from deployments.prefect_server import stop_started_servers
+
+    running = cycles_running()
+    if not running:
+        return
+    echo(f"cut short: {', '.join(running)} (their claimed items go to the next run)")
+    echo("stopped")
+    stop_started_servers()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)

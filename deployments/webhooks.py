@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -157,7 +158,8 @@ class Receiver:
         self._run_cycle = run_cycle
         self.trigger = CycleTrigger(self._cycle, retry_after=retry_after)
         self._run_status_cycle = run_status_cycle
-        self.status_trigger = CycleTrigger(self._status_cycle, retry_after=retry_after)
+        self.status_trigger = CycleTrigger(self._status_cycle, exchange="order-status-sync",
+                                            retry_after=retry_after)
 
     def resume(self) -> list[str]:
         """Ask for a cycle of every integration a previous receiver left notices pending for."""
@@ -167,9 +169,11 @@ class Receiver:
             self.trigger.request(name)
         return waiting
 
-    def close(self) -> None:
-        self.trigger.close()
-        self.status_trigger.close()
+    def close(self, timeout: float = 5.0) -> None:
+        """Take no more cycles; let running ones end for up to ``timeout`` seconds in all."""
+        deadline = time.monotonic() + timeout
+        self.trigger.close(timeout)
+        self.status_trigger.close(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
     def _status_cycle(self, integration: str) -> bool:

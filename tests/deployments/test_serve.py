@@ -26,7 +26,9 @@ from connectors.sandboxing import free_port
 from deployments.cli import app as cli
 from deployments.demo import MS_LOGIN, DemoWorld, demo_world
 from hub.config import load_config
+from hub.store.queue_item import QueueStatus
 from tasks.hub_tasks import open_hub_store
+from tasks.publish import INVENTORIES
 from tests.deployments.test_sandbox_world import _descendants, _refused
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 from tests.e2e.test_stock_webhooks import ship, stocked_product, wait_for
@@ -170,3 +172,76 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
     assert "stopped" in [*out.seen, *list(out.lines.queue)]
     assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after SIGTERM"
     assert _refused(f"http://127.0.0.1:{port}/feeds/demo.xml") and _refused(f"http://127.0.0.1:{prefect_port}/api/health")
+
+
+def _manual_everywhere(world: DemoWorld) -> None:
+    """No schedule fires in this test: only the webhook's cycle may hold the stock lock."""
+    config = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
+    config["integrations"]["demo"]["periods"] = {name: "manual" for name in (
+        "order_upload", "order_status_sync", "stock_sync", "stock_reconcile", "archive_backfill", "catalog_feed")}
+    world.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
+        world: DemoWorld, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) while a stock batch is on its way to the CRM: serve ends at once and cleanly, the
+    batch's queue item is left unfinished, never done nor dead, and the next cycle takes it back and
+    carries the change, with nothing lost and nothing queued twice."""
+    _manual_everywhere(world)
+    port, prefect_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "deployments.cli", "serve", "-c", str(world.config_path), "--port", str(port),
+         "--prefect-port", str(prefect_port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = Output(proc)
+    store = open_hub_store(load_config(world.config_path))
+    try:
+        out.until("serving; Ctrl-C or SIGTERM stops it", 180)
+        registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(world.config_path),
+                                              "--integration", "demo", "--public-url", f"http://127.0.0.1:{port}"])
+        assert registered.exit_code == 0, registered.output
+        offer = stocked_product(world)
+        expected = expected_inventory(world)[offer]["msk"]
+        imported = {item.id for item in store.queue.list(integration="demo", kind=INVENTORIES)}
+        world.retailcrm.faults.slow_seconds = 20.0  # the batch is still on its way when Ctrl-C comes
+        ship(world, offer, 2)
+        sending = QueueStatus.IN_PROGRESS
+        assert wait_for(lambda: bool(store.queue.list(integration="demo", kind=INVENTORIES, status=sending)),
+                        60), store.queue.list(integration="demo", kind=INVENTORIES)
+        time.sleep(1.0)  # the claimed batch's POST is at the CRM now
+        below = _descendants(proc.pid)
+        stopping = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
+        assert proc.wait(timeout=60) == 0, out.until("stopped", 1)
+        print(f"stopped {time.monotonic() - stopping:.1f} s after Ctrl-C, mid-batch")
+        assert time.monotonic() - stopping < 20.0, "serve waited for the slowed batch instead of stopping"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        world.retailcrm.faults.slow_seconds = 0.0
+    out.join(5)
+    try:
+        said = [*out.seen, *list(out.lines.queue)]
+        assert "stopped" in said
+        # the order poll's cycle may be waiting on the slowed CRM too
+        assert [line for line in said if line.startswith("cut short:") and "stock-sync/demo" in line], said
+        assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after Ctrl-C"
+        # unfinished, not lost: neither done (no answer came) nor counted as a failure
+        left = [item for item in store.queue.list(integration="demo", kind=INVENTORIES) if item.id not in imported]
+        assert left and all(item.status in ("in_progress", "pending") for item in left), left
+        assert all(item.attempts == 0 for item in left), left
+        assert store.notices.pending("demo"), "the webhook's notice was marked carried by a cycle that never ended"
+
+        from flows.stock_sync import stock_sync
+
+        summary = stock_sync(integration="demo", config_path=str(world.config_path), trigger="cli")
+        assert summary["released_claims"] == len([i for i in left if i.status == "in_progress"]) >= 1, summary
+        assert crm_inventory(world)[offer]["msk"] == expected - 2
+        after = store.queue.list(integration="demo", kind=INVENTORIES)
+        assert {item.id for item in after} >= {item.id for item in left}
+        assert all(item.status == "done" for item in after), after
+    finally:
+        store.close()
