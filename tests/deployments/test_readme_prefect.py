@@ -78,11 +78,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def prefect_server(home: Path, log: Path) -> Iterator[str]:
-    """``prefect server start`` on a free loopback port with its own home; yields the API URL."""
+def prefect_server(home: Path, log: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """``prefect server start`` on a free loopback port with its own home; yields the API URL.
+
+    ``extra_env``: more settings for the server, e.g. its database (SQLite in ``home`` by default)."""
     port = _free_port()
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1"}
+           "DO_NOT_TRACK": "1", **(extra_env or {})}
     env.pop("PREFECT_API_URL", None)
     with log.open("wb") as out:
         server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host",
