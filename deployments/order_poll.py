@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from connectors.http import redact
+from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import OrderSource
 from hub.config import Config
@@ -47,7 +48,7 @@ def order_upload_cycle(config_path: Path | str | None) -> UploadCycle:
     def run(integration: str) -> object:
         from flows.order_upload import order_upload
 
-        return order_upload(integration, str(config_path) if config_path else None, trigger="poll")
+        return run_noted(order_upload, integration, str(config_path) if config_path else None, trigger="poll")
 
     return run
 

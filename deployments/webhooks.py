@@ -43,6 +43,7 @@ from starlette.routing import Route
 
 from connectors.http.redaction import register_secret
 from connectors.retailcrm.feed_server import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, header_timeout_protocol
+from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import StockEvents
 from hub.config import Config, load_config, resolve_secret
@@ -129,8 +130,8 @@ def stock_sync_cycle(config_path: Path | str | None) -> CycleRunner:
     def run(integration: str, noticed_at: datetime | None) -> object:
         from flows.stock_sync import stock_sync
 
-        return stock_sync(integration=integration, config_path=str(config_path) if config_path else None,
-                          trigger="webhook", noticed_at=noticed_at.isoformat() if noticed_at else None)
+        return run_noted(stock_sync, integration=integration, config_path=str(config_path) if config_path else None,
+                         trigger="webhook", noticed_at=noticed_at.isoformat() if noticed_at else None)
 
     return run
 
@@ -141,7 +142,8 @@ def status_sync_cycle(config_path: Path | str | None) -> StatusRunner:
     def run(integration: str) -> object:
         from flows.order_status_sync import order_status_sync
 
-        return order_status_sync(integration, str(config_path) if config_path else None, trigger="webhook")
+        return run_noted(order_status_sync, integration, str(config_path) if config_path else None,
+                         trigger="webhook")
 
     return run
 
