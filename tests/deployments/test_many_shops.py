@@ -2,9 +2,9 @@
 
 A ``prefect server start`` whose database is a fresh PostgreSQL database, ``skladbridge deploy`` of the
 demo config with the hub store in another fresh PostgreSQL database, and two process workers on the
-``skladbridge`` pool, one run at a time each (``--limit 1``) and sharing budgets through Redis. Two
-deployment runs asked for at once go to the two workers; both complete; the flow runs are rows in
-Prefect's PostgreSQL database and the import's work is in the hub's.
+``skladbridge`` pool, one run at a time each (``--limit 1``) and sharing budgets through Redis. A
+healthcheck asked for while one worker runs the import goes to the other; both complete; the flow
+runs are rows in Prefect's PostgreSQL database and the import's work is in the hub's.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -31,6 +34,20 @@ from tests.hub.conftest import POSTGRES_ENV, _libpq
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PERIODS = ("order_upload", "order_status_sync", "stock_sync", "stock_reconcile", "archive_backfill", "catalog_feed")
+
+
+def _taker(client: Any, run_id: UUID, workers: dict[str, tuple[subprocess.Popen[bytes], Path]],
+           timeout: float = 120) -> str:
+    """The worker that took the run: Prefect labels a run with its worker's name once it holds it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = client.read_flow_run(run_id).labels.get("prefect.worker.name")
+        if name:
+            return str(name)
+        for worker, (proc, log) in workers.items():
+            assert proc.poll() is None, f"{worker} ended: {_tail(log, 4000)}"
+        time.sleep(0.2)
+    raise AssertionError(f"no worker took run {run_id} in {timeout} s")
 
 
 def _server_url() -> str:
@@ -98,17 +115,23 @@ def test_two_workers_on_a_postgres_prefect_and_a_postgres_hub_each_take_a_run(
                         stderr=subprocess.STDOUT, start_new_session=True), log)
             found = ours()
             with get_client(sync_client=True) as client:
-                asked = [client.create_flow_run_from_deployment(found[name].id)
-                         for name in ("full-import/demo", "healthcheck/healthcheck")]
-                proc, log = workers["shop-worker-1"]
-                runs = [wait_final(run.id, proc, log, timeout=240) for run in asked]
+                # the import is held in its CRM calls while the healthcheck is asked for, so the
+                # healthcheck can only go to the other worker (--limit 1): a worker that lost the race
+                # for a run names it in its log too, so the taker is read from the run's labels
+                world.retailcrm.faults.slow_seconds = 8.0
+                importing = client.create_flow_run_from_deployment(found["full-import/demo"].id)
+                first = _taker(client, importing.id, workers)
+                checking = client.create_flow_run_from_deployment(found["healthcheck/healthcheck"].id)
+                second = _taker(client, checking.id, workers)
+                world.retailcrm.faults.slow_seconds = 0.0
+                proc, log = workers[first]
+                runs = [wait_final(run.id, proc, log, timeout=240) for run in (importing, checking)]
             logs = {name: _tail(log, 200_000) for name, (_, log) in workers.items()}
             assert all(run.state is not None and run.state.is_completed() for run in runs), (
                 [run.state for run in runs], logs)
             # one run each: a worker with --limit 1 takes no second run while it runs one
-            takers = [[name for name, text in logs.items() if str(run.id) in text] for run in runs]
-            print(f"runs taken by: {takers}")
-            assert sorted(t[0] for t in takers if len(t) == 1) == ["shop-worker-1", "shop-worker-2"], (takers, logs)
+            print(f"runs taken by: {first}, {second}")
+            assert sorted([first, second]) == ["shop-worker-1", "shop-worker-2"], (first, second, logs)
         finally:
             for proc, _ in workers.values():
                 _stop(proc)
