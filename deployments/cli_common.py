@@ -41,11 +41,6 @@ def config_path(explicit: Path | None) -> Path | None:
     return explicit or State.config
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _connector(what: str, fix: str) -> Callable[[Any], str]:
     return lambda exc: f"{exc.system} {exc.endpoint}: {what} ({exc}); {fix}"
 
@@ -73,10 +68,17 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("deployments.demo.DemoError", lambda exc: f"demo: {exc}"),
     ("hub.store.locks.ExchangeBusyError", lambda exc: f"{exc}; wait for that run to finish"),
     ("sqlalchemy.exc.SQLAlchemyError", lambda exc: (
-        f"hub store: cannot open the database ({_first_line(getattr(exc, 'orig', None) or exc)}); check "
+        f"hub store: cannot open the database ({first_line(getattr(exc, 'orig', None) or exc)}); check "
         "database_url (scheme, host, port, role, password) and that the database server runs")),
     ("hub.store.errors.StoreError", lambda exc: f"hub store: {exc}"),
 )
+
+
+def first_line(exc: BaseException) -> str:
+    """:func:`connectors.http.first_line`, imported when an error needs it: the CLI starts without httpx."""
+    from connectors.http.redaction import first_line as redacted_first_line
+
+    return redacted_first_line(exc)
 
 
 def explain(exc: BaseException) -> str:
@@ -89,7 +91,7 @@ def explain(exc: BaseException) -> str:
             return redact(message(exc))
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"address in use ({exc}): pick another --port"
-    return redact(f"{type(exc).__name__}: {_first_line(exc)} (run with --debug for the traceback)")
+    return redact(f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")
 
 
 def fail(message: str) -> typer.Exit:

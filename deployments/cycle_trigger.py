@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.http import redact
+from connectors.http import first_line
 
 logger = logging.getLogger("skladbridge.webhooks")
 
@@ -128,8 +128,7 @@ class CycleTrigger:
         try:
             return self._run(integration)
         except Exception as exc:  # a failed cycle is retried, never the end of the receiver
-            logger.warning("stock cycle of %s failed: %s", integration,
-                           redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
+            logger.warning("stock cycle of %s failed: %s", integration, first_line(exc))
             return False
 
     def _retry_later(self, integration: str, lane: _Lane) -> None:

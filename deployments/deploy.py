@@ -186,13 +186,15 @@ def deploy(config: Config, *, pool: str = POOL, worker_config: str | None = None
     """
     from prefect.client.orchestration import get_client
 
+    from connectors.http import first_line
+
     api = _api_url()
     planned = plan(config, config_parameter(config, worker_config))
     changes: list[Change] = []
     with get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
         if problem is not None:
-            raise DeployError(f"no Prefect server answers at {api} ({_first_line(problem)}); start it "
+            raise DeployError(f"no Prefect server answers at {api} ({first_line(problem)}); start it "
                               "(`prefect server start`) or point PREFECT_API_URL at yours")
         changes += _ensure_pool(client, pool)
         before = {_full_name(client, d): d for d in _ours(client)}
@@ -224,11 +226,6 @@ def _api_url() -> str:
         raise DeployError("PREFECT_API_URL is not set: deployments need a Prefect server that stays up; start "
                           "`prefect server start` and `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`")
     return str(url)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _ensure_pool(client: SyncPrefectClient, pool: str) -> list[Change]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from connectors.http import redact
+from connectors.http import first_line
 from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import OrderSource
@@ -101,16 +101,14 @@ class OrderPoller:
         try:
             asyncio.run(loop())
         except Exception as exc:  # the process goes on serving; the scheduled deployment still runs
-            logger.error("order poll of %s stopped: %s", integration, redact(str(exc)).splitlines()[0]
-                         if str(exc) else type(exc).__name__)
+            logger.error("order poll of %s stopped: %s", integration, first_line(exc))
 
     async def _peek(self, integration: str, source: OrderSource) -> None:
         cursor = await asyncio.to_thread(self.store.cursors.get, integration, ORDERS)
         try:
             changed = cursor is None or await source.has_changes(cursor)
         except Exception as exc:  # a failed peek is the next peek's business (a few seconds later)
-            logger.warning("order poll of %s: %s", integration, redact(str(exc)).splitlines()[0]
-                           if str(exc) else type(exc).__name__)
+            logger.warning("order poll of %s: %s", integration, first_line(exc))
             return
         self.peeks[integration] += 1
         if changed:

@@ -193,7 +193,7 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
     Ctrl-C for as long as the CRM takes. Its queue items are in progress, taken back at once by the
     next run (see the module's docstring); the Prefect server is stopped first, as at a normal exit.
     """
-    from connectors.http import redact
+    from connectors.http import first_line
     from deployments.cycle_runs import mark_crashed
     from deployments.cycle_trigger import cycles_running
     from deployments.prefect_server import stop_started_servers
@@ -206,7 +206,7 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
         mark_crashed("skladbridge serve stopped while this cycle waited on an answer; its claimed queue "
                      "items are taken back by the next run")
     except Exception as exc:
-        echo(f"could not mark their Prefect runs crashed: {redact(str(exc)).splitlines()[0] if str(exc) else exc!r}")
+        echo(f"could not mark their Prefect runs crashed: {first_line(exc)}")
     echo("stopped")
     stop_started_servers()
     for stream in (sys.stdout, sys.stderr):

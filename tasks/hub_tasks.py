@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import task
 
-from connectors.http import redact
+from connectors.http import first_line, redact
 from hub.capabilities import Reachable
 from hub.config import Config, load_config
 from hub.store import Store, open_store
@@ -66,7 +66,7 @@ def check_systems(config: Config) -> dict[str, str]:
             async with open_capability(integ, alias, Reachable) as system:
                 return label, f"ok: {await system.check_access()}"
         except Exception as exc:  # every failure is a line of the report, not a crash of the check
-            return label, f"failed: {redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__}"
+            return label, f"failed: {first_line(exc)}"
 
     async def every() -> list[tuple[str, str]]:
         return await asyncio.gather(*(one(name, alias) for name, integ in config.integrations.items()

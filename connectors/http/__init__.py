@@ -43,6 +43,7 @@ from connectors.http.redaction import (
     REDACTED,
     RedactingFilter,
     fingerprint,
+    first_line,
     install_redaction,
     redact,
     register_secret,
@@ -54,6 +55,6 @@ __all__ = [
     "ConnectorError", "EndpointStats", "MalformedResponseError", "NotFoundError", "Outcome", "PagingLoopError",
     "RateBudget", "RateInfo", "RateLimitedError", "RedactingFilter", "RequestStats", "RequestValidationError",
     "RetryPolicy", "ServerError", "SystemClock", "TransientError", "default_outcome", "endpoint_name",
-    "fingerprint", "forget_budgets", "install_redaction", "logger", "redact", "register_secret", "request_stats",
-    "reset_request_stats", "shared_budget",
+    "fingerprint", "first_line", "forget_budgets", "install_redaction", "logger", "redact", "register_secret",
+    "request_stats", "reset_request_stats", "shared_budget",
 ]

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "RedactingFilter", "fingerprint", "install_redaction", "redact", "register_secret"]
+__all__ = ["REDACTED", "RedactingFilter", "fingerprint", "first_line", "install_redaction", "redact",
+           "register_secret"]
 
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
@@ -41,6 +42,12 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def first_line(exc: BaseException) -> str:
+    """The exception as one line a user can read: its message's first line, redacted, else its type."""
+    text = str(exc).strip()
+    return redact(text).splitlines()[0] if text else type(exc).__name__
 
 
 def redact_obj(obj: Any) -> Any:

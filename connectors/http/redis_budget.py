@@ -34,6 +34,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from connectors.http.budget import REDIS_URL_ENV, SYSTEM_CLOCK, Clock, RateBudget
+from connectors.http.redaction import first_line
 
 __all__ = ["BudgetUnavailableError", "RedisBudget", "redis_tag"]
 
@@ -134,7 +135,7 @@ def masked_url(url: str) -> str:
 
 def unavailable(url: str, exc: BaseException) -> BudgetUnavailableError:
     """The one line a user reads: which setting, what failed, what to do."""
-    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    why = first_line(exc)
     return BudgetUnavailableError(
         f"{REDIS_URL_ENV}={masked_url(url)}: Redis does not answer ({why}); the rate budgets are shared "
         f"through it, so nothing is sent without it: start Redis there, or unset {REDIS_URL_ENV} to run "

@@ -9,7 +9,16 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from connectors.http import BaseClient, ConnectorError, RateBudget, RetryPolicy, redact, register_secret
+from connectors.http import (
+    REDACTED,
+    BaseClient,
+    ConnectorError,
+    RateBudget,
+    RetryPolicy,
+    first_line,
+    redact,
+    register_secret,
+)
 
 SECRET = "s3cr3t-token-value-123"
 
@@ -58,3 +67,11 @@ def test_redact_masks_registered_secrets_and_query_credentials() -> None:
     text = redact("url?apiKey=abc123&x=1 token=zzz another-secret-xyz")
     assert "abc123" not in text and "zzz" not in text and "another-secret-xyz" not in text
     assert "x=1" in text
+
+
+def test_first_line_is_one_masked_line_or_the_error_type() -> None:
+    register_secret(SECRET)
+    assert first_line(RuntimeError(f"refused for {SECRET}\nTraceback (most recent call last): ...")) == \
+        f"refused for {REDACTED}"
+    assert first_line(TimeoutError()) == "TimeoutError"
+    assert first_line(OSError("  \n")) == "OSError"
