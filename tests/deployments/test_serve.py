@@ -8,6 +8,7 @@ import asyncio
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -228,7 +229,15 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
         assert "stopped" in said
         # the order poll's cycle may be waiting on the slowed CRM too
         assert [line for line in said if line.startswith("cut short:") and "stock-sync/demo" in line], said
-        assert not [line for line in said if line.startswith("could not mark")], said  # its run: Crashed
+        assert not [line for line in said if line.startswith("could not mark")], said
+        # its Prefect run says what happened instead of showing Running for ever (the server's own database)
+        with sqlite3.connect(tmp_path / "prefect-home" / "prefect.db") as prefect_db:
+            runs = prefect_db.execute(
+                "SELECT flow_run.name, flow_run.state_type, flow_run_state.message FROM flow_run "
+                "JOIN flow_run_state ON flow_run_state.id = flow_run.state_id").fetchall()
+        cut = [run for run in runs if run[0].startswith("stock-sync/demo")]
+        assert cut and all(state == "CRASHED" and "skladbridge serve stopped" in (message or "")
+                           for _, state, message in cut), runs
         assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after Ctrl-C"
         # unfinished, not lost: neither done (no answer came) nor counted as a failure
         left = [item for item in store.queue.list(integration="demo", kind=INVENTORIES) if item.id not in imported]
