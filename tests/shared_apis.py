@@ -1,24 +1,18 @@
-"""The shared API references (``../shared/apis``) that the fidelity tests read.
+"""The vendors' published wire formats that the fidelity tests read (``tests/fixtures/apis``).
 
-They sit next to the repository, as CI has them. Without them, the tests that need them are skipped
-on a developer's machine and fail under ``CI``, so CI can never pass by silently skipping them.
+They live in the repository, so a clone on its own passes its tests; provenance is in that folder's
+``README.md``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-
-SHARED_APIS = Path(__file__).resolve().parents[2] / "shared" / "apis"
+SHARED_APIS = Path(__file__).resolve().parent / "fixtures" / "apis"
 
 
 def require(path: Path) -> Path:
-    """``path``, or skip (fail under CI) when the shared references are not there."""
+    """``path``, failing the test with the reason when a fixture the repository ships has gone missing."""
     if not path.exists():
-        message = f"{path} not found: the shared API references belong next to the repository (../shared/apis)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message, allow_module_level=True)  # some modules read a sample at import
+        raise FileNotFoundError(f"{path} not found: the API fixtures ship with the repository (tests/fixtures/apis)")
     return path

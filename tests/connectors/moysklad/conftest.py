@@ -31,7 +31,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def sample(name: str) -> Any:
-    """A verbatim (or RECONSTRUCTED) sample from ``shared/apis/moysklad-samples``."""
+    """A verbatim (or RECONSTRUCTED) sample from ``tests/fixtures/apis/moysklad-samples``."""
     return json.loads(require(SAMPLES / name).read_text(encoding="utf-8"))
 
 

@@ -19,7 +19,7 @@ MakeClient = Callable[..., RetailCRMClient]
 
 
 def sample(name: str) -> Any:
-    """A verbatim (or reconstructed) sample from ``shared/apis/crm-samples``; never an ASSUMED one."""
+    """A verbatim (or reconstructed) sample from ``tests/fixtures/apis/crm-samples``; never an ASSUMED one."""
     assert "ASSUMED" not in name
     return json.loads(require(SAMPLES / name).read_text(encoding="utf-8"))
 
