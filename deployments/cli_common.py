@@ -60,7 +60,7 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("connectors.http.errors.ServerError", _connector("the system keeps failing", "run again later")),
     ("connectors.http.errors.RateLimitedError", _connector("rate limited", "run again later")),
     ("connectors.http.errors.ConnectorError", _connector("refused", "see the message; fix the data or config")),
-    ("flows.healthcheck.HealthcheckFailed", lambda exc: (
+    ("tasks.hub_tasks.HealthcheckFailed", lambda exc: (
         f"{exc}\nfix the credentials or base_url of those systems in the config")),
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),

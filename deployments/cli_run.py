@@ -10,7 +10,6 @@ recorded as Failed in Prefect, and the CLI prints the error table's line.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,9 @@ from deployments.cli_common import (
     quiet_engine_tracebacks,
     show,
 )
+from deployments.exchanges import EXCHANGES, Exchange
 from hub.config import Config, ConfigError, find_config_path
+from hub.exchanges import BY_FLOW, skipped_reason
 
 run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
@@ -99,9 +100,10 @@ def run_full_import(
         raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
     _prefect(config)
     # imports Prefect (a few seconds) but starts nothing; the flow module names the locks it takes
-    from flows.full_import import STREAMS, full_import
+    from flows.full_import import full_import
+    from hub.exchanges import FULL_IMPORT
 
-    _refuse_if_running(loaded, integration, STREAMS)
+    _refuse_if_running(loaded, integration, FULL_IMPORT.locks)
     _prefect_api()
     quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
     summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
@@ -125,15 +127,14 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
         raise fail(f"no integration {integration!r} in the config; known: {sorted(loaded.integrations)}")
     _refuse_without_edges(loaded, integration, flow)
     _prefect(config)
-    module = importlib.import_module(f"flows.{flow}")
     if refuse_busy:
-        _refuse_if_running(loaded, integration, module.STREAMS)
+        _refuse_if_running(loaded, integration, BY_FLOW[flow].locks)
+    run = _exchange_of(flow).load()
     _prefect_api()
     quiet_engine_tracebacks()
-    summary: dict[str, Any] = getattr(module, flow)(integration, str(config) if config else None, trigger="cli",
-                                                   **params)
-    if "skipped" in summary:
-        typer.echo(summary["skipped"])
+    summary: dict[str, Any] = run(integration, str(config) if config else None, trigger="cli", **params)
+    if (why := skipped_reason(summary)) is not None:
+        typer.echo(why)
         return None
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     return summary
@@ -142,9 +143,7 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
 def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
     """The exchange's edges checked before Prefect starts (seconds): the flow checks them again, with
     its sides' capabilities, but a config lacking the edge should not wait for a server to hear so."""
-    from deployments.exchanges import EXCHANGES
-
-    needs = next((e.needs for e in EXCHANGES if e.entrypoint.startswith(f"flows/{flow}.py:")), ())
+    needs = _exchange_of(flow).needs
     integ = loaded.integrations[integration]
     missing = [(f"integrations.{integration}.flows.{stream}",
                 f"this exchange needs {'an' if stream[:1] in 'aeiou' else 'a'} {stream} edge, "
@@ -152,6 +151,11 @@ def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
                for stream in needs if integ.edge(stream) is None]
     if missing:
         raise ConfigError(str(loaded.source), missing)
+
+
+def _exchange_of(flow: str) -> Exchange:
+    """The deployed exchange whose flow is ``flows/<flow>.py``."""
+    return next(e for e in EXCHANGES if e.entrypoint.startswith(f"flows/{flow}.py:"))
 
 
 def _show_parked(summary: dict[str, Any]) -> None:

@@ -24,15 +24,15 @@ from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import OrderSource
 from hub.config import Config
+from hub.exchanges import ORDERS, skipped_reason
 from hub.store import Store
 from tasks.clients import open_capability
-from tasks.orders_stage import ORDERS
 
 __all__ = ["OrderPoller", "order_upload_cycle", "polled", "start_polls"]
 
 logger = logging.getLogger("skladbridge.orders")
 
-#: runs one order-upload cycle of an integration; a summary with "skipped" means "ask again"
+#: runs one order-upload cycle of an integration; a skipped one (:func:`hub.exchanges.skipped_reason`) asks again
 UploadCycle = Callable[[str], object]
 
 
@@ -84,7 +84,7 @@ class OrderPoller:
 
     def _cycle(self, integration: str) -> bool:
         result = self._run_cycle(integration)
-        return not (isinstance(result, dict) and "skipped" in result)
+        return skipped_reason(result) is None
 
     def _poll(self, integration: str, seconds: float) -> None:
         integ = self.config.integrations[integration]

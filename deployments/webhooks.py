@@ -47,6 +47,7 @@ from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import StockEvents
 from hub.config import Config, load_config, resolve_secret
+from hub.exchanges import skipped_reason
 from hub.store import Store, StoreError
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store
@@ -182,14 +183,14 @@ class Receiver:
         if self._run_status_cycle is None:
             return True
         result = self._run_status_cycle(integration)
-        return not (isinstance(result, Mapping) and "skipped" in result)
+        return skipped_reason(result) is None
 
     def _cycle(self, integration: str) -> bool:
         # what is recorded from here on may not be in this cycle's read: it stays pending
         up_to = self.store.notices.latest_id(integration)
         oldest = self.store.notices.pending(integration, limit=1)
         result = self._run_cycle(integration, oldest[0].received_at if oldest else None)
-        if isinstance(result, Mapping) and "skipped" in result:
+        if skipped_reason(result) is not None:
             return False
         if up_to is not None:
             self.store.notices.mark_done(integration, up_to=up_to)

@@ -14,25 +14,43 @@ follows the pages; a summary table ends the run. Orders the ERP refused fail the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from prefect import flow, get_run_logger, tags
+from prefect import flow
 
-from connectors.http import request_stats
-from hub.store import ExchangeBusyError
-from tasks.hub_tasks import load_config_task, open_hub_store
-from tasks.orders_backfill import MAX_PAGES, Backfilled, Window, backfill_window, summary_rows, unfinished, window
-from tasks.orders_stage import ORDERS, plan_order_run
-from tasks.publish import UploadsFailed
-from tasks.reporting import Progress, publish_summary, requests_rows
+from hub.exchanges import ARCHIVE_BACKFILL
+from tasks.exchange import Exchange, Outcome, run_exchange
+from tasks.orders_backfill import (
+    MAX_PAGES,
+    Backfilled,
+    Window,
+    backfill_outcome,
+    backfill_window,
+    nothing_to_do,
+    unfinished,
+    window,
+)
+from tasks.orders_stage import OrderRun, plan_order_run
+from tasks.reporting import Progress
 
-#: the run locks this flow takes (the CLI probes them before Prefect starts)
-STREAMS = (ORDERS,)
+
+def backfill(ex: Exchange[OrderRun], wanted: Window | None, max_pages: int) -> Outcome:
+    """The window asked for, or every one a run left unfinished: each from its cursor, page by page."""
+    run = ex.run
+    windows = [wanted] if wanted else unfinished(run)
+    if not windows:
+        return nothing_to_do(run.name)
+    results: list[Backfilled] = []
+    for win in windows:
+        ex.explain = lambda exc, stream=win.stream: (
+            f"archive backfill {stream} failed (the next run goes on from page "
+            f"{run.store.cursors.get(run.name, stream) or 1}): {exc}")
+        progress = Progress(f"{run.name}: archive {win.stream}, pages staged and sent")
+        results.append(backfill_window(run, win, max_pages, _on_page(progress)))
+    ex.explain = None
+    return backfill_outcome(results, run.name)
 
 
 def _on_page(progress: Progress) -> Callable[[Backfilled], None]:
@@ -63,61 +81,6 @@ def archive_backfill(integration: str, config_path: str | None = None, date_from
     if (date_from is None) != (date_to is None):
         raise ValueError("give both date_from and date_to, or neither (then unfinished backfills go on)")
     wanted = window(date_from, date_to, statuses) if date_from and date_to else None
-    logger = get_run_logger()
-    started, before = time.monotonic(), request_stats().by_endpoint()
-    config = load_config_task(config_path)
-    store = open_hub_store(config)
-    try:
-        run = plan_order_run(config, integration, store)
-        windows: list[Window] = [wanted] if wanted else unfinished(run)
-        if not windows:
-            logger.info("no archive backfill of %s is unfinished: nothing to do", integration)
-            return {"integration": integration, "trigger": trigger, "windows": [], "rows": [], "accepted": 0,
-                    "created": 0, "linked": 0, "done": True}
-        with ExitStack() as held:
-            try:
-                held.enter_context(store.locks.hold(integration, ORDERS))
-            except ExchangeBusyError:
-                message = "another run is uploading orders of this integration: the backfill waits for the next run"
-                logger.info(message)
-                store.journal.write(integration, "info", "archive-backfill.skipped", message)
-                return {"integration": integration, "skipped": message}
-            held.enter_context(tags(f"integration:{integration}", "archive-backfill"))
-            released = store.queue.release(integration=integration, kind=ORDERS)
-            results: list[Backfilled] = []
-            for win in windows:
-                progress = Progress(f"{integration}: archive {win.stream}, pages staged and sent")
-                try:
-                    results.append(backfill_window(run, win, max_pages, _on_page(progress)))
-                except Exception as exc:
-                    store.journal.write(integration, "error", "archive-backfill.failed",
-                                        f"archive backfill {win.stream} failed (the next run goes on from "
-                                        f"page {store.cursors.get(integration, win.stream) or 1}): {exc}")
-                    raise
-        spent = request_stats().since(before)
-        seconds = round(time.monotonic() - started, 2)
-        rows = [*summary_rows(results), *requests_rows(spent), {"what": "duration, s", "count": seconds}]
-        publish_summary(f"archive-backfill-{integration}", rows,
-                        f"Archive backfill of {integration} ({trigger}): {run.source} -> {run.target}")
-        total = {k: sum(getattr(r.sent, k) for r in results) for k in ("accepted", "created", "refused")}
-        summary: dict[str, Any] = {
-            "integration": integration, "trigger": trigger, "windows": [r.window.stream for r in results],
-            "pages": sum(r.pages for r in results), "orders_read": sum(r.orders_read for r in results),
-            "linked": sum(r.linked for r in results), "queued": sum(r.queued for r in results),
-            "parked": sum(r.parked for r in results), "unchanged": sum(r.unchanged for r in results),
-            **total, "done": all(r.done for r in results), "released_claims": released, "seconds": seconds,
-            "parked_reasons": {k: v for r in results for k, v in r.reasons.items()},
-            "requests": {system: asdict(spent.total(system)) for system in spent.systems()}, "rows": rows,
-        }
-        level = "error" if total["refused"] else "warning" if summary["parked"] else "info"
-        store.journal.write(integration, level, "archive-backfill.done",
-                            f"archive backfill {', '.join(summary['windows'])}: {summary['orders_read']} orders "
-                            f"read, {summary['linked']} linked, {summary['queued']} queued, {summary['parked']} "
-                            f"parked, {total['accepted']} accepted ({total['created']} new)"
-                            + ("" if summary["done"] else "; more pages left"), {"trigger": trigger})
-        if total["refused"]:
-            errors = [e for r in results for e in r.sent.errors][:3]
-            raise UploadsFailed(f"archive backfill of {integration}: {total['refused']} orders not accepted: {errors}")
-        return summary
-    finally:
-        store.close()
+    return run_exchange(ARCHIVE_BACKFILL, integration, config_path, plan_order_run,
+                        lambda ex: backfill(ex, wanted, max_pages), trigger)
+

@@ -8,77 +8,22 @@ applied by the first cycle after they are mapped; statuses the channel refused a
 
 from __future__ import annotations
 
-import asyncio
-import time
-from contextlib import ExitStack
 from typing import Any
 
-from prefect import flow, get_run_logger, tags, task
-from prefect.cache_policies import NONE
+from prefect import flow
 
-from connectors.http import request_stats
-from hub.capabilities import OrderStates, StatusSink
-from hub.store import ExchangeBusyError
-from tasks.clients import open_capability
-from tasks.hub_tasks import load_config_task, open_hub_store
-from tasks.orders_status import STATUSES, StatusResult, StatusRun, plan_status_run, sync_states
-from tasks.reporting import publish_summary, requests_rows
-
-#: the run locks this flow takes
-STREAMS = (STATUSES,)
+from hub.exchanges import ORDER_STATUS_SYNC
+from tasks.exchange import Exchange, Outcome, run_exchange
+from tasks.orders_status import StatusRun, plan_status_run
+from tasks.status_cycle import status_outcome, sync_statuses
 
 
-@task(name="sync-statuses", cache_policy=NONE)
-def sync_statuses(run: StatusRun) -> StatusResult:
-    async def go() -> StatusResult:
-        async with open_capability(run.integ, run.source, OrderStates) as states, \
-                open_capability(run.integ, run.target, StatusSink) as sink:
-            return await sync_states(run, states, sink)
-
-    return asyncio.run(go())
+def set_statuses(ex: Exchange[StatusRun]) -> Outcome:
+    """Read the changed states and set the mapped statuses."""
+    return status_outcome(sync_statuses(ex.run))
 
 
 @flow(name="order-status-sync", flow_run_name="order-status-sync/{integration}", log_prints=False)  # type: ignore[arg-type]
 def order_status_sync(integration: str, config_path: str | None = None, trigger: str = "schedule") -> dict[str, Any]:
     """One status-sync cycle of ``integration`` (``trigger``: schedule, webhook, cli)."""
-    logger = get_run_logger()
-    started, before = time.monotonic(), request_stats().by_endpoint()
-    config = load_config_task(config_path)
-    store = open_hub_store(config)
-    try:
-        run = plan_status_run(config, integration, store)
-        with ExitStack() as held:
-            try:
-                held.enter_context(store.locks.hold(integration, STATUSES))
-            except ExchangeBusyError:
-                message = "another run is syncing order statuses of this integration: this cycle is skipped"
-                logger.info(message)
-                store.journal.write(integration, "info", "order-status-sync.skipped", message)
-                return {"integration": integration, "skipped": message}
-            held.enter_context(tags(f"integration:{integration}", "order-status-sync"))
-            try:
-                result = sync_statuses(run)
-            except Exception as exc:
-                store.journal.write(integration, "error", "order-status-sync.failed", f"status sync failed: {exc}")
-                raise
-        seconds = round(time.monotonic() - started, 2)
-        rows: list[dict[str, Any]] = [
-            {"what": "order states read", "count": result.states_read},
-            {"what": "of them orders from the channel", "count": result.ours},
-            {"what": "statuses set on the channel", "count": result.sent},
-            {"what": "statuses the channel has already", "count": result.unchanged},
-            {"what": "states not mapped (undefined, journaled)", "count": len(result.undefined)},
-            {"what": "statuses the channel refused (journaled)", "count": len(result.refused)},
-            *requests_rows(request_stats().since(before)), {"what": "duration, s", "count": seconds},
-        ]
-        publish_summary(f"order-status-sync-{integration}", rows,
-                        f"Order statuses of {integration} ({trigger}): {run.source} -> {run.target}")
-        store.journal.write(integration, "warning" if result.undefined or result.refused else "info",
-                            "order-status-sync.done", f"status sync: {result.states_read} states read, "
-                            f"{result.sent} statuses set", {"trigger": trigger})
-        return {"integration": integration, "trigger": trigger, "states_read": result.states_read,
-                "ours": result.ours, "sent": result.sent, "unchanged": result.unchanged,
-                "undefined": dict(result.undefined), "refused": dict(result.refused), "seconds": seconds,
-                "rows": rows}
-    finally:
-        store.close()
+    return run_exchange(ORDER_STATUS_SYNC, integration, config_path, plan_status_run, set_statuses, trigger)

@@ -13,20 +13,27 @@ was accepted; a cycle whose batches were refused fails and the next reads the sa
 
 from __future__ import annotations
 
-import time
-from contextlib import ExitStack
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, tags
+from prefect import flow
 
-from connectors.http import request_stats
-from hub.store import ExchangeBusyError
-from tasks.hub_tasks import load_config_task, open_hub_store
-from tasks.publish import INVENTORIES, UploadsFailed, drain
-from tasks.reporting import publish_summary, requests_rows
-from tasks.stock_cycle import Cursor, plan_stock_run, read_and_queue, summary_rows
+from hub.exchanges import INVENTORIES, STOCK_SYNC
+from tasks.exchange import Exchange, Outcome, run_exchange
+from tasks.publish import drain
+from tasks.stock_cycle import Cursor, StockRun, lag_since, plan_stock_run, read_and_queue, sync_outcome
+
+
+def sync(ex: Exchange[StockRun], full: bool, batches_per_task: int, noticed_at: str | None) -> Outcome:
+    """Read what moved, queue what differs, send it; move the cursor once all of it was accepted."""
+    run = ex.run
+    cursor = Cursor.load(run)
+    result = read_and_queue(run, force_full=full)
+    uploaded = drain(run, INVENTORIES, batches_per_task)
+    if not uploaded.unfinished:
+        # everything this cycle read is in the channel: the next cycle may start after it
+        full_at = result.read_at if result.full else cursor.full_at
+        Cursor(result.read_at, full_at, run.integ.options.stock.measure).save(run)
+    return sync_outcome(result, uploaded, run.name, lag_since(noticed_at))
 
 
 @flow(name="stock-sync", flow_run_name="stock-sync/{integration}", log_prints=False)  # type: ignore[arg-type]
@@ -49,76 +56,5 @@ def stock_sync(
             the summary's lag is measured from it.
         batches_per_task: upload batches per task run.
     """
-    logger = get_run_logger()
-    started, before = time.monotonic(), request_stats().by_endpoint()
-    config = load_config_task(config_path)
-    store = open_hub_store(config)
-    try:
-        run = plan_stock_run(config, integration, store)
-        with ExitStack() as held:
-            try:
-                held.enter_context(store.locks.hold(integration, INVENTORIES))
-            except ExchangeBusyError:
-                message = "another run is sending stock of this integration: this cycle is skipped, the next catches up"
-                logger.info(message)
-                store.journal.write(integration, "info", "stock-sync.skipped", message)
-                return {"integration": integration, "skipped": message}
-            try:
-                held.enter_context(tags(f"integration:{integration}", "stock-sync"))
-                # claims a killed cycle left would wait for their lease: the lock says nobody holds them
-                released = store.queue.release(integration=integration, kind=INVENTORIES)
-                cursor = Cursor.load(run)
-                result = read_and_queue(run, force_full=full)
-                uploaded = drain(run, INVENTORIES, batches_per_task)
-                if not uploaded.unfinished:
-                    # everything this cycle read is in the channel: the next cycle may start after it
-                    Cursor(result.read_at, result.read_at if result.full else cursor.full_at,
-                           run.integ.options.stock.measure).save(run)
-            except Exception as exc:
-                store.journal.write(integration, "error", "stock-sync.failed", f"stock sync failed: {exc}")
-                raise
-
-        spent = request_stats().since(before)
-        seconds = round(time.monotonic() - started, 2)
-        rows = [*summary_rows(result),
-                {"what": "batches sent", "count": uploaded.batches},
-                {"what": "offers sent", "count": uploaded.entries}]
-        if uploaded.not_found:
-            rows.append({"what": "offers the channel refused as unknown in this cycle",
-                         "count": len(uploaded.not_found)})
-        if uploaded.unfinished:
-            rows.append({"what": "batches not accepted (cursor kept: the next cycle reads again)",
-                         "count": uploaded.unfinished})
-        lag = _lag(noticed_at)
-        rows += [*requests_rows(spent), {"what": "duration, s", "count": seconds},
-                 *([{"what": "lag from the notification, s", "count": lag}] if lag is not None else [])]
-        publish_summary(f"stock-sync-{integration}", rows,
-                        f"Stock sync of {integration} ({trigger}): {run.source} -> {run.target}")
-        summary: dict[str, Any] = {
-            "integration": integration, "trigger": trigger, "full": result.full, "why": result.why,
-            "rows_read": result.rows_read, "offers_affected": result.offers_affected,
-            "offers_changed": result.offers_changed, "batches_sent": uploaded.batches,
-            "offers_sent": uploaded.entries, "not_found": len(uploaded.not_found),
-            "unknown_to_channel": result.unknown_to_channel,
-            "not_in_catalog": result.not_in_catalog, "released_claims": released, "seconds": seconds, "lag": lag,
-            "requests": {system: asdict(spent.total(system)) for system in spent.systems()}, "rows": rows,
-        }
-        level = "error" if uploaded.unfinished else "warning" if uploaded.not_found else "info"
-        store.journal.write(integration, level, "stock-sync.done",
-                            f"stock sync: {result.rows_read} rows read, {result.offers_changed} offers changed, "
-                            f"{uploaded.batches} batches sent", {k: summary[k] for k in ("full", "trigger")})
-        if uploaded.unfinished:
-            raise UploadsFailed(f"stock sync of {integration}: {uploaded.unfinished} batches not accepted "
-                                f"({uploaded.dead} refused for good): {uploaded.errors[:3]}")
-        return summary
-    finally:
-        store.close()
-
-
-def _lag(noticed_at: str | None) -> float | None:
-    if not noticed_at:
-        return None
-    noticed = datetime.fromisoformat(noticed_at)
-    if noticed.tzinfo is None:
-        noticed = noticed.replace(tzinfo=UTC)
-    return round((datetime.now(UTC) - noticed).total_seconds(), 2)
+    return run_exchange(STOCK_SYNC, integration, config_path, plan_stock_run,
+                        lambda ex: sync(ex, full, batches_per_task, noticed_at), trigger)

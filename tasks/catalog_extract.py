@@ -19,6 +19,8 @@ from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, Channe
 from hub.model import ID_COLUMN
 from tasks.catalog_run import CatalogRun
 from tasks.clients import open_capability
+from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
+from tasks.reporting import Progress
 
 
 @dataclass
@@ -206,3 +208,34 @@ def pull_stock(run: CatalogRun) -> pd.DataFrame:
             return await source.current_stock(run.integ.options.stock.measure)
 
     return asyncio.run(go())
+
+
+def import_assortment(run: CatalogRun, pages_per_task: int) -> PageCounts:
+    """The whole assortment staged: the first page tells the catalog size, the rest come in page-range
+    tasks (run side by side by the flow's task runner), with a progress artifact."""
+    progress = Progress(f"{run.name}: assortment pages")
+    total = import_first_page(run)
+    ranges = page_ranges(total.total_size, total.page_size, pages_per_task)
+    expected = 1 + sum(len(r) for r in ranges)
+    progress.update(total.pages, expected)
+    futures = [import_page_range.submit(run, offsets) for offsets in ranges]
+    for future in futures:
+        total.add(future.result())
+        progress.update(total.pages, expected)
+    return total
+
+
+def catalog_mappings(run: CatalogRun, reference: Reference) -> CatalogMappings:
+    """The stores, price types and folders of the source, checked against the config's mappings and the
+    channel's settings before anything is written.
+
+    Raises:
+        MappingError: every missing or wrong mapping, each with its fix.
+    """
+    return resolve_catalog_mappings(
+        run.name, run.integ.mappings,
+        stores=reference.frames["stores"], price_types=reference.frames["price_types"],
+        folders=reference.frames["categories"], channel=reference.channel.with_problems_of(run.target),
+        need_stock=run.wants_stock, need_prices=run.wants_prices,
+        source_title=run.source_title, channel_title=run.target_title,
+    )

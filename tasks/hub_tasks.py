@@ -12,6 +12,7 @@ from hub.capabilities import Reachable
 from hub.config import Config, load_config
 from hub.store import Store, open_store
 from tasks.clients import open_capability
+from tasks.reporting import publish_summary
 
 
 def open_hub_store(config: Config) -> Store:
@@ -73,3 +74,19 @@ def check_systems(config: Config) -> dict[str, str]:
                                       if integ.active for alias in integ.systems))
 
     return dict(asyncio.run(every()))
+
+
+class HealthcheckFailed(Exception):
+    """Some system did not answer our credentials; the message names each and why."""
+
+
+def report_health(store_report: dict[str, Any], systems: dict[str, str]) -> dict[str, Any]:
+    """Publish the healthcheck's table; fail naming every system that did not answer."""
+    report = {**store_report, **{f"system {label}": result for label, result in systems.items()}}
+    publish_summary("healthcheck", [{"check": key, "value": value} for key, value in report.items()],
+                    "Sklad Bridge healthcheck")
+    failed = [f"{label}: {result.removeprefix('failed: ')}" for label, result in systems.items()
+              if result.startswith("failed")]
+    if failed:
+        raise HealthcheckFailed("systems that did not answer: " + "; ".join(failed))
+    return report

@@ -22,6 +22,9 @@ from hub.capabilities import ChannelReference
 class MappingError(Exception):
     """Required mappings or settings are missing or wrong; ``problems`` lists each with its fix."""
 
+    #: an exchange that fails on it journals it as ``<exchange>.mappings`` too, in its own words
+    journal_event = "mappings"
+
     def __init__(self, integration: str, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)

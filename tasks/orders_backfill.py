@@ -27,6 +27,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
+from tasks.exchange import Outcome
 from tasks.orders_books import plan_with_books
 from tasks.orders_plan import OrderPlanner
 from tasks.orders_send import Sent, attach_links, linked_ids, send_queued
@@ -199,3 +200,32 @@ def summary_rows(results: Sequence[Backfilled]) -> list[dict[str, Any]]:
             rows.append({"what": f"{name}: more pages left (the next run goes on from page {r.next_page})",
                          "count": 1})
     return rows
+
+
+def backfill_outcome(results: Sequence[Backfilled], integration: str) -> Outcome:
+    """The summary of one backfill run over its windows; orders the ERP refused fail the run."""
+    total = {k: sum(getattr(r.sent, k) for r in results) for k in ("accepted", "created", "refused")}
+    windows = [r.window.stream for r in results]
+    parked, done = sum(r.parked for r in results), all(r.done for r in results)
+    summary: dict[str, Any] = {
+        "windows": windows, "pages": sum(r.pages for r in results), "orders_read": sum(r.orders_read for r in results),
+        "linked": sum(r.linked for r in results), "queued": sum(r.queued for r in results), "parked": parked,
+        "unchanged": sum(r.unchanged for r in results), **total, "done": done,
+        "parked_reasons": {k: v for r in results for k, v in r.reasons.items()},
+    }
+    errors = [e for r in results for e in r.sent.errors][:3]
+    return Outcome(
+        rows=summary_rows(results), summary=summary,
+        line=f"archive backfill {', '.join(windows)}: {summary['orders_read']} orders read, {summary['linked']} "
+             f"linked, {summary['queued']} queued, {parked} parked, {total['accepted']} accepted "
+             f"({total['created']} new)" + ("" if done else "; more pages left"),
+        level="error" if total["refused"] else "warning" if parked else "info",
+        failure=f"archive backfill of {integration}: {total['refused']} orders not accepted: {errors}"
+        if total["refused"] else None,
+    )
+
+
+def nothing_to_do(integration: str) -> Outcome:
+    """A scheduled run with no unfinished window: a log line, no artifact, no journal entry."""
+    return Outcome(rows=[], line=f"no archive backfill of {integration} is unfinished: nothing to do",
+                   summary={"windows": [], "accepted": 0, "created": 0, "linked": 0, "done": True}, report=False)

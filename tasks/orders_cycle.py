@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
+from tasks.exchange import Outcome
 from tasks.orders_books import plan_with_books
 from tasks.orders_plan import OrderPlanner, Planned
 from tasks.orders_send import Sent, send_queued
@@ -128,3 +129,24 @@ def summary_rows(read: ReadResult, sent: Sent) -> list[dict[str, Any]]:
     if sent.erp_ids_not_written:
         rows.append({"what": "ERP ids not written back to the channel (journaled)", "count": sent.erp_ids_not_written})
     return rows
+
+
+def upload_outcome(read: ReadResult, sent: Sent, integration: str) -> Outcome:
+    """The summary of one upload cycle; orders the ERP refused fail the run, parked ones warn."""
+    planned = read.planned
+    queued, parked = (planned.queued, planned.parked) if planned else (0, 0)
+    return Outcome(
+        rows=summary_rows(read, sent),
+        line=f"order upload: {read.orders_read} orders read, {queued} queued, {parked} parked, "
+             f"{sent.accepted} accepted ({sent.created} new)",
+        level="error" if sent.refused else "warning" if parked else "info",
+        summary={
+            "first_read": read.first_read, "orders_read": read.orders_read, "eligible": read.eligible,
+            "queued": queued, "parked": parked, "parked_reasons": dict(planned.reasons) if planned else {},
+            "accepted": sent.accepted, "created": sent.created, "refused": sent.refused, "items_skipped": sent.skipped,
+            "customers_found": sent.customers_found, "customers_created": sent.customers_created,
+            "erp_ids_not_written": sent.erp_ids_not_written,
+        },
+        failure=f"order upload of {integration}: {sent.refused} orders not accepted: {sent.errors[:3]}"
+        if sent.refused else None,
+    )

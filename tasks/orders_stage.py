@@ -19,12 +19,12 @@ import pandas as pd
 
 from hub.capabilities import OrderBatch, OrderSink, OrderSource
 from hub.config import Config, Integration
+from hub.exchanges import ORDERS
 from hub.store import Store
 from tasks.clients import checked_edge
 from tasks.publish import digest
 
-#: queue kind, snapshot stream, run lock and cursor stream of the upload
-ORDERS = "orders"
+#: the records of orders that once counted for upload (an order that passed an upload status stays eligible)
 ELIGIBLE = "order_eligible"
 #: order columns left out of an order's contents (echoes of our own writes)
 VOLATILE = ("external_id", "updated_at")

@@ -19,11 +19,11 @@ import pandas as pd
 
 from hub.capabilities import OrderStates, StatusSink
 from hub.config import Config, Integration
+from hub.exchanges import STATUSES
 from hub.store import QueueStatus, Store
 from tasks.clients import checked_edge
 from tasks.orders_stage import ORDERS, plain_rows
 
-STATUSES = "statuses"
 STATES = "order_states"  # the ERP's last state per channel order
 UNDEFINED = "order_state_undefined"  # channel orders whose ERP state has no mapping yet
 UNDEFINED_ITEMS = "order_state_undefined_item"  # their dead queue items (what `queue list` shows)

@@ -30,13 +30,12 @@ from prefect.cache_policies import NONE
 from connectors.http import ConnectorError
 from hub.capabilities import BatchSink, Entry, PriceSink, StockSink
 from hub.config import Integration
+from hub.exchanges import INVENTORIES, PRICES
 from hub.store import QueueStatus, Store
 from hub.store.db import chunked
 from tasks.clients import open_capability
 from tasks.reporting import Progress
 
-INVENTORIES = "inventories"
-PRICES = "prices"
 #: upload stream -> the capability its sink implements
 SINKS: dict[str, type[BatchSink]] = {INVENTORIES: StockSink, PRICES: PriceSink}
 #: what each upload stream carries, in the merchant's words (task run names)

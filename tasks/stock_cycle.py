@@ -24,8 +24,9 @@ from hub.config import Config, Integration
 from hub.store import Store
 from tasks.catalog_publish import bundle_parts
 from tasks.clients import capability_for_planning, checked_edge, open_capability
+from tasks.exchange import Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
-from tasks.publish import INVENTORIES, UploadPlanner
+from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
 from tasks.stock_levels import StockLevels
 from tasks.stock_rules import STOCKED_KINDS, StockRules, channel_stock
 
@@ -217,3 +218,41 @@ def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
         rows.append({"what": "bundles with unknown components (left untouched)",
                      "count": len(result.bundles_without_components)})
     return rows
+
+
+def lag_since(noticed_at: str | None) -> float | None:
+    """Seconds from the notification of the earliest change a cycle carries (webhook path) to now."""
+    if not noticed_at:
+        return None
+    noticed = datetime.fromisoformat(noticed_at)
+    if noticed.tzinfo is None:
+        noticed = noticed.replace(tzinfo=UTC)
+    return round((datetime.now(UTC) - noticed).total_seconds(), 2)
+
+
+def sync_outcome(result: CycleResult, uploaded: Uploaded, integration: str, lag: float | None) -> Outcome:
+    """The summary of one stock-sync cycle; batches the channel did not accept fail the run."""
+    rows = [*summary_rows(result),
+            {"what": "batches sent", "count": uploaded.batches},
+            {"what": "offers sent", "count": uploaded.entries}]
+    if uploaded.not_found:
+        rows.append({"what": "offers the channel refused as unknown in this cycle", "count": len(uploaded.not_found)})
+    if uploaded.unfinished:
+        rows.append({"what": "batches not accepted (cursor kept: the next cycle reads again)",
+                     "count": uploaded.unfinished})
+    return Outcome(
+        rows=rows,
+        tail=[{"what": "lag from the notification, s", "count": lag}] if lag is not None else [],
+        line=f"stock sync: {result.rows_read} rows read, {result.offers_changed} offers changed, "
+             f"{uploaded.batches} batches sent",
+        level="error" if uploaded.unfinished else "warning" if uploaded.not_found else "info",
+        data={"full": result.full},
+        summary={
+            "full": result.full, "why": result.why, "rows_read": result.rows_read,
+            "offers_affected": result.offers_affected, "offers_changed": result.offers_changed,
+            "batches_sent": uploaded.batches, "offers_sent": uploaded.entries, "not_found": len(uploaded.not_found),
+            "unknown_to_channel": result.unknown_to_channel, "not_in_catalog": result.not_in_catalog, "lag": lag,
+        },
+        failure=f"stock sync of {integration}: {uploaded.unfinished} batches not accepted "
+                f"({uploaded.dead} refused for good): {uploaded.errors[:3]}" if uploaded.unfinished else None,
+    )

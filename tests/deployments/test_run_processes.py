@@ -164,13 +164,13 @@ def test_a_killed_run_leaves_no_process_behind(
 def test_a_second_run_is_refused_before_prefect_starts(
     tmp_path: Path, cli_env: tuple[Path, dict[str, str]], spawned: set[Proc]
 ) -> None:
-    from flows.full_import import STREAMS
+    from hub.exchanges import FULL_IMPORT
     from hub.store import open_store
 
     config, env = cli_env
     store = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
     try:
-        with store.locks.hold("main", *STREAMS):  # a run of "main" in progress
+        with store.locks.hold("main", *FULL_IMPORT.locks):  # a run of "main" in progress
             cli = start_cli(tmp_path, env, "run", "full-import", "--integration", "main", "--config", str(config))
             deadline = time.monotonic() + 120
             while cli.poll() is None and time.monotonic() < deadline:
