@@ -90,6 +90,9 @@ class Connector:
         capabilities: protocol of :mod:`hub.capabilities` → ``make(client, settings)``, the object
             implementing it over that client. ``client`` is None when a task only plans (batch
             sizes, entry shapes, feed files): methods that send nothing must not touch it.
+        sandbox: ``"package.module:function"`` making a seeded account of the connector's sandbox
+            (a ``connectors.sandboxing.kit.SandboxKit``): what the conformance suite every connector
+            runs is run against. Named, not imported, so that loading a connector loads no sandbox.
     """
 
     name: str
@@ -97,6 +100,7 @@ class Connector:
     settings: type[SystemSettings]
     client: Callable[[Any, SecretResolver], AbstractAsyncContextManager[Any]]
     capabilities: Mapping[type, Callable[[Any, Any], Any]]
+    sandbox: str | None = None
 
     def can(self, capability: type) -> bool:
         return capability in self.capabilities

@@ -43,6 +43,7 @@ CONNECTOR = Connector(
                   BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over,
                   OrderSink: MoySkladOrders.over, OrderStates: MoySkladOrders.over,
                   CustomerBook: MoySkladCustomers.over},
+    sandbox="connectors.moysklad.sandbox_kit:conformance_kit",
 )
 
 __all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]

@@ -1,0 +1,331 @@
+"""The bar every connector meets, run for each registered one against its own sandbox on loopback.
+
+A connector joins by declaring its sandbox kit (``Connector.sandbox``); nobody writes these tests for
+it again (the idea of the Singer SDK's standard tap tests). For each system:
+
+* a wrong secret is refused at once — one request, an :class:`AuthError`, the secret in no message;
+* a listing is paged to the end in the fewest requests, and a page that comes back trips the loop guard;
+* rate refusals (429/503, as the system answers them) and server errors are honoured and retried, and
+  counted in the request statistics;
+* every capability it declares answers, in canonical frames where it returns frames;
+* its settings' secrets are references in the config and redacted wherever the config is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pandas as pd
+import pytest
+
+from connectors.http import AuthError, PagingLoopError, redact, request_stats
+from connectors.sandboxing.kit import SandboxKit
+from connectors.sandboxing.serving import LoopbackServer
+from hub import model
+from hub.capabilities import (
+    BundleSource,
+    CatalogFeedSink,
+    CatalogSource,
+    ChannelReference,
+    CustomerBook,
+    OrderReference,
+    OrderSink,
+    OrderSource,
+    OrderStates,
+    PriceSink,
+    Reachable,
+    StatusSink,
+    StockEvents,
+    StockSink,
+    StockSource,
+)
+from hub.config import parse_config, redacted_dump, resolve_secret
+from hub.systems import BUILTIN, Connector, SystemSettings, connector, known_systems
+
+SYSTEMS = [name for name in known_systems() if connector(name).sandbox]
+
+
+def test_every_bundled_connector_runs_the_suite() -> None:
+    assert sorted(BUILTIN) == sorted(name for name in SYSTEMS if name in BUILTIN)
+
+
+class Wire:
+    """The sandbox behind a recording proxy: every request's path (from the root) and status, as sent."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[tuple[str, int]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = [0]  # 0: no answer started (a dropped connection)
+
+        async def noting(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            self.seen.append((scope["path"].rstrip("/"), status[0]))
+
+    def count(self, path: str = "", statuses: Collection[int] | None = None) -> int:
+        return sum(1 for p, s in self.seen if p.startswith(path) and (statuses is None or s in statuses))
+
+
+@dataclass
+class Account:
+    """One connector and a fresh account of its sandbox, served on a loopback port behind a :class:`Wire`."""
+
+    system: Connector
+    kit: SandboxKit
+    base_url: str
+    wire: Wire
+
+    def entry(self) -> dict[str, Any]:
+        """The system's entry of a config, pointed at this account."""
+        return {k: v.replace("{base_url}", self.base_url) if isinstance(v, str) else v
+                for k, v in self.kit.settings.items()}
+
+    def settings(self) -> SystemSettings:
+        return self.system.settings.model_validate(self.entry())
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[tuple[Any, SystemSettings]]:
+        settings = self.settings()
+        async with self.system.client(settings, resolve_secret) as client:
+            yield client, settings
+
+    def capability(self, client: Any, settings: SystemSettings, protocol: type) -> Any:
+        return self.system.capabilities[protocol](client, settings)
+
+
+def _kit(system: Connector) -> SandboxKit:
+    assert system.sandbox is not None
+    module, _, function = system.sandbox.partition(":")
+    kit = getattr(importlib.import_module(module), function)()
+    assert isinstance(kit, SandboxKit), f"{system.sandbox} must return a SandboxKit"
+    return kit
+
+
+@pytest.fixture(params=SYSTEMS)
+def account(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+    system = connector(request.param)
+    kit = _kit(system)
+    for name, value in kit.secrets.items():
+        monkeypatch.setenv(name, value)
+    wire = Wire(kit.sandbox.app)
+    with LoopbackServer(wire) as server:
+        yield Account(system, kit, f"http://127.0.0.1:{server.port}", wire)
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def main() -> Any:
+        return await coro
+
+    return asyncio.run(main())
+
+
+# -- credentials ---------------------------------------------------------------------------------
+def test_a_wrong_secret_is_refused_at_once_and_never_named(account: Account,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in account.kit.wrong_secrets.items():
+        monkeypatch.setenv(name, value)
+
+    async def check() -> AuthError:
+        async with account.client() as (client, settings):
+            with pytest.raises(AuthError) as refused:
+                await account.capability(client, settings, Reachable).check_access()
+            return refused.value
+
+    error = run(check())
+    assert account.wire.count() == 1, f"a refused credential is not asked again: {account.wire.seen}"
+    assert error.status in (401, 403)
+    for value in account.kit.wrong_secrets.values():
+        assert value not in str(error) and value not in repr(error.details)
+
+
+def test_the_right_secret_is_let_in(account: Account) -> None:
+    async def check() -> str:
+        async with account.client() as (client, settings):
+            return str(await account.capability(client, settings, Reachable).check_access())
+
+    assert run(check())
+
+
+# -- paging --------------------------------------------------------------------------------------
+def _listing(account: Account) -> int:
+    async def read() -> int:
+        async with account.client() as (client, _):
+            return await account.kit.listing(client)
+
+    return int(run(read()))
+
+
+def test_a_listing_is_paged_to_the_end_in_the_fewest_requests(account: Account) -> None:
+    kit = account.kit
+    assert kit.listing_rows > kit.page_size, "the kit's listing must take more than one page"
+    assert _listing(account) == kit.listing_rows
+    pages = math.ceil(kit.listing_rows / kit.page_size)
+    assert account.wire.count(kit.listing_path) == pages
+
+
+def _first_page_again(app: Any, path: str, param: str) -> Any:
+    """The sandbox, behind a proxy that answers every page of ``path`` with the first one."""
+
+    async def proxy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == path:
+            query = parse_qsl(scope["query_string"].decode(), keep_blank_values=True)
+            first = {"offset": "0", "page": "1"}.get(param, "1")
+            scope = {**scope, "query_string": urlencode([(k, first if k == param else v) for k, v in query]).encode()}
+        await app(scope, receive, send)
+
+    return proxy
+
+
+def test_a_page_that_comes_back_trips_the_loop_guard(account: Account) -> None:
+    kit = account.kit
+    wire = Wire(_first_page_again(kit.sandbox.app, kit.listing_path, kit.page_param))
+    with LoopbackServer(wire) as proxy:
+        with pytest.raises(PagingLoopError):
+            _listing(Account(account.system, kit, f"http://127.0.0.1:{proxy.port}", wire))
+    # it stopped at the page that came back instead of paging on (or retrying it)
+    assert wire.count(kit.listing_path) <= math.ceil(kit.listing_rows / kit.page_size)
+
+
+# -- refusals and failures -----------------------------------------------------------------------
+def test_rate_refusals_are_honoured_and_counted(account: Account) -> None:
+    kit = account.kit
+    kit.sandbox.faults.rate_limit_burst = 2
+    before = request_stats().by_endpoint()
+    assert _listing(account) == kit.listing_rows
+    assert account.wire.count(statuses=(429, 503)) == 2
+    assert request_stats().since(before).total(account.system.name).rate_refusals == 2
+    # each refused request was asked again once it was let in: no page lost, none asked twice more
+    assert account.wire.count(kit.listing_path) == math.ceil(kit.listing_rows / kit.page_size) + 2
+
+
+def test_server_errors_are_retried_and_counted(account: Account) -> None:
+    kit = account.kit
+    kit.sandbox.faults.server_errors = 2
+    before = request_stats().by_endpoint()
+    assert _listing(account) == kit.listing_rows
+    assert account.wire.count(statuses=range(500, 600)) == 2
+    assert request_stats().since(before).total(account.system.name).server_errors == 2
+
+
+# -- capabilities --------------------------------------------------------------------------------
+def _canonical(kind: str, frame: pd.DataFrame) -> None:
+    """The frame has exactly the contract's columns, in order, with its dtypes."""
+    assert list(frame.columns) == list(model.FRAMES[kind]), kind
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), model.conform(kind, frame), obj=kind)
+
+
+async def _catalog_source(cap: CatalogSource) -> None:
+    for kind, frame in (await cap.reference()).items():
+        _canonical(kind, frame)
+    page = await cap.catalog_page(0)
+    assert page.size > 0 and page.row_ids
+    for kind, frame in page.frames.items():
+        _canonical(kind, frame)
+
+
+async def _stock_source(cap: StockSource) -> None:
+    _canonical("stock", await cap.current_stock("stock"))
+
+
+async def _bundle_source(cap: BundleSource) -> None:
+    _canonical("bundle_components", await cap.bundle_components())
+
+
+async def _stock_events(cap: StockEvents) -> None:
+    assert isinstance(await cap.subscriptions(), list)
+
+
+async def _channel(cap: StockSink | PriceSink | CatalogFeedSink) -> None:
+    reference = await cap.channel_reference()
+    assert isinstance(reference, ChannelReference) and not reference.problems
+    assert getattr(cap, "max_batch", 1) >= 1
+
+
+async def _order_source(cap: OrderSource) -> None:
+    now = datetime.now(UTC)
+    batch = await cap.orders_in_period(now - timedelta(days=3650), now + timedelta(days=1), [], None)
+    assert len(batch.orders) > 0, "the kit's account has orders"
+    for kind, frame in (("orders", batch.orders), ("order_lines", batch.lines), ("customers", batch.customers)):
+        _canonical(kind, frame)
+
+
+async def _order_sink(cap: OrderSink) -> None:
+    reference = await cap.order_reference()
+    assert isinstance(reference, OrderReference) and reference.organizations
+    assert await cap.find_orders(["no-such-order"]) == {}
+
+
+async def _customer_book(cap: CustomerBook) -> None:
+    assert await cap.find_customers(model.empty_frame("customers"), ["phone"]) == {}
+
+
+async def _order_states(cap: OrderStates) -> None:
+    states = await cap.changed_states(datetime.now(UTC) - timedelta(hours=1))
+    assert {"erp_id", "external_id", "state", "updated_at"} <= set(states.columns)
+
+
+async def _status_sink(cap: StatusSink) -> None:
+    statuses = await cap.statuses()
+    assert statuses and all(isinstance(s, str) for s in statuses)
+
+
+async def _reachable(cap: Reachable) -> None:
+    assert await cap.check_access()
+
+
+#: what each capability is asked in the suite; a capability declared with no probe here fails the suite
+PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
+    Reachable: _reachable, CatalogSource: _catalog_source, StockSource: _stock_source,
+    BundleSource: _bundle_source, StockEvents: _stock_events, StockSink: _channel, PriceSink: _channel,
+    CatalogFeedSink: _channel, OrderSource: _order_source, OrderSink: _order_sink, CustomerBook: _customer_book,
+    OrderStates: _order_states, StatusSink: _status_sink,
+}
+
+
+def test_every_declared_capability_answers_in_canonical_frames(account: Account) -> None:
+    declared = list(account.system.capabilities)
+    unprobed = [cap.__name__ for cap in declared if cap not in PROBES]
+    assert not unprobed, f"add a probe for {unprobed} to the conformance suite"
+
+    async def probe() -> None:
+        async with account.client() as (client, settings):
+            for protocol in declared:
+                cap = account.capability(client, settings, protocol)
+                assert isinstance(cap, protocol), f"{type(cap).__name__} does not implement {protocol.__name__}"
+                await PROBES[protocol](cap)
+
+    run(probe())
+
+
+# -- secrets -------------------------------------------------------------------------------------
+def test_settings_secrets_are_references_and_redacted(account: Account) -> None:
+    config = parse_config({"integrations": {"shop": {"systems": {"it": account.entry()}}}})
+    shown = repr(redacted_dump(config))
+    for value in account.kit.secrets.values():
+        assert value not in shown
+
+    async def open_and_fail() -> str:
+        async with account.client():
+            return redact(f"calling {account.base_url} with {', '.join(account.kit.secrets.values())}")
+
+    said = run(open_and_fail())  # building the client resolves the secrets and registers them
+    for value in account.kit.secrets.values():
+        assert value not in said
