@@ -68,17 +68,21 @@ class Wire:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = [0]  # 0: no answer started (a dropped connection)
+        path, answered = scope["path"].rstrip("/"), False
 
         async def noting(message: dict[str, Any]) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                # noted before the answer leaves: the client cannot have it before it is counted
+                answered = True
+                self.seen.append((path, message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, noting)
         finally:
-            self.seen.append((scope["path"].rstrip("/"), status[0]))
+            if not answered:
+                self.seen.append((path, 0))  # 0: no answer (a dropped connection)
 
     def count(self, path: str = "", statuses: Collection[int] | None = None) -> int:
         return sum(1 for p, s in self.seen if p.startswith(path) and (statuses is None or s in statuses))
