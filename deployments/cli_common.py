@@ -76,14 +76,14 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
 
 def first_line(exc: BaseException) -> str:
     """:func:`connectors.http.first_line`, imported when an error needs it: the CLI starts without httpx."""
-    from connectors.http.redaction import first_line as redacted_first_line
+    from hub.redaction import first_line as redacted_first_line
 
     return redacted_first_line(exc)
 
 
 def explain(exc: BaseException) -> str:
     """The one-line (per problem) message for ``exc``, secrets masked."""
-    from connectors.http.redaction import redact
+    from hub.redaction import redact
 
     names = [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
     for name, message in ERRORS:

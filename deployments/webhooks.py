@@ -41,13 +41,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from connectors.http.redaction import register_secret
 from connectors.retailcrm.feed_server import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, header_timeout_protocol
 from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
 from hub.capabilities import StockEvents
 from hub.config import Config, load_config, resolve_secret
 from hub.exchanges import skipped_reason
+from hub.redaction import register_secret
 from hub.store import Store, StoreError
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.options import IntegrationOptions, check_order_mappings
 from hub.periods import Periods
+from hub.redaction import REDACTED, register_secret
 from hub.systems import (
     READ_CAPABILITY,
     STREAMS,
@@ -265,8 +266,6 @@ def redact_url(url: str) -> str:
     The password is also registered for redaction, so driver errors that quote it are masked too.
     """
     from urllib.parse import urlsplit, urlunsplit
-
-    from connectors.http.redaction import REDACTED, register_secret
 
     parts = urlsplit(url)
     if not parts.password:

@@ -3,7 +3,8 @@
 Modules, each small enough to read at once:
 
 * :mod:`~connectors.http.errors` — the exception hierarchy (drawn at its top);
-* :mod:`~connectors.http.redaction` — secrets masked in messages, errors and logs;
+* :mod:`~hub.redaction` — secrets masked in messages, errors and logs (re-exported here; it is the
+  hub's, since the config and the store mask secrets too and the hub imports nothing above it);
 * :mod:`~connectors.http.budget` — the :class:`Budget` interface, :class:`RateBudget` and the
   process-wide :func:`shared_budget`, on an injectable :class:`Clock`;
 * :mod:`~connectors.http.stats` — requests and weight counted per (system, endpoint);
@@ -17,7 +18,8 @@ Paging lives beside it, in :mod:`connectors.paging`. Everything public is import
 
 from __future__ import annotations
 
-from connectors.http.budget import SYSTEM_CLOCK, Budget, Clock, RateBudget, SystemClock, forget_budgets, shared_budget
+from connectors.http.budget import SYSTEM_CLOCK, Budget, Clock, RateBudget, SystemClock
+from connectors.http.budgets import forget_budgets, shared_budget
 from connectors.http.client import BaseClient, logger
 from connectors.http.errors import (
     AuthError,
@@ -39,7 +41,8 @@ from connectors.http.policy import (
     RetryPolicy,
     default_outcome,
 )
-from connectors.http.redaction import (
+from connectors.http.stats import EndpointStats, RequestStats, endpoint_name, request_stats, reset_request_stats
+from hub.redaction import (
     REDACTED,
     RedactingFilter,
     fingerprint,
@@ -48,7 +51,6 @@ from connectors.http.redaction import (
     redact,
     register_secret,
 )
-from connectors.http.stats import EndpointStats, RequestStats, endpoint_name, request_stats, reset_request_stats
 
 __all__ = [
     "REDACTED", "RESPONSE_TABLE", "SUCCESS", "SYSTEM_CLOCK", "Action", "AuthError", "BaseClient", "Budget", "Clock",

@@ -10,27 +10,23 @@ run budgets on virtual time instead of the wall clock.
 a token bucket: no window of ``window_seconds`` ever carries more than ``capacity`` units, so a
 server that counts either way never refuses us in steady state.
 
-With ``SKLADBRIDGE_REDIS_URL`` set, :func:`shared_budget` keeps each credential's budget in one Redis
-bucket (:mod:`connectors.http.redis_budget`) that every process of the hub shares; without it the
-budget is this process's own, as for a single process.
+Which budget a client gets — this process's own, or with ``SKLADBRIDGE_REDIS_URL`` set one Redis
+bucket (:mod:`connectors.http.redis_budget`) every process of the hub shares — is
+:mod:`connectors.http.budgets`' business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol, TypeVar, cast
+from typing import Protocol
 
-__all__ = ["REDIS_URL_ENV", "SYSTEM_CLOCK", "Budget", "Clock", "RateBudget", "SystemClock", "across_processes",
-           "forget_budgets", "shared_budget"]
-
-B = TypeVar("B", bound="Budget")
+__all__ = ["REDIS_URL_ENV", "SYSTEM_CLOCK", "Budget", "Clock", "RateBudget", "SystemClock"]
 
 #: how long a request waits before looking again when every in-flight place is taken
 IN_FLIGHT_POLL_SECONDS = 0.005
@@ -208,50 +204,3 @@ class RateBudget:
     def in_flight(self) -> int:
         """Requests holding a place right now."""
         return self._in_flight
-
-
-_BUDGETS: dict[tuple[str, ...], Budget] = {}
-_BUDGETS_LOCK = threading.Lock()
-
-
-def shared_budget(key: tuple[str, ...], factory: Callable[[], B]) -> B:
-    """Return the process-wide budget for ``key`` (system, account, credential fingerprint).
-
-    Every client of the same credential in this process shares it, whatever flow or task made
-    the client. Across processes: see :func:`across_processes`.
-
-    Raises:
-        BudgetUnavailableError: ``SKLADBRIDGE_REDIS_URL`` is set but Redis does not answer.
-    """
-    with _BUDGETS_LOCK:
-        budget = _BUDGETS.get(key)
-        if budget is None:
-            budget = _BUDGETS[key] = across_processes(key, factory())
-        # one key, one factory: every caller of a key builds the same kind of budget
-        return cast(B, budget)
-
-
-def across_processes(key: tuple[str, ...], local: B) -> B:
-    """``local``, or its Redis-shared twin when ``SKLADBRIDGE_REDIS_URL`` is set.
-
-    Only a plain :class:`RateBudget` on the system clock is swapped (for a RedisBudget, which is
-    one: the factory's type holds); a budget on another clock is a test's and stays in-process.
-    Redis set but down is an error, never a quiet fallback to the in-process budget: N processes
-    each spending a whole budget would be refused by the server.
-
-    Raises:
-        BudgetUnavailableError: Redis does not answer at that URL.
-    """
-    url = os.environ.get(REDIS_URL_ENV, "").strip()
-    plain = cast(RateBudget, local)
-    if not url or type(local) is not RateBudget or plain.clock is not SYSTEM_CLOCK:
-        return local
-    from connectors.http.redis_budget import RedisBudget  # redis is imported only when configured
-
-    return cast(B, RedisBudget.like(plain, key, url))
-
-
-def forget_budgets() -> None:
-    """Drop every shared budget (tests)."""
-    with _BUDGETS_LOCK:
-        _BUDGETS.clear()

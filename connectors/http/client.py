@@ -21,8 +21,8 @@ import httpx
 from connectors.http.budget import Budget
 from connectors.http.errors import MalformedResponseError, TransientError
 from connectors.http.policy import MAYBE_SENT, NOT_SENT, Action, Outcome, RateInfo, RetryPolicy, default_outcome
-from connectors.http.redaction import register_secret
 from connectors.http.stats import endpoint_name, request_stats
+from hub.redaction import register_secret
 
 __all__ = ["BaseClient"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from connectors.http.redaction import redact, redact_obj
+from hub.redaction import redact, redact_obj
 
 __all__ = [
     "AuthError", "ConnectorError", "MalformedResponseError", "NotFoundError", "PagingLoopError",

@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from connectors.http.budget import REDIS_URL_ENV, SYSTEM_CLOCK, Clock, RateBudget
-from connectors.http.redaction import first_line
+from hub.redaction import first_line
 
 __all__ = ["BudgetUnavailableError", "RedisBudget", "redis_tag"]
 

@@ -19,6 +19,7 @@ from connectors.moysklad.convert_documents import (
     order_to_payload,
     orders_to_frames,
 )
+from connectors.moysklad.meta import ref_id
 from connectors.moysklad.moscow_time import parse_moscow
 from hub import model
 
@@ -34,16 +35,6 @@ PRODUCT_KINDS = ("product", "service", "bundle")
 
 def _ts(value: Any) -> datetime | None:
     return parse_moscow(value) if isinstance(value, str) and value else None
-
-
-def ref_id(value: Any) -> str | None:
-    """The id of a reference ``{"meta": {"href": …/<id>}}`` (or of an object with ``id``)."""
-    if not isinstance(value, Mapping):
-        return None
-    if isinstance(value.get("id"), str):
-        return str(value["id"])
-    href = (value.get("meta") or {}).get("href")
-    return href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
 
 
 def _kopecks(value: Any) -> int | None:

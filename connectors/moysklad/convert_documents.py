@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.moscow_time import format_moscow
+from connectors.moysklad.meta import ref_id
+from connectors.moysklad.moscow_time import format_moscow, parse_moscow
 from hub import model
 
 Json = dict[str, Any]
@@ -152,8 +153,6 @@ def orders_to_frames(rows: Iterable[Mapping[str, Any]],
 
     ``status`` is the state's name when ``states`` (id → name) knows it, else the state id.
     """
-    from connectors.moysklad.convert import parse_moscow, ref_id
-
     orders, lines = [], []
     for r in rows:
         sid = ref_id(r.get("state"))

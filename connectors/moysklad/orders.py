@@ -24,9 +24,9 @@ import pandas as pd
 
 from connectors.moysklad.capabilities import OverClient
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert import ref_id
 from connectors.moysklad.convert_documents import order_to_payload
 from connectors.moysklad.customers import item_outcome
+from connectors.moysklad.meta import ref_id
 from connectors.moysklad.moscow_time import parse_moscow
 from hub.capabilities import OrderDraft, OrderOutcome, OrderReference
 from hub.model import UTC_TS

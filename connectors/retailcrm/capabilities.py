@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.retailcrm import convert
+import connectors.retailcrm.convert as convert
 from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.icml import IcmlOffer, write_icml

@@ -291,7 +291,7 @@ def test_a_shared_budget_redis_that_does_not_answer_is_one_line(
     text = CONFIG.format(database_url=f"sqlite:///{write_config().parent / 'hub.db'}", ms_url=ms_url,
                          crm_url=f"http://127.0.0.1:{free_port()}")
     config = write_config(text=text + "    options:\n      stock: {webhook_secret: '${ERR_TEST_HOOK}'}\n")
-    from connectors.http.budget import forget_budgets
+    from connectors.http.budgets import forget_budgets
 
     forget_budgets()  # a budget made earlier in this process would be reused without asking Redis
     try:
