@@ -56,7 +56,11 @@ def test_the_poll_ignores_the_hubs_writes_but_not_orders_others_make_with_its_ke
         asyncio.run(with_key(lambda c: c.edit_order(order_id, {"status": "complete"}, by="id")))
         store.writes.end(ids)
         cycles: list[str] = []
-        poller = OrderPoller(config, store, lambda name: cycles.append(name) or {}).start()
+
+        def cycle(name: str) -> dict[str, str]:
+            cycles.append(name)
+            return {}
+        poller = OrderPoller(config, store, cycle).start()
         try:
             assert wait_for(lambda: poller.peeks["shop"] >= 3)
             assert cycles == []  # only the hub's own echo after the cursor
