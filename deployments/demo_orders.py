@@ -127,7 +127,7 @@ def order_trip(world: DemoWorld, integration: str) -> OrderTrip | None:
 
 
 def report(echo: Any, trip: OrderTrip | None) -> None:
-    echo("== An order from the shop's site to MoySklad, and its state back " + "=" * 11)
+    echo("== An order from the shop's site to MoySklad, and its state back " + "=" * 10)
     if trip is None:
         echo("  no orders edge or no offer in the CRM: skipped")
         return
