@@ -69,6 +69,7 @@ def order_upload(integration: str, config_path: str | None = None, trigger: str 
         summary: dict[str, Any] = {
             "integration": integration, "trigger": trigger, "first_read": read.first_read,
             "orders_read": read.orders_read, "eligible": read.eligible,
+            "shared_credential_orders": list(read.shared_credential),
             "queued": planned.queued if planned else 0, "parked": planned.parked if planned else 0,
             "parked_reasons": dict(planned.reasons) if planned else {},
             "accepted": sent.accepted, "created": sent.created, "refused": sent.refused, "items_skipped": sent.skipped,
