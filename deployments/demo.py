@@ -5,7 +5,8 @@ from our feed URL (as the real CRM does), and the feed server, all on loopback s
 :func:`deployments.sandbox_world.open_world`, shared with ``sandbox serve --world demo``); writes the
 demo config from ``examples/demo.yaml``; runs the full import twice (the second run shows that
 nothing unchanged is written again), then times a stock change through the webhook path
-(:mod:`deployments.demo_webhook`) and prints what happened.
+(:mod:`deployments.demo_webhook`) and an order from the shop's site to MoySklad and its state back
+(:mod:`deployments.demo_orders`), and prints what happened.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from deployments.demo_orders import OrderTrip, order_trip
+from deployments.demo_orders import report as report_orders
 from deployments.demo_webhook import ARRIVAL_SECONDS, Travelled, travel
 from deployments.demo_webhook import report as report_trip
 from deployments.sandbox_world import DEMO_INTEGRATION, EXAMPLES, MS_LOGIN, demo_template, open_world
@@ -39,6 +42,7 @@ class DemoWorld:
     moysklad: MoySkladSandbox
     retailcrm: RetailCRMSandbox
     feed_url: str
+    site_key: str = ""  # the shop site's own CRM key (its orders are the shop's, not the hub's)
 
 
 @contextmanager
@@ -62,7 +66,7 @@ def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
         saved = {k: os.environ.get(k) for k in world.env}
         os.environ.update(world.env)
         try:
-            yield DemoWorld(workdir, config_path, world.moysklad, world.retailcrm, world.feed_url)
+            yield DemoWorld(workdir, config_path, world.moysklad, world.retailcrm, world.feed_url, world.site_key)
         finally:
             for key, previous in saved.items():
                 if previous is None:
@@ -93,12 +97,18 @@ def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str
         }
         echo("Shipping a product in MoySklad: its webhook should bring the new stock to the CRM in seconds ...")
         trip = travel(world, DEMO_INTEGRATION)
+        echo("Placing an order on the shop's site: the hub's order poll should bring it to MoySklad, and its "
+             "state set there should come back ...")
+        order = order_trip(world, DEMO_INTEGRATION)
         banned = world.moysklad.banned
-        report(echo, first, second, crm_state, world, time.monotonic() - started, banned, trip)
+        report(echo, first, second, crm_state, world, time.monotonic() - started, banned, trip, order)
     if trip is not None and trip.seconds is None:  # the demo's own claim failed: so does the run
         raise DemoError(f"the shipped stock did not reach the CRM within {ARRIVAL_SECONDS:.0f} s through the "
                         f"webhook path; see `skladbridge journal --config {world.config_path}`")
-    return {"first": first, "second": second, "crm": crm_state, "webhook": trip}
+    if order is not None and (order.to_erp_seconds is None or order.back_seconds is None):
+        raise DemoError(f"the order or its state did not arrive within {ARRIVAL_SECONDS:.0f} s; "
+                        f"see `skladbridge journal --config {world.config_path}`")
+    return {"first": first, "second": second, "crm": crm_state, "webhook": trip, "order": order}
 
 
 class DemoError(RuntimeError):
@@ -106,7 +116,7 @@ class DemoError(RuntimeError):
 
 
 def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[str, int], world: DemoWorld,
-           seconds: float, banned: bool, trip: Travelled | None) -> None:
+           seconds: float, banned: bool, trip: Travelled | None, order: OrderTrip | None = None) -> None:
     """Print what was imported, what the CRM now has, requests spent and where the feed is."""
     echo("")
     echo("== Full import, first run " + "=" * 50)
@@ -125,6 +135,7 @@ def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[s
         if str(row["what"]).startswith("requests"):
             echo(f"  {row['what']:<45} {row['count']} (weight {row['weight']})")
     report_trip(echo, trip)
+    report_orders(echo, order)
     echo("== Where things are " + "=" * 56)
     echo(f"  config        {world.config_path}")
     echo(f"  feed file     {first['feed_path']}")

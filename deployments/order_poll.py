@@ -22,7 +22,7 @@ from pathlib import Path
 from connectors.http import first_line
 from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
-from hub.capabilities import OrderSource
+from hub.capabilities import HubWriteLog, OrderSource
 from hub.config import Config
 from hub.exchanges import ORDERS, skipped_reason
 from hub.store import Store
@@ -91,11 +91,14 @@ class OrderPoller:
         edge = integ.edge("orders")
         assert edge is not None  # polled() keeps only integrations with one
 
+        # the hub's own writes are no news; changes others make with its credential are
+        written = self.store.writes.log(integration, edge.source)
+
         async def loop() -> None:
             # one client for the life of the poll: its budget and connection are reused
             async with open_capability(integ, edge.source, OrderSource) as source:
                 while not self._stop.is_set():
-                    await self._peek(integration, source)
+                    await self._peek(integration, source, written)
                     await asyncio.to_thread(self._stop.wait, seconds)
 
         try:
@@ -103,10 +106,10 @@ class OrderPoller:
         except Exception as exc:  # the process goes on serving; the scheduled deployment still runs
             logger.error("order poll of %s stopped: %s", integration, first_line(exc))
 
-    async def _peek(self, integration: str, source: OrderSource) -> None:
+    async def _peek(self, integration: str, source: OrderSource, written: HubWriteLog) -> None:
         cursor = await asyncio.to_thread(self.store.cursors.get, integration, ORDERS)
         try:
-            changed = cursor is None or await source.has_changes(cursor)
+            changed = cursor is None or await source.has_changes(cursor, written=written)
         except Exception as exc:  # a failed peek is the next peek's business (a few seconds later)
             logger.warning("order poll of %s: %s", integration, first_line(exc))
             return

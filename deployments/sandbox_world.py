@@ -5,6 +5,11 @@
 sandbox with site ``demo``, warehouses msk/spb, price types base/wholesale and a 1 s catalog timer,
 and the feed server, whose secret URL the site's ``ymlUrl`` points to.
 
+The CRM accepts two keys, as a shop's account has: the hub's, and the shop site's (``site_key``),
+with which orders are created through the API as the site's module creates them (the hub skips
+only what it wrote itself, so it reads them). ``POST /sandbox/orders/create`` creates one as a
+manager in the CRM's UI would, with no key.
+
 Served for a user (:func:`serve_world`), the CRM must already have a catalog, as a real account
 does: the world writes a starter feed from the MoySklad sandbox's assortment (offer ids as the
 hub writes them, so the hub's first feed updates these offers rather than duplicating them) and
@@ -52,6 +57,7 @@ class World:
     config_path: Path | None = None
     exports: list[str] = field(default_factory=list)
     offers_loaded: int = 0
+    site_key: str = ""  # the shop site's own key: orders created with it are the shop's, not the hub's
 
 
 def demo_template() -> Path:
@@ -72,12 +78,13 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
     for stale in [*workdir.glob("skladbridge.db*"), *(workdir / "feeds").glob("*.xml")]:
         stale.unlink()
     feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
-    ms_password, crm_key, feed_secret, hook_secret = (secrets.token_urlsafe(n) for n in (12, 16, 24, 24))
+    ms_password, crm_key, site_key, feed_secret, hook_secret = (secrets.token_urlsafe(n) for n in (12, 16, 16, 24, 24))
     moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
     seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3,
                  bundles_ratio=bundles_ratio, seed=seed)
     retailcrm = RetailCRMSandbox(api_key=crm_key, sites=(DEMO_INTEGRATION,), stores=CRM_STORES,
                                  price_types=CRM_PRICE_TYPES, catalog_refresh_seconds=1.0)
+    retailcrm.add_api_key(site_key, (DEMO_INTEGRATION,))
     with ExitStack() as stack:
         ms_server = stack.enter_context(LoopbackServer(moysklad.app, port=ms_port))
         crm_server = stack.enter_context(LoopbackServer(retailcrm.app, port=crm_port))
@@ -95,7 +102,7 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
             "SKLADBRIDGE_DEMO_FEED_SECRET": feed_secret,
             "SKLADBRIDGE_DEMO_WEBHOOK_SECRET": hook_secret,
         }
-        yield World(workdir, moysklad, retailcrm, feed_path, url, env)
+        yield World(workdir, moysklad, retailcrm, feed_path, url, env, site_key=site_key)
 
 
 def starter_offers(moysklad: MoySkladSandbox) -> tuple[list[IcmlCategory], list[IcmlOffer]]:
@@ -182,6 +189,12 @@ def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: 
         echo("Set the config's variables in your shell (they hold secrets: keep them out of history files):")
         for line in world.exports:
             echo(f"  {line}")
+        crm = world.env["SKLADBRIDGE_DEMO_CRM_URL"]
+        echo("Orders: the shop site's own API key (orders/create with it is the site's, the hub reads them):")
+        echo(f"  export SKLADBRIDGE_DEMO_CRM_SITE_KEY='{world.site_key}'")
+        body = '{"order": {"status": "new", "firstName": "Ада", "items": [{"offer": {"xmlId": "<MoySklad id>"}}]}}'
+        echo(f"  or as a manager, no key: curl -X POST {crm}/sandbox/orders/create "
+             f"-H 'Content-Type: application/json' -d '{body}'")
         echo(f"Then e.g.: skladbridge run full-import --integration {DEMO_INTEGRATION}   (Ctrl-C stops the world)")
         try:
             while True:

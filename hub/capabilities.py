@@ -275,6 +275,47 @@ class CatalogFeedSink(ChannelReader, Protocol):
 # Design and the exactly-once argument: docs/orders.md.
 
 
+#: fields of a channel order the hub writes (see :class:`HubWrite`)
+WRITE_STATUS = "status"
+WRITE_ERP_ID = "erp_id"
+#: how far the channel's clock may be from the hub's when its history stamps one of our writes
+WRITE_CLOCK_SKEW = timedelta(minutes=2)
+#: a write whose end was never recorded (the process died mid-request) counts as lasting this long
+WRITE_OPEN_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HubWrite:
+    """A value the hub wrote on one channel order, and when.
+
+    ``started`` is taken before the request, ``ended`` after the answer (None: not recorded, e.g.
+    the process died), so the channel's history stamps the change in between. A change made with
+    the hub's credential is the hub's own echo only when a write matches it by order, field, value
+    and time: a site module or script that shares the credential is not the hub.
+    """
+
+    order_id: str
+    field: str  # WRITE_STATUS or WRITE_ERP_ID
+    value: str
+    started: datetime
+    ended: datetime | None = None
+
+    def made(self, order_id: str, field: str, value: str, at: datetime) -> bool:
+        """Whether this write is the change (order, field, value) the channel stamped ``at`` (aware)."""
+        end = self.ended or self.started + WRITE_OPEN_FOR
+        return ((self.order_id, self.field, self.value) == (order_id, field, value)
+                and self.started - WRITE_CLOCK_SKEW <= at <= end + WRITE_CLOCK_SKEW)
+
+
+@runtime_checkable
+class HubWriteLog(Protocol):
+    """What the hub wrote on a channel's orders (the hub store keeps it per integration and system)."""
+
+    def hub_writes(self, order_ids: Sequence[str]) -> Sequence[HubWrite]:
+        """Every write recorded on these channel orders (recent ones: old ones are pruned)."""
+        ...
+
+
 @dataclass(frozen=True)
 class OrderBatch:
     """Orders a channel says are new or changed, each in its current state.
@@ -282,7 +323,9 @@ class OrderBatch:
     ``passed_statuses`` are the statuses each order went through in the changes read (history
     records), so an order that passed an upload status between two reads still counts.
     ``cursor`` is where the next read starts (retailCRM: the last history id read); None when
-    nothing was read. Changes made by the hub's own credential are not in the batch (no echo).
+    nothing was read. Changes the hub itself made are not in the batch (no echo); orders created with
+    the hub's credential by something else (a site module or script sharing it) are, and are named
+    in ``shared_credential_orders`` so the hub can warn about them.
     """
 
     orders: pd.DataFrame  # canonical ``orders`` (order_id = the channel's id)
@@ -291,21 +334,27 @@ class OrderBatch:
     passed_statuses: Mapping[str, frozenset[str]] = field(default_factory=dict)
     cursor: str | None = None
     more: bool = False  # the source has more changes after ``cursor`` (read again at once)
+    shared_credential_orders: tuple[str, ...] = ()  # created with our credential, not by the hub
 
 
 @runtime_checkable
 class OrderSource(Protocol):
     """A sales channel's orders: what changed since a cursor, a period (archive), and write-back."""
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100) -> OrderBatch:
+    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
+                             written: HubWriteLog | None = None) -> OrderBatch:
         """Orders changed after ``cursor`` (None: from now on — the first read returns no orders, only
-        a cursor, so an integration does not upload the channel's whole past by surprise)."""
+        a cursor, so an integration does not upload the channel's whole past by surprise).
+
+        ``written``: what the hub wrote on the channel; a change is skipped as the hub's echo only
+        when it matches one of those writes. Without it, every change made with the hub's
+        credential counts as the hub's (all a reader that cannot see the hub store can tell)."""
         ...
 
-    async def has_changes(self, cursor: str) -> bool:
+    async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
         """Whether anything changed after ``cursor``: one cheap request, for a poll every few seconds
         that starts a cycle only when there is something to read (it may say True for changes the
-        cycle then skips as the hub's own)."""
+        cycle then skips as the hub's own). ``written`` as for :meth:`changed_orders`."""
         ...
 
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],

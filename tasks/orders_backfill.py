@@ -25,9 +25,10 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import CustomerBook, OrderSink, OrderSource
+from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
+from tasks.hub_writes import recorded
 from tasks.orders_books import plan_with_books
 from tasks.orders_plan import OrderPlanner
 from tasks.orders_send import Sent, attach_links, linked_ids, send_queued
@@ -121,7 +122,8 @@ async def _link_existing(run: OrderRun, ids: list[str], sink: OrderSink, source:
         return 0
     attach_links(run, ORDERS, found)
     run.store.snapshots.save(run.name, ORDERS, {oid: c.hash for oid, c in contents(run, list(found)).items()})
-    refused = await source.record_erp_ids(found)
+    refused = await recorded(run.store, run.name, run.source, WRITE_ERP_ID, found,
+                             lambda: source.record_erp_ids(found))
     for oid, why in refused.items():
         run.store.journal.write(run.name, "warning", "orders.erp-id-not-written", why,
                                 {"order_id": oid, "erp_id": found[oid]})

@@ -10,7 +10,7 @@ ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
@@ -33,6 +33,7 @@ class ReadResult:
     """What one cycle read and planned."""
 
     first_read: bool = False  # no cursor yet: this read only set it
+    shared_credential: list[str] = field(default_factory=list)  # created with our credential, not by us
     pages: int = 0
     orders_read: int = 0
     eligible: int = 0
@@ -52,8 +53,11 @@ async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> 
             return
         await plan_with_books(planner, run, sink, ids, replanning=replanning)
 
+    # only the hub's own writes are echoes: changes others make with the same credential are read
+    written = run.store.writes.log(run.name, run.source)
     for _ in range(MAX_PAGES):
-        batch = await source.changed_orders(cursor)
+        batch = await source.changed_orders(cursor, written=written)
+        result.shared_credential += [o for o in batch.shared_credential_orders if o not in result.shared_credential]
         result.pages += 1
         staged = stage(run, batch)
         result.orders_read += len(staged.order_ids)
@@ -74,6 +78,13 @@ async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> 
                                 f"delivery types not in mappings.delivery_types, sent as the default delivery "
                                 f"({run.integ.options.orders.default_delivery or 'no line'}): "
                                 f"{sorted(planner.planned.unmapped_delivery)}")
+    if result.shared_credential:
+        run.store.journal.write(
+            run.name, "warning", "orders.shared-credential",
+            f"orders {', '.join(result.shared_credential)} were created with the hub's own credential of "
+            f"systems.{run.source}, but not by the hub: a site module or script shares it. They are uploaded "
+            "like any order; give that module a credential of its own so its changes are never taken for the "
+            "hub's", {"order_ids": list(result.shared_credential)})
     for oid, reason in planner.planned.reasons.items():
         run.store.journal.write(run.name, "warning", "orders.parked", f"order {oid} parked: {reason}",
                                 {"order_id": oid})
@@ -122,6 +133,9 @@ def summary_rows(read: ReadResult, sent: Sent) -> list[dict[str, Any]]:
         {"what": "customers found", "count": sent.customers_found},
         {"what": "customers created", "count": sent.customers_created},
     ]
+    if read.shared_credential:
+        rows.append({"what": "orders created with the hub's credential by others (journaled)",
+                     "count": len(read.shared_credential)})
     if planned.replanned:
         rows.append({"what": "parked orders planned again", "count": planned.replanned})
     if sent.refused:
@@ -142,7 +156,8 @@ def upload_outcome(read: ReadResult, sent: Sent, integration: str) -> Outcome:
         level="error" if sent.refused else "warning" if parked else "info",
         summary={
             "first_read": read.first_read, "orders_read": read.orders_read, "eligible": read.eligible,
-            "queued": queued, "parked": parked, "parked_reasons": dict(planned.reasons) if planned else {},
+            "shared_credential_orders": list(read.shared_credential), "queued": queued, "parked": parked,
+            "parked_reasons": dict(planned.reasons) if planned else {},
             "accepted": sent.accepted, "created": sent.created, "refused": sent.refused, "items_skipped": sent.skipped,
             "customers_found": sent.customers_found, "customers_created": sent.customers_created,
             "erp_ids_not_written": sent.erp_ids_not_written,

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.http import ConnectorError
-from hub.capabilities import CustomerBook, OrderDraft, OrderSink, OrderSource
+from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderDraft, OrderSink, OrderSource
 from hub.store import QueueItem, QueueStatus
+from tasks.hub_writes import recorded
 from tasks.orders_stage import ORDERS, OrderRun, contents
 
 CUSTOMERS = "customers"
@@ -159,7 +160,8 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
     sent.created += len(new_ids)
     if new_ids:
         try:
-            refused = await source.record_erp_ids(new_ids)
+            refused = await recorded(run.store, run.name, run.source, WRITE_ERP_ID, new_ids,
+                                     lambda: source.record_erp_ids(new_ids))
         except ConnectorError as exc:  # the orders are in the ERP: only the write-back is missing
             refused = {oid: f"the ERP id was not written back: {exc}" for oid in new_ids}
         sent.erp_ids_not_written += len(refused)

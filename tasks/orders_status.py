@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from hub.capabilities import OrderStates, StatusSink
+from hub.capabilities import WRITE_STATUS, OrderStates, StatusSink
 from hub.config import Config, Integration
 from hub.exchanges import STATUSES
 from hub.store import QueueStatus, Store
 from tasks.clients import checked_edge
+from tasks.hub_writes import recorded
 from tasks.orders_stage import ORDERS, plain_rows
 
 STATES = "order_states"  # the ERP's last state per channel order
@@ -108,7 +109,9 @@ async def sync_states(run: StatusRun, states: OrderStates, sink: StatusSink, *,
             wanted[order_id] = status
     _keep_undefined(run, result.undefined, [r for r in waiting if str(r["order_id"]) not in result.undefined])
     if wanted:
-        result.refused = await sink.set_statuses(wanted)
+        # recorded as the hub's writes: the upload skips their echo in the channel's history by them
+        result.refused = await recorded(run.store, run.name, run.target, WRITE_STATUS, wanted,
+                                        lambda: sink.set_statuses(wanted))
     done = {oid: status for oid, status in wanted.items() if oid not in result.refused}
     result.sent = len(done)
     if done:

@@ -2,8 +2,10 @@
 
 retailCRM pages history by ``filter[sinceId]`` = the last record id seen, always asking for page 1
 (php doc/usage/examples/orders_history.md), never by ``page``: new records arriving while we read
-would shift pages under us. Records made by our own key (``apiKey.current``) are echoes of our
-writes and are skipped, but the cursor still advances over them (1C-configuration PR #89).
+would shift pages under us. By default records made by our own key (``apiKey.current``) are taken
+for echoes of our writes and skipped, the cursor still advancing over them (1C-configuration PR #89);
+a reader that knows what the hub wrote asks for them all (``skip_own=False``) and tells the hub's
+echoes from a site module's or script's changes made with the same key itself.
 """
 
 from __future__ import annotations
@@ -36,18 +38,20 @@ class HistoryPages:
     Attributes:
         last_id: the largest history id read so far (the cursor to persist after applying a page);
             ``since_id`` until the first record arrives.
-        skipped: how many own-key records were dropped.
+        skipped: how many own-key records were dropped (none with ``skip_own=False``).
 
     Raises (while iterating):
         PagingLoopError: a page did not advance past the cursor (the server ignores ``sinceId``).
     """
 
     def __init__(
-        self, client: _Caller, path: str, since_id: int | None, *, mirror: str | None = None
+        self, client: _Caller, path: str, since_id: int | None, *, mirror: str | None = None,
+        skip_own: bool = True,
     ) -> None:
         self._client = client
         self._path = path
         self._mirror = mirror
+        self._skip_own = skip_own
         self.skipped = 0
         self._paging = SinceIdPaginator(
             since_id, system="retailcrm", endpoint=path, rows=_records, limit=PAGE_LIMIT,
@@ -81,7 +85,7 @@ class HistoryPages:
             raise StopAsyncIteration
         if self._mirror:
             setattr(self._client, self._mirror, self.last_id)
-        foreign = [r for r in records if not is_own_echo(r)]
+        foreign = [r for r in records if not (self._skip_own and is_own_echo(r))]
         self.skipped += len(records) - len(foreign)
         return foreign
 

@@ -1,9 +1,14 @@
 """retailCRM as the hub's ``OrderSource`` and ``StatusSink``.
 
 * New and changed orders come from ``orders/history`` by ``filter[sinceId]`` (never page numbers),
-  one page of 100 records a read; records made by our own key (``apiKey.current``) are skipped but
-  the cursor moves over them. The changed orders are then read whole, 100 a request, so a poll
-  with nothing new costs one request, and one with news two.
+  one page of 100 records a read. A record made with our own key (``apiKey.current``) is skipped as
+  the hub's echo only when it is a write the hub recorded (order, field, value, time: the caller's
+  :class:`~hub.capabilities.HubWriteLog`): a shop's site module or script may share the key, and
+  its orders must not be lost. The hub never creates orders here, so an order created with our key
+  is always someone else's: it is read, and named in ``shared_credential_orders``. (Without a
+  write log every own-key record is skipped.) The cursor moves over skipped records. The changed
+  orders are then read whole, 100 a request, so a poll with nothing new costs one request, and one
+  with news two.
 * Order lines name the offer by its ``xmlId``: the MoySklad id our ICML feed gave it.
 * The ERP id goes back as the order's ``externalId`` (``orders/fix-external-ids``, one request for
   the batch) — only on orders without one: an ``externalId`` a shop module set is another
@@ -23,8 +28,9 @@ from typing import Any
 from connectors.http import NotFoundError, RequestValidationError
 from connectors.retailcrm.capabilities import _Channel
 from connectors.retailcrm.convert_orders import DEFAULT_TZ, format_crm_datetime, orders_from_crm, parse_crm_datetime
+from connectors.retailcrm.history import HistoryPages, is_own_echo
 from connectors.retailcrm.wire import PAGE_LIMIT
-from hub.capabilities import OrderBatch
+from hub.capabilities import WRITE_ERP_ID, WRITE_STATUS, HubWrite, HubWriteLog, OrderBatch
 
 #: ids per ``orders?filter[ids][]`` or ``orders/statuses?ids[]`` request (a page holds 100)
 IDS_PER_REQUEST = PAGE_LIMIT
@@ -39,10 +45,52 @@ class RetailCRMOrders(_Channel):
     _statuses: list[str] | None = None
 
     def _batch(self, orders: Sequence[Mapping[str, Any]], *, passed: Mapping[str, frozenset[str]] | None = None,
-               cursor: str | None = None, more: bool = False) -> OrderBatch:
+               cursor: str | None = None, more: bool = False, shared: Sequence[str] = ()) -> OrderBatch:
         frames = orders_from_crm(orders, tz=self.tz, offer_ref="xmlId")
         return OrderBatch(frames["orders"], frames["order_lines"], frames["customers"], dict(passed or {}),
-                          cursor=cursor, more=more)
+                          cursor=cursor, more=more, shared_credential_orders=tuple(shared))
+
+    async def _history_page(self, cursor: int, written: HubWriteLog | None
+                            ) -> tuple[HistoryPages, list[dict[str, Any]] | None, list[str]]:
+        """The page after ``cursor`` without the hub's echoes, and the orders created with our key."""
+        pages = self.client.iter_order_history(cursor, skip_own=written is None)
+        records = await anext(pages, None)
+        if records is None or written is None:
+            return pages, records, []
+        kept, shared = self._not_echoes(records, written)
+        return pages, kept, shared
+
+    def _not_echoes(self, records: list[dict[str, Any]],
+                    written: HubWriteLog) -> tuple[list[dict[str, Any]], list[str]]:
+        own = [r for r in records if is_own_echo(r) and not r.get("created")]
+        writes: dict[str, list[HubWrite]] = {}
+        ids = [str((r.get("order") or {}).get("id")) for r in own]
+        for write in written.hub_writes(list(dict.fromkeys(ids))) if ids else ():
+            writes.setdefault(write.order_id, []).append(write)
+        kept: list[dict[str, Any]] = []
+        shared: list[str] = []
+        for record in records:
+            order = record.get("order") or {}
+            if is_own_echo(record) and record.get("created"):
+                if order.get("id") is not None and self._ours(order):
+                    shared.append(str(order["id"]))
+            elif is_own_echo(record) and self._hub_wrote(record, writes.get(str(order.get("id")), [])):
+                continue
+            kept.append(record)
+        return kept, list(dict.fromkeys(shared))
+
+    def _hub_wrote(self, record: Mapping[str, Any], writes: Sequence[HubWrite]) -> bool:
+        """Whether one of the hub's writes on the record's order is this change (field, value, time)."""
+        new = record.get("newValue")
+        if record.get("field") == "status" and isinstance(new, dict):
+            change = (WRITE_STATUS, str(new.get("code")))
+        elif record.get("field") == "external_id" and new is not None:
+            change = (WRITE_ERP_ID, str(new))
+        else:
+            return False
+        at = parse_crm_datetime(record.get("createdAt"), self.tz)
+        oid = str((record.get("order") or {}).get("id"))
+        return at is not None and any(w.made(oid, *change, at.to_pydatetime()) for w in writes)
 
     def _ours(self, order: Mapping[str, Any]) -> bool:
         return self.client.site is None or order.get("site") in (None, self.client.site)
@@ -55,11 +103,11 @@ class RetailCRMOrders(_Channel):
             found.extend(orders)
         return found
 
-    async def changed_orders(self, cursor: str | None, limit: int = PAGE_LIMIT) -> OrderBatch:
+    async def changed_orders(self, cursor: str | None, limit: int = PAGE_LIMIT, *,
+                             written: HubWriteLog | None = None) -> OrderBatch:
         if cursor is None:  # from now on: the newest history id, no orders
             return self._batch([], cursor=str(await self.client.order_history_head()))
-        pages = self.client.iter_order_history(int(cursor))
-        records = await anext(pages, None)
+        pages, records, shared = await self._history_page(int(cursor), written)
         if records is None:
             return self._batch([], cursor=cursor)
         passed: dict[str, set[str]] = {}
@@ -74,13 +122,12 @@ class RetailCRMOrders(_Channel):
                 statuses.add(str(order["status"]))
         orders = [o for o in await self._orders_by_id(list(passed)) if self._ours(o)]
         return self._batch(orders, passed={oid: frozenset(s) for oid, s in passed.items()},
-                           cursor=str(pages.last_id), more=not pages.finished)
+                           cursor=str(pages.last_id), more=not pages.finished, shared=shared)
 
-    async def has_changes(self, cursor: str) -> bool:
-        # one history page after the cursor; a page of only our own records (skipped by the read)
+    async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
+        # one history page after the cursor; a page of only the hub's echoes (skipped by the read)
         # says nothing changed unless more pages follow
-        pages = self.client.iter_order_history(int(cursor))
-        records = await anext(pages, None)
+        pages, records, _ = await self._history_page(int(cursor), written)
         return records is not None and (bool(records) or not pages.finished)
 
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],

@@ -95,13 +95,14 @@ class OrdersAPI:
         body = await self._call("GET", "/orders/statuses", params=query(ids=list(ids), externalIds=list(external_ids)))
         return list(body.get("orders") or [])
 
-    def iter_order_history(self, since_id: int | None = None) -> HistoryPages:
-        """Order history after ``since_id``, paged by ``filter[sinceId]``, own-key records skipped.
+    def iter_order_history(self, since_id: int | None = None, *, skip_own: bool = True) -> HistoryPages:
+        """Order history after ``since_id``, paged by ``filter[sinceId]``, own-key records skipped
+        unless ``skip_own`` is False.
 
         The returned iterator's ``last_id`` is the cursor to persist (it advances over skipped
         records too); the client's ``last_history_id`` mirrors it.
         """
-        return HistoryPages(self, "/orders/history", since_id, mirror="last_history_id")
+        return HistoryPages(self, "/orders/history", since_id, mirror="last_history_id", skip_own=skip_own)
 
     async def order_history_head(self) -> int:
         """The id of the newest order history record (0: no history yet): where reading "from now

@@ -76,6 +76,7 @@ class RetailCRMSandbox(SandboxFrontDoor):
     ) -> None:
         super().__init__("/api/v5", before=[
             Route("/sandbox/sites/{code}/load-catalog", self._load_catalog_now, methods=["POST"]),
+            Route("/sandbox/orders/create", self._place_order_now, methods=["POST"]),
         ], after=[Route("/{path:path}", self._other, methods=["GET", "POST"])])
         self.state = CrmState.create(sites, stores, price_types)
         self.api_keys: dict[str, tuple[str, ...]] = {api_key: tuple(sites)}
@@ -182,6 +183,29 @@ class RetailCRMSandbox(SandboxFrontDoor):
     def seed_orders(self, n: int, *, seed: int = 0, site: str | None = None) -> list[int]:
         """Create ``n`` orders (and their customers) as managers would; returns their ids."""
         return seeding.seed_orders(self.state, site or next(iter(self.state.sites)), n, seed=seed)
+
+    def place_order(self, data: Mapping[str, Any], site: str | None = None) -> dict[str, Any]:
+        """Create an order as a manager in the CRM's UI would (history source ``user``, no key);
+        validated as ``orders/create`` validates. Raises ApiError naming what is wrong."""
+        code = site or next(iter(self.state.sites))
+        if code not in self.state.sites:
+            raise ApiError(400, f"site {code!r} is not one of this account's: {', '.join(self.state.sites)}")
+        return orders.create_order(self.state, dict(data), code, None)
+
+    async def _place_order_now(self, request: Request) -> Response:
+        """``POST /sandbox/orders/create`` ``{"order": {...}, "site": code}``: :meth:`place_order` over HTTP."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("order"), dict):
+            return JSONResponse({"success": False, "errorMsg": 'the body must be JSON: {"order": {...}, "site": '
+                                 '"<site code>"} (site optional: the first)'}, 400)
+        try:
+            order = self.place_order(body["order"], body.get("site"))
+        except ApiError as exc:
+            return JSONResponse(exc.payload(), exc.status)
+        return JSONResponse({"success": True, "id": order["id"], "order": order}, 201)
 
     def user_edit_order(self, order_id: int, changes: Mapping[str, Any]) -> None:
         """Change an order as a manager in the CRM's UI would (history source ``user``)."""

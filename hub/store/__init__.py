@@ -1,5 +1,5 @@
 """The hub store: links, mappings, cursors, snapshots, staged records, exchange queue, journal,
-stock notices.
+stock notices, the hub's writes on channel orders.
 
 Open it with :func:`open_store`; the schema is migrated to head on open. SQLite (a file) and
 PostgreSQL are both supported and both tested. The store holds no credentials at all.
@@ -19,9 +19,11 @@ from .notices import KeptNotice, Notices
 from .queue import Queue
 from .queue_item import QueueItem, QueueStatus
 from .records import UpsertCounts
+from .writes import HubWrites
 
 __all__ = [
     "ExchangeBusyError",
+    "HubWrites",
     "Journal",
     "JournalEntry",
     "KeptNotice",

@@ -22,6 +22,7 @@ from .notices import Notices
 from .queue import Queue
 from .records import Records
 from .tables import utcnow
+from .writes import HubWrites
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -45,7 +46,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 class Store:
     """The hub store: links, mappings, cursors, snapshots, staged records, queue, journal, run locks,
-    stock notices.
+    stock notices, the hub's writes on channel orders.
 
     Open it with :func:`open_store`. Every repository is an attribute and shares one engine.
     """
@@ -68,6 +69,7 @@ class Store:
         self.queue = Queue(self.db)
         self.locks = RunLocks(self.db)
         self.notices = Notices(self.db)
+        self.writes = HubWrites(self.db)
         self.journal = Journal(
             self.db, retention_days=journal_retention_days, retention_count=journal_retention_count
         )

@@ -210,3 +210,21 @@ stock_notices = Table(
     UniqueConstraint("delivery_id", "integration"),  # key first: see links
     Index("ix_stock_notices_pending", "integration", "done_at", "id"),
 )
+
+hub_writes = Table(
+    "hub_writes",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("integration", String(100), nullable=False),
+    # the config's alias of the system written to (two accounts of one system stay apart)
+    Column("system", String(64), nullable=False),
+    Column("order_id", String(255), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("value", String(255), nullable=False),
+    # recorded before the request and closed after it: the system's history stamps the change in
+    # between (give or take the clocks' skew), which is how an echo is told from a later change
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_hub_writes_order", "integration", "system", "order_id"),
+    Index("ix_hub_writes_started_at", "started_at"),
+)

@@ -64,6 +64,21 @@ def test_the_written_config_loads_with_the_printed_exports(world: World, monkeyp
     assert str(systems["crm"].base_url).rstrip("/") == world.env["SKLADBRIDGE_DEMO_CRM_URL"]
 
 
+def test_the_shops_site_has_its_own_key_to_create_orders_the_hub_then_reads(world: World) -> None:
+    hub_key = world.env["SKLADBRIDGE_DEMO_CRM_KEY"]
+    offer = next(iter(world.retailcrm.offers.values()))
+
+    async def site_module() -> dict[str, Any]:
+        async with RetailCRMClient(world.env["SKLADBRIDGE_DEMO_CRM_URL"], api_key=world.site_key) as client:
+            return await client.create_order({"status": "new", "items": [{"offer": {"xmlId": offer["xmlId"]}}]},
+                                             site=DEMO_INTEGRATION)
+
+    placed = asyncio.run(site_module())
+    assert world.site_key and world.site_key != hub_key and world.retailcrm.orders[placed["id"]]["site"] == "demo"
+    record = world.retailcrm.history[-1].render("order", hub_key)  # as the hub reads its history
+    assert record["created"] and record["source"] == "api" and record["apiKey"] == {"current": False}
+
+
 def test_moysklad_has_the_demos_four_stores(world: World) -> None:
     names = sorted(store["name"] for store in world.moysklad.store.entities["store"].values())
     assert names == ["Основной склад", "Склад 2", "Склад 3", "Склад 4"]
@@ -138,6 +153,8 @@ def test_sandbox_serve_world_demo_from_the_command_line(tmp_path: Path) -> None:
         loaded = int(re.search(r"(\d+) offers loaded", crm_line).group(1))  # type: ignore[union-attr]
         feed_path = workdir / "feeds" / "demo.xml"
         assert f"feed:              {feed_path}" in text
+        assert "SKLADBRIDGE_DEMO_CRM_SITE_KEY" in exports  # the shop site's key, and the manager's admin path
+        assert f"{env['SKLADBRIDGE_DEMO_CRM_URL']}/sandbox/orders/create" in text
         assert env["SKLADBRIDGE_DEMO_FEED_URL"].endswith(f"/feeds/demo/{env['SKLADBRIDGE_DEMO_FEED_SECRET']}.xml")
         assert httpx.get(env["SKLADBRIDGE_DEMO_FEED_URL"], timeout=10).status_code == 200
 

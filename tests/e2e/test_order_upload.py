@@ -8,6 +8,8 @@ Real flows, real HTTP to the sandboxes on loopback, the real hub store.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +18,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.emulator.orders import create_order
 from deployments.demo import DemoWorld, demo_world
+from hub.config import load_config
+from hub.store import open_store
 from tests.e2e.test_full_import import run_import
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
@@ -171,3 +176,32 @@ def test_a_state_changed_in_the_erp_comes_back_as_the_status_and_nothing_echoes(
     after = upload(world)  # our status edit is in the CRM's history under our key: not read, not sent back
     assert (after["orders_read"], after["accepted"]) == (0, 0)
     assert world.retailcrm.log.count(path_prefix=edit_path) == 1  # one edit over three cycles
+
+
+def test_orders_a_site_module_creates_with_the_hubs_key_are_uploaded_and_named(world: DemoWorld) -> None:
+    """A shop's site module that shares the hub's retailCRM key: its orders are not the hub's echo."""
+    upload(world)  # the cursor is set (when this test runs alone)
+    offer = crm_offers(world, 1)[0]
+
+    async def site_module() -> list[str]:
+        async with RetailCRMClient(os.environ["SKLADBRIDGE_DEMO_CRM_URL"],
+                                   api_key=os.environ["SKLADBRIDGE_DEMO_CRM_KEY"]) as crm:
+            return [str((await crm.create_order({"status": "new", "firstName": name, "phone": phone,
+                                                 "items": [{"offer": {"xmlId": offer["xmlId"]}, "quantity": 1}]},
+                                                site="demo"))["id"])
+                    for name, phone in (("Сайт", "+7 999 300-00-01"), ("Скрипт", "+7 999 300-00-02"))]
+    placed = asyncio.run(site_module())
+
+    result = upload(world)
+    assert (result["orders_read"], result["accepted"], result["created"]) == (2, 2, 2)
+    assert sorted(result["shared_credential_orders"]) == sorted(placed)
+    assert {o["externalCode"] for o in ms(world, "customerorder").values()} >= set(placed)
+    store = open_store(load_config(world.config_path).effective_database_url())
+    try:
+        warned = [e for e in store.journal.list(integration="demo", level="warning")
+                  if e.event == "orders.shared-credential"]
+    finally:
+        store.close()
+    assert warned and all(oid in warned[0].message for oid in placed) and "systems.crm" in warned[0].message
+    after = upload(world)  # the ERP ids the hub wrote back are its own echo: nothing read, no warning
+    assert (after["orders_read"], after["accepted"], after["shared_credential_orders"]) == (0, 0, [])

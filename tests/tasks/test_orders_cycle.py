@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hub.capabilities import OrderBatch
+from hub.capabilities import HubWriteLog, OrderBatch
 from hub.model import empty_frame
 from hub.store import QueueStatus, Store
 from tasks.orders_cycle import read_and_plan
@@ -33,7 +33,8 @@ class History(Channel):
         self.pages, self.broken = pages, broken or set()
         self.reads: list[str | None] = []
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100) -> OrderBatch:
+    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
+                             written: HubWriteLog | None = None) -> OrderBatch:
         self.reads.append(cursor)
         if cursor in self.broken:
             raise ConnectionError("channel went away")

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hub.capabilities import OrderBatch, OrderDraft, OrderOutcome, OrderReference
+from hub.capabilities import HubWriteLog, OrderBatch, OrderDraft, OrderOutcome, OrderReference
 from hub.store import QueueStatus, Store
 from tasks.orders_plan import OrderPlanner
 from tasks.orders_send import send_queued
@@ -79,10 +79,11 @@ class Channel:
     def __init__(self) -> None:
         self.written: dict[str, str] = {}
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100) -> OrderBatch:
+    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
+                             written: HubWriteLog | None = None) -> OrderBatch:
         raise AssertionError("not read here")
 
-    async def has_changes(self, cursor: str) -> bool:
+    async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
         raise AssertionError("not asked here")
 
     async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],

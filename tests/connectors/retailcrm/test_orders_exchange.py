@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.settings import RetailCRMSettings
 from connectors.sandboxing import LoopbackServer
 from hub import systems
-from hub.capabilities import OrderSource, StatusSink
+from hub.capabilities import WRITE_STATUS, HubWrite, OrderSource, StatusSink
 
 from .conftest import KEY, sample
 
@@ -179,3 +179,50 @@ def test_retailcrm_declares_the_order_capabilities() -> None:
     assert found.can(OrderSource) and found.can(StatusSink) and "orders" in found.streams("reads")
     assert isinstance(RetailCRMOrders(None, SETTINGS), OrderSource)
     assert isinstance(RetailCRMOrders(None, SETTINGS), StatusSink)
+
+
+class Written:
+    """The hub's writes as the hub store would answer them (a list, for the connector's side alone)."""
+
+    def __init__(self, *writes: HubWrite) -> None:
+        self.writes = list(writes)
+        self.asked: list[list[str]] = []
+
+    def hub_writes(self, order_ids: Sequence[str]) -> Sequence[HubWrite]:
+        self.asked.append(list(order_ids))
+        return [w for w in self.writes if w.order_id in order_ids]
+
+
+def test_only_the_hubs_recorded_writes_are_echoes_not_everything_made_with_its_key(
+        served: tuple[RetailCRMSandbox, str]) -> None:
+    """A site module or script sharing the hub's key: its orders and edits are read, the creations named."""
+    sb, base = served
+    ids = [str(i) for i in sb.seed_orders(3)]
+    start = run(base, lambda src, _: src.changed_orders(None))
+    offer = next(iter(sb.state.offers.values()))
+    now = datetime.now(UTC)
+    written = Written(HubWrite(ids[0], WRITE_STATUS, "complete", now - timedelta(seconds=1)),  # still open
+                      HubWrite(ids[2], WRITE_STATUS, "assembling", now - timedelta(hours=3), now - timedelta(hours=3)))
+
+    async def shared_key(src: RetailCRMOrders, crm: RetailCRMClient) -> str:
+        await crm.edit_order(ids[0], {"status": "complete"}, by="id")  # the hub's status write (recorded)
+        await crm.edit_order(ids[1], {"status": "assembling"}, by="id")  # a script's edit with the same key
+        await crm.edit_order(ids[2], {"status": "assembling"}, by="id")  # same value the hub wrote hours ago
+        site = await crm.create_order({"status": "new", "firstName": "Сайт", "items": [{"offer": {"id": offer["id"]}}]})
+        return str(site["id"])
+    site_order = run(base, shared_key)
+
+    assert run(base, lambda src, _: src.has_changes(start.cursor, written=written)) is True
+    batch = run(base, lambda src, _: src.changed_orders(start.cursor, written=written))
+    assert sorted(batch.orders["order_id"]) == sorted([ids[1], ids[2], site_order])  # not the hub's echo
+    assert batch.shared_credential_orders == (site_order,)
+    assert batch.passed_statuses[site_order] == {"new"} and batch.cursor == str(sb.history[-1].id)
+    assert written.asked and site_order not in written.asked[0]  # a creation is never the hub's: not looked up
+
+    moved = batch.cursor
+    run(base, lambda _, crm: crm.edit_order(ids[0], {"status": "new"}, by="id"))
+    written.writes.append(HubWrite(ids[0], WRITE_STATUS, "new", datetime.now(UTC) - timedelta(seconds=2),
+                                   datetime.now(UTC)))
+    assert run(base, lambda src, _: src.has_changes(moved, written=written)) is False  # only the hub's echo
+    echo = run(base, lambda src, _: src.changed_orders(moved, written=written))
+    assert echo.orders.empty and echo.cursor == str(sb.history[-1].id) and echo.shared_credential_orders == ()

@@ -17,7 +17,7 @@ from connectors.retailcrm.emulator.seed import sample_offers
 from connectors.retailcrm.feed_server import feed_app, feed_url
 from connectors.retailcrm.icml import write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
-from connectors.sandboxing import free_port
+from connectors.sandboxing import LoopbackServer, free_port
 
 from .conftest import KEY, MakeClient
 
@@ -99,3 +99,28 @@ def test_serve_prints_url_and_key_and_answers() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_admin_path_places_an_order_as_a_manager_and_names_what_is_wrong() -> None:
+    """``POST /sandbox/orders/create``: an order as the CRM's UI makes it (history source ``user``, no key)."""
+    sb = RetailCRMSandbox(api_key=KEY, sites=("main", "other"))
+    sb.seed_catalog(3)
+    offer = next(iter(sb.offers.values()))
+    with LoopbackServer(sb.app) as server:
+        url = f"{server.url}/sandbox/orders/create"
+        placed = httpx.post(url, json={"site": "main", "order": {"status": "new", "firstName": "Ада",
+                                                                 "items": [{"offer": {"xmlId": offer["xmlId"]}}]}})
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
+        assert sb.orders[order_id]["site"] == "main" and sb.orders[order_id]["items"][0]["offer"]["id"] == offer["id"]
+        record = sb.history[-1].render("order", KEY)
+        assert record["created"] and record["source"] == "user" and "apiKey" not in record
+        assert httpx.post(url, json={"order": {}}).json()["id"] in sb.orders  # site: the account's first
+        wrong = {"not json": httpx.post(url, content=b"{", headers={"Content-Type": "application/json"}),
+                 "no order": httpx.post(url, json={"site": "main"}),
+                 "site": httpx.post(url, json={"site": "nope", "order": {}}),
+                 "offer": httpx.post(url, json={"order": {"items": [{"offer": {"id": 999999}}]}})}
+    assert {k: r.status_code for k, r in wrong.items()} == dict.fromkeys(wrong, 400)
+    assert '{"order": {...}' in wrong["not json"].json()["errorMsg"] and "order" in wrong["no order"].json()["errorMsg"]
+    assert "site 'nope' is not one of this account's: main, other" == wrong["site"].json()["errorMsg"]
+    assert "Offer with id 999999 not found" in json.dumps(wrong["offer"].json(), ensure_ascii=False)
