@@ -37,10 +37,10 @@ import pandas as pd  # noqa: E402
 from hub import model  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 from hub.store import open_store  # noqa: E402
-from tasks.catalog_feed import content_digest  # noqa: E402
-from tasks.catalog_pass import publish_catalog  # noqa: E402
-from tasks.catalog_publish import SLICE_ROWS  # noqa: E402
-from tasks.catalog_run import plan_catalog_run  # noqa: E402
+from tasks.catalog.entries import SLICE_ROWS  # noqa: E402
+from tasks.catalog.feed import content_digest  # noqa: E402
+from tasks.catalog.publication import publish_catalog  # noqa: E402
+from tasks.catalog.run import plan_catalog_run  # noqa: E402
 from tasks.mapping_check import CatalogMappings  # noqa: E402
 
 STORES = [f"s{n}" for n in range(10)]

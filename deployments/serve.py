@@ -61,7 +61,7 @@ class Plan:
 
 def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
     """Each integration's feed file and its path secret (``feed serve`` and ``serve`` alike)."""
-    from tasks.catalog_run import plan_catalog_run
+    from tasks.catalog.run import plan_catalog_run
     from tasks.hub_tasks import open_hub_store
 
     feeds: dict[str, Path] = {}

@@ -22,7 +22,7 @@ from prefect import flow
 
 from hub.exchanges import ARCHIVE_BACKFILL
 from tasks.exchange import Exchange, Outcome, run_exchange
-from tasks.orders_backfill import (
+from tasks.orders.backfill import (
     MAX_PAGES,
     Backfilled,
     Window,
@@ -32,7 +32,7 @@ from tasks.orders_backfill import (
     unfinished,
     window,
 )
-from tasks.orders_stage import OrderRun, plan_order_run
+from tasks.orders.stage import OrderRun, plan_order_run
 from tasks.reporting import Progress
 
 

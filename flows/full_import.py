@@ -20,13 +20,13 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from hub.exchanges import FULL_IMPORT
-from tasks.bundles import pull_bundle_components
-from tasks.catalog_extract import catalog_mappings, import_assortment, pull_reference, pull_stock
-from tasks.catalog_feed import await_catalog_load
-from tasks.catalog_pass import publish_catalog
-from tasks.catalog_prune import forget_removed
-from tasks.catalog_report import catalog_outcome
-from tasks.catalog_run import CatalogRun, plan_catalog_run
+from tasks.catalog.bundles import pull_bundle_components
+from tasks.catalog.extract import catalog_mappings, import_assortment, pull_reference, pull_stock
+from tasks.catalog.feed import await_catalog_load
+from tasks.catalog.prune import forget_removed
+from tasks.catalog.publication import publish_catalog
+from tasks.catalog.report import catalog_outcome
+from tasks.catalog.run import CatalogRun, plan_catalog_run
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.publish import drain
 

@@ -1,7 +1,7 @@
 """Order statuses back: the ERP's order state changes reach the channel as the mapped statuses.
 
 A cycle reads the orders whose state changed since the last one (with an overlap) and sets the mapped
-status on the channel where it differs (:mod:`tasks.orders_status`). It holds the ``statuses`` run lock:
+status on the channel where it differs (:mod:`tasks.orders.status`). It holds the ``statuses`` run lock:
 a cycle that finds it taken says so and ends cleanly. Undefined states (no mapping) are journaled and
 applied by the first cycle after they are mapped; statuses the channel refused are journaled.
 """
@@ -14,8 +14,8 @@ from prefect import flow
 
 from hub.exchanges import ORDER_STATUS_SYNC
 from tasks.exchange import Exchange, Outcome, run_exchange
-from tasks.orders_status import StatusRun, plan_status_run
-from tasks.status_cycle import status_outcome, sync_statuses
+from tasks.orders.status import StatusRun, plan_status_run
+from tasks.orders.status_cycle import status_outcome, sync_statuses
 
 
 def set_statuses(ex: Exchange[StatusRun]) -> Outcome:

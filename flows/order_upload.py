@@ -16,8 +16,8 @@ from prefect import flow
 
 from hub.exchanges import ORDER_UPLOAD
 from tasks.exchange import Exchange, Outcome, run_exchange
-from tasks.orders_cycle import read_orders, upload_orders, upload_outcome
-from tasks.orders_stage import OrderRun, plan_order_run
+from tasks.orders.cycle import read_orders, upload_orders, upload_outcome
+from tasks.orders.stage import OrderRun, plan_order_run
 
 
 def upload(ex: Exchange[OrderRun]) -> Outcome:

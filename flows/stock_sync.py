@@ -1,7 +1,7 @@
 """Stock sync: what moved at the stock source reaches the channel, in one read and few writes.
 
 A cycle reads stock changed since the last one (or all of it when due: see
-:mod:`tasks.stock_cycle`), works out the channel's stock by the seed modules' rules, and sends only
+:mod:`tasks.stock.cycle`), works out the channel's stock by the seed modules' rules, and sends only
 what differs from what the channel last accepted, in batches of the channel's size through the
 exchange queue. It runs on a schedule (every 10 minutes by default) and, in the long-running
 process, within seconds of a stock webhook (:mod:`deployments.webhooks`).
@@ -20,7 +20,7 @@ from prefect import flow
 from hub.exchanges import INVENTORIES, STOCK_SYNC
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.publish import drain
-from tasks.stock_cycle import Cursor, StockRun, lag_since, plan_stock_run, read_and_queue, sync_outcome
+from tasks.stock.cycle import Cursor, StockRun, lag_since, plan_stock_run, read_and_queue, sync_outcome
 
 
 def sync(ex: Exchange[StockRun], full: bool, batches_per_task: int, noticed_at: str | None) -> Outcome:

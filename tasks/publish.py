@@ -1,6 +1,6 @@
 """The publish pipeline: snapshot diff → batches sized by the sink → exchange queue → send →
 accepted / not found / failed. Every stock and price upload uses it (the full import, the catalog feed and
-stock sync); orders go through their own planner and sender on the same queue (:mod:`tasks.orders_send`).
+stock sync); orders go through their own planner and sender on the same queue (:mod:`tasks.orders.send`).
 
 A sink (:class:`hub.capabilities.BatchSink`) says how big a batch may be and which source id an
 entry is about; the pipeline does the rest:

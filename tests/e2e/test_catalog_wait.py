@@ -13,8 +13,8 @@ from pathlib import Path
 from connectors.retailcrm.icml import IcmlOffer, write_icml
 from deployments.demo import DemoWorld, demo_world
 from hub.config import load_config
-from tasks.catalog_feed import await_catalog_load
-from tasks.catalog_run import plan_catalog_run
+from tasks.catalog.feed import await_catalog_load
+from tasks.catalog.run import plan_catalog_run
 from tasks.hub_tasks import open_hub_store
 
 

@@ -296,7 +296,7 @@ def test_run_killed_during_extraction_resumes_to_the_same_state(tmp_path: Path,
 
 
 def _kill_during_extraction_then_resume(world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.catalog_extract as extract
+    import tasks.catalog.extract as extract
 
     real_process = extract._process_page
     pages = 0

@@ -11,7 +11,7 @@ import pytest
 from hub import model
 from hub.config import parse_config
 from hub.store import Store, open_store
-from tasks.catalog_run import CatalogRun, plan_catalog_run
+from tasks.catalog.run import CatalogRun, plan_catalog_run
 
 BATCH = 5
 

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from hub import model
-from tasks.catalog_feed import content_digest
-from tasks.catalog_pass import Publication, publish_catalog
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.feed import content_digest
+from tasks.catalog.publication import Publication, publish_catalog
+from tasks.catalog.run import CatalogRun
 from tasks.mapping_check import CatalogMappings
 from tasks.publish import INVENTORIES, PRICES
 from tests.tasks.conftest import BATCH

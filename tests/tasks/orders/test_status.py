@@ -16,8 +16,8 @@ import pytest
 from hub import model
 from hub.config import parse_config
 from hub.store import QueueStatus, Store, open_store
-from tasks.orders_stage import ORDERS
-from tasks.orders_status import STATUSES, StatusRun, plan_status_run, sync_states
+from tasks.orders.stage import ORDERS
+from tasks.orders.status import STATUSES, StatusRun, plan_status_run, sync_states
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

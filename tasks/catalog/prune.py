@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.catalog_extract import PageCounts
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.extract import PageCounts
+from tasks.catalog.run import CatalogRun
 
 #: kinds staged from assortment rows, and the kinds hanging off them (by key or by parent key)
 _OWNED = {

@@ -9,7 +9,7 @@ import pytest
 
 from hub import model
 from hub.options import StockOptions
-from tasks.stock_rules import StockRules, channel_stock
+from tasks.stock.rules import StockRules, channel_stock
 
 #: source stores s1, s2 summed into msk; s3 -> spb; s4 left out
 STORES = {"s1": "msk", "s2": "msk", "s3": "spb"}

@@ -13,10 +13,10 @@ import pytest
 from hub.capabilities import HubWriteLog, OrderBatch
 from hub.model import empty_frame
 from hub.store import QueueStatus, Store
-from tasks.orders_cycle import read_and_plan
-from tasks.orders_stage import ORDERS
-from tests.tasks.test_orders_plan import batch, hub_with_offers, run_of
-from tests.tasks.test_orders_send import Channel, Erp
+from tasks.orders.cycle import read_and_plan
+from tasks.orders.stage import ORDERS
+from tests.tasks.orders.test_plan import batch, hub_with_offers, run_of
+from tests.tasks.orders.test_send import Channel, Erp
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import pytest
 
 from hub.capabilities import OrderReference
 from hub.store import QueueStatus, Store
-from tasks import orders_books
-from tasks.orders_books import BOOKS, order_books, plan_with_books
-from tasks.orders_plan import OrderPlanner
-from tasks.orders_stage import ORDERS, OrderRun, stage
-from tests.tasks.test_orders_plan import REFERENCE, batch, hub_with_offers, run_of
+from tasks.orders import books as orders_books
+from tasks.orders.books import BOOKS, order_books, plan_with_books
+from tasks.orders.plan import OrderPlanner
+from tasks.orders.stage import ORDERS, OrderRun, stage
+from tests.tasks.orders.test_plan import REFERENCE, batch, hub_with_offers, run_of
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from typing import Any
 from connectors.http import ConnectorError
 from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderDraft, OrderSink, OrderSource
 from hub.store import QueueItem, QueueStatus
-from tasks.hub_writes import recorded
-from tasks.orders_stage import ORDERS, OrderRun, contents
+from tasks.orders.stage import ORDERS, OrderRun, contents
+from tasks.orders.writes import recorded
 
 CUSTOMERS = "customers"
 

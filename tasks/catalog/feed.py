@@ -21,8 +21,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, CatalogSource, FeedSlice
-from tasks.catalog_publish import CatalogSlice, StockByOffer
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.entries import CatalogSlice, StockByOffer
+from tasks.catalog.run import CatalogRun
 from tasks.clients import capability_for_planning, open_capability
 from tasks.mapping_check import CatalogMappings
 

@@ -22,8 +22,8 @@ from hub.config import Config, Integration
 from hub.exchanges import STATUSES
 from hub.store import QueueStatus, Store
 from tasks.clients import checked_edge
-from tasks.hub_writes import recorded
-from tasks.orders_stage import ORDERS, plain_rows
+from tasks.orders.stage import ORDERS, plain_rows
+from tasks.orders.writes import recorded
 
 STATES = "order_states"  # the ERP's last state per channel order
 UNDEFINED = "order_state_undefined"  # channel orders whose ERP state has no mapping yet

@@ -3,8 +3,8 @@
 The read is one request: stock changed since the cursor (minus an overlap), or all of it on the
 first run, past the source's changed-since window, after a change of measure, and every
 ``full_every`` seconds to catch drift. Affected offers are those the read listed and the bundles
-made of them; their channel stock follows :mod:`tasks.stock_rules` over the hub's copy of the
-source's levels (:mod:`tasks.stock_levels`), and only entries that differ from what the channel
+made of them; their channel stock follows :mod:`tasks.stock.rules` over the hub's copy of the
+source's levels (:mod:`tasks.stock.levels`), and only entries that differ from what the channel
 last accepted are queued (:mod:`tasks.publish`). The cursor is the caller's to move, after the
 queued batches were accepted.
 """
@@ -22,13 +22,13 @@ import pandas as pd
 from hub.capabilities import StockSink, StockSource
 from hub.config import Config, Integration
 from hub.store import Store
-from tasks.catalog_publish import bundle_parts
+from tasks.catalog.entries import bundle_parts
 from tasks.clients import capability_for_planning, checked_edge, open_capability
 from tasks.exchange import Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
 from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
-from tasks.stock_levels import StockLevels
-from tasks.stock_rules import STOCKED_KINDS, StockRules, channel_stock
+from tasks.stock.levels import StockLevels
+from tasks.stock.rules import STOCKED_KINDS, StockRules, channel_stock
 
 CURSOR = "stock-sync"
 

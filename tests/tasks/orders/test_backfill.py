@@ -15,10 +15,10 @@ import pytest
 
 from hub.capabilities import OrderBatch
 from hub.store import QueueStatus, Store
-from tasks.orders_backfill import DONE, Backfilled, Window, backfill, unfinished, window, window_of
-from tasks.orders_stage import ORDERS, OrderRun
-from tests.tasks.test_orders_plan import batch, hub_with_offers, run_of
-from tests.tasks.test_orders_send import Channel, Erp
+from tasks.orders.backfill import DONE, Backfilled, Window, backfill, unfinished, window, window_of
+from tasks.orders.stage import ORDERS, OrderRun
+from tests.tasks.orders.test_plan import batch, hub_with_offers, run_of
+from tests.tasks.orders.test_send import Channel, Erp
 
 MARCH = window(date(2024, 3, 1), date(2024, 3, 31), ["assembling"])
 

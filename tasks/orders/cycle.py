@@ -4,7 +4,7 @@ The read follows :meth:`OrderSource.changed_orders` page after page while it say
 is staged and planned before the cursor (``store.cursors``, stream ``orders``) moves past it, so
 whatever the cursor covers is in the hub's database: a process killed afterwards loses nothing, and
 a re-read stages the same rows and plans the same queue items (their keys are the contents). The
-ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks.orders_books`).
+ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks.orders.books`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from prefect.cache_policies import NONE
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
-from tasks.orders_books import plan_with_books
-from tasks.orders_plan import OrderPlanner, Planned
-from tasks.orders_send import Sent, send_queued
-from tasks.orders_stage import ORDERS, OrderRun, stage
+from tasks.orders.books import plan_with_books
+from tasks.orders.plan import OrderPlanner, Planned
+from tasks.orders.send import Sent, send_queued
+from tasks.orders.stage import ORDERS, OrderRun, stage
 
 #: history pages one cycle reads at most (the next cycle goes on from the cursor)
 MAX_PAGES = 50

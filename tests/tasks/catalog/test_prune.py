@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tasks.catalog_extract import PageCounts
-from tasks.catalog_prune import forget_removed
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.extract import PageCounts
+from tasks.catalog.prune import forget_removed
+from tasks.catalog.run import CatalogRun
 
 
 def _pages(run: CatalogRun, drop: set[str], sizes: set[int] | None = None) -> PageCounts:

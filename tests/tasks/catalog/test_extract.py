@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from hub.capabilities import ImageOwner
-from tasks.catalog_extract import _image_marks, _stale_image_owners
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.extract import _image_marks, _stale_image_owners
+from tasks.catalog.run import CatalogRun
 
 
 def _row(owner: str, updated: str) -> ImageOwner:

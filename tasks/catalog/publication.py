@@ -19,9 +19,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, PriceSink, StockSink
-from tasks.catalog_feed import FeedResult, FeedStats, slice_offers, write_feed
-from tasks.catalog_publish import SLICE_ROWS, StockByOffer, inventory_entries, iter_catalog_slices, price_entries
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.entries import SLICE_ROWS, StockByOffer, inventory_entries, iter_catalog_slices, price_entries
+from tasks.catalog.feed import FeedResult, FeedStats, slice_offers, write_feed
+from tasks.catalog.run import CatalogRun
 from tasks.clients import capability_for_planning
 from tasks.mapping_check import CatalogMappings
 from tasks.publish import INVENTORIES, PRICES, Planned, UploadPlanner

@@ -2,7 +2,7 @@
 
 The source records every read (whole or changed since when); the channel's entries are what the
 cycle queued. Sending is the publish pipeline's (tested with the flows); the rules' arithmetic is
-:mod:`tests.tasks.test_stock_rules`'.
+:mod:`tests.tasks.stock.test_rules`'.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hub.config import parse_config
 from hub.store import Store, open_store
 from hub.systems import Connector, SystemSettings, register, unregister
 from tasks.publish import INVENTORIES
-from tasks.stock_cycle import Cursor, CycleResult, plan_stock_run, read_and_queue
+from tasks.stock.cycle import Cursor, CycleResult, plan_stock_run, read_and_queue
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from tasks.catalog_extract import PageCounts
-from tasks.catalog_feed import pictures_hint
-from tasks.catalog_pass import Publication
-from tasks.catalog_prune import Pruned
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.extract import PageCounts
+from tasks.catalog.feed import pictures_hint
+from tasks.catalog.prune import Pruned
+from tasks.catalog.publication import Publication
+from tasks.catalog.run import CatalogRun
 from tasks.exchange import Outcome
 from tasks.publish import Planned, Uploaded
 

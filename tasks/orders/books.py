@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from hub.capabilities import OrderReference, OrderSink
-from tasks.orders_plan import OrderPlanner
-from tasks.orders_stage import OrderRun, plain_rows
+from tasks.orders.plan import OrderPlanner
+from tasks.orders.stage import OrderRun, plain_rows
 
 BOOKS = "order_reference"
 #: how long kept books are trusted when every name an order needs is found in them

@@ -15,9 +15,9 @@ import pandas as pd
 
 from hub.capabilities import Entry, PriceSink, StockSink
 from hub.store import Store
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.run import CatalogRun
 from tasks.mapping_check import CatalogMappings
-from tasks.stock_rules import STOCKED_KINDS, StockRules, channel_stock
+from tasks.stock.rules import STOCKED_KINDS, StockRules, channel_stock
 
 #: offers per slice of the staged catalog: what one planning and feed step holds in memory
 SLICE_ROWS = 5000
@@ -62,7 +62,7 @@ class StockByOffer:
 def inventory_entries(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings,
                       sink: StockSink) -> list[Entry]:
     """Every stocked offer (not services) of the slice with every mapped warehouse (the rules of
-    :mod:`tasks.stock_rules`): zero where the source reports nothing, bundles from their components."""
+    :mod:`tasks.stock.rules`): zero where the source reports nothing, bundles from their components."""
     stocked = part.offers[part.offers["kind"].isin(STOCKED_KINDS)]
     if not run.integ.options.stock.include_archived:
         stocked = stocked[~stocked["archived"].fillna(False).astype(bool)]

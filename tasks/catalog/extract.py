@@ -17,7 +17,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, ChannelReference, ImageOwner, StockSource
 from hub.model import ID_COLUMN
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability
 from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
 from tasks.reporting import Progress

@@ -1,4 +1,4 @@
-"""One status-sync cycle: the ERP's changed order states set on the channel (:mod:`tasks.orders_status`)."""
+"""One status-sync cycle: the ERP's changed order states set on the channel (:mod:`tasks.orders.status`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 from hub.capabilities import OrderStates, StatusSink
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
-from tasks.orders_status import StatusResult, StatusRun, sync_states
+from tasks.orders.status import StatusResult, StatusRun, sync_states
 
 
 @task(name="sync-statuses", cache_policy=NONE)

@@ -14,8 +14,8 @@ from hub import model
 from hub.capabilities import OrderBatch, OrderReference
 from hub.config import parse_config
 from hub.store import QueueStatus, Store, open_store
-from tasks.orders_plan import OrderPlanner
-from tasks.orders_stage import ORDERS, OrderRun, contents, plan_order_run, stage
+from tasks.orders.plan import OrderPlanner
+from tasks.orders.stage import ORDERS, OrderRun, contents, plan_order_run, stage
 
 REFERENCE = OrderReference(
     states={"Новый": "st-new", "Подтвержден": "st-conf", "Отгружен": "st-done"},

@@ -28,11 +28,11 @@ from prefect.cache_policies import NONE
 from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderSink, OrderSource
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
-from tasks.hub_writes import recorded
-from tasks.orders_books import plan_with_books
-from tasks.orders_plan import OrderPlanner
-from tasks.orders_send import Sent, attach_links, linked_ids, send_queued
-from tasks.orders_stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
+from tasks.orders.books import plan_with_books
+from tasks.orders.plan import OrderPlanner
+from tasks.orders.send import Sent, attach_links, linked_ids, send_queued
+from tasks.orders.stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
+from tasks.orders.writes import recorded
 
 PREFIX = "archive"
 DONE = "done"

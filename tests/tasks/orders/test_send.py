@@ -15,10 +15,10 @@ import pytest
 
 from hub.capabilities import HubWriteLog, OrderBatch, OrderDraft, OrderOutcome, OrderReference
 from hub.store import QueueStatus, Store
-from tasks.orders_plan import OrderPlanner
-from tasks.orders_send import send_queued
-from tasks.orders_stage import ORDERS, OrderRun, stage
-from tests.tasks.test_orders_plan import REFERENCE, batch, hub_with_offers, run_of
+from tasks.orders.plan import OrderPlanner
+from tasks.orders.send import send_queued
+from tasks.orders.stage import ORDERS, OrderRun, stage
+from tests.tasks.orders.test_plan import REFERENCE, batch, hub_with_offers, run_of
 
 
 @pytest.fixture

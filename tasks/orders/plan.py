@@ -21,7 +21,7 @@ import pandas as pd
 
 from hub.capabilities import OrderReference
 from hub.store import QueueStatus
-from tasks.orders_stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
+from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
 
 PARKED = "order_parked"

@@ -1,7 +1,7 @@
 """What the source's bundles are made of, read once per full import and kept in the hub.
 
 A bundle (a stock system's kit, комплект) has no stock of its own: stock sync derives it from its components
-(:mod:`tasks.stock_rules`), so the components must be in the hub before any stock is sent. They
+(:mod:`tasks.stock.rules`), so the components must be in the hub before any stock is sent. They
 are read only when the catalog has bundles, and only from a source that can list them.
 """
 
@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import BundleSource
 from hub.systems import connector
-from tasks.catalog_run import CatalogRun
+from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability
 
 KEY = ["offer_id", "component_id"]
@@ -26,7 +26,7 @@ def pull_bundle_components(run: CatalogRun, bundles_seen: int) -> int | None:
     """Stage every bundle's components (replacing what the hub had); the rows staged.
 
     None when the source cannot list components (its bundles are then left untouched by stock
-    uploads: see :mod:`tasks.stock_rules`). With no bundle in the catalog nothing is read.
+    uploads: see :mod:`tasks.stock.rules`). With no bundle in the catalog nothing is read.
     """
     records = run.store.records
     if not bundles_seen:
