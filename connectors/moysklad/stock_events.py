@@ -112,6 +112,8 @@ class MoySkladStockEvents:
             data = json.loads(body)
         except ValueError:  # UnicodeDecodeError included
             raise ValueError("the body is not JSON") from None
+        except RecursionError:  # json gives up on a few KB of [[[[…: a hostile body, not a notice
+            raise ValueError("the body is nested too deeply to be a notice") from None
         if not isinstance(data, dict):
             raise ValueError("the body is not a JSON object")
         if "reportUrl" in data:

@@ -96,7 +96,9 @@ def post(app: Starlette, path: str, body: bytes | dict[str, Any], request_id: st
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
             params = {"requestId": request_id} if request_id else {}
-            return await client.post(path, content=content, params=params)
+            # MoySklad posts JSON and says so
+            return await client.post(path, content=content, params=params,
+                                     headers={"Content-Type": "application/json"})
 
     return asyncio.run(go())
 
@@ -188,13 +190,75 @@ def test_an_oversize_or_malformed_notice_gets_a_4xx_and_a_journal_entry(
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
             return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"},
-                                     content=in_pieces(body) if chunked else body)
+                                     content=in_pieces(body) if chunked else body,
+                                     headers={"Content-Type": "application/json"})
 
     answer = asyncio.run(go())
     assert answer.status_code == status
     [entry] = receiver.store.journal.list(integration="shop")
     assert entry.level == "warning" and journaled in entry.message and TOKEN not in entry.message
     assert receiver.store.notices.pending("shop") == [] and receiver.trigger.cycles("shop") == 0
+
+
+def test_a_deeply_nested_body_gets_a_400_and_a_journal_entry_and_the_receiver_goes_on(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    app, receiver = receiving()
+    nested = b"[" * 5 * 1024  # 5 KB: json's recursion gives up long before the size limit
+    answer = post(app, f"/hooks/moysklad/shop/{TOKEN}", nested, request_id="deep")
+    assert (answer.status_code, answer.text) == (400, "a malformed moysklad notice was refused: "
+                                                      "the body is nested too deeply to be a notice\n")
+    [entry] = receiver.store.journal.list(integration="shop")
+    assert entry.level == "warning" and "nested too deeply" in entry.message
+    assert receiver.store.notices.pending("shop") == []
+    # the same app still takes the next notice
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", STOCK_BODY, request_id="next").status_code == 204
+
+
+@pytest.mark.parametrize(("headers", "body", "shown"), [
+    ({"Content-Type": "text/plain"}, json.dumps(STOCK_BODY).encode(), "'text/plain'"),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"reportUrl=x", "'application/x-www-form-urlencoded'"),
+    ({}, json.dumps(STOCK_BODY).encode(), "none"),
+], ids=["text", "form", "no content type"])
+def test_a_body_that_is_not_json_by_its_content_type_gets_a_415_and_a_journal_entry(
+    receiving: Callable[..., tuple[Starlette, Receiver]], headers: dict[str, str], body: bytes, shown: str
+) -> None:
+    app, receiver = receiving()
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+            return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"}, content=body,
+                                     headers=headers)
+
+    answer = asyncio.run(go())
+    assert answer.status_code == 415
+    [entry] = receiver.store.journal.list(integration="shop")
+    assert f"Content-Type {shown} was refused" in entry.message and TOKEN not in entry.message
+    assert receiver.store.notices.pending("shop") == [] and receiver.trigger.cycles("shop") == 0
+    # JSON with a charset, as some senders label it, is JSON
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    body = json.dumps(STOCK_BODY).encode()
+    assert asyncio.run(go()).status_code == 204
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(
+    receiving: Callable[..., tuple[Starlette, Receiver]], method: str
+) -> None:
+    app, receiver = receiving()
+    paths = [f"/hooks/moysklad/shop/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}//", f"/hooks/moysklad/shop//{TOKEN}",
+             "/hooks/moysklad/shop/", "/hooks/moysklad/shop", "/hooks/moysklad/", "/hooks/", "/hooks", "/hooksx",
+             f"/hooks/moysklad/nobody/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}x/", "/", "/feeds/"]
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+            return [await client.request(method, path, params={"requestId": "r"}, json=STOCK_BODY)
+                    for path in paths]
+
+    answers = asyncio.run(go())
+    assert [(a.status_code, a.text, a.headers.get("location")) for a in answers] == \
+        [(404, "not found\n", None)] * len(paths)
+    assert receiver.store.journal.list() == [] and receiver.store.notices.integrations_pending() == []
 
 
 def test_a_delivery_without_request_id_is_refused(receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:

@@ -68,6 +68,7 @@ MALFORMED = [
     ("a path in requestId", body(STOCK), {"requestId": "../../etc"}, "is not an id"),
     ("not JSON", b"{not json", QUERY, "not JSON"),
     ("not UTF-8", b"\xff\xfe\xfa", QUERY, "not JSON"),
+    ("5 KB of [[[[", b"[" * 5 * 1024, QUERY, "nested too deeply"),
     ("a list", b"[]", QUERY, "not a JSON object"),
     ("neither kind", body({"accountId": "x"}), QUERY, "neither a stock notice"),
     ("reportUrl a number", body(_with(STOCK, reportUrl=5)), QUERY, "not a string"),
