@@ -36,6 +36,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "paymentin": ("organization", "agent"),
     "cashin": ("organization", "agent"),
     "salesreturn": ("organization", "agent", "store"),
+    "purchasereturn": ("organization", "agent", "store"),
     "webhook": ("url", "action", "entityType"),
     "webhookstock": ("url", "reportType", "stockType"),
 }

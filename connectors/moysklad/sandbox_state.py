@@ -21,7 +21,7 @@ JSON_MEDIA: Final = "application/json"
 
 #: entity types kept in the store; the assortment is the union of the first four
 ASSORTMENT_TYPES: Final = ("product", "service", "bundle", "variant")
-DOCUMENT_TYPES: Final = ("customerorder", "demand", "move", "paymentin", "cashin", "salesreturn")
+DOCUMENT_TYPES: Final = ("customerorder", "demand", "move", "paymentin", "cashin", "salesreturn", "purchasereturn")
 
 Json = dict[str, Any]
 

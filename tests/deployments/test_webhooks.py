@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from connectors.moysklad.capabilities import MoySkladSide
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox_generator import seed_catalog
@@ -373,7 +374,7 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
             await sandbox.webhooks.drain()
         return done
 
-    assert len(asyncio.run(go())) == 17
+    assert len(asyncio.run(go())) == 25
     assert receiver.trigger.wait_idle(10)
     attempts = [(d.request_id, d.status) for d in sandbox.webhooks.deliveries]
     assert [status for _, status in attempts] == [None, 204, 204]  # the lost answer, its retry, the stock notice
@@ -382,6 +383,64 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
         kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
     assert [tuple(k) for k in kinds] == [("demand", 1), ("stock", 1)]
     assert 1 <= len(cycles.calls) <= 2 and not sandbox.webhooks.dropped
+
+
+def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_they_moved(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="app")
+    seed_catalog(sandbox, 10, seed=3)
+    row = next(r for r in sandbox.ledger.report(by_store=True, stock_type="stock", include_zero=False)
+               if float(r["stock"]) >= 1 and r.get("storeId"))
+    product, store_id, before = str(row["assortmentId"]), str(row["storeId"]), float(row["stock"])
+    org = next(iter(sandbox.store.of_type("organization")))
+    cursor = sandbox.store.now() - timedelta(seconds=2)  # the stock cycle's own cursor: its last read
+    reads: list[float] = []
+
+    def reading_cycle(integration: str, noticed_at: datetime | None) -> object:
+        # what a stock cycle does first: read the stock changed since its cursor, from the source
+        async def read() -> float:
+            ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
+                                transport=httpx.ASGITransport(app=sandbox.app))
+            async with ms:
+                frame = await MoySkladSide(ms).current_stock("stock", cursor)
+            mine = frame[(frame["offer_id"] == product) & (frame["store_id"] == store_id)]
+            return float(mine["available"].iloc[0])
+
+        reads.append(asyncio.run(read()))
+        return None
+
+    app, receiver = receiving(reading_cycle)
+    sandbox.webhooks.transport = httpx.ASGITransport(app=app)
+
+    async def go() -> None:
+        ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
+                            transport=httpx.ASGITransport(app=sandbox.app))
+        async with ms:
+            await MoySkladStockEvents(ms).subscribe(hook_url(BASE, "moysklad", "shop", TOKEN),
+                                                    ours=hook_url(BASE, "moysklad", "shop", ""))
+            agent = (await ms.create_counterparty({"name": "Покупатель"}))["id"]
+            refs = {"organization": ms.ref(f"entity/organization/{org}", "organization"),
+                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+                    "store": ms.ref(f"entity/store/{store_id}", "store")}
+
+            def lines(quantity: float) -> list[dict[str, Any]]:
+                return [{"quantity": quantity, "price": 100.0,
+                         "assortment": ms.ref(f"entity/product/{product}", "product")}]
+
+            await ms.create_salesreturn({**refs, "positions": lines(3)})  # the customer brings 3 back
+            await sandbox.webhooks.drain()
+            assert await asyncio.to_thread(receiver.trigger.wait_idle, 10)
+            await ms.create_purchasereturn({**refs, "positions": lines(1)})  # 1 back to the supplier
+            await sandbox.webhooks.drain()
+
+    asyncio.run(go())
+    assert receiver.trigger.wait_idle(10)
+    assert [d.status for d in sandbox.webhooks.deliveries] == [204, 204] and not sandbox.webhooks.dropped
+    with receiver.store.engine.connect() as conn:
+        kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
+    assert [tuple(k) for k in kinds] == [("salesreturn", 1), ("purchasereturn", 1)]
+    assert reads == [before + 3, before + 2]  # each return's own cycle saw the stock it moved
 
 
 def order_body(entity: str = "customerorder", action: str = "UPDATE") -> dict[str, Any]:
