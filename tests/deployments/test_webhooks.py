@@ -20,7 +20,7 @@ from connectors.moysklad.capabilities import MoySkladSide
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox_generator import seed_catalog
-from connectors.moysklad.stock_events import MoySkladStockEvents
+from connectors.moysklad.stock_events import ENTITY_EVENTS, WANTED, MoySkladStockEvents
 from deployments.webhooks import Receiver, WebhookSetupError, hook_url, masked, webhook_app
 from hub.config import load_config
 from hub.store import open_store
@@ -441,6 +441,57 @@ def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_the
         kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
     assert [tuple(k) for k in kinds] == [("salesreturn", 1), ("purchasereturn", 1)]
     assert reads == [before + 3, before + 2]  # each return's own cycle saw the stock it moved
+
+
+def test_every_subscribed_document_change_is_emitted_and_taken(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    app, receiver = receiving()
+    sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="user")
+    seed_catalog(sandbox, 5, seed=3)
+    sandbox.webhooks.transport = httpx.ASGITransport(app=app)
+    url = hook_url(BASE, "moysklad", "shop", TOKEN)
+    for want in WANTED:  # what `webhooks register` subscribes, set in place (no requests spent)
+        sandbox.writer.create(want.kind, {**dict(want.fields), "url": url})
+    org, store = next(iter(sandbox.store.of_type("organization"))), next(iter(sandbox.store.of_type("store")))
+    product = next(iter(sandbox.store.of_type("product")))
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://ms.test" +
+                                     API_PREFIX, headers={"Authorization": f"Bearer {MS_TOKEN}"}) as ms:
+            def ref(kind: str, id_: str) -> dict[str, Any]:
+                return {"meta": {"href": f"http://ms.test{API_PREFIX}/entity/{kind}/{id_}", "type": kind}}
+
+            async def call(method: str, path: str, **kw: Any) -> httpx.Response:
+                while True:  # as a MoySklad client must: wait out the rate limit's 429
+                    answer = await ms.request(method, path, **kw)
+                    if answer.status_code != 429:
+                        return answer
+                    await asyncio.sleep(int(answer.headers.get("X-Lognex-Retry-After", "200")) / 1000)
+
+            agent = (await call("POST", "/entity/counterparty", json={"name": "Контрагент"})).json()["id"]
+            body = {"organization": ref("organization", org), "agent": ref("counterparty", agent),
+                    "store": ref("store", store), "sourceStore": ref("store", store),
+                    "targetStore": ref("store", store),
+                    "positions": [{"quantity": 1, "price": 10.0, "assortment": ref("product", product)}]}
+            for entity in sorted({entity for entity, _ in ENTITY_EVENTS}):
+                made = await call("POST", f"/entity/{entity}", json=body)
+                assert made.status_code == 200, (entity, made.text)
+                doc = made.json()["id"]
+                edited = await call("PUT", f"/entity/{entity}/{doc}", json={"description": "edited"})
+                assert edited.status_code == 200, (entity, edited.text)
+                assert (await call("DELETE", f"/entity/{entity}/{doc}")).status_code == 200
+            await sandbox.webhooks.drain()
+
+    asyncio.run(go())
+    assert receiver.trigger.wait_idle(10)
+    assert {d.status for d in sandbox.webhooks.deliveries} == {204} and not sandbox.webhooks.dropped
+    emitted = {(d.body["events"][0]["meta"]["type"], d.body["events"][0]["action"])
+               for d in sandbox.webhooks.deliveries}
+    assert emitted == set(ENTITY_EVENTS)
+    with receiver.store.engine.connect() as conn:
+        kinds = {row[0] for row in conn.exec_driver_sql("SELECT kind FROM stock_notices").all()}
+    assert kinds == {entity for entity, _ in ENTITY_EVENTS}
 
 
 def order_body(entity: str = "customerorder", action: str = "UPDATE") -> dict[str, Any]:
