@@ -265,6 +265,8 @@ def sandbox_serve(
 
         serve_world(workdir.resolve(), products, echo=typer.echo)
         return
+    if system is None:
+        raise fail("which sandbox? `skladbridge sandbox serve moysklad` or `... retailcrm`, or `--world demo`")
     if system not in ("moysklad", "retailcrm"):
         raise fail(f"unknown system {system!r}: moysklad or retailcrm, or --world demo")
     ensure_port_free("127.0.0.1", port)

@@ -14,10 +14,14 @@ brings order states back from the same system (``flows.statuses`` from the stock
 a manager set in the ERP reaches the channel in seconds. Those cycles read by their own cursor with
 an overlap, and the scheduled status sync catches what a lost notice would have carried.
 
-Unknown system, integration or token, and an integration that takes no webhooks, answer the same
-bare 404 and leave no trace: nothing is stored, journaled or logged, and the token is never logged
-(uvicorn's access log is off: the path holds it). A body too large or malformed gets a 4xx and a
-journal entry of the integration, never a 5xx, which would make the source retry it in vain.
+Unknown system, integration or token, an integration that takes no webhooks, another method and
+any other path under ``/hooks`` (a trailing slash, a segment more or less) answer the same bare 404
+and leave no trace: nothing is stored, journaled or logged, and the token is never logged (uvicorn's
+access log is off: the path holds it). One route takes every path under ``/hooks`` and parses it
+itself, so no path there is ever answered with Starlette's trailing-slash redirect. A body that is
+not JSON by its ``Content-Type`` (415), too large (413) or malformed, however deeply nested (400),
+gets a 4xx and a journal entry of the integration, never a 5xx, which would make the source retry
+it in vain.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ MAX_BODY = 64 * 1024
 MIN_TOKEN_LENGTH = 16
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # what secrets.token_urlsafe gives: one path segment as is
 _HOOK_PATH = re.compile(r"(/hooks/[^/]+/[^/]+/)[^/?#]+")
+#: what the route's catch-all ``rest`` must be: /{system}/{integration}/{token}, nothing more or less
+_HOOK_REST = re.compile(r"/(?P<system>[^/]+)/(?P<integration>[^/]+)/(?P<token>[^/]+)")
+#: media types of a JSON body (``application/json`` and ``+json`` ones; parameters such as charset aside)
+_JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json", re.IGNORECASE)
 
 #: one stock cycle of an integration; gets when the oldest notice it carries arrived. A dict result
 #: with ``skipped`` (another run held the stock lock) leaves the notices pending
@@ -197,12 +205,21 @@ class Receiver:
         return True
 
     async def receive(self, request: Request) -> Response:
-        system, name = request.path_params["system"], request.path_params["integration"]
+        parts = _HOOK_REST.fullmatch(request.path_params["rest"])
+        if parts is None:
+            return _not_found()
+        system, name = parts["system"], parts["integration"]
         hook = self.hooks.get((system, name))
         # compared even for an unknown name, so the answer's timing does not tell names apart
         expected = hook.token if hook else b"\0" * MIN_TOKEN_LENGTH
-        if not hmac.compare_digest(request.path_params["token"].encode(), expected) or hook is None:
+        if not hmac.compare_digest(parts["token"].encode(), expected) or hook is None:
             return _not_found()
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
+        if not _JSON_TYPE.fullmatch(media_type):
+            # a form or text body is no notice of the source's (it always posts JSON)
+            shown = repr(media_type[:60]) if media_type else "none"
+            return await self._refuse(name, system, 415, f"a {system} notice with Content-Type {shown} was "
+                                                         "refused: only application/json is taken")
         try:
             body = await _body(request, self.max_body)
         except ClientDisconnect:
@@ -213,6 +230,9 @@ class Receiver:
             notice = hook.events.parse_notice(body, request.query_params)
         except ValueError as exc:
             return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: {exc}")
+        except RecursionError:  # a parser that does not guard against deep nesting itself
+            return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: "
+                                                         "the body is nested too deeply")
         try:
             fresh = await run_in_threadpool(self.store.notices.record, name, system, notice)
         except (SQLAlchemyError, StoreError) as exc:
@@ -276,7 +296,8 @@ def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = 
     async def refused(request: Request, exc: Exception) -> Response:
         return _not_found()
 
-    app = Starlette(routes=[Route("/hooks/{system}/{integration}/{token}", receiver.receive, methods=["POST"])],
+    # one route for every path under /hooks: receive() parses it, so no near-miss is redirected
+    app = Starlette(routes=[Route("/hooks{rest:path}", receiver.receive, methods=["POST"])],
                     exception_handlers={404: refused, 405: refused}, lifespan=lifespan)
     app.state.receiver = receiver
     return app

@@ -13,17 +13,31 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class FeedOptions(BaseModel):
-    """Where the ICML catalog feed is written and the URL the CRM fetches it from."""
+    """Where the ICML catalog feed is written, what it holds, and the secret part of the URL it is served at.
+
+    There is no URL option: the URL the CRM loads is the feed server's own
+    (``<server>/feeds/<integration>/<path_secret>.xml``, set once as the site's ``ymlUrl`` in the CRM).
+    A URL here held the secret in plain text, resolved and printed by ``config check``, and was read
+    by nothing; a config that still has one is told to drop it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     dir: Path | None = Field(default=None, description="folder of the feed file (default: next to the db)")
-    public_url: str | None = Field(default=None, description="URL the CRM's site settings point to")
     shop_name: str = "Shop"
     company: str = "Company"
     path_secret: str | None = Field(
         default=None, description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
         "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback")
     purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_public_url(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "public_url" in value:
+            raise ValueError(
+                "public_url is not an option (nothing read it, and a feed URL holds the path secret): remove it; "
+                "the CRM's site loads <feed server>/feeds/<integration>/<path_secret>.xml, its ymlUrl in the CRM")
+        return value
 
 
 class CatalogOptions(BaseModel):

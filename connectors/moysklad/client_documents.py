@@ -151,6 +151,10 @@ class DocumentsMixin(MoySkladBase):
         """Create a customer return (link the shipment with ``demand``)."""
         return dict(await self._post("/entity/salesreturn", payload))
 
+    async def create_purchasereturn(self, payload: Json) -> Json:
+        """Create a return to the supplier (link the receipt with ``supply``)."""
+        return dict(await self._post("/entity/purchasereturn", payload))
+
     # -- webhooks -------------------------------------------------------------------------------
     async def list_webhooks(self, kind: str = "webhook") -> list[Json]:
         """Every ``webhook`` (or ``webhookstock``) visible to this credential."""

@@ -21,7 +21,9 @@ JSON_MEDIA: Final = "application/json"
 
 #: entity types kept in the store; the assortment is the union of the first four
 ASSORTMENT_TYPES: Final = ("product", "service", "bundle", "variant")
-DOCUMENT_TYPES: Final = ("customerorder", "demand", "move", "paymentin", "cashin", "salesreturn")
+#: documents the sandbox keeps and takes writes of: every one the hub's stock webhooks subscribe, and payments
+DOCUMENT_TYPES: Final = ("customerorder", "demand", "supply", "move", "loss", "enter", "paymentin", "cashin",
+                         "salesreturn", "purchasereturn")
 
 Json = dict[str, Any]
 

@@ -1,7 +1,9 @@
 """Stock computed from the documents the sandbox holds, as ``report/stock/*/current`` answers it.
 
-Each document contributes signed movements per (assortment, store): an ``enter`` (seeded opening
-stock) and a sales return add stock, a shipment (``demand``) removes it, a ``move`` shifts it
+Each document contributes signed movements per (assortment, store): a stock entry (``enter``, also
+the seeded opening stock), a receipt (``supply``) and a sales return add stock, a shipment
+(``demand``), a write-off (``loss``) and a return to the supplier (``purchasereturn``) remove it, a
+``move`` shifts it
 between stores, a customer order reserves ``reserve − shipped`` at its store (``storeId: null``
 when it has none), and a purchase order (seeded) adds ``inTransit`` — "ожидание". A document's
 contribution is withdrawn and re-applied when it changes, so the report is always what the
@@ -35,9 +37,9 @@ def document_movements(type_: str, doc: Json) -> list[Movement]:
         if aid is None:
             continue
         qty = float(pos.get("quantity", 0))
-        if type_ in ("enter", "salesreturn"):
+        if type_ in ("enter", "supply", "salesreturn"):
             out.append((aid, store, "stock", qty))
-        elif type_ == "demand":
+        elif type_ in ("demand", "loss", "purchasereturn"):
             out.append((aid, store, "stock", -qty))
         elif type_ == "move":
             out.append((aid, ref_id(doc.get("sourceStore")), "stock", -qty))

@@ -6,8 +6,8 @@ Two kinds of subscription carry stock changes ([WH], [WHS] in ``shared/apis/moys
   every 1–5 minutes, when stock changed, a ``reportUrl`` of ``report/stock/bystore/current`` with
   ``changedSince`` in Moscow time;
 * entity webhooks of the documents that move stock (shipments, receipts, transfers, write-offs,
-  stock entries: created, edited, deleted) and of customer orders edited (their reserve): within
-  seconds, but only a reference.
+  stock entries, customer returns and returns to suppliers: created, edited, deleted) and of
+  customer orders created, edited and deleted (their reserve): within seconds, but only a reference.
 
 A delivery is a nudge, not data: the stock cycle reads the report itself from its own cursor, so
 the notice keeps only the delivery's ``requestId`` (MoySklad repeats it on its three immediate
@@ -35,13 +35,13 @@ from connectors.moysklad.moscow_time import parse_moscow
 from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import StockNotice
 
-#: documents whose every change moves stock
-STOCK_DOCUMENTS = ("demand", "supply", "move", "loss", "enter")
-#: (entityType, action) of every entity webhook the hub subscribes; an order's edit moves its reserve
-ENTITY_EVENTS: tuple[tuple[str, str], ...] = (
-    *((doc, action) for doc in STOCK_DOCUMENTS for action in ("CREATE", "UPDATE", "DELETE")),
-    ("customerorder", "UPDATE"),
-)
+#: documents whose every change moves stock (a customer return brings goods back, a return to the
+#: supplier takes them out)
+STOCK_DOCUMENTS = ("demand", "supply", "move", "loss", "enter", "salesreturn", "purchasereturn")
+#: (entityType, action) of every entity webhook the hub subscribes; an order created, edited or
+#: deleted sets, moves or frees its reserve
+ENTITY_EVENTS: tuple[tuple[str, str], ...] = tuple(
+    (doc, action) for doc in (*STOCK_DOCUMENTS, "customerorder") for action in ("CREATE", "UPDATE", "DELETE"))
 STOCK_ENTITIES = frozenset(entity for entity, _ in ENTITY_EVENTS)
 ACTIONS = frozenset(action for _, action in ENTITY_EVENTS)
 #: MoySklad's code for "more than 5 webhooks of the same kind" (1 for a solution)
@@ -112,6 +112,8 @@ class MoySkladStockEvents:
             data = json.loads(body)
         except ValueError:  # UnicodeDecodeError included
             raise ValueError("the body is not JSON") from None
+        except RecursionError:  # json gives up on a few KB of [[[[…: a hostile body, not a notice
+            raise ValueError("the body is nested too deeply to be a notice") from None
         if not isinstance(data, dict):
             raise ValueError("the body is not a JSON object")
         if "reportUrl" in data:

@@ -3,7 +3,11 @@
 That URL is what the CRM's store settings point to (``ymlUrl``). The CRM loads it with a plain GET
 and no credentials of ours, so the protection it can live with is an unguessable per-integration
 secret in the path (the feed carries purchase prices and stock). Unknown integration and wrong
-secret answer the same bare 404, so the server tells a prober nothing, not even which names exist.
+secret, another method and any other path under ``/feeds`` (a trailing slash, a segment more)
+answer the same bare 404, so the server tells a prober nothing, not even which names exist: one
+route takes every path under ``/feeds`` and parses it itself, so Starlette never answers a
+near-miss with its trailing-slash redirect. A secret that cannot stand in one path segment (a
+``/``, ``?``, ``%``…) is refused before serving, not served at a URL nothing can reach.
 
 An integration without a secret is served at ``/feeds/{integration}.xml``, but :func:`serve_feeds`
 allows that only on a loopback interface (tests, the demo): nothing outside the machine reaches it.
@@ -21,6 +25,7 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -38,6 +43,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 #: a secret shorter than this is refused: it has to withstand guessing over the internet
 MIN_SECRET_LENGTH = 16
 HEADER_TIMEOUT = 10.0
+#: what a secret may hold: characters that stand for themselves in one URL path segment
+SECRET_CHARACTERS = "A-Z a-z 0-9 - . _ ~ + ="
+_SECRET = re.compile(r"[A-Za-z0-9._~+=-]+")
+#: what the route's catch-all ``rest`` may be: /{name}.xml or /{name}/{secret}.xml
+_OPEN_REST = re.compile(r"/(?P<name>[^/]+)\.xml")
+_GUARDED_REST = re.compile(r"/(?P<name>[^/]+)/(?P<secret>[^/]+)\.xml")
 KEEP_ALIVE_TIMEOUT = 5
 
 
@@ -63,11 +74,19 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
     at ``/feeds/{name}.xml``. Any other path, name or secret answers the same 404. 503 when the feed
     has not been generated yet, 304 for a matching ``If-None-Match``.
     """
+    check_secrets(secrets or {})
     paths = {name: Path(path) for name, path in feeds.items()}
     keys = {name: secret.encode() for name, secret in (secrets or {}).items() if secret}
 
-    async def guarded_feed(request: Request) -> Response:
-        name, given = request.path_params["name"], request.path_params["secret"].encode()
+    async def feed(request: Request) -> Response:
+        rest = request.path_params["rest"]
+        if (bare := _OPEN_REST.fullmatch(rest)) is not None:
+            return open_feed(bare["name"], request)
+        if (guarded := _GUARDED_REST.fullmatch(rest)) is not None:
+            return guarded_feed(guarded["name"], guarded["secret"].encode(), request)
+        return _not_found()
+
+    def guarded_feed(name: str, given: bytes, request: Request) -> Response:
         # compared even for an unknown name, so the answer's timing does not tell names apart
         expected = keys.get(name, b"\0" * MIN_SECRET_LENGTH)
         if not hmac.compare_digest(given, expected) or name not in keys or name not in paths:
@@ -86,8 +105,7 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
             return Response(status_code=304, headers=headers)
         return FileResponse(path, media_type="application/xml; charset=utf-8", headers=headers, stat_result=stat)
 
-    async def open_feed(request: Request) -> Response:
-        name = request.path_params["name"]
+    def open_feed(name: str, request: Request) -> Response:
         if name not in paths or name in keys:
             return _not_found()
         return _file(paths[name], request.headers.get("if-none-match"))
@@ -95,11 +113,19 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
     async def refused(request: Request, exc: Exception) -> Response:
         return _not_found()
 
-    return Starlette(
-        routes=[Route("/feeds/{name}.xml", open_feed, methods=["GET", "HEAD"]),
-                Route("/feeds/{name}/{secret}.xml", guarded_feed, methods=["GET", "HEAD"])],
-        exception_handlers={404: refused, 405: refused},
-    )
+    # one route for every path under /feeds: feed() parses it, so no near-miss is redirected
+    return Starlette(routes=[Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"])],
+                     exception_handlers={404: refused, 405: refused})
+
+
+def check_secrets(secrets: Mapping[str, str]) -> None:
+    """Refuse a secret that cannot be one path segment: its feed would answer 404 to every request."""
+    unusable = sorted(name for name, secret in secrets.items() if secret and not _SECRET.fullmatch(secret))
+    if unusable:
+        raise FeedExposureError(
+            f"feed secret of {', '.join(unusable)} (options.feed.path_secret) holds a character that cannot "
+            f"stand in a URL path segment, such as '/': use only {SECRET_CHARACTERS}; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
 
 
 def is_loopback(host: str) -> bool:
@@ -113,7 +139,9 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, str]) -> None:
-    """Refuse to serve, on a reachable interface, a feed without a secret or with a short one."""
+    """Refuse to serve a feed whose secret is unusable, or, on a reachable interface, one without a secret
+    or with a short one."""
+    check_secrets({name: secret for name, secret in secrets.items() if name in feeds})
     short = sorted(name for name in feeds if secrets.get(name) and len(secrets[name]) < MIN_SECRET_LENGTH)
     if short:
         raise FeedExposureError(f"feed secret of {', '.join(short)} is shorter than {MIN_SECRET_LENGTH} "

@@ -65,8 +65,8 @@ def test_register_twice_subscribes_once_and_never_prints_the_token(
     second = runner.invoke(app, webhooks("register", "-c", path, "--integration", "shop", "--public-url", PUBLIC))
     assert first.exit_code == 0, first.output
     assert f"notifies {PUBLIC}/hooks/moysklad/shop/<token>" in first.output
-    assert "created stock report bystore" in first.output and first.output.count("created") == 17
-    assert "kept 17 already in place" in second.output and "created" not in second.output
+    assert "created stock report bystore" in first.output and first.output.count("created") == 25
+    assert "kept 25 already in place" in second.output and "created" not in second.output
     assert TOKEN not in first.output + second.output
     urls = {str(h["url"]) for kind in ("webhook", "webhookstock") for h in sandbox[0].store.of_type(kind).values()}
     assert urls == {f"{PUBLIC}/hooks/moysklad/shop/{TOKEN}"}
@@ -84,7 +84,7 @@ def test_list_masks_our_token_and_shows_other_receivers_by_origin(
     after = runner.invoke(app, webhooks("list", "-c", path, "--integration", "shop"))
     assert before.exit_code == after.exit_code == 0, after.output
     assert "https://other.app/… (another receiver)" in before.output
-    assert after.output.count(f"{PUBLIC}/hooks/moysklad/shop/<token>") == 17
+    assert after.output.count(f"{PUBLIC}/hooks/moysklad/shop/<token>") == 25
     assert "loss DELETE" in after.output and "enabled" in after.output
     assert TOKEN not in after.output and "secret-path" not in before.output + after.output
 

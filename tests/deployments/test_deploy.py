@@ -49,7 +49,7 @@ DEMO = """\
       stores: {{Основной склад: msk, Склад 2: msk, Склад 3: spb, Склад 4: null}}
       price_types: {{Цена продажи: base, Оптовая цена: wholesale}}
     options:
-      feed: {{dir: feeds, public_url: "{feed}", path_secret: "${{SKLADBRIDGE_DEMO_FEED_SECRET}}"}}
+      feed: {{dir: feeds, path_secret: "${{SKLADBRIDGE_DEMO_FEED_SECRET}}"}}
     periods: {{stock_sync: {stock_sync}, stock_reconcile: "0 3 * * *", timezone: Europe/Moscow}}
 """
 OUTLET = """\
@@ -72,7 +72,7 @@ class Deployed:
         env = self.world.env
         systems = SYSTEMS.format(ms=env["SKLADBRIDGE_DEMO_MS_URL"], crm=env["SKLADBRIDGE_DEMO_CRM_URL"])
         text = f"database_url: {env['SKLADBRIDGE_DEMO_DATABASE_URL']}\nintegrations:\n"
-        text += DEMO.format(systems=systems, feed=env["SKLADBRIDGE_DEMO_FEED_URL"], stock_sync=stock_sync)
+        text += DEMO.format(systems=systems, stock_sync=stock_sync)
         if outlet is not None:
             text += OUTLET.format(systems=systems, active=outlet)
         path = self.workdir / "skladbridge.yaml"

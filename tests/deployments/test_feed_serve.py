@@ -101,3 +101,21 @@ def test_the_served_feed_answers_only_at_its_secret_url(config, tmp_path: Path) 
         output, _ = server.communicate(timeout=20)
     assert "/feeds/shop/<path_secret>.xml" in output
     assert SECRET not in output
+
+
+def test_a_secret_with_a_slash_is_refused_at_start_not_served_where_nothing_reaches(  # type: ignore[no-untyped-def]
+    config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slashed = "feed-path/secret-of-32-characters"
+    monkeypatch.setenv("FEED_TEST_SECRET", slashed)
+    # a process: the old behaviour was to serve (until killed), not to return
+    try:
+        done = subprocess.run([sys.executable, "-m", "deployments.cli", "feed", "serve", "-c", str(config()),
+                               "--port", str(free_port())], env=dict(os.environ), capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("feed serve started serving a feed whose secret no request can match")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "shop (options.feed.path_secret) holds a character that cannot stand in a URL path segment" in output
+    assert "Traceback" not in output and slashed not in output and len(output.strip().splitlines()) == 1

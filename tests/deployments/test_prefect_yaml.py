@@ -21,7 +21,6 @@ DEMO_VALUES = {
     "SKLADBRIDGE_DEMO_MS_PASSWORD": "ms-password-value",
     "SKLADBRIDGE_DEMO_CRM_URL": "http://127.0.0.1:2",
     "SKLADBRIDGE_DEMO_CRM_KEY": "crm-key-value",
-    "SKLADBRIDGE_DEMO_FEED_URL": "http://127.0.0.1:3/feeds/demo/feed-secret-of-24-chars.xml",
     "SKLADBRIDGE_DEMO_FEED_SECRET": "feed-secret-of-24-chars",
     "SKLADBRIDGE_DEMO_WEBHOOK_SECRET": "webhook-token-of-24-chars",
 }

@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from connectors.moysklad.capabilities import MoySkladSide
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox_generator import seed_catalog
-from connectors.moysklad.stock_events import MoySkladStockEvents
+from connectors.moysklad.stock_events import ENTITY_EVENTS, WANTED, MoySkladStockEvents
 from deployments.webhooks import Receiver, WebhookSetupError, hook_url, masked, webhook_app
 from hub.config import load_config
 from hub.store import open_store
@@ -96,7 +97,9 @@ def post(app: Starlette, path: str, body: bytes | dict[str, Any], request_id: st
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
             params = {"requestId": request_id} if request_id else {}
-            return await client.post(path, content=content, params=params)
+            # MoySklad posts JSON and says so
+            return await client.post(path, content=content, params=params,
+                                     headers={"Content-Type": "application/json"})
 
     return asyncio.run(go())
 
@@ -188,13 +191,75 @@ def test_an_oversize_or_malformed_notice_gets_a_4xx_and_a_journal_entry(
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
             return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"},
-                                     content=in_pieces(body) if chunked else body)
+                                     content=in_pieces(body) if chunked else body,
+                                     headers={"Content-Type": "application/json"})
 
     answer = asyncio.run(go())
     assert answer.status_code == status
     [entry] = receiver.store.journal.list(integration="shop")
     assert entry.level == "warning" and journaled in entry.message and TOKEN not in entry.message
     assert receiver.store.notices.pending("shop") == [] and receiver.trigger.cycles("shop") == 0
+
+
+def test_a_deeply_nested_body_gets_a_400_and_a_journal_entry_and_the_receiver_goes_on(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    app, receiver = receiving()
+    nested = b"[" * 5 * 1024  # 5 KB: json's recursion gives up long before the size limit
+    answer = post(app, f"/hooks/moysklad/shop/{TOKEN}", nested, request_id="deep")
+    assert (answer.status_code, answer.text) == (400, "a malformed moysklad notice was refused: "
+                                                      "the body is nested too deeply to be a notice\n")
+    [entry] = receiver.store.journal.list(integration="shop")
+    assert entry.level == "warning" and "nested too deeply" in entry.message
+    assert receiver.store.notices.pending("shop") == []
+    # the same app still takes the next notice
+    assert post(app, f"/hooks/moysklad/shop/{TOKEN}", STOCK_BODY, request_id="next").status_code == 204
+
+
+@pytest.mark.parametrize(("headers", "body", "shown"), [
+    ({"Content-Type": "text/plain"}, json.dumps(STOCK_BODY).encode(), "'text/plain'"),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"reportUrl=x", "'application/x-www-form-urlencoded'"),
+    ({}, json.dumps(STOCK_BODY).encode(), "none"),
+], ids=["text", "form", "no content type"])
+def test_a_body_that_is_not_json_by_its_content_type_gets_a_415_and_a_journal_entry(
+    receiving: Callable[..., tuple[Starlette, Receiver]], headers: dict[str, str], body: bytes, shown: str
+) -> None:
+    app, receiver = receiving()
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+            return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"}, content=body,
+                                     headers=headers)
+
+    answer = asyncio.run(go())
+    assert answer.status_code == 415
+    [entry] = receiver.store.journal.list(integration="shop")
+    assert f"Content-Type {shown} was refused" in entry.message and TOKEN not in entry.message
+    assert receiver.store.notices.pending("shop") == [] and receiver.trigger.cycles("shop") == 0
+    # JSON with a charset, as some senders label it, is JSON
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    body = json.dumps(STOCK_BODY).encode()
+    assert asyncio.run(go()).status_code == 204
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(
+    receiving: Callable[..., tuple[Starlette, Receiver]], method: str
+) -> None:
+    app, receiver = receiving()
+    paths = [f"/hooks/moysklad/shop/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}//", f"/hooks/moysklad/shop//{TOKEN}",
+             "/hooks/moysklad/shop/", "/hooks/moysklad/shop", "/hooks/moysklad/", "/hooks/", "/hooks", "/hooksx",
+             f"/hooks/moysklad/nobody/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}x/", "/", "/feeds/"]
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+            return [await client.request(method, path, params={"requestId": "r"}, json=STOCK_BODY)
+                    for path in paths]
+
+    answers = asyncio.run(go())
+    assert [(a.status_code, a.text, a.headers.get("location")) for a in answers] == \
+        [(404, "not found\n", None)] * len(paths)
+    assert receiver.store.journal.list() == [] and receiver.store.notices.integrations_pending() == []
 
 
 def test_a_delivery_without_request_id_is_refused(receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:
@@ -309,7 +374,7 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
             await sandbox.webhooks.drain()
         return done
 
-    assert len(asyncio.run(go())) == 17
+    assert len(asyncio.run(go())) == 25
     assert receiver.trigger.wait_idle(10)
     attempts = [(d.request_id, d.status) for d in sandbox.webhooks.deliveries]
     assert [status for _, status in attempts] == [None, 204, 204]  # the lost answer, its retry, the stock notice
@@ -318,6 +383,115 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
         kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
     assert [tuple(k) for k in kinds] == [("demand", 1), ("stock", 1)]
     assert 1 <= len(cycles.calls) <= 2 and not sandbox.webhooks.dropped
+
+
+def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_they_moved(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="app")
+    seed_catalog(sandbox, 10, seed=3)
+    row = next(r for r in sandbox.ledger.report(by_store=True, stock_type="stock", include_zero=False)
+               if float(r["stock"]) >= 1 and r.get("storeId"))
+    product, store_id, before = str(row["assortmentId"]), str(row["storeId"]), float(row["stock"])
+    org = next(iter(sandbox.store.of_type("organization")))
+    cursor = sandbox.store.now() - timedelta(seconds=2)  # the stock cycle's own cursor: its last read
+    reads: list[float] = []
+
+    def reading_cycle(integration: str, noticed_at: datetime | None) -> object:
+        # what a stock cycle does first: read the stock changed since its cursor, from the source
+        async def read() -> float:
+            ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
+                                transport=httpx.ASGITransport(app=sandbox.app))
+            async with ms:
+                frame = await MoySkladSide(ms).current_stock("stock", cursor)
+            mine = frame[(frame["offer_id"] == product) & (frame["store_id"] == store_id)]
+            return float(mine["available"].iloc[0])
+
+        reads.append(asyncio.run(read()))
+        return None
+
+    app, receiver = receiving(reading_cycle)
+    sandbox.webhooks.transport = httpx.ASGITransport(app=app)
+
+    async def go() -> None:
+        ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
+                            transport=httpx.ASGITransport(app=sandbox.app))
+        async with ms:
+            await MoySkladStockEvents(ms).subscribe(hook_url(BASE, "moysklad", "shop", TOKEN),
+                                                    ours=hook_url(BASE, "moysklad", "shop", ""))
+            agent = (await ms.create_counterparty({"name": "Покупатель"}))["id"]
+            refs = {"organization": ms.ref(f"entity/organization/{org}", "organization"),
+                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+                    "store": ms.ref(f"entity/store/{store_id}", "store")}
+
+            def lines(quantity: float) -> list[dict[str, Any]]:
+                return [{"quantity": quantity, "price": 100.0,
+                         "assortment": ms.ref(f"entity/product/{product}", "product")}]
+
+            await ms.create_salesreturn({**refs, "positions": lines(3)})  # the customer brings 3 back
+            await sandbox.webhooks.drain()
+            assert await asyncio.to_thread(receiver.trigger.wait_idle, 10)
+            await ms.create_purchasereturn({**refs, "positions": lines(1)})  # 1 back to the supplier
+            await sandbox.webhooks.drain()
+
+    asyncio.run(go())
+    assert receiver.trigger.wait_idle(10)
+    assert [d.status for d in sandbox.webhooks.deliveries] == [204, 204] and not sandbox.webhooks.dropped
+    with receiver.store.engine.connect() as conn:
+        kinds = conn.exec_driver_sql("SELECT kind, done_at IS NOT NULL FROM stock_notices ORDER BY id").all()
+    assert [tuple(k) for k in kinds] == [("salesreturn", 1), ("purchasereturn", 1)]
+    assert reads == [before + 3, before + 2]  # each return's own cycle saw the stock it moved
+
+
+def test_every_subscribed_document_change_is_emitted_and_taken(
+    receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
+    app, receiver = receiving()
+    sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="user")
+    seed_catalog(sandbox, 5, seed=3)
+    sandbox.webhooks.transport = httpx.ASGITransport(app=app)
+    url = hook_url(BASE, "moysklad", "shop", TOKEN)
+    for want in WANTED:  # what `webhooks register` subscribes, set in place (no requests spent)
+        sandbox.writer.create(want.kind, {**dict(want.fields), "url": url})
+    org, store = next(iter(sandbox.store.of_type("organization"))), next(iter(sandbox.store.of_type("store")))
+    product = next(iter(sandbox.store.of_type("product")))
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://ms.test" +
+                                     API_PREFIX, headers={"Authorization": f"Bearer {MS_TOKEN}"}) as ms:
+            def ref(kind: str, id_: str) -> dict[str, Any]:
+                return {"meta": {"href": f"http://ms.test{API_PREFIX}/entity/{kind}/{id_}", "type": kind}}
+
+            async def call(method: str, path: str, **kw: Any) -> httpx.Response:
+                while True:  # as a MoySklad client must: wait out the rate limit's 429
+                    answer = await ms.request(method, path, **kw)
+                    if answer.status_code != 429:
+                        return answer
+                    await asyncio.sleep(int(answer.headers.get("X-Lognex-Retry-After", "200")) / 1000)
+
+            agent = (await call("POST", "/entity/counterparty", json={"name": "Контрагент"})).json()["id"]
+            body = {"organization": ref("organization", org), "agent": ref("counterparty", agent),
+                    "store": ref("store", store), "sourceStore": ref("store", store),
+                    "targetStore": ref("store", store),
+                    "positions": [{"quantity": 1, "price": 10.0, "assortment": ref("product", product)}]}
+            for entity in sorted({entity for entity, _ in ENTITY_EVENTS}):
+                made = await call("POST", f"/entity/{entity}", json=body)
+                assert made.status_code == 200, (entity, made.text)
+                doc = made.json()["id"]
+                edited = await call("PUT", f"/entity/{entity}/{doc}", json={"description": "edited"})
+                assert edited.status_code == 200, (entity, edited.text)
+                assert (await call("DELETE", f"/entity/{entity}/{doc}")).status_code == 200
+            await sandbox.webhooks.drain()
+
+    asyncio.run(go())
+    assert receiver.trigger.wait_idle(10)
+    assert {d.status for d in sandbox.webhooks.deliveries} == {204} and not sandbox.webhooks.dropped
+    emitted = {(d.body["events"][0]["meta"]["type"], d.body["events"][0]["action"])
+               for d in sandbox.webhooks.deliveries}
+    assert emitted == set(ENTITY_EVENTS)
+    with receiver.store.engine.connect() as conn:
+        kinds = {row[0] for row in conn.exec_driver_sql("SELECT kind FROM stock_notices").all()}
+    assert kinds == {entity for entity, _ in ENTITY_EVENTS}
 
 
 def order_body(entity: str = "customerorder", action: str = "UPDATE") -> dict[str, Any]:

@@ -136,3 +136,43 @@ def test_a_receiver_stopped_before_its_cycle_ran_carries_the_change_when_started
         second.close()
     assert crm_inventory(world)[offer]["msk"] == expected - 1
     assert second.store.notices.integrations_pending() == []
+
+
+def test_returns_in_moysklad_reach_the_crm_through_the_webhook(world: DemoWorld) -> None:
+    """A customer return brings stock back and a return to the supplier takes it out: both notify."""
+    from connectors.moysklad.client import MoySkladClient
+
+    ms = world.moysklad
+    offer = stocked_product(world)
+    expected = expected_inventory(world)[offer]["msk"]
+    org = next(iter(ms.store.of_type("organization")))
+    store = next(s for s in ms.store.of_type("store").values() if s["name"] == "Основной склад")
+    seen = len(ms.webhooks.deliveries)
+
+    async def returned(kind: str, quantity: float) -> None:
+        async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=ms.login,
+                                  password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+            agent = (await client.create_counterparty({"name": "Покупатель с возвратом"}))["id"]
+            body = {"organization": client.ref(f"entity/organization/{org}", "organization"),
+                    "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
+                    "store": client.ref(f"entity/store/{store['id']}", "store"),
+                    "positions": [{"quantity": quantity, "price": 100.0,
+                                   "assortment": client.ref(f"entity/product/{offer}", "product")}]}
+            await (client.create_salesreturn if kind == "salesreturn" else client.create_purchasereturn)(body)
+
+    receiver_app = webhook_app(world.config_path)  # the default cycle: the stock-sync flow
+    receiver = receiver_app.state.receiver
+    try:
+        with LoopbackServer(receiver_app, port=PORT):
+            asyncio.run(returned("salesreturn", 3))  # the customer brings 3 back
+            assert wait_for(lambda: crm_inventory(world)[offer]["msk"] == expected + 3, 60), crm_inventory(world)[offer]
+            asyncio.run(returned("purchasereturn", 1))  # 1 goes back to the supplier
+            assert wait_for(lambda: crm_inventory(world)[offer]["msk"] == expected + 2, 60), crm_inventory(world)[offer]
+            assert receiver.trigger.wait_idle(60)
+    finally:
+        receiver.close()
+    returns = ms.webhooks.deliveries[seen:]
+    # the returns' own notices (the periodic stock report may have come as well: a slower path)
+    assert {d.body["events"][0]["meta"]["type"] for d in returns if "events" in d.body} == \
+        {"salesreturn", "purchasereturn"}
+    assert all(d.status == 204 for d in returns) and receiver.store.notices.integrations_pending() == []

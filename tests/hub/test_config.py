@@ -179,3 +179,13 @@ def test_database_password_is_redacted_inline_or_from_the_environment(
     for value in (url, "${TEST_DB_URL}"):
         dumped = redacted_dump(load_config(write(tmp_path, f"database_url: {value}\n" + GOOD)))
         assert dumped["database_url"] == "postgresql://hub:***@db.local:5432/hub"
+
+
+def test_a_feed_url_option_is_refused_saying_to_remove_it(tmp_path: Path, secrets_env: None) -> None:
+    secret_url = "https://hub.example.com/feeds/main/feed-path-secret-0123456789.xml"
+    text = GOOD.replace("options: {stock: {measure: quantity}}", f"options: {{feed: {{public_url: '{secret_url}'}}}}")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "integrations.main.options.feed" in message and "public_url is not an option" in message
+    assert "remove it" in message and "feed-path-secret-0123456789" not in message

@@ -68,6 +68,7 @@ MALFORMED = [
     ("a path in requestId", body(STOCK), {"requestId": "../../etc"}, "is not an id"),
     ("not JSON", b"{not json", QUERY, "not JSON"),
     ("not UTF-8", b"\xff\xfe\xfa", QUERY, "not JSON"),
+    ("5 KB of [[[[", b"[" * 5 * 1024, QUERY, "nested too deeply"),
     ("a list", b"[]", QUERY, "not a JSON object"),
     ("neither kind", body({"accountId": "x"}), QUERY, "neither a stock notice"),
     ("reportUrl a number", body(_with(STOCK, reportUrl=5)), QUERY, "not a string"),
@@ -126,9 +127,12 @@ def test_subscribing_twice_creates_every_subscription_once(
     first = subscribe(make_client)
     writes = posts(sandbox)
     second = subscribe(make_client)
-    assert len(first) == len(WANTED) == 17 and all(line.startswith("created") for line in first)
+    assert len(first) == len(WANTED) == 25 and all(line.startswith("created") for line in first)
     assert "created stock report bystore" in first and "created customerorder UPDATE" in first
-    assert second == ["kept 17 already in place"]
+    # returns move stock (back in, out to the supplier) and a new or deleted order sets or frees a reserve
+    assert {f"created {entity} {action}" for entity in ("salesreturn", "purchasereturn", "customerorder")
+            for action in ("CREATE", "UPDATE", "DELETE")} <= set(first)
+    assert second == ["kept 25 already in place"]
     assert posts(sandbox) == writes  # the second run listed, and wrote nothing
     assert {url for url, _ in hooks(sandbox)} == {URL}
 
@@ -146,11 +150,11 @@ def test_our_old_url_is_replaced_and_other_receivers_are_left_alone(
     run(foreign())
     seed_ours(sandbox, OLD)
     lines = subscribe(make_client)
-    assert sum(line.startswith("removed") for line in lines) == 17
+    assert sum(line.startswith("removed") for line in lines) == 25
     assert "removed demand CREATE: it pointed to another URL of ours" in lines
     assert not any(OLD in line or URL in line for line in lines)  # lines never carry a token
     urls = [url for url, _ in hooks(sandbox)]
-    assert OLD not in urls and urls.count(URL) == 17 and "https://other.app/h" in urls
+    assert OLD not in urls and urls.count(URL) == 25 and "https://other.app/h" in urls
 
 
 def test_a_solutions_single_slot_is_freed_by_removing_our_stale_subscription_first(
@@ -158,7 +162,7 @@ def test_a_solutions_single_slot_is_freed_by_removing_our_stale_subscription_fir
 ) -> None:
     seed_ours(sandbox, OLD)  # the sandbox's credential is a solution token: 1 receiver per kind
     lines = subscribe(make_client)
-    assert sum(line.startswith("created") for line in lines) == 17
+    assert sum(line.startswith("created") for line in lines) == 25
     assert {url for url, _ in hooks(sandbox)} == {URL}
 
 
@@ -177,10 +181,10 @@ def test_a_full_account_is_reported_by_kind_after_doing_the_rest(
     with pytest.raises(WebhookLimitError) as refused:
         subscribe(make_client)
     assert refused.value.refused == ["demand CREATE"]
-    assert len(refused.value.done) == 16
+    assert len(refused.value.done) == 24
     assert "no room for demand CREATE" in str(refused.value) and "30007" in str(refused.value)
     assert "\n" not in str(refused.value)
-    assert sum(1 for url, entity in hooks(sandbox) if url == URL) == 16
+    assert sum(1 for url, entity in hooks(sandbox) if url == URL) == 24
 
 
 def test_subscriptions_list_every_stock_receiver_and_a_switched_off_one_is_switched_on(
@@ -195,7 +199,7 @@ def test_subscriptions_list_every_stock_receiver_and_a_switched_off_one_is_switc
             return await MoySkladStockEvents(ms).subscriptions()
 
     before = run(listed())
-    assert len(before) == 17
+    assert len(before) == 25
     assert {"kind": "stock report bystore", "url": URL, "state": "disabled"} in before
     assert "enabled stock report bystore: MoySklad had switched it off" in subscribe(make_client)
     assert all(row["state"] == "enabled" for row in run(listed()))

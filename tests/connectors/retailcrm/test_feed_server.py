@@ -86,3 +86,29 @@ def test_half_open_connections_are_closed_after_the_header_timeout(feed: Path) -
             sock.close()
         assert time.monotonic() - started < 4
         answered.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(
+    feed: Path, tmp_path: Path, method: str
+) -> None:
+    app = feed_app({"main": feed, "open": feed}, {"main": SECRET})
+    paths = [f"/feeds/main/{SECRET}.xml/", f"/feeds/main/{SECRET}.xml//", f"/feeds/main//{SECRET}.xml",
+             f"/feeds/main/{SECRET}/", "/feeds/main/", "/feeds/main", "/feeds/open.xml/", "/feeds/open/",
+             "/feeds/open", "/feeds/", "/feeds", "/feedsx", f"/feeds/main/{SECRET}.xml/x", "/hooks/"]
+    answers = ask(app, *((method, path, {}) for path in paths))
+    assert [(a.status_code, a.headers.get("location")) for a in answers] == [(404, None)] * len(paths)
+    if method != "HEAD":
+        assert {a.text for a in answers} == {"not found\n"}
+    # the right URLs still serve
+    assert [a.status_code for a in ask(app, ("GET", f"/feeds/main/{SECRET}.xml", {}),
+                                       ("GET", "/feeds/open.xml", {}))] == [200, 200]
+
+
+@pytest.mark.parametrize("secret", [SECRET[:10] + "/" + SECRET[10:], SECRET + "?x", SECRET + "%2F", SECRET + " x"])
+def test_a_secret_that_cannot_be_one_path_segment_is_refused_before_serving(feed: Path, secret: str) -> None:
+    for refuse in (lambda: check_exposure("127.0.0.1", {"main": feed}, {"main": secret}),
+                   lambda: feed_app({"main": feed}, {"main": secret})):
+        with pytest.raises(FeedExposureError, match=r"main \(options.feed.path_secret\) holds a character") as caught:
+            refuse()
+        assert secret not in str(caught.value) and len(str(caught.value).splitlines()) == 1
