@@ -292,7 +292,7 @@ def feed_serve(
     The secret is options.feed.path_secret; wrong names and secrets get the same bare 404. A feed
     without a secret is served at /feeds/<integration>.xml, and only on a loopback interface.
     """
-    from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
+    from deployments.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
     from deployments.serve import published_feeds
 
     loaded = load(config)  # path secrets are resolved: an unset one fails here, naming it

@@ -22,8 +22,8 @@ def serve(
 
     With PREFECT_API_URL unset, a Prefect server with its UI is started on --prefect-port; it stops with this command.
     """
-    from connectors.retailcrm.feed_server import FeedExposureError, check_exposure, feed_url
     from deployments.cli_run import _prefect
+    from deployments.feed_server import FeedExposureError, check_exposure, feed_url
     from deployments.webhooks import WebhookSetupError, masked
 
     path = find_config_path(config_path(config))  # the command's --config, else the global one

@@ -32,10 +32,10 @@ import httpx
 
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.moysklad.sandbox_generator import seed_catalog
-from connectors.retailcrm.feed_server import FeedServer, feed_app, feed_url
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
+from deployments.feed_server import FeedServer, feed_app, feed_url
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_INTEGRATION = "demo"

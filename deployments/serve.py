@@ -95,7 +95,7 @@ def plan(config: Config, config_path: Path) -> Plan:
 
 def hub_app(config_path: Path, served: Plan) -> Starlette:
     """One ASGI app for the receiver's and the feed server's routes; anything else a bare 404."""
-    from connectors.retailcrm.feed_server import feed_app
+    from deployments.feed_server import feed_app
     from deployments.webhooks import webhook_app
 
     routes: list[Any] = []
@@ -119,12 +119,10 @@ def hub_app(config_path: Path, served: Plan) -> Starlette:
 
 
 def http_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
-    """The feed server's uvicorn settings (header timeout, no access log: paths hold secrets), lifespan on."""
-    from connectors.retailcrm.feed_server import feed_server_config
+    """The hub servers' uvicorn settings (header timeout, no access log: paths hold secrets), lifespan on."""
+    from deployments.http_server import server_config
 
-    config = feed_server_config(app, host, port)
-    config.lifespan = "on"
-    return uvicorn.Server(config)
+    return uvicorn.Server(server_config(app, host, port, lifespan="on"))
 
 
 def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str], Any] = print) -> None:

@@ -45,9 +45,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from connectors.retailcrm.feed_server import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, header_timeout_protocol
 from deployments.cycle_runs import run_noted
 from deployments.cycle_trigger import CycleTrigger
+from deployments.http_server import server_config
 from hub.capabilities import StockEvents
 from hub.config import Config, load_config, resolve_secret
 from hub.exchanges import skipped_reason
@@ -305,6 +305,4 @@ def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = 
 
 def serve_webhooks(app: Any, host: str, port: int) -> None:
     """Serve the receiver until Ctrl-C: no access log (paths hold tokens), headers due within 10 s."""
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, http=header_timeout_protocol(HEADER_TIMEOUT),
-                                  timeout_keep_alive=KEEP_ALIVE_TIMEOUT, access_log=False, lifespan="on",
-                                  log_level="warning", server_header=False)).run()
+    uvicorn.Server(server_config(app, host, port, lifespan="on")).run()

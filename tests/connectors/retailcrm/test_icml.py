@@ -17,9 +17,9 @@ import pytest
 
 from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
 from connectors.retailcrm.emulator.seed import sample_categories, sample_offers
-from connectors.retailcrm.feed_server import feed_app, feed_url
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from deployments.feed_server import feed_app, feed_url
 from hub.model import frame
 from tests.shared_apis import require
 

@@ -14,10 +14,10 @@ import pytest
 
 from connectors.http import RetryPolicy, ServerError
 from connectors.retailcrm.emulator.seed import sample_offers
-from connectors.retailcrm.feed_server import feed_app, feed_url
 from connectors.retailcrm.icml import write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer, free_port
+from deployments.feed_server import feed_app, feed_url
 
 from .conftest import KEY, MakeClient
 

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.retailcrm.feed_server import (
+from connectors.retailcrm.icml import IcmlOffer, write_icml
+from deployments.feed_server import (
     FeedExposureError,
     FeedServer,
     check_exposure,
     feed_app,
     feed_url,
 )
-from connectors.retailcrm.icml import IcmlOffer, write_icml
 
 SECRET = "s3cr3t-feed-path-token-0123456789"
 

@@ -14,14 +14,11 @@ allows that only on a loopback interface (tests, the demo): nothing outside the 
 
 Feeds are files written atomically by :func:`connectors.retailcrm.icml.write_icml`, so a reader
 never sees a partial one; ``ETag``/``Last-Modified`` let the CRM skip unchanged catalogs.
-uvicorn (0.54) only times out idle keep-alive connections *after* a response, so a client that
-connects and never finishes its headers would hold a socket forever: :func:`header_timeout_protocol`
-closes such connections.
+It runs on the hardened uvicorn set-up every server of the hub shares (:mod:`deployments.http_server`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -38,18 +35,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from deployments.http_server import HEADER_TIMEOUT, server_config
 
 #: a secret shorter than this is refused: it has to withstand guessing over the internet
 MIN_SECRET_LENGTH = 16
-HEADER_TIMEOUT = 10.0
 #: what a secret may hold: characters that stand for themselves in one URL path segment
 SECRET_CHARACTERS = "A-Z a-z 0-9 - . _ ~ + ="
 _SECRET = re.compile(r"[A-Za-z0-9._~+=-]+")
 #: what the route's catch-all ``rest`` may be: /{name}.xml or /{name}/{secret}.xml
 _OPEN_REST = re.compile(r"/(?P<name>[^/]+)\.xml")
 _GUARDED_REST = re.compile(r"/(?P<name>[^/]+)/(?P<secret>[^/]+)\.xml")
-KEEP_ALIVE_TIMEOUT = 5
 
 
 class FeedExposureError(ValueError):
@@ -154,67 +150,11 @@ def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, s
             f"and stock would be public on {host}; set a secret or serve on 127.0.0.1")
 
 
-def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol that closes a connection whose request headers are not complete in ``seconds``.
-
-    Armed when the connection opens and again after each response (the next request's headers);
-    disarmed once a request's headers have been parsed (a slow body download is not cut).
-    """
-
-    class HeaderTimeoutProtocol(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _headers_in(self) -> None:
-            if self.cycle is not None and not self.cycle.response_complete:
-                self._disarm()
-
-        def _expired(self) -> None:
-            self._deadline = None
-            if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
-                self.transport.close()
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self._headers_in()
-
-        def on_response_complete(self) -> None:
-            if not self.transport.is_closing():
-                self._arm()
-            super().on_response_complete()
-            self._headers_in()  # a pipelined request may have started inside
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    return HeaderTimeoutProtocol
-
-
-def feed_server_config(app: Any, host: str, port: int, header_timeout: float = HEADER_TIMEOUT) -> uvicorn.Config:
-    """uvicorn settings for a feed server: header and keep-alive timeouts, no access log (paths hold secrets)."""
-    return uvicorn.Config(app, host=host, port=port, http=header_timeout_protocol(header_timeout),
-                          timeout_keep_alive=KEEP_ALIVE_TIMEOUT, access_log=False, lifespan="off",
-                          log_level="warning", server_header=False)
-
-
 def serve_feeds(feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int,
                 header_timeout: float = HEADER_TIMEOUT) -> None:
     """Check the exposure, then serve until Ctrl-C (``skladbridge feed serve``)."""
     check_exposure(host, feeds, secrets)
-    uvicorn.Server(feed_server_config(feed_app(feeds, secrets), host, port, header_timeout)).run()
+    uvicorn.Server(server_config(feed_app(feeds, secrets), host, port, header_timeout=header_timeout)).run()
 
 
 class FeedServer:
@@ -226,7 +166,7 @@ class FeedServer:
 
             port = free_port()
         self.url = f"http://{host}:{port}"
-        self._server = uvicorn.Server(feed_server_config(app, host, port, header_timeout))
+        self._server = uvicorn.Server(server_config(app, host, port, header_timeout=header_timeout))
         self._thread = threading.Thread(target=self._server.run, name=f"feeds:{port}", daemon=True)
 
     def __enter__(self) -> FeedServer:
