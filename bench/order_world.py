@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from connectors.retailcrm.emulator.orders import create_order
+from connectors.retailcrm.sandbox.orders import create_order
 from deployments.demo import DEMO_INTEGRATION, DemoWorld
 
 

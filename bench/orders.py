@@ -259,7 +259,7 @@ def run_peer(b: Bench, placed: list[dict[str, Any]], head: int, products: int, s
     """The seed module's upload of the bulk orders into a second MoySklad sandbox with the same catalog."""
     from bench.order_world import peer_upload
     from connectors.moysklad.sandbox import MoySkladSandbox
-    from connectors.moysklad.sandbox_generator import seed_catalog
+    from connectors.moysklad.sandbox.generator import seed_catalog
     from connectors.sandboxing import LoopbackServer
     from deployments.demo import DEMO_INTEGRATION, MS_LOGIN
 

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_state import entity_meta
+from connectors.moysklad.sandbox.state import entity_meta
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 
 STOCKED_KINDS = ("product", "variant")  # the demo world seeds no bundles

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer

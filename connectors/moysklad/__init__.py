@@ -43,7 +43,7 @@ CONNECTOR = Connector(
                   BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over,
                   OrderSink: MoySkladOrders.over, OrderStates: MoySkladOrders.over,
                   CustomerBook: MoySkladCustomers.over},
-    sandbox="connectors.moysklad.sandbox_kit:conformance_kit",
+    sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )
 
 __all__ = ["CONNECTOR", "MoySkladClient", "MoySkladSandbox", "MoySkladSettings", "seed_catalog"]
@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
 
         return MoySkladSandbox
     if name == "seed_catalog":
-        from connectors.moysklad.sandbox_generator import seed_catalog
+        from connectors.moysklad.sandbox.generator import seed_catalog
 
         return seed_catalog
     raise AttributeError(name)

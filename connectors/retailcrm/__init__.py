@@ -22,7 +22,7 @@ CONNECTOR = Connector(
     capabilities={CatalogFeedSink: RetailCRMFeed.over, StockSink: RetailCRMStock.over,
                   PriceSink: RetailCRMPrices.over, Reachable: RetailCRMFeed.over,
                   OrderSource: RetailCRMOrders.over, StatusSink: RetailCRMOrders.over},
-    sandbox="connectors.retailcrm.sandbox_kit:conformance_kit",
+    sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )
 
 __all__ = ["CONNECTOR", "RetailCRMSettings"]

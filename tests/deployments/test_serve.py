@@ -22,7 +22,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors.moysklad.client import MoySkladClient
-from connectors.retailcrm.emulator.orders import create_order
+from connectors.retailcrm.sandbox.orders import create_order
 from connectors.sandboxing import free_port
 from deployments.cli import app as cli
 from deployments.demo import MS_LOGIN, DemoWorld, demo_world

@@ -19,7 +19,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.emulator.orders import create_order
+from connectors.retailcrm.sandbox.orders import create_order
 from deployments.demo import DemoWorld, demo_world
 from hub.config import load_config
 from hub.store import open_store

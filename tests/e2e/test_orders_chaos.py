@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.retailcrm.emulator.orders import create_order
+from connectors.retailcrm.sandbox.orders import create_order
 from connectors.sandboxing import FaultPlan
 from deployments.demo import DemoWorld, demo_world
 from tests.e2e.test_full_import import run_import

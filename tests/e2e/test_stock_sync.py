@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_state import entity_meta
+from connectors.moysklad.sandbox.state import entity_meta
 from deployments.demo import DemoWorld, demo_world
 from tests.e2e.test_full_import import crm_inventory, crm_writes, expected_inventory, run_import
 

@@ -1,7 +1,7 @@
 """Two processes syncing against one MoySklad sandbox account at once share its budget (issue 13).
 
 The sandbox runs on a loopback port in this process, with MoySklad's own rate gate (45 units per 3 s
-per credential, 5 requests in flight: ``connectors/moysklad/sandbox_rate.py``). Two spawned
+per credential, 5 requests in flight: ``connectors/moysklad/sandbox/rate.py``). Two spawned
 processes each read assortment pages with the real :class:`MoySkladClient`, five readers each, as
 fast as their budget lets them. Together they ask for more than one bucket holds, so the gate
 refuses (429) as soon as their combined rate leaves the account's budget: with the budget shared
@@ -24,7 +24,7 @@ from connectors.http.budget import REDIS_URL_ENV
 from connectors.http.redis_budget import redis_tag
 from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer
 
 PROCESSES = 2

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from tests.shared_apis import SHARED_APIS, require
 
 SAMPLES = SHARED_APIS / "moysklad-samples"

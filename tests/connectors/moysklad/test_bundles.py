@@ -16,13 +16,13 @@ import httpx
 import pandas as pd
 import pytest
 
-from connectors.moysklad import sandbox_bundles
+import connectors.moysklad.sandbox.bundles as sandbox_bundles
 from connectors.moysklad.capabilities import MoySkladSide
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.convert import bundle_components_to_frame
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
-from connectors.moysklad.sandbox_state import STORE_BASE, ref_id
+from connectors.moysklad.sandbox.generator import seed_catalog
+from connectors.moysklad.sandbox.state import STORE_BASE, ref_id
 from hub import model, systems
 from hub.capabilities import BundleSource
 from tests.connectors.moysklad.conftest import BASE, DAY, TOKEN, raw_client, run

@@ -9,7 +9,7 @@ from connectors.http import request_stats
 from connectors.moysklad import convert
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer
 from tests.connectors.moysklad.conftest import DAY, run
 

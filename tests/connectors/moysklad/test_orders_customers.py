@@ -11,7 +11,7 @@ import pytest
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.customers import MoySkladCustomers, normalise_phone
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer
 from hub import model, systems
 from hub.capabilities import CustomerBook

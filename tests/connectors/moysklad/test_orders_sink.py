@@ -15,7 +15,7 @@ from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.convert_documents import sync_id_for
 from connectors.moysklad.orders import MoySkladOrders
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer
 from hub import systems
 from hub.capabilities import OrderDraft, OrderSink, OrderStates

@@ -14,7 +14,7 @@ from connectors.http import RateBudget, request_stats
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_rate import RateGate
+from connectors.moysklad.sandbox.rate import RateGate
 from tests.connectors.moysklad.conftest import run
 from tests.connectors.virtual_time import VirtualTime
 
@@ -152,7 +152,7 @@ def test_assortment_page_returns_rows_and_total_size() -> None:
 
     from connectors.moysklad.client import MoySkladClient
     from connectors.moysklad.sandbox import MoySkladSandbox
-    from connectors.moysklad.sandbox_generator import seed_catalog
+    from connectors.moysklad.sandbox.generator import seed_catalog
 
     sandbox = MoySkladSandbox(token="page-token", token_kind="app")
     seed_catalog(sandbox, 250, variants_ratio=0.0)

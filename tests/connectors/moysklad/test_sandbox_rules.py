@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.sandbox_rate import RateGate
-from connectors.moysklad.sandbox_state import STORE_BASE
+from connectors.moysklad.sandbox.rate import RateGate
+from connectors.moysklad.sandbox.state import STORE_BASE
 from tests.connectors.moysklad.conftest import BASE, raw_client, run
 
 MOSCOW_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")

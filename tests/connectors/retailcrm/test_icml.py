@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
-from connectors.retailcrm.emulator.seed import sample_categories, sample_offers
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from connectors.retailcrm.sandbox.seed import sample_categories, sample_offers
 from deployments.feed_server import feed_app, feed_url
 from hub.model import frame
 from tests.shared_apis import require
@@ -112,7 +112,7 @@ def test_10000_offers_feed_is_fetched_by_the_sandbox_and_read_back_identically(t
 PEAK = """
 import sys, tracemalloc
 from pathlib import Path
-from connectors.retailcrm.emulator.seed import sample_offers
+from connectors.retailcrm.sandbox.seed import sample_offers
 from connectors.retailcrm.icml import write_icml
 n, path = int(sys.argv[1]), Path(sys.argv[2])
 tracemalloc.start()

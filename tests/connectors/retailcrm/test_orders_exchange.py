@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.emulator.orders import create_order
 from connectors.retailcrm.order_exchange import RetailCRMOrders
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from connectors.retailcrm.sandbox.orders import create_order
 from connectors.retailcrm.settings import RetailCRMSettings
 from connectors.sandboxing import LoopbackServer
 from hub import systems

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from connectors.http import RetryPolicy, ServerError
-from connectors.retailcrm.emulator.seed import sample_offers
 from connectors.retailcrm.icml import write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
+from connectors.retailcrm.sandbox.seed import sample_offers
 from connectors.sandboxing import LoopbackServer, free_port
 from deployments.feed_server import feed_app, feed_url
 

@@ -40,8 +40,8 @@ def test_stock_is_uploaded_absolute_with_zeros_and_unknown_offers_reported(
 
 def test_the_crm_keeps_a_store_left_out_which_is_why_zero_is_always_sent(sandbox: RetailCRMSandbox) -> None:
     """The Go client's omitempty bug, reproduced: no ``available`` = the old value stays."""
-    from connectors.retailcrm.emulator.catalog import inventories_upload
-    from connectors.retailcrm.emulator.wire import Call
+    from connectors.retailcrm.sandbox.catalog import inventories_upload
+    from connectors.retailcrm.sandbox.wire import Call
 
     sandbox.inventories[1] = {"main": {"available": 9.0, "purchasePrice": None}}
     form = {"offers": '[{"id": 1, "stores": [{"code": "main"}]}]'}

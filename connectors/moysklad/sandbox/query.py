@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.moysklad.limits import MAX_EXPAND_LIMIT, MAX_PAGE_LIMIT
-from connectors.moysklad.sandbox_state import (
+from connectors.moysklad.sandbox.state import (
     STORE_BASE,
     Json,
     collection_meta,

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
-from connectors.moysklad.sandbox_state import (
+from connectors.moysklad.sandbox.state import (
     ASSORTMENT_TYPES,
     DOCUMENT_TYPES,
     STORE_BASE,
@@ -26,7 +26,7 @@ from connectors.moysklad.sandbox_state import (
 from connectors.sandboxing import ApiRefusal
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox.app import MoySkladSandbox
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "counterparty": ("name",),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
-from connectors.moysklad.sandbox_generator import seed_catalog
+from connectors.moysklad.sandbox.app import API_PREFIX, MoySkladSandbox
+from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing.kit import SandboxKit
 
 TOKEN = "conformance-token"

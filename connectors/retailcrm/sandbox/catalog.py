@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.retailcrm.emulator.state import CrmState, now_local
-from connectors.retailcrm.emulator.wire import ApiError, Call, as_list, paginate, site_refusal
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
+from connectors.retailcrm.sandbox.state import CrmState, now_local
+from connectors.retailcrm.sandbox.wire import ApiError, Call, as_list, paginate, site_refusal
 
 Reply = tuple[int, dict[str, Any]]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.sandbox import RetailCRMSandbox
+from connectors.retailcrm.sandbox.app import RetailCRMSandbox
 from connectors.retailcrm.wire import PAGE_LIMIT
 from connectors.sandboxing.kit import SandboxKit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.retailcrm.emulator.state import CrmState, now_local
-from connectors.retailcrm.emulator.wire import Call, paginate
+from connectors.retailcrm.sandbox.state import CrmState, now_local
+from connectors.retailcrm.sandbox.wire import Call, paginate
 
 Reply = tuple[int, dict[str, Any]]
 

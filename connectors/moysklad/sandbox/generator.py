@@ -13,8 +13,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.moysklad.sandbox_bundles import add_bundle
-from connectors.moysklad.sandbox_state import (
+from connectors.moysklad.sandbox.bundles import add_bundle
+from connectors.moysklad.sandbox.state import (
     STORE_BASE,
     Json,
     SandboxStore,
@@ -26,7 +26,7 @@ from connectors.moysklad.sandbox_state import (
 )
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox.app import MoySkladSandbox
 
 BASE_DATE = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 UOM_PIECE = {"meta": {"href": f"{STORE_BASE}/entity/uom/19f1edc0-fc42-4001-94cb-c9ec9c62ec10",

@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from connectors.moysklad.sandbox_state import Json, ref_id
+from connectors.moysklad.sandbox.state import Json, ref_id
 
 Key = tuple[str, str | None]  # (assortment id, store id or None)
 Movement = tuple[str, str | None, str, float]  # (assortment id, store id, measure, quantity)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from connectors.moysklad import sandbox_bundles as bundles
+import connectors.moysklad.sandbox.bundles as bundles
 from connectors.moysklad.limits import MAX_ARRAY_ITEMS
-from connectors.moysklad.sandbox_documents import WRITABLE, ItemError, image_rows, render, render_position
-from connectors.moysklad.sandbox_query import (
+from connectors.moysklad.sandbox.documents import WRITABLE, ItemError, image_rows, render, render_position
+from connectors.moysklad.sandbox.query import (
     Clause,
     QueryError,
     collection,
@@ -26,7 +26,7 @@ from connectors.moysklad.sandbox_query import (
     page_params,
     parse_filter,
 )
-from connectors.moysklad.sandbox_state import (
+from connectors.moysklad.sandbox.state import (
     ASSORTMENT_TYPES,
     DOCUMENT_TYPES,
     STORE_BASE,
@@ -34,11 +34,11 @@ from connectors.moysklad.sandbox_state import (
     collection_meta,
     parse_moscow_filter,
 )
-from connectors.moysklad.sandbox_stock import STOCK_TYPES
+from connectors.moysklad.sandbox.stock import STOCK_TYPES
 from connectors.sandboxing import Reply, RouteTable
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox.app import MoySkladSandbox
 
 Result = tuple[int, Any]
 LISTABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "currency", "organization", "store", "counterparty",

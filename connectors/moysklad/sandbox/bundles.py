@@ -5,7 +5,7 @@ A bundle is an assortment item like a product; what it is made of is a nested co
 ``bundleComponent``). A stored bundle keeps those rows under the private ``_components`` key and a
 collapsed MetaArray under ``components``, as the API answers without ``expand``. With
 ``expand=components`` (on ``entity/bundle``, one bundle, or the assortment; only when ``limit`` ≤ 100,
-which :func:`~connectors.moysklad.sandbox_query.page_params` already enforces) the rows are inlined,
+which :func:`~connectors.moysklad.sandbox.query.page_params` already enforces) the rows are inlined,
 at most :data:`EXPANDED_ROWS` of them: a nested collection carries its own ``limit``, and the rest is
 read from ``GET /entity/bundle/{id}/components``, which pages like every other list.
 """
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from connectors.moysklad.sandbox_documents import ItemError, render
-from connectors.moysklad.sandbox_query import QueryError, collection, page_params
-from connectors.moysklad.sandbox_state import (
+from connectors.moysklad.sandbox.documents import ItemError, render
+from connectors.moysklad.sandbox.query import QueryError, collection, page_params
+from connectors.moysklad.sandbox.state import (
     ASSORTMENT_TYPES,
     STORE_BASE,
     Json,
@@ -33,7 +33,7 @@ from connectors.moysklad.sandbox_state import (
 )
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox.app import MoySkladSandbox
 
 #: component rows an expanded ``components`` carries (its ``meta.limit``, 1000 in the spec's
 #: fixture); tests lower it to make a bundle whose expansion is cut short
@@ -86,7 +86,7 @@ def _component(sb: MoySkladSandbox, row: Json, expand_assortment: bool) -> Json:
 
 def render_item(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str],
                 fields: AbstractSet[str] = frozenset()) -> Json:
-    """:func:`~connectors.moysklad.sandbox_documents.render`, plus a bundle's expanded components."""
+    """:func:`~connectors.moysklad.sandbox.documents.render`, plus a bundle's expanded components."""
     out = render(sb, type_, obj, expand, fields)
     if type_ != "bundle" or not ({"components", "components.assortment"} & expand):
         return out

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.retailcrm.emulator.catalog import render_offer
-from connectors.retailcrm.emulator.customers import ensure_customer, render_customer_ref
-from connectors.retailcrm.emulator.state import CrmState, now_local
-from connectors.retailcrm.emulator.wire import ApiError, Call, as_list, not_found, paginate, validation
+from connectors.retailcrm.sandbox.catalog import render_offer
+from connectors.retailcrm.sandbox.customers import ensure_customer, render_customer_ref
+from connectors.retailcrm.sandbox.state import CrmState, now_local
+from connectors.retailcrm.sandbox.wire import ApiError, Call, as_list, not_found, paginate, validation
 
 Reply = tuple[int, dict[str, Any]]
 

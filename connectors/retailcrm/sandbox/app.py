@@ -26,11 +26,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.retailcrm.emulator import catalog, orders
-from connectors.retailcrm.emulator import seed as seeding
-from connectors.retailcrm.emulator.routes import ROUTES, call_site
-from connectors.retailcrm.emulator.state import CrmState, now_local
-from connectors.retailcrm.emulator.wire import (
+import connectors.retailcrm.sandbox.catalog as catalog
+import connectors.retailcrm.sandbox.orders as orders
+import connectors.retailcrm.sandbox.seed as seeding
+from connectors.retailcrm.icml import parse_icml
+from connectors.retailcrm.sandbox.routes import ROUTES, call_site
+from connectors.retailcrm.sandbox.state import CrmState, now_local
+from connectors.retailcrm.sandbox.wire import (
     NO_ACCOUNT_HTML,
     RATE_LIMIT_HTML,
     ApiError,
@@ -39,7 +41,6 @@ from connectors.retailcrm.emulator.wire import (
     parse_brackets,
     read_params,
 )
-from connectors.retailcrm.icml import parse_icml
 from connectors.sandboxing import Reply, SandboxFrontDoor, Visit, credential_digest
 
 

@@ -23,13 +23,13 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.moysklad import sandbox_routes
+import connectors.moysklad.sandbox.routes as routes
 from connectors.moysklad.limits import TokenKind, request_weight
-from connectors.moysklad.sandbox_documents import ItemError, Writer
-from connectors.moysklad.sandbox_rate import RateGate
-from connectors.moysklad.sandbox_state import STORE_BASE, SandboxStore
-from connectors.moysklad.sandbox_stock import StockLedger
-from connectors.moysklad.sandbox_webhooks import WebhookDispatcher
+from connectors.moysklad.sandbox.documents import ItemError, Writer
+from connectors.moysklad.sandbox.rate import RateGate
+from connectors.moysklad.sandbox.state import STORE_BASE, SandboxStore
+from connectors.moysklad.sandbox.stock import StockLedger
+from connectors.moysklad.sandbox.webhooks import WebhookDispatcher
 from connectors.sandboxing import LoopbackServer, Reply, SandboxFrontDoor, Visit
 
 API_PREFIX = "/api/remap/1.2"
@@ -153,7 +153,7 @@ class MoySkladSandbox(SandboxFrontDoor):
         return ItemError(1000, "Внутренняя ошибка сервера", status=500)
 
     async def route(self, visit: Visit) -> Reply:
-        return await sandbox_routes.dispatch(self, visit.request, visit.path)
+        return await routes.dispatch(self, visit.request, visit.path)
 
     def render(self, visit: Visit, reply: Reply) -> Response:
         """Gzip-compressed JSON, store hrefs on the host the client used."""
@@ -170,7 +170,7 @@ def serve(products: int, port: int, token: str | None, login: str | None, passwo
 
     Prints the base URL and the credentials it accepts.
     """
-    from connectors.moysklad.sandbox_generator import seed_catalog
+    from connectors.moysklad.sandbox.generator import seed_catalog
 
     if token is None and login is None:
         token = "sandbox-token"

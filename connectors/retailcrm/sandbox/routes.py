@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.retailcrm.emulator import catalog, customers, history, orders
-from connectors.retailcrm.emulator.state import CrmState
-from connectors.retailcrm.emulator.wire import ApiError, Call, site_refusal
+import connectors.retailcrm.sandbox.catalog as catalog
+import connectors.retailcrm.sandbox.customers as customers
+import connectors.retailcrm.sandbox.history as history
+import connectors.retailcrm.sandbox.orders as orders
+from connectors.retailcrm.sandbox.state import CrmState
+from connectors.retailcrm.sandbox.wire import ApiError, Call, site_refusal
 from connectors.sandboxing import RouteTable
 
 Handler = Callable[[CrmState, Call], tuple[int, dict[str, Any]]]

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectors.moysklad.sandbox_state import STORE_BASE, Json, entity_meta, moscow
+from connectors.moysklad.sandbox.state import STORE_BASE, Json, entity_meta, moscow
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox import MoySkladSandbox
+    from connectors.moysklad.sandbox.app import MoySkladSandbox
 
 USER_AGENT = "MoySklad webhook touch agent 2.0 (/https://www.moysklad.ru)"
 TIMEOUT_SECONDS = 1.5

@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
-from connectors.retailcrm.emulator.catalog import upsert_catalog
-from connectors.retailcrm.emulator.customers import new_customer
-from connectors.retailcrm.emulator.orders import create_order
-from connectors.retailcrm.emulator.state import CrmState
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
+from connectors.retailcrm.sandbox.catalog import upsert_catalog
+from connectors.retailcrm.sandbox.customers import new_customer
+from connectors.retailcrm.sandbox.orders import create_order
+from connectors.retailcrm.sandbox.state import CrmState
 
 _FIRST = ("Анна", "Иван", "Мария", "Пётр", "Ольга", "Сергей", "Елена", "Дмитрий")
 _LAST = ("Иванова", "Петров", "Смирнова", "Кузнецов", "Попова", "Соколов", "Волкова", "Новиков")
