@@ -33,7 +33,7 @@ from connectors.moysklad.sandbox.state import (
 )
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox.app import MoySkladSandbox
+    from connectors.moysklad.sandbox.account import Account
 
 #: component rows an expanded ``components`` carries (its ``meta.limit``, 1000 in the spec's
 #: fixture); tests lower it to make a bundle whose expansion is cut short
@@ -77,14 +77,14 @@ def add_bundle(store: SandboxStore, fields: Json, components: Sequence[tuple[str
     return store.put("bundle", obj, updated=updated)
 
 
-def _component(sb: MoySkladSandbox, row: Json, expand_assortment: bool) -> Json:
+def _component(sb: Account, row: Json, expand_assortment: bool) -> Json:
     if not expand_assortment:
         return row
     item = sb.store.find(ref_id(row.get("assortment")) or "", ASSORTMENT_TYPES)
     return row if item is None else {**row, "assortment": render(sb, item["meta"]["type"], item, set())}
 
 
-def render_item(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str],
+def render_item(sb: Account, type_: str, obj: Json, expand: set[str],
                 fields: AbstractSet[str] = frozenset()) -> Json:
     """:func:`~connectors.moysklad.sandbox.documents.render`, plus a bundle's expanded components."""
     out = render(sb, type_, obj, expand, fields)
@@ -97,7 +97,7 @@ def render_item(sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str],
     return out
 
 
-def components(sb: MoySkladSandbox, request: Request, id_: str) -> tuple[int, Json]:
+def components(sb: Account, request: Request, id_: str) -> tuple[int, Json]:
     """``GET /entity/bundle/{id}/components``: the spec's ``bundleComponentList``, paged."""
     bundle = sb.store.get("bundle", id_)
     if bundle is None:

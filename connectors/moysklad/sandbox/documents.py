@@ -26,7 +26,7 @@ from connectors.moysklad.sandbox.state import (
 from connectors.sandboxing import ApiRefusal
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox.app import MoySkladSandbox
+    from connectors.moysklad.sandbox.account import Account
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "counterparty": ("name",),
@@ -71,7 +71,7 @@ class ItemError(ApiRefusal):
 class Writer:
     """Creates and updates objects in a sandbox, keeping stock and webhooks in step."""
 
-    def __init__(self, sandbox: MoySkladSandbox) -> None:
+    def __init__(self, sandbox: Account) -> None:
         self.sb = sandbox
         self.store = sandbox.store
 
@@ -232,7 +232,7 @@ def _line_sum(pos: Json) -> float:
 PERMANENT_HOST = "https://cdn.moysklad-sandbox.invalid"  # the real host is not documented
 
 
-def image_rows(sb: MoySkladSandbox, owner_id: str, fields: AbstractSet[str] = frozenset()) -> list[Json]:
+def image_rows(sb: Account, owner_id: str, fields: AbstractSet[str] = frozenset()) -> list[Json]:
     """The images of an owner; with ``fields=downloadPermanentHref`` on a paid tariff, each image's
     ``meta`` carries a permanent link that needs no auth."""
     rows = sb.store.images.get(owner_id, [])
@@ -245,7 +245,7 @@ def image_rows(sb: MoySkladSandbox, owner_id: str, fields: AbstractSet[str] = fr
 
 
 def render(
-    sb: MoySkladSandbox, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()
+    sb: Account, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()
 ) -> Json:
     """A stored object as the API returns it (private ``_`` keys out, MetaArrays collapsed)."""
     out = {k: v for k, v in obj.items() if not k.startswith("_")}
@@ -282,7 +282,7 @@ def render(
     return out
 
 
-def render_position(sb: MoySkladSandbox, type_: str, doc_id: str, pos: Json, expand_assortment: bool) -> Json:
+def render_position(sb: Account, type_: str, doc_id: str, pos: Json, expand_assortment: bool) -> Json:
     """One document position as the API returns it."""
     out: dict[str, Any] = {
         "meta": {"href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",

@@ -26,7 +26,7 @@ from connectors.moysklad.sandbox.state import (
 )
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox.app import MoySkladSandbox
+    from connectors.moysklad.sandbox.account import Account
 
 BASE_DATE = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 UOM_PIECE = {"meta": {"href": f"{STORE_BASE}/entity/uom/19f1edc0-fc42-4001-94cb-c9ec9c62ec10",
@@ -41,7 +41,7 @@ STATES = (("Новый", "Regular", 15280409), ("Подтвержден", "Regul
 
 
 def seed_catalog(
-    sandbox: MoySkladSandbox,
+    sandbox: Account,
     products: int,
     *,
     variants_ratio: float = 0.2,
@@ -235,7 +235,7 @@ def _bundles(store: SandboxStore, count: int, offers: list[str], currency: Json,
         add_bundle(store, fields, comps, new_id=new_id, updated=at + timedelta(seconds=k))
 
 
-def _opening_stock(sandbox: MoySkladSandbox, offers: list[str], store_ids: list[str], rng: random.Random,
+def _opening_stock(sandbox: Account, offers: list[str], store_ids: list[str], rng: random.Random,
                    new_id: Any, at: datetime) -> None:
     store = sandbox.store
     for sid in store_ids:

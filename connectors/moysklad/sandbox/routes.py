@@ -38,7 +38,7 @@ from connectors.moysklad.sandbox.stock import STOCK_TYPES
 from connectors.sandboxing import Reply, RouteTable
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox.app import MoySkladSandbox
+    from connectors.moysklad.sandbox.account import Account
 
 Result = tuple[int, Any]
 LISTABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "currency", "organization", "store", "counterparty",
@@ -62,7 +62,7 @@ async def _body(request: Request) -> Any:
         raise ItemError(2016, "Ошибка формата JSON в теле запроса", status=400) from None
 
 
-def list_objects(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
+def list_objects(sb: Account, request: Request, type_: str) -> Result:
     """``GET /entity/{type}`` (and the assortment): filter, search, page, expand."""
     query = _query(request)
     try:
@@ -92,7 +92,7 @@ def list_objects(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
     return 200, collection(href, type_, page, len(rows), limit, offset, query)
 
 
-def _candidates(sb: MoySkladSandbox, type_: str, clauses: list[Clause]) -> list[Json]:
+def _candidates(sb: Account, type_: str, clauses: list[Clause]) -> list[Json]:
     """The rows a listing filters: looked up by id when the filter names ids (``id=a;id=b``), as a
     client fetching images of 100 items does; the whole collection otherwise."""
     types = ASSORTMENT_TYPES if type_ == "assortment" else (type_,)
@@ -103,7 +103,7 @@ def _candidates(sb: MoySkladSandbox, type_: str, clauses: list[Clause]) -> list[
     return sb.store.assortment() if type_ == "assortment" else list(sb.store.of_type(type_).values())
 
 
-async def create(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
+async def create(sb: Account, request: Request, type_: str) -> Result:
     """``POST /entity/{type}``: one object, or an array of ≤ 1000 (per-item errors in a 200)."""
     body = await _body(request)
     expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
@@ -131,7 +131,7 @@ def _check_positions(body: Any) -> None:
                         "positions", status=413)
 
 
-async def one(sb: MoySkladSandbox, request: Request, type_: str, id_: str) -> Result:
+async def one(sb: Account, request: Request, type_: str, id_: str) -> Result:
     """``GET|PUT|DELETE /entity/{type}/{id}``."""
     expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
     if request.method == "PUT":
@@ -147,7 +147,7 @@ async def one(sb: MoySkladSandbox, request: Request, type_: str, id_: str) -> Re
     return 200, bundles.render_item(sb, type_, obj, expand)
 
 
-def sub_collection(sb: MoySkladSandbox, request: Request, type_: str, id_: str, what: str) -> Result:
+def sub_collection(sb: Account, request: Request, type_: str, id_: str, what: str) -> Result:
     """Images, positions, accounts and contact persons of one object."""
     obj = sb.store.get(type_, id_)
     if obj is None:
@@ -168,7 +168,7 @@ def sub_collection(sb: MoySkladSandbox, request: Request, type_: str, id_: str, 
                            _query(request))
 
 
-def stock_current(sb: MoySkladSandbox, request: Request, report: str) -> Result:
+def stock_current(sb: Account, request: Request, report: str) -> Result:
     """``GET /report/stock/{all|bystore}/current``: a flat array, one measure per call."""
     query = _query(request)
     stock_type = query.get("stockType", "stock")
@@ -190,7 +190,7 @@ def stock_current(sb: MoySkladSandbox, request: Request, report: str) -> Result:
     return 200, rows
 
 
-def metadata(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
+def metadata(sb: Account, request: Request, type_: str) -> Result:
     """``GET /entity/{type}/metadata``: variants' characteristics, documents' attributes and states,
     counterparties' groups (``tags``)."""
     meta = {"href": f"{STORE_BASE}/entity/{type_}/metadata", "mediaType": "application/json"}
@@ -205,18 +205,18 @@ def metadata(sb: MoySkladSandbox, request: Request, type_: str) -> Result:
                  "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
 
 
-def characteristics(sb: MoySkladSandbox, request: Request) -> Result:
+def characteristics(sb: Account, request: Request) -> Result:
     """``GET /entity/variant/metadata/characteristics``."""
     chars, href = sb.store.characteristics, f"{STORE_BASE}/entity/variant/metadata/characteristics"
     return 200, {"meta": collection_meta(href, "attributemetadata", len(chars)), "rows": chars}
 
 
-def states(sb: MoySkladSandbox, request: Request) -> Result:
+def states(sb: Account, request: Request) -> Result:
     """``GET /entity/customerorder/metadata/states``."""
     return 200, sb.store.states
 
 
-def price_types(sb: MoySkladSandbox, request: Request, pt: str | None) -> Result:
+def price_types(sb: Account, request: Request, pt: str | None) -> Result:
     """``GET /context/companysettings/pricetype[/{id|default}]``."""
     types = sb.store.price_types
     if pt is None:
@@ -252,7 +252,7 @@ ROUTES: RouteTable[Handler] = RouteTable([
 ])
 
 
-async def dispatch(sb: MoySkladSandbox, request: Request, path: str) -> Reply:
+async def dispatch(sb: Account, request: Request, path: str) -> Reply:
     """Route one admitted request."""
     found = ROUTES.find(request.method, path)
     if found is None:

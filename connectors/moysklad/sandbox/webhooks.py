@@ -21,7 +21,7 @@ import httpx
 from connectors.moysklad.sandbox.state import STORE_BASE, Json, entity_meta, moscow
 
 if TYPE_CHECKING:
-    from connectors.moysklad.sandbox.app import MoySkladSandbox
+    from connectors.moysklad.sandbox.account import Account
 
 USER_AGENT = "MoySklad webhook touch agent 2.0 (/https://www.moysklad.ru)"
 TIMEOUT_SECONDS = 1.5
@@ -51,7 +51,7 @@ class WebhookDispatcher:
         dropped: notifications given up after 4 failed attempts.
     """
 
-    def __init__(self, sandbox: MoySkladSandbox, transport: httpx.AsyncBaseTransport | None = None,
+    def __init__(self, sandbox: Account, transport: httpx.AsyncBaseTransport | None = None,
                  stock_interval: float = 60.0) -> None:
         self.sb = sandbox
         self.transport = transport
