@@ -261,7 +261,7 @@ def sandbox_serve(
             raise fail(f"unknown world {world!r}: demo")
         if products < 1:
             raise fail(f"--products {products}: the demo world needs at least 1 product")
-        from deployments.sandbox_world import serve_world
+        from deployments.demo.world import serve_world
 
         serve_world(workdir.resolve(), products, echo=typer.echo)
         return

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deployments.cli import app
 from deployments.demo import demo_world
-from deployments.sandbox_world import demo_template
+from deployments.demo.world import demo_template
 
 runner = CliRunner()
 

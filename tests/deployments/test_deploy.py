@@ -25,9 +25,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deployments.cli import app
+from deployments.demo.world import World, served_world
 from deployments.deploy import HEADER, PREFECT_VERSION, plan, plan_template, prefect_yaml, signature
 from deployments.exchanges import exchange
-from deployments.sandbox_world import World, served_world
 from hub.config import parse_config
 from tests.deployments.test_readme_prefect import _free_port, _stop, _tail, prefect_server
 

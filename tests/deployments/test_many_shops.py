@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import yaml
 
-from deployments.sandbox_world import served_world
+from deployments.demo.world import served_world
 from hub.config import load_config
 from tasks.hub_tasks import open_hub_store
 from tasks.publish import INVENTORIES

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deployments.sandbox_world import DEMO_INTEGRATION, served_world
+from deployments.demo.world import DEMO_INTEGRATION, served_world
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from connectors.retailcrm.client import RetailCRMClient
-from deployments.sandbox_world import DEMO_INTEGRATION, World, served_world
+from deployments.demo.world import DEMO_INTEGRATION, World, served_world
 from hub.config import load_config
 
 PRODUCTS = 60

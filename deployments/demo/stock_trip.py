@@ -20,7 +20,7 @@ from connectors.moysklad.client import MoySkladClient
 from connectors.sandboxing import LoopbackServer
 
 if TYPE_CHECKING:
-    from deployments.demo import DemoWorld
+    from deployments.demo.world import DemoWorld
 
 #: how long the demo waits for the CRM before it says the change did not arrive
 ARRIVAL_SECONDS = 60.0

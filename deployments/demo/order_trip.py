@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from connectors.moysklad.client import MoySkladClient
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.sandboxing import LoopbackServer
-from deployments.demo_webhook import subscribe
+from deployments.demo.stock_trip import subscribe
 
 if TYPE_CHECKING:
-    from deployments.demo import DemoWorld
+    from deployments.demo.world import DemoWorld
 
 #: how long the demo waits for each leg before it says the order (or its state) did not arrive
 ARRIVAL_SECONDS = 60.0

@@ -18,6 +18,7 @@ the CRM loads it through its own admin call, over HTTP, as it would load the hub
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -37,7 +38,7 @@ from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
 from deployments.feed_server import FeedServer, feed_app, feed_url
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_INTEGRATION = "demo"
 MS_LOGIN = "admin@demo"
 CRM_STORES = (("msk", "Склад Москва"), ("spb", "Склад Санкт-Петербург"))
@@ -201,3 +202,52 @@ def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: 
                 time.sleep(3600)
         except KeyboardInterrupt:
             echo("stopped")
+
+
+#: the demo's variables that hold secrets: the written config keeps them as references
+SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET",
+                         "SKLADBRIDGE_DEMO_WEBHOOK_SECRET"})
+
+
+@dataclass
+class DemoWorld:
+    """The running sandboxes and where the demo's files are."""
+
+    workdir: Path
+    config_path: Path
+    moysklad: MoySkladSandbox
+    retailcrm: RetailCRMSandbox
+    feed_url: str
+    site_key: str = ""  # the shop site's own CRM key (its orders are the shop's, not the hub's)
+
+
+@contextmanager
+def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
+               bundles_ratio: float = 0.0) -> Iterator[DemoWorld]:
+    """Start the sandboxes and the feed server, write the config, set its environment; stop on exit.
+
+    The CRM starts with no catalog here: the demo shows the hub's first run bringing it.
+    """
+    template = demo_template()
+    config_path = workdir / "skladbridge.yaml"
+    with open_world(workdir, products, seed=seed, stores=stores, bundles_ratio=bundles_ratio) as world:
+        # the written config keeps secrets as references; addresses are filled in, so the hub can be
+        # inspected (journal, queue) after the demo with no environment set. The feed URL holds the
+        # feed's secret, but that server dies with the demo.
+        text = template.read_text(encoding="utf-8")
+        for key, value in world.env.items():
+            if key not in SECRET_VARS:
+                text = text.replace("${" + key + "}", value)
+        config_path.write_text(text, encoding="utf-8")
+        saved = {k: os.environ.get(k) for k in world.env}
+        os.environ.update(world.env)
+        try:
+            yield DemoWorld(workdir, config_path, world.moysklad, world.retailcrm, world.feed_url, world.site_key)
+        finally:
+            for key, previous in saved.items():
+                if previous is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = previous
+
+

@@ -1,78 +1,19 @@
-"""``skladbridge demo``: the full import on the bundled sandboxes, no account and no network needed.
-
-Starts a MoySklad sandbox with a generated catalog, a retailCRM sandbox whose site loads its catalog
-from our feed URL (as the real CRM does), and the feed server, all on loopback sockets (the world of
-:func:`deployments.sandbox_world.open_world`, shared with ``sandbox serve --world demo``); writes the
-demo config from ``examples/demo.yaml``; runs the full import twice (the second run shows that
-nothing unchanged is written again), then times a stock change through the webhook path
-(:mod:`deployments.demo_webhook`) and an order from the shop's site to MoySklad and its state back
-(:mod:`deployments.demo_orders`), and prints what happened.
-"""
+"""``skladbridge demo`` itself: two full imports, then a stock change and an order timed through the hub."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.retailcrm.sandbox import RetailCRMSandbox
-from deployments.demo_orders import OrderTrip, order_trip
-from deployments.demo_orders import report as report_orders
-from deployments.demo_webhook import ARRIVAL_SECONDS, Travelled, travel
-from deployments.demo_webhook import report as report_trip
-from deployments.sandbox_world import DEMO_INTEGRATION, EXAMPLES, MS_LOGIN, demo_template, open_world
+from deployments.demo.order_trip import OrderTrip, order_trip
+from deployments.demo.order_trip import report as report_orders
+from deployments.demo.stock_trip import ARRIVAL_SECONDS, Travelled, travel
+from deployments.demo.stock_trip import report as report_trip
+from deployments.demo.world import DEMO_INTEGRATION, DemoWorld, demo_world
 
-__all__ = ["DEMO_INTEGRATION", "EXAMPLES", "MS_LOGIN", "DemoError", "DemoWorld", "demo_world", "run_demo"]
-
-SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET",
-                         "SKLADBRIDGE_DEMO_WEBHOOK_SECRET"})
-
-
-@dataclass
-class DemoWorld:
-    """The running sandboxes and where the demo's files are."""
-
-    workdir: Path
-    config_path: Path
-    moysklad: MoySkladSandbox
-    retailcrm: RetailCRMSandbox
-    feed_url: str
-    site_key: str = ""  # the shop site's own CRM key (its orders are the shop's, not the hub's)
-
-
-@contextmanager
-def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
-               bundles_ratio: float = 0.0) -> Iterator[DemoWorld]:
-    """Start the sandboxes and the feed server, write the config, set its environment; stop on exit.
-
-    The CRM starts with no catalog here: the demo shows the hub's first run bringing it.
-    """
-    template = demo_template()
-    config_path = workdir / "skladbridge.yaml"
-    with open_world(workdir, products, seed=seed, stores=stores, bundles_ratio=bundles_ratio) as world:
-        # the written config keeps secrets as references; addresses are filled in, so the hub can be
-        # inspected (journal, queue) after the demo with no environment set. The feed URL holds the
-        # feed's secret, but that server dies with the demo.
-        text = template.read_text(encoding="utf-8")
-        for key, value in world.env.items():
-            if key not in SECRET_VARS:
-                text = text.replace("${" + key + "}", value)
-        config_path.write_text(text, encoding="utf-8")
-        saved = {k: os.environ.get(k) for k in world.env}
-        os.environ.update(world.env)
-        try:
-            yield DemoWorld(workdir, config_path, world.moysklad, world.retailcrm, world.feed_url, world.site_key)
-        finally:
-            for key, previous in saved.items():
-                if previous is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = previous
+__all__ = ["DemoError", "run_demo"]
 
 
 def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str, Any]:
