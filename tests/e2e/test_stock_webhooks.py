@@ -20,8 +20,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import deployments.demo.stock_trip as demo_webhook
 from connectors.sandboxing import LoopbackServer, free_port
-from deployments import demo_webhook
 from deployments.cli import app as cli
 from deployments.demo import DemoWorld, demo_world
 from deployments.webhooks import webhook_app
