@@ -73,10 +73,14 @@ def _configured_api() -> bool:
 
 
 def _schedule(schedule: object) -> str:
-    """``every 600 s`` / ``cron 0 3 * * *`` (what Prefect's schedule object holds)."""
+    """``every 10m`` / ``cron 0 3 * * * Europe/Moscow``: worded as ``skladbridge deploy`` words a period."""
+    from hub.periods import Period
+
     inner = getattr(schedule, "schedule", schedule)
     interval = getattr(inner, "interval", None)
     if interval is not None:
-        return f"every {int(interval.total_seconds())} s"
+        return Period(None, seconds=int(interval.total_seconds())).describe()
     cron = getattr(inner, "cron", None)
-    return f"cron {cron}" if cron else str(inner)
+    if cron:
+        return f"{Period(None, cron=cron).describe()} {getattr(inner, 'timezone', None) or 'UTC'}"
+    return str(inner)

@@ -101,7 +101,7 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         text = out.until("serving; Ctrl-C or SIGTERM stops it", 180)
         api = f"http://127.0.0.1:{prefect_port}/api"
         assert f"Prefect API: {api}" in text
-        assert "stock-sync/demo: every 600 s" in text and "full-import/demo: on demand" in text
+        assert "stock-sync/demo: every 10m" in text and "full-import/demo: on demand" in text
         assert f"webhooks: http://127.0.0.1:{port}/hooks/moysklad/demo/<token>" in text
         assert f"feed: http://127.0.0.1:{port}/feeds/demo/<path_secret>.xml" in text
         assert os.environ["SKLADBRIDGE_DEMO_WEBHOOK_SECRET"] not in text
