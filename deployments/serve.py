@@ -229,7 +229,8 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runs = asyncio.create_task(runner.start())
+        # with every deployment left to a work pool there is nothing to run (nor a runner to stop)
+        runs = asyncio.create_task(runner.start() if served_ids else stop.wait())
         await asyncio.sleep(0)  # the runner's start takes SIGTERM for itself first thing: take it back
         # (its own stop would cancel its runs one by one, each checked every 3 s, before ours began)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -245,6 +246,8 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         # The runner's runs are cancelled meanwhile, not after: Prefect kills them one by one, each
         # checked every few seconds
         server.should_exit = True
+        if not served_ids:
+            runs.cancel()
         stopping = (loop.create_task(runner.astop()) if not runs.done() and runner.started and not runner.stopping
                     else None)
         if poller is not None:
@@ -325,8 +328,8 @@ async def _mark_crashed(run_ids: list[Any], message: str) -> None:
 
 
 def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
-    """End the stop: mark the runs of cycles that outlived it Crashed, stop the Prefect server in the
-    time left of :data:`STOP_SECONDS`, say "stopped"; end the process now if a cycle is still running.
+    """End the stop: mark the runs of cycles that outlived it Crashed, send Prefect's last logs and
+    events, stop the Prefect server in the time left of :data:`STOP_SECONDS`, say "stopped", end the process.
 
     Python would wait at exit for Prefect's task threads, so a batch stuck on a slow CRM would hold
     Ctrl-C for as long as the CRM takes. Its queue items are in progress, taken back at once by the
@@ -345,10 +348,22 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
                          "items are taken back by the next run")
         except Exception as exc:
             echo(f"could not mark their Prefect runs crashed: {first_line(exc)}")
+    _drain_prefect(timeout=max(0.2, min(1.0, _STOP.spare())))
     # last, so that the runs' final states reached it; whatever is left of the stop, less the exit's own
     stop_started_servers(timeout=max(0.5, _STOP.spare() + EXIT_SECONDS - 0.5))
     echo("stopped")
-    if running:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        os._exit(0)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    # everything is closed and sent: Python's own exit would still join Prefect's threads and retry
+    # its last sends to the server just stopped (measured: 2.3 s), or wait for a cut-short cycle's answer
+    os._exit(0)
+
+
+def _drain_prefect(timeout: float) -> None:
+    """Send the runs' last logs and events to the Prefect server while it still runs."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):  # nothing to send, or a server already gone: no reason to wait
+            worker.drain_all(timeout=timeout)
