@@ -11,13 +11,19 @@
 * with no ``PREFECT_API_URL``, a Prefect server with its UI, started as a child that dies with us
   (never an orphan, even when we are killed).
 
-SIGINT or SIGTERM stops it in order, within :data:`STOP_SECONDS` however slow an answer is: the HTTP
-port closes (a webhook arriving now is retried by MoySklad), the order polls and the receiver let a
-running cycle end for a few seconds, the runner cancels flow runs still running, then the Prefect
-server stops — last, so the runs' final states reach it (Ctrl-C in a terminal reaches only us: the
-server runs in a session of its own). A cycle still running at the deadline dies with the process:
-its claimed queue items are left in progress, and the next run holding the same lock takes them back
-at once (nothing is lost, and sending a batch again is harmless: it sets absolute values).
+SIGINT or SIGTERM stops it in order, the process gone within :data:`STOP_SECONDS` however slow an
+answer is: the HTTP port closes (a webhook arriving now is retried by MoySklad), the runner cancels
+its flow runs while the order polls and the receiver let a running cycle end, all within
+:data:`WAIT_SECONDS`; runs still running then are killed and marked Crashed, the deployments served
+are paused, Prefect's last logs and events are sent, then the Prefect server stops — last, so the
+runs' final states reach it (Ctrl-C in a terminal reaches only us: the server runs in a session of
+its own). A cycle still running at the deadline dies with the process: its claimed queue items are
+left in progress, and the next run holding the same lock takes them back at once (nothing is lost,
+and sending a batch again is harmless: it sets absolute values).
+
+Deployments ``skladbridge deploy`` put on a work pool are its workers': serve neither serves nor
+pauses them (:func:`leave_pooled`, :func:`pause_served`). Runs a killed serve left Running are
+marked Crashed as it starts (:func:`crash_left_running`).
 """
 
 from __future__ import annotations
@@ -290,8 +296,12 @@ class _Stop:
         return self._until(WAIT_SECONDS) * share
 
     def spare(self) -> float:
-        """Seconds still before the end of the whole stop."""
+        """Seconds still before what is kept for the Prefect server's stop and the exit."""
         return self._until(STOP_SECONDS - EXIT_SECONDS)
+
+    def to_end(self) -> float:
+        """Seconds still before the end of the whole stop, less half a second for the exit itself."""
+        return self._until(STOP_SECONDS - 0.5)
 
     def _until(self, seconds: float) -> float:
         start = time.monotonic() if self.started is None else self.started
@@ -350,7 +360,7 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
             echo(f"could not mark their Prefect runs crashed: {first_line(exc)}")
     _drain_prefect(timeout=max(0.2, min(1.0, _STOP.spare())))
     # last, so that the runs' final states reached it; whatever is left of the stop, less the exit's own
-    stop_started_servers(timeout=max(0.5, _STOP.spare() + EXIT_SECONDS - 0.5))
+    stop_started_servers(timeout=max(0.3, _STOP.to_end()))
     echo("stopped")
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
