@@ -276,11 +276,26 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         except TimeoutError:
             echo("could not pause the served deployments in time: pause them in the Prefect UI")
 
+    loop = asyncio.new_event_loop()
     try:
-        asyncio.run(main())
+        loop.run_until_complete(main())
+    except BaseException:
+        _close(loop)
+        raise
     finally:
         if poll_store is not None:
             poll_store.close()
+    # not asyncio.run's end: it would wait for every task left, such as a runner still killing the
+    # runs cut short with a 30 s grace each; the stop ends the process (leave_cut_short_cycles)
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio.run's end, when serve fails: its tasks cancelled, the loop closed."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.close()
 
 
 class _Stop:
