@@ -408,3 +408,42 @@ def test_serve_stops_in_time_restarts_at_once_and_leaves_deploys_deployments_alo
             if running.poll() is None:
                 os.killpg(running.pid, signal.SIGKILL)
                 running.wait()
+
+
+def test_serve_pauses_at_its_stop_only_the_deployments_still_its_own(tmp_path: Path) -> None:
+    """`skladbridge deploy` while serve runs puts a deployment serve registered on its work pool: serve's
+    stop pauses the others (as Prefect's runner does), never that one; the next serve leaves it to the pool."""
+    from prefect.client.orchestration import get_client
+
+    from deployments.deploy import POOL, _ensure_pool, build_deployments
+    from deployments.serve import Plan, leave_pooled, pause_served
+    from hub.config import parse_config
+
+    path = tmp_path / "skladbridge.yaml"
+    config = parse_config({"integrations": {"pausecheck": {
+        "systems": {"ms": {"system": "moysklad", "token": "${PAUSECHECK_MS_TOKEN}"},
+                    "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru",
+                            "api_key": "${PAUSECHECK_CRM_KEY}"}},
+        "flows": {"stock": {"from": "ms", "to": "crm"}}}}}, source=path, require_secrets=False)
+
+    def served() -> Plan:
+        return Plan(config, path, [d for d in build_deployments(config, path) if d.name == "pausecheck"], {})
+
+    first = served()
+    assert leave_pooled(first) == {} and sorted(d.full_name for d in first.deployments) == [
+        "stock-reconcile/pausecheck", "stock-sync/pausecheck"]
+    ids = {d.full_name: d.apply() for d in first.deployments}  # as serve's runner registers them
+    with get_client(sync_client=True) as client:
+        _ensure_pool(client, POOL)
+    taken = next(d for d in served().deployments if d.full_name == "stock-sync/pausecheck")
+    assert taken.apply(work_pool_name=POOL) == ids["stock-sync/pausecheck"]  # what `deploy` does
+
+    assert asyncio.run(pause_served(list(ids.values()))) == [ids["stock-reconcile/pausecheck"]]
+    with get_client(sync_client=True) as client:
+        now = {name: client.read_deployment(i) for name, i in ids.items()}
+    assert now["stock-reconcile/pausecheck"].paused and now["stock-reconcile/pausecheck"].work_pool_name is None
+    assert not now["stock-sync/pausecheck"].paused and now["stock-sync/pausecheck"].work_pool_name == POOL
+
+    second = served()
+    assert leave_pooled(second) == {"stock-sync/pausecheck": POOL}
+    assert [d.full_name for d in second.deployments] == ["stock-reconcile/pausecheck"]
