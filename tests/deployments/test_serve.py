@@ -447,3 +447,60 @@ def test_serve_pauses_at_its_stop_only_the_deployments_still_its_own(tmp_path: P
     second = served()
     assert leave_pooled(second) == {"stock-sync/pausecheck": POOL}
     assert [d.full_name for d in second.deployments] == ["stock-reconcile/pausecheck"]
+
+
+_STUBBORN = '''
+import signal
+import time
+
+from prefect import flow
+
+
+@flow(name="stubborn-probe")
+def stubborn() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # Prefect's runner cancels with SIGTERM, then waits 30 s
+    time.sleep(600)
+'''
+
+
+def test_a_runner_run_still_running_at_the_stops_deadline_is_killed_and_marked_crashed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from prefect.client.orchestration import get_client
+    from prefect.runner import Runner
+
+    from deployments.serve import _kill_runner_runs, _mark_crashed
+
+    (tmp_path / "stubborn_probe.py").write_text(_STUBBORN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    stubborn = importlib.import_module("stubborn_probe").stubborn
+    runner = Runner(name="stubborn-test", pause_on_shutdown=False, query_seconds=1)
+
+    async def day() -> tuple[list[object], str, str]:
+        deployment_id = await runner.aadd_flow(stubborn, name="probe")
+        runs = asyncio.create_task(runner.start())
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            deadline = time.monotonic() + 120
+            while (await client.read_flow_run(run.id)).state_type.value != "RUNNING":  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the runner never started the run"
+                await asyncio.sleep(0.5)
+            stopping = asyncio.create_task(runner.astop())
+            await asyncio.wait({runs}, timeout=4.0)
+            assert not runs.done(), "the stubborn run ended on SIGTERM: nothing is tested"
+            handle = runner._process_manager.get(run.id)
+            pid = handle.pid if handle else None
+            cut = _kill_runner_runs(runner)
+            await _mark_crashed(cut, "killed at the stop's deadline")
+            state = (await client.read_flow_run(run.id)).state
+            stopping.cancel()
+            runs.cancel()
+            assert pid is not None and state is not None
+            return cut, state.type.value, f"{pid}"
+
+    cut, state, pid = asyncio.run(day())
+    assert len(cut) == 1 and state == "CRASHED"
+    from tasks.run_crashes import process_gone, process_mark
+
+    assert wait_for(lambda: process_gone(process_mark(int(pid))), 10), "the run's process was not killed"
