@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -158,6 +159,10 @@ def ensure_port_free(host: str, port: int, option: str = "--port") -> None:
     """Exit 1 with one line when ``host:port`` is taken (before a server logs its own traceback);
     ``option`` is the one that chose the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers themselves bind (uvicorn sets it): the TIME-WAIT sockets a stop leaves
+        # behind do not block the port for a minute, a socket listening on it still does
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":  # on Windows it lets two listen
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,18 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     return server.api_url
 
 
-def stop_started_servers() -> None:
-    """Stop the Prefect servers this process started (before a forced exit, which skips ``atexit``)."""
+def stop_started_servers(timeout: float = 5.0) -> None:
+    """Stop the Prefect servers this process started, killed if one takes over ``timeout`` seconds in all
+    (Prefect's own stop waits 5 s for each; it also runs from ``atexit``, which a forced exit skips)."""
+    deadline = time.monotonic() + timeout
     for cls in (GuardedServer, WholeServer):
         for server in list(cls._instances.values()):
-            server.stop()
+            process = server.server_process
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()  # the guard's child dies with it (see die_with_parent.py)
+                    process.wait()
+            server.stop()  # Prefect's bookkeeping; the process has ended

@@ -30,6 +30,7 @@ from tasks.orders_backfill import MAX_PAGES, Backfilled, Window, backfill_window
 from tasks.orders_stage import ORDERS, plan_order_run
 from tasks.publish import UploadsFailed
 from tasks.reporting import Progress, publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 
 #: the run locks this flow takes (the CLI probes them before Prefect starts)
 STREAMS = (ORDERS,)
@@ -83,6 +84,7 @@ def archive_backfill(integration: str, config_path: str | None = None, date_from
                 store.journal.write(integration, "info", "archive-backfill.skipped", message)
                 return {"integration": integration, "skipped": message}
             held.enter_context(tags(f"integration:{integration}", "archive-backfill"))
+            sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
             released = store.queue.release(integration=integration, kind=ORDERS)
             results: list[Backfilled] = []
             for win in windows:

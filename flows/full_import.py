@@ -39,6 +39,7 @@ from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.mapping_check import MappingError, resolve_catalog_mappings
 from tasks.publish import INVENTORIES, PRICES, Planned, Uploaded, UploadsFailed, drain
 from tasks.reporting import Progress, publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 
 #: the queue streams a full import owns while it runs
 STREAMS = (INVENTORIES, PRICES)
@@ -77,6 +78,7 @@ def full_import(
             # one run per integration publishes its stock and prices: another would take over this
             # one's queue claims as abandoned and send the same batches again
             with tags(f"integration:{integration}", "full-import"), store.locks.hold(integration, *STREAMS):
+                sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
                 summary = _import(run, pages_per_task, batches_per_task, catalog_wait_seconds)
         except Exception as exc:
             store.journal.write(integration, "error", "full-import.failed", f"full import failed: {exc}")

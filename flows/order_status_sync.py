@@ -23,6 +23,7 @@ from tasks.clients import open_capability
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.orders_status import STATUSES, StatusResult, StatusRun, plan_status_run, sync_states
 from tasks.reporting import publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 
 #: the run locks this flow takes
 STREAMS = (STATUSES,)
@@ -56,6 +57,7 @@ def order_status_sync(integration: str, config_path: str | None = None, trigger:
                 store.journal.write(integration, "info", "order-status-sync.skipped", message)
                 return {"integration": integration, "skipped": message}
             held.enter_context(tags(f"integration:{integration}", "order-status-sync"))
+            sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
             try:
                 result = sync_statuses(run)
             except Exception as exc:

@@ -24,6 +24,7 @@ from tasks.orders_cycle import read_orders, summary_rows, upload_orders
 from tasks.orders_stage import ORDERS, plan_order_run
 from tasks.publish import UploadsFailed
 from tasks.reporting import publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 
 #: the run locks this flow takes (the CLI probes them before Prefect starts)
 STREAMS = (ORDERS,)
@@ -54,6 +55,7 @@ def order_upload(integration: str, config_path: str | None = None, trigger: str 
                 return {"integration": integration, "skipped": message}
             try:
                 held.enter_context(tags(f"integration:{integration}", "order-upload"))
+                sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
                 released = store.queue.release(integration=integration, kind=ORDERS)
                 read = read_orders(run)
                 sent = upload_orders(run)

@@ -26,6 +26,7 @@ from hub.store import ExchangeBusyError
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.publish import INVENTORIES, UploadsFailed, drain
 from tasks.reporting import publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 from tasks.stock_cycle import Cursor, plan_stock_run, read_and_queue, summary_rows
 
 
@@ -65,6 +66,7 @@ def stock_sync(
                 return {"integration": integration, "skipped": message}
             try:
                 held.enter_context(tags(f"integration:{integration}", "stock-sync"))
+                sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
                 # claims a killed cycle left would wait for their lease: the lock says nobody holds them
                 released = store.queue.release(integration=integration, kind=INVENTORIES)
                 cursor = Cursor.load(run)
