@@ -53,6 +53,8 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
         f"config error:\n{exc}\nfix the config, then `skladbridge config check`")),
     ("connectors.http.errors.AuthError", _connector(
         "credentials refused", "fix token / login+password / api_key of this system in the config")),
+    ("connectors.http.errors.UnreachableError", _connector(
+        "nothing answers there", "check its base_url (host and port) in the config and that the system runs")),
     ("connectors.http.errors.TransientError", _connector(
         "no answer", "check its base_url in the config and that it is reachable, then run again")),
     ("connectors.http.errors.MalformedResponseError", _connector(
