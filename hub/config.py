@@ -38,6 +38,14 @@ _SECRET_FIELDS = frozenset({"token", "password", "api_key"})
 _SECRET_OPTIONS = frozenset({("options", "feed", "path_secret"), ("options", "stock", "webhook_secret")})
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+#: limits checked at load, so that nothing passes the check and fails later (or hangs the loader)
+MAX_FILE_BYTES = 1_000_000  # a config of hundreds of integrations is ~100 KB
+MAX_ALIASES = 100  # YAML aliases (*name) in one file
+MAX_NODES = 100_000  # values once aliases are expanded: an "anchor bomb" of 342 bytes (72 aliases) makes 10^9
+MAX_DEPTH = 32  # nested mappings and lists: a real config is 6 deep
+MAX_STRING = 4096  # characters of any one value (URLs, names, crons)
+MAX_NAME = 64  # an integration's name: it is part of store keys (100 characters) and of URLs
+MAX_INTEGRATIONS = 200  # one file; more shops are split across files (and hub stores)
 
 
 class ConfigError(Exception):
@@ -129,6 +137,20 @@ class Config(BaseModel):
     integrations: dict[str, Integration] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)
 
+    @field_validator("integrations", mode="before")
+    @classmethod
+    def _names_and_count(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        if len(value) > MAX_INTEGRATIONS:
+            raise ValueError(f"{len(value)} integrations, more than {MAX_INTEGRATIONS} in one file: split "
+                             "them across config files (each with its own database_url)")
+        for name in value:
+            if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+                raise ValueError(f"integration name {str(name)[:20]!r}... must be 1 to {MAX_NAME} characters "
+                                 "(it is part of the hub store's keys and of URLs)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
@@ -182,7 +204,10 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
     """
     source = find_config_path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        if source.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(str(source), [("", f"the file is larger than {MAX_FILE_BYTES // 1000} KB: "
+                                             "is it the right file?")])
+        raw = _load_yaml(source.read_text(encoding="utf-8"), str(source)) or {}
     except FileNotFoundError:
         raise ConfigError(
             str(source), [("", "config file not found; pass --config, set SKLADBRIDGE_CONFIG, "
@@ -191,6 +216,63 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
     except yaml.YAMLError as exc:
         raise ConfigError(str(source), [("", f"not valid YAML: {exc}")]) from None
     return parse_config(raw, source=source, require_secrets=require_secrets)
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a cap on aliases and on nesting, checked while the file is composed.
+
+    Aliases are shared, not copied, by PyYAML, but everything that walks the result (interpolation,
+    validation, printing) expands them: nine aliases of nine aliases are 10^9 items to walk. The
+    composer recurses per level, so a file nested thousands deep ends in a bare RecursionError.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        line = self.peek_event().start_mark.line + 1
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _YamlLimit(f"more than {MAX_ALIASES} YAML aliases (*name), at line {line}: "
+                                 "write the values out or use fewer anchors")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _YamlLimit(f"nested more than {MAX_DEPTH} levels deep, at line {line}")
+            node: yaml.Node | None = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size: int = 1 + sum(self._sizes.get(id(child), 1) for child in _children(node))
+        self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise _YamlLimit(f"more than {MAX_NODES} values once its aliases (*name) are expanded, at line "
+                             f"{line}: write the values out or use fewer anchors")
+        return node
+
+
+def _children(node: yaml.Node | None) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+class _YamlLimit(Exception):
+    """A limit of :class:`_LimitedLoader` was passed (becomes a ConfigError naming the file)."""
+
+
+def _load_yaml(text: str, label: str) -> Any:
+    loader = _LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    except _YamlLimit as exc:
+        raise ConfigError(label, [("", str(exc))]) from None
+    finally:
+        loader.dispose()
 
 
 def parse_config(raw: Any, *, source: Path | str = "<config>", require_secrets: bool = True) -> Config:
@@ -209,7 +291,7 @@ def parse_config(raw: Any, *, source: Path | str = "<config>", require_secrets: 
         config = Config.model_validate({**interpolated, "source": Path(source)})
     except ValidationError as exc:
         problems += [problem for err in exc.errors() for problem in _describe(err)]
-        problems += _edges_of_valid_integrations(interpolated.get("integrations"))
+        problems += _edges_of_raw_integrations(interpolated.get("integrations"))
     else:
         problems += _check_edges(config)
     if problems or config is None:
@@ -289,6 +371,9 @@ def _interpolate(
     if not isinstance(value, str):
         return value
     dotted = ".".join(path)
+    if len(value) > MAX_STRING:  # a value this long is a paste gone wrong; its head is enough to find it
+        problems.append((dotted, f"longer than {MAX_STRING} characters ({len(value)}, starts {value[:20]!r})"))
+        return value[:MAX_STRING]
     if _is_secret(path):
         if _ENV_REF.fullmatch(value) or value.startswith("prefect-secret:"):
             env_match = _ENV_REF.fullmatch(value)
@@ -332,40 +417,58 @@ def _describe(err: Any) -> list[tuple[str, str]]:
     return [(path, msg)]
 
 
-def _edges_of_valid_integrations(raw: Any) -> list[tuple[str, str]]:
-    """Edge problems of the integrations that validate on their own (the file as a whole did not)."""
+def _edges_of_raw_integrations(raw: Any) -> list[tuple[str, str]]:
+    """Edge problems read from the raw file (the file as a whole did not validate): an integration
+    with schema errors still gets its edges checked, as far as its systems and flows can be read, so
+    that one pass reports everything."""
     problems: list[tuple[str, str]] = []
     for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
-        try:
-            integ = Integration.model_validate(value)
-        except ValidationError:
-            continue  # its schema problems are reported already
-        problems += _integration_edges(str(name), integ)
+        if not isinstance(value, Mapping):
+            continue
+        systems, flows = value.get("systems"), value.get("flows")
+        kinds = {str(alias): str(spec["system"]) for alias, spec in _items(systems)
+                 if isinstance(spec, Mapping) and "system" in spec}
+        edges = {str(stream): (edge.get("from"), edge.get("to")) for stream, edge in _items(flows)
+                 if isinstance(edge, Mapping)}
+        problems += _integration_edges(str(name), kinds, edges)
     return problems
 
 
+def _items(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, Mapping) else []
+
+
 def _check_edges(config: Config) -> list[tuple[str, str]]:
-    return [problem for name, integ in config.integrations.items() for problem in _integration_edges(name, integ)]
+    return [problem for name, integ in config.integrations.items()
+            for problem in _integration_edges(name, {a: s.system for a, s in integ.systems.items()},
+                                              {k: (e.source, e.target) for k, e in integ.flows.items()})]
 
 
-def _integration_edges(name: str, integ: Integration) -> list[tuple[str, str]]:
+def _integration_edges(name: str, systems: Mapping[str, str],
+                       flows: Mapping[str, tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """Problems of an integration's edges, given its aliases' system names and its (from, to) pairs."""
+    known = set(known_systems())
     problems: list[tuple[str, str]] = []
-    for stream, edge in integ.flows.items():
+    for stream, (source, target) in flows.items():
         where = f"integrations.{name}.flows.{stream}"
         if stream not in STREAMS:
             problems.append((where, f"unknown stream; expected one of {list(STREAMS)}"))
             continue
-        for role, alias, verb in (("from", edge.source, "reads"), ("to", edge.target, "writes")):
-            if alias not in integ.systems:
+        for role, alias, verb in (("from", source, "reads"), ("to", target, "writes")):
+            if not isinstance(alias, str):
+                continue  # missing or not a name: the schema's problem, reported already
+            if alias not in systems:
                 problems.append((f"{where}.{role}", f"{alias!r} is not a system alias of this "
-                                 f"integration; defined: {sorted(integ.systems)}"))
+                                 f"integration; defined: {sorted(systems)}"))
                 continue
-            system = integ.systems[alias].system
+            system = systems[alias]
+            if system not in known:
+                continue  # an unknown system is reported by the schema
             needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
             if needed is None or not connector(system).can(needed):
                 allowed = connector(system).streams(verb)
                 problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
                                  f"{stream!r} (it {verb}: {allowed})"))
-        if edge.source == edge.target:
+        if source == target and isinstance(source, str):
             problems.append((where, "from and to name the same system"))
     return problems
