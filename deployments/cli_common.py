@@ -150,10 +150,12 @@ def load(path: Path | None, *, require_secrets: bool = True) -> Config:
     return load_config(config_path(path), require_secrets=require_secrets)
 
 
-def open_store(path: Path | None) -> Any:
+def open_store(path: Path | None, *, create_dir: bool = False) -> Any:
+    """The hub store (``create_dir``: make a SQLite file's missing folder, as ``db upgrade`` does)."""
     from tasks.hub_tasks import open_hub_store
 
-    return open_hub_store(load(path, require_secrets=False))  # the store needs no credentials
+    # the store needs no credentials
+    return open_hub_store(load(path, require_secrets=False), create_dir=create_dir)
 
 
 def ensure_port_free(host: str, port: int, option: str = "--port") -> None:

@@ -159,6 +159,12 @@ class Config(BaseModel):
             if scheme not in DATABASE_SCHEMES:
                 raise ValueError(f"unknown scheme {scheme or value[:20]!r}: expected sqlite:///PATH or "
                                  "postgresql://USER:PASSWORD@HOST:PORT/DB")
+            if scheme.startswith("postgresql"):
+                from hub.store.db import postgres_driver_missing
+
+                missing = postgres_driver_missing()
+                if missing:
+                    raise ValueError(missing)
         return value
 
     def integration(self, name: str) -> Integration:
@@ -169,6 +175,10 @@ class Config(BaseModel):
             known = sorted(self.integrations)
             problem = (f"integrations.{name}", f"no such integration; known: {known}")
             raise ConfigError(str(self.source), [problem]) from None
+
+    def uses_default_database(self) -> bool:
+        """Whether the store is the default SQLite file next to the config (no URL set anywhere)."""
+        return not (RuntimeSettings().database_url or self.database_url)
 
     def effective_database_url(self) -> str:
         env = RuntimeSettings().database_url
