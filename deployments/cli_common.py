@@ -64,6 +64,7 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("connectors.http.errors.ConnectorError", _connector("refused", "see the message; fix the data or config")),
     ("flows.healthcheck.HealthcheckFailed", lambda exc: (
         f"{exc}\nfix the credentials or base_url of those systems in the config")),
+    ("tasks.orders_backfill.UnknownStatuses", lambda exc: f"{exc}\ngive --status one of those (or none: all)"),
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),
     ("connectors.http.redis_budget.BudgetUnavailableError", str),  # it says what to do itself
