@@ -24,6 +24,8 @@ from typing import Any
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
 
+from deployments.prefect_env import NO_API_FIX
+
 GUARD = Path(__file__).resolve().with_name("die_with_parent.py")
 
 
@@ -89,6 +91,7 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     """
     configured = get_current_settings().api.url
     if configured:
+        _check_answers(configured)
         return configured
     server = WholeServer(port) if whole else GuardedServer()
     server.start()  # Prefect's wait for /health, with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
@@ -109,6 +112,21 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
 
     refresh_global_settings_context()
     return server.api_url
+
+
+def _check_answers(api_url: str) -> None:
+    """Raise RuntimeError saying what to do when nothing answers at ``api_url`` (any HTTP answer will
+    do: a Prefect Cloud workspace may answer 401 here and still be right)."""
+    import httpx
+
+    from connectors.http.redaction import redact
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=5.0)
+    except httpx.TransportError as exc:
+        where = redact(api_url.split("@")[-1] if "@" in api_url else api_url)
+        raise RuntimeError(f"the Prefect API at {where} (PREFECT_API_URL) does not answer "
+                           f"({type(exc).__name__}); {NO_API_FIX}") from None
 
 
 def stop_started_servers() -> None:

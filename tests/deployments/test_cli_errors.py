@@ -328,3 +328,11 @@ def test_a_sqlite_path_in_a_missing_folder_is_refused_until_db_upgrade(
     assert upgraded.exit_code == 0 and "sqlite store at revision" in upgraded.output, upgraded.output
     assert database.exists()
     assert runner.invoke(app, ["queue", "list", "-c", config]).exit_code == 0
+
+
+def test_the_engine_failing_to_reach_prefect_says_what_to_do() -> None:
+    from deployments.cli_common import explain
+
+    line = explain(RuntimeError("Failed to reach API at http://127.0.0.1:9/api"))
+    assert line.startswith("Prefect: Failed to reach API at http://127.0.0.1:9/api; ")
+    assert "prefect server start" in line and "unset PREFECT_API_URL" in line
