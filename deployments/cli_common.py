@@ -108,7 +108,19 @@ def fail(message: str) -> typer.Exit:
 
 
 class ReportingGroup(TyperGroup):
-    """The top-level group: any exception a command lets through becomes :func:`explain`'s line."""
+    """The top-level group: any exception a command lets through becomes :func:`explain`'s line.
+
+    One exit code for every error, usage errors included: click exits 2 for those (a missing
+    option, an unknown command, a value of the wrong type), everything else here exits 1, and a
+    script should not have to tell the two apart to know the command failed.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except Exception as exc:  # the top level's own options
+            _exit_1_on_usage_error(exc)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -117,10 +129,17 @@ class ReportingGroup(TyperGroup):
             raise
         except Exception as exc:
             if type(exc).__module__.startswith(("typer", "click")):
-                raise  # usage errors: click prints them itself
+                _exit_1_on_usage_error(exc)  # a subcommand's arguments
+                raise  # click's exceptions print themselves
             if State.debug:
                 traceback.print_exc()
             raise fail(explain(exc)) from None
+
+
+def _exit_1_on_usage_error(exc: Exception) -> None:
+    # typer 0.29 carries its own copy of click (typer._click): its UsageError is matched by name
+    if any(cls.__name__ == "UsageError" for cls in type(exc).__mro__):
+        setattr(exc, "exit_code", 1)  # noqa: B010 - an instance attribute over click's class default
 
 
 class EngineTracebacksOff(logging.Filter):

@@ -336,3 +336,17 @@ def test_the_engine_failing_to_reach_prefect_says_what_to_do() -> None:
     line = explain(RuntimeError("Failed to reach API at http://127.0.0.1:9/api"))
     assert line.startswith("Prefect: Failed to reach API at http://127.0.0.1:9/api; ")
     assert "prefect server start" in line and "unset PREFECT_API_URL" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "full-import"],  # a required option missing
+    ["queue", "list", "--bogus"],  # an unknown option
+    ["bogus"],  # an unknown command
+    ["--bogus", "config", "check"],  # an unknown global option
+    ["queue", "list", "--limit", "many"],  # a value of the wrong type
+    ["queue"],  # a group without its command
+])
+def test_usage_errors_exit_1_like_every_other_error(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and ("Usage:" in result.output or "Error" in result.output)
