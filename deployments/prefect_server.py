@@ -117,14 +117,15 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
 def _check_answers(api_url: str) -> None:
     """Raise RuntimeError saying what to do when nothing answers at ``api_url`` (any HTTP answer will
     do: a Prefect Cloud workspace may answer 401 here and still be right)."""
-    import httpx
+    from urllib.parse import urlsplit
 
-    from connectors.http.redaction import redact
+    import httpx
 
     try:
         httpx.get(f"{api_url.rstrip('/')}/health", timeout=5.0)
     except httpx.TransportError as exc:
-        where = redact(api_url.split("@")[-1] if "@" in api_url else api_url)
+        parts = urlsplit(api_url)  # printed without any user:password it may carry
+        where = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
         raise RuntimeError(f"the Prefect API at {where} (PREFECT_API_URL) does not answer "
                            f"({type(exc).__name__}); {NO_API_FIX}") from None
 
