@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from prefect import Task, task
 
-from connectors.http import AuthError, ConnectorError, ServerError, TransientError, UnreachableError, request_stats
+from connectors.http import (
+    AuthError,
+    ConnectorError,
+    NotFoundError,
+    RequestValidationError,
+    ServerError,
+    TransientError,
+    UnreachableError,
+    request_stats,
+)
 from hub.config import parse_config
 from hub.store import open_store
 from tasks import catalog_extract
@@ -98,6 +107,8 @@ def test_what_is_worth_repeating() -> None:
     assert worth_repeating(TransientError("s", "/e", None, "ReadTimeout"))
     assert worth_repeating(ConnectionResetError())
     assert not worth_repeating(AuthError("s", "/e", 401, "wrong key"))
+    assert not worth_repeating(RequestValidationError("s", "/e", 422, "bad field"))
+    assert not worth_repeating(NotFoundError("s", "/e", 404, "no such entity"))
     assert not worth_repeating(UnreachableError("s", "/e", None, "refused"))
     assert not worth_repeating(ValueError("bad data"))
 
