@@ -45,7 +45,7 @@ MAX_NODES = 100_000  # values once aliases are expanded: an "anchor bomb" of 342
 MAX_DEPTH = 32  # nested mappings and lists: a real config is 6 deep
 MAX_STRING = 4096  # characters of any one value (URLs, names, crons)
 MAX_NAME = 64  # an integration's name: it is part of store keys (100 characters) and of URLs
-MAX_INTEGRATIONS = 200  # one file; more shops are split across files (and hub stores)
+MAX_INTEGRATIONS = 200  # one file (one process checks, serves and schedules them all); more: more files
 
 
 class ConfigError(Exception):
@@ -144,7 +144,7 @@ class Config(BaseModel):
             return value
         if len(value) > MAX_INTEGRATIONS:
             raise ValueError(f"{len(value)} integrations, more than {MAX_INTEGRATIONS} in one file: split "
-                             "them across config files (each with its own database_url)")
+                             "them across config files")
         for name in value:
             if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
                 raise ValueError(f"integration name {str(name)[:20]!r}... must be 1 to {MAX_NAME} characters "
