@@ -45,10 +45,10 @@ def _prefect(config: Path | None) -> None:
 
 def _prefect_api() -> None:
     """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
-    from deployments.prefect_server import ensure_prefect_api
+    from deployments.prefect_server import check_answers, ensure_prefect_api
 
     try:
-        ensure_prefect_api()
+        check_answers(ensure_prefect_api())  # a configured one may point nowhere
     except RuntimeError as exc:
         raise fail(f"Prefect: {exc}") from None
 

@@ -91,7 +91,6 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     """
     configured = get_current_settings().api.url
     if configured:
-        _check_answers(configured)
         return configured
     server = WholeServer(port) if whole else GuardedServer()
     server.start()  # Prefect's wait for /health, with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
@@ -114,9 +113,10 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     return server.api_url
 
 
-def _check_answers(api_url: str) -> None:
+def check_answers(api_url: str) -> None:
     """Raise RuntimeError saying what to do when nothing answers at ``api_url`` (any HTTP answer will
-    do: a Prefect Cloud workspace may answer 401 here and still be right)."""
+    do: a Prefect Cloud workspace may answer 401 here and still be right). The engine would say only
+    "Failed to reach API", after the run had started."""
     from urllib.parse import urlsplit
 
     import httpx
