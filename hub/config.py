@@ -147,7 +147,8 @@ class Config(BaseModel):
                              "them across config files")
         for name in value:
             if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
-                raise ValueError(f"integration name {str(name)[:20]!r}... must be 1 to {MAX_NAME} characters "
+                shown = f"{str(name)[:20]!r}" + ("…" if len(str(name)) > 20 else "")
+                raise ValueError(f"integration name {shown} must be 1 to {MAX_NAME} characters "
                                  "(it is part of the hub store's keys and of URLs)")
         return value
 
