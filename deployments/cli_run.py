@@ -45,10 +45,10 @@ def _prefect(config: Path | None) -> None:
 
 def _prefect_api() -> None:
     """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
-    from deployments.prefect_server import ensure_prefect_api
+    from deployments.prefect_server import check_answers, ensure_prefect_api
 
     try:
-        ensure_prefect_api()
+        check_answers(ensure_prefect_api())  # a configured one may point nowhere
     except RuntimeError as exc:
         raise fail(f"Prefect: {exc}") from None
 
@@ -102,6 +102,7 @@ def run_full_import(
     from flows.full_import import STREAMS, full_import
 
     _refuse_if_running(loaded, integration, STREAMS)
+    _refuse_unreachable(loaded, integration, ("catalog", "stock", "prices"))
     _prefect_api()
     quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
     summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
@@ -128,6 +129,7 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
     module = importlib.import_module(f"flows.{flow}")
     if refuse_busy:
         _refuse_if_running(loaded, integration, module.STREAMS)
+    _refuse_unreachable(loaded, integration, _needs(flow))
     _prefect_api()
     quiet_engine_tracebacks()
     summary: dict[str, Any] = getattr(module, flow)(integration, str(config) if config else None, trigger="cli",
@@ -139,12 +141,41 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
     return summary
 
 
+def _refuse_unreachable(loaded: Config, integration: str, streams: Sequence[str]) -> None:
+    """One cheap authenticated call to each system of the exchange's edges, before Prefect's server
+    starts (seconds to tens of seconds on a busy machine): a wrong key or a closed port is told at
+    once. Only a permanent error refuses the run; a transient one (5xx, a timeout) is left to the
+    flow and its retries.
+    """
+    import asyncio
+
+    from connectors.http import ConnectorError, UnreachableError
+    from hub.capabilities import Reachable
+    from hub.systems import connector
+    from tasks.clients import open_capability
+
+    integ = loaded.integrations[integration]
+    aliases = sorted({alias for stream in streams if (edge := integ.edge(stream)) is not None
+                      for alias in (edge.source, edge.target)
+                      if alias in integ.systems and connector(integ.systems[alias].system).can(Reachable)})
+
+    async def one(alias: str) -> None:
+        async with open_capability(integ, alias, Reachable) as system:
+            await system.check_access()
+
+    async def every() -> list[BaseException | None]:
+        return await asyncio.gather(*(one(alias) for alias in aliases), return_exceptions=True)
+
+    for outcome in asyncio.run(every()):
+        transient = isinstance(outcome, ConnectorError) and outcome.retryable
+        if outcome is not None and (not transient or isinstance(outcome, UnreachableError)):
+            raise outcome
+
+
 def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
     """The exchange's edges checked before Prefect starts (seconds): the flow checks them again, with
     its sides' capabilities, but a config lacking the edge should not wait for a server to hear so."""
-    from deployments.exchanges import EXCHANGES
-
-    needs = next((e.needs for e in EXCHANGES if e.entrypoint.startswith(f"flows/{flow}.py:")), ())
+    needs = _needs(flow)
     integ = loaded.integrations[integration]
     missing = [(f"integrations.{integration}.flows.{stream}",
                 f"this exchange needs {'an' if stream[:1] in 'aeiou' else 'a'} {stream} edge, "
@@ -152,6 +183,13 @@ def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
                for stream in needs if integ.edge(stream) is None]
     if missing:
         raise ConfigError(str(loaded.source), missing)
+
+
+def _needs(flow: str) -> tuple[str, ...]:
+    """The edges (streams) the exchange ``flows.<flow>`` needs."""
+    from deployments.exchanges import EXCHANGES
+
+    return next((e.needs for e in EXCHANGES if e.entrypoint.startswith(f"flows/{flow}.py:")), ())
 
 
 def _show_parked(summary: dict[str, Any]) -> None:

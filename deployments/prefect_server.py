@@ -25,6 +25,8 @@ from typing import Any
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
 
+from deployments.prefect_env import NO_API_FIX
+
 GUARD = Path(__file__).resolve().with_name("die_with_parent.py")
 
 
@@ -110,6 +112,23 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
 
     refresh_global_settings_context()
     return server.api_url
+
+
+def check_answers(api_url: str) -> None:
+    """Raise RuntimeError saying what to do when nothing answers at ``api_url`` (any HTTP answer will
+    do: a Prefect Cloud workspace may answer 401 here and still be right). The engine would say only
+    "Failed to reach API", after the run had started."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=5.0)
+    except httpx.TransportError as exc:
+        parts = urlsplit(api_url)  # printed without any user:password it may carry
+        where = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+        raise RuntimeError(f"the Prefect API at {where} (PREFECT_API_URL) does not answer "
+                           f"({type(exc).__name__}); {NO_API_FIX}") from None
 
 
 def stop_started_servers(timeout: float = 5.0) -> None:
