@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,6 +54,8 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
         f"config error:\n{exc}\nfix the config, then `skladbridge config check`")),
     ("connectors.http.errors.AuthError", _connector(
         "credentials refused", "fix token / login+password / api_key of this system in the config")),
+    ("connectors.http.errors.UnreachableError", _connector(
+        "nothing answers there", "check its base_url (host and port) in the config and that the system runs")),
     ("connectors.http.errors.TransientError", _connector(
         "no answer", "check its base_url in the config and that it is reachable, then run again")),
     ("connectors.http.errors.MalformedResponseError", _connector(
@@ -62,6 +65,7 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("connectors.http.errors.ConnectorError", _connector("refused", "see the message; fix the data or config")),
     ("tasks.hub_tasks.HealthcheckFailed", lambda exc: (
         f"{exc}\nfix the credentials or base_url of those systems in the config")),
+    ("tasks.orders.backfill.UnknownStatuses", lambda exc: f"{exc}\ngive --status one of those (or none: all)"),
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),
     ("connectors.http.redis_budget.BudgetUnavailableError", str),  # it says what to do itself
@@ -91,6 +95,10 @@ def explain(exc: BaseException) -> str:
             return redact(message(exc))
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"address in use ({exc}): pick another --port"
+    if isinstance(exc, RuntimeError) and "Failed to reach API" in str(exc):  # Prefect's engine and client
+        from deployments.prefect_env import NO_API_FIX
+
+        return redact(f"Prefect: {first_line(exc)}; {NO_API_FIX}")
     return redact(f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")
 
 
@@ -101,7 +109,19 @@ def fail(message: str) -> typer.Exit:
 
 
 class ReportingGroup(TyperGroup):
-    """The top-level group: any exception a command lets through becomes :func:`explain`'s line."""
+    """The top-level group: any exception a command lets through becomes :func:`explain`'s line.
+
+    One exit code for every error, usage errors included: click exits 2 for those (a missing
+    option, an unknown command, a value of the wrong type), everything else here exits 1, and a
+    script should not have to tell the two apart to know the command failed.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except Exception as exc:  # the top level's own options
+            _exit_1_on_usage_error(exc)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -110,10 +130,17 @@ class ReportingGroup(TyperGroup):
             raise
         except Exception as exc:
             if type(exc).__module__.startswith(("typer", "click")):
-                raise  # usage errors: click prints them itself
+                _exit_1_on_usage_error(exc)  # a subcommand's arguments
+                raise  # click's exceptions print themselves
             if State.debug:
                 traceback.print_exc()
             raise fail(explain(exc)) from None
+
+
+def _exit_1_on_usage_error(exc: Exception) -> None:
+    # typer 0.29 carries its own copy of click (typer._click): its UsageError is matched by name
+    if any(cls.__name__ == "UsageError" for cls in type(exc).__mro__):
+        setattr(exc, "exit_code", 1)  # noqa: B010 - an instance attribute over click's class default
 
 
 class EngineTracebacksOff(logging.Filter):
@@ -148,16 +175,22 @@ def load(path: Path | None, *, require_secrets: bool = True) -> Config:
     return load_config(config_path(path), require_secrets=require_secrets)
 
 
-def open_store(path: Path | None) -> Any:
+def open_store(path: Path | None, *, create_dir: bool = False) -> Any:
+    """The hub store (``create_dir``: make a SQLite file's missing folder, as ``db upgrade`` does)."""
     from tasks.hub_tasks import open_hub_store
 
-    return open_hub_store(load(path, require_secrets=False))  # the store needs no credentials
+    # the store needs no credentials
+    return open_hub_store(load(path, require_secrets=False), create_dir=create_dir)
 
 
 def ensure_port_free(host: str, port: int, option: str = "--port") -> None:
     """Exit 1 with one line when ``host:port`` is taken (before a server logs its own traceback);
     ``option`` is the one that chose the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers themselves bind (uvicorn sets it): the TIME-WAIT sockets a stop leaves
+        # behind do not block the port for a minute, a socket listening on it still does
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":  # on Windows it lets two listen
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

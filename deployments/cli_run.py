@@ -46,10 +46,10 @@ def _prefect(config: Path | None) -> None:
 
 def _prefect_api() -> None:
     """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
-    from deployments.prefect_server import ensure_prefect_api
+    from deployments.prefect_server import check_answers, ensure_prefect_api
 
     try:
-        ensure_prefect_api()
+        check_answers(ensure_prefect_api())  # a configured one may point nowhere
     except RuntimeError as exc:
         raise fail(f"Prefect: {exc}") from None
 
@@ -104,6 +104,7 @@ def run_full_import(
     from hub.exchanges import FULL_IMPORT
 
     _refuse_if_running(loaded, integration, FULL_IMPORT.locks)
+    _refuse_unreachable(loaded, integration, ("catalog", "stock", "prices"))
     _prefect_api()
     quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
     summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
@@ -129,6 +130,7 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
     _prefect(config)
     if refuse_busy:
         _refuse_if_running(loaded, integration, BY_FLOW[flow].locks)
+    _refuse_unreachable(loaded, integration, _exchange_of(flow).needs)
     run = _exchange_of(flow).load()
     _prefect_api()
     quiet_engine_tracebacks()
@@ -138,6 +140,37 @@ def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy:
         return None
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     return summary
+
+
+def _refuse_unreachable(loaded: Config, integration: str, streams: Sequence[str]) -> None:
+    """One cheap authenticated call to each system of the exchange's edges, before Prefect's server
+    starts (seconds to tens of seconds on a busy machine): a wrong key or a closed port is told at
+    once. Only a permanent error refuses the run; a transient one (5xx, a timeout) is left to the
+    flow and its retries.
+    """
+    import asyncio
+
+    from connectors.http import ConnectorError, UnreachableError
+    from hub.capabilities import Reachable
+    from hub.systems import connector
+    from tasks.clients import open_capability
+
+    integ = loaded.integrations[integration]
+    aliases = sorted({alias for stream in streams if (edge := integ.edge(stream)) is not None
+                      for alias in (edge.source, edge.target)
+                      if alias in integ.systems and connector(integ.systems[alias].system).can(Reachable)})
+
+    async def one(alias: str) -> None:
+        async with open_capability(integ, alias, Reachable) as system:
+            await system.check_access()
+
+    async def every() -> list[BaseException | None]:
+        return await asyncio.gather(*(one(alias) for alias in aliases), return_exceptions=True)
+
+    for outcome in asyncio.run(every()):
+        transient = isinstance(outcome, ConnectorError) and outcome.retryable
+        if outcome is not None and (not transient or isinstance(outcome, UnreachableError)):
+            raise outcome
 
 
 def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:

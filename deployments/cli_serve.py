@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from deployments.cli_common import ConfigOpt, config_path, ensure_port_free, fail, load, quiet_engine_tracebacks
+from deployments.cli_common import (
+    ConfigOpt,
+    config_path,
+    ensure_port_free,
+    fail,
+    first_line,
+    load,
+    quiet_engine_tracebacks,
+)
 from hub.config import find_config_path
 
 
@@ -30,7 +38,7 @@ def serve(
     loaded = load(path)
     _prefect(path)  # Prefect's home and settings before Prefect is imported
     from deployments.prefect_server import ensure_prefect_api
-    from deployments.serve import hub_app, leave_cut_short_cycles, plan, run
+    from deployments.serve import crash_left_running, hub_app, leave_cut_short_cycles, leave_pooled, plan, run
 
     try:
         served = plan(loaded, path)
@@ -51,9 +59,21 @@ def serve(
         raise fail(f"Prefect: {exc}") from None
     quiet_engine_tracebacks()
     typer.echo(f"Prefect API: {api}")
-    for deployment in served.deployments:
+    listed = list(served.deployments)
+    pooled = leave_pooled(served)
+    try:
+        crashed = crash_left_running([deployment.flow_name for deployment in listed])
+    except Exception as exc:  # the API answered leave_pooled: a hiccup here must not keep the hub down
+        typer.echo(f"could not look for runs a killed process left Running: {first_line(exc)}")
+    else:
+        if crashed:
+            typer.echo(f"marked Crashed: {len(crashed)} flow run(s) left Running by a process that is gone")
+    for deployment in listed:
         when = ", ".join(_schedule(s) for s in deployment.schedules) or "on demand"
-        typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{' (paused)' if deployment.paused else ''}")
+        pool = pooled.get(deployment.full_name)
+        note = (f" (left to the workers of work pool {pool}: `skladbridge deploy` registered it there)" if pool
+                else " (paused)" if deployment.paused else "")
+        typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{note}")
     base = f"http://{host}:{port}"
     for (system, integration), _hook in sorted(served.hooks.items()):
         typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> stock sync of {integration}")
@@ -62,8 +82,7 @@ def serve(
     for name in sorted(served.feeds):
         typer.echo(f"feed: {feed_url(base, name, '<path_secret>' if name in served.feed_secrets else None)}")
     run(served, hub_app(path, served), host, port, echo=typer.echo)
-    leave_cut_short_cycles(typer.echo)  # says "stopped" itself before it ends the process
-    typer.echo("stopped")
+    leave_cut_short_cycles(typer.echo)  # stops the Prefect server in the stop's time and says "stopped"
 
 
 def _configured_api() -> bool:
@@ -73,10 +92,14 @@ def _configured_api() -> bool:
 
 
 def _schedule(schedule: object) -> str:
-    """``every 600 s`` / ``cron 0 3 * * *`` (what Prefect's schedule object holds)."""
+    """``every 10m`` / ``cron 0 3 * * * Europe/Moscow``: worded as ``skladbridge deploy`` words a period."""
+    from hub.periods import Period
+
     inner = getattr(schedule, "schedule", schedule)
     interval = getattr(inner, "interval", None)
     if interval is not None:
-        return f"every {int(interval.total_seconds())} s"
+        return Period(None, seconds=int(interval.total_seconds())).describe()
     cron = getattr(inner, "cron", None)
-    return f"cron {cron}" if cron else str(inner)
+    if cron:
+        return f"{Period(None, cron=cron).describe()} {getattr(inner, 'timezone', None) or 'UTC'}"
+    return str(inner)

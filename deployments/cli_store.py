@@ -31,8 +31,8 @@ def config_check(config: ConfigOpt = None) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
-    """Create or migrate the hub store to the current schema."""
-    store = open_store(config)
+    """Create or migrate the hub store to the current schema (a SQLite file's folder is created)."""
+    store = open_store(config, create_dir=True)
     try:
         typer.echo(f"{store.dialect} store at revision {store.current_revision()} (head {store.head_revision()})")
     finally:

@@ -18,11 +18,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
+
+from deployments.prefect_env import NO_API_FIX
 
 GUARD = Path(__file__).resolve().with_name("die_with_parent.py")
 
@@ -111,8 +114,35 @@ def ensure_prefect_api(*, whole: bool = False, port: int | None = None) -> str:
     return server.api_url
 
 
-def stop_started_servers() -> None:
-    """Stop the Prefect servers this process started (before a forced exit, which skips ``atexit``)."""
+def check_answers(api_url: str) -> None:
+    """Raise RuntimeError saying what to do when nothing answers at ``api_url`` (any HTTP answer will
+    do: a Prefect Cloud workspace may answer 401 here and still be right). The engine would say only
+    "Failed to reach API", after the run had started."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=5.0)
+    except httpx.TransportError as exc:
+        parts = urlsplit(api_url)  # printed without any user:password it may carry
+        where = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+        raise RuntimeError(f"the Prefect API at {where} (PREFECT_API_URL) does not answer "
+                           f"({type(exc).__name__}); {NO_API_FIX}") from None
+
+
+def stop_started_servers(timeout: float = 5.0) -> None:
+    """Stop the Prefect servers this process started, killed if one takes over ``timeout`` seconds in all
+    (Prefect's own stop waits 5 s for each; it also runs from ``atexit``, which a forced exit skips)."""
+    deadline = time.monotonic() + timeout
     for cls in (GuardedServer, WholeServer):
         for server in list(cls._instances.values()):
-            server.stop()
+            process = server.server_process
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()  # the guard's child dies with it (see die_with_parent.py)
+                    process.wait()
+            server.stop()  # Prefect's bookkeeping; the process has ended

@@ -39,6 +39,14 @@ _SECRET_FIELDS = frozenset({"token", "password", "api_key"})
 _SECRET_OPTIONS = frozenset({("options", "feed", "path_secret"), ("options", "stock", "webhook_secret")})
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+#: limits checked at load, so that nothing passes the check and fails later (or hangs the loader)
+MAX_FILE_BYTES = 1_000_000  # a config of hundreds of integrations is ~100 KB
+MAX_ALIASES = 100  # YAML aliases (*name) in one file
+MAX_NODES = 100_000  # values once aliases are expanded: an "anchor bomb" of 342 bytes (72 aliases) makes 10^9
+MAX_DEPTH = 32  # nested mappings and lists: a real config is 6 deep
+MAX_STRING = 4096  # characters of any one value (URLs, names, crons)
+MAX_NAME = 64  # an integration's name: it is part of store keys (100 characters) and of URLs
+MAX_INTEGRATIONS = 200  # one file (one process checks, serves and schedules them all); more: more files
 
 
 class ConfigError(Exception):
@@ -130,6 +138,21 @@ class Config(BaseModel):
     integrations: dict[str, Integration] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)
 
+    @field_validator("integrations", mode="before")
+    @classmethod
+    def _names_and_count(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        if len(value) > MAX_INTEGRATIONS:
+            raise ValueError(f"{len(value)} integrations, more than {MAX_INTEGRATIONS} in one file: split "
+                             "them across config files")
+        for name in value:
+            if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+                shown = f"{str(name)[:20]!r}" + ("…" if len(str(name)) > 20 else "")
+                raise ValueError(f"integration name {shown} must be 1 to {MAX_NAME} characters "
+                                 "(it is part of the hub store's keys and of URLs)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
@@ -138,6 +161,12 @@ class Config(BaseModel):
             if scheme not in DATABASE_SCHEMES:
                 raise ValueError(f"unknown scheme {scheme or value[:20]!r}: expected sqlite:///PATH or "
                                  "postgresql://USER:PASSWORD@HOST:PORT/DB")
+            if scheme.startswith("postgresql"):
+                from hub.store.db import postgres_driver_missing
+
+                missing = postgres_driver_missing()
+                if missing:
+                    raise ValueError(missing)
         return value
 
     def integration(self, name: str) -> Integration:
@@ -148,6 +177,10 @@ class Config(BaseModel):
             known = sorted(self.integrations)
             problem = (f"integrations.{name}", f"no such integration; known: {known}")
             raise ConfigError(str(self.source), [problem]) from None
+
+    def uses_default_database(self) -> bool:
+        """Whether the store is the default SQLite file next to the config (no URL set anywhere)."""
+        return not (RuntimeSettings().database_url or self.database_url)
 
     def effective_database_url(self) -> str:
         env = RuntimeSettings().database_url
@@ -183,7 +216,10 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
     """
     source = find_config_path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        if source.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(str(source), [("", f"the file is larger than {MAX_FILE_BYTES // 1000} KB: "
+                                             "is it the right file?")])
+        raw = _load_yaml(source.read_text(encoding="utf-8"), str(source)) or {}
     except FileNotFoundError:
         raise ConfigError(
             str(source), [("", "config file not found; pass --config, set SKLADBRIDGE_CONFIG, "
@@ -192,6 +228,64 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
     except yaml.YAMLError as exc:
         raise ConfigError(str(source), [("", f"not valid YAML: {exc}")]) from None
     return parse_config(raw, source=source, require_secrets=require_secrets)
+
+
+#: libyaml's loader when PyYAML was built with it (the pure-Python one reads 1 000 integrations in 8 s)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLimit(Exception):
+    """A limit of :func:`_check_limits` was passed (becomes a ConfigError naming the file)."""
+
+
+def _check_limits(text: str) -> None:
+    """Refuse too many aliases, too many values once aliases are expanded, and too deep a nesting,
+    reading the file's events only (nothing is built).
+
+    PyYAML shares an aliased value rather than copying it, but everything that walks the result
+    (interpolation, validation, printing) expands it: the 72 aliases of a 342-byte "anchor bomb" are
+    10^9 values to walk. A file nested thousands deep ends the recursive composer in a bare
+    RecursionError.
+    """
+    sizes: dict[str, int] = {}  # anchor -> values under it, aliases expanded
+    open_: list[list[Any]] = []  # [anchor, values so far] of each collection being read
+    aliases = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _YamlLimit(f"more than {MAX_ALIASES} YAML aliases (*name), at line {line}: "
+                                 "write the values out or use fewer anchors")
+            size = sizes.get(str(event.anchor), 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = size
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            open_.append([event.anchor, 1])
+            if len(open_) > MAX_DEPTH:
+                raise _YamlLimit(f"nested more than {MAX_DEPTH} levels deep, at line {line}")
+            continue
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            anchor, size = open_.pop()
+            if anchor:
+                sizes[anchor] = size
+        else:
+            continue
+        if open_:
+            open_[-1][1] += size
+        if size > MAX_NODES or (open_ and open_[-1][1] > MAX_NODES):
+            raise _YamlLimit(f"more than {MAX_NODES} values once its aliases (*name) are expanded, at line "
+                             f"{line}: write the values out or use fewer anchors")
+
+
+def _load_yaml(text: str, label: str) -> Any:
+    try:
+        _check_limits(text)
+    except _YamlLimit as exc:
+        raise ConfigError(label, [("", str(exc))]) from None
+    return yaml.load(text, Loader=_LOADER)  # a safe loader: libyaml's or PyYAML's own
 
 
 def parse_config(raw: Any, *, source: Path | str = "<config>", require_secrets: bool = True) -> Config:
@@ -210,7 +304,7 @@ def parse_config(raw: Any, *, source: Path | str = "<config>", require_secrets: 
         config = Config.model_validate({**interpolated, "source": Path(source)})
     except ValidationError as exc:
         problems += [problem for err in exc.errors() for problem in _describe(err)]
-        problems += _edges_of_valid_integrations(interpolated.get("integrations"))
+        problems += _edges_of_raw_integrations(interpolated.get("integrations"))
     else:
         problems += _check_edges(config)
     if problems or config is None:
@@ -288,6 +382,9 @@ def _interpolate(
     if not isinstance(value, str):
         return value
     dotted = ".".join(path)
+    if len(value) > MAX_STRING:  # a value this long is a paste gone wrong; its head is enough to find it
+        problems.append((dotted, f"longer than {MAX_STRING} characters ({len(value)}, starts {value[:20]!r})"))
+        return value[:MAX_STRING]
     if _is_secret(path):
         if _ENV_REF.fullmatch(value) or value.startswith("prefect-secret:"):
             env_match = _ENV_REF.fullmatch(value)
@@ -331,40 +428,58 @@ def _describe(err: Any) -> list[tuple[str, str]]:
     return [(path, msg)]
 
 
-def _edges_of_valid_integrations(raw: Any) -> list[tuple[str, str]]:
-    """Edge problems of the integrations that validate on their own (the file as a whole did not)."""
+def _edges_of_raw_integrations(raw: Any) -> list[tuple[str, str]]:
+    """Edge problems read from the raw file (the file as a whole did not validate): an integration
+    with schema errors still gets its edges checked, as far as its systems and flows can be read, so
+    that one pass reports everything."""
     problems: list[tuple[str, str]] = []
     for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
-        try:
-            integ = Integration.model_validate(value)
-        except ValidationError:
-            continue  # its schema problems are reported already
-        problems += _integration_edges(str(name), integ)
+        if not isinstance(value, Mapping):
+            continue
+        systems, flows = value.get("systems"), value.get("flows")
+        kinds = {str(alias): str(spec["system"]) for alias, spec in _items(systems)
+                 if isinstance(spec, Mapping) and "system" in spec}
+        edges = {str(stream): (edge.get("from"), edge.get("to")) for stream, edge in _items(flows)
+                 if isinstance(edge, Mapping)}
+        problems += _integration_edges(str(name), kinds, edges)
     return problems
 
 
+def _items(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, Mapping) else []
+
+
 def _check_edges(config: Config) -> list[tuple[str, str]]:
-    return [problem for name, integ in config.integrations.items() for problem in _integration_edges(name, integ)]
+    return [problem for name, integ in config.integrations.items()
+            for problem in _integration_edges(name, {a: s.system for a, s in integ.systems.items()},
+                                              {k: (e.source, e.target) for k, e in integ.flows.items()})]
 
 
-def _integration_edges(name: str, integ: Integration) -> list[tuple[str, str]]:
+def _integration_edges(name: str, systems: Mapping[str, str],
+                       flows: Mapping[str, tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """Problems of an integration's edges, given its aliases' system names and its (from, to) pairs."""
+    known = set(known_systems())
     problems: list[tuple[str, str]] = []
-    for stream, edge in integ.flows.items():
+    for stream, (source, target) in flows.items():
         where = f"integrations.{name}.flows.{stream}"
         if stream not in STREAMS:
             problems.append((where, f"unknown stream; expected one of {list(STREAMS)}"))
             continue
-        for role, alias, verb in (("from", edge.source, "reads"), ("to", edge.target, "writes")):
-            if alias not in integ.systems:
+        for role, alias, verb in (("from", source, "reads"), ("to", target, "writes")):
+            if not isinstance(alias, str):
+                continue  # missing or not a name: the schema's problem, reported already
+            if alias not in systems:
                 problems.append((f"{where}.{role}", f"{alias!r} is not a system alias of this "
-                                 f"integration; defined: {sorted(integ.systems)}"))
+                                 f"integration; defined: {sorted(systems)}"))
                 continue
-            system = integ.systems[alias].system
+            system = systems[alias]
+            if system not in known:
+                continue  # an unknown system is reported by the schema
             needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
             if needed is None or not connector(system).can(needed):
                 allowed = connector(system).streams(verb)
                 problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
                                  f"{stream!r} (it {verb}: {allowed})"))
-        if edge.source == edge.target:
+        if source == target and isinstance(source, str):
             problems.append((where, "from and to name the same system"))
     return problems

@@ -25,6 +25,7 @@ worker down). A whole read by either resets the other's clock.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -35,6 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
+#: the longest interval: a year and a day (a longer one overflows the scheduler's date arithmetic;
+#: an exchange that should not run on a schedule is ``manual``)
+LONGEST = 366 * DAY
 
 #: what an exchange's period may not go under, and why (the message a refused period carries)
 FLOORS: dict[str, tuple[int, str]] = {
@@ -118,9 +122,9 @@ def parse_period(value: Any) -> Period:
     if isinstance(value, bool):
         raise ValueError("true is no period: write an interval (10m), a cron, or manual")
     if isinstance(value, int | float):
-        if value != int(value) or value <= 0:
+        if not math.isfinite(value) or value != int(value) or value <= 0:
             raise ValueError(f"{value!r}: a period in seconds is a positive whole number")
-        return Period(str(int(value)), seconds=int(value), min_gap=int(value))
+        return Period(str(int(value)), seconds=_at_most_longest(int(value), value), min_gap=int(value))
     if not isinstance(value, str):
         raise ValueError(f"{value!r}: expected an interval (600, 10m, 1h), a cron or manual")
     text = " ".join(value.split())
@@ -130,12 +134,19 @@ def parse_period(value: Any) -> Period:
         seconds = int(text) if text.isdigit() else _interval_seconds(text.lower())
         if seconds <= 0:
             raise ValueError(f"{value!r}: a period must be longer than zero")
-        return Period(text, seconds=seconds, min_gap=seconds)
+        return Period(text, seconds=_at_most_longest(seconds, value), min_gap=seconds)
     expression = _MACROS.get(text.lower(), text)
     if len(expression.split()) == 5:
         return Period(text, cron=expression, min_gap=cron_min_gap(expression))
     raise ValueError(f"{value!r} is not a period: write seconds (600), an interval (90s, 10m, 1h, 1d, 1h30m), "
                      "a five-field cron ('0 3 * * *'), or manual")
+
+
+def _at_most_longest(seconds: int, value: Any) -> int:
+    if seconds > LONGEST:
+        raise ValueError(f"{value!r}: a period may be at most {human(LONGEST)} (366 days); for an exchange "
+                         "that runs on demand only write manual")
+    return seconds
 
 
 def _interval_seconds(text: str) -> int:

@@ -7,7 +7,8 @@ which owns everything the exchanges share, so that each flow reads like the exch
 * the run's plan (which systems, which capabilities), checked before anything is sent;
 * the run locks: a run that finds them taken ends cleanly with a :func:`hub.exchanges.skipped` result
   (or fails, for an exchange that must not be skipped silently, such as the full import);
-* the queue claims a killed run of the same locks left, released (the lock says nobody holds them);
+* runs of the exchange a killed process left shown Running, marked Crashed, and the queue claims it
+  left, released (the lock says nobody holds them);
 * the Prefect tags, the journal entries (failed, done), the requests spent and the duration;
 * the summary table artifact, and the failure rule: uploads the other side refused fail the run after
   the summary is published, so what was accepted stays accepted and the run says what was not.
@@ -30,6 +31,7 @@ from hub.store import ExchangeBusyError, Store
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.publish import UploadsFailed
 from tasks.reporting import publish_summary, requests_rows
+from tasks.run_crashes import sweep_abandoned_runs
 
 
 class Run(Protocol):
@@ -103,6 +105,7 @@ def run_exchange(spec: ExchangeSpec, integration: str, config_path: str | None,
             with _held(spec, integration, store) as busy:
                 if busy:
                     return skipped(integration, busy)
+                sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
                 ex.released = sum(store.queue.release(integration=integration, kind=kind) for kind in spec.locks)
                 if spec.announce:
                     store.journal.write(integration, "info", f"{spec.name}.start", f"{spec.what} started",

@@ -15,10 +15,16 @@ from tasks.clients import open_capability
 from tasks.reporting import publish_summary
 
 
-def open_hub_store(config: Config) -> Store:
-    """Open (and migrate, on first use) the store the config names."""
+def open_hub_store(config: Config, *, create_dir: bool = False) -> Store:
+    """Open (and migrate, on first use) the store the config names.
+
+    A SQLite file's missing folder is created for the default file (next to the config) or with
+    ``create_dir`` (``skladbridge db upgrade``); for a ``database_url`` that names one, a missing
+    folder is an error: a mistyped path would otherwise give a new, empty hub that looks healthy.
+    """
     return open_store(
         config.effective_database_url(),
+        create_dir=create_dir or config.uses_default_database(),
         redact=redact,  # journal texts and queue errors are masked before they are written
         journal_retention_days=config.journal_retention_days,
         journal_retention_count=config.journal_retention_count,

@@ -35,9 +35,10 @@ def prefect_backend() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_http_state() -> Iterator[None]:
     """Budgets and counters are process-wide by design; tests must not leak them into each other."""
-    from connectors.http import forget_budgets, reset_request_stats
+    from connectors.http import forget_answered, forget_budgets, reset_request_stats
 
     forget_budgets()
+    forget_answered()  # which addresses answered decides whether a refusal is retried
     reset_request_stats()
     yield
     forget_budgets()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from connectors.http.budget import SYSTEM_CLOCK, Budget, Clock, RateBudget, SystemClock
 from connectors.http.budgets import forget_budgets, shared_budget
-from connectors.http.client import BaseClient, logger
+from connectors.http.client import BaseClient, forget_answered, logger
 from connectors.http.errors import (
     AuthError,
     ConnectorError,
@@ -31,6 +31,7 @@ from connectors.http.errors import (
     RequestValidationError,
     ServerError,
     TransientError,
+    UnreachableError,
 )
 from connectors.http.policy import (
     RESPONSE_TABLE,
@@ -56,7 +57,8 @@ __all__ = [
     "REDACTED", "RESPONSE_TABLE", "SUCCESS", "SYSTEM_CLOCK", "Action", "AuthError", "BaseClient", "Budget", "Clock",
     "ConnectorError", "EndpointStats", "MalformedResponseError", "NotFoundError", "Outcome", "PagingLoopError",
     "RateBudget", "RateInfo", "RateLimitedError", "RedactingFilter", "RequestStats", "RequestValidationError",
-    "RetryPolicy", "ServerError", "SystemClock", "TransientError", "default_outcome", "endpoint_name",
-    "fingerprint", "first_line", "forget_budgets", "install_redaction", "logger", "redact", "register_secret",
+    "RetryPolicy", "ServerError", "SystemClock", "TransientError", "UnreachableError", "default_outcome",
+    "endpoint_name", "fingerprint", "first_line", "forget_answered", "forget_budgets", "install_redaction", "logger",
+    "redact", "register_secret",
     "request_stats", "reset_request_stats", "shared_budget",
 ]

@@ -4,13 +4,17 @@ One request goes through :meth:`BaseClient.request_parsed`: it waits for the bud
 the rate headers back, looks the answer up in the response table and retries what the table and
 the request's idempotency allow. A success whose body turns out broken (the ``parse`` step raises
 :class:`MalformedResponseError`) is a transient fault of that one request, retried the same way,
-so a page cut short by a proxy costs one more request, not a whole step of a run.
+so a page cut short by a proxy costs one more request, not a whole step of a run. A connection
+refused at an address that has not answered this process yet fails at once
+(:class:`UnreachableError`): that is a closed port or a wrong host, not a blip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,16 +23,43 @@ from typing import Any, ClassVar, Self, TypeVar
 import httpx
 
 from connectors.http.budget import Budget
-from connectors.http.errors import MalformedResponseError, TransientError
+from connectors.http.errors import MalformedResponseError, TransientError, UnreachableError
 from connectors.http.policy import MAYBE_SENT, NOT_SENT, Action, Outcome, RateInfo, RetryPolicy, default_outcome
 from connectors.http.stats import endpoint_name, request_stats
 from hub.redaction import register_secret
 
-__all__ = ["BaseClient"]
+__all__ = ["BaseClient", "forget_answered"]
 
 logger = logging.getLogger("skladbridge.http")
 T = TypeVar("T")
 NOT_REPEATED = " (not repeated: the request may have been applied)"
+#: addresses (scheme, host, port) that answered this process at least once: a refusal there later
+#: is a restart or a blip worth retrying; before, it is a closed port or a wrong host (see below)
+_ANSWERED: set[tuple[str, str, int | None]] = set()
+_ANSWERED_LOCK = threading.Lock()
+
+
+def _address(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the connection was refused or the host name is unknown (not a timeout, not a
+    temporary DNS failure): the transport's own error, found down the chain of causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        if isinstance(seen, socket.gaierror):
+            return seen.errno == socket.EAI_NONAME
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def forget_answered() -> None:
+    """Forget which addresses answered (tests that reuse a port for another server)."""
+    with _ANSWERED_LOCK:
+        _ANSWERED.clear()
 
 
 def whole_response(response: httpx.Response) -> httpx.Response:
@@ -172,11 +203,17 @@ class BaseClient:
                 safe = isinstance(exc, NOT_SENT) or may_repeat
                 detail = f"{type(exc).__name__}: {exc}".strip()
                 self._log(logging.WARNING, method, endpoint, None, started, attempts.number, detail)
+                if _refused(exc) and not self._answered_before():
+                    # refused or no such host, and nothing ever answered there: retrying a closed
+                    # port six times only delays the one line that says to fix base_url
+                    raise UnreachableError(self.system, endpoint, None,
+                                           f"{detail} (nothing answered at {self.base_url} yet)") from exc
                 if not safe or attempts.number >= self.retry.max_attempts:
                     raise TransientError(self.system, endpoint, None, detail + ("" if safe else NOT_REPEATED)) from exc
                 await asyncio.sleep(self.retry.delay(attempts.number))
                 continue
 
+            self._mark_answered()
             info = self.rate_info(response)
             await self.budget.observe(info.remaining, info.reset_seconds, info.limit)
             outcome = self.classify(response) or default_outcome(response.status_code)
@@ -216,6 +253,16 @@ class BaseClient:
             if outcome.action is Action.RETRY and not may_repeat:
                 message += NOT_REPEATED
             raise outcome.error(self.system, endpoint, status, message)
+
+    def _answered_before(self) -> bool:
+        with _ANSWERED_LOCK:
+            return _address(self._http.base_url) in _ANSWERED
+
+    def _mark_answered(self) -> None:
+        address = _address(self._http.base_url)
+        if address not in _ANSWERED:  # read without the lock first: the common case costs nothing
+            with _ANSWERED_LOCK:
+                _ANSWERED.add(address)
 
     def _log(
         self,

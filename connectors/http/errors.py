@@ -9,6 +9,7 @@ Exception hierarchy::
      ├── PagingLoopError           the API gave back a page or cursor already read
      ├── RateLimitedError          still refused for rate after every retry        (retryable)
      ├── TransientError            connection errors and timeouts after every retry (retryable)
+     │    └── UnreachableError     refused at the first call: raised at once, not retried now
      ├── ServerError               5xx after every retry                            (retryable)
      └── MalformedResponseError    a success status with a broken body, after every retry (retryable)
 
@@ -24,7 +25,7 @@ from hub.redaction import redact, redact_obj
 
 __all__ = [
     "AuthError", "ConnectorError", "MalformedResponseError", "NotFoundError", "PagingLoopError",
-    "RateLimitedError", "RequestValidationError", "ServerError", "TransientError",
+    "RateLimitedError", "RequestValidationError", "ServerError", "TransientError", "UnreachableError",
 ]
 
 
@@ -89,6 +90,17 @@ class TransientError(ConnectorError):
     retryable = True
 
 
+class UnreachableError(TransientError):
+    """The connection was refused (or the host unknown) and this process never got an answer there.
+
+    Raised at the first attempt: a closed port or a wrong host in ``base_url`` is a config mistake
+    far more often than a blip, and retrying it only delays the message (53 s before, for a closed
+    port). Still ``retryable`` for the queue (the system may be up by the next run), but a task does
+    not repeat it within the run (``tasks.retrying``). Once an address has answered, a refusal there
+    is a restart or a blip and is retried as a :class:`TransientError`.
+    """
+
+
 class ServerError(ConnectorError):
     """The system kept answering 5xx."""
 
@@ -104,3 +116,4 @@ class MalformedResponseError(ConnectorError):
     """
 
     retryable = True
+

@@ -4,6 +4,8 @@ The CRM pulls this file from the URL configured on a store (``reference/sites`` 
 The writer keeps memory constant however many offers it is given: each offer is escaped and written
 as it arrives, into a temporary file next to the target, which is fsynced and then moved over the
 target with ``os.replace`` — a reader (the CRM, or ``feed serve``) never sees a half-written feed.
+A write killed on its way (``kill -9``, a power cut) leaves its temporary file behind; the next write
+of the same feed removes it, unless a live writer still holds it (each writer locks its own).
 The parser (used by the sandbox, as the real CRM does) is ``iterparse`` based and clears every
 element once read.
 
@@ -12,6 +14,7 @@ Element order follows the official example (``crm-samples/icml-official-excerpt.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import re
@@ -24,6 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; abandoned temporary files stay (see _remove_abandoned)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["IcmlCategory", "IcmlOffer", "parse_icml", "write_icml"]
 
@@ -153,9 +161,11 @@ def write_icml(
     """
     path = Path(path)
     stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
+    _remove_abandoned(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
     try:
+        _lock(fd)  # held until the file is closed: "a live writer's" to _remove_abandoned
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 16) as out:
             out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
             out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
@@ -176,6 +186,33 @@ def write_icml(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return count
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Remove the temporary files of ``path``'s writes that were killed on their way.
+
+    A writer holds a lock on its file for as long as it writes; the OS drops it when the writer dies,
+    so a file nobody locks is left by a dead one (where there is no ``flock``, none is removed)."""
+    if fcntl is None:
+        return
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            fd = os.open(stale, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # its writer finished (or another cleaner was first)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer's
+        else:
+            stale.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _child_texts(elem: ET.Element, tag: str) -> tuple[str, ...]:

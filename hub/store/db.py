@@ -13,6 +13,7 @@ SQLite needs two things SQLAlchemy does not do by default:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 
+from .errors import StoreError
 from .tables import utcnow
 
 T = TypeVar("T")
@@ -64,11 +66,29 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_store_engine(url: str, *, pool: bool = True) -> Engine:
-    """Create the engine for ``url`` (SQLite file or PostgreSQL) with the store's settings."""
+def postgres_driver_missing() -> str | None:
+    """What to install when psycopg (the PostgreSQL driver, an optional extra) is missing, else None."""
+    try:
+        found = importlib.util.find_spec("psycopg") is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+        found = False
+    return None if found else ("the PostgreSQL driver psycopg is not installed: install the extra, "
+                               "pip install 'skladbridge[postgres]' (in a clone: pip install -e '.[postgres]')")
+
+
+def create_store_engine(url: str, *, pool: bool = True, create_dir: bool = True) -> Engine:
+    """Create the engine for ``url`` (SQLite file or PostgreSQL) with the store's settings.
+
+    Args:
+        create_dir: create a SQLite file's missing folder; otherwise a missing folder is a
+            :class:`StoreError` naming it (a mistyped path would give a new, empty hub).
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        missing = postgres_driver_missing()
+        if missing:
+            raise StoreError(missing)
         # No server-side prepared statements: psycopg prepares a query after 5 runs and the
         # plan PostgreSQL then caches was made on the statistics of that moment. A lookup first
         # run on an empty table kept its full-scan plan after 100 000 rows arrived (minutes
@@ -79,7 +99,12 @@ def create_store_engine(url: str, *, pool: bool = True) -> Engine:
         return create_engine(url, json_serializer=json_dumps, **kwargs)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        if create_dir:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            raise StoreError(f"the folder {folder} of the SQLite database {database} does not exist: fix "
+                             "database_url, or create the store there with `skladbridge db upgrade`")
     engine = create_engine(
         url,
         json_serializer=json_dumps,

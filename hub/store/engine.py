@@ -119,12 +119,15 @@ def open_store(
     redact: Callable[[str], str] | None = None,
     journal_retention_days: float = 30,
     journal_retention_count: int = 100_000,
+    create_dir: bool = True,
 ) -> Store:
     """Open the store at ``url`` and, unless ``upgrade=False``, migrate it to the newest schema.
 
     Args:
-        url: ``sqlite:///path/to/hub.db`` (the folder is created) or ``postgresql://...``
-            (any PostgreSQL driver in the URL is replaced by psycopg 3).
+        url: ``sqlite:///path/to/hub.db`` or ``postgresql://...`` (any PostgreSQL driver in the URL
+            is replaced by psycopg 3).
+        create_dir: create the SQLite file's folder when it is missing; with False a missing
+            folder is a StoreError naming it.
         upgrade: run ``alembic upgrade head`` first (cheap when already at head).
         clock: returns "now" as aware UTC; tests pass a fake one.
         redact: masks secrets in free text (journal messages and data, queue errors) before it
@@ -133,7 +136,7 @@ def open_store(
         journal_retention_count: at most this many journal entries are kept.
     """
     store = Store(
-        create_store_engine(url),
+        create_store_engine(url, create_dir=create_dir),
         clock=clock,
         redact=redact,
         journal_retention_days=journal_retention_days,

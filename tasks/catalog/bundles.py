@@ -17,11 +17,12 @@ from hub.capabilities import BundleSource
 from hub.systems import connector
 from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability
+from tasks.retrying import TRANSIENT_RETRIES
 
 KEY = ["offer_id", "component_id"]
 
 
-@task(name="pull-bundle-components", cache_policy=NONE, retries=2, retry_delay_seconds=5)
+@task(name="pull-bundle-components", cache_policy=NONE, **TRANSIENT_RETRIES)
 def pull_bundle_components(run: CatalogRun, bundles_seen: int) -> int | None:
     """Stage every bundle's components (replacing what the hub had); the rows staged.
 

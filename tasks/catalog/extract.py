@@ -21,6 +21,7 @@ from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability
 from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
 from tasks.reporting import Progress
+from tasks.retrying import TRANSIENT_RETRIES
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _stage(run: CatalogRun, kind: str, df: pd.DataFrame, key: str | Sequence[str
     return list(counts.changed_keys)
 
 
-@task(name="pull-reference", cache_policy=NONE, retries=2, retry_delay_seconds=5)
+@task(name="pull-reference", cache_policy=NONE, **TRANSIENT_RETRIES)
 def pull_reference(run: CatalogRun, with_catalog_stamp: bool = False) -> Reference:
     """The source's reference books (currencies, price types, stores, organizations, categories,
     characteristics) and the channel's (warehouses, price types, its settings checked).
@@ -160,7 +161,7 @@ class _ImageQueue:
         return len(todo)
 
 
-@task(name="import-first-page", cache_policy=NONE, retries=2, retry_delay_seconds=5)
+@task(name="import-first-page", cache_policy=NONE, **TRANSIENT_RETRIES)
 def import_first_page(run: CatalogRun) -> PageCounts:
     """The first assortment page: stages it and learns how many rows the catalog has."""
 
@@ -176,7 +177,7 @@ def import_first_page(run: CatalogRun) -> PageCounts:
     return asyncio.run(go())
 
 
-@task(name="import-page-range", cache_policy=NONE, retries=2, retry_delay_seconds=5)
+@task(name="import-page-range", cache_policy=NONE, **TRANSIENT_RETRIES)
 def import_page_range(run: CatalogRun, offsets: list[int]) -> PageCounts:
     """Fetch the pages at ``offsets`` concurrently (within the shared budget) and stage each as it lands."""
 
@@ -199,7 +200,7 @@ def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[li
     return [offsets[i:i + pages_per_task] for i in range(0, len(offsets), pages_per_task)]
 
 
-@task(name="pull-stock", cache_policy=NONE, retries=2, retry_delay_seconds=5)
+@task(name="pull-stock", cache_policy=NONE, **TRANSIENT_RETRIES)
 def pull_stock(run: CatalogRun) -> pd.DataFrame:
     """Every non-zero (offer, store) quantity of the configured measure, in one read."""
 

@@ -25,7 +25,8 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderSink, OrderSource
+from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderSink, OrderSource, StatusSink
+from hub.systems import connector
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
 from tasks.orders.books import plan_with_books
@@ -86,6 +87,28 @@ def unfinished(run: OrderRun) -> list[Window]:
     found = [(w, value) for stream, value in cursors.items()
              if isinstance(stream, str) and (w := window_of(stream)) is not None]
     return sorted((w for w, value in found if value != DONE), key=lambda w: w.stream)
+
+
+class UnknownStatuses(ValueError):
+    """The backfill asks for statuses the channel does not have: it would read nothing and say done."""
+
+
+async def check_statuses(run: OrderRun, win: Window) -> None:
+    """Refuse a window whose statuses are not all the channel's own (when the channel lists them).
+
+    Raises:
+        UnknownStatuses: naming each unknown status and the channel's codes.
+    """
+    if not win.statuses or not connector(run.source_system).can(StatusSink):
+        return
+    async with open_capability(run.integ, run.source, StatusSink) as channel:
+        known = list(await channel.statuses())
+    unknown = [status for status in win.statuses if status not in known]
+    if unknown:
+        raise UnknownStatuses(f"archive backfill: {', '.join(map(repr, unknown))} "
+                              f"{'is not a status' if len(unknown) == 1 else 'are not statuses'} of "
+                              f"{run.integ.systems[run.source].system} ({run.source}); its statuses: "
+                              f"{', '.join(sorted(known))}")
 
 
 @dataclass
@@ -172,6 +195,7 @@ def backfill_window(run: OrderRun, win: Window, max_pages: int = MAX_PAGES,
     """One window's pages from its cursor, staged, linked, planned and sent."""
 
     async def go() -> Backfilled:
+        await check_statuses(run, win)  # before a page is read: unknown statuses would read nothing
         async with open_capability(run.integ, run.source, OrderSource) as source, \
                 open_capability(run.integ, run.target, OrderSink) as sink, \
                 open_capability(run.integ, run.target, CustomerBook) as book:

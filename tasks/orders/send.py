@@ -87,7 +87,9 @@ async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent:
         keys = {str(cid): f"{run.name}:customer:{cid}" for cid in rest["customer_id"]}
         outcomes = await book.create_customers(rest, group=options.customer_group, keys=keys)
         made = {cid: o.erp_id for cid, o in outcomes.items() if o.erp_id}
-        sent.customers_created += len(made)
+        # one ERP customer may stand for several channel customers (one person, one phone): count
+        # what the ERP got, not the links
+        sent.customers_created += len(set(made.values()))
         attach_links(run, CUSTOMERS, made)
         known.update(made)
         failed.update({cid: f"customer {cid} not created: {o.error}" for cid, o in outcomes.items() if not o.erp_id})

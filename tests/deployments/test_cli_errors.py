@@ -301,3 +301,52 @@ def test_a_shared_budget_redis_that_does_not_answer_is_one_line(
     assert_one_clear_failure(result, "SKLADBRIDGE_REDIS_URL", "Redis does not answer", "start Redis there")
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert "redis-pass-not-to-print" not in result.output
+
+
+def test_config_check_names_the_postgres_extra_when_the_driver_is_missing(
+        write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on an install without the [postgres] extra
+    config = str(write_config("postgresql://hub@127.0.0.1:5432/hub"))
+    for args in (["config", "check", "-c", config], ["queue", "list", "-c", config]):
+        result = runner.invoke(app, args)
+        assert_one_clear_failure(result, "database_url: the PostgreSQL driver psycopg is not installed",
+                                 "pip install 'skladbridge[postgres]'")
+        assert "ModuleNotFoundError" not in result.output
+
+
+def test_a_sqlite_path_in_a_missing_folder_is_refused_until_db_upgrade(
+        write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "typo" / "dir" / "x.db"
+    config = str(write_config(f"sqlite:///{database}"))
+    for args in (["queue", "list", "-c", config], ["journal", "-c", config]):
+        assert_one_clear_failure(runner.invoke(app, args), f"the folder {database.parent} of the SQLite database",
+                                 "fix database_url", "skladbridge db upgrade")
+    assert not database.parent.exists()  # no empty hub that looks healthy
+    upgraded = runner.invoke(app, ["db", "upgrade", "-c", config])
+    assert upgraded.exit_code == 0 and "sqlite store at revision" in upgraded.output, upgraded.output
+    assert database.exists()
+    assert runner.invoke(app, ["queue", "list", "-c", config]).exit_code == 0
+
+
+def test_the_engine_failing_to_reach_prefect_says_what_to_do() -> None:
+    from deployments.cli_common import explain
+
+    line = explain(RuntimeError("Failed to reach API at http://127.0.0.1:9/api"))
+    assert line.startswith("Prefect: Failed to reach API at http://127.0.0.1:9/api; ")
+    assert "prefect server start" in line and "unset PREFECT_API_URL" in line
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "full-import"],  # a required option missing
+    ["queue", "list", "--bogus"],  # an unknown option
+    ["bogus"],  # an unknown command
+    ["--bogus", "config", "check"],  # an unknown global option
+    ["queue", "list", "--limit", "many"],  # a value of the wrong type
+    ["queue"],  # a group without its command
+])
+def test_usage_errors_exit_1_like_every_other_error(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and ("Usage:" in result.output or "Error" in result.output)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -220,3 +221,39 @@ def test_the_guard_kills_its_module_when_the_parent_dies(
         if parent.poll() is None:
             parent.kill()
         parent.communicate(timeout=10)
+
+
+def test_a_closed_port_is_refused_before_prefect_starts(
+    tmp_path: Path, cli_env: tuple[Path, dict[str, str]], spawned: set[Proc]
+) -> None:
+    """The systems of the exchange are called once before Prefect's server starts (its start-up is
+    the slowest part of a run): a closed port (here port 9) ends the command with its one line."""
+    config, env = cli_env
+    cli = start_cli(tmp_path, env, "run", "full-import", "--integration", "main", "--config", str(config))
+    deadline = time.monotonic() + 120
+    while cli.poll() is None and time.monotonic() < deadline:
+        spawned.update(descendants(cli.pid))
+        time.sleep(0.05)
+    output = _output(cli)
+    assert cli.returncode == 1, output
+    assert "nothing answers there" in output and "127.0.0.1:9" in output and "Traceback" not in output, output
+    assert not spawned, f"the refused run started {[p.cmdline()[:200] for p in spawned]}\n{output}"
+    assert not (tmp_path / "prefect-home" / "prefect.db").exists(), output
+
+
+def test_a_prefect_api_url_pointing_nowhere_says_what_to_do(
+    tmp_path: Path, cli_env: tuple[Path, dict[str, str]], spawned: set[Proc]
+) -> None:
+    config, env = cli_env
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    cli = start_cli(tmp_path, {**env, "PREFECT_API_URL": nowhere}, "run", "healthcheck", "--config", str(config))
+    try:
+        cli.wait(timeout=120)
+    finally:
+        output = _output(cli)
+    assert cli.returncode == 1, output
+    assert f"the Prefect API at {nowhere} (PREFECT_API_URL) does not answer" in output, output
+    assert "prefect server start" in output and "unset PREFECT_API_URL" in output, output
+    assert "Traceback" not in output

@@ -160,3 +160,40 @@ def test_a_backfill_waits_while_another_run_holds_the_orders_lock(world: DemoWor
         assert store.cursors.get("demo", STREAM) == before  # nothing read
     finally:
         store.close()
+
+
+def test_statuses_the_channel_does_not_have_are_refused_before_a_page_is_read(world: DemoWorld) -> None:
+    from deployments.cli import app
+
+    result = CliRunner().invoke(app, ["run", "archive-backfill", "--integration", "demo", "--from", "2024-05-01",
+                                      "--to", "2024-05-31", "--status", "bogus", "--status", "new",
+                                      "--config", str(world.config_path)])
+    assert result.exit_code == 1, result.output
+    assert "archive backfill: 'bogus' is not a status of retailcrm (crm); its statuses: " in result.output
+    assert "assembling" in result.output and "give --status one of those" in result.output
+    assert "Traceback" not in result.output
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(load_config(world.config_path))
+    try:
+        assert store.cursors.get("demo", "archive:2024-05-01:2024-05-31:bogus,new") is None  # nothing read
+    finally:
+        store.close()
+
+
+def test_customers_created_counts_what_the_erp_got(world: DemoWorld) -> None:
+    """Two channel customers with one phone are one person: one counterparty, counted once."""
+    from flows.archive_backfill import archive_backfill
+
+    a, _ = crm_offers(world, 2)
+    for name in ("Грейс", "Грейс Хоппер"):
+        place(world, {"status": "new", "firstName": name, "phone": "+7 999 555-44-33", "shipmentStore": "msk",
+                      "createdAt": "2024-06-03 12:00:00", "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})
+    before = len(ms(world, "counterparty"))
+    summary = archive_backfill("demo", config_path=str(world.config_path), date_from=date(2024, 6, 1),
+                               date_to=date(2024, 6, 30), trigger="test")
+    made = len(ms(world, "counterparty")) - before
+    assert (summary["orders_read"], summary["created"], made) == (2, 2, 1), summary["rows"]
+    row = next(r for r in summary["rows"] if r["what"].endswith(": customers created"))
+    assert row["count"] == made

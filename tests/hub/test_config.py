@@ -189,3 +189,104 @@ def test_a_feed_url_option_is_refused_saying_to_remove_it(tmp_path: Path, secret
     message = str(info.value)
     assert "integrations.main.options.feed" in message and "public_url is not an option" in message
     assert "remove it" in message and "feed-path-secret-0123456789" not in message
+
+
+# -- limits at load: nothing passes the check and fails (or hangs) later ------------------------
+
+ANCHOR_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_a_yaml_anchor_bomb_is_refused_naming_the_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, ANCHOR_BOMB)
+    assert path.stat().st_size == 342
+    # in a child process: the old loader expanded the bomb for minutes (or to MemoryError); the
+    # timeout only keeps such a hang from hanging the test run
+    probe = f"from hub.config import load_config\nload_config({str(path)!r})"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "ConfigError" in done.stderr and str(path) in done.stderr
+    assert "aliases (*name) are expanded" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_file_nested_too_deep_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "integrations: " + "[" * 40 + "]" * 40 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and "nested more than 32 levels deep, at line 1" in str(info.value)
+    # 20 000 deep: libyaml's own limit (1 000) may speak first; either way a ConfigError naming the
+    # file, not a bare RecursionError
+    path = write(tmp_path, "integrations: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and "nest" in str(info.value)
+
+
+def test_a_few_aliases_still_load(tmp_path: Path, secrets_env: None) -> None:
+    shared = GOOD.replace("    options: {stock: {measure: quantity}}",
+                          "    options: &opts {stock: {measure: quantity}}")
+    config = load_config(write(tmp_path, shared + "  second:\n    systems: {ms: {system: moysklad, token: "
+                               "'${TEST_MS_TOKEN}'}}\n    options: *opts\n"))
+    assert config.integration("second").options.stock.measure == "quantity"
+
+
+def test_edge_problems_come_with_schema_problems_in_one_pass(tmp_path: Path, secrets_env: None) -> None:
+    text = GOOD.replace("token_kind: app", "token_kind: app, colour: red").replace(
+        "stock:   {from: ms, to: crm}", "stock:   {from: ms, to: nowhere}")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    problems = dict(info.value.problems)
+    assert "integrations.main.systems.ms.colour" in problems
+    assert "'nowhere' is not a system alias" in problems["integrations.main.flows.stock.to"]
+
+
+def test_a_long_integration_name_is_refused(tmp_path: Path, secrets_env: None) -> None:
+    name = "n" * 200  # the store's integration column holds 100
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("  main:", f"  {name}:")))
+    assert "must be 1 to 64 characters" in str(info.value)
+
+
+def test_a_long_string_and_a_huge_file_are_refused(tmp_path: Path, secrets_env: None) -> None:
+    long_url = "https://demo.retailcrm.ru/" + "x" * 5000
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("https://demo.retailcrm.ru", long_url)))
+    assert "integrations.main.systems.crm.base_url: longer than 4096 characters" in str(info.value)
+    huge = GOOD.replace("https://demo.retailcrm.ru", "https://demo.retailcrm.ru/" + "x" * 10_000_000)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, huge))
+    assert "larger than 1000 KB" in str(info.value)
+
+
+def test_a_period_past_a_year_is_refused_at_load(tmp_path: Path, secrets_env: None) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace("stock_sync: 600", "stock_sync: 99999999999999")))
+    assert "integrations.main.periods.stock_sync" in str(info.value) and "at most 366d" in str(info.value)
+
+
+def test_too_many_integrations_in_one_file(tmp_path: Path, secrets_env: None) -> None:
+    shops = "".join(f"  shop{i}:\n    systems: {{ms: {{system: moysklad, token: '${{TEST_MS_TOKEN}}'}}}}\n"
+                    for i in range(1000))
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "integrations:\n" + shops))
+    assert "1000 integrations, more than 200 in one file" in str(info.value)
+
+
+def test_more_aliases_than_the_limit_are_refused(tmp_path: Path) -> None:
+    text = "x: &x 1\nlist: [" + ", ".join(["*x"] * 101) + "]\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert "more than 100 YAML aliases (*name), at line 2" in str(info.value)

@@ -174,3 +174,15 @@ def test_periods_dump_as_written() -> None:
     config = parse_config({"integrations": {"a": {"systems": {}, "periods": {"stock_sync": "15m"}}}})
     dumped = config.model_dump(mode="json")["integrations"]["a"]["periods"]
     assert dumped["stock_sync"] == "15m" and dumped["full_import"] is None and dumped["stock_reconcile"] == "1d"
+
+
+@pytest.mark.parametrize("written", [99_999_999_999_999, "99999999999999", "400d", 10**20])
+def test_a_period_longer_than_a_year_and_a_day_is_refused(written: object) -> None:
+    # the scheduler adds the interval to a date: 99999999999999 s ended `serve` in OverflowError
+    with pytest.raises(ValueError, match="at most 366d"):
+        parse_period(written)
+
+
+def test_an_infinite_period_is_refused() -> None:
+    with pytest.raises(ValueError, match="positive whole number"):  # not an OverflowError from int()
+        parse_period(float("inf"))

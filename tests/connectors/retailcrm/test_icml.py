@@ -214,3 +214,46 @@ def test_timer_reload_skips_an_unchanged_feed_by_etag(tmp_path: Path) -> None:
     write_icml(path, shop_name="Shop", company="Co", categories=sample_categories(), offers=sample_offers(7))
     assert asyncio.run(sandbox.refresh_catalog("main")) == 7
     assert asyncio.run(sandbox.refresh_catalog("main", force=True)) == 7
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from connectors.retailcrm.sandbox.seed import sample_offers
+from connectors.retailcrm.icml import write_icml
+
+def offers():
+    yield from sample_offers(2)
+    print("writing", flush=True)
+    time.sleep(600)  # killed here, its file still in the buffer: 0 bytes on disk
+
+write_icml(Path(sys.argv[1]), shop_name="s", company="c", categories=[], offers=offers())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no kill -9; the writers' locks are flock")
+def test_a_write_killed_on_its_way_leaves_a_temporary_file_the_next_write_removes(tmp_path: Path) -> None:
+    path = tmp_path / "feeds" / "demo.xml"
+    path.parent.mkdir()
+    write_icml(path, shop_name="s", company="c", categories=[], offers=sample_offers(3))
+    before = path.read_bytes()
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[3])
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
+    finally:
+        writer.kill()
+        writer.wait()
+    left = [p for p in path.parent.iterdir() if p != path]
+    assert len(left) == 1 and left[0].name.endswith(".tmp") and left[0].stat().st_size == 0, left
+    assert path.read_bytes() == before  # the feed itself untouched
+
+    # a write in progress elsewhere (its writer alive, its file locked) is left alone
+    live = path.parent / f".{path.name}.live.tmp"
+    with live.open("wb") as held:
+        import fcntl
+
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        write_icml(path, shop_name="s", company="c", categories=[], offers=sample_offers(4))
+        assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, live.name])
+    assert len(list(parse_icml(path)[1])) == 4  # the new feed is in place
