@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from prefect import Task, task
-from tasks.catalog.run import plan_catalog_run
 
 from connectors.http import (
     AuthError,
@@ -28,7 +27,8 @@ from connectors.http import (
 )
 from hub.config import parse_config
 from hub.store import open_store
-from tasks import catalog_extract
+from tasks.catalog import extract as catalog_extract
+from tasks.catalog.run import plan_catalog_run
 from tasks.retrying import TRANSIENT_RETRIES, transient_only, worth_repeating
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
@@ -116,7 +116,7 @@ def test_what_is_worth_repeating() -> None:
 def test_every_retried_task_repeats_transient_faults_only() -> None:
     import tasks
 
-    modules = [importlib.import_module(f"tasks.{m.name}") for m in pkgutil.iter_modules(tasks.__path__)]
+    modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tasks.__path__, "tasks.")]
     retried = {id(obj): obj for module in modules for obj in vars(module).values()
                if isinstance(obj, Task) and obj.retries}.values()
     assert len(retried) >= 5
