@@ -30,11 +30,15 @@ from hub.systems import (
     UnknownSystemError,
     connector,
     known_systems,
+    secret_fields,
 )
 
 DEFAULT_CONFIG_NAME = "skladbridge.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_FIELDS = frozenset({"token", "password", "api_key"})
+#: keys taken for secrets in the entry of a system no connector declares (the entry is refused anyway;
+#: a credential written in it must still not pass as plain text); a known system's secrets are the
+#: fields its settings declare as SecretRef (:func:`hub.systems.secret_fields`)
+_SECRET_NAMES = frozenset({"token", "password", "api_key", "access_token", "secret"})
 #: options that are secrets too (key path under ``integrations.<name>``)
 _SECRET_OPTIONS = frozenset({("options", "feed", "path_secret"), ("options", "stock", "webhook_secret")})
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
@@ -373,10 +377,17 @@ def redact_url(url: str) -> str:
 
 
 def _interpolate(
-    value: Any, path: tuple[str, ...], problems: list[tuple[str, str]], require_secrets: bool = True
+    value: Any, path: tuple[str, ...], problems: list[tuple[str, str]], require_secrets: bool = True,
+    secrets: frozenset[str] = frozenset(),
 ) -> Any:
+    """``${ENV}`` references filled in, except in secrets (checked to be references, kept as they are).
+
+    ``secrets``: the keys of the mapping ``value`` that hold secrets (a system entry's SecretRef fields).
+    """
     if isinstance(value, Mapping):
-        return {k: _interpolate(v, (*path, str(k)), problems, require_secrets) for k, v in value.items()}
+        inner = _system_secrets(value) if len(path) == 4 and path[0] == "integrations" and path[2] == "systems" \
+            else frozenset()
+        return {k: _interpolate(v, (*path, str(k)), problems, require_secrets, inner) for k, v in value.items()}
     if isinstance(value, list):
         return [_interpolate(v, (*path, str(i)), problems, require_secrets) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -385,7 +396,7 @@ def _interpolate(
     if len(value) > MAX_STRING:  # a value this long is a paste gone wrong; its head is enough to find it
         problems.append((dotted, f"longer than {MAX_STRING} characters ({len(value)}, starts {value[:20]!r})"))
         return value[:MAX_STRING]
-    if _is_secret(path):
+    if (path and path[-1] in secrets) or _is_secret_option(path):
         if _ENV_REF.fullmatch(value) or value.startswith("prefect-secret:"):
             env_match = _ENV_REF.fullmatch(value)
             if require_secrets and env_match and env_match.group(1) not in os.environ:
@@ -406,11 +417,17 @@ def _interpolate(
     return _ENV_REF.sub(substitute, value)
 
 
-def _is_secret(path: tuple[str, ...]) -> bool:
-    """Whether the value at ``path`` is a secret: a system's credential or a feed's path secret."""
-    if len(path) < 4 or path[0] != "integrations":
-        return False
-    return (path[2] == "systems" and path[-1] in _SECRET_FIELDS) or path[2:] in _SECRET_OPTIONS
+def _system_secrets(entry: Mapping[str, Any]) -> frozenset[str]:
+    """The keys of a system entry that hold secrets: what its connector's settings declare SecretRef."""
+    try:
+        return secret_fields(connector(str(entry.get("system"))).settings)
+    except UnknownSystemError:  # refused by the schema; a credential in it still never passes as text
+        return _SECRET_NAMES
+
+
+def _is_secret_option(path: tuple[str, ...]) -> bool:
+    """Whether the value at ``path`` is a secret among the options (a feed's path secret, a webhook's)."""
+    return len(path) >= 4 and path[0] == "integrations" and path[2:] in _SECRET_OPTIONS
 
 
 def _describe(err: Any) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -56,14 +56,37 @@ ENTRY_POINT_GROUP = "skladbridge.connectors"
 _REGISTERED: dict[str, Connector] = {}
 
 
+class _SecretMark:
+    """Marks a settings field as a secret reference (see :data:`SecretRef` and :func:`secret_fields`)."""
+
+    def __repr__(self) -> str:
+        return "SECRET"
+
+
+SECRET = _SecretMark()
+
 #: A reference to a secret (``${ENV_VAR}`` or ``prefect-secret:<block>``), never the value. The
 #: config holds only references; :func:`hub.config.resolve_secret` turns one into the value when a
-#: client is built, and the value is registered for redaction there.
+#: client is built, and the value is registered for redaction there. A connector's settings field of
+#: this type is a secret whatever its name (``token``, ``password``, ``access_token`` ...).
 SecretRef = Annotated[
     str,
+    SECRET,
     Field(pattern=r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|prefect-secret:.+)$",
           description="${ENV_VAR} or prefect-secret:<block>"),
 ]
+
+
+def secret_fields(settings: type[BaseModel]) -> frozenset[str]:
+    """The config keys of ``settings`` declared :data:`SecretRef` (``SecretRef | None`` included)."""
+
+    def holds_secret(annotation: Any) -> bool:
+        if get_origin(annotation) is Annotated:
+            return SECRET in annotation.__metadata__ or holds_secret(get_args(annotation)[0])
+        return any(holds_secret(arg) for arg in get_args(annotation))
+
+    return frozenset(field.alias or name for name, field in settings.model_fields.items()
+                     if SECRET in field.metadata or holds_secret(field.annotation))
 
 #: turns a secret reference into its value (None stays None)
 SecretResolver = Callable[[str | None], str | None]
