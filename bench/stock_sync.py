@@ -15,7 +15,7 @@ stores, every store mapped onto the CRM's two warehouses; retailCRM sandbox; fee
 2. latency over ``--changes`` changes made one at a time at random moments over ``--arrival-seconds``,
    from the moment the document is saved in MoySklad to the moment the retailCRM sandbox holds the
    new stock (a watcher thread polls the CRM's state every 10 ms): (a) the polling path, a cycle
-   every ``--poll-seconds``; (b) the webhook path, through the receiver (``deployments/webhooks``)
+   every ``--poll-seconds``; (b) the webhook path, through the receiver (``deployments/service/webhooks``)
    and the sandbox's webhooks, ``webhookstock`` every ``--webhook-interval`` seconds (MoySklad: 1-5 min).
 3. the peer, the seed module's way: a whole stock report and an upload of every offer (⌈offers ÷ 250⌉)
    every 10 minutes, run once for real on a fresh 1 % of changes; its latency is modelled (a change
@@ -268,10 +268,10 @@ def run_polling(b: Bench, changes: int, period: float, window: float) -> dict[st
 
 
 def run_webhook(b: Bench, changes: int, interval: float, window: float) -> dict[str, Any]:
-    """The webhook path through the receiver; not measured when ``deployments/webhooks.py`` is absent."""
-    if importlib.util.find_spec("deployments.webhooks") is None:
+    """The webhook path through the receiver; not measured when ``deployments/service/webhooks.py`` is absent."""
+    if importlib.util.find_spec("deployments.service.webhooks") is None:
         return {"path": "webhook", "measured": False,
-                "reason": "not measured: receiver not present (deployments/webhooks.py has not landed)"}
+                "reason": "not measured: receiver not present (deployments/service/webhooks.py has not landed)"}
     try:
         with webhook_receiver(b, interval) as receiver:
             since = time.time()
@@ -319,7 +319,7 @@ def percentile_of(values: list[float], share: float) -> float | None:
 
 @contextmanager
 def webhook_receiver(b: Bench, interval: float) -> Iterator[RunningReceiver]:
-    """The receiver (``deployments.webhooks.webhook_app``, its default in-process stock-sync cycle, with
+    """The receiver (``deployments.service.webhooks.webhook_app``, its default in-process stock-sync cycle, with
     the flow heartbeat off as everywhere in the benchmark) on a loopback socket; MoySklad's sandbox
     subscribed to it the way ``skladbridge webhooks register`` does, ``webhookstock`` every ``interval`` s.
     On exit the subscriptions are switched off and the receiver closed (running cycles end first)."""
@@ -329,7 +329,7 @@ def webhook_receiver(b: Bench, interval: float) -> Iterator[RunningReceiver]:
 
     from connectors.sandboxing import LoopbackServer
     from deployments.demo import DEMO_INTEGRATION
-    from deployments.webhooks import hook_url, receiving_hooks, stock_sync_cycle, webhook_app
+    from deployments.service.webhooks import hook_url, receiving_hooks, stock_sync_cycle, webhook_app
     from hub.capabilities import StockEvents
     from hub.config import load_config
     from tasks.clients import open_capability

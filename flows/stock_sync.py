@@ -4,7 +4,7 @@ A cycle reads stock changed since the last one (or all of it when due: see
 :mod:`tasks.stock.cycle`), works out the channel's stock by the seed modules' rules, and sends only
 what differs from what the channel last accepted, in batches of the channel's size through the
 exchange queue. It runs on a schedule (every 10 minutes by default) and, in the long-running
-process, within seconds of a stock webhook (:mod:`deployments.webhooks`).
+process, within seconds of a stock webhook (:mod:`deployments.service.webhooks`).
 
 It holds the ``inventories`` run lock, like the full import: a cycle that finds it taken says so
 and ends cleanly (the next one catches up). The cursor moves only once every batch of the cycle

@@ -2,7 +2,7 @@
 
 After the stock trip, the demo runs one order-upload cycle (the first read only sets the cursor),
 starts what ``skladbridge serve`` runs for orders — the few-second order poll
-(:mod:`deployments.order_poll`) and the webhook receiver, whose ``customerorder`` notices start an
+(:mod:`deployments.service.order_poll`) and the webhook receiver, whose ``customerorder`` notices start an
 order-status-sync cycle — and subscribes MoySklad to the receiver. Then the shop's site creates an
 order through the CRM's API with its own key, as a site module does; the demo times it until
 MoySklad holds it. Then a manager moves the order to another state in MoySklad (through its API);
@@ -79,8 +79,8 @@ async def set_state(world: DemoWorld, erp_id: str, state_id: str) -> None:
 
 def order_trip(world: DemoWorld, integration: str) -> OrderTrip | None:
     """Place an order on the shop's site, time it to MoySklad; move its state there, time it back."""
-    from deployments.order_poll import start_polls
-    from deployments.webhooks import webhook_app
+    from deployments.service.order_poll import start_polls
+    from deployments.service.webhooks import webhook_app
     from flows.order_upload import order_upload
     from hub.config import load_config
     from hub.store import open_store

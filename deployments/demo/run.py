@@ -18,7 +18,7 @@ __all__ = ["DemoError", "run_demo"]
 
 def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str, Any]:
     """Run the demo and return both runs' summaries (``echo`` prints the readable report)."""
-    from deployments.prefect_env import configure
+    from deployments.schedule.prefect_env import configure
 
     configure(workdir / ".prefect")
     started = time.monotonic()

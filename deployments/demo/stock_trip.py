@@ -83,7 +83,7 @@ async def ship(world: DemoWorld, offer: str, store_name: str, units: float) -> N
 
 async def subscribe(world: DemoWorld, integration: str, public_url: str) -> list[str]:
     """What ``skladbridge webhooks register`` does: subscribe the stock source to the receiver."""
-    from deployments.webhooks import hook_url, receiving_hooks
+    from deployments.service.webhooks import hook_url, receiving_hooks
     from hub.capabilities import StockEvents
     from hub.config import load_config
     from tasks.clients import open_capability
@@ -99,7 +99,7 @@ async def subscribe(world: DemoWorld, integration: str, public_url: str) -> list
 def travel(world: DemoWorld, integration: str, *, store_name: str = "Основной склад", code: str = "msk",
            units: int = 2) -> Travelled | None:
     """Ship ``units`` of a stocked product in MoySklad and time its arrival in the CRM via the webhook."""
-    from deployments.webhooks import webhook_app
+    from deployments.service.webhooks import webhook_app
     from flows.stock_sync import stock_sync
 
     stock_sync(integration, config_path=str(world.config_path))  # the schedule's cycle: sets the cursor

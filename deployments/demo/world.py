@@ -36,7 +36,7 @@ from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
-from deployments.feed_server import FeedServer, feed_app, feed_url
+from deployments.service.feed_server import FeedServer, feed_app, feed_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_INTEGRATION = "demo"

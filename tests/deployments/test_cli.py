@@ -142,7 +142,7 @@ def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(tmp_path: Pat
 def test_a_configured_prefect_api_is_used_and_no_server_started() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from deployments.prefect_server import GuardedServer, ensure_prefect_api
+    from deployments.schedule.prefect_server import GuardedServer, ensure_prefect_api
 
     with temporary_settings({PREFECT_API_URL: "http://prefect.example:4200/api"}):
         assert ensure_prefect_api() == "http://prefect.example:4200/api"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from deployments.cli_common import ensure_port_free
+from deployments.cli.common import ensure_port_free
 
 
 def _time_wait_on(port: int) -> int:

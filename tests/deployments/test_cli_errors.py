@@ -331,7 +331,7 @@ def test_a_sqlite_path_in_a_missing_folder_is_refused_until_db_upgrade(
 
 
 def test_the_engine_failing_to_reach_prefect_says_what_to_do() -> None:
-    from deployments.cli_common import explain
+    from deployments.cli.common import explain
 
     line = explain(RuntimeError("Failed to reach API at http://127.0.0.1:9/api"))
     assert line.startswith("Prefect: Failed to reach API at http://127.0.0.1:9/api; ")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.cli_serve import _schedule
-from deployments.deploy import Planned, _detail, schedules
-from deployments.exchanges import exchange
+from deployments.cli.serve import _schedule
+from deployments.schedule.deploy import Planned, _detail, schedules
+from deployments.schedule.exchanges import exchange
 from hub.periods import parse_period
 
 

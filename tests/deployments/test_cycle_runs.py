@@ -8,7 +8,7 @@ import time
 import pytest
 from prefect import flow
 
-from deployments.cycle_runs import mark_crashed, run_noted, unfinished
+from deployments.service.cycle_runs import mark_crashed, run_noted, unfinished
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 

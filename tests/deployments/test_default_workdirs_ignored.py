@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deployments import cli_run
+import deployments.cli.run as cli_run
 
 REPO = Path(__file__).resolve().parents[2]
 

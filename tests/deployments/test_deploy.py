@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from deployments.cli import app
 from deployments.demo.world import World, served_world
-from deployments.deploy import HEADER, PREFECT_VERSION, plan, plan_template, prefect_yaml, signature
-from deployments.exchanges import exchange
+from deployments.schedule.deploy import HEADER, PREFECT_VERSION, plan, plan_template, prefect_yaml, signature
+from deployments.schedule.exchanges import exchange
 from hub.config import parse_config
 from tests.deployments.test_readme_prefect import _free_port, _stop, _tail, prefect_server
 
@@ -356,7 +356,7 @@ def test_every_exchange_of_a_full_integration_is_planned_with_the_seed_periods()
 def test_build_deployments_gives_serve_runner_deployments(tmp_path: Path) -> None:
     from prefect.deployments.runner import RunnerDeployment
 
-    from deployments.deploy import build_deployments
+    from deployments.schedule.deploy import build_deployments
 
     config = parse_config({"integrations": {"shop": {
         "systems": {"ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},

@@ -10,7 +10,7 @@ import importlib
 
 import pytest
 
-from deployments.cli_common import ERRORS
+from deployments.cli.common import ERRORS
 
 
 @pytest.mark.parametrize("dotted", [name for name, _ in ERRORS])

@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.retailcrm.icml import IcmlOffer, write_icml
-from deployments.feed_server import (
+from deployments.service.feed_server import (
     FeedExposureError,
     FeedServer,
     check_exposure,

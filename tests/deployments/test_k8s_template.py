@@ -6,7 +6,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from deployments.deploy import POOL
+from deployments.schedule.deploy import POOL
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deployments" / "k8s" / "base-job-template.json"
 

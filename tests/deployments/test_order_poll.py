@@ -13,7 +13,7 @@ import pytest
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
-from deployments.order_poll import OrderPoller
+from deployments.service.order_poll import OrderPoller
 from hub.capabilities import WRITE_STATUS
 from hub.config import parse_config
 from hub.store import open_store

@@ -415,8 +415,8 @@ def test_serve_pauses_at_its_stop_only_the_deployments_still_its_own(tmp_path: P
     stop pauses the others (as Prefect's runner does), never that one; the next serve leaves it to the pool."""
     from prefect.client.orchestration import get_client
 
-    from deployments.deploy import POOL, _ensure_pool, build_deployments
-    from deployments.serve import Plan, leave_pooled, pause_served
+    from deployments.schedule.deploy import POOL, _ensure_pool, build_deployments
+    from deployments.service.serve import Plan, leave_pooled, pause_served
     from hub.config import parse_config
 
     path = tmp_path / "skladbridge.yaml"
@@ -470,7 +470,7 @@ def test_a_runner_run_still_running_at_the_stops_deadline_is_killed_and_marked_c
     from prefect.client.orchestration import get_client
     from prefect.runner import Runner
 
-    from deployments.serve import _kill_runner_runs, _mark_crashed
+    from deployments.service.serve import _kill_runner_runs, _mark_crashed
 
     (tmp_path / "stubborn_probe.py").write_text(_STUBBORN, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -11,8 +11,8 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.retailcrm.icml import IcmlOffer, write_icml
-from deployments.serve import Plan, hub_app
-from deployments.webhooks import receiving_hooks
+from deployments.service.serve import Plan, hub_app
+from deployments.service.webhooks import receiving_hooks
 from hub.config import load_config
 from tests.deployments.test_webhooks import BASE, STOCK_BODY, TOKEN
 from tests.deployments.test_webhooks import config as config  # the fixture, used by name

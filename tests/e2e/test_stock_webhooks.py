@@ -24,7 +24,7 @@ import deployments.demo.stock_trip as demo_webhook
 from connectors.sandboxing import LoopbackServer, free_port
 from deployments.cli import app as cli
 from deployments.demo import DemoWorld, demo_world
-from deployments.webhooks import webhook_app
+from deployments.service.webhooks import webhook_app
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")

@@ -19,7 +19,7 @@ from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
 from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.seed import sample_categories, sample_offers
-from deployments.feed_server import feed_app, feed_url
+from deployments.service.feed_server import feed_app, feed_url
 from hub.model import frame
 from tests.shared_apis import require
 

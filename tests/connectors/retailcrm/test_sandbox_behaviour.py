@@ -17,7 +17,7 @@ from connectors.retailcrm.icml import write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.seed import sample_offers
 from connectors.sandboxing import LoopbackServer, free_port
-from deployments.feed_server import feed_app, feed_url
+from deployments.service.feed_server import feed_app, feed_url
 
 from .conftest import KEY, MakeClient
 

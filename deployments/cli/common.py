@@ -96,7 +96,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"address in use ({exc}): pick another --port"
     if isinstance(exc, RuntimeError) and "Failed to reach API" in str(exc):  # Prefect's engine and client
-        from deployments.prefect_env import NO_API_FIX
+        from deployments.schedule.prefect_env import NO_API_FIX
 
         return redact(f"Prefect: {first_line(exc)}; {NO_API_FIX}")
     return redact(f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")

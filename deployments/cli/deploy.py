@@ -1,6 +1,6 @@
 """``skladbridge deploy``: the config's exchanges as Prefect deployments, or as a ``prefect.yaml``.
 
-Registers on the Prefect server of ``PREFECT_API_URL`` (:mod:`deployments.deploy`) and prints one line
+Registers on the Prefect server of ``PREFECT_API_URL`` (:mod:`deployments.schedule.deploy`) and prints one line
 per deployment: created, updated, unchanged, paused, resumed or removed, with its period. Secrets
 never appear: the deployments' parameters are the integration's name and the config's path only.
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from deployments.cli_common import ConfigOpt, fail, load, show, table
+from deployments.cli.common import ConfigOpt, fail, load, show, table
 
 
 def deploy(
@@ -36,7 +36,7 @@ def deploy(
 
     Re-running updates them, removes those of integrations that left the config, pauses those of an integration with active: false and resumes them when it is true again.
     """  # noqa: E501 - one paragraph: the help wraps it
-    from deployments import deploy as deploying
+    import deployments.schedule.deploy as deploying
 
     if (template or path) and not write_prefect_yaml:
         raise fail("--template and a PATH go with --write-prefect-yaml: `skladbridge deploy --write-prefect-yaml "

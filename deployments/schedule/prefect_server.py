@@ -25,7 +25,7 @@ from typing import Any
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import get_current_settings
 
-from deployments.prefect_env import NO_API_FIX
+from deployments.schedule.prefect_env import NO_API_FIX
 
 GUARD = Path(__file__).resolve().with_name("die_with_parent.py")
 

@@ -1,6 +1,6 @@
 """``skladbridge deploy``: every exchange of every integration as a Prefect deployment, from the config.
 
-One deployment per integration and exchange (:data:`deployments.exchanges.EXCHANGES`), named
+One deployment per integration and exchange (:data:`deployments.schedule.exchanges.EXCHANGES`), named
 ``<exchange>/<integration>`` (Prefect's flow name / deployment name), tagged ``skladbridge``, the
 exchange and ``integration:<name>``, scheduled by the integration's ``periods``, its parameters the
 integration and the config path, at most one run at a time (a run due while one is running is
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from deployments.exchanges import EXCHANGES, Exchange
+from deployments.schedule.exchanges import EXCHANGES, Exchange
 from hub.config import Config
 from hub.periods import Period
 

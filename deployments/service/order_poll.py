@@ -5,7 +5,7 @@ often: every ``options.orders.poll_seconds`` (default 2) each integration with a
 edge asks the channel whether anything changed after the hub's ``orders`` cursor — one request, a
 small share of the channel's budget (retailCRM: 10 a second) — and only when it did, an
 order-upload cycle runs in this process, coalesced like the stock cycles of the webhook receiver
-(:class:`~deployments.cycle_trigger.CycleTrigger`: one running, one pending per integration). The
+(:class:`~deployments.service.cycle_trigger.CycleTrigger`: one running, one pending per integration). The
 scheduled ``order-upload`` deployment stays the safety net; both take the ``orders`` run lock, so
 they never send at once.
 """
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from connectors.http import first_line
-from deployments.cycle_runs import run_noted
-from deployments.cycle_trigger import CycleTrigger
+from deployments.service.cycle_runs import run_noted
+from deployments.service.cycle_trigger import CycleTrigger
 from hub.capabilities import HubWriteLog, OrderSource
 from hub.config import Config
 from hub.exchanges import ORDERS, skipped_reason

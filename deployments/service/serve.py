@@ -1,12 +1,12 @@
 """``skladbridge serve``: a small shop's whole hub in one long-running process.
 
-* every deployment of every integration (:func:`deployments.deploy.build_deployments`: the same set
+* every deployment of every integration (:func:`deployments.schedule.deploy.build_deployments`: the same set
   ``skladbridge deploy`` registers), served by a Prefect ``Runner`` in this process: schedules fire,
   runs show in the Prefect UI, a run can be started from there;
 * on one HTTP port, the hot paths: the stock webhook receiver (``/hooks/...``, each notice runs a
   stock cycle in this process within seconds: a deployment run would start seconds later) and the
   feed server (``/feeds/...``, what the CRM loads);
-* the few-second order poll (:mod:`deployments.order_poll`): an order-upload cycle in this process
+* the few-second order poll (:mod:`deployments.service.order_poll`): an order-upload cycle in this process
   as soon as the channel has a change;
 * with no ``PREFECT_API_URL``, a Prefect server with its UI, started as a child that dies with us
   (never an orphan, even when we are killed).
@@ -65,7 +65,7 @@ class Plan:
     config: Config
     config_path: Path
     deployments: list[Any]  # prefect RunnerDeployment
-    hooks: Mapping[tuple[str, str], Any]  # (system, integration) -> deployments.webhooks.Hook
+    hooks: Mapping[tuple[str, str], Any]  # (system, integration) -> deployments.service.webhooks.Hook
     feeds: dict[str, Path] = field(default_factory=dict)
     feed_secrets: dict[str, str] = field(default_factory=dict)
     polls: dict[str, float] = field(default_factory=dict)  # integration -> seconds between order polls
@@ -98,9 +98,9 @@ def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
 
 def plan(config: Config, config_path: Path) -> Plan:
     """The deployments, webhook hooks and feeds of ``config`` (raises what their builders raise)."""
-    from deployments.deploy import build_deployments
-    from deployments.order_poll import polled
-    from deployments.webhooks import receiving_hooks
+    from deployments.schedule.deploy import build_deployments
+    from deployments.service.order_poll import polled
+    from deployments.service.webhooks import receiving_hooks
 
     feeds, secrets = published_feeds(config)
     return Plan(config, config_path, build_deployments(config, config_path), receiving_hooks(config), feeds,
@@ -169,8 +169,8 @@ async def pause_served(deployment_ids: list[Any]) -> list[Any]:
 
 def hub_app(config_path: Path, served: Plan) -> Starlette:
     """One ASGI app for the receiver's and the feed server's routes; anything else a bare 404."""
-    from deployments.feed_server import feed_app
-    from deployments.webhooks import webhook_app
+    from deployments.service.feed_server import feed_app
+    from deployments.service.webhooks import webhook_app
 
     routes: list[Any] = []
     lifespan = None
@@ -194,7 +194,7 @@ def hub_app(config_path: Path, served: Plan) -> Starlette:
 
 def http_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
     """The hub servers' uvicorn settings (header timeout, no access log: paths hold secrets), lifespan on."""
-    from deployments.http_server import server_config
+    from deployments.service.http_server import server_config
 
     return uvicorn.Server(server_config(app, host, port, lifespan="on"))
 
@@ -203,7 +203,7 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
     """Serve until SIGINT/SIGTERM, then stop in order (see the module's docstring). Main thread only."""
     from prefect.runner import Runner
 
-    from deployments.order_poll import start_polls
+    from deployments.service.order_poll import start_polls
     from tasks.hub_tasks import open_hub_store
 
     # a stop asked for while we start (Python's default would end us at once, mid-registration) is
@@ -359,9 +359,9 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
     next run (see the module's docstring).
     """
     from connectors.http import first_line
-    from deployments.cycle_runs import mark_crashed
-    from deployments.cycle_trigger import cycles_running
-    from deployments.prefect_server import stop_started_servers
+    from deployments.schedule.prefect_server import stop_started_servers
+    from deployments.service.cycle_runs import mark_crashed
+    from deployments.service.cycle_trigger import cycles_running
 
     running = cycles_running()
     if running:

@@ -5,7 +5,7 @@ otherwise retries three times at once with the same ``requestId``. So the receiv
 records and answers: the token in the path (the integration's ``options.stock.webhook_secret``,
 compared in constant time), the body's size and shape (the source's own parser, a
 ``StockEvents`` capability), one row in the hub per delivery (a retry is recognised by its id).
-Then a stock cycle is asked for (:class:`~deployments.cycle_trigger.CycleTrigger`: one running and
+Then a stock cycle is asked for (:class:`~deployments.service.cycle_trigger.CycleTrigger`: one running and
 one pending per integration), and once a cycle that started after a notice ends, the notice is done.
 A receiver started again replays the integrations that still have pending notices.
 
@@ -45,9 +45,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from deployments.cycle_runs import run_noted
-from deployments.cycle_trigger import CycleTrigger
-from deployments.http_server import server_config
+from deployments.service.cycle_runs import run_noted
+from deployments.service.cycle_trigger import CycleTrigger
+from deployments.service.http_server import server_config
 from hub.capabilities import StockEvents
 from hub.config import Config, load_config, resolve_secret
 from hub.exchanges import skipped_reason

@@ -14,7 +14,7 @@ allows that only on a loopback interface (tests, the demo): nothing outside the 
 
 Feeds are files written atomically by :func:`connectors.retailcrm.icml.write_icml`, so a reader
 never sees a partial one; ``ETag``/``Last-Modified`` let the CRM skip unchanged catalogs.
-It runs on the hardened uvicorn set-up every server of the hub shares (:mod:`deployments.http_server`).
+It runs on the hardened uvicorn set-up every server of the hub shares (:mod:`deployments.service.http_server`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from deployments.http_server import HEADER_TIMEOUT, server_config
+from deployments.service.http_server import HEADER_TIMEOUT, server_config
 
 #: a secret shorter than this is refused: it has to withstand guessing over the internet
 MIN_SECRET_LENGTH = 16

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deployments.cli_common import (
+from deployments.cli.common import (
     ConfigOpt,
     config_path,
     ensure_port_free,
@@ -27,7 +27,7 @@ from deployments.cli_common import (
     quiet_engine_tracebacks,
     show,
 )
-from deployments.exchanges import EXCHANGES, Exchange
+from deployments.schedule.exchanges import EXCHANGES, Exchange
 from hub.config import Config, ConfigError, find_config_path
 from hub.exchanges import BY_FLOW, skipped_reason
 
@@ -38,7 +38,7 @@ feed_app = typer.Typer(help="Catalog feeds (ICML) for the CRM.", no_args_is_help
 
 def _prefect(config: Path | None) -> None:
     """Prefect's environment (home, timeouts, no analytics): before the first Prefect import."""
-    from deployments.prefect_env import configure
+    from deployments.schedule.prefect_env import configure
 
     path = find_config_path(config)
     configure(path.parent.resolve() / ".prefect" if path.exists() else None)
@@ -46,7 +46,7 @@ def _prefect(config: Path | None) -> None:
 
 def _prefect_api() -> None:
     """The user's Prefect server, or a temporary one that dies with this process (after ``_prefect``)."""
-    from deployments.prefect_server import check_answers, ensure_prefect_api
+    from deployments.schedule.prefect_server import check_answers, ensure_prefect_api
 
     try:
         check_answers(ensure_prefect_api())  # a configured one may point nowhere
@@ -265,7 +265,7 @@ def demo(
     ),
 ) -> None:
     """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
-    from deployments.prefect_env import configure
+    from deployments.schedule.prefect_env import configure
 
     configure(workdir.resolve() / ".prefect")  # the home run_demo sets, early enough for the server
     _prefect_api()
@@ -325,8 +325,8 @@ def feed_serve(
     The secret is options.feed.path_secret; wrong names and secrets get the same bare 404. A feed
     without a secret is served at /feeds/<integration>.xml, and only on a loopback interface.
     """
-    from deployments.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
-    from deployments.serve import published_feeds
+    from deployments.service.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
+    from deployments.service.serve import published_feeds
 
     loaded = load(config)  # path secrets are resolved: an unset one fails here, naming it
     feeds, secrets = published_feeds(loaded)

@@ -2,7 +2,7 @@
 
 A cycle called in-process (a webhook's stock sync, the order poll's upload, a state coming back) is a
 Prefect flow run like a deployment's. When ``serve`` stops with such a cycle still waiting on an answer,
-the process ends under it (:func:`deployments.serve.leave_cut_short_cycles`), and its run would show
+the process ends under it (:func:`deployments.service.serve.leave_cut_short_cycles`), and its run would show
 Running in the Prefect UI for ever: nothing is left to report its end. So each in-process cycle notes
 its run while it is in one, and a stop that cuts it short marks that run Crashed, saying why.
 """

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from deployments.cli_common import (
+from deployments.cli.common import (
     ConfigOpt,
     config_path,
     ensure_port_free,
@@ -34,7 +34,7 @@ IntegrationOpt = Annotated[str, typer.Option(help="the integration whose stock s
 
 def _hook(loaded: Config, integration: str) -> tuple[str, str, str]:
     """(source alias, system, token) of ``integration``; exits with one line when it takes no webhooks."""
-    from deployments.webhooks import WebhookSetupError, receiving_hooks
+    from deployments.service.webhooks import WebhookSetupError, receiving_hooks
 
     integ = loaded.integration(integration)  # an unknown name: the error table lists the known ones
     if not integ.options.stock.webhook_secret:
@@ -58,7 +58,7 @@ def register(
     config: ConfigOpt = None,
 ) -> None:
     """Subscribe the stock source to the receiver, idempotently; our subscriptions to other URLs are removed."""
-    from deployments.webhooks import hook_url, masked
+    from deployments.service.webhooks import hook_url, masked
     from tasks.clients import open_capability
 
     parts = urlsplit(public_url)
@@ -89,7 +89,7 @@ def register(
 @webhooks_app.command("list")
 def list_subscriptions(integration: IntegrationOpt, config: ConfigOpt = None) -> None:
     """The stock source's stock-related subscriptions: ours with the token masked, others by origin."""
-    from deployments.webhooks import masked
+    from deployments.service.webhooks import masked
     from tasks.clients import open_capability
 
     loaded = load(config)
@@ -120,8 +120,8 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8091,
 ) -> None:
     """Run the receiver until Ctrl-C; each notice starts a stock-sync cycle of its integration in this process."""
-    from deployments.cli_run import _prefect, _prefect_api
-    from deployments.webhooks import WebhookSetupError, receiving_hooks, serve_webhooks, webhook_app
+    from deployments.cli.run import _prefect, _prefect_api
+    from deployments.service.webhooks import WebhookSetupError, receiving_hooks, serve_webhooks, webhook_app
 
     config = config_path(config)
     loaded = load(config)

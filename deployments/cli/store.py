@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from deployments.cli_common import ConfigOpt, config_path, fail, load, open_store, show, table
+from deployments.cli.common import ConfigOpt, config_path, fail, load, open_store, show, table
 from hub.config import find_config_path, redacted_dump
 
 config_app = typer.Typer(help="Check the integration config.", no_args_is_help=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deployments.cli_common import (
+from deployments.cli.common import (
     ConfigOpt,
     config_path,
     ensure_port_free,
@@ -30,15 +30,15 @@ def serve(
 
     With PREFECT_API_URL unset, a Prefect server with its UI is started on --prefect-port; it stops with this command.
     """
-    from deployments.cli_run import _prefect
-    from deployments.feed_server import FeedExposureError, check_exposure, feed_url
-    from deployments.webhooks import WebhookSetupError, masked
+    from deployments.cli.run import _prefect
+    from deployments.service.feed_server import FeedExposureError, check_exposure, feed_url
+    from deployments.service.webhooks import WebhookSetupError, masked
 
     path = find_config_path(config_path(config))  # the command's --config, else the global one
     loaded = load(path)
     _prefect(path)  # Prefect's home and settings before Prefect is imported
-    from deployments.prefect_server import ensure_prefect_api
-    from deployments.serve import crash_left_running, hub_app, leave_cut_short_cycles, leave_pooled, plan, run
+    from deployments.schedule.prefect_server import ensure_prefect_api
+    from deployments.service.serve import crash_left_running, hub_app, leave_cut_short_cycles, leave_pooled, plan, run
 
     try:
         served = plan(loaded, path)

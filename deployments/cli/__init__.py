@@ -1,23 +1,26 @@
 """The ``skladbridge`` command line: the app, its global options, and where each command lives.
 
-* :mod:`deployments.cli_common` - global state, the error table (one line per error, exit 1;
+* :mod:`deployments.cli.common` - global state, the error table (one line per error, exit 1;
   ``--debug`` for the traceback), output helpers;
-* :mod:`deployments.cli_store` - ``config check``, ``db``, ``queue``, ``journal``;
-* :mod:`deployments.cli_run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``;
-* :mod:`deployments.cli_webhooks` - ``webhooks register``, ``list``, ``serve``;
-* :mod:`deployments.cli_deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``);
-* :mod:`deployments.cli_serve` - ``serve`` (everything of a small shop in one process).
+* :mod:`deployments.cli.store` - ``config check``, ``db``, ``queue``, ``journal``;
+* :mod:`deployments.cli.run` - ``run``, ``demo``, ``sandbox serve``, ``feed serve``;
+* :mod:`deployments.cli.webhooks` - ``webhooks register``, ``list``, ``serve``;
+* :mod:`deployments.cli.deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``);
+* :mod:`deployments.cli.serve` - ``serve`` (everything of a small shop in one process).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from deployments import cli_deploy, cli_run, cli_serve, cli_store, cli_webhooks
-from deployments.cli_common import ConfigOpt, ReportingGroup, State
+from deployments.cli import deploy as cli_deploy
+from deployments.cli import run as cli_run
+from deployments.cli import serve as cli_serve
+from deployments.cli import store as cli_store
+from deployments.cli import webhooks as cli_webhooks
+from deployments.cli.common import ConfigOpt, ReportingGroup, State
 
 app = typer.Typer(
     name="skladbridge",
@@ -55,6 +58,3 @@ app.command("serve")(cli_serve.serve)
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
