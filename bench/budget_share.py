@@ -41,8 +41,9 @@ PAGE_LIMIT = 100
 PRODUCTS = 300
 
 
-def worker(index: int, base_url: str, token: str, redis_url: str | None, seconds: float,
-           start: Any, results: Any) -> None:
+def worker(
+    index: int, base_url: str, token: str, redis_url: str | None, seconds: float, start: Any, results: Any
+) -> None:
     """One process: read assortment pages with READERS_PER_PROCESS readers until the time is up."""
     if redis_url:
         os.environ[REDIS_URL_ENV] = redis_url
@@ -73,8 +74,12 @@ def worker(index: int, base_url: str, token: str, redis_url: str | None, seconds
 
             await asyncio.gather(*(reader(n) for n in range(READERS_PER_PROCESS)))
             refused = request_stats().total("moysklad").rate_refusals
-            return {"pages": pages, "errors": errors, "client_refusals": refused,
-                    "wall_seconds": round(time.time() - began, 2)}
+            return {
+                "pages": pages,
+                "errors": errors,
+                "client_refusals": refused,
+                "wall_seconds": round(time.time() - began, 2),
+            }
 
     results.put(("done", index, asyncio.run(run())))
 
@@ -100,8 +105,9 @@ class ArrivalGate:
         return getattr(self.gate, name)
 
 
-def judge(log: list[Any], arrivals: list[tuple[float, float]], since: float, capacity: float,
-          window: float) -> dict[str, Any]:
+def judge(
+    log: list[Any], arrivals: list[tuple[float, float]], since: float, capacity: float, window: float
+) -> dict[str, Any]:
     """What the sandbox saw from ``since``: the share of the budget spent, the worst window, refusals.
 
     The share is read from a replay of the sandbox gate's token bucket over the admitted requests'
@@ -124,12 +130,18 @@ def judge(log: list[Any], arrivals: list[tuple[float, float]], since: float, cap
         return max((sum(w for t, w in times[i:] if t < at + window) for i, (at, _) in enumerate(times)), default=0.0)
 
     answered = sorted((r.at, float(r.weight)) for r in seen if r.status == 200)
-    return {"requests": len(seen), "weight": weight, "refused_429": sum(r.status == 429 for r in seen),
-            "units_per_second": round(weight / span, 2) if span else 0.0,
-            "units_per_window": round(share * capacity, 2), "pct_of_budget": round(100 * share, 1),
-            "mean_units_per_window": round(weight / span * window, 2) if span else 0.0,
-            "max_units_in_any_window": worst(admitted), "max_units_in_any_window_by_answer": worst(answered),
-            "span_seconds": round(span, 2)}
+    return {
+        "requests": len(seen),
+        "weight": weight,
+        "refused_429": sum(r.status == 429 for r in seen),
+        "units_per_second": round(weight / span, 2) if span else 0.0,
+        "units_per_window": round(share * capacity, 2),
+        "pct_of_budget": round(100 * share, 1),
+        "mean_units_per_window": round(weight / span * window, 2) if span else 0.0,
+        "max_units_in_any_window": worst(admitted),
+        "max_units_in_any_window_by_answer": worst(answered),
+        "span_seconds": round(span, 2),
+    }
 
 
 def run_share(processes: int, seconds: float, redis_url: str | None, products: int = PRODUCTS) -> dict[str, Any]:
@@ -149,8 +161,10 @@ def run_share(processes: int, seconds: float, redis_url: str | None, products: i
     start, results = ctx.Event(), ctx.Queue()
     with LoopbackServer(sandbox.app) as server:
         base = server.url + API_PREFIX
-        procs = [ctx.Process(target=worker, args=(i, base, token, redis_url, seconds, start, results))
-                 for i in range(processes)]
+        procs = [
+            ctx.Process(target=worker, args=(i, base, token, redis_url, seconds, start, results))
+            for i in range(processes)
+        ]
         for proc in procs:
             proc.start()
         for _ in procs:
@@ -173,9 +187,17 @@ def run_share(processes: int, seconds: float, redis_url: str | None, products: i
         tag = redis_tag(("moysklad", host, fingerprint(token, None, None)))
         with redis.Redis.from_url(redis_url) as r:
             r.delete(f"{tag}:spent", f"{tag}:leases", f"{tag}:blocked")
-    return {"processes": processes, "budget": "redis" if redis_url else "embedded", "seconds": seconds,
-            "wall_seconds": round(wall, 2), "capacity": BUCKET_CAPACITY, "window_seconds": BUCKET_WINDOW_SECONDS,
-            **verdict, "banned": sandbox.banned, "workers": [reports[i] for i in sorted(reports)]}
+    return {
+        "processes": processes,
+        "budget": "redis" if redis_url else "embedded",
+        "seconds": seconds,
+        "wall_seconds": round(wall, 2),
+        "capacity": BUCKET_CAPACITY,
+        "window_seconds": BUCKET_WINDOW_SECONDS,
+        **verdict,
+        "banned": sandbox.banned,
+        "workers": [reports[i] for i in sorted(reports)],
+    }
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -261,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedded", type=int, default=2, help="processes on in-process budgets, for contrast (0: none)")
     p.add_argument("--acquire-cost", action="store_true", help="also time one acquire in Redis, PostgreSQL, memory")
     p.add_argument("--redis", default=os.environ.get(REDIS_URL_ENV) or "redis://127.0.0.1:6379/0")
-    p.add_argument("--postgres", default=os.environ.get("SKLADBRIDGE_TEST_POSTGRES_URL")
-                   or "postgresql://postgres@127.0.0.1:5432/test")
+    p.add_argument(
+        "--postgres",
+        default=os.environ.get("SKLADBRIDGE_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+    )
     p.add_argument("--acquire-n", type=int, default=3000, help="acquires timed per kind")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--no-target", action="store_true", help="judge only 429s, not the rate (smoke runs)")
@@ -271,25 +295,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.embedded:
         runs.append(run_share(args.embedded, args.seconds, None))
     result: dict[str, Any] = {
-        "benchmark": "budget_share", "runs": runs,
+        "benchmark": "budget_share",
+        "runs": runs,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "notes": ["pct_of_budget: 1 - refill lost to a full bucket / refill, replaying the sandbox's bucket "
-                  "over the admitted requests' arrival times; mean_units_per_window counts the first burst "
-                  "of a full bucket as rate",
-                  "max_units_in_any_window: by arrival at the sandbox's gate; _by_answer: by the log's "
-                  "timestamps, taken when each answer left (later by the page's rendering time)",
-                  "target: every redis run >= 90 % of the budget with zero 429"]}
+        "notes": [
+            "pct_of_budget: 1 - refill lost to a full bucket / refill, replaying the sandbox's bucket "
+            "over the admitted requests' arrival times; mean_units_per_window counts the first burst "
+            "of a full bucket as rate",
+            "max_units_in_any_window: by arrival at the sandbox's gate; _by_answer: by the log's "
+            "timestamps, taken when each answer left (later by the page's rendering time)",
+            "target: every redis run >= 90 % of the budget with zero 429",
+        ],
+    }
     if args.acquire_cost:
         result["acquire_cost"] = asyncio.run(acquire_cost(args.redis, args.postgres, args.acquire_n))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"budget_share-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"{'procs':>5} {'budget':>8} {'units/3s':>9} {'% budget':>8} {'units/s':>8} {'worst 3s':>8} "
-          f"{'429':>5} {'requests':>8} {'wall s':>7}")
+    print(
+        f"{'procs':>5} {'budget':>8} {'units/3s':>9} {'% budget':>8} {'units/s':>8} {'worst 3s':>8} "
+        f"{'429':>5} {'requests':>8} {'wall s':>7}"
+    )
     for r in runs:
-        print(f"{r['processes']:>5} {r['budget']:>8} {r['units_per_window']:>9} {r['pct_of_budget']:>8} "
-              f"{r['units_per_second']:>8} {r['max_units_in_any_window']:>8} {r['refused_429']:>5} "
-              f"{r['requests']:>8} {r['wall_seconds']:>7}")
+        print(
+            f"{r['processes']:>5} {r['budget']:>8} {r['units_per_window']:>9} {r['pct_of_budget']:>8} "
+            f"{r['units_per_second']:>8} {r['max_units_in_any_window']:>8} {r['refused_429']:>5} "
+            f"{r['requests']:>8} {r['wall_seconds']:>7}"
+        )
     for name, cost in result.get("acquire_cost", {}).items():
         print(f"acquire {name}: p50 {cost['p50_us']} µs, p95 {cost['p95_us']} µs")
     print(f"results: {path}")

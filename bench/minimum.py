@@ -45,11 +45,17 @@ def moysklad_data(sandbox: MoySkladSandbox) -> dict[str, int]:
     """Counts of what the extraction must read."""
     store = sandbox.store
     rows = sum(len(store.of_type(t)) for t in ("product", "service", "bundle", "variant"))
-    with_images = sum(1 for t in ("product", "service", "bundle", "variant") for oid in store.of_type(t)
-                      if store.images.get(oid))
-    return {"assortment_rows": rows, "folders": len(store.of_type("productfolder")),
-            "stores": len(store.of_type("store")), "organizations": len(store.of_type("organization")),
-            "currencies": len(store.of_type("currency")), "owners_with_images": with_images}
+    with_images = sum(
+        1 for t in ("product", "service", "bundle", "variant") for oid in store.of_type(t) if store.images.get(oid)
+    )
+    return {
+        "assortment_rows": rows,
+        "folders": len(store.of_type("productfolder")),
+        "stores": len(store.of_type("store")),
+        "organizations": len(store.of_type("organization")),
+        "currencies": len(store.of_type("currency")),
+        "owners_with_images": with_images,
+    }
 
 
 def moysklad_minimum(sandbox: MoySkladSandbox, kind: TokenKind, day: date) -> Minimum:
@@ -78,9 +84,13 @@ def moysklad_minimum(sandbox: MoySkladSandbox, kind: TokenKind, day: date) -> Mi
         f" + 1 stock report + min({owners}, ceil({owners}/100)) = {images} image requests"
         f" = {requests} requests; weight = {requests - 1} x {w_plain} + 1 x {w_stock} = {weight}"
     )
-    return Minimum(requests, float(weight), formula,
-                   {"assortment_pages": pages, "reference": ref_calls, "stock_report": 1, "images": images},
-                   {**d, "weight_plain": w_plain, "weight_stock_report": w_stock})
+    return Minimum(
+        requests,
+        float(weight),
+        formula,
+        {"assortment_pages": pages, "reference": ref_calls, "stock_report": 1, "images": images},
+        {**d, "weight_plain": w_plain, "weight_stock_report": w_stock},
+    )
 
 
 def crm_offers(sandbox: MoySkladSandbox) -> dict[str, int]:
@@ -112,5 +122,10 @@ def retailcrm_minimum(sandbox: MoySkladSandbox, *, polls_sites: bool = True) -> 
         f"{', one sites poll, one store/offers check' if polls_sites else ''})"
         f" = {requests} requests (10 rps: >= {requests / 10:.1f} s)"
     )
-    return Minimum(requests, float(requests), formula,
-                   {"inventory_uploads": inv, "price_uploads": prices, "reference": reference}, d)
+    return Minimum(
+        requests,
+        float(requests),
+        formula,
+        {"inventory_uploads": inv, "price_uploads": prices, "reference": reference},
+        d,
+    )

@@ -41,8 +41,14 @@ def people(count: int, rng: random.Random, prefix: str = "") -> list[Person]:
             continue
         d = f"9{rng.randrange(10**9):09d}"
         a, b, c, e = d[:3], d[3:6], d[6:8], d[8:]
-        out.append(Person(f"Имя{n}", f"Фамилия{n}", "+7" + d,
-                          [f"+7{d}", f"8 ({a}) {b}-{c}-{e}", f"+7 {a} {b} {c} {e}", d, f"8{d}", f"+7({a}){b}{c}{e}"]))
+        out.append(
+            Person(
+                f"Имя{n}",
+                f"Фамилия{n}",
+                "+7" + d,
+                [f"+7{d}", f"8 ({a}) {b}-{c}-{e}", f"+7 {a} {b} {c} {e}", d, f"8{d}", f"+7({a}){b}{c}{e}"],
+            )
+        )
     return out
 
 
@@ -53,14 +59,17 @@ def live_offers(world: DemoWorld) -> list[dict[str, Any]]:
     return sorted((o for o in world.retailcrm.offers.values() if o.get("xmlId") in live), key=lambda o: o["id"])
 
 
-def place(world: DemoWorld, person: Person, offers: list[dict[str, Any]], rng: random.Random,
-          known: bool | None = None) -> dict[str, Any]:
+def place(
+    world: DemoWorld, person: Person, offers: list[dict[str, Any]], rng: random.Random, known: bool | None = None
+) -> dict[str, Any]:
     """One order by ``person``: as the CRM customer they already are (``known``; default: half the time),
     else as a new one with their contact typed anew; 1-3 lines; half of them shipped from the CRM's ``msk``."""
     data: dict[str, Any] = {
         "status": rng.choice(["new", "assembling"]),
-        "items": [{"offer": {"id": o["id"]}, "quantity": rng.randint(1, 5), "initialPrice": rng.randint(10, 999)}
-                  for o in rng.sample(offers, rng.randint(1, 3))],
+        "items": [
+            {"offer": {"id": o["id"]}, "quantity": rng.randint(1, 5), "initialPrice": rng.randint(10, 999)}
+            for o in rng.sample(offers, rng.randint(1, 3))
+        ],
     }
     if rng.random() < 0.5:
         data["shipmentStore"] = "msk"
@@ -98,8 +107,11 @@ def once_by_external_code(world: DemoWorld, order_ids: Iterable[int]) -> dict[st
     for o in erp_orders(world):
         if o.get("externalCode") in wanted:
             seen[o["externalCode"]] = seen.get(o["externalCode"], 0) + 1
-    return {"once": sum(1 for n in seen.values() if n == 1), "more_than_once": sum(1 for n in seen.values() if n > 1),
-            "missing": len(wanted - set(seen))}
+    return {
+        "once": sum(1 for n in seen.values() if n == 1),
+        "more_than_once": sum(1 for n in seen.values() if n > 1),
+        "missing": len(wanted - set(seen)),
+    }
 
 
 class Watcher(threading.Thread):
@@ -155,6 +167,7 @@ def percentile(values: list[float], share: float) -> float | None:
 
 # -- the peer: the seed module's way ------------------------------------------------------------------------
 
+
 @dataclass
 class PeerResult:
     orders: int = 0
@@ -167,8 +180,15 @@ class PeerResult:
     contacts: set[str] = field(default_factory=set)
 
 
-def peer_upload(crm_url: str, crm_key: str, since_id: int, wanted: set[int], ms_url: str, ms_auth: tuple[str, str],
-                kinds: dict[str, str]) -> PeerResult:
+def peer_upload(
+    crm_url: str,
+    crm_key: str,
+    since_id: int,
+    wanted: set[int],
+    ms_url: str,
+    ms_auth: tuple[str, str],
+    kinds: dict[str, str],
+) -> PeerResult:
     """The seed module's upload of ``wanted`` orders: the CRM's history read from ``since_id`` (100 records a
     page), then per order a counterparty search by the contact as typed, a create when none is found, and
     one POST of the order. Sequential and polite: when MoySklad's ``X-RateLimit-Remaining`` falls under 10
@@ -205,8 +225,12 @@ def peer_upload(crm_url: str, crm_key: str, since_id: int, wanted: set[int], ms_
         orders: list[dict[str, Any]] = []
         cursor = since_id
         while len(orders) < len(wanted):
-            page = call("GET", f"{crm_url}/api/v5/orders/history", headers={"X-API-Key": crm_key},
-                        params={"filter[sinceId]": cursor, "limit": 100}).json()
+            page = call(
+                "GET",
+                f"{crm_url}/api/v5/orders/history",
+                headers={"X-API-Key": crm_key},
+                params={"filter[sinceId]": cursor, "limit": 100},
+            ).json()
             records = page.get("history") or []
             if not records:
                 break
@@ -225,19 +249,41 @@ def peer_upload(crm_url: str, crm_key: str, since_id: int, wanted: set[int], ms_
             if found:
                 agent = found[0]["meta"]
             else:
-                name = " ".join(v for v in (order.get("lastName") or customer.get("lastName"),
-                                            order.get("firstName") or customer.get("firstName")) if v)
+                name = " ".join(
+                    v
+                    for v in (
+                        order.get("lastName") or customer.get("lastName"),
+                        order.get("firstName") or customer.get("firstName"),
+                    )
+                    if v
+                )
                 agent = ms("POST", "/entity/counterparty", json={"name": name or str(value), field_name: value})["meta"]
                 result.counterparties_created += 1
-            positions = [{"quantity": item["quantity"], "price": float(item["initialPrice"]) * 100,
-                          "assortment": {"meta": {"href": f"{ms_url}/entity/{kinds[item['offer']['xmlId']]}/"
-                                                          f"{item['offer']['xmlId']}",
-                                                  "type": kinds[item["offer"]["xmlId"]],
-                                                  "mediaType": "application/json"}}}
-                         for item in order.get("items") or []]
-            ms("POST", "/entity/customerorder", json={"name": str(order["number"]), "externalCode": str(order["id"]),
-                                                      "organization": {"meta": organization}, "agent": {"meta": agent},
-                                                      "positions": positions})
+            positions = [
+                {
+                    "quantity": item["quantity"],
+                    "price": float(item["initialPrice"]) * 100,
+                    "assortment": {
+                        "meta": {
+                            "href": f"{ms_url}/entity/{kinds[item['offer']['xmlId']]}/{item['offer']['xmlId']}",
+                            "type": kinds[item["offer"]["xmlId"]],
+                            "mediaType": "application/json",
+                        }
+                    },
+                }
+                for item in order.get("items") or []
+            ]
+            ms(
+                "POST",
+                "/entity/customerorder",
+                json={
+                    "name": str(order["number"]),
+                    "externalCode": str(order["id"]),
+                    "organization": {"meta": organization},
+                    "agent": {"meta": agent},
+                    "positions": positions,
+                },
+            )
             result.orders_posted += 1
         result.orders = len(orders)
     result.seconds = time.monotonic() - started

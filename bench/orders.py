@@ -48,11 +48,21 @@ if str(REPO) not in sys.path:
 BENCH = REPO / "bench"
 SCHEDULE_SECONDS = 60.0
 TARGETS = {"ms_requests_per_order_bulk": 0.1, "ms_requests_single_order": 3, "poll_p95_seconds": 5.0, "refused": 0}
-STATUSES = {"new": "Новый", "assembling": "Подтвержден", "assembling-complete": "Собран",
-            "complete": "Отгружен", "cancel-other": "Отменен"}
+STATUSES = {
+    "new": "Новый",
+    "assembling": "Подтвержден",
+    "assembling-complete": "Собран",
+    "complete": "Отгружен",
+    "cancel-other": "Отменен",
+}
 #: MoySklad endpoints of the reference books a cycle reads before planning (OrderSink.order_reference)
-REFERENCE_BOOKS = ("/entity/customerorder/metadata", "/entity/organization", "/entity/store", "/entity/service",
-                   "/entity/counterparty/metadata")
+REFERENCE_BOOKS = (
+    "/entity/customerorder/metadata",
+    "/entity/organization",
+    "/entity/store",
+    "/entity/service",
+    "/entity/counterparty/metadata",
+)
 QUICK = {"orders": 20, "products": 30, "latency_orders": 4, "arrival_seconds": 4.0}
 
 
@@ -101,8 +111,9 @@ class Bench:
         from bench import measure
 
         ms = measure.count_log([e for e in self.world.moysklad.log if e.credential in self.ours_ms], since, until, 429)
-        crm = measure.count_log([e for e in self.world.retailcrm.log if e.credential in self.ours_crm],
-                                since, until, 503)
+        crm = measure.count_log(
+            [e for e in self.world.retailcrm.log if e.credential in self.ours_crm], since, until, 503
+        )
         return {"moysklad": ms.as_dict(), "retailcrm": crm.as_dict()}
 
     def cycle(self, label: str) -> dict[str, Any]:
@@ -117,12 +128,25 @@ class Bench:
         spent = self.spent(since, time.time())
         ms_by = spent["moysklad"]["by_endpoint"]
         row: dict[str, Any] = {
-            "run": label, "seconds": round(seconds, 2),
+            "run": label,
+            "seconds": round(seconds, 2),
             "requests": {"moysklad": spent["moysklad"]["requests"], "retailcrm": spent["retailcrm"]["requests"]},
             "reference_book_requests": sum(n for e, n in ms_by.items() if e in REFERENCE_BOOKS),
             "refused": {"429": spent["moysklad"]["refused"], "503": spent["retailcrm"]["refused"]},
-            "summary": {k: summary.get(k) for k in ("orders_read", "eligible", "queued", "parked", "accepted",
-                                                   "created", "refused", "customers_found", "customers_created")},
+            "summary": {
+                k: summary.get(k)
+                for k in (
+                    "orders_read",
+                    "eligible",
+                    "queued",
+                    "parked",
+                    "accepted",
+                    "created",
+                    "refused",
+                    "customers_found",
+                    "customers_created",
+                )
+            },
             "log": spent,
         }
         if error:
@@ -137,6 +161,7 @@ def per_order(row: dict[str, Any], orders: int) -> None:
 
 
 # -- phases -----------------------------------------------------------------------------------------------
+
 
 def run_bulk(b: Bench, count: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     from bench.order_world import once_by_external_code, people, place_many
@@ -193,8 +218,12 @@ class Poller:
             started = time.monotonic()
             try:
                 s = self.run_cycle()
-                self.cycles.append({"seconds": round(time.monotonic() - started, 2),
-                                    **{k: s.get(k) for k in ("orders_read", "accepted", "skipped")}})
+                self.cycles.append(
+                    {
+                        "seconds": round(time.monotonic() - started, 2),
+                        **{k: s.get(k) for k in ("orders_read", "accepted", "skipped")},
+                    }
+                )
             except Exception as exc:
                 self.cycles.append({"seconds": round(time.monotonic() - started, 2), "error": repr(exc)})
             due = max(due + self.period, time.monotonic())
@@ -225,16 +254,27 @@ def run_polling(b: Bench, count: int, period: float, window: float, rng: random.
     lat = watcher.latencies()
     spent = b.spent(since, time.time())
     busy = [c for c in poller.cycles if c.get("accepted")]
-    return {"path": f"history poll every {period:g} s (a loop calling the order-upload flow)",
-            "poll_seconds": period, "orders": count, "held": len(lat), "arrival_seconds": window,
-            "p50": _r(percentile(lat, 0.5)), "p95": _r(percentile(lat, 0.95)), "max": _r(max(lat, default=None)),
-            "cycles": len(poller.cycles), "cycles_with_orders": len(busy),
-            "cycle_seconds_with_orders": {"p50": _r(percentile([c["seconds"] for c in busy], 0.5)),
-                                          "max": _r(max((c["seconds"] for c in busy), default=None))},
-            "cycle_seconds_idle": _r(percentile([c["seconds"] for c in poller.cycles if not c.get("accepted")], 0.5)),
-            "errors": [c["error"] for c in poller.cycles if "error" in c][:5],
-            "requests": {"moysklad": spent["moysklad"]["requests"], "retailcrm": spent["retailcrm"]["requests"]},
-            "refused": {"429": spent["moysklad"]["refused"], "503": spent["retailcrm"]["refused"]}, "log": spent}
+    return {
+        "path": f"history poll every {period:g} s (a loop calling the order-upload flow)",
+        "poll_seconds": period,
+        "orders": count,
+        "held": len(lat),
+        "arrival_seconds": window,
+        "p50": _r(percentile(lat, 0.5)),
+        "p95": _r(percentile(lat, 0.95)),
+        "max": _r(max(lat, default=None)),
+        "cycles": len(poller.cycles),
+        "cycles_with_orders": len(busy),
+        "cycle_seconds_with_orders": {
+            "p50": _r(percentile([c["seconds"] for c in busy], 0.5)),
+            "max": _r(max((c["seconds"] for c in busy), default=None)),
+        },
+        "cycle_seconds_idle": _r(percentile([c["seconds"] for c in poller.cycles if not c.get("accepted")], 0.5)),
+        "errors": [c["error"] for c in poller.cycles if "error" in c][:5],
+        "requests": {"moysklad": spent["moysklad"]["requests"], "retailcrm": spent["retailcrm"]["requests"]},
+        "refused": {"429": spent["moysklad"]["refused"], "503": spent["retailcrm"]["refused"]},
+        "log": spent,
+    }
 
 
 def run_scheduled(b: Bench, per_minute: int, rng: random.Random) -> dict[str, Any]:
@@ -248,11 +288,17 @@ def run_scheduled(b: Bench, per_minute: int, rng: random.Random) -> dict[str, An
         place(b.world, rng.choice(crowd), offers, rng)
     row = b.cycle(f"scheduled cycle with {per_minute} orders")
     waits = [rng.uniform(0, SCHEDULE_SECONDS) + row["seconds"] for _ in range(max(per_minute, 1000))]
-    return {"path": f"scheduled flow every {SCHEDULE_SECONDS:g} s (model: uniform wait + measured cycle)",
-            "orders_in_cycle": per_minute, "cycle_seconds": row["seconds"],
-            "p50": _r(percentile(waits, 0.5)), "p95": _r(percentile(waits, 0.95)),
-            "max": _r(SCHEDULE_SECONDS + row["seconds"]), "requests": row["requests"], "refused": row["refused"],
-            **({"error": row["error"]} if "error" in row else {})}
+    return {
+        "path": f"scheduled flow every {SCHEDULE_SECONDS:g} s (model: uniform wait + measured cycle)",
+        "orders_in_cycle": per_minute,
+        "cycle_seconds": row["seconds"],
+        "p50": _r(percentile(waits, 0.5)),
+        "p95": _r(percentile(waits, 0.95)),
+        "max": _r(SCHEDULE_SECONDS + row["seconds"]),
+        "requests": row["requests"],
+        "refused": row["refused"],
+        **({"error": row["error"]} if "error" in row else {}),
+    }
 
 
 def run_peer(b: Bench, placed: list[dict[str, Any]], head: int, products: int, seed: int) -> dict[str, Any]:
@@ -276,28 +322,40 @@ def run_peer(b: Bench, placed: list[dict[str, Any]], head: int, products: int, s
 
     with LoopbackServer(twin.app) as server:
         since = time.time()
-        result = peer_upload(os.environ["SKLADBRIDGE_DEMO_CRM_URL"], crm_key, head, {o["id"] for o in placed},
-                             server.url + "/api/remap/1.2", (MS_LOGIN, password), kinds)
+        result = peer_upload(
+            os.environ["SKLADBRIDGE_DEMO_CRM_URL"],
+            crm_key,
+            head,
+            {o["id"] for o in placed},
+            server.url + "/api/remap/1.2",
+            (MS_LOGIN, password),
+            kinds,
+        )
     crm = [e for e in b.world.retailcrm.log if e.credential == credential_digest(crm_key) and e.at >= since]
     ms_requests = len(twin.log)
     counted = Counter(o.get("externalCode") for o in twin.store.of_type("customerorder").values())
     row: dict[str, Any] = {
-        "run": f"peer: {result.orders} orders, one POST each with a search", "seconds": round(result.seconds, 2),
+        "run": f"peer: {result.orders} orders, one POST each with a search",
+        "seconds": round(result.seconds, 2),
         "requests": {"moysklad": ms_requests, "retailcrm": len(crm)},
         "refused": {"429": result.refused_429, "503": result.refused_503},
-        "searches": result.searches, "orders_posted": result.orders_posted,
+        "searches": result.searches,
+        "orders_posted": result.orders_posted,
         "counterparties_created": len(twin.store.of_type("counterparty")) - before,
         "contacts_as_typed": len(result.contacts),
-        "in_moysklad": {"once": sum(1 for n in counted.values() if n == 1),
-                        "more_than_once": sum(1 for n in counted.values() if n > 1)},
+        "in_moysklad": {
+            "once": sum(1 for n in counted.values() if n == 1),
+            "more_than_once": sum(1 for n in counted.values() if n > 1),
+        },
         "what": "CRM history pages, then per order: GET counterparty?filter=<phone or e-mail as typed>, "
-                "POST counterparty when none, POST customerorder; sequential, waits out 429s",
+        "POST counterparty when none, POST customerorder; sequential, waits out 429s",
     }
     per_order(row, result.orders)
     return row
 
 
 # -- the run ------------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def order_world(workdir: Path, products: int, seed: int, catalog_wait: float) -> Iterator[Bench]:
@@ -310,8 +368,9 @@ def order_world(workdir: Path, products: int, seed: int, catalog_wait: float) ->
         config = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
         integ = config["integrations"][DEMO_INTEGRATION]
         integ["flows"]["orders"] = {"from": "crm", "to": "ms"}
-        integ["mappings"].update({"statuses": STATUSES, "order_stores": {"msk": "Основной склад"},
-                                  "delivery_types": {"self-delivery": None}})
+        integ["mappings"].update(
+            {"statuses": STATUSES, "order_stores": {"msk": "Основной склад"}, "delivery_types": {"self-delivery": None}}
+        )
         integ["options"]["orders"] = {"upload_statuses": ["new", "assembling"]}
         config_path = workdir / "bench-orders.yaml"
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -334,7 +393,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed + 12)
     result: dict[str, Any] = {
-        "benchmark": "orders", "orders": args.orders, "products": args.products,
+        "benchmark": "orders",
+        "orders": args.orders,
+        "products": args.products,
         "parameters": {k: getattr(args, k) for k in ("latency_orders", "poll_seconds", "arrival_seconds", "seed")},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "targets": TARGETS,
@@ -360,10 +421,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["runs"] = [bulk]
             print("one order on its own, twice ...", flush=True)
             result["runs"] += run_single(b, rng)
-            print(f"latency, polling every {args.poll_seconds:g} s: {args.latency_orders} orders over "
-                  f"{args.arrival_seconds:g} s ...", flush=True)
-            result["latency"] = {"poll": run_polling(b, args.latency_orders, args.poll_seconds,
-                                                     args.arrival_seconds, rng)}
+            print(
+                f"latency, polling every {args.poll_seconds:g} s: {args.latency_orders} orders over "
+                f"{args.arrival_seconds:g} s ...",
+                flush=True,
+            )
+            result["latency"] = {
+                "poll": run_polling(b, args.latency_orders, args.poll_seconds, args.arrival_seconds, rng)
+            }
             per_minute = max(1, round(args.latency_orders / args.arrival_seconds * SCHEDULE_SECONDS))
             print(f"latency, scheduled 1-minute flow: a cycle with {per_minute} orders ...", flush=True)
             result["latency"]["scheduled"] = run_scheduled(b, per_minute, rng)
@@ -384,13 +449,16 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
     poll = result["latency"]["poll"]
     ours = [*runs, poll, result["latency"]["scheduled"]]
     return {
-        "all_orders_once": all(r["in_moysklad"]["once"] == r["orders"] and not r["in_moysklad"]["more_than_once"]
-                               for r in runs) and poll["held"] == poll["orders"],
+        "all_orders_once": all(
+            r["in_moysklad"]["once"] == r["orders"] and not r["in_moysklad"]["more_than_once"] for r in runs
+        )
+        and poll["held"] == poll["orders"],
         "ms_requests_per_order_bulk": bulk["requests_per_order"]["moysklad"],
         "bulk_within_target": bulk["requests_per_order"]["moysklad"] <= TARGETS["ms_requests_per_order_bulk"],
         "ms_requests_single": [r["requests"]["moysklad"] for r in singles],
-        "ms_requests_single_without_reference_books": [r["requests"]["moysklad"] - r["reference_book_requests"]
-                                                       for r in singles],
+        "ms_requests_single_without_reference_books": [
+            r["requests"]["moysklad"] - r["reference_book_requests"] for r in singles
+        ],
         "single_within_target": all(r["requests"]["moysklad"] <= TARGETS["ms_requests_single_order"] for r in singles),
         "poll_p95_within_5s": poll["p95"] is not None and poll["p95"] <= TARGETS["poll_p95_seconds"],
         "zero_429_503": all(not r["refused"]["429"] and not r["refused"]["503"] for r in ours),
@@ -418,17 +486,34 @@ def run_rows(result: dict[str, Any]) -> list[list[str]]:
         ms = _fmt(r["requests"]["moysklad"])
         if r.get("reference_book_requests"):
             ms += f" ({r['reference_book_requests']} books)"
-        rows.append([r["run"], str(r["orders"]), _fmt(r["seconds"]), _fmt(r["orders_per_minute"]), ms,
-                     _fmt(r["requests_per_order"]["moysklad"]), _fmt(r["requests"]["retailcrm"]),
-                     _fmt(r["requests_per_order"]["retailcrm"]), f"{r['refused']['429']}/{r['refused']['503']}"])
+        rows.append(
+            [
+                r["run"],
+                str(r["orders"]),
+                _fmt(r["seconds"]),
+                _fmt(r["orders_per_minute"]),
+                ms,
+                _fmt(r["requests_per_order"]["moysklad"]),
+                _fmt(r["requests"]["retailcrm"]),
+                _fmt(r["requests_per_order"]["retailcrm"]),
+                f"{r['refused']['429']}/{r['refused']['503']}",
+            ]
+        )
     return rows
 
 
 def latency_rows(result: dict[str, Any]) -> list[list[str]]:
     poll, sched = result["latency"]["poll"], result["latency"]["scheduled"]
-    return [[poll["path"], f"{poll['held']}/{poll['orders']}", _fmt(poll["p50"]), _fmt(poll["p95"]), _fmt(poll["max"])],
-            [sched["path"] + f", cycle {_fmt(sched['cycle_seconds'])} s", "-", _fmt(sched["p50"]), _fmt(sched["p95"]),
-             _fmt(sched["max"])]]
+    return [
+        [poll["path"], f"{poll['held']}/{poll['orders']}", _fmt(poll["p50"]), _fmt(poll["p95"]), _fmt(poll["max"])],
+        [
+            sched["path"] + f", cycle {_fmt(sched['cycle_seconds'])} s",
+            "-",
+            _fmt(sched["p50"]),
+            _fmt(sched["p95"]),
+            _fmt(sched["max"]),
+        ],
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,8 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result = run(args)
     result["total_seconds"] = round(time.monotonic() - started, 1)
-    result["tables_markdown"] = {"runs": markdown_table(RUN_HEADER, run_rows(result)),
-                                 "latency": markdown_table(LATENCY_HEADER, latency_rows(result))}
+    result["tables_markdown"] = {
+        "runs": markdown_table(RUN_HEADER, run_rows(result)),
+        "latency": markdown_table(LATENCY_HEADER, latency_rows(result)),
+    }
     path = write_result(result, args.out, f"orders-{result['orders']}")
     print()
     print(f"order upload, {args.orders} orders at once, {args.products} products; requests from the sandboxes' logs")

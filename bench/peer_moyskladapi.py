@@ -19,8 +19,10 @@ import time
 from collections import Counter
 from typing import Any
 
-ERROR_POLICY = ("a failed assortment read or stock report stops the extraction; a failed per-item "
-                "image call is recorded and skipped")
+ERROR_POLICY = (
+    "a failed assortment read or stock report stops the extraction; a failed per-item "
+    "image call is recorded and skipped"
+)
 
 
 def _error(exc: BaseException) -> str:
@@ -34,15 +36,26 @@ async def extract(params: dict[str, Any]) -> dict[str, Any]:
     from moyskladapi import MoyskladAPI
     from moyskladapi.client.session.base import BaseSession
 
-    out: dict[str, Any] = {"sdk": "moyskladapi", "sdk_version": version("moyskladapi"),
-                           "error_policy": ERROR_POLICY, "calls": Counter(), "errors": Counter(),
-                           "first_errors": [], "rows": 0, "stock_rows": 0, "image_owners": 0, "images": 0,
-                           "completed": False,
-                           "notes": ["get_assortment() with its default limit=1000 returns only 1000 rows (it "
-                                     "follows nextHref only without a limit): called with limit=None",
-                                     "stock: report/stock/all/current (the library has no bystore report)",
-                                     "archived rows are not read (default filter of the API)",
-                                     "images: get_product/get_variant(expand=images) per item"]}
+    out: dict[str, Any] = {
+        "sdk": "moyskladapi",
+        "sdk_version": version("moyskladapi"),
+        "error_policy": ERROR_POLICY,
+        "calls": Counter(),
+        "errors": Counter(),
+        "first_errors": [],
+        "rows": 0,
+        "stock_rows": 0,
+        "image_owners": 0,
+        "images": 0,
+        "completed": False,
+        "notes": [
+            "get_assortment() with its default limit=1000 returns only 1000 rows (it "
+            "follows nextHref only without a limit): called with limit=None",
+            "stock: report/stock/all/current (the library has no bystore report)",
+            "archived rows are not read (default filter of the API)",
+            "images: get_product/get_variant(expand=images) per item",
+        ],
+    }
 
     def fail(where: str, exc: BaseException) -> None:
         out["errors"][where] += 1

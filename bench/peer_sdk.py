@@ -23,8 +23,10 @@ from collections import Counter
 from typing import Any
 
 SDK_NAME = "moysklad-remap-12-sdk"
-ERROR_POLICY = ("a failed assortment page or stock report stops the extraction; a failed per-item "
-                "image call is recorded and skipped")
+ERROR_POLICY = (
+    "a failed assortment page or stock report stops the extraction; a failed per-item "
+    "image call is recorded and skipped"
+)
 
 
 def _import_sdk() -> tuple[Any, float]:
@@ -57,12 +59,23 @@ def extract(sdk: Any, params: dict[str, Any]) -> dict[str, Any]:
     # the API answers 415 without it; the SDK sends no Accept-Encoding by default
     client.set_default_header("Accept-Encoding", "gzip")
     assortment, products = AssortmentApi(client), ProductsApi(client)
-    out: dict[str, Any] = {"sdk": SDK_NAME, "sdk_version": version(SDK_NAME),
-                           "error_policy": ERROR_POLICY, "calls": Counter(), "errors": Counter(),
-                           "first_errors": [], "rows": 0, "stock_rows": 0, "image_owners": 0,
-                           "images": 0, "completed": False,
-                           "notes": ["the SDK has no variant images method: variants use its generic "
-                                     "ApiClient.call_api on /entity/variant/{id}/images"]}
+    out: dict[str, Any] = {
+        "sdk": SDK_NAME,
+        "sdk_version": version(SDK_NAME),
+        "error_policy": ERROR_POLICY,
+        "calls": Counter(),
+        "errors": Counter(),
+        "first_errors": [],
+        "rows": 0,
+        "stock_rows": 0,
+        "image_owners": 0,
+        "images": 0,
+        "completed": False,
+        "notes": [
+            "the SDK has no variant images method: variants use its generic "
+            "ApiClient.call_api on /entity/variant/{id}/images"
+        ],
+    }
 
     def fail(where: str, exc: BaseException) -> None:
         out["errors"][where] += 1
@@ -85,7 +98,8 @@ def extract(sdk: Any, params: dict[str, Any]) -> dict[str, Any]:
             offset += 1000
         out["calls"]["stock"] += 1
         stock = ReportsStockCurrentApi(client).get_stock_by_store_current(
-            include="zeroLines", stock_type=params.get("stock_type", "stock"))
+            include="zeroLines", stock_type=params.get("stock_type", "stock")
+        )
         out["stock_rows"] = len(stock)
     except Exception as exc:
         fail("extraction", exc)
@@ -109,12 +123,14 @@ def extract(sdk: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _generic_images(client: Any, type_: str, oid: str, auth: list[str]) -> Any:
-    serialized = client.param_serialize(method="GET", resource_path=f"/entity/{type_}/{{id}}/images",
-                                        path_params={"id": oid}, auth_settings=auth)
+    serialized = client.param_serialize(
+        method="GET", resource_path=f"/entity/{type_}/{{id}}/images", path_params={"id": oid}, auth_settings=auth
+    )
     response = client.call_api(*serialized)
     response.read()
-    return client.response_deserialize(response_data=response,
-                                       response_types_map={"200": "GetProductImages200Response"}).data
+    return client.response_deserialize(
+        response_data=response, response_types_map={"200": "GetProductImages200Response"}
+    ).data
 
 
 def _finish(out: dict[str, Any]) -> dict[str, Any]:

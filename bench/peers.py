@@ -22,9 +22,15 @@ MOYSKLADAPI_VENV = REPO / "bench" / ".venv-moyskladapi"
 
 def start_sdk_peer() -> subprocess.Popen[str]:
     """Start ``bench.peer_sdk``; it imports the SDK (~40 s) and then waits for its parameters."""
-    return subprocess.Popen([sys.executable, "-m", "bench.peer_sdk"], cwd=REPO, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.peer_sdk"],
+        cwd=REPO,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def wait_ready(proc: subprocess.Popen[str], timeout: float = 300.0) -> None:
@@ -46,8 +52,9 @@ def _read_result(stdout: IO[str] | None) -> dict[str, Any]:
     return json.loads(last) if last.startswith("{") else {"completed": False, "first_errors": [last.strip()]}
 
 
-def run_peers(bw: Any, sdk_proc: subprocess.Popen[str] | None, *, stock_type: str,
-              moyskladapi: bool = True) -> dict[str, Any]:
+def run_peers(
+    bw: Any, sdk_proc: subprocess.Popen[str] | None, *, stock_type: str, moyskladapi: bool = True
+) -> dict[str, Any]:
     """Each peer on the same world, one after the other, after our flow."""
     from connectors.moysklad.client_base import BOTH_ARCHIVED
 
@@ -55,8 +62,11 @@ def run_peers(bw: Any, sdk_proc: subprocess.Popen[str] | None, *, stock_type: st
     peers: dict[str, Any] = {}
     if sdk_proc is not None:
         peers["moysklad-remap-12-sdk"] = _measured(bw, lambda: _run_proc(sdk_proc, params))
-    peers["moyskladapi"] = (run_moyskladapi(bw, params) if moyskladapi
-                            else "skipped: --no-moyskladapi (it paces by request count: ~1 h at 100 000 products)")
+    peers["moyskladapi"] = (
+        run_moyskladapi(bw, params)
+        if moyskladapi
+        else "skipped: --no-moyskladapi (it paces by request count: ~1 h at 100 000 products)"
+    )
     return peers
 
 
@@ -84,9 +94,14 @@ def _measured(bw: Any, go: Any) -> dict[str, Any]:
     result = go()
     until = time.time()
     log = measure.count_log(bw.demo.moysklad.log, since, until, 429)
-    result.update({"wall_seconds": round(time.monotonic() - t0, 2), "moysklad_log": log.as_dict(),
-                   "would_ban": measure.would_ban(log),
-                   "moysklad_banned_flag": bw.demo.moysklad.banned and not banned_before})
+    result.update(
+        {
+            "wall_seconds": round(time.monotonic() - t0, 2),
+            "moysklad_log": log.as_dict(),
+            "would_ban": measure.would_ban(log),
+            "moysklad_banned_flag": bw.demo.moysklad.banned and not banned_before,
+        }
+    )
     result.setdefault("seconds", result["wall_seconds"])
     return result
 
@@ -116,8 +131,10 @@ def run_moyskladapi(bw: Any, params: dict[str, Any]) -> dict[str, Any] | str:
         return "skipped: no Python >= 3.12 on this machine"
     python = moyskladapi_python()
     if python is None:
-        return (f"skipped: Python >= 3.12 found but no venv with moyskladapi at {MOYSKLADAPI_VENV} "
-                "(create it with: bench/setup_moyskladapi.sh)")
+        return (
+            f"skipped: Python >= 3.12 found but no venv with moyskladapi at {MOYSKLADAPI_VENV} "
+            "(create it with: bench/setup_moyskladapi.sh)"
+        )
     script = REPO / "bench" / "peer_moyskladapi.py"
     token = params.get("token")
     if token is None:  # the library takes only a Bearer token: a user token weighs what login/password does
@@ -126,8 +143,9 @@ def run_moyskladapi(bw: Any, params: dict[str, Any]) -> dict[str, Any] | str:
     params = {**params, "token": token}
 
     def go() -> dict[str, Any]:
-        proc = subprocess.Popen([python, str(script)], text=True, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [python, str(script)], text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         wait_ready(proc)
         return _run_proc(proc, params)
 

@@ -44,8 +44,11 @@ from tasks.catalog.run import plan_catalog_run  # noqa: E402
 from tasks.mapping_check import CatalogMappings  # noqa: E402
 
 STORES = [f"s{n}" for n in range(10)]
-MAPPINGS = CatalogMappings(store_map={s: ("msk" if n < 5 else "spb") for n, s in enumerate(STORES)},
-                           price_type_map={"pt1": "base", "pt2": "wholesale"}, feed_price_type_id="pt1")
+MAPPINGS = CatalogMappings(
+    store_map={s: ("msk" if n < 5 else "spb") for n, s in enumerate(STORES)},
+    price_type_map={"pt1": "base", "pt2": "wholesale"},
+    feed_price_type_id="pt1",
+)
 QUICK_SIZES = (2000, 8000)
 
 
@@ -56,28 +59,92 @@ def stage_catalog(db_url: str, products: int) -> int:
         rows, offers = [], []
         for i in range(products):
             pid = f"p{i:07d}"
-            rows.append({"product_id": pid, "kind": "product", "name": f"Товар {i}", "article": f"A{i}",
-                         "category_id": f"f{i % 50}", "vat_rate": 20, "weight": 0.5, "archived": False})
+            rows.append(
+                {
+                    "product_id": pid,
+                    "kind": "product",
+                    "name": f"Товар {i}",
+                    "article": f"A{i}",
+                    "category_id": f"f{i % 50}",
+                    "vat_rate": 20,
+                    "weight": 0.5,
+                    "archived": False,
+                }
+            )
             if i % 5 == 0:
-                offers += [{"offer_id": f"{pid}-v{n}", "product_id": pid, "kind": "variant",
-                            "name": f"Товар {i} ({n})", "characteristics": f"Размер={40 + n}", "archived": False}
-                           for n in (1, 2)]
+                offers += [
+                    {
+                        "offer_id": f"{pid}-v{n}",
+                        "product_id": pid,
+                        "kind": "variant",
+                        "name": f"Товар {i} ({n})",
+                        "characteristics": f"Размер={40 + n}",
+                        "archived": False,
+                    }
+                    for n in (1, 2)
+                ]
             else:
-                offers.append({"offer_id": pid, "product_id": pid, "kind": "product", "name": f"Товар {i}",
-                               "article": f"A{i}", "archived": False})
+                offers.append(
+                    {
+                        "offer_id": pid,
+                        "product_id": pid,
+                        "kind": "product",
+                        "name": f"Товар {i}",
+                        "article": f"A{i}",
+                        "archived": False,
+                    }
+                )
         records = store.records
-        records.upsert_frame("bench", "categories", "moysklad", model.frame("categories", [
-            {"category_id": f"f{n}", "name": f"Раздел {n}"} for n in range(50)]), "category_id")
+        records.upsert_frame(
+            "bench",
+            "categories",
+            "moysklad",
+            model.frame("categories", [{"category_id": f"f{n}", "name": f"Раздел {n}"} for n in range(50)]),
+            "category_id",
+        )
         records.upsert_frame("bench", "products", "moysklad", model.frame("products", rows), "product_id")
         records.upsert_frame("bench", "offers", "moysklad", model.frame("offers", offers), "offer_id")
-        records.upsert_frame("bench", "prices", "moysklad", model.frame("prices", [
-            {"offer_id": o["offer_id"], "price_type_id": pt, "amount": 10_000 + k + n, "currency_id": "rub"}
-            for k, o in enumerate(offers) for n, pt in enumerate(("pt1", "pt2"))]), ["offer_id", "price_type_id"])
-        records.upsert_frame("bench", "purchase_prices", "moysklad", model.frame("purchase_prices", [
-            {"offer_id": o["offer_id"], "amount": 5000, "currency_id": "rub"} for o in offers]), "offer_id")
-        records.upsert_frame("bench", "images", "moysklad", model.frame("images", [
-            {"owner_id": r["product_id"], "position": pos, "url": f"https://img.example/{r['product_id']}/{pos}.jpg"}
-            for r in rows[::10] for pos in range(2)]), ["owner_id", "position"])
+        records.upsert_frame(
+            "bench",
+            "prices",
+            "moysklad",
+            model.frame(
+                "prices",
+                [
+                    {"offer_id": o["offer_id"], "price_type_id": pt, "amount": 10_000 + k + n, "currency_id": "rub"}
+                    for k, o in enumerate(offers)
+                    for n, pt in enumerate(("pt1", "pt2"))
+                ],
+            ),
+            ["offer_id", "price_type_id"],
+        )
+        records.upsert_frame(
+            "bench",
+            "purchase_prices",
+            "moysklad",
+            model.frame(
+                "purchase_prices", [{"offer_id": o["offer_id"], "amount": 5000, "currency_id": "rub"} for o in offers]
+            ),
+            "offer_id",
+        )
+        records.upsert_frame(
+            "bench",
+            "images",
+            "moysklad",
+            model.frame(
+                "images",
+                [
+                    {
+                        "owner_id": r["product_id"],
+                        "position": pos,
+                        "url": f"https://img.example/{r['product_id']}/{pos}.jpg",
+                    }
+                    for r in rows[::10]
+                    for pos in range(2)
+                ],
+            ),
+            ["owner_id", "position"],
+        )
         return len(offers)
     finally:
         store.close()
@@ -88,21 +155,44 @@ def stock_report(products: int) -> pd.DataFrame:
 
     Ids are built per row, as parsing the report's JSON makes one string object per occurrence.
     """
-    return model.frame("stock", [
-        {"offer_id": f"p{i:07d}" if i % 5 else f"p{i:07d}-v1", "store_id": f"s{(i + n) % 10}",
-         "available": float((i * 7 + n) % 13), "stock_type": "stock"}
-        for i in range(products) if i % 4 for n in range(3)])
+    return model.frame(
+        "stock",
+        [
+            {
+                "offer_id": f"p{i:07d}" if i % 5 else f"p{i:07d}-v1",
+                "store_id": f"s{(i + n) % 10}",
+                "available": float((i * 7 + n) % 13),
+                "stock_type": "stock",
+            }
+            for i in range(products)
+            if i % 4
+            for n in range(3)
+        ],
+    )
 
 
 def measure(work: Path, stock: pd.DataFrame, slice_rows: int) -> dict[str, Any]:
     """Run the pass once on the staged hub in ``work``; peak Python allocation during the pass."""
-    config = parse_config({"integrations": {"bench": {
-        "systems": {"ms": {"system": "moysklad", "token": "${BENCH_MS_TOKEN}"},
-                    "crm": {"system": "retailcrm", "base_url": "https://bench.retailcrm.ru",
-                            "api_key": "${BENCH_CRM_KEY}"}},
-        "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
-        "options": {"feed": {"dir": str(work / "feeds")}},
-    }}}, source=work / "skladbridge.yaml", require_secrets=False)
+    config = parse_config(
+        {
+            "integrations": {
+                "bench": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${BENCH_MS_TOKEN}"},
+                        "crm": {
+                            "system": "retailcrm",
+                            "base_url": "https://bench.retailcrm.ru",
+                            "api_key": "${BENCH_CRM_KEY}",
+                        },
+                    },
+                    "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
+                    "options": {"feed": {"dir": str(work / "feeds")}},
+                }
+            }
+        },
+        source=work / "skladbridge.yaml",
+        require_secrets=False,
+    )
     store = open_store(f"sqlite:///{work / 'hub.db'}")
     try:
         run = plan_catalog_run(config, "bench", store)
@@ -114,14 +204,21 @@ def measure(work: Path, stock: pd.DataFrame, slice_rows: int) -> dict[str, Any]:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         # per stream: the two streams' batches interleave in the queue differently with slicing
-        batches = {stream: [b.payload for b in store.queue.claim(integration="bench", kind=stream, limit=10**6,
-                                                                 worker="bench")]
-                   for stream in publication.planned}
+        batches = {
+            stream: [
+                b.payload for b in store.queue.claim(integration="bench", kind=stream, limit=10**6, worker="bench")
+            ]
+            for stream in publication.planned
+        }
         queued = hashlib.sha1(json.dumps(batches, sort_keys=True).encode()).hexdigest()
         return {
-            "slice_rows": slice_rows, "seconds": round(seconds, 2), "peak_mb": round(peak / 2**20, 1),
-            "feed_offers": publication.feed.offers, "feed_digest": content_digest(publication.feed.path),
-            "batches": {s: p.batches for s, p in publication.planned.items()}, "queued_digest": queued,
+            "slice_rows": slice_rows,
+            "seconds": round(seconds, 2),
+            "peak_mb": round(peak / 2**20, 1),
+            "feed_offers": publication.feed.offers,
+            "feed_digest": content_digest(publication.feed.path),
+            "batches": {s: p.batches for s, p in publication.planned.items()},
+            "queued_digest": queued,
         }
     finally:
         store.close()
@@ -146,8 +243,14 @@ def run_size(products: int, scratch: Path) -> dict[str, Any]:
     same = all(ours[k] == peer[k] for k in ("feed_offers", "feed_digest", "batches", "queued_digest"))
     if not same:
         raise SystemExit(f"{products}: sliced and whole passes differ: {ours} vs {peer}")
-    return {"products": products, "offers": offers, "stock_rows": len(stock),
-            "stock_report_mb": round(report_mb, 1), "stage_seconds": round(stage_seconds, 1), "runs": runs}
+    return {
+        "products": products,
+        "offers": offers,
+        "stock_rows": len(stock),
+        "stock_report_mb": round(report_mb, 1),
+        "stage_seconds": round(stage_seconds, 1),
+        "runs": runs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         for name, run in result["runs"].items():
             print(f"{result['products']:>9} {result['offers']:>8} {name:<22} {run['peak_mb']:>8} {run['seconds']:>7}")
-    print("stock report (held whole, outside the pass): "
-          + ", ".join(f"{r['products']}: {r['stock_report_mb']} MB" for r in results))
+    print(
+        "stock report (held whole, outside the pass): "
+        + ", ".join(f"{r['products']}: {r['stock_report_mb']} MB" for r in results)
+    )
     print(f"results: {path}")
     return 0
 

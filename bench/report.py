@@ -31,10 +31,18 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
     ours = result["ours"]
     if ours.get("moysklad_log"):
         ms, crm = ours["moysklad_log"], ours["retailcrm_log"]
-        rows.append(["ours: full-import flow", _n(ours.get("flow_seconds"), 1),
-                     f"{ms['requests']}/{ms_min['requests']}", f"{_n(ms['weight'])}/{_n(ms_min['weight'])}",
-                     str(ms["refused"]), f"{crm['requests']}/{crm_min['requests']}", str(crm["refused"]),
-                     _n(ours.get("phase_peak_rss_mb"), 0)])
+        rows.append(
+            [
+                "ours: full-import flow",
+                _n(ours.get("flow_seconds"), 1),
+                f"{ms['requests']}/{ms_min['requests']}",
+                f"{_n(ms['weight'])}/{_n(ms_min['weight'])}",
+                str(ms["refused"]),
+                f"{crm['requests']}/{crm_min['requests']}",
+                str(crm["refused"]),
+                _n(ours.get("phase_peak_rss_mb"), 0),
+            ]
+        )
     for name, peer in result["peers"].items():
         log = peer.get("moysklad_log") if isinstance(peer, dict) else None
         if not log:
@@ -42,9 +50,18 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
             continue
         errors = sum((peer.get("errors") or {}).values())
         done = ("" if peer.get("completed") else " (stopped)") + (f" ({errors} failed calls)" if errors else "")
-        rows.append([f"peer: {name}{done}", _n(peer.get("seconds"), 1),
-                     f"{log['requests']}/{ms_min['requests']}", f"{_n(log['weight'])}/{_n(ms_min['weight'])}",
-                     str(log["refused"]), "n/a", "n/a", _n(peer.get("peak_rss_mb"), 0)])
+        rows.append(
+            [
+                f"peer: {name}{done}",
+                _n(peer.get("seconds"), 1),
+                f"{log['requests']}/{ms_min['requests']}",
+                f"{_n(log['weight'])}/{_n(ms_min['weight'])}",
+                str(log["refused"]),
+                "n/a",
+                "n/a",
+                _n(peer.get("peak_rss_mb"), 0),
+            ]
+        )
     return rows
 
 
@@ -55,16 +72,19 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
     """A fixed-width text table: the first column left-aligned, the others right-aligned."""
     table = [header, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in table]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """The same table in Markdown, for the README."""
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(r) + " |" for r in rows)])
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    )
 
 
 def table(result: dict[str, Any]) -> str:

@@ -54,8 +54,14 @@ CRM_BATCH = 250
 PEER_PERIOD_SECONDS = 600.0
 TARGET_RATIO = 1.1
 HOOK_ENV = "SKLADBRIDGE_BENCH_WEBHOOK_SECRET"
-QUICK = {"products": 2000, "cycles": 2, "changes": 16, "poll_seconds": 1.0, "arrival_seconds": 4.0,
-         "webhook_interval": 1.0}
+QUICK = {
+    "products": 2000,
+    "cycles": 2,
+    "changes": 16,
+    "poll_seconds": 1.0,
+    "arrival_seconds": 4.0,
+    "webhook_interval": 1.0,
+}
 
 Sync = Callable[[str], dict[str, Any]]
 
@@ -68,18 +74,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--change-share", type=float, default=0.01, help="share of stocked offers changing per cycle")
     p.add_argument("--changes", type=int, default=200, help="changes timed per latency path")
     p.add_argument("--poll-seconds", type=float, default=30.0, help="the polling path's period")
-    p.add_argument("--arrival-seconds", type=float, default=None,
-                   help="changes arrive at random moments over this long (default: 4 poll periods, "
-                        "at least 2 webhook intervals)")
-    p.add_argument("--webhook-interval", type=float, default=60.0,
-                   help="seconds between the sandbox's webhookstock notifications (MoySklad: 60-300)")
+    p.add_argument(
+        "--arrival-seconds",
+        type=float,
+        default=None,
+        help="changes arrive at random moments over this long (default: 4 poll periods, at least 2 webhook intervals)",
+    )
+    p.add_argument(
+        "--webhook-interval",
+        type=float,
+        default=60.0,
+        help="seconds between the sandbox's webhookstock notifications (MoySklad: 60-300)",
+    )
     p.add_argument("--no-webhook", action="store_true", help="skip the webhook path")
     p.add_argument("--no-peer", action="store_true", help="skip the seed module's poll")
     p.add_argument("--auth", choices=("login", "app"), default="login")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--catalog-wait", type=float, default=180.0)
-    p.add_argument("--quick", action="store_true",
-                   help="CI smoke: 2000 products, 2 cycles, 16 changes over 4 s, 1 s poll and webhook interval")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke: 2000 products, 2 cycles, 16 changes over 4 s, 1 s poll and webhook interval",
+    )
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--prefect-home", type=Path, default=BENCH / ".prefect")
     args = p.parse_args(argv)
@@ -92,6 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # -- context -----------------------------------------------------------------------------------------
+
 
 @dataclass
 class Bench:
@@ -114,15 +131,19 @@ class Bench:
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             return stock_sync(DEMO_INTEGRATION, config_path=str(self.bw.config_path), trigger=trigger)
 
-    def spent(self, since: float, until: float, *, credentials: tuple[set[str], set[str]] | None = None,
-              ) -> dict[str, Any]:
+    def spent(
+        self,
+        since: float,
+        until: float,
+        *,
+        credentials: tuple[set[str], set[str]] | None = None,
+    ) -> dict[str, Any]:
         """What the sandboxes logged in ``[since, until]`` from ``credentials`` (default: ours)."""
         from bench import measure
 
         ms_cred, crm_cred = credentials or (self.ours_ms, self.ours_crm)
         ms = measure.count_log([e for e in self.bw.demo.moysklad.log if e.credential in ms_cred], since, until, 429)
-        crm = measure.count_log([e for e in self.bw.demo.retailcrm.log if e.credential in crm_cred],
-                                since, until, 503)
+        crm = measure.count_log([e for e in self.bw.demo.retailcrm.log if e.credential in crm_cred], since, until, 503)
         return {"moysklad": ms.as_dict(), "retailcrm": crm.as_dict(), "would_ban": measure.would_ban(ms)}
 
 
@@ -135,6 +156,7 @@ def ratio(requests: int, floor: int) -> float | None:
 
 
 # -- phase 1: cycles of 1 % ----------------------------------------------------------------------------
+
 
 def run_cycles(b: Bench, cycles: int, share: float) -> list[dict[str, Any]]:
     from bench.stock_world import plan_changes
@@ -158,27 +180,50 @@ def run_cycles(b: Bench, cycles: int, share: float) -> list[dict[str, Any]]:
         floor = minimum(moved)
         ms_req, crm_req = spent["moysklad"]["requests"], spent["retailcrm"]["requests"]
         row: dict[str, Any] = {
-            "cycle": number, "offers_changed_in_moysklad": moved, "documents": "demand + salesreturn by store",
-            "minimum": floor, "requests": {"moysklad": ms_req, "retailcrm": crm_req},
-            "ratio": {"moysklad": ratio(ms_req, floor["moysklad"]), "retailcrm": ratio(crm_req, floor["retailcrm"]),
-                      "total": ratio(ms_req + crm_req, sum(floor.values()))},
+            "cycle": number,
+            "offers_changed_in_moysklad": moved,
+            "documents": "demand + salesreturn by store",
+            "minimum": floor,
+            "requests": {"moysklad": ms_req, "retailcrm": crm_req},
+            "ratio": {
+                "moysklad": ratio(ms_req, floor["moysklad"]),
+                "retailcrm": ratio(crm_req, floor["retailcrm"]),
+                "total": ratio(ms_req + crm_req, sum(floor.values())),
+            },
             "refused": {"429": spent["moysklad"]["refused"], "503": spent["retailcrm"]["refused"]},
-            "seconds": seconds, "log": spent,
+            "seconds": seconds,
+            "log": spent,
             "crm_mismatches_after": len(b.view.mismatches(c.offer_id for c in changes)),
         }
         if summary is not None:
-            row["summary"] = {k: summary.get(k) for k in ("full", "why", "rows_read", "offers_affected",
-                                                          "offers_changed", "batches_sent", "offers_sent",
-                                                          "not_found", "seconds", "requests")}
+            row["summary"] = {
+                k: summary.get(k)
+                for k in (
+                    "full",
+                    "why",
+                    "rows_read",
+                    "offers_affected",
+                    "offers_changed",
+                    "batches_sent",
+                    "offers_sent",
+                    "not_found",
+                    "seconds",
+                    "requests",
+                )
+            }
         if error:
             row["error"] = error
         out.append(row)
-        print(f"  cycle {number}: {moved} offers changed, MoySklad {ms_req}/{floor['moysklad']}, "
-              f"retailCRM {crm_req}/{floor['retailcrm']}, {seconds} s", flush=True)
+        print(
+            f"  cycle {number}: {moved} offers changed, MoySklad {ms_req}/{floor['moysklad']}, "
+            f"retailCRM {crm_req}/{floor['retailcrm']}, {seconds} s",
+            flush=True,
+        )
     return out
 
 
 # -- phase 2: latency ------------------------------------------------------------------------------------
+
 
 class Poller(threading.Thread):
     """Runs a cycle every ``period`` seconds (at once when one overran) until stopped."""
@@ -199,8 +244,12 @@ class Poller(threading.Thread):
             started = time.monotonic()
             try:
                 summary = self.run_cycle()
-                self.cycles.append({"seconds": round(time.monotonic() - started, 2),
-                                    **{k: summary.get(k) for k in ("offers_changed", "batches_sent", "skipped")}})
+                self.cycles.append(
+                    {
+                        "seconds": round(time.monotonic() - started, 2),
+                        **{k: summary.get(k) for k in ("offers_changed", "batches_sent", "skipped")},
+                    }
+                )
             except Exception as exc:
                 self.cycles.append({"seconds": round(time.monotonic() - started, 2), "error": repr(exc)})
             due += self.period
@@ -239,14 +288,19 @@ def timed_changes(b: Bench, count: int, window: float, settle: float) -> dict[st
         watcher.stop()
     latencies = [c.latency for c in changes if c.latency is not None]
     return {
-        "changes": len(changes), "held": len(latencies), "not_held": len(changes) - len(latencies),
+        "changes": len(changes),
+        "held": len(latencies),
+        "not_held": len(changes) - len(latencies),
         "arrival_seconds": window,
-        "p50": _r(percentile(latencies, 0.50)), "p95": _r(percentile(latencies, 0.95)),
-        "max": _r(max(latencies) if latencies else None), "mean": _r(sum(latencies) / len(latencies) if latencies
-                                                                     else None),
-        "by_document": {kind: {"changes": len(lat), "p50": _r(percentile(lat, 0.5)), "p95": _r(percentile(lat, 0.95))}
-                        for kind in ("salesreturn", "demand")
-                        if (lat := [c.latency for c in changes if c.document == kind and c.latency is not None])},
+        "p50": _r(percentile(latencies, 0.50)),
+        "p95": _r(percentile(latencies, 0.95)),
+        "max": _r(max(latencies) if latencies else None),
+        "mean": _r(sum(latencies) / len(latencies) if latencies else None),
+        "by_document": {
+            kind: {"changes": len(lat), "p50": _r(percentile(lat, 0.5)), "p95": _r(percentile(lat, 0.95))}
+            for kind in ("salesreturn", "demand")
+            if (lat := [c.latency for c in changes if c.document == kind and c.latency is not None])
+        },
     }
 
 
@@ -262,27 +316,33 @@ def run_polling(b: Bench, changes: int, period: float, window: float) -> dict[st
         result = timed_changes(b, changes, window, settle=2 * period + 60)
     finally:
         poller.stop()
-    result.update(path="polling", poll_seconds=period, cycles=poller.cycles,
-                  spent=b.spent(since, time.time()))
+    result.update(path="polling", poll_seconds=period, cycles=poller.cycles, spent=b.spent(since, time.time()))
     return result
 
 
 def run_webhook(b: Bench, changes: int, interval: float, window: float) -> dict[str, Any]:
     """The webhook path through the receiver; not measured when ``deployments/service/webhooks.py`` is absent."""
     if importlib.util.find_spec("deployments.service.webhooks") is None:
-        return {"path": "webhook", "measured": False,
-                "reason": "not measured: receiver not present (deployments/service/webhooks.py has not landed)"}
+        return {
+            "path": "webhook",
+            "measured": False,
+            "reason": "not measured: receiver not present (deployments/service/webhooks.py has not landed)",
+        }
     try:
         with webhook_receiver(b, interval) as receiver:
             since = time.time()
             result = timed_changes(b, changes, window, settle=2 * interval + 60)
             until = time.time()
-            result.update(path="webhook", measured=True, webhook_interval=interval, **receiver.report(since, until),
-                          spent=b.spent(since, until))
+            result.update(
+                path="webhook",
+                measured=True,
+                webhook_interval=interval,
+                **receiver.report(since, until),
+                spent=b.spent(since, until),
+            )
             return result
     except Exception:
-        return {"path": "webhook", "measured": False, "reason": "the receiver failed",
-                "error": traceback.format_exc()}
+        return {"path": "webhook", "measured": False, "reason": "the receiver failed", "error": traceback.format_exc()}
 
 
 @dataclass
@@ -299,16 +359,27 @@ class RunningReceiver:
         deliveries = self.ms.webhooks.deliveries
         kinds: dict[str, int] = {}
         for d in deliveries:
-            kind = "webhookstock" if "reportUrl" in d.body else ",".join(
-                sorted({e["meta"]["type"] for e in d.body.get("events", [])}))
+            kind = (
+                "webhookstock"
+                if "reportUrl" in d.body
+                else ",".join(sorted({e["meta"]["type"] for e in d.body.get("events", [])}))
+            )
             kinds[kind] = kinds.get(kind, 0) + 1
-        return {"subscribed": self.subscribed, "receiver_cycles": len(inside),
-                "receiver_cycle_seconds": {"p50": _r(percentile_of([c["seconds"] for c in inside], 0.5)),
-                                           "max": _r(max((c["seconds"] for c in inside), default=None))},
-                "cycles_failed_or_skipped": sum(1 for c in inside if c.get("error") or c.get("skipped")),
-                "deliveries": {"attempts": len(deliveries), "by_kind": kinds,
-                               "failed_attempts": sum(1 for d in deliveries if d.status not in (200, 204)),
-                               "dropped": len(self.ms.webhooks.dropped)}}
+        return {
+            "subscribed": self.subscribed,
+            "receiver_cycles": len(inside),
+            "receiver_cycle_seconds": {
+                "p50": _r(percentile_of([c["seconds"] for c in inside], 0.5)),
+                "max": _r(max((c["seconds"] for c in inside), default=None)),
+            },
+            "cycles_failed_or_skipped": sum(1 for c in inside if c.get("error") or c.get("skipped")),
+            "deliveries": {
+                "attempts": len(deliveries),
+                "by_kind": kinds,
+                "failed_attempts": sum(1 for d in deliveries if d.status not in (200, 204)),
+                "dropped": len(self.ms.webhooks.dropped),
+            },
+        }
 
 
 def percentile_of(values: list[float], share: float) -> float | None:
@@ -383,6 +454,7 @@ def webhook_receiver(b: Bench, interval: float) -> Iterator[RunningReceiver]:
 
 # -- phase 3: the peer -----------------------------------------------------------------------------------
 
+
 def run_peer(b: Bench, share: float) -> dict[str, Any]:
     """The seed module's cycle, once, for real: a whole stock report and an upload of every offer."""
     import httpx
@@ -408,8 +480,12 @@ def run_peer(b: Bench, share: float) -> dict[str, Any]:
     with httpx.Client(timeout=300) as http:
         auth = (ms_auth["login"], ms_auth["password"]) if "login" in ms_auth else None
         while True:
-            report = http.get(f"{b.bw.ms_url}/report/stock/bystore/current", params={"stockType": b.view.measure},
-                              headers=ms_headers, auth=auth)
+            report = http.get(
+                f"{b.bw.ms_url}/report/stock/bystore/current",
+                params={"stockType": b.view.measure},
+                headers=ms_headers,
+                auth=auth,
+            )
             if report.status_code != 429:
                 break
             refused["429"] += 1
@@ -422,12 +498,19 @@ def run_peer(b: Bench, share: float) -> dict[str, Any]:
             if code is not None:
                 per = totals.setdefault(row["assortmentId"], dict.fromkeys(b.view.codes, 0.0))
                 per[code] += max(float(row.get(b.view.measure) or 0), 0.0)
-        entries = [{"xmlId": offer, "stores": [{"code": code, "available": qty} for code, qty in
-                                               totals.get(offer, dict.fromkeys(b.view.codes, 0.0)).items()]}
-                   for offer in b.view.offers]
+        entries = [
+            {
+                "xmlId": offer,
+                "stores": [
+                    {"code": code, "available": qty}
+                    for code, qty in totals.get(offer, dict.fromkeys(b.view.codes, 0.0)).items()
+                ],
+            }
+            for offer in b.view.offers
+        ]
         uploads, last = 0, 0.0
         for start in range(0, len(entries), CRM_BATCH):
-            body = {"offers": json.dumps(entries[start:start + CRM_BATCH]), "site": DEMO_INTEGRATION}
+            body = {"offers": json.dumps(entries[start : start + CRM_BATCH]), "site": DEMO_INTEGRATION}
             while True:
                 time.sleep(max(0.0, last + 0.105 - time.monotonic()))  # 10 requests a second, the CRM's limit
                 last = time.monotonic()
@@ -442,17 +525,20 @@ def run_peer(b: Bench, share: float) -> dict[str, Any]:
     spent = b.spent(since, time.time(), credentials=(b.ours_ms, {_digest(crm_key)}))
     return {
         "what": "every 10 minutes: one whole report/stock/bystore/current read, then every stocked offer "
-                "uploaded in 250-offer batches (paced at 10 requests/s)",
-        "offers": len(entries), "offers_changed_in_moysklad": sum(1 for c in changes if c.expected != c.before),
+        "uploaded in 250-offer batches (paced at 10 requests/s)",
+        "offers": len(entries),
+        "offers_changed_in_moysklad": sum(1 for c in changes if c.expected != c.before),
         "requests": {"moysklad": spent["moysklad"]["requests"], "retailcrm": spent["retailcrm"]["requests"]},
         "minimum_for_the_same_changes": minimum(sum(1 for c in changes if c.expected != c.before)),
         "refused": {"429": spent["moysklad"]["refused"], "503": spent["retailcrm"]["refused"]},
-        "cycle_seconds": round(seconds, 2), "read_seconds": round(read_seconds, 2),
+        "cycle_seconds": round(seconds, 2),
+        "read_seconds": round(read_seconds, 2),
         "latency_model": {
             "what": "a change waits for the next 10-minute poll (uniform over the period), then the cycle",
             "period_seconds": PEER_PERIOD_SECONDS,
             "p50": round(0.50 * PEER_PERIOD_SECONDS + seconds, 1),
-            "p95": round(0.95 * PEER_PERIOD_SECONDS + seconds, 1)},
+            "p95": round(0.95 * PEER_PERIOD_SECONDS + seconds, 1),
+        },
         "crm_mismatches_after": len(b.view.mismatches(c.offer_id for c in changes)),
         "log": spent,
     }
@@ -466,6 +552,7 @@ def _digest(secret: str) -> str:
 
 # -- the run ------------------------------------------------------------------------------------------------
 
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
@@ -478,9 +565,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = BENCH / ".work"
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
-        "benchmark": "stock_sync", "products": args.products, "stores": args.stores, "auth": args.auth,
-        "parameters": {k: getattr(args, k) for k in ("cycles", "change_share", "changes", "poll_seconds",
-                                                    "arrival_seconds", "webhook_interval", "seed")},
+        "benchmark": "stock_sync",
+        "products": args.products,
+        "stores": args.stores,
+        "auth": args.auth,
+        "parameters": {
+            k: getattr(args, k)
+            for k in (
+                "cycles",
+                "change_share",
+                "changes",
+                "poll_seconds",
+                "arrival_seconds",
+                "webhook_interval",
+                "seed",
+            )
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "targets": {"requests_ratio": TARGET_RATIO, "refused": 0, "webhook_p95_seconds": 30},
         "notes": [
@@ -494,8 +594,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(dir=work, prefix=f"stock-{args.products}-") as tmp:
         seeded = time.monotonic()
-        with bench_world(Path(tmp), args.products, auth=args.auth, weight_day=None, stores=args.stores,
-                         seed=args.seed) as bw:
+        with bench_world(
+            Path(tmp), args.products, auth=args.auth, weight_day=None, stores=args.stores, seed=args.seed
+        ) as bw:
             result["world"] = {"seed_seconds": round(time.monotonic() - seeded, 1)}
             config = take_webhooks(bw.config_path)
             with get_client(sync_client=True) as client:
@@ -511,8 +612,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # only our flow has called the sandboxes so far: its credentials tell our requests apart
             ours_ms = {e.credential for e in bw.demo.moysklad.log if e.credential}
             ours_crm = {e.credential for e in bw.demo.retailcrm.log if e.credential}
-            b = Bench(bw, view, Operator(bw.demo.moysklad, bw.ms_url), random.Random(args.seed + 11),
-                      ours_ms, ours_crm)
+            b = Bench(bw, view, Operator(bw.demo.moysklad, bw.ms_url), random.Random(args.seed + 11), ours_ms, ours_crm)
             result["world"].update(stocked_offers=len(view.offers), crm_warehouses=view.codes, measure=measure)
             phases: dict[str, float] = {}
             result["phase_seconds"] = phases
@@ -529,24 +629,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 with phase("first_cycle", "first stock-sync cycle (a whole read; not measured) ..."):
                     first = b.sync()
-                result["first_cycle"] = {"seconds": phases.get("first_cycle"),
-                                         **{k: first.get(k) for k in ("full", "why", "rows_read", "offers_changed",
-                                                                      "batches_sent", "requests")}}
+                result["first_cycle"] = {
+                    "seconds": phases.get("first_cycle"),
+                    **{
+                        k: first.get(k)
+                        for k in ("full", "why", "rows_read", "offers_changed", "batches_sent", "requests")
+                    },
+                }
                 result["crm_mismatches_before"] = len(view.mismatches(view.offers))
-                with phase("cycles", f"{args.cycles} cycles, {args.change_share:.0%} of {len(view.offers)} "
-                                     "offers changing ..."):
+                with phase(
+                    "cycles", f"{args.cycles} cycles, {args.change_share:.0%} of {len(view.offers)} offers changing ..."
+                ):
                     result["cycles"] = run_cycles(b, args.cycles, args.change_share)
-                with phase("polling", f"latency, polling every {args.poll_seconds:g} s: {args.changes} changes "
-                                      f"over {args.arrival_seconds:g} s ..."):
-                    result["latency"] = {"polling": run_polling(b, args.changes, args.poll_seconds,
-                                                                args.arrival_seconds)}
+                with phase(
+                    "polling",
+                    f"latency, polling every {args.poll_seconds:g} s: {args.changes} changes "
+                    f"over {args.arrival_seconds:g} s ...",
+                ):
+                    result["latency"] = {
+                        "polling": run_polling(b, args.changes, args.poll_seconds, args.arrival_seconds)
+                    }
                 if args.no_webhook:
                     result["latency"]["webhook"] = {"path": "webhook", "measured": False, "reason": "--no-webhook"}
                 else:
-                    with phase("webhook", f"latency, webhook path (webhookstock every {args.webhook_interval:g} s)"
-                                          f": {args.changes} changes over {args.arrival_seconds:g} s ..."):
-                        result["latency"]["webhook"] = run_webhook(b, args.changes, args.webhook_interval,
-                                                                   args.arrival_seconds)
+                    with phase(
+                        "webhook",
+                        f"latency, webhook path (webhookstock every {args.webhook_interval:g} s)"
+                        f": {args.changes} changes over {args.arrival_seconds:g} s ...",
+                    ):
+                        result["latency"]["webhook"] = run_webhook(
+                            b, args.changes, args.webhook_interval, args.arrival_seconds
+                        )
                 if not args.no_peer:
                     with phase("peer", "the seed module's poll, once ..."):
                         result["peer"] = run_peer(b, args.change_share)
@@ -584,15 +697,18 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
         "worst_cycle_ratio": worst,
         "requests_within_1_1x": None if worst is None else worst <= TARGET_RATIO,
         "zero_429_503": all(not c["refused"]["429"] and not c["refused"]["503"] for c in cycles)
-        and all(not (p.get("spent") or {}).get("moysklad", {}).get("refused")
-                and not (p.get("spent") or {}).get("retailcrm", {}).get("refused")
-                for p in (result.get("latency") or {}).values()),
+        and all(
+            not (p.get("spent") or {}).get("moysklad", {}).get("refused")
+            and not (p.get("spent") or {}).get("retailcrm", {}).get("refused")
+            for p in (result.get("latency") or {}).values()
+        ),
         "crm_converged": all(c["crm_mismatches_after"] == 0 and "error" not in c for c in cycles),
         "webhook_p95_within_30s": (webhook["p95"] <= 30 if webhook.get("p95") is not None else None),
     }
 
 
 # -- report -------------------------------------------------------------------------------------------------
+
 
 def _fmt(value: Any) -> str:
     if value is None:
@@ -605,18 +721,31 @@ def _fmt(value: Any) -> str:
 def cycle_rows(result: dict[str, Any]) -> list[list[str]]:
     rows = []
     for c in result.get("cycles") or []:
-        rows.append([f"ours: cycle {c['cycle']}", str(c["offers_changed_in_moysklad"]),
-                     f"{c['requests']['moysklad']}/{c['minimum']['moysklad']}",
-                     f"{c['requests']['retailcrm']}/{c['minimum']['retailcrm']}", _fmt(c["ratio"]["total"]),
-                     f"{c['refused']['429']}/{c['refused']['503']}", _fmt(c["seconds"])])
+        rows.append(
+            [
+                f"ours: cycle {c['cycle']}",
+                str(c["offers_changed_in_moysklad"]),
+                f"{c['requests']['moysklad']}/{c['minimum']['moysklad']}",
+                f"{c['requests']['retailcrm']}/{c['minimum']['retailcrm']}",
+                _fmt(c["ratio"]["total"]),
+                f"{c['refused']['429']}/{c['refused']['503']}",
+                _fmt(c["seconds"]),
+            ]
+        )
     peer = result.get("peer")
     if peer:
         floor = peer["minimum_for_the_same_changes"]
-        rows.append(["peer: seed module's poll", str(peer["offers_changed_in_moysklad"]),
-                     f"{peer['requests']['moysklad']}/{floor['moysklad']}",
-                     f"{peer['requests']['retailcrm']}/{floor['retailcrm']}",
-                     _fmt(ratio(sum(peer["requests"].values()), sum(floor.values()))),
-                     f"{peer['refused']['429']}/{peer['refused']['503']}", _fmt(peer["cycle_seconds"])])
+        rows.append(
+            [
+                "peer: seed module's poll",
+                str(peer["offers_changed_in_moysklad"]),
+                f"{peer['requests']['moysklad']}/{floor['moysklad']}",
+                f"{peer['requests']['retailcrm']}/{floor['retailcrm']}",
+                _fmt(ratio(sum(peer["requests"].values()), sum(floor.values()))),
+                f"{peer['refused']['429']}/{peer['refused']['503']}",
+                _fmt(peer["cycle_seconds"]),
+            ]
+        )
     return rows
 
 
@@ -627,8 +756,11 @@ LATENCY_HEADER = ["path", "changes held", "p50 s", "p95 s", "max s"]
 def latency_rows(result: dict[str, Any]) -> list[list[str]]:
     rows = []
     for name, lat in (result.get("latency") or {}).items():
-        label = (f"polling every {_fmt(lat.get('poll_seconds'))} s" if name == "polling"
-                 else f"webhook (webhookstock every {_fmt(lat.get('webhook_interval'))} s)")
+        label = (
+            f"polling every {_fmt(lat.get('poll_seconds'))} s"
+            if name == "polling"
+            else f"webhook (webhookstock every {_fmt(lat.get('webhook_interval'))} s)"
+        )
         if lat.get("measured") is False:
             rows.append([f"webhook: {lat.get('reason')}", "-", "-", "-", "-"])
             continue
@@ -636,8 +768,15 @@ def latency_rows(result: dict[str, Any]) -> list[list[str]]:
     peer = result.get("peer")
     if peer:
         model = peer["latency_model"]
-        rows.append([f"peer: 10-minute poll (model + measured {_fmt(peer['cycle_seconds'])} s cycle)", "-",
-                     _fmt(model["p50"]), _fmt(model["p95"]), _fmt(PEER_PERIOD_SECONDS + peer["cycle_seconds"])])
+        rows.append(
+            [
+                f"peer: 10-minute poll (model + measured {_fmt(peer['cycle_seconds'])} s cycle)",
+                "-",
+                _fmt(model["p50"]),
+                _fmt(model["p95"]),
+                _fmt(PEER_PERIOD_SECONDS + peer["cycle_seconds"]),
+            ]
+        )
     return rows
 
 
@@ -651,13 +790,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result = run(args)
     result["total_seconds"] = round(time.monotonic() - started, 1)
-    result["tables_markdown"] = {"cycles": markdown_table(CYCLE_HEADER, cycle_rows(result)),
-                                 "latency": markdown_table(LATENCY_HEADER, latency_rows(result))}
+    result["tables_markdown"] = {
+        "cycles": markdown_table(CYCLE_HEADER, cycle_rows(result)),
+        "latency": markdown_table(LATENCY_HEADER, latency_rows(result)),
+    }
     path = write_result(result, args.out, f"stock_sync-{result['products']}")
     print()
-    print(f"stock sync, {args.products} products ({result['world'].get('stocked_offers')} stocked offers), "
-          f"{args.stores} stores, {args.change_share:.0%} changing per cycle; minimum = 1 MoySklad read + "
-          f"ceil(changed / 250) retailCRM uploads")
+    print(
+        f"stock sync, {args.products} products ({result['world'].get('stocked_offers')} stocked offers), "
+        f"{args.stores} stores, {args.change_share:.0%} changing per cycle; minimum = 1 MoySklad read + "
+        f"ceil(changed / 250) retailCRM uploads"
+    )
     print(text_table(CYCLE_HEADER, cycle_rows(result)))
     print()
     print(text_table(LATENCY_HEADER, latency_rows(result)))

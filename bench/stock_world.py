@@ -59,8 +59,9 @@ class Change:
 class StockView:
     """The offers both sides know, the store mapping, and what the CRM should hold."""
 
-    def __init__(self, ms: MoySkladSandbox, crm: RetailCRMSandbox, store_names: dict[str, str],
-                 measure: str = "freeStock") -> None:
+    def __init__(
+        self, ms: MoySkladSandbox, crm: RetailCRMSandbox, store_names: dict[str, str], measure: str = "freeStock"
+    ) -> None:
         self.ms, self.crm, self.measure = ms, crm, measure
         by_name = {str(s["name"]): str(s["id"]) for s in ms.store.of_type("store").values()}
         self.store_code = {by_name[name]: code for name, code in store_names.items() if code and name in by_name}
@@ -139,8 +140,11 @@ class Operator:
         self.requests = 0
         token = secrets.token_urlsafe(24)
         ms.tokens[token] = "app"
-        self.http = httpx.Client(base_url=ms_url.rstrip("/"), timeout=120,
-                                 headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"})
+        self.http = httpx.Client(
+            base_url=ms_url.rstrip("/"),
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+        )
         self.organization = next(iter(ms.store.of_type("organization")))
         agents = list(ms.store.of_type("counterparty"))
         self.agent = agents[0] if agents else str(self._post("counterparty", {"name": "Покупатель"})["id"])
@@ -164,8 +168,10 @@ class Operator:
             "organization": {"meta": entity_meta("organization", self.organization)},
             "agent": {"meta": entity_meta("counterparty", self.agent)},
             "store": {"meta": entity_meta("store", store_id)},
-            "positions": [{"assortment": {"meta": entity_meta(self.ms_kind(c.offer_id), c.offer_id)},
-                           "quantity": abs(c.delta)} for c in lines],
+            "positions": [
+                {"assortment": {"meta": entity_meta(self.ms_kind(c.offer_id), c.offer_id)}, "quantity": abs(c.delta)}
+                for c in lines
+            ],
         }
 
     def ms_kind(self, offer_id: str) -> str:
@@ -179,7 +185,7 @@ class Operator:
         for kind in (DOC_IN, DOC_OUT):
             docs = [(store, lines) for (k, store), lines in groups.items() if k == kind]
             for start in range(0, len(docs), 100):
-                part = docs[start:start + 100]
+                part = docs[start : start + 100]
                 saved = self._post(kind, [self._document(kind, store, lines) for store, lines in part])
                 now = time.time()
                 for (_, lines), answer in zip(part, saved, strict=True):

@@ -44,14 +44,17 @@ class BenchWorld:
 
 def store_mapping(world: DemoWorld) -> dict[str, str]:
     """Every MoySklad store onto the CRM's two warehouses, alternately (none left out)."""
-    names = sorted((s["name"] for s in world.moysklad.store.of_type("store").values()),
-                   key=lambda n: (n != "Основной склад", len(n), n))
+    names = sorted(
+        (s["name"] for s in world.moysklad.store.of_type("store").values()),
+        key=lambda n: (n != "Основной склад", len(n), n),
+    )
     return {name: CRM_CODES[i % len(CRM_CODES)] for i, name in enumerate(names)}
 
 
 @contextmanager
-def bench_world(workdir: Path, products: int, *, auth: Auth, weight_day: date | None, stores: int = 10,
-                seed: int = 0) -> Iterator[BenchWorld]:
+def bench_world(
+    workdir: Path, products: int, *, auth: Auth, weight_day: date | None, stores: int = 10, seed: int = 0
+) -> Iterator[BenchWorld]:
     """Start the demo world and write the benchmark's config next to the demo's."""
     with demo_world(workdir, products, seed=seed, stores=stores) as world:
         if weight_day is not None:

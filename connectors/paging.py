@@ -18,8 +18,15 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from connectors.http.errors import PagingLoopError
 
-__all__ = ["NextLinkPaginator", "OffsetPaginator", "PageNumberPaginator", "Paginator", "PagingLoopError",
-           "SinceIdPaginator", "follow"]
+__all__ = [
+    "NextLinkPaginator",
+    "OffsetPaginator",
+    "PageNumberPaginator",
+    "Paginator",
+    "PagingLoopError",
+    "SinceIdPaginator",
+    "follow",
+]
 
 TokenT = TypeVar("TokenT", bound=Hashable)
 P = TypeVar("P")
@@ -58,8 +65,15 @@ class Paginator(ABC, Generic[TokenT]):
     what: ClassVar[str] = "page"  # the token's name in messages
 
     def __init__(
-        self, start: TokenT, *, system: str, endpoint: str, rows: Rows = page_as_rows, row_key: Key = row_id,
-        echoed: Callable[[Any], TokenT | None] | None = None, limit: int | None = None,
+        self,
+        start: TokenT,
+        *,
+        system: str,
+        endpoint: str,
+        rows: Rows = page_as_rows,
+        row_key: Key = row_id,
+        echoed: Callable[[Any], TokenT | None] | None = None,
+        limit: int | None = None,
     ) -> None:
         self.current = start
         self.finished = False
@@ -125,8 +139,9 @@ class Paginator(ABC, Generic[TokenT]):
 
     def loop_error(self, what: str) -> PagingLoopError:
         """The error naming the endpoint and what came back."""
-        return PagingLoopError(self.system, self.endpoint, None,
-                               f"{what}: following it would page forever (after {self.pages} pages)")
+        return PagingLoopError(
+            self.system, self.endpoint, None, f"{what}: following it would page forever (after {self.pages} pages)"
+        )
 
 
 class OffsetPaginator(Paginator[int]):
@@ -141,13 +156,22 @@ class OffsetPaginator(Paginator[int]):
     what = "offset"
 
     def __init__(
-        self, limit: int, *, start: int = 0, system: str, endpoint: str, rows: Rows = page_as_rows,
-        total: Count | None = None, echoed: Count | None = None, row_key: Key = row_id,
+        self,
+        limit: int,
+        *,
+        start: int = 0,
+        system: str,
+        endpoint: str,
+        rows: Rows = page_as_rows,
+        total: Count | None = None,
+        echoed: Count | None = None,
+        row_key: Key = row_id,
     ) -> None:
         if limit <= 0:
             raise ValueError("limit must be positive")
-        super().__init__(start, system=system, endpoint=endpoint, rows=rows, row_key=row_key, echoed=echoed,
-                         limit=limit)
+        super().__init__(
+            start, system=system, endpoint=endpoint, rows=rows, row_key=row_key, echoed=echoed, limit=limit
+        )
         self.step = limit
         self._total = total
 
@@ -173,12 +197,20 @@ class PageNumberPaginator(Paginator[int]):
     """
 
     def __init__(
-        self, *, start: int = 1, system: str, endpoint: str, rows: Rows = page_as_rows,
-        total_pages: Count | None = None, echoed: Count | None = None, limit: int | None = None,
+        self,
+        *,
+        start: int = 1,
+        system: str,
+        endpoint: str,
+        rows: Rows = page_as_rows,
+        total_pages: Count | None = None,
+        echoed: Count | None = None,
+        limit: int | None = None,
         row_key: Key = row_id,
     ) -> None:
-        super().__init__(start, system=system, endpoint=endpoint, rows=rows, row_key=row_key, echoed=echoed,
-                         limit=limit)
+        super().__init__(
+            start, system=system, endpoint=endpoint, rows=rows, row_key=row_key, echoed=echoed, limit=limit
+        )
         self._total_pages = total_pages
 
     def next_token(self, page: Any) -> int:
@@ -205,8 +237,14 @@ class SinceIdPaginator(Paginator[int | None]):
     what = "sinceId"
 
     def __init__(
-        self, start: int | None, *, system: str, endpoint: str, rows: Rows = page_as_rows,
-        record_id: Callable[[Any], int] = lambda record: int(record["id"]), limit: int | None = None,
+        self,
+        start: int | None,
+        *,
+        system: str,
+        endpoint: str,
+        rows: Rows = page_as_rows,
+        record_id: Callable[[Any], int] = lambda record: int(record["id"]),
+        limit: int | None = None,
         is_last: Callable[[Any], bool] | None = None,
     ) -> None:
         super().__init__(start, system=system, endpoint=endpoint, rows=rows, limit=limit)
@@ -221,8 +259,9 @@ class SinceIdPaginator(Paginator[int | None]):
         return token is not None and (self.current is None or token > self.current)
 
     def loop_error(self, what: str) -> PagingLoopError:
-        return PagingLoopError(self.system, self.endpoint, None,
-                               f"history did not advance past sinceId={self.current} ({what})")
+        return PagingLoopError(
+            self.system, self.endpoint, None, f"history did not advance past sinceId={self.current} ({what})"
+        )
 
     def has_more(self, page: Any) -> bool:
         return super().has_more(page) and not (self._is_last and self._is_last(page))
@@ -239,8 +278,14 @@ class NextLinkPaginator(Paginator[str | None]):
     what = "next link"
 
     def __init__(
-        self, *, next_link: Callable[[Any], str | None], start: str | None = None, system: str, endpoint: str,
-        rows: Rows = page_as_rows, row_key: Key = row_id,
+        self,
+        *,
+        next_link: Callable[[Any], str | None],
+        start: str | None = None,
+        system: str,
+        endpoint: str,
+        rows: Rows = page_as_rows,
+        row_key: Key = row_id,
     ) -> None:
         super().__init__(start, system=system, endpoint=endpoint, rows=rows, row_key=row_key)
         self._next_link = next_link

@@ -46,7 +46,8 @@ def backfill(ex: Exchange[OrderRun], wanted: Window | None, max_pages: int) -> O
     for win in windows:
         ex.explain = lambda exc, stream=win.stream: (
             f"archive backfill {stream} failed (the next run goes on from page "
-            f"{run.store.cursors.get(run.name, stream) or 1}): {exc}")
+            f"{run.store.cursors.get(run.name, stream) or 1}): {exc}"
+        )
         progress = Progress(f"{run.name}: archive {win.stream}, pages staged and sent")
         results.append(backfill_window(run, win, max_pages, _on_page(progress)))
     ex.explain = None
@@ -63,9 +64,15 @@ def _on_page(progress: Progress) -> Callable[[Backfilled], None]:
 
 
 @flow(name="archive-backfill", flow_run_name="archive-backfill/{integration}", log_prints=False)  # type: ignore[arg-type]
-def archive_backfill(integration: str, config_path: str | None = None, date_from: date | None = None,
-                     date_to: date | None = None, statuses: list[str] | None = None, max_pages: int = MAX_PAGES,
-                     trigger: str = "schedule") -> dict[str, Any]:
+def archive_backfill(
+    integration: str,
+    config_path: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    statuses: list[str] | None = None,
+    max_pages: int = MAX_PAGES,
+    trigger: str = "schedule",
+) -> dict[str, Any]:
     """Backfill ``integration``'s orders created from ``date_from`` to ``date_to`` in ``statuses``.
 
     Args:
@@ -81,6 +88,6 @@ def archive_backfill(integration: str, config_path: str | None = None, date_from
     if (date_from is None) != (date_to is None):
         raise ValueError("give both date_from and date_to, or neither (then unfinished backfills go on)")
     wanted = window(date_from, date_to, statuses) if date_from and date_to else None
-    return run_exchange(ARCHIVE_BACKFILL, integration, config_path, plan_order_run,
-                        lambda ex: backfill(ex, wanted, max_pages), trigger)
-
+    return run_exchange(
+        ARCHIVE_BACKFILL, integration, config_path, plan_order_run, lambda ex: backfill(ex, wanted, max_pages), trigger
+    )

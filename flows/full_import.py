@@ -22,17 +22,17 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from hub.exchanges import FULL_IMPORT
 from tasks.catalog.bundles import pull_bundle_components
 from tasks.catalog.extract import catalog_mappings, import_assortment, pull_reference, pull_stock
-from tasks.catalog.feed import await_catalog_load
 from tasks.catalog.prune import forget_removed
-from tasks.catalog.publication import publish_catalog
+from tasks.catalog.publication import channel_loaded, publish_catalog
 from tasks.catalog.report import catalog_outcome
 from tasks.catalog.run import CatalogRun, plan_catalog_run
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.publish import drain
 
 
-def import_catalog(ex: Exchange[CatalogRun], pages_per_task: int, batches_per_task: int,
-                   catalog_wait: float) -> Outcome:
+def import_catalog(
+    ex: Exchange[CatalogRun], pages_per_task: int, batches_per_task: int, catalog_wait: float
+) -> Outcome:
     """Reference books, mappings checked, assortment and stock read, the removed forgotten; the feed
     written and what changed queued; the channel given time to load a changed feed; the queue sent."""
     run = ex.run
@@ -43,19 +43,26 @@ def import_catalog(ex: Exchange[CatalogRun], pages_per_task: int, batches_per_ta
     pruned = forget_removed(run, pages)
     bundles_known = not run.wants_stock or pull_bundle_components(run, pages.bundles) is not None
     publication = publish_catalog(run, stock_future.result(), mappings)
-    # a feed this run did not change may still be unloaded (a re-run after a crash): offers the
-    # channel never accepted say so
-    loaded = not (catalog_wait > 0 and publication.planned
-                  and (publication.feed.changed or publication.new_offers)) or await_catalog_load(
-        run, reference.channel.catalog_stamp, catalog_wait, publication.new_offers,
-        feed_changed=publication.feed.changed)
+    loaded = channel_loaded(run, publication, reference.channel.catalog_stamp, catalog_wait)
     uploaded = {stream: drain(run, stream, batches_per_task) for stream in publication.planned}
-    return catalog_outcome(run, pages, pruned, publication, uploaded, list(mappings.warnings),
-                           bundles_known=bundles_known, catalog_loaded=loaded)
+    return catalog_outcome(
+        run,
+        pages,
+        pruned,
+        publication,
+        uploaded,
+        list(mappings.warnings),
+        bundles_known=bundles_known,
+        catalog_loaded=loaded,
+    )
 
 
-@flow(name="full-import", flow_run_name="full-import/{integration}",
-      task_runner=ThreadPoolTaskRunner(max_workers=3), log_prints=False)  # type: ignore[arg-type]
+@flow(
+    name="full-import",
+    flow_run_name="full-import/{integration}",
+    task_runner=ThreadPoolTaskRunner(max_workers=3),  # type: ignore[arg-type]
+    log_prints=False,
+)
 def full_import(
     integration: str,
     config_path: str | None = None,
@@ -77,6 +84,10 @@ def full_import(
             lost data or was edited by hand).
     """
     token = uuid.uuid4().hex if resend_all else None
-    return run_exchange(FULL_IMPORT, integration, config_path,
-                        lambda config, name, store: plan_catalog_run(config, name, store, resend_token=token),
-                        lambda ex: import_catalog(ex, pages_per_task, batches_per_task, catalog_wait_seconds))
+    return run_exchange(
+        FULL_IMPORT,
+        integration,
+        config_path,
+        lambda config, name, store: plan_catalog_run(config, name, store, resend_token=token),
+        lambda ex: import_catalog(ex, pages_per_task, batches_per_task, catalog_wait_seconds),
+    )

@@ -56,5 +56,11 @@ def stock_sync(
             the summary's lag is measured from it.
         batches_per_task: upload batches per task run.
     """
-    return run_exchange(STOCK_SYNC, integration, config_path, plan_stock_run,
-                        lambda ex: sync(ex, full, batches_per_task, noticed_at), trigger)
+    return run_exchange(
+        STOCK_SYNC,
+        integration,
+        config_path,
+        plan_stock_run,
+        lambda ex: sync(ex, full, batches_per_task, noticed_at),
+        trigger,
+    )

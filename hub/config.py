@@ -113,8 +113,9 @@ class Integration(BaseModel):
                     path, message = _describe(err)[0]
                     problems.append((".".join(p for p in (str(alias), path) if p), f"{message} ({raw['system']})"))
         if problems:
-            raise PydanticCustomError("system_settings", "{count} problem(s) in systems",
-                                      {"count": len(problems), "problems": problems})
+            raise PydanticCustomError(
+                "system_settings", "{count} problem(s) in systems", {"count": len(problems), "problems": problems}
+            )
         return typed
 
     @field_validator("mappings")
@@ -148,13 +149,16 @@ class Config(BaseModel):
         if not isinstance(value, Mapping):
             return value
         if len(value) > MAX_INTEGRATIONS:
-            raise ValueError(f"{len(value)} integrations, more than {MAX_INTEGRATIONS} in one file: split "
-                             "them across config files")
+            raise ValueError(
+                f"{len(value)} integrations, more than {MAX_INTEGRATIONS} in one file: split them across config files"
+            )
         for name in value:
             if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
                 shown = f"{str(name)[:20]!r}" + ("…" if len(str(name)) > 20 else "")
-                raise ValueError(f"integration name {shown} must be 1 to {MAX_NAME} characters "
-                                 "(it is part of the hub store's keys and of URLs)")
+                raise ValueError(
+                    f"integration name {shown} must be 1 to {MAX_NAME} characters "
+                    "(it is part of the hub store's keys and of URLs)"
+                )
         return value
 
     @field_validator("database_url")
@@ -163,8 +167,10 @@ class Config(BaseModel):
         if value is not None:
             scheme = value.split("://", 1)[0] if "://" in value else ""
             if scheme not in DATABASE_SCHEMES:
-                raise ValueError(f"unknown scheme {scheme or value[:20]!r}: expected sqlite:///PATH or "
-                                 "postgresql://USER:PASSWORD@HOST:PORT/DB")
+                raise ValueError(
+                    f"unknown scheme {scheme or value[:20]!r}: expected sqlite:///PATH or "
+                    "postgresql://USER:PASSWORD@HOST:PORT/DB"
+                )
             if scheme.startswith("postgresql"):
                 from hub.store.db import postgres_driver_missing
 
@@ -221,13 +227,20 @@ def load_config(path: Path | str | None = None, *, require_secrets: bool = True)
     source = find_config_path(path)
     try:
         if source.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigError(str(source), [("", f"the file is larger than {MAX_FILE_BYTES // 1000} KB: "
-                                             "is it the right file?")])
+            raise ConfigError(
+                str(source), [("", f"the file is larger than {MAX_FILE_BYTES // 1000} KB: is it the right file?")]
+            )
         raw = _load_yaml(source.read_text(encoding="utf-8"), str(source)) or {}
     except FileNotFoundError:
         raise ConfigError(
-            str(source), [("", "config file not found; pass --config, set SKLADBRIDGE_CONFIG, "
-                           "or create ./skladbridge.yaml (see examples/demo.yaml)")]
+            str(source),
+            [
+                (
+                    "",
+                    "config file not found; pass --config, set SKLADBRIDGE_CONFIG, "
+                    "or create ./skladbridge.yaml (see examples/demo.yaml)",
+                )
+            ],
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(str(source), [("", f"not valid YAML: {exc}")]) from None
@@ -259,8 +272,10 @@ def _check_limits(text: str) -> None:
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
-                raise _YamlLimit(f"more than {MAX_ALIASES} YAML aliases (*name), at line {line}: "
-                                 "write the values out or use fewer anchors")
+                raise _YamlLimit(
+                    f"more than {MAX_ALIASES} YAML aliases (*name), at line {line}: "
+                    "write the values out or use fewer anchors"
+                )
             size = sizes.get(str(event.anchor), 1)
         elif isinstance(event, yaml.ScalarEvent):
             size = 1
@@ -280,8 +295,10 @@ def _check_limits(text: str) -> None:
         if open_:
             open_[-1][1] += size
         if size > MAX_NODES or (open_ and open_[-1][1] > MAX_NODES):
-            raise _YamlLimit(f"more than {MAX_NODES} values once its aliases (*name) are expanded, at line "
-                             f"{line}: write the values out or use fewer anchors")
+            raise _YamlLimit(
+                f"more than {MAX_NODES} values once its aliases (*name) are expanded, at line "
+                f"{line}: write the values out or use fewer anchors"
+            )
 
 
 def _load_yaml(text: str, label: str) -> Any:
@@ -342,10 +359,19 @@ def resolve_secret(ref: str | None) -> str | None:
 
             settings = get_current_settings()
             where = settings.api.url or f"the local Prefect server of PREFECT_HOME={settings.home}"
-            raise ConfigError("prefect", [(ref, (
-                f"no Prefect Secret block named {block!r} on {where}; create it there with "
-                f"`prefect block create secret` or in Python: "
-                f"`from prefect.blocks.system import Secret; Secret(value=...).save({block!r})`"))]) from None
+            raise ConfigError(
+                "prefect",
+                [
+                    (
+                        ref,
+                        (
+                            f"no Prefect Secret block named {block!r} on {where}; create it there with "
+                            f"`prefect block create secret` or in Python: "
+                            f"`from prefect.blocks.system import Secret; Secret(value=...).save({block!r})`"
+                        ),
+                    )
+                ],
+            ) from None
     raise ConfigError("config", [("", "secret reference must be ${ENV_VAR} or prefect-secret:<block>")])
 
 
@@ -377,7 +403,10 @@ def redact_url(url: str) -> str:
 
 
 def _interpolate(
-    value: Any, path: tuple[str, ...], problems: list[tuple[str, str]], require_secrets: bool = True,
+    value: Any,
+    path: tuple[str, ...],
+    problems: list[tuple[str, str]],
+    require_secrets: bool = True,
     secrets: frozenset[str] = frozenset(),
 ) -> Any:
     """``${ENV}`` references filled in, except in secrets (checked to be references, kept as they are).
@@ -385,8 +414,11 @@ def _interpolate(
     ``secrets``: the keys of the mapping ``value`` that hold secrets (a system entry's SecretRef fields).
     """
     if isinstance(value, Mapping):
-        inner = _system_secrets(value) if len(path) == 4 and path[0] == "integrations" and path[2] == "systems" \
+        inner = (
+            _system_secrets(value)
+            if len(path) == 4 and path[0] == "integrations" and path[2] == "systems"
             else frozenset()
+        )
         return {k: _interpolate(v, (*path, str(k)), problems, require_secrets, inner) for k, v in value.items()}
     if isinstance(value, list):
         return [_interpolate(v, (*path, str(i)), problems, require_secrets) for i, v in enumerate(value)]
@@ -402,9 +434,7 @@ def _interpolate(
             if require_secrets and env_match and env_match.group(1) not in os.environ:
                 problems.append((dotted, f"environment variable {env_match.group(1)} is not set"))
             return value
-        problems.append(
-            (dotted, "secrets must not be written in the file: use ${ENV_VAR} or prefect-secret:<block>")
-        )
+        problems.append((dotted, "secrets must not be written in the file: use ${ENV_VAR} or prefect-secret:<block>"))
         return value
 
     def substitute(match: re.Match[str]) -> str:
@@ -450,14 +480,20 @@ def _edges_of_raw_integrations(raw: Any) -> list[tuple[str, str]]:
     with schema errors still gets its edges checked, as far as its systems and flows can be read, so
     that one pass reports everything."""
     problems: list[tuple[str, str]] = []
-    for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
+    for name, value in raw.items() if isinstance(raw, Mapping) else ():
         if not isinstance(value, Mapping):
             continue
         systems, flows = value.get("systems"), value.get("flows")
-        kinds = {str(alias): str(spec["system"]) for alias, spec in _items(systems)
-                 if isinstance(spec, Mapping) and "system" in spec}
-        edges = {str(stream): (edge.get("from"), edge.get("to")) for stream, edge in _items(flows)
-                 if isinstance(edge, Mapping)}
+        kinds = {
+            str(alias): str(spec["system"])
+            for alias, spec in _items(systems)
+            if isinstance(spec, Mapping) and "system" in spec
+        }
+        edges = {
+            str(stream): (edge.get("from"), edge.get("to"))
+            for stream, edge in _items(flows)
+            if isinstance(edge, Mapping)
+        }
         problems += _integration_edges(str(name), kinds, edges)
     return problems
 
@@ -467,13 +503,20 @@ def _items(value: Any) -> list[tuple[Any, Any]]:
 
 
 def _check_edges(config: Config) -> list[tuple[str, str]]:
-    return [problem for name, integ in config.integrations.items()
-            for problem in _integration_edges(name, {a: s.system for a, s in integ.systems.items()},
-                                              {k: (e.source, e.target) for k, e in integ.flows.items()})]
+    return [
+        problem
+        for name, integ in config.integrations.items()
+        for problem in _integration_edges(
+            name,
+            {a: s.system for a, s in integ.systems.items()},
+            {k: (e.source, e.target) for k, e in integ.flows.items()},
+        )
+    ]
 
 
-def _integration_edges(name: str, systems: Mapping[str, str],
-                       flows: Mapping[str, tuple[Any, Any]]) -> list[tuple[str, str]]:
+def _integration_edges(
+    name: str, systems: Mapping[str, str], flows: Mapping[str, tuple[Any, Any]]
+) -> list[tuple[str, str]]:
     """Problems of an integration's edges, given its aliases' system names and its (from, to) pairs."""
     known = set(known_systems())
     problems: list[tuple[str, str]] = []
@@ -486,8 +529,12 @@ def _integration_edges(name: str, systems: Mapping[str, str],
             if not isinstance(alias, str):
                 continue  # missing or not a name: the schema's problem, reported already
             if alias not in systems:
-                problems.append((f"{where}.{role}", f"{alias!r} is not a system alias of this "
-                                 f"integration; defined: {sorted(systems)}"))
+                problems.append(
+                    (
+                        f"{where}.{role}",
+                        f"{alias!r} is not a system alias of this integration; defined: {sorted(systems)}",
+                    )
+                )
                 continue
             system = systems[alias]
             if system not in known:
@@ -495,8 +542,9 @@ def _integration_edges(name: str, systems: Mapping[str, str],
             needed = (READ_CAPABILITY if verb == "reads" else WRITE_CAPABILITY).get(stream)
             if needed is None or not connector(system).can(needed):
                 allowed = connector(system).streams(verb)
-                problems.append((f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} "
-                                 f"{stream!r} (it {verb}: {allowed})"))
+                problems.append(
+                    (f"{where}.{role}", f"the {system} connector cannot {verb[:-1]} {stream!r} (it {verb}: {allowed})")
+                )
         if source == target and isinstance(source, str):
             problems.append((where, "from and to name the same system"))
     return problems

@@ -56,23 +56,48 @@ class ExchangeSpec:
 
 
 FULL_IMPORT = ExchangeSpec(
-    "full-import", "full import", "Full import of {integration}: {source} -> hub -> {target}", (INVENTORIES, PRICES),
-    announce=True)  # one run publishes an integration's stock and prices: a second one fails, never waits
+    "full-import",
+    "full import",
+    "Full import of {integration}: {source} -> hub -> {target}",
+    (INVENTORIES, PRICES),
+    announce=True,
+)  # one run publishes an integration's stock and prices: a second one fails, never waits
 STOCK_SYNC = ExchangeSpec(
-    "stock-sync", "stock sync", "Stock sync of {integration} ({trigger}): {source} -> {target}", (INVENTORIES,),
-    busy="another run is sending stock of this integration: this cycle is skipped, the next catches up")
+    "stock-sync",
+    "stock sync",
+    "Stock sync of {integration} ({trigger}): {source} -> {target}",
+    (INVENTORIES,),
+    busy="another run is sending stock of this integration: this cycle is skipped, the next catches up",
+)
 ORDER_UPLOAD = ExchangeSpec(
-    "order-upload", "order upload", "Order upload of {integration} ({trigger}): {source} -> {target}", (ORDERS,),
-    busy="another run is uploading orders of this integration: this cycle is skipped")
+    "order-upload",
+    "order upload",
+    "Order upload of {integration} ({trigger}): {source} -> {target}",
+    (ORDERS,),
+    busy="another run is uploading orders of this integration: this cycle is skipped",
+)
 ARCHIVE_BACKFILL = ExchangeSpec(
-    "archive-backfill", "archive backfill", "Archive backfill of {integration} ({trigger}): {source} -> {target}",
-    (ORDERS,), busy="another run is uploading orders of this integration: the backfill waits for the next run")
+    "archive-backfill",
+    "archive backfill",
+    "Archive backfill of {integration} ({trigger}): {source} -> {target}",
+    (ORDERS,),
+    busy="another run is uploading orders of this integration: the backfill waits for the next run",
+)
 ORDER_STATUS_SYNC = ExchangeSpec(
-    "order-status-sync", "status sync", "Order statuses of {integration} ({trigger}): {source} -> {target}",
-    (STATUSES,), busy="another run is syncing order statuses of this integration: this cycle is skipped")
+    "order-status-sync",
+    "status sync",
+    "Order statuses of {integration} ({trigger}): {source} -> {target}",
+    (STATUSES,),
+    busy="another run is syncing order statuses of this integration: this cycle is skipped",
+)
 
 #: flow module -> the exchange it runs (the CLI probes the locks before Prefect starts)
 BY_FLOW: dict[str, ExchangeSpec] = {
-    "full_import": FULL_IMPORT, "catalog_feed": FULL_IMPORT, "stock_sync": STOCK_SYNC, "stock_reconcile": STOCK_SYNC,
-    "order_upload": ORDER_UPLOAD, "archive_backfill": ARCHIVE_BACKFILL, "order_status_sync": ORDER_STATUS_SYNC,
+    "full_import": FULL_IMPORT,
+    "catalog_feed": FULL_IMPORT,
+    "stock_sync": STOCK_SYNC,
+    "stock_reconcile": STOCK_SYNC,
+    "order_upload": ORDER_UPLOAD,
+    "archive_backfill": ARCHIVE_BACKFILL,
+    "order_status_sync": ORDER_STATUS_SYNC,
 }

@@ -26,8 +26,10 @@ class FeedOptions(BaseModel):
     shop_name: str = "Shop"
     company: str = "Company"
     path_secret: str | None = Field(
-        default=None, description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
-        "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback")
+        default=None,
+        description="secret reference (${ENV_VAR} or prefect-secret:<block>) of the unguessable "
+        "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback",
+    )
     purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
 
     @model_validator(mode="before")
@@ -36,7 +38,8 @@ class FeedOptions(BaseModel):
         if isinstance(value, Mapping) and "public_url" in value:
             raise ValueError(
                 "public_url is not an option (nothing read it, and a feed URL holds the path secret): remove it; "
-                "the CRM's site loads <feed server>/feeds/<integration>/<path_secret>.xml, its ymlUrl in the CRM")
+                "the CRM's site loads <feed server>/feeds/<integration>/<path_secret>.xml, its ymlUrl in the CRM"
+            )
         return value
 
 
@@ -63,20 +66,35 @@ class StockOptions(BaseModel):
     )
     cap: int = Field(default=999_999, ge=0, description="largest quantity sent to a channel")
     zero_sold_out: bool = Field(
-        default=True, description="send 0 for an item at or below 0; false: leave its stock in the channel "
-        "untouched (the seed's 'do not zero stock in the CRM')")
-    include_archived: bool = Field(default=False, description="send stock of archived items too "
-                                   "(the seed's 'do not sync inactive items' is the default)")
+        default=True,
+        description="send 0 for an item at or below 0; false: leave its stock in the channel "
+        "untouched (the seed's 'do not zero stock in the CRM')",
+    )
+    include_archived: bool = Field(
+        default=False,
+        description="send stock of archived items too (the seed's 'do not sync inactive items' is the default)",
+    )
     storeless_reserve_from: str | None = Field(
-        default=None, description="channel warehouse code whose stock the reserve of orders without a "
-        "store is taken from; unset: that reserve is not counted (no warehouse can be told)")
-    full_every: int = Field(default=86_400, ge=600, description="seconds between full reconciliations "
-                            "(a whole read, not only what changed), to catch drift")
-    overlap: int = Field(default=300, ge=0, le=3600, description="seconds each changed-since read "
-                         "reaches before the previous one (clock skew, recalculation lag)")
+        default=None,
+        description="channel warehouse code whose stock the reserve of orders without a "
+        "store is taken from; unset: that reserve is not counted (no warehouse can be told)",
+    )
+    full_every: int = Field(
+        default=86_400,
+        ge=600,
+        description="seconds between full reconciliations (a whole read, not only what changed), to catch drift",
+    )
+    overlap: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="seconds each changed-since read reaches before the previous one (clock skew, recalculation lag)",
+    )
     webhook_secret: str | None = Field(
-        default=None, description="secret reference of the token in the stock webhook URL, "
-        "/hooks/<system>/<integration>/<token>; no secret: the integration takes no webhooks")
+        default=None,
+        description="secret reference of the token in the stock webhook URL, "
+        "/hooks/<system>/<integration>/<token>; no secret: the integration takes no webhooks",
+    )
 
 
 #: what a customer can be looked for by among the ERP's counterparties
@@ -92,25 +110,34 @@ class OrderOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     upload_statuses: list[str] = Field(
-        default_factory=list, description="upload an order once it reaches (or passed through) one of these "
-        "channel statuses; empty: any status")
+        default_factory=list,
+        description="upload an order once it reaches (or passed through) one of these "
+        "channel statuses; empty: any status",
+    )
     customer_search: list[SearchKey] = Field(
         default_factory=_search_keys,
-        description="how a customer is looked for among the ERP's counterparties, in this order")
+        description="how a customer is looked for among the ERP's counterparties, in this order",
+    )
     customer_group: str | None = Field(default=None, description="ERP counterparty group (tag) new customers go to")
     organization: str | None = Field(default=None, description="ERP organization name; default: the ERP's first")
     number: Literal["channel", "erp"] = Field(
-        default="channel", description="channel: the ERP order is named by the channel's number; erp: left to the ERP")
+        default="channel", description="channel: the ERP order is named by the channel's number; erp: left to the ERP"
+    )
     reserve: bool = Field(default=False, description="reserve the ordered quantities at the shipment store")
     reserve_line_statuses: list[str] = Field(
-        default_factory=list, description="with reserve on, reserve only the lines whose channel line status is "
-        "one of these (the seed's per-line-status reserve); empty: every line")
+        default_factory=list,
+        description="with reserve on, reserve only the lines whose channel line status is "
+        "one of these (the seed's per-line-status reserve); empty: every line",
+    )
     delivery_line: bool = Field(default=True, description="the delivery as a service line")
     default_delivery: str | None = Field(
-        default=None, description="ERP service of delivery types mappings.delivery_types does not name "
-        "(journaled); null: no delivery line for them")
-    poll_seconds: float = Field(default=2, gt=0, le=3600,
-                                description="history poll interval of the long-running process, s")
+        default=None,
+        description="ERP service of delivery types mappings.delivery_types does not name "
+        "(journaled); null: no delivery line for them",
+    )
+    poll_seconds: float = Field(
+        default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> OrderOptions:
@@ -130,15 +157,19 @@ def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> li
             by_state.setdefault(state, []).append(str(status))
     for state, statuses in by_state.items():
         if len(statuses) > 1:
-            problems.append(f"statuses: {' and '.join(repr(s) for s in statuses)} are both mapped to the ERP "
-                            f"state {state!r}; the mapping is 1:1 (statuses come back by it)")
+            problems.append(
+                f"statuses: {' and '.join(repr(s) for s in statuses)} are both mapped to the ERP "
+                f"state {state!r}; the mapping is 1:1 (statuses come back by it)"
+            )
     return problems
 
 
 #: option keys of the first releases -> where they live now (a clear error instead of "unknown key")
 _MOVED_OPTIONS = {
-    "stock_type": "options.stock.measure", "stock_cap": "options.stock.cap",
-    "include_archived": "options.catalog.include_archived", "import_images": "options.catalog.images",
+    "stock_type": "options.stock.measure",
+    "stock_cap": "options.stock.cap",
+    "include_archived": "options.catalog.include_archived",
+    "import_images": "options.catalog.images",
     "upload_batch_size": "batch_size of the channel system (systems.<alias>.batch_size)",
 }
 

@@ -42,36 +42,66 @@ LONGEST = 366 * DAY
 
 #: what an exchange's period may not go under, and why (the message a refused period carries)
 FLOORS: dict[str, tuple[int, str]] = {
-    "order_upload": (MINUTE, "a flow run costs seconds of overhead; orders within seconds come from the "
-                     "order-history poll of `skladbridge serve`, not from a schedule"),
-    "order_status_sync": (MINUTE, "a flow run costs seconds of overhead; statuses within seconds come from "
-                          "the order-history poll of `skladbridge serve`, not from a schedule"),
-    "stock_sync": (MINUTE, "each cycle reads the MoySklad stock report; faster would outrun the cycles "
-                   "and spend the account's request budget (stock within seconds comes from the webhooks)"),
+    "order_upload": (
+        MINUTE,
+        "a flow run costs seconds of overhead; orders within seconds come from the "
+        "order-history poll of `skladbridge serve`, not from a schedule",
+    ),
+    "order_status_sync": (
+        MINUTE,
+        "a flow run costs seconds of overhead; statuses within seconds come from "
+        "the order-history poll of `skladbridge serve`, not from a schedule",
+    ),
+    "stock_sync": (
+        MINUTE,
+        "each cycle reads the MoySklad stock report; faster would outrun the cycles "
+        "and spend the account's request budget (stock within seconds comes from the webhooks)",
+    ),
     "archive_backfill": (10 * MINUTE, "each run pages through order history, a heavy read of both APIs"),
-    "catalog_feed": (30 * MINUTE, "each run reads the whole assortment, and the CRM reloads a feed only "
-                     "every few hours anyway"),
+    "catalog_feed": (
+        30 * MINUTE,
+        "each run reads the whole assortment, and the CRM reloads a feed only every few hours anyway",
+    ),
     "full_import": (HOUR, "each run reads the whole catalog (thousands of requests on a large account)"),
-    "stock_reconcile": (HOUR, "each run reads all stock of every store; options.stock.full_every "
-                        "(at least 10 minutes) is the in-cycle safety net"),
+    "stock_reconcile": (
+        HOUR,
+        "each run reads all stock of every store; options.stock.full_every "
+        "(at least 10 minutes) is the in-cycle safety net",
+    ),
 }
 
 #: the seed modules' periods (``None``: on demand)
 DEFAULTS: dict[str, str | None] = {
-    "order_upload": "1m", "order_status_sync": "1m", "stock_sync": "10m", "archive_backfill": "30m",
-    "catalog_feed": "3h", "full_import": None, "stock_reconcile": "1d",
+    "order_upload": "1m",
+    "order_status_sync": "1m",
+    "stock_sync": "10m",
+    "archive_backfill": "30m",
+    "catalog_feed": "3h",
+    "full_import": None,
+    "stock_reconcile": "1d",
 }
 
 _MANUAL = frozenset({"manual", "off", "never", "on demand", "on-demand", "none", ""})
 _INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-_MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-           "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
+_MACROS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAYS = {name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 #: (name, low, high, names) of the five cron fields
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}), ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS))
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
 
 
 @dataclass(frozen=True)
@@ -138,14 +168,18 @@ def parse_period(value: Any) -> Period:
     expression = _MACROS.get(text.lower(), text)
     if len(expression.split()) == 5:
         return Period(text, cron=expression, min_gap=cron_min_gap(expression))
-    raise ValueError(f"{value!r} is not a period: write seconds (600), an interval (90s, 10m, 1h, 1d, 1h30m), "
-                     "a five-field cron ('0 3 * * *'), or manual")
+    raise ValueError(
+        f"{value!r} is not a period: write seconds (600), an interval (90s, 10m, 1h, 1d, 1h30m), "
+        "a five-field cron ('0 3 * * *'), or manual"
+    )
 
 
 def _at_most_longest(seconds: int, value: Any) -> int:
     if seconds > LONGEST:
-        raise ValueError(f"{value!r}: a period may be at most {human(LONGEST)} (366 days); for an exchange "
-                         "that runs on demand only write manual")
+        raise ValueError(
+            f"{value!r}: a period may be at most {human(LONGEST)} (366 days); for an exchange "
+            "that runs on demand only write manual"
+        )
     return seconds
 
 
@@ -223,8 +257,10 @@ def cron_min_gap(expression: str) -> int:
     (minutes, hours, days, months, weekdays), star = cron_fields(expression)
     if len(minutes) == 60 and len(hours) < 24:
         every = sorted(hours)
-        raise ValueError(f"{expression!r} fires every minute during hours {every[:6]}{'...' if len(every) > 6 else ''}"
-                         f"; for one run every few hours put a minute first, e.g. '0 {expression.split()[1]} * * *'")
+        raise ValueError(
+            f"{expression!r} fires every minute during hours {every[:6]}{'...' if len(every) > 6 else ''}"
+            f"; for one run every few hours put a minute first, e.g. '0 {expression.split()[1]} * * *'"
+        )
     times = sorted(h * 60 + m for h in hours for m in minutes)
     either = not star[2] and not star[4]
     start = date(2025, 1, 1)  # four years from here hold one 29 February
@@ -244,13 +280,15 @@ def cron_min_gap(expression: str) -> int:
 
 # -- the model ----------------------------------------------------------------------------------
 
-PeriodField = Annotated[Period, BeforeValidator(parse_period),
-                        PlainSerializer(lambda p: p.text, return_type=str | None)]
+PeriodField = Annotated[
+    Period, BeforeValidator(parse_period), PlainSerializer(lambda p: p.text, return_type=str | None)
+]
 
 
 def _default(key: str) -> Any:
-    return Field(default_factory=lambda: parse_period(DEFAULTS[key]),
-                 description=f"default: {DEFAULTS[key] or 'manual'}")
+    return Field(
+        default_factory=lambda: parse_period(DEFAULTS[key]), description=f"default: {DEFAULTS[key] or 'manual'}"
+    )
 
 
 class Periods(BaseModel):
@@ -281,8 +319,10 @@ class Periods(BaseModel):
         floor, why = FLOORS[info.field_name]
         if period.min_gap is not None and period.min_gap < floor:
             often = "as often as " if period.cron else ""
-            raise ValueError(f"{period.text!r} runs {often}every {human(period.min_gap)}, under the floor of "
-                             f"{human(floor)} for {info.field_name}: {why}")
+            raise ValueError(
+                f"{period.text!r} runs {often}every {human(period.min_gap)}, under the floor of "
+                f"{human(floor)} for {info.field_name}: {why}"
+            )
         return period
 
     @field_validator("timezone")

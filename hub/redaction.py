@@ -14,8 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "RedactingFilter", "fingerprint", "first_line", "install_redaction", "redact",
-           "register_secret"]
+__all__ = ["REDACTED", "RedactingFilter", "fingerprint", "first_line", "install_redaction", "redact", "register_secret"]
 
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()

@@ -38,12 +38,18 @@ STREAMS = ("catalog", "stock", "prices", "orders", "statuses", "customers", "pay
 #: which capability a system needs to be the ``from`` (read) or the ``to`` (write) of a stream;
 #: a stream with none has no exchange yet, so no system can take part in it
 READ_CAPABILITY: Mapping[str, type] = {
-    "catalog": CatalogSource, "stock": StockSource, "prices": CatalogSource,
-    "orders": OrderSource, "statuses": OrderStates,
+    "catalog": CatalogSource,
+    "stock": StockSource,
+    "prices": CatalogSource,
+    "orders": OrderSource,
+    "statuses": OrderStates,
 }
 WRITE_CAPABILITY: Mapping[str, type] = {
-    "catalog": CatalogFeedSink, "stock": StockSink, "prices": PriceSink,
-    "orders": OrderSink, "statuses": StatusSink,
+    "catalog": CatalogFeedSink,
+    "stock": StockSink,
+    "prices": PriceSink,
+    "orders": OrderSink,
+    "statuses": StatusSink,
 }
 
 #: bundled systems: name -> the package whose ``CONNECTOR`` declares it (a new system: one line)
@@ -72,8 +78,10 @@ SECRET = _SecretMark()
 SecretRef = Annotated[
     str,
     SECRET,
-    Field(pattern=r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|prefect-secret:.+)$",
-          description="${ENV_VAR} or prefect-secret:<block>"),
+    Field(
+        pattern=r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|prefect-secret:.+)$",
+        description="${ENV_VAR} or prefect-secret:<block>",
+    ),
 ]
 
 
@@ -85,8 +93,12 @@ def secret_fields(settings: type[BaseModel]) -> frozenset[str]:
             return SECRET in annotation.__metadata__ or holds_secret(get_args(annotation)[0])
         return any(holds_secret(arg) for arg in get_args(annotation))
 
-    return frozenset(field.alias or name for name, field in settings.model_fields.items()
-                     if SECRET in field.metadata or holds_secret(field.annotation))
+    return frozenset(
+        field.alias or name
+        for name, field in settings.model_fields.items()
+        if SECRET in field.metadata or holds_secret(field.annotation)
+    )
+
 
 #: turns a secret reference into its value (None stays None)
 SecretResolver = Callable[[str | None], str | None]

@@ -47,13 +47,16 @@ def _maker(integ: Integration, alias: str, capability: type) -> tuple[Any, Calla
     settings = integ.systems[alias]
     make = connector(settings.system).capabilities.get(capability)
     if make is None:
-        raise ConfigError("config", [(f"systems.{alias}", f"the {settings.system} connector does not implement "
-                                      f"{capability.__name__}")])
+        raise ConfigError(
+            "config",
+            [(f"systems.{alias}", f"the {settings.system} connector does not implement {capability.__name__}")],
+        )
     return settings, make
 
 
-def checked_edge(config: Config, name: str, stream: str, source: type, target: type,
-                 example: str) -> tuple[Integration, str, str]:
+def checked_edge(
+    config: Config, name: str, stream: str, source: type, target: type, example: str
+) -> tuple[Integration, str, str]:
     """``(integration, source alias, target alias)`` of ``name``'s ``stream`` edge, both sides able.
 
     Args:
@@ -69,9 +72,11 @@ def checked_edge(config: Config, name: str, stream: str, source: type, target: t
     if edge is None:
         article = "an" if stream[:1] in "aeiou" else "a"
         raise ConfigError(str(config.source), [(where, f"this exchange needs {article} {stream} edge, e.g. {example}")])
-    problems = [(where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
-                for alias, cap in ((edge.source, source), (edge.target, target))
-                if not connector(integ.systems[alias].system).can(cap)]
+    problems = [
+        (where, f"{alias} ({integ.systems[alias].system}) does not implement {cap.__name__}")
+        for alias, cap in ((edge.source, source), (edge.target, target))
+        if not connector(integ.systems[alias].system).can(cap)
+    ]
     if problems:
         raise ConfigError(str(config.source), problems)
     return integ, edge.source, edge.target

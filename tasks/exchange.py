@@ -91,9 +91,14 @@ class Exchange(Generic[R]):
     explain: Callable[[Exception], str] | None = None
 
 
-def run_exchange(spec: ExchangeSpec, integration: str, config_path: str | None,
-                 plan: Callable[[Config, str, Store], R], body: Callable[[Exchange[R]], Outcome],
-                 trigger: str | None = None) -> dict[str, Any]:
+def run_exchange(
+    spec: ExchangeSpec,
+    integration: str,
+    config_path: str | None,
+    plan: Callable[[Config, str, Store], R],
+    body: Callable[[Exchange[R]], Outcome],
+    trigger: str | None = None,
+) -> dict[str, Any]:
     """Run ``body`` as one run of the exchange ``spec`` for ``integration``; returns its summary."""
     started, before = time.monotonic(), request_stats().by_endpoint()
     config = load_config_task(config_path)
@@ -108,8 +113,13 @@ def run_exchange(spec: ExchangeSpec, integration: str, config_path: str | None,
                 sweep_abandoned_runs(integration)  # the lock is ours: a run still shown Running is dead
                 ex.released = sum(store.queue.release(integration=integration, kind=kind) for kind in spec.locks)
                 if spec.announce:
-                    store.journal.write(integration, "info", f"{spec.name}.start", f"{spec.what} started",
-                                        {"released_claims": ex.released})
+                    store.journal.write(
+                        integration,
+                        "info",
+                        f"{spec.name}.start",
+                        f"{spec.what} started",
+                        {"released_claims": ex.released},
+                    )
                 outcome = body(ex)
         except Exception as exc:
             for event, text in _failure_entries(spec, exc, ex):
@@ -146,8 +156,9 @@ def _failure_entries(spec: ExchangeSpec, exc: Exception, ex: Exchange[Any] | Non
     return [*entries, (f"{spec.name}.failed", text)]
 
 
-def _report(spec: ExchangeSpec, ex: Exchange[Any], outcome: Outcome, started: float,
-            spent: RequestStats) -> dict[str, Any]:
+def _report(
+    spec: ExchangeSpec, ex: Exchange[Any], outcome: Outcome, started: float, spent: RequestStats
+) -> dict[str, Any]:
     """Summary rows, artifact, journal and result of a run whose body ended; fails it on refused uploads."""
     integration, store = ex.run.name, ex.run.store
     seconds = round(time.monotonic() - started, 2)
@@ -156,15 +167,20 @@ def _report(spec: ExchangeSpec, ex: Exchange[Any], outcome: Outcome, started: fl
         get_run_logger().info(outcome.line)
         return {**head, **outcome.summary, "rows": outcome.rows}
     rows = [*outcome.rows, *requests_rows(spent), {"what": "duration, s", "count": seconds}, *outcome.tail]
-    title = spec.title.format(integration=integration, trigger=ex.trigger, source=ex.run.source,
-                              target=ex.run.target)
+    title = spec.title.format(integration=integration, trigger=ex.trigger, source=ex.run.source, target=ex.run.target)
     publish_summary(f"{spec.name}-{integration}", [*rows, *outcome.notes], title)
     data = {"trigger": ex.trigger, **(outcome.data or {})} if ex.trigger is not None else outcome.data
     store.journal.write(integration, outcome.level, f"{spec.name}.done", outcome.line, data)
     for line in outcome.warnings:
         get_run_logger().warning(line)
-    summary = {**head, **outcome.summary, "released_claims": ex.released, "seconds": seconds,
-               "requests": {system: asdict(spent.total(system)) for system in spent.systems()}, "rows": rows}
+    summary = {
+        **head,
+        **outcome.summary,
+        "released_claims": ex.released,
+        "seconds": seconds,
+        "requests": {system: asdict(spent.total(system)) for system in spent.systems()},
+        "rows": rows,
+    }
     if outcome.failure:
         raise UploadsFailed(outcome.failure)
     return summary

@@ -76,8 +76,14 @@ def check_systems(config: Config) -> dict[str, str]:
             return label, f"failed: {first_line(exc)}"
 
     async def every() -> list[tuple[str, str]]:
-        return await asyncio.gather(*(one(name, alias) for name, integ in config.integrations.items()
-                                      if integ.active for alias in integ.systems))
+        return await asyncio.gather(
+            *(
+                one(name, alias)
+                for name, integ in config.integrations.items()
+                if integ.active
+                for alias in integ.systems
+            )
+        )
 
     return dict(asyncio.run(every()))
 
@@ -89,10 +95,14 @@ class HealthcheckFailed(Exception):
 def report_health(store_report: dict[str, Any], systems: dict[str, str]) -> dict[str, Any]:
     """Publish the healthcheck's table; fail naming every system that did not answer."""
     report = {**store_report, **{f"system {label}": result for label, result in systems.items()}}
-    publish_summary("healthcheck", [{"check": key, "value": value} for key, value in report.items()],
-                    "Sklad Bridge healthcheck")
-    failed = [f"{label}: {result.removeprefix('failed: ')}" for label, result in systems.items()
-              if result.startswith("failed")]
+    publish_summary(
+        "healthcheck", [{"check": key, "value": value} for key, value in report.items()], "Sklad Bridge healthcheck"
+    )
+    failed = [
+        f"{label}: {result.removeprefix('failed: ')}"
+        for label, result in systems.items()
+        if result.startswith("failed")
+    ]
     if failed:
         raise HealthcheckFailed("systems that did not answer: " + "; ".join(failed))
     return report

@@ -28,9 +28,7 @@ class MappingError(Exception):
     def __init__(self, integration: str, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"integration {integration!r}: fix the config before the exchange can write:\n{lines}"
-        )
+        super().__init__(f"integration {integration!r}: fix the config before the exchange can write:\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,7 @@ def resolve_rule(rule: MappingRule, given: Mapping[str, str | None], problems: l
     for key, target in given.items():
         source_id = _lookup(str(key), rule.values, rule.id_col, rule.name_cols)
         if source_id is None:
-            problems.append(f"mappings.{rule.kind}: {key!r} is not a {rule.what}; "
-                            f"{rule.kind}: {_names(rule.values)}")
+            problems.append(f"mappings.{rule.kind}: {key!r} is not a {rule.what}; {rule.kind}: {_names(rule.values)}")
         elif not target:
             out.left_out.add(source_id)
         elif targets is not None and str(target) not in targets:
@@ -92,20 +89,27 @@ def resolve_rule(rule: MappingRule, given: Mapping[str, str | None], problems: l
         seen: dict[str, str] = {}
         for source_id, target in out.mapped.items():
             if target in seen:
-                problems.append(f"mappings.{rule.kind}: {seen[target]!r} and {source_id!r} both map to {target!r}; "
-                                "each must map to its own value")
+                problems.append(
+                    f"mappings.{rule.kind}: {seen[target]!r} and {source_id!r} both map to {target!r}; "
+                    "each must map to its own value"
+                )
             seen[target] = source_id
     if rule.complete:
         live = rule.values
         if "archived" in live:
             live = live[~live["archived"].fillna(False).astype(bool)]
-        unmapped = [f"{n!r} (id {i})" for i, n in zip(live[rule.id_col], live["name"], strict=True)
-                    if str(i) not in out.mapped and str(i) not in out.left_out]
+        unmapped = [
+            f"{n!r} (id {i})"
+            for i, n in zip(live[rule.id_col], live["name"], strict=True)
+            if str(i) not in out.mapped and str(i) not in out.left_out
+        ]
         if unmapped:
             problems.append(f"mappings.{rule.kind}: {rule.what}s not mapped: {', '.join(unmapped)}; {rule.hint}")
     if rule.at_least_one and not out.mapped:
-        problems.append(f"mappings.{rule.kind}: map at least one {rule.what} ({_names(rule.values)}) to a "
-                        f"{rule.target_what} ({targets})")
+        problems.append(
+            f"mappings.{rule.kind}: map at least one {rule.what} ({_names(rule.values)}) to a "
+            f"{rule.target_what} ({targets})"
+        )
     return out
 
 
@@ -138,15 +142,30 @@ def resolve_catalog_mappings(
     warehouses = sorted(set(channel.warehouses))
     rules = {
         "stores": MappingRule(
-            "stores", f"{source_title} store", stores, "store_id", ("name", "code"), warehouses,
-            f"{channel_title} warehouse code", complete=need_stock,
+            "stores",
+            f"{source_title} store",
+            stores,
+            "store_id",
+            ("name", "code"),
+            warehouses,
+            f"{channel_title} warehouse code",
+            complete=need_stock,
             hint=f"map each to a {channel_title} warehouse code {warehouses} (several may share one code: "
-                 "their stock is summed), or to null to leave it out"),
+            "their stock is summed), or to null to leave it out",
+        ),
         "price_types": MappingRule(
-            "price_types", f"{source_title} price type", price_types, "price_type_id", ("name", "external_code"),
-            list(channel.price_types), f"{channel_title} price type", at_least_one=need_prices),
+            "price_types",
+            f"{source_title} price type",
+            price_types,
+            "price_type_id",
+            ("name", "external_code"),
+            list(channel.price_types),
+            f"{channel_title} price type",
+            at_least_one=need_prices,
+        ),
         "categories": MappingRule(
-            "categories", f"{source_title} category", folders, "category_id", ("name", "path"), None),
+            "categories", f"{source_title} category", folders, "category_id", ("name", "path"), None
+        ),
     }
     problems = list(channel.problems)
     resolved = {kind: resolve_rule(rule, mappings.get(kind) or {}, problems) for kind, rule in rules.items()}
@@ -159,8 +178,11 @@ def resolve_catalog_mappings(
     if feed_type is None and not price_types.empty:
         defaults = price_types.loc[price_types["is_default"].fillna(False).astype(bool), "price_type_id"]
         feed_type = str(defaults.iloc[0]) if len(defaults) else str(price_types["price_type_id"].iloc[0])
-    warnings = [f"{source_title} price type {name!r} is not mapped: its prices are not sent"
-                for type_id, name in zip(price_types["price_type_id"], price_types["name"], strict=True)
-                if need_prices and str(type_id) not in price_type_map]
-    return CatalogMappings(resolved["stores"].mapped, price_type_map, feed_type, resolved["categories"].mapped,
-                           tuple(warnings))
+    warnings = [
+        f"{source_title} price type {name!r} is not mapped: its prices are not sent"
+        for type_id, name in zip(price_types["price_type_id"], price_types["name"], strict=True)
+        if need_prices and str(type_id) not in price_type_map
+    ]
+    return CatalogMappings(
+        resolved["stores"].mapped, price_type_map, feed_type, resolved["categories"].mapped, tuple(warnings)
+    )

@@ -106,8 +106,11 @@ class UploadPlanner:
         refs = [self.sink.ref(e) for e in entries]
         new_hashes = {ref: digest(e) for ref, e in zip(refs, entries, strict=True)}
         # a resend ignores what was last sent (the channel lost data, or someone edited it by hand)
-        old_hashes = ({} if self.lane.resend_token else
-                      self.lane.store.snapshots.hashes(self.lane.name, self.stream, list(new_hashes)))
+        old_hashes = (
+            {}
+            if self.lane.resend_token
+            else self.lane.store.snapshots.hashes(self.lane.name, self.stream, list(new_hashes))
+        )
         self.planned.entries += len(entries)
         for entry, ref in zip(entries, refs, strict=True):
             if not self.retry_refused and (old_hashes.get(ref) or "").startswith(REFUSED):
@@ -130,8 +133,9 @@ class UploadPlanner:
         for batch in chunked(waiting, self.size):
             transition = [(ref, old, new) for _, ref, old, new in batch]
             key = f"{self.lane.name}:{self.stream}:{digest([self.lane.resend_token, transition])}"
-            items.append((key, {"entries": [entry for entry, *_ in batch],
-                                "hashes": {ref: new for _, ref, _, new in batch}}))
+            items.append(
+                (key, {"entries": [entry for entry, *_ in batch], "hashes": {ref: new for _, ref, _, new in batch}})
+            )
         if items:
             self.lane.store.queue.enqueue_many(self.lane.name, self.stream, items)
             self.planned.batches += len(items)
@@ -167,8 +171,7 @@ class UploadsFailed(Exception):
 def _record_channel_links(lane: Lane, refs: list[str]) -> None:
     """The channel accepted these entries: it knows the items under the ids the entries named."""
     hub_keys = lane.store.links.resolve(lane.name, "offers", lane.source_system, refs)
-    lane.store.links.attach_many(lane.name, "offers", lane.target_system,
-                                 [(key, ref) for ref, key in hub_keys.items()])
+    lane.store.links.attach_many(lane.name, "offers", lane.target_system, [(key, ref) for ref, key in hub_keys.items()])
 
 
 async def _send_one(lane: Lane, stream: str, sink: BatchSink, worker: str, result: Uploaded) -> bool:
@@ -215,6 +218,7 @@ def upload_batches(lane: Lane, stream: str, max_items: int, worker: str) -> Uplo
 
     async def go() -> None:
         async with open_capability(lane.integ, lane.target, SINKS[stream]) as sink:
+
             async def worker_loop(budget: int) -> None:
                 for _ in range(budget):
                     if not await _send_one(lane, stream, sink, worker, result):
@@ -237,8 +241,9 @@ def drain(lane: Lane, stream: str, batches_per_task: int, lanes: int = 2) -> Upl
     progress = Progress(f"{lane.name}: {stream} uploads")
     total, due = Uploaded(), lane.store.queue.pending_count(lane.name, stream)
     while True:
-        futures = [upload_batches.submit(lane, stream, batches_per_task, f"{lane.name}-{stream}-{n}")
-                   for n in range(lanes)]
+        futures = [
+            upload_batches.submit(lane, stream, batches_per_task, f"{lane.name}-{stream}-{n}") for n in range(lanes)
+        ]
         sent = 0
         for future in futures:
             part = future.result()

@@ -28,9 +28,7 @@ def publish_summary(key: str, rows: Sequence[Mapping[str, Any]], description: st
         return None
     safe_rows = [{k: redact(str(v)) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
     # called from sync code, prefect's dual sync/async API returns the id itself
-    artifact = create_table_artifact(
-        table=list(safe_rows), key=artifact_key(key), description=redact(description)
-    )
+    artifact = create_table_artifact(table=list(safe_rows), key=artifact_key(key), description=redact(description))
     return cast(UUID, artifact)
 
 
@@ -39,10 +37,15 @@ def requests_rows(stats: RequestStats) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for system in stats.systems():
         total = stats.total(system)
-        rows.append({
-            "what": f"requests: {system}", "count": total.requests, "weight": round(total.weight, 1),
-            "rate refusals": total.rate_refusals, "server errors": total.server_errors,
-        })
+        rows.append(
+            {
+                "what": f"requests: {system}",
+                "count": total.requests,
+                "weight": round(total.weight, 1),
+                "rate refusals": total.rate_refusals,
+                "server errors": total.server_errors,
+            }
+        )
     return rows
 
 

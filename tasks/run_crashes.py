@@ -65,8 +65,15 @@ def note_process(client: Any, flow_run: Any) -> None:
         flow_run.infrastructure_pid = process_mark()
 
 
-def crash_abandoned(flow_name: str, integration: str | None = None, *, lock_held: bool = False,
-                    current: Any = None, by: str = "", grace: float = GRACE_SECONDS) -> list[UUID]:
+def crash_abandoned(
+    flow_name: str,
+    integration: str | None = None,
+    *,
+    lock_held: bool = False,
+    current: Any = None,
+    by: str = "",
+    grace: float = GRACE_SECONDS,
+) -> list[UUID]:
     """Mark Crashed the Running runs of ``flow_name`` (of ``integration``, if given) whose process is gone.
 
     Args:
@@ -95,9 +102,11 @@ def crash_abandoned(flow_name: str, integration: str | None = None, *, lock_held
             note_process(client, current)
         running = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
-            limit=200)
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
+            ),
+            limit=200,
+        )
         for run in running:
             if current is not None and run.id == current.id:
                 continue
@@ -121,8 +130,10 @@ def _evidence(run: Any, lock_held: bool, now: datetime, grace: float) -> str | N
     started = run.start_time or (run.state.timestamp if run.state else None)
     if lock_held and started is not None and now - started > timedelta(seconds=grace):
         where = f" ({run.infrastructure_pid})" if run.infrastructure_pid else ""
-        return (f"its process{where} is gone: it has shown Running since {started:%Y-%m-%d %H:%M:%S} UTC, yet "
-                "no process holds the run lock of its integration (it dies with its holder)")
+        return (
+            f"its process{where} is gone: it has shown Running since {started:%Y-%m-%d %H:%M:%S} UTC, yet "
+            "no process holds the run lock of its integration (it dies with its holder)"
+        )
     return None
 
 
@@ -139,8 +150,14 @@ def sweep_abandoned_runs(integration: str, grace: float = GRACE_SECONDS) -> list
         return []
     logger = get_run_logger()
     try:
-        marked = crash_abandoned(context.flow.name, integration, lock_held=True, current=context.flow_run,
-                                 by=f"run {context.flow_run.name}", grace=grace)
+        marked = crash_abandoned(
+            context.flow.name,
+            integration,
+            lock_held=True,
+            current=context.flow_run,
+            by=f"run {context.flow_run.name}",
+            grace=grace,
+        )
     except Exception as exc:  # the run's own work matters more than tidying Prefect's record
         logger.warning("could not check for runs a killed process left Running: %s", first_line(exc))
         return []

@@ -65,26 +65,42 @@ def test_no_import_circle_anywhere() -> None:
         pytest.fail(f"import circle: {' -> '.join(circle.args[1])}")
 
 
-@pytest.mark.parametrize(("layer", "forbidden"), [
-    ("hub", ("connectors", "tasks", "flows", "deployments")),
-    ("connectors", ("tasks", "flows", "deployments")),
-    ("tasks", ("flows", "deployments")),
-    ("flows", ("connectors", "deployments")),
-])
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [
+        ("hub", ("connectors", "tasks", "flows", "deployments")),
+        ("connectors", ("tasks", "flows", "deployments")),
+        ("tasks", ("flows", "deployments")),
+        ("flows", ("connectors", "deployments")),
+    ],
+)
 def test_each_layer_imports_only_what_it_may(layer: str, forbidden: tuple[str, ...]) -> None:
-    reaching = sorted(f"{name} -> {target}" for name, targets in GRAPH.items() if name.split(".")[0] == layer
-                      for target in targets if target.split(".")[0] in forbidden)
+    reaching = sorted(
+        f"{name} -> {target}"
+        for name, targets in GRAPH.items()
+        if name.split(".")[0] == layer
+        for target in targets
+        if target.split(".")[0] in forbidden
+    )
     assert not reaching
 
 
 def test_tasks_and_flows_name_no_system() -> None:
-    naming = [f"{path.relative_to(ROOT)}: {system}" for name, path in MODULES.items()
-              if name.split(".")[0] in ("tasks", "flows")
-              for system in SYSTEMS if system in path.read_text(encoding="utf-8").lower()]
+    naming = [
+        f"{path.relative_to(ROOT)}: {system}"
+        for name, path in MODULES.items()
+        if name.split(".")[0] in ("tasks", "flows")
+        for system in SYSTEMS
+        if system in path.read_text(encoding="utf-8").lower()
+    ]
     assert not naming
 
 
 def test_no_flow_module_is_over_a_hundred_lines() -> None:
-    long = {path.name: n for name, path in MODULES.items() if name.startswith("flows.")
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 100}
+    long = {
+        path.name: n
+        for name, path in MODULES.items()
+        if name.startswith("flows.")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 100
+    }
     assert not long

@@ -152,8 +152,16 @@ class BaseClient:
     ) -> httpx.Response:
         """Send one request through the budget and the retry table; see :meth:`request_parsed`."""
         return await self.request_parsed(
-            method, path, whole_response, params=params, json=json, data=data, headers=headers,
-            weight=weight, idempotent=idempotent, endpoint=endpoint,
+            method,
+            path,
+            whole_response,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            weight=weight,
+            idempotent=idempotent,
+            endpoint=endpoint,
         )
 
     async def request_parsed(
@@ -206,8 +214,9 @@ class BaseClient:
                 if _refused(exc) and not self._answered_before():
                     # refused or no such host, and nothing ever answered there: retrying a closed
                     # port six times only delays the one line that says to fix base_url
-                    raise UnreachableError(self.system, endpoint, None,
-                                           f"{detail} (nothing answered at {self.base_url} yet)") from exc
+                    raise UnreachableError(
+                        self.system, endpoint, None, f"{detail} (nothing answered at {self.base_url} yet)"
+                    ) from exc
                 if not safe or attempts.number >= self.retry.max_attempts:
                     raise TransientError(self.system, endpoint, None, detail + ("" if safe else NOT_REPEATED)) from exc
                 await asyncio.sleep(self.retry.delay(attempts.number))
@@ -280,11 +289,19 @@ class BaseClient:
         logger.log(
             level,
             "%s %s %s -> %s in %d ms (attempt %d)%s",
-            self.system, method, endpoint, status if status is not None else "error",
-            elapsed_ms, attempt, f": {detail}" if detail else "",
+            self.system,
+            method,
+            endpoint,
+            status if status is not None else "error",
+            elapsed_ms,
+            attempt,
+            f": {detail}" if detail else "",
             extra={
-                "sb_system": self.system, "sb_endpoint": endpoint, "sb_status": status,
-                "sb_elapsed_ms": elapsed_ms, "sb_attempt": attempt,
+                "sb_system": self.system,
+                "sb_endpoint": endpoint,
+                "sb_status": status,
+                "sb_elapsed_ms": elapsed_ms,
+                "sb_attempt": attempt,
             },
         )
 

@@ -24,8 +24,16 @@ from typing import Any, ClassVar
 from hub.redaction import redact, redact_obj
 
 __all__ = [
-    "AuthError", "ConnectorError", "MalformedResponseError", "NotFoundError", "PagingLoopError",
-    "RateLimitedError", "RequestValidationError", "ServerError", "TransientError", "UnreachableError",
+    "AuthError",
+    "ConnectorError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PagingLoopError",
+    "RateLimitedError",
+    "RequestValidationError",
+    "ServerError",
+    "TransientError",
+    "UnreachableError",
 ]
 
 
@@ -116,4 +124,3 @@ class MalformedResponseError(ConnectorError):
     """
 
     retryable = True
-

@@ -25,7 +25,14 @@ from connectors.http.errors import (
 )
 
 __all__ = [
-    "MAYBE_SENT", "NOT_SENT", "RESPONSE_TABLE", "SUCCESS", "Action", "Outcome", "RateInfo", "RetryPolicy",
+    "MAYBE_SENT",
+    "NOT_SENT",
+    "RESPONSE_TABLE",
+    "SUCCESS",
+    "Action",
+    "Outcome",
+    "RateInfo",
+    "RetryPolicy",
     "default_outcome",
 ]
 

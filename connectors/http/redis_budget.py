@@ -49,7 +49,10 @@ _NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000000 + ton
 
 # KEYS: spent, leases, blocked. ARGV: weight, capacity, span µs, max in flight, lease id, lease µs,
 # poll µs. Returns {1, now} when taken, {0, µs to wait} when not, {2, poll µs} when every place is taken.
-_ACQUIRE = _UNITS + _NOW + """
+_ACQUIRE = (
+    _UNITS
+    + _NOW
+    + """
 local weight, capacity, span = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
 if now < blocked then return {0, blocked - now} end
@@ -73,17 +76,24 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5])
 redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[6]) / 1000) + 1000)
 return {1, now}
 """
+)
 
 # KEYS: leases. ARGV: lease id, lease µs. A held lease lives another lease_seconds.
-_RENEW = _NOW + """
+_RENEW = (
+    _NOW
+    + """
 redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
 return 1
 """
+)
 
 # KEYS: spent, blocked. ARGV: remaining, reset µs or '', limit or '', capacity, span µs, id.
 # RateBudget.observe in Lua: book what the server says someone else spent; block when nothing is left.
-_OBSERVE = _UNITS + _NOW + """
+_OBSERVE = (
+    _UNITS
+    + _NOW
+    + """
 local remaining, reset, span = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local capacity = tonumber(ARGV[4])
 if ARGV[3] ~= '' then capacity = math.min(capacity, tonumber(ARGV[3])) end
@@ -104,13 +114,17 @@ if remaining <= 0 and reset and reset > 0 then
 end
 return 1
 """
+)
 
 # KEYS: blocked. ARGV: seconds in µs. No new request anywhere before now + seconds.
-_PENALIZE = _NOW + """
+_PENALIZE = (
+    _NOW
+    + """
 local until_ = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now + tonumber(ARGV[1]))
 redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', math.ceil((until_ - now) / 1000) + 1)
 return 1
 """
+)
 
 
 class BudgetUnavailableError(RuntimeError):
@@ -139,7 +153,8 @@ def unavailable(url: str, exc: BaseException) -> BudgetUnavailableError:
     return BudgetUnavailableError(
         f"{REDIS_URL_ENV}={masked_url(url)}: Redis does not answer ({why}); the rate budgets are shared "
         f"through it, so nothing is sent without it: start Redis there, or unset {REDIS_URL_ENV} to run "
-        "a single process on its own budget")
+        "a single process on its own budget"
+    )
 
 
 @dataclass
@@ -170,9 +185,19 @@ class RedisBudget(RateBudget):
     """
 
     def __init__(
-        self, url: str, key: Sequence[str], capacity: float, window_seconds: float, max_in_flight: int,
-        name: str = "budget", margin_seconds: float | None = None, *, lease_seconds: float = 15.0,
-        prefix: str = "skladbridge:budget", check: bool = True, clock: Clock = SYSTEM_CLOCK,
+        self,
+        url: str,
+        key: Sequence[str],
+        capacity: float,
+        window_seconds: float,
+        max_in_flight: int,
+        name: str = "budget",
+        margin_seconds: float | None = None,
+        *,
+        lease_seconds: float = 15.0,
+        prefix: str = "skladbridge:budget",
+        check: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(capacity, window_seconds, max_in_flight, name, margin_seconds, clock=clock)
         self.url = url
@@ -190,8 +215,17 @@ class RedisBudget(RateBudget):
     @classmethod
     def like(cls, local: RateBudget, key: Sequence[str], url: str, **options: Any) -> RedisBudget:
         """A shared budget with the parameters of the in-process ``local`` one."""
-        return cls(url, key, local.capacity, local.window, local.max_in_flight, local.name, local.margin,
-                   clock=local.clock, **options)
+        return cls(
+            url,
+            key,
+            local.capacity,
+            local.window,
+            local.max_in_flight,
+            local.name,
+            local.margin,
+            clock=local.clock,
+            **options,
+        )
 
     def ping(self) -> None:
         """Raise :class:`BudgetUnavailableError` unless Redis answers (a short blocking check)."""
@@ -210,8 +244,9 @@ class RedisBudget(RateBudget):
                 for old in [lp for lp in self._links if lp.is_closed()]:
                     del self._links[old]
                 client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
-                link = self._links[loop] = _Link(client, *(client.register_script(s) for s in (
-                    _ACQUIRE, _RENEW, _OBSERVE, _PENALIZE)))
+                link = self._links[loop] = _Link(
+                    client, *(client.register_script(s) for s in (_ACQUIRE, _RENEW, _OBSERVE, _PENALIZE))
+                )
             return link
 
     async def _call(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -227,8 +262,15 @@ class RedisBudget(RateBudget):
         weight = min(float(weight), self.capacity)
         link, lease = self._link(), uuid.uuid4().hex
         started = self.clock.monotonic()
-        args = (repr(weight), repr(self.capacity), self._span_us, self.max_in_flight, lease,
-                round(self.lease_seconds * 1e6), round(LEASE_POLL_SECONDS * 1e6))
+        args = (
+            repr(weight),
+            repr(self.capacity),
+            self._span_us,
+            self.max_in_flight,
+            lease,
+            round(self.lease_seconds * 1e6),
+            round(LEASE_POLL_SECONDS * 1e6),
+        )
         polls = 0
         try:
             while True:
@@ -258,7 +300,8 @@ class RedisBudget(RateBudget):
         # less than a task per request, and most requests end long before.
         keeper: list[asyncio.Task[None]] = []
         timer = asyncio.get_running_loop().call_later(
-            self.lease_seconds / 3, lambda: keeper.append(asyncio.ensure_future(self._keep(link, lease))))
+            self.lease_seconds / 3, lambda: keeper.append(asyncio.ensure_future(self._keep(link, lease)))
+        )
         try:
             yield
         finally:
@@ -305,9 +348,18 @@ class RedisBudget(RateBudget):
         if remaining is None:
             return
         reset = "" if reset_seconds is None else round(reset_seconds * 1e6)
-        await self._call(self._link().observe, (self.keys[0], self.keys[2]), (
-            repr(float(remaining)), reset, "" if limit is None else repr(float(limit)), repr(self.capacity),
-            self._span_us, uuid.uuid4().hex))
+        await self._call(
+            self._link().observe,
+            (self.keys[0], self.keys[2]),
+            (
+                repr(float(remaining)),
+                reset,
+                "" if limit is None else repr(float(limit)),
+                repr(self.capacity),
+                self._span_us,
+                uuid.uuid4().hex,
+            ),
+        )
 
     async def penalize(self, seconds: float) -> None:
         """Let no new request start for ``seconds``, in any process sharing this budget."""

@@ -39,10 +39,16 @@ CONNECTOR = Connector(
     title="MoySklad",
     settings=MoySkladSettings,
     client=moysklad_client,
-    capabilities={CatalogSource: MoySkladSide.over, StockSource: MoySkladSide.over, Reachable: MoySkladSide.over,
-                  BundleSource: MoySkladSide.over, StockEvents: MoySkladStockEvents.over,
-                  OrderSink: MoySkladOrders.over, OrderStates: MoySkladOrders.over,
-                  CustomerBook: MoySkladCustomers.over},
+    capabilities={
+        CatalogSource: MoySkladSide.over,
+        StockSource: MoySkladSide.over,
+        Reachable: MoySkladSide.over,
+        BundleSource: MoySkladSide.over,
+        StockEvents: MoySkladStockEvents.over,
+        OrderSink: MoySkladOrders.over,
+        OrderStates: MoySkladOrders.over,
+        CustomerBook: MoySkladCustomers.over,
+    },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )
 

@@ -70,8 +70,9 @@ class MoySkladClient(DocumentsMixin):
             checked_assortment(page, offset)
             return page
 
-        page = await self.request_parsed("GET", path, whole, headers=ASSORTMENT_HEADER,
-                                         params={"filter": flt, "limit": limit, "offset": offset})
+        page = await self.request_parsed(
+            "GET", path, whole, headers=ASSORTMENT_HEADER, params={"filter": flt, "limit": limit, "offset": offset}
+        )
         offset_paging(path, limit).check(page, offset)
         return page["rows"], page_size(page)
 
@@ -114,10 +115,12 @@ class MoySkladClient(DocumentsMixin):
         out: dict[str, list[dict[str, Any]]] = {}
         if chunks < len(with_images):
             for start in range(0, len(with_images), IDS_PER_FILTER):
-                ids = ";".join(f"id={o['id']}" for o in with_images[start:start + IDS_PER_FILTER])
-                async for page in self.iter_pages("/entity/assortment", {"filter": f"{BOTH_ARCHIVED};{ids}",
-                                                                         "expand": "images", **PERMANENT_LINKS},
-                                                  headers=ASSORTMENT_HEADER):
+                ids = ";".join(f"id={o['id']}" for o in with_images[start : start + IDS_PER_FILTER])
+                async for page in self.iter_pages(
+                    "/entity/assortment",
+                    {"filter": f"{BOTH_ARCHIVED};{ids}", "expand": "images", **PERMANENT_LINKS},
+                    headers=ASSORTMENT_HEADER,
+                ):
                     for row in page:
                         out[row["id"]] = list(row.get("images", {}).get("rows", []))
             return out

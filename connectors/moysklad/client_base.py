@@ -99,12 +99,20 @@ class MoySkladBase(BaseClient):
         self.today = today
         host = urlsplit(base_url).netloc
         key = ("moysklad", host, fingerprint(token, login, password))
-        budget = shared_budget(key, lambda: RateBudget(
-            BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL, name=f"moysklad:{host}"))
+        budget = shared_budget(
+            key,
+            lambda: RateBudget(
+                BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL, name=f"moysklad:{host}"
+            ),
+        )
         super().__init__(
-            base_url, budget=budget, secrets=secrets, transport=transport, timeout=timeout, retry=retry,
-            headers={"Authorization": auth, "Accept": "application/json;charset=utf-8",
-                     "Accept-Encoding": "gzip"},
+            base_url,
+            budget=budget,
+            secrets=secrets,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            headers={"Authorization": auth, "Accept": "application/json;charset=utf-8", "Accept-Encoding": "gzip"},
         )
 
     # -- hooks -------------------------------------------------------------------------------
@@ -129,8 +137,12 @@ class MoySkladBase(BaseClient):
         retry_after = num("X-Lognex-Retry-After", 0.001)
         if response.status_code == 429 and retry_after is None and h.get("X-Lognex-Auth") == "429005":
             retry_after = None  # 1073, parallel limit: no hint, the policy backs off
-        return RateInfo(remaining=num("X-RateLimit-Remaining"), reset_seconds=num("X-Lognex-Reset", 0.001),
-                        limit=num("X-RateLimit-Limit"), retry_after_seconds=retry_after)
+        return RateInfo(
+            remaining=num("X-RateLimit-Remaining"),
+            reset_seconds=num("X-Lognex-Reset", 0.001),
+            limit=num("X-RateLimit-Limit"),
+            retry_after_seconds=retry_after,
+        )
 
     def error_message(self, response: httpx.Response) -> str:
         """``[code] error (parameter)`` for each error of MoySklad's envelope."""
@@ -138,8 +150,11 @@ class MoySkladBase(BaseClient):
             errors = response.json().get("errors", [])
         except (ValueError, AttributeError):
             return super().error_message(response)
-        parts = [f"[{e.get('code')}] {e.get('error')}" + (f" ({e['parameter']})" if e.get("parameter") else "")
-                 for e in errors if isinstance(e, dict)]
+        parts = [
+            f"[{e.get('code')}] {e.get('error')}" + (f" ({e['parameter']})" if e.get("parameter") else "")
+            for e in errors
+            if isinstance(e, dict)
+        ]
         return "; ".join(parts) or super().error_message(response)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -151,18 +166,21 @@ class MoySkladBase(BaseClient):
         """A ``{"meta": …}`` reference to ``path`` of ``type_``."""
         return {"meta": {"href": self.href(path), "type": type_, "mediaType": "application/json"}}
 
-    async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
-                       headers: Mapping[str, str] | None = None) -> Any:
+    async def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Any:
         """GET ``path`` and decode the JSON body (asked again while it comes back broken).
 
         Raises:
             MalformedResponseError: the body is still not JSON after every retry.
         """
-        return await self.request_parsed("GET", path, lambda response: json_body(response, path),
-                                         params=dict(params or {}), headers=headers)
+        return await self.request_parsed(
+            "GET", path, lambda response: json_body(response, path), params=dict(params or {}), headers=headers
+        )
 
-    async def get_page(self, path: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-                       offset: int, limit: int) -> dict[str, Any]:
+    async def get_page(
+        self, path: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, offset: int, limit: int
+    ) -> dict[str, Any]:
         """One whole page of a collection: ``{meta: {size, ...}, rows: [...]}``.
 
         A page that is not a collection, or has fewer rows than ``meta.size`` implies for its
@@ -173,12 +191,18 @@ class MoySkladBase(BaseClient):
             MalformedResponseError: still broken after every retry; names the endpoint and offset.
         """
         query = {**(params or {}), "limit": limit, "offset": offset}
-        return await self.request_parsed("GET", path, lambda response: whole_page(response, path, offset, limit),
-                                         params=query, headers=headers)
+        return await self.request_parsed(
+            "GET", path, lambda response: whole_page(response, path, offset, limit), params=query, headers=headers
+        )
 
-    async def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, *,
-                         headers: Mapping[str, str] | None = None,
-                         limit: int = MAX_PAGE_LIMIT) -> AsyncIterator[list[dict[str, Any]]]:
+    async def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        limit: int = MAX_PAGE_LIMIT,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         """Yield the ``rows`` of every page of a collection.
 
         The first page gives ``meta.size``; the remaining offsets are fetched concurrently (at most

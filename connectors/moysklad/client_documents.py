@@ -45,42 +45,44 @@ class DocumentsMixin(MoySkladBase):
 
     async def _post(self, path: str, body: Any, params: Mapping[str, str] | None = None) -> Any:
         items = body if isinstance(body, list) else [body]
-        idempotent = all(isinstance(i, dict) and (i.get("syncId") or (i.get("meta") or {}).get("href"))
-                         for i in items)
+        idempotent = all(isinstance(i, dict) and (i.get("syncId") or (i.get("meta") or {}).get("href")) for i in items)
         response = await self.request("POST", path, json=body, params=dict(params or {}), idempotent=idempotent)
         return response.json()
 
     async def _put(self, path: str, body: Json) -> Json:
         return dict((await self.request("PUT", path, json=body)).json())
 
-    async def bulk_create(self, entity: str, payloads: Sequence[Json], *,
-                          expand: str | None = None) -> list[BulkItemResult]:
+    async def bulk_create(
+        self, entity: str, payloads: Sequence[Json], *, expand: str | None = None
+    ) -> list[BulkItemResult]:
         """POST arrays of ≤ 1000 objects (with ``meta``: an update, without: a create); one result
         per payload, in order. ``expand`` applies to the saved objects in the answer."""
         results: list[BulkItemResult] = []
         for start in range(0, len(payloads), MAX_ARRAY_ITEMS):
-            chunk = list(payloads[start:start + MAX_ARRAY_ITEMS])
+            chunk = list(payloads[start : start + MAX_ARRAY_ITEMS])
             answer = await self._post(f"/entity/{entity}", chunk, {"expand": expand} if expand else None)
             for offset, item in enumerate(answer):
                 errors = item.get("errors") if isinstance(item, dict) else [{"error": "unexpected item"}]
                 results.append(BulkItemResult(start + offset, None if errors else item, list(errors or [])))
         return results
 
-    async def filter_any(self, entity: str, field: str, values: Sequence[str], *,
-                         per_request: int = IDS_PER_FILTER) -> list[Json]:
+    async def filter_any(
+        self, entity: str, field: str, values: Sequence[str], *, per_request: int = IDS_PER_FILTER
+    ) -> list[Json]:
         """Rows of ``entity`` whose ``field`` equals one of ``values`` (exact match, as MoySklad's
         ``=`` filter is): ``field=a;field=b`` ORs, so one request asks for up to ``per_request``
         values (the URL stays well under the 8 KB limit)."""
         rows: list[Json] = []
         unique = list(dict.fromkeys(v for v in values if v))
         for start in range(0, len(unique), per_request):
-            flt = ";".join(f"{field}={_escape(v)}" for v in unique[start:start + per_request])
+            flt = ";".join(f"{field}={_escape(v)}" for v in unique[start : start + per_request])
             rows.extend(await self.collect(f"/entity/{entity}", {"filter": flt}))
         return rows
 
     # -- counterparties ------------------------------------------------------------------------
-    async def find_counterparty(self, *, phone: str | None = None, email: str | None = None,
-                                inn: str | None = None) -> list[Json]:
+    async def find_counterparty(
+        self, *, phone: str | None = None, email: str | None = None, inn: str | None = None
+    ) -> list[Json]:
         """Counterparties matching the first of ``inn``, ``email``, ``phone`` that finds any."""
         for name, value in (("inn", inn), ("email", email), ("phone", phone)):
             if value:
@@ -108,8 +110,13 @@ class DocumentsMixin(MoySkladBase):
 
     async def update_order_state(self, order_id: str, state_id: str) -> Json:
         """Set an order's state."""
-        state = {"meta": {"href": self.href(f"entity/customerorder/metadata/states/{state_id}"),
-                          "type": "state", "mediaType": "application/json"}}
+        state = {
+            "meta": {
+                "href": self.href(f"entity/customerorder/metadata/states/{state_id}"),
+                "type": "state",
+                "mediaType": "application/json",
+            }
+        }
         return await self._put(f"/entity/customerorder/{order_id}", {"state": state})
 
     async def update_order_positions(self, order_id: str, positions: list[Json]) -> Json:
@@ -120,8 +127,9 @@ class DocumentsMixin(MoySkladBase):
         """One order, positions expanded by default."""
         return dict(await self.get_json(f"/entity/customerorder/{order_id}", {"expand": expand} if expand else None))
 
-    def iter_orders(self, updated_since: datetime | None = None, *,
-                    expand: str | None = None) -> AsyncIterator[list[Json]]:
+    def iter_orders(
+        self, updated_since: datetime | None = None, *, expand: str | None = None
+    ) -> AsyncIterator[list[Json]]:
         """Pages of customer orders changed at or after ``updated_since`` (overlap windows and dedupe)."""
         params: dict[str, Any] = {}
         if updated_since is not None:
@@ -160,14 +168,12 @@ class DocumentsMixin(MoySkladBase):
         """Every ``webhook`` (or ``webhookstock``) visible to this credential."""
         return await self.collect(f"/entity/{kind}")
 
-    async def ensure_webhook(self, url: str, entity_type: str, action: str,
-                             diff_type: str | None = None) -> Json:
+    async def ensure_webhook(self, url: str, entity_type: str, action: str, diff_type: str | None = None) -> Json:
         """The webhook (url, entityType, action), created only if it does not exist yet."""
         wanted = {"url": url, "entityType": entity_type, "action": action}
         return await self._ensure("webhook", wanted, {"diffType": diff_type} if diff_type else {})
 
-    async def ensure_webhookstock(self, url: str, report_type: str = "all",
-                                  stock_type: str = "stock") -> Json:
+    async def ensure_webhookstock(self, url: str, report_type: str = "all", stock_type: str = "stock") -> Json:
         """The stock webhook (url, reportType, stockType), created only if missing."""
         return await self._ensure("webhookstock", {"url": url, "reportType": report_type, "stockType": stock_type}, {})
 

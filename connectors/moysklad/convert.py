@@ -24,9 +24,21 @@ from connectors.moysklad.moscow_time import parse_moscow
 from hub import model
 
 __all__ = [
-    "assortment_to_frames", "bundle_components_to_frame", "characteristics_to_frame", "currencies_to_frame",
-    "customer_to_payload", "folders_to_frame", "images_to_frame", "order_to_payload", "orders_to_frames",
-    "organizations_to_frame", "parse_moscow", "price_types_to_frame", "ref_id", "stock_to_frame", "stores_to_frame",
+    "assortment_to_frames",
+    "bundle_components_to_frame",
+    "characteristics_to_frame",
+    "currencies_to_frame",
+    "customer_to_payload",
+    "folders_to_frame",
+    "images_to_frame",
+    "order_to_payload",
+    "orders_to_frames",
+    "organizations_to_frame",
+    "parse_moscow",
+    "price_types_to_frame",
+    "ref_id",
+    "stock_to_frame",
+    "stores_to_frame",
 ]
 
 Json = Mapping[str, Any]
@@ -49,8 +61,15 @@ def _barcode(row: Json) -> str | None:
 
 
 def _price_rows(offer_id: str, sale_prices: Iterable[Json]) -> list[dict[str, Any]]:
-    return [{"offer_id": offer_id, "price_type_id": ref_id(p.get("priceType")), "amount": _kopecks(p.get("value")),
-             "currency_id": ref_id(p.get("currency"))} for p in sale_prices]
+    return [
+        {
+            "offer_id": offer_id,
+            "price_type_id": ref_id(p.get("priceType")),
+            "amount": _kopecks(p.get("value")),
+            "currency_id": ref_id(p.get("currency")),
+        }
+        for p in sale_prices
+    ]
 
 
 def assortment_to_frames(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
@@ -60,32 +79,65 @@ def assortment_to_frames(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     its product when the product is among ``rows``, whatever their order.
     """
     products, offers, prices, buys = [], [], [], []
-    product_prices = {r["id"]: r.get("salePrices") for r in rows
-                      if r.get("meta", {}).get("type") == "product" and r.get("salePrices") is not None}
+    product_prices = {
+        r["id"]: r.get("salePrices")
+        for r in rows
+        if r.get("meta", {}).get("type") == "product" and r.get("salePrices") is not None
+    }
     product_buy = {r["id"]: r.get("buyPrice") for r in rows if r.get("meta", {}).get("type") == "product"}
     for row in rows:
         kind = row.get("meta", {}).get("type")
-        common = {"name": row.get("name"), "article": row.get("article"), "code": row.get("code"),
-                  "external_code": row.get("externalCode"), "archived": bool(row.get("archived", False)),
-                  "updated_at": _ts(row.get("updated"))}
+        common = {
+            "name": row.get("name"),
+            "article": row.get("article"),
+            "code": row.get("code"),
+            "external_code": row.get("externalCode"),
+            "archived": bool(row.get("archived", False)),
+            "updated_at": _ts(row.get("updated")),
+        }
         if kind in PRODUCT_KINDS:
-            products.append({
-                "product_id": row["id"], "kind": kind, **common, "category_id": ref_id(row.get("productFolder")),
-                "vendor": None, "description": row.get("description"),
-                "vat_rate": row.get("effectiveVat", row.get("vat")) if row.get("effectiveVatEnabled",
-                                                                                 row.get("vatEnabled")) else None,
-                "weight": row.get("weight"), "volume": row.get("volume"), "uom": ref_id(row.get("uom")),
-            })
+            products.append(
+                {
+                    "product_id": row["id"],
+                    "kind": kind,
+                    **common,
+                    "category_id": ref_id(row.get("productFolder")),
+                    "vendor": None,
+                    "description": row.get("description"),
+                    "vat_rate": row.get("effectiveVat", row.get("vat"))
+                    if row.get("effectiveVatEnabled", row.get("vatEnabled"))
+                    else None,
+                    "weight": row.get("weight"),
+                    "volume": row.get("volume"),
+                    "uom": ref_id(row.get("uom")),
+                }
+            )
             if int(row.get("variantsCount") or 0) > 0:
                 continue
-            offers.append({"offer_id": row["id"], "product_id": row["id"], "kind": kind, **common,
-                           "barcode": _barcode(row), "characteristics": None})
+            offers.append(
+                {
+                    "offer_id": row["id"],
+                    "product_id": row["id"],
+                    "kind": kind,
+                    **common,
+                    "barcode": _barcode(row),
+                    "characteristics": None,
+                }
+            )
             sale, buy, offer_id = row.get("salePrices") or [], row.get("buyPrice"), row["id"]
         elif kind == "variant":
             product_id = ref_id(row.get("product"))
             chars = "; ".join(f"{c.get('name')}={c.get('value')}" for c in row.get("characteristics") or [])
-            offers.append({"offer_id": row["id"], "product_id": product_id, "kind": "variant", **common,
-                           "barcode": _barcode(row), "characteristics": chars or None})
+            offers.append(
+                {
+                    "offer_id": row["id"],
+                    "product_id": product_id,
+                    "kind": "variant",
+                    **common,
+                    "barcode": _barcode(row),
+                    "characteristics": chars or None,
+                }
+            )
             sale = row.get("salePrices")
             if sale is None:
                 sale = product_prices.get(product_id or "") or []
@@ -95,10 +147,15 @@ def assortment_to_frames(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
             continue
         prices.extend(_price_rows(offer_id, sale))
         if isinstance(buy, Mapping) and buy.get("value") is not None:
-            buys.append({"offer_id": offer_id, "amount": _kopecks(buy["value"]),
-                         "currency_id": ref_id(buy.get("currency"))})
-    return {"products": model.frame("products", products), "offers": model.frame("offers", offers),
-            "prices": model.frame("prices", prices), "purchase_prices": model.frame("purchase_prices", buys)}
+            buys.append(
+                {"offer_id": offer_id, "amount": _kopecks(buy["value"]), "currency_id": ref_id(buy.get("currency"))}
+            )
+    return {
+        "products": model.frame("products", products),
+        "offers": model.frame("offers", offers),
+        "prices": model.frame("prices", prices),
+        "purchase_prices": model.frame("purchase_prices", buys),
+    }
 
 
 def folders_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
@@ -106,42 +163,92 @@ def folders_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     out = []
     for r in rows:
         parent_path = r.get("pathName") or ""
-        out.append({"category_id": r["id"], "parent_id": ref_id(r.get("productFolder")), "name": r.get("name"),
-                    "path": f"{parent_path}/{r.get('name')}" if parent_path else r.get("name"),
-                    "external_code": r.get("externalCode"), "archived": bool(r.get("archived", False)),
-                    "updated_at": _ts(r.get("updated"))})
+        out.append(
+            {
+                "category_id": r["id"],
+                "parent_id": ref_id(r.get("productFolder")),
+                "name": r.get("name"),
+                "path": f"{parent_path}/{r.get('name')}" if parent_path else r.get("name"),
+                "external_code": r.get("externalCode"),
+                "archived": bool(r.get("archived", False)),
+                "updated_at": _ts(r.get("updated")),
+            }
+        )
     return model.frame("categories", out)
 
 
 def currencies_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     """Currencies → ``currencies``."""
-    return model.frame("currencies", [
-        {"currency_id": r["id"], "iso_code": r.get("isoCode"), "name": r.get("name"), "rate": r.get("rate"),
-         "is_default": bool(r.get("default", False)), "archived": bool(r.get("archived", False))} for r in rows])
+    return model.frame(
+        "currencies",
+        [
+            {
+                "currency_id": r["id"],
+                "iso_code": r.get("isoCode"),
+                "name": r.get("name"),
+                "rate": r.get("rate"),
+                "is_default": bool(r.get("default", False)),
+                "archived": bool(r.get("archived", False)),
+            }
+            for r in rows
+        ],
+    )
 
 
 def price_types_to_frame(rows: Iterable[Json], default_id: str | None = None) -> pd.DataFrame:
     """Price types → ``price_types``; the default is ``default_id`` or else the first type."""
     items = list(rows)
     default = default_id or (items[0]["id"] if items else None)
-    return model.frame("price_types", [
-        {"price_type_id": r["id"], "name": r.get("name"), "external_code": r.get("externalCode"),
-         "is_default": r["id"] == default} for r in items])
+    return model.frame(
+        "price_types",
+        [
+            {
+                "price_type_id": r["id"],
+                "name": r.get("name"),
+                "external_code": r.get("externalCode"),
+                "is_default": r["id"] == default,
+            }
+            for r in items
+        ],
+    )
 
 
 def stores_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     """Stores → ``stores``."""
-    return model.frame("stores", [
-        {"store_id": r["id"], "name": r.get("name"), "code": r.get("code"), "external_code": r.get("externalCode"),
-         "parent_id": ref_id(r.get("parent")), "archived": bool(r.get("archived", False))} for r in rows])
+    return model.frame(
+        "stores",
+        [
+            {
+                "store_id": r["id"],
+                "name": r.get("name"),
+                "code": r.get("code"),
+                "external_code": r.get("externalCode"),
+                "parent_id": ref_id(r.get("parent")),
+                "archived": bool(r.get("archived", False)),
+            }
+            for r in rows
+        ],
+    )
 
 
 def organizations_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     """Own legal entities → ``organizations``."""
-    return model.frame("organizations", [
-        {"organization_id": r["id"], "name": r.get("name"), "legal_title": r.get("legalTitle"), "inn": r.get("inn"),
-         "kpp": r.get("kpp"), "email": r.get("email"), "phone": r.get("phone"),
-         "archived": bool(r.get("archived", False))} for r in rows])
+    return model.frame(
+        "organizations",
+        [
+            {
+                "organization_id": r["id"],
+                "name": r.get("name"),
+                "legal_title": r.get("legalTitle"),
+                "inn": r.get("inn"),
+                "kpp": r.get("kpp"),
+                "email": r.get("email"),
+                "phone": r.get("phone"),
+                "archived": bool(r.get("archived", False)),
+            }
+            for r in rows
+        ],
+    )
 
 
 def characteristics_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
@@ -151,10 +258,18 @@ def characteristics_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
 
 def stock_to_frame(rows: Iterable[Json], stock_type: str) -> pd.DataFrame:
     """A ``report/stock/*/current`` array → ``stock`` (``store_id`` null for the all-stores report)."""
-    return model.frame("stock", [
-        {"offer_id": r["assortmentId"], "store_id": r.get("storeId"),
-         "available": float("nan") if r.get(stock_type) is None else float(r[stock_type]), "stock_type": stock_type}
-        for r in rows])
+    return model.frame(
+        "stock",
+        [
+            {
+                "offer_id": r["assortmentId"],
+                "store_id": r.get("storeId"),
+                "available": float("nan") if r.get(stock_type) is None else float(r[stock_type]),
+                "stock_type": stock_type,
+            }
+            for r in rows
+        ],
+    )
 
 
 def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
@@ -176,8 +291,9 @@ def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[Json]
                 continue
             key = (bundle_id, component_id)
             quantities[key] = quantities.get(key, 0.0) + quantity
-    return model.frame("bundle_components", [{"offer_id": b, "component_id": c, "quantity": q}
-                                             for (b, c), q in quantities.items()])
+    return model.frame(
+        "bundle_components", [{"offer_id": b, "component_id": c, "quantity": q} for (b, c), q in quantities.items()]
+    )
 
 
 def images_to_frame(images_by_owner: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
@@ -187,8 +303,16 @@ def images_to_frame(images_by_owner: Mapping[str, Iterable[Json]]) -> pd.DataFra
     for owner, images in images_by_owner.items():
         for pos, img in enumerate(images):
             meta = img.get("meta") or {}
-            out.append({"owner_id": owner, "position": pos, "image_id": ref_id(img),
-                        "filename": img.get("filename"), "url": meta.get("downloadPermanentHref"),
-                        "download_url": meta.get("downloadHref"),
-                        "size": img.get("size"), "updated_at": _ts(img.get("updated"))})
+            out.append(
+                {
+                    "owner_id": owner,
+                    "position": pos,
+                    "image_id": ref_id(img),
+                    "filename": img.get("filename"),
+                    "url": meta.get("downloadPermanentHref"),
+                    "download_url": meta.get("downloadHref"),
+                    "size": img.get("size"),
+                    "updated_at": _ts(img.get("updated")),
+                }
+            )
     return model.frame("images", out)

@@ -103,9 +103,12 @@ def order_to_payload(
         kind = types.get(offer, "product")
         qty, price = float(line["quantity"]), int(line.get("price") or 0)
         discount = int(line["discount"]) if _present(line.get("discount")) else 0
-        pos: Json = {"quantity": qty, "price": float(price),
-                     "discount": round(discount / (price * qty) * 100, 4) if price and qty and discount else 0,
-                     "assortment": _ref(base_url, f"entity/{kind}/{offer}", kind)}
+        pos: Json = {
+            "quantity": qty,
+            "price": float(price),
+            "discount": round(discount / (price * qty) * 100, 4) if price and qty and discount else 0,
+            "assortment": _ref(base_url, f"entity/{kind}/{offer}", kind),
+        }
         if _present(line.get("vat_rate")):
             pos["vat"] = int(line["vat_rate"])
         if reserve and kind != "service" and line.get("reserve") is not False:  # False: its status holds nothing
@@ -115,9 +118,14 @@ def order_to_payload(
     return payload
 
 
-def customer_to_payload(customer: Mapping[str, Any], *, accounts: Iterable[Mapping[str, Any]] = (),
-                        contact_person: Mapping[str, Any] | None = None, sync_key: str | None = None,
-                        group: str | None = None) -> Json:
+def customer_to_payload(
+    customer: Mapping[str, Any],
+    *,
+    accounts: Iterable[Mapping[str, Any]] = (),
+    contact_person: Mapping[str, Any] | None = None,
+    sync_key: str | None = None,
+    group: str | None = None,
+) -> Json:
     """A canonical customer → a ``counterparty`` create body (with bank accounts, contact person,
     and ``group`` as its counterparty group: MoySklad's ``tags``)."""
     kind = str(customer.get("company_type") or "individual")
@@ -147,8 +155,9 @@ def customer_to_payload(customer: Mapping[str, Any], *, accounts: Iterable[Mappi
     return payload
 
 
-def orders_to_frames(rows: Iterable[Mapping[str, Any]],
-                     states: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame]:
+def orders_to_frames(
+    rows: Iterable[Mapping[str, Any]], states: Mapping[str, str] | None = None
+) -> dict[str, pd.DataFrame]:
     """Customer orders (positions expanded) → ``orders`` and ``order_lines``.
 
     ``status`` is the state's name when ``states`` (id → name) knows it, else the state id.
@@ -156,20 +165,39 @@ def orders_to_frames(rows: Iterable[Mapping[str, Any]],
     orders, lines = [], []
     for r in rows:
         sid = ref_id(r.get("state"))
-        orders.append({
-            "order_id": r["id"], "number": r.get("name"), "site": None,
-            "status": (states or {}).get(sid or "", sid), "customer_id": ref_id(r.get("agent")),
-            "created_at": parse_moscow(r["created"]) if r.get("created") else None,
-            "updated_at": parse_moscow(r["updated"]) if r.get("updated") else None,
-            "total": round(float(r.get("sum", 0))), "currency": None, "store_id": ref_id(r.get("store")),
-            "delivery_type": None, "delivery_cost": None, "delivery_address": r.get("shipmentAddress"),
-            "comment": r.get("description"), "external_id": r.get("externalCode")})
+        orders.append(
+            {
+                "order_id": r["id"],
+                "number": r.get("name"),
+                "site": None,
+                "status": (states or {}).get(sid or "", sid),
+                "customer_id": ref_id(r.get("agent")),
+                "created_at": parse_moscow(r["created"]) if r.get("created") else None,
+                "updated_at": parse_moscow(r["updated"]) if r.get("updated") else None,
+                "total": round(float(r.get("sum", 0))),
+                "currency": None,
+                "store_id": ref_id(r.get("store")),
+                "delivery_type": None,
+                "delivery_cost": None,
+                "delivery_address": r.get("shipmentAddress"),
+                "comment": r.get("description"),
+                "external_id": r.get("externalCode"),
+            }
+        )
         for n, p in enumerate((r.get("positions") or {}).get("rows", []), start=1):
             price, qty = round(float(p.get("price", 0))), float(p.get("quantity", 0))
-            lines.append({"order_id": r["id"], "line_no": n, "offer_id": ref_id(p.get("assortment")),
-                          "name": (p.get("assortment") or {}).get("name"), "quantity": qty, "price": price,
-                          "discount": round(price * qty * float(p.get("discount", 0)) / 100),
-                          "vat_rate": p.get("vat")})
+            lines.append(
+                {
+                    "order_id": r["id"],
+                    "line_no": n,
+                    "offer_id": ref_id(p.get("assortment")),
+                    "name": (p.get("assortment") or {}).get("name"),
+                    "quantity": qty,
+                    "price": price,
+                    "discount": round(price * qty * float(p.get("discount", 0)) / 100),
+                    "vat_rate": p.get("vat"),
+                }
+            )
     return {"orders": model.frame("orders", orders), "order_lines": model.frame("order_lines", lines)}
 
 

@@ -28,8 +28,12 @@ Json = dict[str, Any]
 #: change of the same object, the 5-minute bulk limit); every other item error is the data's fault
 RETRYABLE_CODES = frozenset({1000, 1065, 1088})
 #: the canonical ``customers`` bank columns → MoySklad ``accounts`` fields
-BANK_COLUMNS = {"bank_account": "accountNumber", "bank_bic": "bic", "bank_name": "bankName",
-                "bank_corr_account": "correspondentAccount"}
+BANK_COLUMNS = {
+    "bank_account": "accountNumber",
+    "bank_bic": "bic",
+    "bank_name": "bankName",
+    "bank_corr_account": "correspondentAccount",
+}
 
 
 def _text(value: Any) -> str | None:
@@ -76,7 +80,9 @@ def _inn_variants(raw: Any) -> list[str]:
 
 #: search key → (the values a customer is searched by, the counterparty field)
 SEARCH_KEYS: dict[str, tuple[Callable[[Any], list[str]], str]] = {
-    "phone": (_phone_variants, "phone"), "email": (_email_variants, "email"), "inn": (_inn_variants, "inn"),
+    "phone": (_phone_variants, "phone"),
+    "email": (_email_variants, "email"),
+    "inn": (_inn_variants, "inn"),
 }
 
 
@@ -84,8 +90,10 @@ def item_outcome(key: str, result: BulkItemResult) -> OrderOutcome:
     """One bulk item's result as an outcome: the saved id, or MoySklad's error in one line."""
     if result.ok and result.entity is not None:
         return OrderOutcome(key, erp_id=str(result.entity["id"]))
-    parts = [f"[{e.get('code')}] {e.get('error')}" + (f" ({e['parameter']})" if e.get("parameter") else "")
-             for e in result.errors]
+    parts = [
+        f"[{e.get('code')}] {e.get('error')}" + (f" ({e['parameter']})" if e.get("parameter") else "")
+        for e in result.errors
+    ]
     retryable = any(e.get("code") in RETRYABLE_CODES for e in result.errors)
     return OrderOutcome(key, error="; ".join(parts) or "refused without a reason", retryable=retryable)
 
@@ -95,8 +103,11 @@ def _contact_person(row: Mapping[str, Any]) -> Json | None:
     if not name:
         return None
     email = _text(row.get("email"))
-    return {"name": name, "phone": normalise_phone(row.get("phone")) or _text(row.get("phone")),
-            "email": email.lower() if email else None}
+    return {
+        "name": name,
+        "phone": normalise_phone(row.get("phone")) or _text(row.get("phone")),
+        "email": email.lower() if email else None,
+    }
 
 
 def _accounts(row: Mapping[str, Any]) -> list[Json]:
@@ -111,7 +122,6 @@ class MoySkladCustomers(OverClient):
 
     #: counterparties per bulk POST (MoySklad takes 1000; 100 keeps a failed request cheap)
     max_batch = 100
-
 
     async def find_customers(self, customers: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
         unknown = [k for k in by if k not in SEARCH_KEYS]
@@ -139,15 +149,21 @@ class MoySkladCustomers(OverClient):
     def payload(self, row: Mapping[str, Any], *, group: str | None, key: str) -> Json:
         """One customer's ``counterparty`` create body (phone in the normalised form)."""
         inn, email = _inn_variants(row.get("inn")), _text(row.get("email"))
-        clean = {**row, "phone": normalise_phone(row.get("phone")) or _text(row.get("phone")),
-                 "email": email.lower() if email else None, "inn": inn[0] if inn else None}
+        clean = {
+            **row,
+            "phone": normalise_phone(row.get("phone")) or _text(row.get("phone")),
+            "email": email.lower() if email else None,
+            "inn": inn[0] if inn else None,
+        }
         person = _contact_person(row) if clean.get("company_type") == "legal" else None
         return customer_to_payload(clean, accounts=_accounts(row), contact_person=person, sync_key=key, group=group)
 
-    async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
-                               keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
-        rows = [{str(k): v for k, v in r.items()} for r in customers.to_dict("records")
-                if str(r["customer_id"]) in keys]
+    async def create_customers(
+        self, customers: pd.DataFrame, *, group: str | None, keys: Mapping[str, str]
+    ) -> dict[str, OrderOutcome]:
+        rows = [
+            {str(k): v for k, v in r.items()} for r in customers.to_dict("records") if str(r["customer_id"]) in keys
+        ]
         out: dict[str, OrderOutcome] = {}
         bodies: list[tuple[str, Json]] = []
         same: dict[str, list[str]] = {}  # the customer whose body goes -> the channel customers it stands for
@@ -168,7 +184,7 @@ class MoySkladCustomers(OverClient):
             same[cid] = [cid]
             bodies.append((cid, body))
         for start in range(0, len(bodies), self.max_batch):
-            chunk = bodies[start:start + self.max_batch]
+            chunk = bodies[start : start + self.max_batch]
             results = await self.client.bulk_create("counterparty", [body for _, body in chunk])
             for (cid, _), result in zip(chunk, results, strict=True):
                 for each in same[cid]:

@@ -38,8 +38,15 @@ STATE_COLUMNS = ["erp_id", "external_id", "state", "updated_at"]
 
 
 def _lines(positions: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float, float]]:
-    out = [(ref_id(p.get("assortment")) or "", round(float(p.get("quantity", 0)), 3),
-            round(float(p.get("price", 0)), 2), round(float(p.get("discount", 0) or 0), 2)) for p in positions]
+    out = [
+        (
+            ref_id(p.get("assortment")) or "",
+            round(float(p.get("quantity", 0)), 3),
+            round(float(p.get("price", 0)), 2),
+            round(float(p.get("discount", 0) or 0), 2),
+        )
+        for p in positions
+    ]
     return sorted(out)
 
 
@@ -85,15 +92,25 @@ class MoySkladOrders(OverClient):
         return OrderReference(
             states={str(s["name"]): str(s["id"]) for s in states},
             organizations={str(o["name"]): str(o["id"]) for o in organizations if not o.get("archived")},
-            stores={str(s["name"]): str(s["id"]) for s in stores}, services=by_service,
-            groups=[str(g) for g in groups])
+            stores={str(s["name"]): str(s["id"]) for s in stores},
+            services=by_service,
+            groups=[str(g) for g in groups],
+        )
 
     def payload(self, draft: OrderDraft) -> Json:
         """A draft's ``customerorder`` body: a create with ``syncId``, or an update by ``meta``."""
         body = order_to_payload(
-            draft.order, draft.lines, base_url=self.client.base_url, organization_id=draft.organization_id,
-            agent_id=draft.customer_id, store_id=draft.store_id, state_id=draft.state_id,
-            offer_types=draft.line_kinds, reserve=draft.reserve, sync_key=draft.key)
+            draft.order,
+            draft.lines,
+            base_url=self.client.base_url,
+            organization_id=draft.organization_id,
+            agent_id=draft.customer_id,
+            store_id=draft.store_id,
+            state_id=draft.state_id,
+            offer_types=draft.line_kinds,
+            reserve=draft.reserve,
+            sync_key=draft.key,
+        )
         if draft.erp_id:
             body.pop("syncId")  # set once, at the create; MoySklad refuses to change it (1047)
             body["meta"] = self.client.ref(f"entity/customerorder/{draft.erp_id}", "customerorder")["meta"]
@@ -102,7 +119,7 @@ class MoySkladOrders(OverClient):
     async def upsert_orders(self, drafts: Sequence[OrderDraft]) -> list[OrderOutcome]:
         outcomes: dict[int, OrderOutcome] = {}
         for start in range(0, len(drafts), self.max_batch):
-            await self._upsert(list(enumerate(drafts))[start:start + self.max_batch], outcomes)
+            await self._upsert(list(enumerate(drafts))[start : start + self.max_batch], outcomes)
         return [outcomes[i] for i in range(len(drafts))]
 
     async def _upsert(self, chunk: list[tuple[int, OrderDraft]], outcomes: dict[int, OrderOutcome]) -> None:
@@ -117,10 +134,14 @@ class MoySkladOrders(OverClient):
         for (index, draft, body), result in zip(sent, results, strict=True):
             if result.ok and result.entity is not None and "meta" not in body and not holds(result.entity, body):
                 # the order created earlier with this syncId came back as it was: update it
-                again.append((index, draft, {**{k: v for k, v in body.items() if k != "syncId"},
-                                             "meta": result.entity["meta"]}))
-            elif not result.ok and "meta" in body and any(e.get("code") == NOT_FOUND and not e.get("parameter")
-                                                         for e in result.errors):
+                again.append(
+                    (index, draft, {**{k: v for k, v in body.items() if k != "syncId"}, "meta": result.entity["meta"]})
+                )
+            elif (
+                not result.ok
+                and "meta" in body
+                and any(e.get("code") == NOT_FOUND and not e.get("parameter") for e in result.errors)
+            ):
                 # the linked order was deleted in MoySklad: create it again, with its syncId
                 again.append((index, draft, self.payload(replace(draft, erp_id=None))))
             else:
@@ -149,9 +170,14 @@ class MoySkladOrders(OverClient):
         async for page in self.client.iter_orders(since):
             for order in page:
                 sid = ref_id(order.get("state"))
-                rows.append({"erp_id": str(order["id"]), "external_id": order.get("externalCode"),
-                             "state": names.get(sid, sid) if sid else None,
-                             "updated_at": parse_moscow(str(order["updated"]))})
+                rows.append(
+                    {
+                        "erp_id": str(order["id"]),
+                        "external_id": order.get("externalCode"),
+                        "state": names.get(sid, sid) if sid else None,
+                        "updated_at": parse_moscow(str(order["updated"])),
+                    }
+                )
         frame = pd.DataFrame(rows, columns=STATE_COLUMNS)
         frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True).astype(UTC_TS)
         return frame.drop_duplicates("erp_id", keep="last").reset_index(drop=True)

@@ -27,8 +27,12 @@ def json_body(response: httpx.Response, path: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise MalformedResponseError("moysklad", endpoint_name(path), response.status_code,
-                                     f"the answer is not JSON ({len(response.content)} bytes): {exc}") from None
+        raise MalformedResponseError(
+            "moysklad",
+            endpoint_name(path),
+            response.status_code,
+            f"the answer is not JSON ({len(response.content)} bytes): {exc}",
+        ) from None
 
 
 def page_rows(page: Any, path: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -78,8 +82,12 @@ def checked_assortment(page: dict[str, Any], offset: int) -> list[dict[str, Any]
     rows: list[dict[str, Any]] = page["rows"]
     for n, row in enumerate(rows):
         if not isinstance(row, dict) or not row.get("id") or not (row.get("meta") or {}).get("type"):
-            raise MalformedResponseError("moysklad", "entity/assortment", 200,
-                                         f"entity/assortment page at offset {offset}: row {n} has no id or meta.type")
+            raise MalformedResponseError(
+                "moysklad",
+                "entity/assortment",
+                200,
+                f"entity/assortment page at offset {offset}: row {n} has no id or meta.type",
+            )
     return rows
 
 
@@ -99,5 +107,6 @@ def _offset(page: dict[str, Any]) -> int | None:
 
 def offset_paging(path: str, limit: int) -> OffsetPaginator:
     """The loop guard of ``path``'s pages: each must be the offset asked for, its rows not read at another."""
-    return OffsetPaginator(limit, system="moysklad", endpoint=endpoint_name(path), rows=_rows,
-                           total=page_size, echoed=_offset)
+    return OffsetPaginator(
+        limit, system="moysklad", endpoint=endpoint_name(path), rows=_rows, total=page_size, echoed=_offset
+    )

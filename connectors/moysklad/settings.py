@@ -27,6 +27,5 @@ class MoySkladSettings(SystemSettings):
         if self.token is None and (self.login is None or self.password is None):
             if self.login is not None or self.password is not None:
                 raise ValueError("login and password go together: give both (or a token instead)")
-            raise ValueError("no credentials: give token: ${ENV_VAR}, or login: user@account with "
-                             "password: ${ENV_VAR}")
+            raise ValueError("no credentials: give token: ${ENV_VAR}, or login: user@account with password: ${ENV_VAR}")
         return self

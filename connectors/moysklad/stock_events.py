@@ -41,7 +41,8 @@ STOCK_DOCUMENTS = ("demand", "supply", "move", "loss", "enter", "salesreturn", "
 #: (entityType, action) of every entity webhook the hub subscribes; an order created, edited or
 #: deleted sets, moves or frees its reserve
 ENTITY_EVENTS: tuple[tuple[str, str], ...] = tuple(
-    (doc, action) for doc in (*STOCK_DOCUMENTS, "customerorder") for action in ("CREATE", "UPDATE", "DELETE"))
+    (doc, action) for doc in (*STOCK_DOCUMENTS, "customerorder") for action in ("CREATE", "UPDATE", "DELETE")
+)
 STOCK_ENTITIES = frozenset(entity for entity, _ in ENTITY_EVENTS)
 ACTIONS = frozenset(action for _, action in ENTITY_EVENTS)
 #: MoySklad's code for "more than 5 webhooks of the same kind" (1 for a solution)
@@ -78,10 +79,13 @@ class WebhookLimitError(RequestValidationError):
 
     def __init__(self, done: Sequence[str], refused: Sequence[str]) -> None:
         super().__init__(
-            "moysklad", "/entity/webhook", 412,
+            "moysklad",
+            "/entity/webhook",
+            412,
             f"no room for {', '.join(refused)}: MoySklad allows 5 webhooks per entity and action for a user "
             "and 1 for a solution (error 30007); remove an unused one in MoySklad's webhook settings, then "
-            "register again")
+            "register again",
+        )
         self.done = list(done)
         self.refused = list(refused)
 
@@ -106,8 +110,11 @@ class MoySkladStockEvents:
     def parse_notice(self, body: bytes, query: Mapping[str, str]) -> StockNotice:
         delivery = query.get("requestId") or ""
         if not _REQUEST_ID.fullmatch(delivery):
-            raise ValueError("no requestId in the query (MoySklad posts to <url>?requestId=<uuid>)"
-                             if not delivery else f"requestId {delivery[:80]!r} is not an id")
+            raise ValueError(
+                "no requestId in the query (MoySklad posts to <url>?requestId=<uuid>)"
+                if not delivery
+                else f"requestId {delivery[:80]!r} is not an id"
+            )
         try:
             data = json.loads(body)
         except ValueError:  # UnicodeDecodeError included
@@ -121,8 +128,9 @@ class MoySkladStockEvents:
         if "events" in data:
             audit = data.get("auditContext")
             moment = audit.get("moment") if isinstance(audit, dict) else None  # when the change was made
-            return StockNotice(delivery, _event_kinds(data["events"]),
-                               parse_moscow(moment) if isinstance(moment, str) else None)
+            return StockNotice(
+                delivery, _event_kinds(data["events"]), parse_moscow(moment) if isinstance(moment, str) else None
+            )
         raise ValueError("neither a stock notice (reportUrl) nor entity events (events)")
 
     # -- subscriptions ---------------------------------------------------------------------------
@@ -162,9 +170,16 @@ class MoySkladStockEvents:
 
     async def subscriptions(self) -> list[dict[str, str]]:
         hooks = {kind: await self.client.list_webhooks(kind) for kind in ("webhookstock", "webhook")}
-        return [{"kind": want.label, "url": str(hook.get("url", "")),
-                 "state": "disabled" if hook.get("enabled") is False else "enabled"}
-                for want in WANTED for hook in hooks[want.kind] if want.matches(hook)]
+        return [
+            {
+                "kind": want.label,
+                "url": str(hook.get("url", "")),
+                "state": "disabled" if hook.get("enabled") is False else "enabled",
+            }
+            for want in WANTED
+            for hook in hooks[want.kind]
+            if want.matches(hook)
+        ]
 
 
 def _changed_since(report_url: Any) -> datetime | None:
@@ -187,8 +202,10 @@ def _event_kinds(events: Any) -> str:
         if not isinstance(entity, str) or not isinstance(event.get("action"), str):
             raise ValueError("an event has no meta.type or action")
         if entity not in STOCK_ENTITIES or event["action"] not in ACTIONS:
-            raise ValueError(f"{entity[:40]} {str(event['action'])[:10]} does not move stock: "
-                             "a webhook of another kind points at the stock receiver")
+            raise ValueError(
+                f"{entity[:40]} {str(event['action'])[:10]} does not move stock: "
+                "a webhook of another kind points at the stock receiver"
+            )
         kinds.add(entity)
     return ",".join(sorted(kinds))
 

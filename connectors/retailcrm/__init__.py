@@ -19,9 +19,14 @@ CONNECTOR = Connector(
     title="retailCRM",
     settings=RetailCRMSettings,
     client=retailcrm_client,
-    capabilities={CatalogFeedSink: RetailCRMFeed.over, StockSink: RetailCRMStock.over,
-                  PriceSink: RetailCRMPrices.over, Reachable: RetailCRMFeed.over,
-                  OrderSource: RetailCRMOrders.over, StatusSink: RetailCRMOrders.over},
+    capabilities={
+        CatalogFeedSink: RetailCRMFeed.over,
+        StockSink: RetailCRMStock.over,
+        PriceSink: RetailCRMPrices.over,
+        Reachable: RetailCRMFeed.over,
+        OrderSource: RetailCRMOrders.over,
+        StatusSink: RetailCRMOrders.over,
+    },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )
 

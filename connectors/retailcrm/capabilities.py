@@ -72,7 +72,8 @@ class _Channel:
     async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference:
         crm = self.client
         stores, price_types, sites = await asyncio.gather(
-            crm.reference("stores"), crm.reference("price-types"), crm.sites())
+            crm.reference("stores"), crm.reference("price-types"), crm.sites()
+        )
         types = list(price_types.values()) if isinstance(price_types, dict) else list(price_types)
         site = _site(sites, crm.site)
         return ChannelReference(
@@ -124,14 +125,22 @@ class RetailCRMFeed(_Channel):
     """``CatalogFeedSink``: the ICML feed the CRM loads from its site's catalog URL."""
 
     def feed_items(self, part: FeedSlice) -> Iterator[IcmlOffer]:
-        return icml_offers(part.offers, products=part.products, prices=part.prices,
-                           price_type_id=part.main_price_type, purchase_prices=part.purchase_prices,
-                           stock=part.stock, images=part.images)
+        return icml_offers(
+            part.offers,
+            products=part.products,
+            prices=part.prices,
+            price_type_id=part.main_price_type,
+            purchase_prices=part.purchase_prices,
+            stock=part.stock,
+            images=part.images,
+        )
 
-    def write_feed(self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame,
-                   items: Iterable[Any]) -> int:
-        return write_icml(path, shop_name=shop_name, company=company,
-                          categories=icml_categories(categories), offers=items)
+    def write_feed(
+        self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame, items: Iterable[Any]
+    ) -> int:
+        return write_icml(
+            path, shop_name=shop_name, company=company, categories=icml_categories(categories), offers=items
+        )
 
     async def catalog_stamp(self) -> str | None:
         return _site(await self.client.sites(), self.client.site).get("catalogUpdatedAt")

@@ -69,11 +69,20 @@ def icml_offers(
             id itself. ``xmlId`` is always the source (MoySklad) id.
     """
     product_by_id = {str(r["product_id"]): r for r in products.to_dict("records")}
-    price = {str(o): a for o, t, a in zip(prices["offer_id"], prices["price_type_id"], prices["amount"], strict=True)
-             if str(t) == price_type_id and not pd.isna(a)}
-    purchase = ({} if purchase_prices is None else
-                {str(o): a for o, a in zip(purchase_prices["offer_id"], purchase_prices["amount"], strict=True)
-                 if not pd.isna(a)})
+    price = {
+        str(o): a
+        for o, t, a in zip(prices["offer_id"], prices["price_type_id"], prices["amount"], strict=True)
+        if str(t) == price_type_id and not pd.isna(a)
+    }
+    purchase = (
+        {}
+        if purchase_prices is None
+        else {
+            str(o): a
+            for o, a in zip(purchase_prices["offer_id"], purchase_prices["amount"], strict=True)
+            if not pd.isna(a)
+        }
+    )
     quantity: dict[str, float] = defaultdict(float)
     if stock is not None:
         for o, a in zip(stock["offer_id"], stock["available"], strict=True):

@@ -44,9 +44,16 @@ from connectors.retailcrm.wire import (
 
 #: reference book name -> key of its payload
 REFERENCE_BOOKS: Mapping[str, str] = {
-    "statuses": "statuses", "stores": "stores", "sites": "sites", "delivery-types": "deliveryTypes",
-    "payment-types": "paymentTypes", "payment-statuses": "paymentStatuses", "price-types": "priceTypes",
-    "order-types": "orderTypes", "order-methods": "orderMethods", "status-groups": "statusGroups",
+    "statuses": "statuses",
+    "stores": "stores",
+    "sites": "sites",
+    "delivery-types": "deliveryTypes",
+    "payment-types": "paymentTypes",
+    "payment-statuses": "paymentStatuses",
+    "price-types": "priceTypes",
+    "order-types": "orderTypes",
+    "order-methods": "orderMethods",
+    "status-groups": "statusGroups",
 }
 _RATE_REFUSED = Outcome(Action.RATE_LIMITED, RateLimitedError)
 _NO_ACCOUNT = Outcome(Action.FAIL, AuthError)
@@ -97,8 +104,13 @@ class RetailCRMClient(OrdersAPI, BaseClient):
             lambda: RateBudget(capacity=RPS, window_seconds=1.0, max_in_flight=RPS, name=f"retailcrm:{host}"),
         )
         super().__init__(
-            url, budget=budget, headers={"X-API-KEY": api_key}, secrets=[api_key],
-            transport=transport, timeout=timeout, retry=retry,
+            url,
+            budget=budget,
+            headers={"X-API-KEY": api_key},
+            secrets=[api_key],
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
         )
         self.site = site
         self.last_history_id: int | None = None
@@ -127,8 +139,14 @@ class RetailCRMClient(OrdersAPI, BaseClient):
         return site or self.site
 
     async def _call(
-        self, method: str, path: str, *, params: Any = None, data: Mapping[str, str] | None = None,
-        idempotent: bool | None = None, endpoint: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        data: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
     ) -> dict[str, Any]:
         name = endpoint or path
 
@@ -137,15 +155,21 @@ class RetailCRMClient(OrdersAPI, BaseClient):
             try:
                 body = response.json()
             except ValueError:
-                raise MalformedResponseError(self.system, name, response.status_code,
-                                             f"the answer is not JSON ({len(response.content)} bytes)") from None
+                raise MalformedResponseError(
+                    self.system, name, response.status_code, f"the answer is not JSON ({len(response.content)} bytes)"
+                ) from None
             if not isinstance(body, dict):
-                raise MalformedResponseError(self.system, name, response.status_code,
-                                             f"the answer is a JSON {type(body).__name__}, not the API's envelope")
+                raise MalformedResponseError(
+                    self.system,
+                    name,
+                    response.status_code,
+                    f"the answer is a JSON {type(body).__name__}, not the API's envelope",
+                )
             return body, response.status_code
 
-        body, status = await self.request_parsed(method, path, envelope, params=params, data=data,
-                                                 idempotent=idempotent, endpoint=endpoint)
+        body, status = await self.request_parsed(
+            method, path, envelope, params=params, data=data, idempotent=idempotent, endpoint=endpoint
+        )
         if body.get("success") is False and status != 460:
             raise ConnectorError(self.system, name, status, error_summary(body), body)
         return body
@@ -157,7 +181,9 @@ class RetailCRMClient(OrdersAPI, BaseClient):
             PagingLoopError: the answer is another page than asked for, or repeats a page's rows.
         """
         paging = PageNumberPaginator(
-            system=self.system, endpoint=path, rows=lambda body: body.get(key) or [],
+            system=self.system,
+            endpoint=path,
+            rows=lambda body: body.get(key) or [],
             total_pages=lambda body: int((body.get("pagination") or {}).get("totalPageCount") or 0),
             echoed=lambda body: _int_or_none((body.get("pagination") or {}).get("currentPage")),
         )

@@ -25,9 +25,19 @@ from connectors.retailcrm.convert_orders import (
 from hub.model import frame
 
 __all__ = [
-    "customer_from_crm", "customer_to_crm", "kopecks_to_units", "offers_from_crm", "order_from_crm",
-    "order_to_crm", "orders_from_crm", "parse_crm_datetime", "prices_from_crm", "prices_to_upload",
-    "stock_from_crm", "stock_to_inventories", "units_to_kopecks",
+    "customer_from_crm",
+    "customer_to_crm",
+    "kopecks_to_units",
+    "offers_from_crm",
+    "order_from_crm",
+    "order_to_crm",
+    "orders_from_crm",
+    "parse_crm_datetime",
+    "prices_from_crm",
+    "prices_to_upload",
+    "stock_from_crm",
+    "stock_to_inventories",
+    "units_to_kopecks",
 ]
 
 
@@ -85,8 +95,10 @@ def stock_to_inventories(
         if code is not None and not pd.isna(available):
             per_store[code] += max(float(available), 0.0)
     return [
-        {**_offer_ref(offer_id, offer_key),
-         "stores": [{"code": code, "available": _quantity(qty)} for code, qty in per_store.items()]}
+        {
+            **_offer_ref(offer_id, offer_key),
+            "stores": [{"code": code, "available": _quantity(qty)} for code, qty in per_store.items()],
+        }
         for offer_id, per_store in sorted(totals.items())
     ]
 
@@ -132,22 +144,34 @@ def offers_from_crm(offers: Iterable[Mapping[str, Any]], *, ref: str = "id") -> 
     for o in offers:
         product = o.get("product") or {}
         props = o.get("properties") or {}
-        rows.append({
-            "offer_id": _offer_id(o, ref), "product_id": None if not product else str(product.get("id")),
-            "kind": "product", "name": o.get("name"), "article": o.get("article"),
-            "code": o.get("externalId"), "barcode": o.get("barcode"),
-            "characteristics": "; ".join(f"{k}={v}" for k, v in props.items()) or None,
-            "external_code": o.get("xmlId"), "archived": not o.get("active", True),
-        })
+        rows.append(
+            {
+                "offer_id": _offer_id(o, ref),
+                "product_id": None if not product else str(product.get("id")),
+                "kind": "product",
+                "name": o.get("name"),
+                "article": o.get("article"),
+                "code": o.get("externalId"),
+                "barcode": o.get("barcode"),
+                "characteristics": "; ".join(f"{k}={v}" for k, v in props.items()) or None,
+                "external_code": o.get("xmlId"),
+                "archived": not o.get("active", True),
+            }
+        )
     return frame("offers", rows)
 
 
 def prices_from_crm(offers: Iterable[Mapping[str, Any]], *, ref: str = "id", currency: str = "RUB") -> pd.DataFrame:
     """``store/offers`` items' ``prices[]`` → canonical ``prices`` (price type code as id)."""
     rows = [
-        {"offer_id": _offer_id(o, ref), "price_type_id": p.get("priceType"),
-         "amount": units_to_kopecks(p.get("price")), "currency_id": currency}
-        for o in offers for p in o.get("prices") or []
+        {
+            "offer_id": _offer_id(o, ref),
+            "price_type_id": p.get("priceType"),
+            "amount": units_to_kopecks(p.get("price")),
+            "currency_id": currency,
+        }
+        for o in offers
+        for p in o.get("prices") or []
     ]
     return frame("prices", rows)
 
@@ -159,7 +183,12 @@ def stock_from_crm(
     rows = []
     for o in inventories:
         for s in o.get("stores") or []:
-            rows.append({"offer_id": _offer_id(o, ref), "store_id": s.get("store") or s.get("code"),
-                         "available": float(s.get("quantity", s.get("available", 0)) or 0),
-                         "stock_type": stock_type})
+            rows.append(
+                {
+                    "offer_id": _offer_id(o, ref),
+                    "store_id": s.get("store") or s.get("code"),
+                    "available": float(s.get("quantity", s.get("available", 0)) or 0),
+                    "stock_type": stock_type,
+                }
+            )
     return frame("stock", rows)

@@ -17,8 +17,12 @@ import pandas as pd
 from hub.model import frame
 
 DEFAULT_TZ = "Europe/Moscow"
-_CONTRAGENT = {"individual": "individual", "legal-entity": "legal", "enterpreneur": "entrepreneur",
-               "entrepreneur": "entrepreneur"}
+_CONTRAGENT = {
+    "individual": "individual",
+    "legal-entity": "legal",
+    "enterpreneur": "entrepreneur",
+    "entrepreneur": "entrepreneur",
+}
 #: canonical customers column -> retailCRM ``contragent`` field (a legal entity's settlement account)
 _BANK = {"bank_account": "bankAccount", "bank_bic": "BIK", "bank_name": "bank", "bank_corr_account": "corrAccount"}
 _CONTRAGENT_BACK = {"individual": "individual", "legal": "legal-entity", "entrepreneur": "enterpreneur"}
@@ -80,10 +84,15 @@ def _customer_row(customer: Mapping[str, Any], order: Mapping[str, Any] | None =
         "customer_id": str(customer["id"]) if customer.get("id") is not None else None,
         "company_type": _CONTRAGENT.get(str(contragent.get("contragentType", "individual")), "individual"),
         "name": contragent.get("legalName") or " ".join(p for p in (last, first) if p) or None,
-        "first_name": first, "last_name": last, "phone": phone,
-        "email": customer.get("email") or order.get("email"), "inn": contragent.get("INN"),
-        "kpp": contragent.get("KPP"), "address": _address_text(customer.get("address")),
-        **{column: contragent.get(wire) for column, wire in _BANK.items()}, "updated_at": None,
+        "first_name": first,
+        "last_name": last,
+        "phone": phone,
+        "email": customer.get("email") or order.get("email"),
+        "inn": contragent.get("INN"),
+        "kpp": contragent.get("KPP"),
+        "address": _address_text(customer.get("address")),
+        **{column: contragent.get(wire) for column, wire in _BANK.items()},
+        "updated_at": None,
     }
 
 
@@ -102,9 +111,13 @@ def customer_to_crm(row: Mapping[Any, Any], *, external_id: str | None = None) -
         out["phones"] = [{"number": row["phone"]}]
     kind = row.get("company_type")
     if kind is not None and not pd.isna(kind) and kind != "individual":
-        contragent = {"contragentType": _CONTRAGENT_BACK.get(str(kind), "individual"),
-                      "legalName": row.get("name"), "INN": row.get("inn"), "KPP": row.get("kpp"),
-                      **{wire: row.get(column) for column, wire in _BANK.items()}}
+        contragent = {
+            "contragentType": _CONTRAGENT_BACK.get(str(kind), "individual"),
+            "legalName": row.get("name"),
+            "INN": row.get("inn"),
+            "KPP": row.get("kpp"),
+            **{wire: row.get(column) for column, wire in _BANK.items()},
+        }
         out["contragent"] = {k: v for k, v in contragent.items() if v is not None and not pd.isna(v)}
     return {k: v for k, v in out.items() if v is not None}
 
@@ -128,39 +141,61 @@ def orders_from_crm(
         oid = str(order["id"])
         delivery = order.get("delivery") or {}
         customer = order.get("customer") or {}
-        order_rows.append({
-            "order_id": oid, "number": order.get("number"), "site": order.get("site"),
-            "status": order.get("status"),
-            "customer_id": str(customer["id"]) if customer.get("id") is not None else None,
-            "created_at": parse_crm_datetime(order.get("createdAt"), tz),
-            "updated_at": parse_crm_datetime(order.get("statusUpdatedAt"), tz),
-            "total": _kopecks(order.get("totalSumm")), "currency": order.get("currency"),
-            "store_id": order.get("shipmentStore"), "delivery_type": delivery.get("code"),
-            "delivery_cost": _kopecks(delivery.get("cost")), "delivery_address": _address_text(delivery.get("address")),
-            "comment": order.get("customerComment"), "manager_comment": order.get("managerComment"),
-            "external_id": order.get("externalId"),
-        })
+        order_rows.append(
+            {
+                "order_id": oid,
+                "number": order.get("number"),
+                "site": order.get("site"),
+                "status": order.get("status"),
+                "customer_id": str(customer["id"]) if customer.get("id") is not None else None,
+                "created_at": parse_crm_datetime(order.get("createdAt"), tz),
+                "updated_at": parse_crm_datetime(order.get("statusUpdatedAt"), tz),
+                "total": _kopecks(order.get("totalSumm")),
+                "currency": order.get("currency"),
+                "store_id": order.get("shipmentStore"),
+                "delivery_type": delivery.get("code"),
+                "delivery_cost": _kopecks(delivery.get("cost")),
+                "delivery_address": _address_text(delivery.get("address")),
+                "comment": order.get("customerComment"),
+                "manager_comment": order.get("managerComment"),
+                "external_id": order.get("externalId"),
+            }
+        )
         for n, item in enumerate(order.get("items") or [], start=1):
             offer = item.get("offer") or {}
-            lines.append({
-                "order_id": oid, "line_no": n,
-                "offer_id": None if offer.get(offer_ref) is None else str(offer[offer_ref]),
-                "name": item.get("productName") or offer.get("name"), "quantity": float(item.get("quantity") or 0),
-                "price": _kopecks(item.get("initialPrice")), "discount": _kopecks(item.get("discountTotal")),
-                "vat_rate": _vat(item.get("vatRate")), "status": item.get("status"),
-            })
+            lines.append(
+                {
+                    "order_id": oid,
+                    "line_no": n,
+                    "offer_id": None if offer.get(offer_ref) is None else str(offer[offer_ref]),
+                    "name": item.get("productName") or offer.get("name"),
+                    "quantity": float(item.get("quantity") or 0),
+                    "price": _kopecks(item.get("initialPrice")),
+                    "discount": _kopecks(item.get("discountTotal")),
+                    "vat_rate": _vat(item.get("vatRate")),
+                    "status": item.get("status"),
+                }
+            )
         raw_payments = order.get("payments") or {}
         for p in raw_payments.values() if isinstance(raw_payments, Mapping) else raw_payments:
-            payments.append({
-                "payment_id": None if p.get("id") is None else str(p["id"]), "order_id": oid,
-                "type": p.get("type"), "status": p.get("status"), "amount": _kopecks(p.get("amount")),
-                "paid_at": parse_crm_datetime(p.get("paidAt"), tz), "external_id": p.get("externalId"),
-            })
+            payments.append(
+                {
+                    "payment_id": None if p.get("id") is None else str(p["id"]),
+                    "order_id": oid,
+                    "type": p.get("type"),
+                    "status": p.get("status"),
+                    "amount": _kopecks(p.get("amount")),
+                    "paid_at": parse_crm_datetime(p.get("paidAt"), tz),
+                    "external_id": p.get("externalId"),
+                }
+            )
         if customer.get("id") is not None:
             customers[str(customer["id"])] = _customer_row(customer, order)
     return {
-        "orders": frame("orders", order_rows), "order_lines": frame("order_lines", lines),
-        "payments": frame("payments", payments), "customers": frame("customers", list(customers.values())),
+        "orders": frame("orders", order_rows),
+        "order_lines": frame("order_lines", lines),
+        "payments": frame("payments", payments),
+        "customers": frame("customers", list(customers.values())),
     }
 
 
@@ -181,12 +216,16 @@ def order_to_crm(
     """
     rows: list[Mapping[str, Any]] = (
         [{str(k): v for k, v in r.items()} for r in lines.to_dict("records")]
-        if isinstance(lines, pd.DataFrame) else list(lines)
+        if isinstance(lines, pd.DataFrame)
+        else list(lines)
     )
     items = []
     for line in sorted(rows, key=lambda r: int(r.get("line_no") or 0)):
-        item: dict[str, Any] = {"productName": line.get("name"), "quantity": float(line["quantity"]),
-                                "initialPrice": _units(line.get("price")) or 0}
+        item: dict[str, Any] = {
+            "productName": line.get("name"),
+            "quantity": float(line["quantity"]),
+            "initialPrice": _units(line.get("price")) or 0,
+        }
         offer_id = line.get("offer_id")
         if offer_id is not None and not pd.isna(offer_id):
             key = str(offer_id)
@@ -197,19 +236,26 @@ def order_to_crm(
     status = order.get("status")
     out: dict[str, Any] = {
         "externalId": order.get("external_id") if _present(order.get("external_id")) else order.get("order_id"),
-        "number": order.get("number"), "createdAt": format_crm_datetime(order.get("created_at"), tz),
+        "number": order.get("number"),
+        "createdAt": format_crm_datetime(order.get("created_at"), tz),
         "status": (status_map or {}).get(str(status), status) if _present(status) else None,
-        "customerComment": order.get("comment"), "shipmentStore": order.get("store_id"), "items": items,
+        "customerComment": order.get("comment"),
+        "shipmentStore": order.get("store_id"),
+        "items": items,
     }
     if _present(order.get("manager_comment")):
         out["managerComment"] = order.get("manager_comment")
     if _present(order.get("delivery_type")) or _present(order.get("delivery_cost")):
         dtype = order.get("delivery_type")
-        out["delivery"] = {k: v for k, v in {
-            "code": (delivery_map or {}).get(str(dtype), dtype) if _present(dtype) else None,
-            "cost": _units(order.get("delivery_cost")),
-            "address": {"text": order["delivery_address"]} if _present(order.get("delivery_address")) else None,
-        }.items() if v is not None}
+        out["delivery"] = {
+            k: v
+            for k, v in {
+                "code": (delivery_map or {}).get(str(dtype), dtype) if _present(dtype) else None,
+                "cost": _units(order.get("delivery_cost")),
+                "address": {"text": order["delivery_address"]} if _present(order.get("delivery_address")) else None,
+            }.items()
+            if v is not None
+        }
     if customer is not None:
         out.update({k: v for k, v in customer_to_crm(customer).items() if k in ("firstName", "lastName", "email")})
         if _present(customer.get("phone")):

@@ -21,8 +21,14 @@ class _Caller(Protocol):
     """What history paging needs of the client."""
 
     async def _call(
-        self, method: str, path: str, *, params: Any = None, data: Mapping[str, str] | None = None,
-        idempotent: bool | None = None, endpoint: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        data: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        endpoint: str | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -45,7 +51,12 @@ class HistoryPages:
     """
 
     def __init__(
-        self, client: _Caller, path: str, since_id: int | None, *, mirror: str | None = None,
+        self,
+        client: _Caller,
+        path: str,
+        since_id: int | None,
+        *,
+        mirror: str | None = None,
         skip_own: bool = True,
     ) -> None:
         self._client = client
@@ -54,7 +65,11 @@ class HistoryPages:
         self._skip_own = skip_own
         self.skipped = 0
         self._paging = SinceIdPaginator(
-            since_id, system="retailcrm", endpoint=path, rows=_records, limit=PAGE_LIMIT,
+            since_id,
+            system="retailcrm",
+            endpoint=path,
+            rows=_records,
+            limit=PAGE_LIMIT,
             # one page in all means this one was the last
             is_last=lambda body: int((body.get("pagination") or {}).get("totalPageCount") or 1) <= 1,
         )
@@ -76,9 +91,7 @@ class HistoryPages:
         if self._paging.finished:
             raise StopAsyncIteration
         filters = {"sinceId": self.last_id} if self.last_id is not None else None
-        body = await self._client._call(
-            "GET", self._path, params=query(filters, limit=PAGE_LIMIT), endpoint=self._path
-        )
+        body = await self._client._call("GET", self._path, params=query(filters, limit=PAGE_LIMIT), endpoint=self._path)
         self._paging.advance(body)
         records = _records(body)
         if not records:

@@ -242,9 +242,7 @@ def _offer_from(elem: ET.Element) -> IcmlOffer:
         quantity=None if quantity is None else float(quantity),
         category_ids=_child_texts(elem, "categoryId"),
         pictures=_child_texts(elem, "picture"),
-        params=tuple(
-            (p.get("name", ""), p.get("code", ""), (p.text or "").strip()) for p in elem.findall("param")
-        ),
+        params=tuple((p.get("name", ""), p.get("code", ""), (p.text or "").strip()) for p in elem.findall("param")),
         vendor=_opt(elem, "vendor"),
         vat_rate=_opt(elem, "vatRate"),
         active=(_opt(elem, "productActivity") or "Y").upper() != "N",

@@ -44,14 +44,29 @@ class RetailCRMOrders(_Channel):
     tz = DEFAULT_TZ
     _statuses: list[str] | None = None
 
-    def _batch(self, orders: Sequence[Mapping[str, Any]], *, passed: Mapping[str, frozenset[str]] | None = None,
-               cursor: str | None = None, more: bool = False, shared: Sequence[str] = ()) -> OrderBatch:
+    def _batch(
+        self,
+        orders: Sequence[Mapping[str, Any]],
+        *,
+        passed: Mapping[str, frozenset[str]] | None = None,
+        cursor: str | None = None,
+        more: bool = False,
+        shared: Sequence[str] = (),
+    ) -> OrderBatch:
         frames = orders_from_crm(orders, tz=self.tz, offer_ref="xmlId")
-        return OrderBatch(frames["orders"], frames["order_lines"], frames["customers"], dict(passed or {}),
-                          cursor=cursor, more=more, shared_credential_orders=tuple(shared))
+        return OrderBatch(
+            frames["orders"],
+            frames["order_lines"],
+            frames["customers"],
+            dict(passed or {}),
+            cursor=cursor,
+            more=more,
+            shared_credential_orders=tuple(shared),
+        )
 
-    async def _history_page(self, cursor: int, written: HubWriteLog | None
-                            ) -> tuple[HistoryPages, list[dict[str, Any]] | None, list[str]]:
+    async def _history_page(
+        self, cursor: int, written: HubWriteLog | None
+    ) -> tuple[HistoryPages, list[dict[str, Any]] | None, list[str]]:
         """The page after ``cursor`` without the hub's echoes, and the orders created with our key."""
         pages = self.client.iter_order_history(cursor, skip_own=written is None)
         records = await anext(pages, None)
@@ -60,8 +75,9 @@ class RetailCRMOrders(_Channel):
         kept, shared = self._not_echoes(records, written)
         return pages, kept, shared
 
-    def _not_echoes(self, records: list[dict[str, Any]],
-                    written: HubWriteLog) -> tuple[list[dict[str, Any]], list[str]]:
+    def _not_echoes(
+        self, records: list[dict[str, Any]], written: HubWriteLog
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         own = [r for r in records if is_own_echo(r) and not r.get("created")]
         writes: dict[str, list[HubWrite]] = {}
         ids = [str((r.get("order") or {}).get("id")) for r in own]
@@ -98,13 +114,14 @@ class RetailCRMOrders(_Channel):
     async def _orders_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), IDS_PER_REQUEST):
-            chunk = list(ids[start:start + IDS_PER_REQUEST])
+            chunk = list(ids[start : start + IDS_PER_REQUEST])
             orders, _ = await self.client.list_orders({"ids": chunk}, limit=PAGE_LIMIT)
             found.extend(orders)
         return found
 
-    async def changed_orders(self, cursor: str | None, limit: int = PAGE_LIMIT, *,
-                             written: HubWriteLog | None = None) -> OrderBatch:
+    async def changed_orders(
+        self, cursor: str | None, limit: int = PAGE_LIMIT, *, written: HubWriteLog | None = None
+    ) -> OrderBatch:
         if cursor is None:  # from now on: the newest history id, no orders
             return self._batch([], cursor=str(await self.client.order_history_head()))
         pages, records, shared = await self._history_page(int(cursor), written)
@@ -121,8 +138,13 @@ class RetailCRMOrders(_Channel):
             elif record.get("created") and order.get("status"):
                 statuses.add(str(order["status"]))
         orders = [o for o in await self._orders_by_id(list(passed)) if self._ours(o)]
-        return self._batch(orders, passed={oid: frozenset(s) for oid, s in passed.items()},
-                           cursor=str(pages.last_id), more=not pages.finished, shared=shared)
+        return self._batch(
+            orders,
+            passed={oid: frozenset(s) for oid, s in passed.items()},
+            cursor=str(pages.last_id),
+            more=not pages.finished,
+            shared=shared,
+        )
 
     async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
         # one history page after the cursor; a page of only the hub's echoes (skipped by the read)
@@ -130,8 +152,9 @@ class RetailCRMOrders(_Channel):
         pages, records, _ = await self._history_page(int(cursor), written)
         return records is not None and (bool(records) or not pages.finished)
 
-    async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
-                               page: str | None = None) -> OrderBatch:
+    async def orders_in_period(
+        self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
+    ) -> OrderBatch:
         # the filter takes account-local dates (whole days); the exact bounds are applied here
         first, last = format_crm_datetime(start, self.tz), format_crm_datetime(end, self.tz)
         filters: dict[str, Any] = {"createdAtFrom": (first or "")[:10], "createdAtTo": (last or "")[:10]}
@@ -150,7 +173,7 @@ class RetailCRMOrders(_Channel):
         out: dict[str, dict[str, Any]] = {}
         ids = [int(i) for i in dict.fromkeys(order_ids)]
         for start in range(0, len(ids), IDS_PER_REQUEST):
-            for row in await self.client.order_statuses(ids=ids[start:start + IDS_PER_REQUEST]):
+            for row in await self.client.order_statuses(ids=ids[start : start + IDS_PER_REQUEST]):
                 out[str(row["id"])] = row
         return out
 
@@ -166,10 +189,12 @@ class RetailCRMOrders(_Channel):
             elif external in (None, ""):
                 pairs.append({"id": int(oid), "externalId": str(erp_id)})
             elif str(external) != str(erp_id):
-                refused[oid] = (f"order {oid} already has externalId {external!r} (set by another integration); "
-                                "the ERP id is not written over it")
+                refused[oid] = (
+                    f"order {oid} already has externalId {external!r} (set by another integration); "
+                    "the ERP id is not written over it"
+                )
         for start in range(0, len(pairs), IDS_PER_REQUEST):
-            await self.client.fix_external_ids(pairs[start:start + IDS_PER_REQUEST])
+            await self.client.fix_external_ids(pairs[start : start + IDS_PER_REQUEST])
         return refused
 
     async def statuses(self) -> Sequence[str]:
@@ -181,8 +206,11 @@ class RetailCRMOrders(_Channel):
 
     async def set_statuses(self, statuses: Mapping[str, str]) -> dict[str, str]:
         known = set(await self.statuses())
-        refused = {oid: f"status {code!r} is not an active status of this retailCRM account"
-                   for oid, code in statuses.items() if code not in known}
+        refused = {
+            oid: f"status {code!r} is not an active status of this retailCRM account"
+            for oid, code in statuses.items()
+            if code not in known
+        }
         wanted = {oid: code for oid, code in statuses.items() if oid not in refused}
         current = await self._current(list(wanted))
         refused.update({oid: f"order {oid} is not in retailCRM" for oid in wanted if oid not in current})

@@ -23,8 +23,14 @@ class OrdersAPI:
         def _site(self, site: str | None) -> str | None: ...
 
         async def _call(
-            self, method: str, path: str, *, params: Any = None, data: Mapping[str, str] | None = None,
-            idempotent: bool | None = None, endpoint: str | None = None,
+            self,
+            method: str,
+            path: str,
+            *,
+            params: Any = None,
+            data: Mapping[str, str] | None = None,
+            idempotent: bool | None = None,
+            endpoint: str | None = None,
         ) -> dict[str, Any]: ...
 
         def _pages(self, path: str, key: str, filters: Mapping[str, Any] | None) -> AsyncIterator[list[dict]]: ...
@@ -70,8 +76,9 @@ class OrdersAPI:
     ) -> dict[str, Any]:
         """Edit an order (only the fields given); absolute values, so safe to repeat."""
         data = form_fields(order=dict(order), by=by if by != "externalId" else None, site=self._site(site))
-        body = await self._call("POST", f"/orders/{uid}/edit", data=data, idempotent=True,
-                                endpoint="/orders/{uid}/edit")
+        body = await self._call(
+            "POST", f"/orders/{uid}/edit", data=data, idempotent=True, endpoint="/orders/{uid}/edit"
+        )
         return dict(body.get("order") or {"id": body.get("id")})
 
     async def upload_orders(self, orders: Sequence[Mapping[str, Any]], *, site: str | None = None) -> BatchResult:
@@ -79,18 +86,23 @@ class OrdersAPI:
         if len(orders) > ORDER_BATCH:
             raise ValueError(f"at most {ORDER_BATCH} orders per upload, got {len(orders)}")
         repeatable = all(o.get("externalId") for o in orders)
-        body = await self._call("POST", "/orders/upload", data=form_fields(orders=list(orders), site=self._site(site)),
-                                idempotent=repeatable)
-        return BatchResult(uploaded=list(body.get("uploadedOrders") or []),
-                           failed=list(body.get("failedOrders") or []), errors=error_texts(body.get("errors")))
+        body = await self._call(
+            "POST",
+            "/orders/upload",
+            data=form_fields(orders=list(orders), site=self._site(site)),
+            idempotent=repeatable,
+        )
+        return BatchResult(
+            uploaded=list(body.get("uploadedOrders") or []),
+            failed=list(body.get("failedOrders") or []),
+            errors=error_texts(body.get("errors")),
+        )
 
     async def fix_external_ids(self, pairs: Sequence[Mapping[str, Any]]) -> None:
         """Set ``externalId`` on orders by CRM ``id`` (``[{id, externalId}]``)."""
         await self._call("POST", "/orders/fix-external-ids", data=form_fields(orders=list(pairs)), idempotent=True)
 
-    async def order_statuses(
-        self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
+    async def order_statuses(self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
         """``[{id, externalId, status, group}]`` for the given orders (one cheap call)."""
         body = await self._call("GET", "/orders/statuses", params=query(ids=list(ids), externalIds=list(external_ids)))
         return list(body.get("orders") or [])
@@ -132,8 +144,9 @@ class OrdersAPI:
         self, uid: str | int, customer: Mapping[str, Any], *, by: str = "externalId", site: str | None = None
     ) -> int:
         data = form_fields(customer=dict(customer), by=by if by != "externalId" else None, site=self._site(site))
-        body = await self._call("POST", f"/customers/{uid}/edit", data=data, idempotent=True,
-                                endpoint="/customers/{uid}/edit")
+        body = await self._call(
+            "POST", f"/customers/{uid}/edit", data=data, idempotent=True, endpoint="/customers/{uid}/edit"
+        )
         return int(body["id"])
 
     def iter_customer_history(self, since_id: int | None = None) -> HistoryPages:
@@ -144,14 +157,16 @@ class OrdersAPI:
     async def create_payment(self, payment: Mapping[str, Any], *, site: str | None = None) -> int:
         """Add a payment to an order (``payment.order = {id|externalId}``); returns its id."""
         data = form_fields(payment=dict(payment), site=self._site(site))
-        body = await self._call("POST", "/orders/payments/create", data=data,
-                                idempotent=payment.get("externalId") is not None)
+        body = await self._call(
+            "POST", "/orders/payments/create", data=data, idempotent=payment.get("externalId") is not None
+        )
         return int(body["id"])
 
     async def edit_payment(
         self, uid: str | int, payment: Mapping[str, Any], *, by: str = "externalId", site: str | None = None
     ) -> int:
         data = form_fields(payment=dict(payment), by=by if by != "externalId" else None, site=self._site(site))
-        body = await self._call("POST", f"/orders/payments/{uid}/edit", data=data, idempotent=True,
-                                endpoint="/orders/payments/{uid}/edit")
+        body = await self._call(
+            "POST", f"/orders/payments/{uid}/edit", data=data, idempotent=True, endpoint="/orders/payments/{uid}/edit"
+        )
         return int(body["id"])

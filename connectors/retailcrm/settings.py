@@ -15,5 +15,6 @@ class RetailCRMSettings(SystemSettings):
     system: Literal["retailcrm"]
     api_key: SecretRef
     site: str | None = Field(default=None, description="site (store) code when the key covers several")
-    batch_size: int = Field(default=250, ge=1, le=250,
-                            description="offers per stock or price upload (the API takes at most 250)")
+    batch_size: int = Field(
+        default=250, ge=1, le=250, description="offers per stock or price upload (the API takes at most 250)"
+    )

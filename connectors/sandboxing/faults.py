@@ -93,8 +93,9 @@ class FaultPlan:
         return self._fire("partial_page", self.partial_pages_on in path and self._take("partial_pages"))
 
     def take_drop_after_write(self) -> bool:
-        return self._fire("drop_after_write",
-                          self._take("drop_after_write") or self._chance(self.drop_after_write_rate))
+        return self._fire(
+            "drop_after_write", self._take("drop_after_write") or self._chance(self.drop_after_write_rate)
+        )
 
     def take_lost_answer(self) -> bool:
         return self._fire("lost_answer", self._take("lost_answers") or self._chance(self.lost_answer_rate))

@@ -173,8 +173,9 @@ class SandboxFrontDoor:
             return DroppedAfterWrite(self.media_type)
         if self.faults.take_lost_answer():
             return DroppedAfterWrite(self.media_type)
-        return self.render(visit, replace(reply, payload=self._cut(visit, reply.payload),
-                                          headers={**visit.headers, **reply.headers}))
+        return self.render(
+            visit, replace(reply, payload=self._cut(visit, reply.payload), headers={**visit.headers, **reply.headers})
+        )
 
     def _cut(self, visit: Visit, payload: Any) -> Any:
         """A page losing the second half of its rows, when a ``partial_pages`` fault is due."""

@@ -79,8 +79,13 @@ class LoopbackServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level=log_level, lifespan="off",
-            access_log=False, timeout_keep_alive=30,
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level=log_level,
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)

@@ -57,4 +57,3 @@ app.command("serve")(cli_serve.serve)
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
-

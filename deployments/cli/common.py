@@ -50,30 +50,52 @@ def _connector(what: str, fix: str) -> Callable[[Any], str]:
 #: problems say which key to fix, system problems where it failed, transient ones to try again.
 ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     # a secret missing from Prefect is no mistake in the file: its own line says what to create
-    ("hub.config.ConfigError", lambda exc: str(exc) if exc.source == "prefect" else (
-        f"config error:\n{exc}\nfix the config, then `skladbridge config check`")),
-    ("connectors.http.errors.AuthError", _connector(
-        "credentials refused", "fix token / login+password / api_key of this system in the config")),
-    ("connectors.http.errors.UnreachableError", _connector(
-        "nothing answers there", "check its base_url (host and port) in the config and that the system runs")),
-    ("connectors.http.errors.TransientError", _connector(
-        "no answer", "check its base_url in the config and that it is reachable, then run again")),
-    ("connectors.http.errors.MalformedResponseError", _connector(
-        "the answer is not its API", "check that base_url points at the API, not a web page; run again")),
+    (
+        "hub.config.ConfigError",
+        lambda exc: (
+            str(exc)
+            if exc.source == "prefect"
+            else (f"config error:\n{exc}\nfix the config, then `skladbridge config check`")
+        ),
+    ),
+    (
+        "connectors.http.errors.AuthError",
+        _connector("credentials refused", "fix token / login+password / api_key of this system in the config"),
+    ),
+    (
+        "connectors.http.errors.UnreachableError",
+        _connector(
+            "nothing answers there", "check its base_url (host and port) in the config and that the system runs"
+        ),
+    ),
+    (
+        "connectors.http.errors.TransientError",
+        _connector("no answer", "check its base_url in the config and that it is reachable, then run again"),
+    ),
+    (
+        "connectors.http.errors.MalformedResponseError",
+        _connector("the answer is not its API", "check that base_url points at the API, not a web page; run again"),
+    ),
     ("connectors.http.errors.ServerError", _connector("the system keeps failing", "run again later")),
     ("connectors.http.errors.RateLimitedError", _connector("rate limited", "run again later")),
     ("connectors.http.errors.ConnectorError", _connector("refused", "see the message; fix the data or config")),
-    ("tasks.hub_tasks.HealthcheckFailed", lambda exc: (
-        f"{exc}\nfix the credentials or base_url of those systems in the config")),
+    (
+        "tasks.hub_tasks.HealthcheckFailed",
+        lambda exc: f"{exc}\nfix the credentials or base_url of those systems in the config",
+    ),
     ("tasks.orders.backfill.UnknownStatuses", lambda exc: f"{exc}\ngive --status one of those (or none: all)"),
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),
     ("connectors.http.redis_budget.BudgetUnavailableError", str),  # it says what to do itself
     ("deployments.demo.run.DemoError", lambda exc: f"demo: {exc}"),
     ("hub.store.locks.ExchangeBusyError", lambda exc: f"{exc}; wait for that run to finish"),
-    ("sqlalchemy.exc.SQLAlchemyError", lambda exc: (
-        f"hub store: cannot open the database ({first_line(getattr(exc, 'orig', None) or exc)}); check "
-        "database_url (scheme, host, port, role, password) and that the database server runs")),
+    (
+        "sqlalchemy.exc.SQLAlchemyError",
+        lambda exc: (
+            f"hub store: cannot open the database ({first_line(getattr(exc, 'orig', None) or exc)}); check "
+            "database_url (scheme, host, port, role, password) and that the database server runs"
+        ),
+    ),
     ("hub.store.errors.StoreError", lambda exc: f"hub store: {exc}"),
 )
 

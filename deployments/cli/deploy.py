@@ -18,19 +18,35 @@ from deployments.cli.common import ConfigOpt, fail, load, show, table
 
 def deploy(
     config: ConfigOpt = None,
-    pool: Annotated[str, typer.Option(
-        help="the Prefect work pool (a process pool is created if missing)")] = "skladbridge",
-    worker_config: Annotated[str | None, typer.Option(
-        help="the config path as the workers see it, passed to every run (default: this config's absolute "
-             "path; `env`: none, the workers read $SKLADBRIDGE_CONFIG)")] = None,
-    write_prefect_yaml: Annotated[bool, typer.Option(
-        "--write-prefect-yaml", help="write the deployments to PATH (default ./prefect.yaml) for "
-                                     "`prefect deploy --all`, instead of registering them")] = False,
-    path: Annotated[Path | None, typer.Argument(help="with --write-prefect-yaml: the file to write",
-                                                show_default=False)] = None,
-    template: Annotated[bool, typer.Option(
-        "--template", help="with --write-prefect-yaml: no config, one on-demand deployment per exchange whose "
-                           "runs name their integration (the repository's prefect.yaml)")] = False,
+    pool: Annotated[
+        str, typer.Option(help="the Prefect work pool (a process pool is created if missing)")
+    ] = "skladbridge",
+    worker_config: Annotated[
+        str | None,
+        typer.Option(
+            help="the config path as the workers see it, passed to every run (default: this config's absolute "
+            "path; `env`: none, the workers read $SKLADBRIDGE_CONFIG)"
+        ),
+    ] = None,
+    write_prefect_yaml: Annotated[
+        bool,
+        typer.Option(
+            "--write-prefect-yaml",
+            help="write the deployments to PATH (default ./prefect.yaml) for "
+            "`prefect deploy --all`, instead of registering them",
+        ),
+    ] = False,
+    path: Annotated[
+        Path | None, typer.Argument(help="with --write-prefect-yaml: the file to write", show_default=False)
+    ] = None,
+    template: Annotated[
+        bool,
+        typer.Option(
+            "--template",
+            help="with --write-prefect-yaml: no config, one on-demand deployment per exchange whose "
+            "runs name their integration (the repository's prefect.yaml)",
+        ),
+    ] = False,
 ) -> None:
     """Register the config's deployments with Prefect: <exchange>/<integration>, scheduled by its periods.
 
@@ -39,8 +55,10 @@ def deploy(
     import deployments.schedule.deploy as deploying
 
     if (template or path) and not write_prefect_yaml:
-        raise fail("--template and a PATH go with --write-prefect-yaml: `skladbridge deploy --write-prefect-yaml "
-                   "[PATH] [--template]`")
+        raise fail(
+            "--template and a PATH go with --write-prefect-yaml: `skladbridge deploy --write-prefect-yaml "
+            "[PATH] [--template]`"
+        )
     if write_prefect_yaml:
         if template:
             planned = deploying.plan_template()
@@ -62,13 +80,17 @@ def deploy(
         import httpx
 
         if isinstance(exc, httpx.HTTPError):  # the server went away half-way
-            raise fail(f"Prefect server {os.environ.get('PREFECT_API_URL', '')}: {exc}; run deploy again "
-                       "(it picks up where it stopped)") from None
+            raise fail(
+                f"Prefect server {os.environ.get('PREFECT_API_URL', '')}: {exc}; run deploy again "
+                "(it picks up where it stopped)"
+            ) from None
         raise
     out = table("action", "deployment", "schedule")
     for change in changes:
         out.add_row(change.action, change.name, change.detail)
     show(out)
-    counts = {action: sum(1 for c in changes if c.action.split(",")[0] == action)
-              for action in ("created", "updated", "unchanged", "paused", "resumed", "removed")}
+    counts = {
+        action: sum(1 for c in changes if c.action.split(",")[0] == action)
+        for action in ("created", "updated", "unchanged", "paused", "resumed", "removed")
+    }
     typer.echo(", ".join(f"{n} {action}" for action, n in counts.items() if n) or "nothing to do")

@@ -107,15 +107,17 @@ def run_full_import(
     _refuse_unreachable(loaded, integration, ("catalog", "stock", "prices"))
     _prefect_api()
     quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
-    summary = full_import(integration, str(config) if config else None, catalog_wait_seconds=catalog_wait,
-                          resend_all=resend_all)
+    summary = full_import(
+        integration, str(config) if config else None, catalog_wait_seconds=catalog_wait, resend_all=resend_all
+    )
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for warning in summary["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
 
 
-def _run_cycle(config: Path | None, integration: str, flow: str, *, refuse_busy: bool = True,
-               **params: Any) -> dict[str, Any] | None:
+def _run_cycle(
+    config: Path | None, integration: str, flow: str, *, refuse_busy: bool = True, **params: Any
+) -> dict[str, Any] | None:
     """Run the exchange ``flows.<flow>`` once for ``integration`` and print its summary rows.
 
     The config is loaded and the integration checked first, Prefect's environment set before Prefect
@@ -156,9 +158,15 @@ def _refuse_unreachable(loaded: Config, integration: str, streams: Sequence[str]
     from tasks.clients import open_capability
 
     integ = loaded.integrations[integration]
-    aliases = sorted({alias for stream in streams if (edge := integ.edge(stream)) is not None
-                      for alias in (edge.source, edge.target)
-                      if alias in integ.systems and connector(integ.systems[alias].system).can(Reachable)})
+    aliases = sorted(
+        {
+            alias
+            for stream in streams
+            if (edge := integ.edge(stream)) is not None
+            for alias in (edge.source, edge.target)
+            if alias in integ.systems and connector(integ.systems[alias].system).can(Reachable)
+        }
+    )
 
     async def one(alias: str) -> None:
         async with open_capability(integ, alias, Reachable) as system:
@@ -178,10 +186,15 @@ def _refuse_without_edges(loaded: Config, integration: str, flow: str) -> None:
     its sides' capabilities, but a config lacking the edge should not wait for a server to hear so."""
     needs = _exchange_of(flow).needs
     integ = loaded.integrations[integration]
-    missing = [(f"integrations.{integration}.flows.{stream}",
-                f"this exchange needs {'an' if stream[:1] in 'aeiou' else 'a'} {stream} edge, "
-                f"e.g. {stream}: {{from: <system alias>, to: <system alias>}}")
-               for stream in needs if integ.edge(stream) is None]
+    missing = [
+        (
+            f"integrations.{integration}.flows.{stream}",
+            f"this exchange needs {'an' if stream[:1] in 'aeiou' else 'a'} {stream} edge, "
+            f"e.g. {stream}: {{from: <system alias>, to: <system alias>}}",
+        )
+        for stream in needs
+        if integ.edge(stream) is None
+    ]
     if missing:
         raise ConfigError(str(loaded.source), missing)
 
@@ -239,14 +252,17 @@ def run_archive_backfill(
     first, last = _day("--from", date_from), _day("--to", date_to)
     if first > last:
         raise fail(f"--from {first} is after --to {last}")
-    summary = _run_cycle(config, integration, "archive_backfill", date_from=first, date_to=last,
-                         statuses=status or None)
+    summary = _run_cycle(
+        config, integration, "archive_backfill", date_from=first, date_to=last, statuses=status or None
+    )
     if summary is None:
         return
     _show_parked(summary)
     if not summary["done"]:
-        typer.secho("more pages left: run the same command again (or let the archive-backfill deployment go on)",
-                    fg=typer.colors.YELLOW)
+        typer.secho(
+            "more pages left: run the same command again (or let the archive-backfill deployment go on)",
+            fg=typer.colors.YELLOW,
+        )
 
 
 @run_app.command("order-status-sync")
@@ -283,10 +299,13 @@ def sandbox_serve(
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
     password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
     api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
-    world: Annotated[str | None, typer.Option(help="demo: both sandboxes and the feed server as the demo has "
-                                                   "them, the CRM's catalog loaded")] = None,
+    world: Annotated[
+        str | None,
+        typer.Option(help="demo: both sandboxes and the feed server as the demo has them, the CRM's catalog loaded"),
+    ] = None,
     workdir: Annotated[Path, typer.Option(help="--world: where its config, hub and feed go")] = Path(
-        ".skladbridge-world"),
+        ".skladbridge-world"
+    ),
 ) -> None:
     """Run a sandbox on 127.0.0.1 until Ctrl-C; prints its URL and the credentials it accepts."""
     if world is not None:

@@ -22,8 +22,9 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option(help="interface of the webhook receiver and the feeds")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the webhook receiver and the feeds")] = 8090,
-    prefect_port: Annotated[int, typer.Option(
-        help="port of the Prefect server (UI and API) started when PREFECT_API_URL is unset")] = 4200,
+    prefect_port: Annotated[
+        int, typer.Option(help="port of the Prefect server (UI and API) started when PREFECT_API_URL is unset")
+    ] = 4200,
 ) -> None:
     """Run a small shop's hub until Ctrl-C or SIGTERM: every exchange on its schedule (Prefect UI),
     the stock webhook receiver (/hooks/...) and the feeds (/feeds/...) on one port, and the order poll.
@@ -71,8 +72,13 @@ def serve(
     for deployment in listed:
         when = ", ".join(_schedule(s) for s in deployment.schedules) or "on demand"
         pool = pooled.get(deployment.full_name)
-        note = (f" (left to the workers of work pool {pool}: `skladbridge deploy` registered it there)" if pool
-                else " (paused)" if deployment.paused else "")
+        note = (
+            f" (left to the workers of work pool {pool}: `skladbridge deploy` registered it there)"
+            if pool
+            else " (paused)"
+            if deployment.paused
+            else ""
+        )
         typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{note}")
     base = f"http://{host}:{port}"
     for (system, integration), _hook in sorted(served.hooks.items()):

@@ -42,9 +42,12 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 def _failed_items(store: Any, integration: str | None, kind: str | None, limit: int) -> list[Any]:
     from hub.store import QueueStatus
 
-    found = [item for status in (QueueStatus.PENDING, QueueStatus.DEAD)
-             for item in store.queue.list(integration=integration, kind=kind, status=status, limit=100_000)
-             if status is QueueStatus.DEAD or item.last_error]
+    found = [
+        item
+        for status in (QueueStatus.PENDING, QueueStatus.DEAD)
+        for item in store.queue.list(integration=integration, kind=kind, status=status, limit=100_000)
+        if status is QueueStatus.DEAD or item.last_error
+    ]
     return sorted(found, key=lambda item: item.id, reverse=True)[:limit]
 
 
@@ -52,8 +55,10 @@ def _failed_items(store: Any, integration: str | None, kind: str | None, limit: 
 def queue_list(
     config: ConfigOpt = None,
     integration: Annotated[str | None, typer.Option(help="only this integration")] = None,
-    status: Annotated[str | None, typer.Option(
-        help="pending | in_progress | done | dead | failed (pending after a failed attempt, or dead)")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="pending | in_progress | done | dead | failed (pending after a failed attempt, or dead)"),
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="only this kind of work")] = None,
     limit: Annotated[int, typer.Option(help="rows at most")] = 50,
 ) -> None:
@@ -76,8 +81,14 @@ def queue_list(
             rows = table("id", "integration", "kind", "status", "tries", "last error", right=("id", "tries"))
             for item in items:
                 error = (item.last_error or "").splitlines()[0][:60] if item.last_error else ""
-                rows.add_row(str(item.id), item.integration, item.kind, QueueStatus(item.status).value,
-                             f"{item.attempts}/{item.max_attempts}", error)
+                rows.add_row(
+                    str(item.id),
+                    item.integration,
+                    item.kind,
+                    QueueStatus(item.status).value,
+                    f"{item.attempts}/{item.max_attempts}",
+                    error,
+                )
             show(rows)
     finally:
         store.close()
@@ -135,8 +146,13 @@ def journal(
             return
         rows = table("at", "level", "integration", "event", "message")
         for entry in entries:
-            rows.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.level, entry.integration or "-",
-                         entry.event, entry.message)
+            rows.add_row(
+                entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+                entry.level,
+                entry.integration or "-",
+                entry.event,
+                entry.message,
+            )
         show(rows)
     finally:
         store.close()

@@ -26,8 +26,9 @@ from deployments.cli.common import (
 from hub.capabilities import StockEvents
 from hub.config import Config
 
-webhooks_app = typer.Typer(help="Stock webhooks: the source's subscriptions and the hub's receiver.",
-                           no_args_is_help=True)
+webhooks_app = typer.Typer(
+    help="Stock webhooks: the source's subscriptions and the hub's receiver.", no_args_is_help=True
+)
 
 IntegrationOpt = Annotated[str, typer.Option(help="the integration whose stock source notifies the hub")]
 
@@ -38,8 +39,10 @@ def _hook(loaded: Config, integration: str) -> tuple[str, str, str]:
 
     integ = loaded.integration(integration)  # an unknown name: the error table lists the known ones
     if not integ.options.stock.webhook_secret:
-        raise fail(f"integration {integration!r} takes no stock webhooks: set options.stock.webhook_secret "
-                   "to a secret reference (${ENV_VAR} or prefect-secret:<block>)")
+        raise fail(
+            f"integration {integration!r} takes no stock webhooks: set options.stock.webhook_secret "
+            "to a secret reference (${ENV_VAR} or prefect-secret:<block>)"
+        )
     try:
         hooks = receiving_hooks(loaded)
     except WebhookSetupError as exc:
@@ -53,8 +56,9 @@ def _hook(loaded: Config, integration: str) -> tuple[str, str, str]:
 @webhooks_app.command("register")
 def register(
     integration: IntegrationOpt,
-    public_url: Annotated[str, typer.Option(help="where the stock source reaches this hub's receiver, "
-                                                 "e.g. https://hub.example.com")],
+    public_url: Annotated[
+        str, typer.Option(help="where the stock source reaches this hub's receiver, e.g. https://hub.example.com")
+    ],
     config: ConfigOpt = None,
 ) -> None:
     """Subscribe the stock source to the receiver, idempotently; our subscriptions to other URLs are removed."""
@@ -63,8 +67,10 @@ def register(
 
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise fail(f"--public-url must be an absolute http(s) URL with no query, e.g. https://hub.example.com; "
-                   f"got {public_url!r}")
+        raise fail(
+            f"--public-url must be an absolute http(s) URL with no query, e.g. https://hub.example.com; "
+            f"got {public_url!r}"
+        )
     loaded = load(config)
     alias, system, token = _hook(loaded, integration)
     url, ours = hook_url(public_url, system, integration, token), hook_url(public_url, system, integration, "")
@@ -109,8 +115,9 @@ def list_subscriptions(integration: IntegrationOpt, config: ConfigOpt = None) ->
         out.add_row(row["kind"], shown, row["state"])
     show(out)
     if not rows:
-        typer.echo(f"no stock subscriptions yet: skladbridge webhooks register --integration {integration} "
-                   "--public-url URL")
+        typer.echo(
+            f"no stock subscriptions yet: skladbridge webhooks register --integration {integration} --public-url URL"
+        )
 
 
 @webhooks_app.command("serve")
@@ -130,13 +137,14 @@ def serve(
     except WebhookSetupError as exc:
         raise fail(str(exc)) from None
     if not hooks:
-        raise fail("no integration takes stock webhooks: set options.stock.webhook_secret of one whose "
-                   "flows.stock source sends them")
+        raise fail(
+            "no integration takes stock webhooks: set options.stock.webhook_secret of one whose "
+            "flows.stock source sends them"
+        )
     ensure_port_free(host, port)
     _prefect(config)  # the cycles are the stock-sync flow, run here
     _prefect_api()
     quiet_engine_tracebacks()
     for (system, name), hook in sorted(hooks.items()):
-        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} "
-                   f"(from {hook.alias})")
+        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} (from {hook.alias})")
     serve_webhooks(webhook_app(config), host, port)

@@ -56,24 +56,34 @@ def _wait(check: Callable[[], Any], started: float) -> tuple[Any, float | None]:
 def pick_offer(world: DemoWorld) -> dict[str, Any] | None:
     """A CRM offer our feed loaded whose MoySklad product or variant is live."""
     store = world.moysklad.store
-    live = {oid for kind in ("product", "variant") for oid, item in store.of_type(kind).items()
-            if not item.get("archived")}
+    live = {
+        oid for kind in ("product", "variant") for oid, item in store.of_type(kind).items() if not item.get("archived")
+    }
     return next((o for _, o in sorted(world.retailcrm.offers.items()) if o.get("xmlId") in live), None)
 
 
 async def place_on_site(world: DemoWorld, site: str, offer: dict[str, Any]) -> dict[str, Any]:
     """The shop site's module creating an order through the CRM's API, with the site's own key."""
     async with RetailCRMClient(os.environ["SKLADBRIDGE_DEMO_CRM_URL"], api_key=world.site_key) as crm:
-        return await crm.create_order({
-            "status": "new", "firstName": "Ада", "lastName": "Демо", "phone": "+7 999 000-12-34",
-            "items": [{"offer": {"xmlId": offer["xmlId"]}, "quantity": 1}],
-        }, site=site)
+        return await crm.create_order(
+            {
+                "status": "new",
+                "firstName": "Ада",
+                "lastName": "Демо",
+                "phone": "+7 999 000-12-34",
+                "items": [{"offer": {"xmlId": offer["xmlId"]}, "quantity": 1}],
+            },
+            site=site,
+        )
 
 
 async def set_state(world: DemoWorld, erp_id: str, state_id: str) -> None:
     """A manager moving the order in MoySklad (its API, with the demo's login)."""
-    async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=world.moysklad.login,
-                              password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+    async with MoySkladClient(
+        os.environ["SKLADBRIDGE_DEMO_MS_URL"],
+        login=world.moysklad.login,
+        password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"],
+    ) as client:
         await client.update_order_state(erp_id, state_id)
 
 
@@ -103,22 +113,40 @@ def order_trip(world: DemoWorld, integration: str) -> OrderTrip | None:
             started = time.monotonic()
             placed = asyncio.run(place_on_site(world, site, offer))
             crm_id = str(placed["id"])
-            erp, to_erp = _wait(lambda: next((o for o in world.moysklad.store.of_type("customerorder").values()
-                                              if o.get("externalCode") == crm_id), None), started)
-            trip = OrderTrip(crm_id, str(placed.get("number") or crm_id), str(offer.get("name") or offer["xmlId"]),
-                             str(erp["id"]) if erp else None, to_erp)
+            erp, to_erp = _wait(
+                lambda: next(
+                    (
+                        o
+                        for o in world.moysklad.store.of_type("customerorder").values()
+                        if o.get("externalCode") == crm_id
+                    ),
+                    None,
+                ),
+                started,
+            )
+            trip = OrderTrip(
+                crm_id,
+                str(placed.get("number") or crm_id),
+                str(offer.get("name") or offer["xmlId"]),
+                str(erp["id"]) if erp else None,
+                to_erp,
+            )
             if erp is None:
                 return trip
             # the first mapped status the order does not have, and its MoySklad state
-            status, state = next((s, st) for s, st in (integ.mappings.get("statuses") or {}).items()
-                                 if st and s != world.retailcrm.orders[int(crm_id)]["status"])
+            status, state = next(
+                (s, st)
+                for s, st in (integ.mappings.get("statuses") or {}).items()
+                if st and s != world.retailcrm.orders[int(crm_id)]["status"]
+            )
             state_id = next(s["id"] for s in world.moysklad.store.states if s["name"] == state)
             started = time.monotonic()
             asyncio.run(set_state(world, str(erp["id"]), state_id))
             _, back = _wait(lambda: world.retailcrm.orders[int(crm_id)]["status"] == status, started)
             receiver.status_trigger.wait_idle(ARRIVAL_SECONDS)
-            return OrderTrip(trip.crm_id, trip.number, trip.offer, trip.erp_id, trip.to_erp_seconds,
-                             str(state), str(status), back)
+            return OrderTrip(
+                trip.crm_id, trip.number, trip.offer, trip.erp_id, trip.to_erp_seconds, str(state), str(status), back
+            )
     finally:
         if poller is not None:
             poller.close(ARRIVAL_SECONDS)
@@ -137,8 +165,12 @@ def report(echo: Any, trip: OrderTrip | None) -> None:
         return
     echo(f"  MoySklad had it {trip.to_erp_seconds:.1f} s later (the hub's order poll asks the CRM every 2 s)")
     if trip.back_seconds is None:
-        echo(f"  its state {trip.state!r} set in MoySklad did NOT reach the CRM within {ARRIVAL_SECONDS:.0f} s: "
-             "see `skladbridge journal`")
+        echo(
+            f"  its state {trip.state!r} set in MoySklad did NOT reach the CRM within {ARRIVAL_SECONDS:.0f} s: "
+            "see `skladbridge journal`"
+        )
     else:
-        echo(f"  its state {trip.state!r} set in MoySklad showed in the CRM as status {trip.status!r} "
-             f"{trip.back_seconds:.1f} s later (MoySklad's webhook started a status sync)")
+        echo(
+            f"  its state {trip.state!r} set in MoySklad showed in the CRM as status {trip.status!r} "
+            f"{trip.back_seconds:.1f} s later (MoySklad's webhook started a status sync)"
+        )

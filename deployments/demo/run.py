@@ -38,17 +38,23 @@ def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str
         }
         echo("Shipping a product in MoySklad: its webhook should bring the new stock to the CRM in seconds ...")
         trip = travel(world, DEMO_INTEGRATION)
-        echo("Placing an order on the shop's site: the hub's order poll should bring it to MoySklad, and its "
-             "state set there should come back ...")
+        echo(
+            "Placing an order on the shop's site: the hub's order poll should bring it to MoySklad, and its "
+            "state set there should come back ..."
+        )
         order = order_trip(world, DEMO_INTEGRATION)
         banned = world.moysklad.banned
         report(echo, first, second, crm_state, world, time.monotonic() - started, banned, trip, order)
     if trip is not None and trip.seconds is None:  # the demo's own claim failed: so does the run
-        raise DemoError(f"the shipped stock did not reach the CRM within {ARRIVAL_SECONDS:.0f} s through the "
-                        f"webhook path; see `skladbridge journal --config {world.config_path}`")
+        raise DemoError(
+            f"the shipped stock did not reach the CRM within {ARRIVAL_SECONDS:.0f} s through the "
+            f"webhook path; see `skladbridge journal --config {world.config_path}`"
+        )
     if order is not None and (order.to_erp_seconds is None or order.back_seconds is None):
-        raise DemoError(f"the order or its state did not arrive within {ARRIVAL_SECONDS:.0f} s; "
-                        f"see `skladbridge journal --config {world.config_path}`")
+        raise DemoError(
+            f"the order or its state did not arrive within {ARRIVAL_SECONDS:.0f} s; "
+            f"see `skladbridge journal --config {world.config_path}`"
+        )
     return {"first": first, "second": second, "crm": crm_state, "webhook": trip, "order": order}
 
 
@@ -56,8 +62,17 @@ class DemoError(RuntimeError):
     """The demo did not show what it says it shows."""
 
 
-def report(echo: Any, first: dict[str, Any], second: dict[str, Any], crm: dict[str, int], world: DemoWorld,
-           seconds: float, banned: bool, trip: Travelled | None, order: OrderTrip | None = None) -> None:
+def report(
+    echo: Any,
+    first: dict[str, Any],
+    second: dict[str, Any],
+    crm: dict[str, int],
+    world: DemoWorld,
+    seconds: float,
+    banned: bool,
+    trip: Travelled | None,
+    order: OrderTrip | None = None,
+) -> None:
     """Print what was imported, what the CRM now has, requests spent and where the feed is."""
     echo("")
     echo("== Full import, first run " + "=" * 50)

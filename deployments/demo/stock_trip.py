@@ -52,15 +52,24 @@ def crm_available(world: DemoWorld, offer: str, code: str) -> float | None:
 def pick_offer(world: DemoWorld, store_name: str, code: str, units: int) -> tuple[str, str] | None:
     """A plain product with at least ``units`` free at ``store_name`` that the CRM shows at ``code``."""
     ms = world.moysklad
-    in_bundles = {str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1]
-                  for bundle in ms.store.of_type("bundle").values() for row in bundle.get("_components", [])}
+    in_bundles = {
+        str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1]
+        for bundle in ms.store.of_type("bundle").values()
+        for row in bundle.get("_components", [])
+    }
     store = next(s for s in ms.store.of_type("store").values() if s["name"] == store_name)
     for row in ms.ledger.report(by_store=True, stock_type="freeStock", include_zero=False):
         oid = str(row["assortmentId"])
         product = ms.store.get("product", oid)
-        if (row.get("storeId") == store["id"] and float(row["freeStock"]) >= units and product
-                and not product.get("variantsCount") and not product.get("archived") and oid not in in_bundles
-                and crm_available(world, oid, code) is not None):
+        if (
+            row.get("storeId") == store["id"]
+            and float(row["freeStock"]) >= units
+            and product
+            and not product.get("variantsCount")
+            and not product.get("archived")
+            and oid not in in_bundles
+            and crm_available(world, oid, code) is not None
+        ):
             return oid, str(product["name"])
     return None
 
@@ -70,15 +79,20 @@ async def ship(world: DemoWorld, offer: str, store_name: str, units: float) -> N
     ms = world.moysklad
     org = next(iter(ms.store.of_type("organization")))
     store = next(s for s in ms.store.of_type("store").values() if s["name"] == store_name)
-    async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=ms.login,
-                              password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+    async with MoySkladClient(
+        os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=ms.login, password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]
+    ) as client:
         agent = (await client.create_counterparty({"name": "Покупатель демо"}))["id"]
-        await client.create_demand({
-            "organization": client.ref(f"entity/organization/{org}", "organization"),
-            "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
-            "store": client.ref(f"entity/store/{store['id']}", "store"),
-            "positions": [{"quantity": units, "price": 100.0,
-                           "assortment": client.ref(f"entity/product/{offer}", "product")}]})
+        await client.create_demand(
+            {
+                "organization": client.ref(f"entity/organization/{org}", "organization"),
+                "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
+                "store": client.ref(f"entity/store/{store['id']}", "store"),
+                "positions": [
+                    {"quantity": units, "price": 100.0, "assortment": client.ref(f"entity/product/{offer}", "product")}
+                ],
+            }
+        )
 
 
 async def subscribe(world: DemoWorld, integration: str, public_url: str) -> list[str]:
@@ -96,8 +110,9 @@ async def subscribe(world: DemoWorld, integration: str, public_url: str) -> list
         return await events.subscribe(url, ours=ours)
 
 
-def travel(world: DemoWorld, integration: str, *, store_name: str = "Основной склад", code: str = "msk",
-           units: int = 2) -> Travelled | None:
+def travel(
+    world: DemoWorld, integration: str, *, store_name: str = "Основной склад", code: str = "msk", units: int = 2
+) -> Travelled | None:
     """Ship ``units`` of a stocked product in MoySklad and time its arrival in the CRM via the webhook."""
     from deployments.service.webhooks import webhook_app
     from flows.stock_sync import stock_sync
@@ -136,8 +151,12 @@ def report(echo: Any, trip: Travelled | None) -> None:
     echo(f"  shipped {trip.before - trip.after:g} of {trip.name!r} from {trip.store} in MoySklad")
     echo(f"  MoySklad notified the hub's receiver ({trip.notices} webhook(s)); it ran a stock cycle of what changed")
     if trip.seconds is None:
-        echo(f"  the CRM did NOT show {trip.after:g} at {trip.warehouse} within {ARRIVAL_SECONDS:.0f} s: "
-             "see `skladbridge journal`")
+        echo(
+            f"  the CRM did NOT show {trip.after:g} at {trip.warehouse} within {ARRIVAL_SECONDS:.0f} s: "
+            "see `skladbridge journal`"
+        )
     else:
-        echo(f"  the CRM showed {trip.after:g} (was {trip.before:g}) at {trip.warehouse} "
-             f"{trip.seconds:.1f} s after the shipment (the seed modules poll every 10 minutes)")
+        echo(
+            f"  the CRM showed {trip.after:g} (was {trip.before:g}) at {trip.warehouse} "
+            f"{trip.seconds:.1f} s after the shipment (the seed modules poll every 10 minutes)"
+        )

@@ -69,9 +69,17 @@ def demo_template() -> Path:
 
 
 @contextmanager
-def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, bundles_ratio: float = 0.0,
-               ms_port: int | None = None,
-               crm_port: int | None = None, feed_port: int | None = None) -> Iterator[World]:
+def open_world(
+    workdir: Path,
+    products: int,
+    *,
+    seed: int = 0,
+    stores: int = 4,
+    bundles_ratio: float = 0.0,
+    ms_port: int | None = None,
+    crm_port: int | None = None,
+    feed_port: int | None = None,
+) -> Iterator[World]:
     """Start the sandboxes and the feed server on 127.0.0.1 (free ports unless given); stop on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     # the sandboxes start empty every time, so must the hub: its snapshots would otherwise say the
@@ -81,10 +89,23 @@ def open_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4, 
     feed_path = workdir / "feeds" / f"{DEMO_INTEGRATION}.xml"
     ms_password, crm_key, site_key, feed_secret, hook_secret = (secrets.token_urlsafe(n) for n in (12, 16, 16, 24, 24))
     moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
-    seed_catalog(moysklad, products, variants_ratio=0.3, stores=stores, price_types=2, images_ratio=0.3,
-                 bundles_ratio=bundles_ratio, seed=seed)
-    retailcrm = RetailCRMSandbox(api_key=crm_key, sites=(DEMO_INTEGRATION,), stores=CRM_STORES,
-                                 price_types=CRM_PRICE_TYPES, catalog_refresh_seconds=1.0)
+    seed_catalog(
+        moysklad,
+        products,
+        variants_ratio=0.3,
+        stores=stores,
+        price_types=2,
+        images_ratio=0.3,
+        bundles_ratio=bundles_ratio,
+        seed=seed,
+    )
+    retailcrm = RetailCRMSandbox(
+        api_key=crm_key,
+        sites=(DEMO_INTEGRATION,),
+        stores=CRM_STORES,
+        price_types=CRM_PRICE_TYPES,
+        catalog_refresh_seconds=1.0,
+    )
     retailcrm.add_api_key(site_key, (DEMO_INTEGRATION,))
     with ExitStack() as stack:
         ms_server = stack.enter_context(LoopbackServer(moysklad.app, port=ms_port))
@@ -115,9 +136,14 @@ def starter_offers(moysklad: MoySkladSandbox) -> tuple[list[IcmlCategory], list[
     """
     entities = moysklad.store.entities
     folders = {fid: f for fid, f in entities["productfolder"].items() if not f.get("archived")}
-    categories = [IcmlCategory(id=fid, name=str(f["name"]),
-                               parent_id=_ref_id(f.get("productFolder")) if _ref_id(f.get("productFolder")) in folders
-                               else None) for fid, f in folders.items()]
+    categories = [
+        IcmlCategory(
+            id=fid,
+            name=str(f["name"]),
+            parent_id=_ref_id(f.get("productFolder")) if _ref_id(f.get("productFolder")) in folders else None,
+        )
+        for fid, f in folders.items()
+    ]
     products = entities["product"]
     offers: list[IcmlOffer] = []
     for pid, product in products.items():
@@ -135,22 +161,27 @@ def _ref_id(ref: Any) -> str | None:
     return str(ref["meta"]["href"]).rsplit("/", 1)[-1] if isinstance(ref, dict) and "meta" in ref else None
 
 
-def _offer(offer_id: str, product_id: str, item: dict[str, Any], product: dict[str, Any],
-           folders: dict[str, Any]) -> IcmlOffer:
+def _offer(
+    offer_id: str, product_id: str, item: dict[str, Any], product: dict[str, Any], folders: dict[str, Any]
+) -> IcmlOffer:
     prices = item.get("salePrices") or product.get("salePrices") or []
     folder = _ref_id(product.get("productFolder"))
-    return IcmlOffer(id=offer_id, product_id=product_id, xml_id=offer_id, name=str(item["name"]),
-                     product_name=str(product["name"]),
-                     price=Decimal(str(prices[0]["value"])) / 100 if prices else None,  # kopecks
-                     category_ids=(folder,) if folder in folders else ())
+    return IcmlOffer(
+        id=offer_id,
+        product_id=product_id,
+        xml_id=offer_id,
+        name=str(item["name"]),
+        product_name=str(product["name"]),
+        price=Decimal(str(prices[0]["value"])) / 100 if prices else None,  # kopecks
+        category_ids=(folder,) if folder in folders else (),
+    )
 
 
 def load_starter_catalog(world: World, crm_url: str) -> int:
     """Write the starter feed and have the CRM load it now with the sandbox's admin call; returns offers."""
     categories, offers = starter_offers(world.moysklad)
     world.feed_path.parent.mkdir(parents=True, exist_ok=True)
-    write_icml(world.feed_path, shop_name="Демо-магазин", company="ООО Ромашка", categories=categories,
-               offers=offers)
+    write_icml(world.feed_path, shop_name="Демо-магазин", company="ООО Ромашка", categories=categories, offers=offers)
     answer = httpx.post(f"{crm_url}/sandbox/sites/{DEMO_INTEGRATION}/load-catalog", timeout=120)
     answer.raise_for_status()
     return int(answer.json()["offersLoaded"])
@@ -160,12 +191,20 @@ def write_served_config(world: World, config_path: Path) -> list[str]:
     """Copy the demo config (every value stays a ``${VAR}`` reference); return the ``export`` lines."""
     shutil.copyfile(demo_template(), config_path)
     return [f"export {key}='{value}'" for key, value in world.env.items()] + [
-        f"export SKLADBRIDGE_CONFIG='{config_path.resolve()}'"]
+        f"export SKLADBRIDGE_CONFIG='{config_path.resolve()}'"
+    ]
 
 
 @contextmanager
-def served_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: int | None = None,
-                 crm_port: int | None = None, feed_port: int | None = None) -> Iterator[World]:
+def served_world(
+    workdir: Path,
+    products: int = 1000,
+    *,
+    seed: int = 0,
+    ms_port: int | None = None,
+    crm_port: int | None = None,
+    feed_port: int | None = None,
+) -> Iterator[World]:
     """The demo's world with the CRM's catalog loaded and a config whose references ``exports`` fill."""
     with open_world(workdir, products, seed=seed, ms_port=ms_port, crm_port=crm_port, feed_port=feed_port) as world:
         world.offers_loaded = load_starter_catalog(world, world.env["SKLADBRIDGE_DEMO_CRM_URL"])
@@ -174,17 +213,26 @@ def served_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port:
         yield world
 
 
-def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: int | None = None,
-                crm_port: int | None = None, feed_port: int | None = None, echo: Any = print) -> None:
+def serve_world(
+    workdir: Path,
+    products: int = 1000,
+    *,
+    seed: int = 0,
+    ms_port: int | None = None,
+    crm_port: int | None = None,
+    feed_port: int | None = None,
+    echo: Any = print,
+) -> None:
     """``skladbridge sandbox serve --world demo``: the demo's world with a loaded CRM, until Ctrl-C.
 
     Prints where everything is and the ``export`` lines the config's ``${VAR}`` references need.
     """
-    with served_world(workdir, products, seed=seed, ms_port=ms_port, crm_port=crm_port,
-                      feed_port=feed_port) as world:
+    with served_world(workdir, products, seed=seed, ms_port=ms_port, crm_port=crm_port, feed_port=feed_port) as world:
         echo(f"MoySklad sandbox:  {world.env['SKLADBRIDGE_DEMO_MS_URL']}  ({products} products, login {MS_LOGIN})")
-        echo(f"retailCRM sandbox: {world.env['SKLADBRIDGE_DEMO_CRM_URL']}  (site {DEMO_INTEGRATION}, "
-             f"{world.offers_loaded} offers loaded from the feed)")
+        echo(
+            f"retailCRM sandbox: {world.env['SKLADBRIDGE_DEMO_CRM_URL']}  (site {DEMO_INTEGRATION}, "
+            f"{world.offers_loaded} offers loaded from the feed)"
+        )
         echo(f"feed:              {world.feed_path} served at the site's ymlUrl (reloaded every 1 s)")
         echo(f"config:            {world.config_path}")
         echo("Set the config's variables in your shell (they hold secrets: keep them out of history files):")
@@ -194,8 +242,10 @@ def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: 
         echo("Orders: the shop site's own API key (orders/create with it is the site's, the hub reads them):")
         echo(f"  export SKLADBRIDGE_DEMO_CRM_SITE_KEY='{world.site_key}'")
         body = '{"order": {"status": "new", "firstName": "Ада", "items": [{"offer": {"xmlId": "<MoySklad id>"}}]}}'
-        echo(f"  or as a manager, no key: curl -X POST {crm}/sandbox/orders/create "
-             f"-H 'Content-Type: application/json' -d '{body}'")
+        echo(
+            f"  or as a manager, no key: curl -X POST {crm}/sandbox/orders/create "
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
         echo(f"Then e.g.: skladbridge run full-import --integration {DEMO_INTEGRATION}   (Ctrl-C stops the world)")
         try:
             while True:
@@ -205,8 +255,14 @@ def serve_world(workdir: Path, products: int = 1000, *, seed: int = 0, ms_port: 
 
 
 #: the demo's variables that hold secrets: the written config keeps them as references
-SECRET_VARS = frozenset({"SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET",
-                         "SKLADBRIDGE_DEMO_WEBHOOK_SECRET"})
+SECRET_VARS = frozenset(
+    {
+        "SKLADBRIDGE_DEMO_MS_PASSWORD",
+        "SKLADBRIDGE_DEMO_CRM_KEY",
+        "SKLADBRIDGE_DEMO_FEED_SECRET",
+        "SKLADBRIDGE_DEMO_WEBHOOK_SECRET",
+    }
+)
 
 
 @dataclass
@@ -222,8 +278,9 @@ class DemoWorld:
 
 
 @contextmanager
-def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
-               bundles_ratio: float = 0.0) -> Iterator[DemoWorld]:
+def demo_world(
+    workdir: Path, products: int, *, seed: int = 0, stores: int = 4, bundles_ratio: float = 0.0
+) -> Iterator[DemoWorld]:
     """Start the sandboxes and the feed server, write the config, set its environment; stop on exit.
 
     The CRM starts with no catalog here: the demo shows the hub's first run bringing it.
@@ -249,5 +306,3 @@ def demo_world(workdir: Path, products: int, *, seed: int = 0, stores: int = 4,
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = previous
-
-

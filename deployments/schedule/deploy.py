@@ -101,10 +101,22 @@ def plan(config: Config, config_param: str | None) -> list[Planned]:
         for exchange in EXCHANGES:
             if exchange.period is None or not all(integ.edge(stream) for stream in exchange.needs):
                 continue
-            planned.append(Planned(exchange, name, name, integ.periods.of(exchange.period), integ.periods.timezone,
-                                   paused=not integ.active, parameters=exchange.parameters(name, config_param)))
-    planned += [Planned(e, e.name, None, Period(None), parameters=e.parameters(None, config_param))
-                for e in EXCHANGES if e.period is None]
+            planned.append(
+                Planned(
+                    exchange,
+                    name,
+                    name,
+                    integ.periods.of(exchange.period),
+                    integ.periods.timezone,
+                    paused=not integ.active,
+                    parameters=exchange.parameters(name, config_param),
+                )
+            )
+    planned += [
+        Planned(e, e.name, None, Period(None), parameters=e.parameters(None, config_param))
+        for e in EXCHANGES
+        if e.period is None
+    ]
     return planned
 
 
@@ -125,8 +137,9 @@ def config_parameter(config: Config, worker_config: str | None = None) -> str | 
 # -- Prefect objects ------------------------------------------------------------------------------
 
 
-def build_deployments(config: Config, config_path: str | Path | None = None, *,
-                      worker_config: str | None = None) -> list[RunnerDeployment]:
+def build_deployments(
+    config: Config, config_path: str | Path | None = None, *, worker_config: str | None = None
+) -> list[RunnerDeployment]:
     """Every deployment of ``config`` as a ``RunnerDeployment`` (no work pool set: ``prefect.serve``
     runs them in its own process; :func:`deploy` applies them to the work pool).
 
@@ -144,9 +157,14 @@ def runner_deployment(planned: Planned) -> RunnerDeployment:
     from prefect.deployments.runner import EntrypointType, RunnerDeployment
 
     deployment = RunnerDeployment.from_flow(
-        planned.exchange.load(), name=planned.name, schedules=schedules(planned), paused=planned.paused,
+        planned.exchange.load(),
+        name=planned.name,
+        schedules=schedules(planned),
+        paused=planned.paused,
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="CANCEL_NEW"),  # type: ignore[arg-type]
-        parameters=planned.parameters, description=planned.description, tags=planned.tags,
+        parameters=planned.parameters,
+        description=planned.description,
+        tags=planned.tags,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     # the module path of the exchange, not of the function: stock-reconcile is stock_sync renamed
@@ -159,8 +177,15 @@ def schedules(planned: Planned) -> list[Any]:
 
     period, active = planned.period, not planned.paused
     if period.seconds is not None:
-        return [Interval(timedelta(seconds=period.seconds), anchor_date=planned.anchor(), timezone=planned.timezone,
-                         active=active, slug=planned.slug)]
+        return [
+            Interval(
+                timedelta(seconds=period.seconds),
+                anchor_date=planned.anchor(),
+                timezone=planned.timezone,
+                active=active,
+                slug=planned.slug,
+            )
+        ]
     if period.cron is not None:
         return [Cron(period.cron, timezone=planned.timezone, active=active, slug=planned.slug)]
     return []
@@ -194,8 +219,10 @@ def deploy(config: Config, *, pool: str = POOL, worker_config: str | None = None
     with get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
         if problem is not None:
-            raise DeployError(f"no Prefect server answers at {api} ({first_line(problem)}); start it "
-                              "(`prefect server start`) or point PREFECT_API_URL at yours")
+            raise DeployError(
+                f"no Prefect server answers at {api} ({first_line(problem)}); start it "
+                "(`prefect server start`) or point PREFECT_API_URL at yours"
+            )
         changes += _ensure_pool(client, pool)
         before = {_full_name(client, d): d for d in _ours(client)}
         for item in planned:
@@ -223,8 +250,10 @@ def _api_url() -> str:
 
     url = get_current_settings().api.url
     if not url:
-        raise DeployError("PREFECT_API_URL is not set: deployments need a Prefect server that stays up; start "
-                          "`prefect server start` and `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`")
+        raise DeployError(
+            "PREFECT_API_URL is not set: deployments need a Prefect server that stays up; start "
+            "`prefect server start` and `prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`"
+        )
     return str(url)
 
 
@@ -236,9 +265,14 @@ def _ensure_pool(client: SyncPrefectClient, pool: str) -> list[Change]:
     try:
         existing = client.read_work_pool(pool)
     except ObjectNotFound:
-        client.create_work_pool(WorkPoolCreate(
-            name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
-            description="Sklad Bridge exchanges (skladbridge deploy)"))
+        client.create_work_pool(
+            WorkPoolCreate(
+                name=pool,
+                type="process",
+                base_job_template=ProcessWorker.get_default_base_job_template(),
+                description="Sklad Bridge exchanges (skladbridge deploy)",
+            )
+        )
         return [Change("created", f"work pool {pool}", "process: start `prefect worker start --pool " + pool + "`")]
     return [Change("unchanged", f"work pool {pool}", f"{existing.type}")]
 
@@ -261,10 +295,17 @@ def _full_name(client: SyncPrefectClient, deployment: DeploymentResponse) -> str
 def signature(deployment: DeploymentResponse) -> tuple[Any, ...]:
     """What a user sees of a deployment (for "unchanged")."""
     options, limit = deployment.concurrency_options, deployment.global_concurrency_limit
-    return (deployment.paused, sorted(deployment.tags), deployment.parameters, deployment.entrypoint,
-            deployment.work_pool_name, deployment.description, limit.limit if limit else None,
-            options.collision_strategy if options else None,
-            sorted((s.slug or "", s.active, s.schedule.model_dump_json()) for s in deployment.schedules))
+    return (
+        deployment.paused,
+        sorted(deployment.tags),
+        deployment.parameters,
+        deployment.entrypoint,
+        deployment.work_pool_name,
+        deployment.description,
+        limit.limit if limit else None,
+        options.collision_strategy if options else None,
+        sorted((s.slug or "", s.active, s.schedule.model_dump_json()) for s in deployment.schedules),
+    )
 
 
 def _action(old: DeploymentResponse | None, now: DeploymentResponse, item: Planned) -> str:
@@ -307,8 +348,11 @@ def prefect_yaml(planned: Iterable[Planned], pool: str = POOL, header: str = HEA
     """``prefect.yaml`` with ``planned``'s deployments (entrypoints as paths from the repository root)."""
     deployments = []
     for item in planned:
-        entry: dict[str, Any] = {"name": item.name, "description": item.description,
-                                 "entrypoint": item.exchange.entrypoint}
+        entry: dict[str, Any] = {
+            "name": item.name,
+            "description": item.description,
+            "entrypoint": item.exchange.entrypoint,
+        }
         if item.parameters:
             entry["parameters"] = item.parameters
         entry["work_pool"] = {"name": pool}
@@ -319,12 +363,19 @@ def prefect_yaml(planned: Iterable[Planned], pool: str = POOL, header: str = HEA
         if item.period.scheduled:
             schedule: dict[str, Any] = (
                 {"interval": item.period.seconds, "anchor_date": item.anchor().isoformat()}
-                if item.period.seconds is not None else {"cron": item.period.cron})
+                if item.period.seconds is not None
+                else {"cron": item.period.cron}
+            )
             schedule.update({"timezone": item.timezone, "active": not item.paused, "slug": item.slug})
             entry["schedules"] = [schedule]
         deployments.append(entry)
-    body = yaml.dump({"name": "skladbridge", "prefect-version": PREFECT_VERSION, "deployments": deployments},
-                     Dumper=_IndentedDumper, sort_keys=False, allow_unicode=True, width=120)
+    body = yaml.dump(
+        {"name": "skladbridge", "prefect-version": PREFECT_VERSION, "deployments": deployments},
+        Dumper=_IndentedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=120,
+    )
     # a blank line between deployments, as a person would write it
     return header + body.replace("\n  - name:", "\n\n  - name:").replace("deployments:\n\n", "deployments:\n")
 
@@ -339,4 +390,3 @@ class _IndentedDumper(yaml.SafeDumper):
 def write_prefect_yaml(path: Path, planned: Iterable[Planned], pool: str = POOL) -> Path:
     path.write_text(prefect_yaml(planned, pool), encoding="utf-8")
     return path
-

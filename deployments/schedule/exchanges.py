@@ -55,29 +55,63 @@ class Exchange:
 
 
 EXCHANGES: tuple[Exchange, ...] = (
-    Exchange("full-import", "flows/full_import.py:full_import",
-             "Full primary import of the catalog, MoySklad -> hub -> retailCRM", "full_import",
-             needs=("catalog",)),
-    Exchange("catalog-feed", "flows/catalog_feed.py:catalog_feed",
-             "Catalog feed refreshed: the catalog read afresh, the feed rewritten if it changed, "
-             "stock and prices that differ sent", "catalog_feed", needs=("catalog",)),
-    Exchange("stock-sync", "flows/stock_sync.py:stock_sync",
-             "Stock changed since the last cycle, MoySklad -> retailCRM (only what differs is sent)", "stock_sync",
-             needs=("stock",)),
-    Exchange("stock-reconcile", "flows/stock_reconcile.py:stock_reconcile",
-             "Full stock reconciliation: all stock read, what drifted is sent", "stock_reconcile",
-             {"full": True, "trigger": "reconcile"}, needs=("stock",)),
-    Exchange("order-upload", "flows/order_upload.py:order_upload",
-             "New and changed orders, channel -> ERP, exactly once (unresolvable ones parked)", "order_upload",
-             needs=("orders",)),
-    Exchange("order-status-sync", "flows/order_status_sync.py:order_status_sync",
-             "Order states changed in the ERP back to the channel as the mapped statuses", "order_status_sync",
-             needs=("statuses",)),
-    Exchange("archive-backfill", "flows/archive_backfill.py:archive_backfill",
-             "Past orders of a period, channel -> ERP (run with dates; the schedule goes on with unfinished ones)",
-             "archive_backfill", needs=("orders",)),
-    Exchange("healthcheck", "flows/healthcheck.py:healthcheck",
-             "Loads the config, opens (and migrates) the hub store, calls every system once, reports", None),
+    Exchange(
+        "full-import",
+        "flows/full_import.py:full_import",
+        "Full primary import of the catalog, MoySklad -> hub -> retailCRM",
+        "full_import",
+        needs=("catalog",),
+    ),
+    Exchange(
+        "catalog-feed",
+        "flows/catalog_feed.py:catalog_feed",
+        "Catalog feed refreshed: the catalog read afresh, the feed rewritten if it changed, "
+        "stock and prices that differ sent",
+        "catalog_feed",
+        needs=("catalog",),
+    ),
+    Exchange(
+        "stock-sync",
+        "flows/stock_sync.py:stock_sync",
+        "Stock changed since the last cycle, MoySklad -> retailCRM (only what differs is sent)",
+        "stock_sync",
+        needs=("stock",),
+    ),
+    Exchange(
+        "stock-reconcile",
+        "flows/stock_reconcile.py:stock_reconcile",
+        "Full stock reconciliation: all stock read, what drifted is sent",
+        "stock_reconcile",
+        {"full": True, "trigger": "reconcile"},
+        needs=("stock",),
+    ),
+    Exchange(
+        "order-upload",
+        "flows/order_upload.py:order_upload",
+        "New and changed orders, channel -> ERP, exactly once (unresolvable ones parked)",
+        "order_upload",
+        needs=("orders",),
+    ),
+    Exchange(
+        "order-status-sync",
+        "flows/order_status_sync.py:order_status_sync",
+        "Order states changed in the ERP back to the channel as the mapped statuses",
+        "order_status_sync",
+        needs=("statuses",),
+    ),
+    Exchange(
+        "archive-backfill",
+        "flows/archive_backfill.py:archive_backfill",
+        "Past orders of a period, channel -> ERP (run with dates; the schedule goes on with unfinished ones)",
+        "archive_backfill",
+        needs=("orders",),
+    ),
+    Exchange(
+        "healthcheck",
+        "flows/healthcheck.py:healthcheck",
+        "Loads the config, opens (and migrates) the hub store, calls every system once, reports",
+        None,
+    ),
 )
 
 assert all(e.period is None or e.period in FLOORS for e in EXCHANGES), "an exchange's period key is not in hub.periods"

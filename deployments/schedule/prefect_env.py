@@ -13,8 +13,10 @@ from pathlib import Path
 
 DEFAULT_HOME = Path.home() / ".skladbridge" / "prefect"
 #: what to do when the configured Prefect API does not answer (the engine says only "Failed to reach API")
-NO_API_FIX = ("start that server (`prefect server start`), or unset PREFECT_API_URL (`prefect config unset "
-              "PREFECT_API_URL` if a profile sets it) to let the command start a temporary one")
+NO_API_FIX = (
+    "start that server (`prefect server start`), or unset PREFECT_API_URL (`prefect config unset "
+    "PREFECT_API_URL` if a profile sets it) to let the command start a temporary one"
+)
 
 
 def configure(home: Path | None = None, *, quiet: bool = False) -> Path:

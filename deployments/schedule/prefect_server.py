@@ -50,15 +50,29 @@ class GuardedServer(SubprocessASGIServer):
             guard.append("--pdeathsig")
         return subprocess.Popen(
             args=[
-                sys.executable, str(GUARD), *guard, "--",
-                "uvicorn", "--factory", "prefect.server.api.server:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "error", "--lifespan", "on",
+                sys.executable,
+                str(GUARD),
+                *guard,
+                "--",
+                "uvicorn",
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
             ],
             env={
                 **os.environ,
-                **({"PREFECT_UI_ENABLED": "1"} if self.whole else {
-                    "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}),
+                **(
+                    {"PREFECT_UI_ENABLED": "1"}
+                    if self.whole
+                    else {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
+                ),
                 "PREFECT__SERVER_FINAL": "1",
                 **get_current_settings().to_environment_variables(exclude_unset=True),
             },
@@ -127,8 +141,9 @@ def check_answers(api_url: str) -> None:
     except httpx.TransportError as exc:
         parts = urlsplit(api_url)  # printed without any user:password it may carry
         where = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
-        raise RuntimeError(f"the Prefect API at {where} (PREFECT_API_URL) does not answer "
-                           f"({type(exc).__name__}); {NO_API_FIX}") from None
+        raise RuntimeError(
+            f"the Prefect API at {where} (PREFECT_API_URL) does not answer ({type(exc).__name__}); {NO_API_FIX}"
+        ) from None
 
 
 def stop_started_servers(timeout: float = 5.0) -> None:

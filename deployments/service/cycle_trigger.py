@@ -58,8 +58,9 @@ class CycleTrigger:
             failure in a row, up to ``max_retry_after``.
     """
 
-    def __init__(self, run: CycleRun, *, exchange: str = "stock-sync", retry_after: float = 30.0,
-                 max_retry_after: float = 600.0) -> None:
+    def __init__(
+        self, run: CycleRun, *, exchange: str = "stock-sync", retry_after: float = 30.0, max_retry_after: float = 600.0
+    ) -> None:
         self._run = run
         self.exchange = exchange  # names the cycle threads: what a stop still waits for
         self.retry_after = retry_after
@@ -76,8 +77,9 @@ class CycleTrigger:
             lane = self._lanes.setdefault(integration, _Lane())
             lane.pending = True
             if lane.worker is None:
-                lane.worker = threading.Thread(target=self._work, args=(integration, lane),
-                                               name=f"{self.exchange}/{integration}", daemon=True)
+                lane.worker = threading.Thread(
+                    target=self._work, args=(integration, lane), name=f"{self.exchange}/{integration}", daemon=True
+                )
                 _RUNNING.add(lane.worker)
                 lane.worker.start()
 
@@ -90,8 +92,7 @@ class CycleTrigger:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no cycle runs or waits to run (retries on a timer do not count); False on timeout."""
         with self._changed:
-            return self._changed.wait_for(
-                lambda: all(lane.worker is None for lane in self._lanes.values()), timeout)
+            return self._changed.wait_for(lambda: all(lane.worker is None for lane in self._lanes.values()), timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Start no more cycles; wait up to ``timeout`` in all for the running ones.

@@ -95,8 +95,7 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
         except FileNotFoundError:
             return PlainTextResponse("the feed has not been generated yet\n", 503, headers={"Retry-After": "60"})
         etag = '"' + hashlib.sha1(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:16] + '"'
-        headers = {"ETag": etag, "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
-                   "Cache-Control": "no-cache"}
+        headers = {"ETag": etag, "Last-Modified": formatdate(stat.st_mtime, usegmt=True), "Cache-Control": "no-cache"}
         if if_none_match == etag:
             return Response(status_code=304, headers=headers)
         return FileResponse(path, media_type="application/xml; charset=utf-8", headers=headers, stat_result=stat)
@@ -110,8 +109,10 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
         return _not_found()
 
     # one route for every path under /feeds: feed() parses it, so no near-miss is redirected
-    return Starlette(routes=[Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"])],
-                     exception_handlers={404: refused, 405: refused})
+    return Starlette(
+        routes=[Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"])],
+        exception_handlers={404: refused, 405: refused},
+    )
 
 
 def check_secrets(secrets: Mapping[str, str]) -> None:
@@ -121,7 +122,8 @@ def check_secrets(secrets: Mapping[str, str]) -> None:
         raise FeedExposureError(
             f"feed secret of {', '.join(unusable)} (options.feed.path_secret) holds a character that cannot "
             f"stand in a URL path segment, such as '/': use only {SECRET_CHARACTERS}; generate one with "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
+            "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -140,18 +142,22 @@ def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, s
     check_secrets({name: secret for name, secret in secrets.items() if name in feeds})
     short = sorted(name for name in feeds if secrets.get(name) and len(secrets[name]) < MIN_SECRET_LENGTH)
     if short:
-        raise FeedExposureError(f"feed secret of {', '.join(short)} is shorter than {MIN_SECRET_LENGTH} "
-                                "characters: generate one with `python -c 'import secrets; "
-                                "print(secrets.token_urlsafe(24))'`")
+        raise FeedExposureError(
+            f"feed secret of {', '.join(short)} is shorter than {MIN_SECRET_LENGTH} "
+            "characters: generate one with `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(24))'`"
+        )
     bare = sorted(name for name in feeds if not secrets.get(name))
     if bare and not is_loopback(host):
         raise FeedExposureError(
             f"{', '.join(bare)}: no feed secret (options.feed.path_secret), so the feed with purchase prices "
-            f"and stock would be public on {host}; set a secret or serve on 127.0.0.1")
+            f"and stock would be public on {host}; set a secret or serve on 127.0.0.1"
+        )
 
 
-def serve_feeds(feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int,
-                header_timeout: float = HEADER_TIMEOUT) -> None:
+def serve_feeds(
+    feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int, header_timeout: float = HEADER_TIMEOUT
+) -> None:
     """Check the exposure, then serve until Ctrl-C (``skladbridge feed serve``)."""
     check_exposure(host, feeds, secrets)
     uvicorn.Server(server_config(feed_app(feeds, secrets), host, port, header_timeout=header_timeout)).run()

@@ -71,9 +71,18 @@ def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
     return HeaderTimeoutProtocol
 
 
-def server_config(app: Any, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT,
-                  lifespan: Literal["on", "off"] = "off") -> uvicorn.Config:
+def server_config(
+    app: Any, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT, lifespan: Literal["on", "off"] = "off"
+) -> uvicorn.Config:
     """uvicorn settings of a hub server: header and keep-alive timeouts, no access log, no server header."""
-    return uvicorn.Config(app, host=host, port=port, http=header_timeout_protocol(header_timeout),
-                          timeout_keep_alive=KEEP_ALIVE_TIMEOUT, access_log=False, lifespan=lifespan,
-                          log_level="warning", server_header=False)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=header_timeout_protocol(header_timeout),
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        access_log=False,
+        lifespan=lifespan,
+        log_level="warning",
+        server_header=False,
+    )

@@ -38,8 +38,11 @@ UploadCycle = Callable[[str], object]
 
 def polled(config: Config) -> dict[str, float]:
     """integration -> poll seconds, of every active integration with a ``flows.orders`` edge."""
-    return {name: float(integ.options.orders.poll_seconds) for name, integ in sorted(config.integrations.items())
-            if integ.active and integ.edge("orders") is not None}
+    return {
+        name: float(integ.options.orders.poll_seconds)
+        for name, integ in sorted(config.integrations.items())
+        if integ.active and integ.edge("orders") is not None
+    }
 
 
 def order_upload_cycle(config_path: Path | str | None) -> UploadCycle:
@@ -56,8 +59,7 @@ def order_upload_cycle(config_path: Path | str | None) -> UploadCycle:
 class OrderPoller:
     """One thread per polled integration asking the channel for changes; cycles through a trigger."""
 
-    def __init__(self, config: Config, store: Store, run_cycle: UploadCycle, *,
-                 retry_after: float = 30.0) -> None:
+    def __init__(self, config: Config, store: Store, run_cycle: UploadCycle, *, retry_after: float = 30.0) -> None:
         self.config, self.store = config, store
         self.periods = polled(config)
         self._run_cycle = run_cycle
@@ -68,8 +70,7 @@ class OrderPoller:
 
     def start(self) -> OrderPoller:
         for name, seconds in self.periods.items():
-            thread = threading.Thread(target=self._poll, args=(name, seconds), name=f"order-poll:{name}",
-                                      daemon=True)
+            thread = threading.Thread(target=self._poll, args=(name, seconds), name=f"order-poll:{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
@@ -118,11 +119,10 @@ class OrderPoller:
             self.trigger.request(integration)
 
 
-def start_polls(config: Config, store: Store, config_path: Path | str | None,
-                run_cycle: UploadCycle | None = None) -> OrderPoller | None:
+def start_polls(
+    config: Config, store: Store, config_path: Path | str | None, run_cycle: UploadCycle | None = None
+) -> OrderPoller | None:
     """An :class:`OrderPoller` running for ``config``, or None when no integration uploads orders."""
     if not polled(config):
         return None
     return OrderPoller(config, store, run_cycle or order_upload_cycle(config_path)).start()
-
-

@@ -103,8 +103,15 @@ def plan(config: Config, config_path: Path) -> Plan:
     from deployments.service.webhooks import receiving_hooks
 
     feeds, secrets = published_feeds(config)
-    return Plan(config, config_path, build_deployments(config, config_path), receiving_hooks(config), feeds,
-                secrets, polled(config))
+    return Plan(
+        config,
+        config_path,
+        build_deployments(config, config_path),
+        receiving_hooks(config),
+        feeds,
+        secrets,
+        polled(config),
+    )
 
 
 def leave_pooled(served: Plan) -> dict[str, str]:
@@ -252,8 +259,9 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
         server.should_exit = True
         if not served_ids:
             runs.cancel()
-        stopping = (loop.create_task(runner.astop()) if not runs.done() and runner.started and not runner.stopping
-                    else None)
+        stopping = (
+            loop.create_task(runner.astop()) if not runs.done() and runner.started and not runner.stopping else None
+        )
         if poller is not None:
             await asyncio.to_thread(poller.close, _STOP.left(0.5))
         await asyncio.to_thread(http.join, _STOP.left())
@@ -265,8 +273,11 @@ def run(served: Plan, app: Starlette, host: str, port: int, echo: Callable[[str]
             cut = _kill_runner_runs(runner)
             if cut:
                 echo(f"cut short: {len(cut)} flow run(s) of the deployments (killed at the stop's deadline)")
-                await _mark_crashed(cut, "skladbridge serve stopped while this run was still running: its process "
-                                         "was killed at the stop's deadline")
+                await _mark_crashed(
+                    cut,
+                    "skladbridge serve stopped while this run was still running: its process "
+                    "was killed at the stop's deadline",
+                )
         elif not runs.cancelled() and runs.exception() is not None:
             raise runs.exception()  # type: ignore[misc]  # the runner failed on its own: say so
         try:
@@ -367,8 +378,10 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
     if running:
         echo(f"cut short: {', '.join(running)} (their claimed items go to the next run)")
         try:  # their Prefect runs would show Running for ever: nothing is left to report their end
-            mark_crashed("skladbridge serve stopped while this cycle waited on an answer; its claimed queue "
-                         "items are taken back by the next run")
+            mark_crashed(
+                "skladbridge serve stopped while this cycle waited on an answer; its claimed queue "
+                "items are taken back by the next run"
+            )
         except Exception as exc:
             echo(f"could not mark their Prefect runs crashed: {first_line(exc)}")
     _drain_prefect(timeout=max(0.2, min(1.0, _STOP.spare())))

@@ -123,13 +123,20 @@ def receiving_hooks(config: Config) -> dict[tuple[str, str], Hook]:
         if len(token) < MIN_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
             raise WebhookSetupError(
                 f"{where}: the token must be at least {MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 _ -; generate "
-                "one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`")
+                "one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+            )
         register_secret(token)  # masked wherever an error or log line might quote it
         with capability_for_planning(integ, edge.source, StockEvents) as events:
             system = integ.systems[edge.source].system
             states = integ.edge("statuses")
-            hooks[(system, name)] = Hook(name, system, edge.source, token.encode(), events,
-                                         statuses=states is not None and states.source == edge.source)
+            hooks[(system, name)] = Hook(
+                name,
+                system,
+                edge.source,
+                token.encode(),
+                events,
+                statuses=states is not None and states.source == edge.source,
+            )
     return hooks
 
 
@@ -139,8 +146,13 @@ def stock_sync_cycle(config_path: Path | str | None) -> CycleRunner:
     def run(integration: str, noticed_at: datetime | None) -> object:
         from flows.stock_sync import stock_sync
 
-        return run_noted(stock_sync, integration=integration, config_path=str(config_path) if config_path else None,
-                         trigger="webhook", noticed_at=noticed_at.isoformat() if noticed_at else None)
+        return run_noted(
+            stock_sync,
+            integration=integration,
+            config_path=str(config_path) if config_path else None,
+            trigger="webhook",
+            noticed_at=noticed_at.isoformat() if noticed_at else None,
+        )
 
     return run
 
@@ -151,8 +163,7 @@ def status_sync_cycle(config_path: Path | str | None) -> StatusRunner:
     def run(integration: str) -> object:
         from flows.order_status_sync import order_status_sync
 
-        return run_noted(order_status_sync, integration, str(config_path) if config_path else None,
-                         trigger="webhook")
+        return run_noted(order_status_sync, integration, str(config_path) if config_path else None, trigger="webhook")
 
     return run
 
@@ -160,17 +171,23 @@ def status_sync_cycle(config_path: Path | str | None) -> StatusRunner:
 class Receiver:
     """The receiver's state: who may post, the hub store, and the trigger of cycles."""
 
-    def __init__(self, hooks: Mapping[tuple[str, str], Hook], store: Store, run_cycle: CycleRunner, *,
-                 max_body: int = MAX_BODY, retry_after: float = 30.0,
-                 run_status_cycle: StatusRunner | None = None) -> None:
+    def __init__(
+        self,
+        hooks: Mapping[tuple[str, str], Hook],
+        store: Store,
+        run_cycle: CycleRunner,
+        *,
+        max_body: int = MAX_BODY,
+        retry_after: float = 30.0,
+        run_status_cycle: StatusRunner | None = None,
+    ) -> None:
         self.hooks = dict(hooks)
         self.store = store
         self.max_body = max_body
         self._run_cycle = run_cycle
         self.trigger = CycleTrigger(self._cycle, retry_after=retry_after)
         self._run_status_cycle = run_status_cycle
-        self.status_trigger = CycleTrigger(self._status_cycle, exchange="order-status-sync",
-                                            retry_after=retry_after)
+        self.status_trigger = CycleTrigger(self._status_cycle, exchange="order-status-sync", retry_after=retry_after)
 
     def resume(self) -> list[str]:
         """Ask for a cycle of every integration a previous receiver left notices pending for."""
@@ -218,8 +235,12 @@ class Receiver:
         if not _JSON_TYPE.fullmatch(media_type):
             # a form or text body is no notice of the source's (it always posts JSON)
             shown = repr(media_type[:60]) if media_type else "none"
-            return await self._refuse(name, system, 415, f"a {system} notice with Content-Type {shown} was "
-                                                         "refused: only application/json is taken")
+            return await self._refuse(
+                name,
+                system,
+                415,
+                f"a {system} notice with Content-Type {shown} was refused: only application/json is taken",
+            )
         try:
             body = await _body(request, self.max_body)
         except ClientDisconnect:
@@ -231,8 +252,9 @@ class Receiver:
         except ValueError as exc:
             return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: {exc}")
         except RecursionError:  # a parser that does not guard against deep nesting itself
-            return await self._refuse(name, system, 400, f"a malformed {system} notice was refused: "
-                                                         "the body is nested too deeply")
+            return await self._refuse(
+                name, system, 400, f"a malformed {system} notice was refused: the body is nested too deeply"
+            )
         try:
             fresh = await run_in_threadpool(self.store.notices.record, name, system, notice)
         except (SQLAlchemyError, StoreError) as exc:
@@ -247,8 +269,14 @@ class Receiver:
 
     async def _refuse(self, integration: str, system: str, status: int, message: str) -> Response:
         try:
-            await run_in_threadpool(self.store.journal.write, integration, "warning", "webhook.refused", message,
-                                    {"system": system, "status": status})
+            await run_in_threadpool(
+                self.store.journal.write,
+                integration,
+                "warning",
+                "webhook.refused",
+                message,
+                {"system": system, "status": status},
+            )
         except (SQLAlchemyError, StoreError) as exc:
             logger.warning("journal unavailable: %s", type(exc).__name__)
         return PlainTextResponse(f"{message}\n", status)
@@ -271,9 +299,14 @@ def _not_found() -> Response:
     return PlainTextResponse("not found\n", 404)
 
 
-def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = None, *,
-                max_body: int = MAX_BODY, retry_after: float = 30.0,
-                run_status_cycle: StatusRunner | None = None) -> Starlette:
+def webhook_app(
+    config_path: Path | str | None,
+    run_cycle: CycleRunner | None = None,
+    *,
+    max_body: int = MAX_BODY,
+    retry_after: float = 30.0,
+    run_status_cycle: StatusRunner | None = None,
+) -> Starlette:
     """The receiver as an ASGI app, for the config at ``config_path`` (``app.state.receiver`` is its state).
 
     ``run_cycle`` defaults to the ``stock-sync`` flow. On startup (the ASGI lifespan) integrations
@@ -281,9 +314,14 @@ def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = 
     """
     config = load_config(config_path)
     hooks = receiving_hooks(config)
-    receiver = Receiver(hooks, open_hub_store(config), run_cycle or stock_sync_cycle(config_path),
-                        max_body=max_body, retry_after=retry_after,
-                        run_status_cycle=run_status_cycle or status_sync_cycle(config_path))
+    receiver = Receiver(
+        hooks,
+        open_hub_store(config),
+        run_cycle or stock_sync_cycle(config_path),
+        max_body=max_body,
+        retry_after=retry_after,
+        run_status_cycle=run_status_cycle or status_sync_cycle(config_path),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -297,8 +335,11 @@ def webhook_app(config_path: Path | str | None, run_cycle: CycleRunner | None = 
         return _not_found()
 
     # one route for every path under /hooks: receive() parses it, so no near-miss is redirected
-    app = Starlette(routes=[Route("/hooks{rest:path}", receiver.receive, methods=["POST"])],
-                    exception_handlers={404: refused, 405: refused}, lifespan=lifespan)
+    app = Starlette(
+        routes=[Route("/hooks{rest:path}", receiver.receive, methods=["POST"])],
+        exception_handlers={404: refused, 405: refused},
+        lifespan=lifespan,
+    )
     app.state.receiver = receiver
     return app
 

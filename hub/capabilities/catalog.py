@@ -94,8 +94,9 @@ class CatalogFeedSink(ChannelReader, Protocol):
         """The feed items of one slice (opaque to tasks; handed back to :meth:`write_feed`)."""
         ...
 
-    def write_feed(self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame,
-                   items: Iterable[Any]) -> int:
+    def write_feed(
+        self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame, items: Iterable[Any]
+    ) -> int:
         """Write the whole feed to ``path``; return how many offers it has."""
         ...
 

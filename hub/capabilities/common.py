@@ -78,5 +78,4 @@ class BatchSink(Protocol):
 class ChannelReader(Protocol):
     """Reads what a channel offers to map onto (warehouses, price types) and checks its settings."""
 
-    async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference:
-        ...
+    async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference: ...

@@ -43,8 +43,11 @@ class HubWrite:
     def made(self, order_id: str, field: str, value: str, at: datetime) -> bool:
         """Whether this write is the change (order, field, value) the channel stamped ``at`` (aware)."""
         end = self.ended or self.started + WRITE_OPEN_FOR
-        return ((self.order_id, self.field, self.value) == (order_id, field, value)
-                and self.started - WRITE_CLOCK_SKEW <= at <= end + WRITE_CLOCK_SKEW)
+        return (self.order_id, self.field, self.value) == (
+            order_id,
+            field,
+            value,
+        ) and self.started - WRITE_CLOCK_SKEW <= at <= end + WRITE_CLOCK_SKEW
 
 
 @runtime_checkable
@@ -81,8 +84,9 @@ class OrderBatch:
 class OrderSource(Protocol):
     """A sales channel's orders: what changed since a cursor, a period (archive), and write-back."""
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
-                             written: HubWriteLog | None = None) -> OrderBatch:
+    async def changed_orders(
+        self, cursor: str | None, limit: int = 100, *, written: HubWriteLog | None = None
+    ) -> OrderBatch:
         """Orders changed after ``cursor`` (None: from now on — the first read returns no orders, only
         a cursor, so an integration does not upload the channel's whole past by surprise).
 
@@ -97,8 +101,9 @@ class OrderSource(Protocol):
         cycle then skips as the hub's own). ``written`` as for :meth:`changed_orders`."""
         ...
 
-    async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
-                               page: str | None = None) -> OrderBatch:
+    async def orders_in_period(
+        self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
+    ) -> OrderBatch:
         """One page of orders created in [start, end) with one of ``statuses`` (all when empty);
         ``cursor`` of the answer is the next page (None: last page)."""
         ...
@@ -154,8 +159,7 @@ class OrderSink(Protocol):
 
     max_batch: int
 
-    async def order_reference(self) -> OrderReference:
-        ...
+    async def order_reference(self) -> OrderReference: ...
 
     async def upsert_orders(self, drafts: Sequence[OrderDraft]) -> list[OrderOutcome]:
         """Create or update every draft (one outcome each, in order); a refused item does not fail the rest."""
@@ -177,8 +181,9 @@ class CustomerBook(Protocol):
         in that order; phones are normalised before the exact search."""
         ...
 
-    async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
-                               keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
+    async def create_customers(
+        self, customers: pd.DataFrame, *, group: str | None, keys: Mapping[str, str]
+    ) -> dict[str, OrderOutcome]:
         """Create these customers (``keys``: customer id -> idempotency key), in bulk; legal entities
         with their contact person, bank account when given, in ``group``."""
         ...

@@ -72,8 +72,14 @@ def postgres_driver_missing() -> str | None:
         found = importlib.util.find_spec("psycopg") is not None
     except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
         found = False
-    return None if found else ("the PostgreSQL driver psycopg is not installed: install the extra, "
-                               "pip install 'skladbridge[postgres]' (in a clone: pip install -e '.[postgres]')")
+    return (
+        None
+        if found
+        else (
+            "the PostgreSQL driver psycopg is not installed: install the extra, "
+            "pip install 'skladbridge[postgres]' (in a clone: pip install -e '.[postgres]')"
+        )
+    )
 
 
 def create_store_engine(url: str, *, pool: bool = True, create_dir: bool = True) -> Engine:
@@ -103,8 +109,10 @@ def create_store_engine(url: str, *, pool: bool = True, create_dir: bool = True)
         if create_dir:
             folder.mkdir(parents=True, exist_ok=True)
         elif not folder.is_dir():
-            raise StoreError(f"the folder {folder} of the SQLite database {database} does not exist: fix "
-                             "database_url, or create the store there with `skladbridge db upgrade`")
+            raise StoreError(
+                f"the folder {folder} of the SQLite database {database} does not exist: fix "
+                "database_url, or create the store there with `skladbridge db upgrade`"
+            )
     engine = create_engine(
         url,
         json_serializer=json_dumps,

@@ -70,9 +70,7 @@ class Store:
         self.locks = RunLocks(self.db)
         self.notices = Notices(self.db)
         self.writes = HubWrites(self.db)
-        self.journal = Journal(
-            self.db, retention_days=journal_retention_days, retention_count=journal_retention_count
-        )
+        self.journal = Journal(self.db, retention_days=journal_retention_days, retention_count=journal_retention_count)
 
     @property
     def engine(self) -> Engine:

@@ -57,7 +57,11 @@ class Journal:
         self._lock = threading.Lock()
 
     def write(
-        self, integration: str | None, level: str, event: str, message: str,
+        self,
+        integration: str | None,
+        level: str,
+        event: str,
+        message: str,
         data: dict[str, Any] | None = None,
     ) -> None:
         """Add an entry; every :data:`PRUNE_EVERY` writes the retention is applied.
@@ -67,8 +71,12 @@ class Journal:
         """
         level_no = _level_no(level)
         row = {
-            "at": self.db.now(), "integration": integration, "level": level.lower(),
-            "level_no": level_no, "event": event, "message": self.db.redact(message),
+            "at": self.db.now(),
+            "integration": integration,
+            "level": level.lower(),
+            "level_no": level_no,
+            "event": event,
+            "message": self.db.redact(message),
             "data": _redact(data, self.db) if data is not None else None,
         }
         with self.db.write() as conn:
@@ -137,6 +145,11 @@ def _redact(obj: Any, db: Database) -> Any:
 
 def _entry(row: Row[Any]) -> JournalEntry:
     return JournalEntry(
-        id=row.id, at=row.at, integration=row.integration, level=_NAMES.get(row.level_no, row.level),
-        event=row.event, message=row.message, data=row.data,
+        id=row.id,
+        at=row.at,
+        integration=row.integration,
+        level=_NAMES.get(row.level_no, row.level),
+        event=row.event,
+        message=row.message,
+        data=row.data,
     )

@@ -37,8 +37,11 @@ class Mappings:
     def set(self, integration: str, kind: str, source: str, target: str | None) -> None:
         """Map ``source`` to ``target`` (``None`` makes it unmapped again)."""
         row = {
-            "integration": integration, "kind": kind, "source": source,
-            "target": target, "updated_at": self.db.now(),
+            "integration": integration,
+            "kind": kind,
+            "source": source,
+            "target": target,
+            "updated_at": self.db.now(),
         }
         stmt = self.db.insert(mappings)
         stmt = stmt.on_conflict_do_update(
@@ -108,9 +111,7 @@ class Cursors:
 
     def get(self, integration: str, stream: str) -> str | None:
         """The cursor value, or ``None`` when the stream was never read."""
-        stmt = select(cursors.c.value).where(
-            cursors.c.integration == integration, cursors.c.stream == stream
-        )
+        stmt = select(cursors.c.value).where(cursors.c.integration == integration, cursors.c.stream == stream)
         with self.db.read() as conn:
             return conn.scalar(stmt)
 
@@ -141,9 +142,7 @@ class Snapshots:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def hashes(
-        self, integration: str, stream: str, keys: Iterable[str] | None = None
-    ) -> dict[str, str]:
+    def hashes(self, integration: str, stream: str, keys: Iterable[str] | None = None) -> dict[str, str]:
         """Return ``key -> hash``: all of the stream's when ``keys`` is None, else those that exist."""
         base = select(snapshots.c.key, snapshots.c.hash).where(
             snapshots.c.integration == integration, snapshots.c.stream == stream

@@ -32,9 +32,7 @@ class Links:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def ensure(
-        self, integration: str, kind: str, system: str, external_ids: Iterable[str]
-    ) -> dict[str, str]:
+    def ensure(self, integration: str, kind: str, system: str, external_ids: Iterable[str]) -> dict[str, str]:
         """Return ``external_id -> hub_key`` for every id, creating the links that are missing.
 
         One chunked ``SELECT … IN`` finds what exists; one bulk insert that ignores conflicts adds
@@ -52,8 +50,11 @@ class Links:
             now = self.db.now()
             rows = [
                 {
-                    "integration": integration, "kind": kind, "system": system,
-                    "external_id": ext, "hub_key": hub_key_for(integration, kind, system, ext),
+                    "integration": integration,
+                    "kind": kind,
+                    "system": system,
+                    "external_id": ext,
+                    "hub_key": hub_key_for(integration, kind, system, ext),
                     "created_at": now,
                 }
                 for ext in missing
@@ -73,9 +74,7 @@ class Links:
         """Record that ``system`` knows the object ``hub_key`` as ``external_id`` (idempotent)."""
         self.attach_many(integration, kind, system, [(hub_key, external_id)])
 
-    def attach_many(
-        self, integration: str, kind: str, system: str, pairs: Iterable[tuple[str, str]]
-    ) -> None:
+    def attach_many(self, integration: str, kind: str, system: str, pairs: Iterable[tuple[str, str]]) -> None:
         """Record many ``(hub_key, external_id)`` pairs of ``system`` at once (idempotent).
 
         A pair that conflicts with an existing link (the id or the hub key already linked to
@@ -84,8 +83,12 @@ class Links:
         now = self.db.now()
         rows = [
             {
-                "integration": integration, "kind": kind, "system": system,
-                "external_id": str(ext), "hub_key": key, "created_at": now,
+                "integration": integration,
+                "kind": kind,
+                "system": system,
+                "external_id": str(ext),
+                "hub_key": key,
+                "created_at": now,
             }
             for key, ext in pairs
         ]
@@ -95,17 +98,13 @@ class Links:
             for batch in chunked(rows, 5000):
                 conn.execute(self.db.insert(links).on_conflict_do_nothing(), batch)
 
-    def resolve(
-        self, integration: str, kind: str, system: str, external_ids: Iterable[str]
-    ) -> dict[str, str]:
+    def resolve(self, integration: str, kind: str, system: str, external_ids: Iterable[str]) -> dict[str, str]:
         """Return ``external_id -> hub_key`` for the ids that are linked; others are absent."""
         ids = unique(str(i) for i in external_ids)
         with self.db.read() as conn:
             return self._resolve(conn, integration, kind, system, ids)
 
-    def external_ids(
-        self, integration: str, kind: str, system: str, hub_keys: Iterable[str]
-    ) -> dict[str, str]:
+    def external_ids(self, integration: str, kind: str, system: str, hub_keys: Iterable[str]) -> dict[str, str]:
         """Return ``hub_key -> external_id`` in ``system`` for the keys that have one."""
         keys = unique(hub_keys)
         out: dict[str, str] = {}

@@ -111,4 +111,3 @@ class RunLocks:
             yield  # closing the descriptor (or the process dying) releases the lock
         finally:
             os.close(fd)
-

@@ -64,17 +64,26 @@ class Notices:
         """
         if not notice.delivery_id or len(notice.delivery_id) > MAX_DELIVERY_ID:
             raise StoreError(f"a delivery id must have 1 to {MAX_DELIVERY_ID} characters")
-        row = {"integration": integration, "system": system, "delivery_id": notice.delivery_id,
-               "kind": notice.kind, "changed_since": notice.changed_since, "received_at": self.db.now()}
-        stmt = (self.db.insert(n).values(row).on_conflict_do_nothing(index_elements=["delivery_id", "integration"])
-                .returning(n.c.id))  # a row back only when it was inserted (rowcount is -1 on psycopg)
+        row = {
+            "integration": integration,
+            "system": system,
+            "delivery_id": notice.delivery_id,
+            "kind": notice.kind,
+            "changed_since": notice.changed_since,
+            "received_at": self.db.now(),
+        }
+        stmt = (
+            self.db.insert(n)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["delivery_id", "integration"])
+            .returning(n.c.id)
+        )  # a row back only when it was inserted (rowcount is -1 on psycopg)
         with self.db.write() as conn:
             return conn.execute(stmt).first() is not None
 
     def pending(self, integration: str, *, limit: int = 1000) -> list[KeptNotice]:
         """Notices of ``integration`` no cycle has carried yet, oldest first."""
-        stmt = (select(n).where(n.c.integration == integration, n.c.done_at.is_(None))
-                .order_by(n.c.id).limit(limit))
+        stmt = select(n).where(n.c.integration == integration, n.c.done_at.is_(None)).order_by(n.c.id).limit(limit)
         with self.db.read() as conn:
             return [_kept(row) for row in conn.execute(stmt)]
 
@@ -109,6 +118,13 @@ class Notices:
 
 
 def _kept(row: Row[tuple[object, ...]]) -> KeptNotice:
-    return KeptNotice(id=row.id, integration=row.integration, system=row.system, delivery_id=row.delivery_id,
-                      kind=row.kind, changed_since=row.changed_since, received_at=row.received_at,
-                      done_at=row.done_at)
+    return KeptNotice(
+        id=row.id,
+        integration=row.integration,
+        system=row.system,
+        delivery_id=row.delivery_id,
+        kind=row.kind,
+        changed_since=row.changed_since,
+        received_at=row.received_at,
+        done_at=row.done_at,
+    )

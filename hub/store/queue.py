@@ -47,16 +47,25 @@ class Queue:
     # -- adding work -----------------------------------------------------------------------
 
     def enqueue(
-        self, integration: str, kind: str, idempotency_key: str, payload: dict[str, Any],
-        *, max_attempts: int = 8,
+        self,
+        integration: str,
+        kind: str,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        *,
+        max_attempts: int = 8,
     ) -> QueueItem:
         """Add one unit of work; the same key returns the existing item, whatever its status."""
         items = self.enqueue_many(integration, kind, [(idempotency_key, payload)], max_attempts=max_attempts)
         return items[0]
 
     def enqueue_many(
-        self, integration: str, kind: str, items: Sequence[tuple[str, dict[str, Any]]],
-        *, max_attempts: int = 8,
+        self,
+        integration: str,
+        kind: str,
+        items: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        max_attempts: int = 8,
     ) -> list[QueueItem]:
         """Add many units of work in bulk; returns one item per input, in input order.
 
@@ -70,10 +79,17 @@ class Queue:
         now = self.db.now()
         rows = [
             {
-                "integration": integration, "kind": kind, "idempotency_key": key,
-                "payload": payload, "payload_hash": payload_hash(payload), "status": "pending",
-                "attempts": 0, "max_attempts": max_attempts, "next_attempt_at": now,
-                "created_at": now, "updated_at": now,
+                "integration": integration,
+                "kind": kind,
+                "idempotency_key": key,
+                "payload": payload,
+                "payload_hash": payload_hash(payload),
+                "status": "pending",
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
             }
             for key, payload in items
         ]
@@ -93,8 +109,13 @@ class Queue:
     # -- working ---------------------------------------------------------------------------
 
     def claim(
-        self, *, integration: str | None = None, kind: str | None = None, limit: int = 1,
-        worker: str = "", lease_seconds: float = 300,
+        self,
+        *,
+        integration: str | None = None,
+        kind: str | None = None,
+        limit: int = 1,
+        worker: str = "",
+        lease_seconds: float = 300,
     ) -> list[QueueItem]:
         """Take up to ``limit`` due items in id order and mark them in_progress for ``worker``.
 
@@ -119,7 +140,9 @@ class Queue:
             update(q)
             .where(q.c.id.in_(pick.scalar_subquery()))
             .values(
-                status="in_progress", claimed_by=worker or None, updated_at=now,
+                status="in_progress",
+                claimed_by=worker or None,
+                updated_at=now,
                 lease_until=now + timedelta(seconds=lease_seconds),
             )
             .returning(*q.c)
@@ -139,8 +162,10 @@ class Queue:
         if kind is not None:
             conditions.append(q.c.kind == kind)
         now = self.db.now()
-        stmt = update(q).where(*conditions).values(
-            status="pending", claimed_by=None, lease_until=None, next_attempt_at=now, updated_at=now
+        stmt = (
+            update(q)
+            .where(*conditions)
+            .values(status="pending", claimed_by=None, lease_until=None, next_attempt_at=now, updated_at=now)
         )
         with self.db.write() as conn:
             return int(conn.execute(stmt).rowcount or 0)
@@ -150,9 +175,9 @@ class Queue:
         with self.db.write() as conn:
             self._row(conn, item_id)
             conn.execute(
-                update(q).where(q.c.id == item_id).values(
-                    status="done", result=result, lease_until=None, updated_at=self.db.now()
-                )
+                update(q)
+                .where(q.c.id == item_id)
+                .values(status="done", result=result, lease_until=None, updated_at=self.db.now())
             )
 
     def fail(self, item_id: int, error: str, *, retryable: bool = True) -> QueueItem:
@@ -168,8 +193,10 @@ class Queue:
                 return _item(row)
             attempts = row.attempts + 1
             values: dict[str, Any] = {
-                "attempts": attempts, "last_error": self.db.redact(error)[:MAX_ERROR_CHARS],
-                "lease_until": None, "updated_at": now,
+                "attempts": attempts,
+                "last_error": self.db.redact(error)[:MAX_ERROR_CHARS],
+                "lease_until": None,
+                "updated_at": now,
             }
             if retryable and attempts < row.max_attempts:
                 values["status"] = "pending"
@@ -202,7 +229,8 @@ class Queue:
                     f"until {row.lease_until.isoformat()}"
                 )
             updated = conn.execute(
-                update(q).where(q.c.id == item_id)
+                update(q)
+                .where(q.c.id == item_id)
                 .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None, updated_at=now)
                 .returning(*q.c)
             )
@@ -211,8 +239,10 @@ class Queue:
     def retry_dead(self, integration: str | None = None, kind: str | None = None) -> int:
         """Make every dead item (of ``integration``/``kind``) due now; returns how many."""
         now = self.db.now()
-        stmt = update(q).where(q.c.status == "dead").values(
-            status="pending", attempts=0, next_attempt_at=now, updated_at=now
+        stmt = (
+            update(q)
+            .where(q.c.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
         )
         if integration is not None:
             stmt = stmt.where(q.c.integration == integration)
@@ -230,8 +260,12 @@ class Queue:
         return _item(row) if row is not None else None
 
     def list(
-        self, *, integration: str | None = None, kind: str | None = None,
-        status: QueueStatus | None = None, limit: int = 50,
+        self,
+        *,
+        integration: str | None = None,
+        kind: str | None = None,
+        status: QueueStatus | None = None,
+        limit: int = 50,
     ) -> builtins.list[QueueItem]:
         """Items, newest first, optionally of one integration, kind and status."""
         stmt = select(q).order_by(q.c.id.desc()).limit(limit)
@@ -256,9 +290,7 @@ class Queue:
 
     def pending_count(self, integration: str, kind: str) -> int:
         """How many items of (integration, kind) are pending, due or not."""
-        stmt = select(func.count()).where(
-            q.c.integration == integration, q.c.kind == kind, q.c.status == "pending"
-        )
+        stmt = select(func.count()).where(q.c.integration == integration, q.c.kind == kind, q.c.status == "pending")
         with self.db.read() as conn:
             return int(conn.scalar(stmt) or 0)
 
@@ -274,9 +306,19 @@ class Queue:
 
 def _item(row: Row[Any]) -> QueueItem:
     return QueueItem(
-        id=row.id, integration=row.integration, kind=row.kind,
-        idempotency_key=row.idempotency_key, payload=row.payload, payload_hash=row.payload_hash,
-        status=QueueStatus(row.status), attempts=row.attempts, max_attempts=row.max_attempts,
-        last_error=row.last_error, next_attempt_at=row.next_attempt_at, created_at=row.created_at,
-        updated_at=row.updated_at, claimed_by=row.claimed_by, result=row.result,
+        id=row.id,
+        integration=row.integration,
+        kind=row.kind,
+        idempotency_key=row.idempotency_key,
+        payload=row.payload,
+        payload_hash=row.payload_hash,
+        status=QueueStatus(row.status),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        claimed_by=row.claimed_by,
+        result=row.result,
     )

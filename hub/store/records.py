@@ -74,8 +74,13 @@ class Records:
         composite = not isinstance(key_column, str) and len(key_column) > 1
         changed: list[dict[str, Any]] = [
             {
-                "integration": integration, "kind": kind, "key": key, "system": system,
-                "data": data, "hash": digest, "seen_at": now,
+                "integration": integration,
+                "kind": kind,
+                "key": key,
+                "system": system,
+                "data": data,
+                "hash": digest,
+                "seen_at": now,
                 "parent_key": key.split(KEY_SEPARATOR, 1)[0] if composite else None,
             }
             for key, (data, digest) in staged.items()
@@ -111,8 +116,7 @@ class Records:
             parents: only the rows whose composite key starts with one of these (e.g. the prices of
                 these offers: ``parent_key`` is the first key column).
         """
-        base = select(records.c.key, records.c.data).where(records.c.integration == integration,
-                                                            records.c.kind == kind)
+        base = select(records.c.key, records.c.data).where(records.c.integration == integration, records.c.kind == kind)
         if keys is None and parents is None:
             with self.db.read() as conn:
                 return _to_frame(kind, [data for _, data in conn.execute(base.order_by(records.c.key))])
@@ -127,8 +131,9 @@ class Records:
         """The staged rows of ``kind`` in key order, ``rows`` at a time (keyset paging, flat memory)."""
         after: str | None = None
         while True:
-            stmt = select(records.c.key, records.c.data).where(records.c.integration == integration,
-                                                                records.c.kind == kind)
+            stmt = select(records.c.key, records.c.data).where(
+                records.c.integration == integration, records.c.kind == kind
+            )
             if after is not None:
                 stmt = stmt.where(records.c.key > after)
             with self.db.read() as conn:
@@ -157,9 +162,7 @@ class Records:
         self.delete(integration, kind, keys=gone)
         return gone
 
-    def delete(
-        self, integration: str, kind: str, *, keys: Sequence[str] = (), parents: Sequence[str] = ()
-    ) -> int:
+    def delete(self, integration: str, kind: str, *, keys: Sequence[str] = (), parents: Sequence[str] = ()) -> int:
         """Delete the rows of ``kind`` with these keys and those whose ``parent_key`` is one of ``parents``."""
         deleted = 0
         with self.db.write() as conn:
@@ -175,9 +178,7 @@ class Records:
         return deleted
 
     def _hashes(self, integration: str, kind: str, keys: Iterable[str] | None) -> dict[str, str]:
-        base = select(records.c.key, records.c.hash).where(
-            records.c.integration == integration, records.c.kind == kind
-        )
+        base = select(records.c.key, records.c.hash).where(records.c.integration == integration, records.c.kind == kind)
         with self.db.read() as conn:
             if keys is None:
                 return {row.key: row.hash for row in conn.execute(base)}
@@ -208,10 +209,11 @@ def serialise_rows(df: pd.DataFrame) -> list[str]:
         columns[str(name)] = _column_values(df[name])
     names = list(columns)
     values = list(columns.values())
-    return [
-        json_dumps(dict(zip(names, row, strict=True)))
-        for row in zip(*values, strict=True)
-    ] if names else ["{}"] * len(df)
+    return (
+        [json_dumps(dict(zip(names, row, strict=True))) for row in zip(*values, strict=True)]
+        if names
+        else ["{}"] * len(df)
+    )
 
 
 def _column_values(series: pd.Series) -> list[Any]:

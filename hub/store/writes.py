@@ -40,8 +40,17 @@ class HubWrites:
         """Record that the hub is about to write ``values`` (order id -> value) into ``field`` of
         ``system`` (the config's alias); returns the rows' ids for :meth:`end`."""
         now = self.db.now()
-        rows = [{"integration": integration, "system": system, "order_id": str(oid), "field": field,
-                 "value": str(value), "started_at": now} for oid, value in values.items()]
+        rows = [
+            {
+                "integration": integration,
+                "system": system,
+                "order_id": str(oid),
+                "field": field,
+                "value": str(value),
+                "started_at": now,
+            }
+            for oid, value in values.items()
+        ]
         if not rows:
             return []
         with self.db.write() as conn:
@@ -63,10 +72,12 @@ class HubWrites:
         found: list[HubWrite] = []
         with self.db.read() as conn:
             for chunk in chunked(unique(str(o) for o in order_ids), self.db.chunk):
-                stmt = select(w).where(w.c.integration == integration, w.c.system == system,
-                                       self.db.in_(w.c.order_id, chunk)).order_by(w.c.id)
-                found += [HubWrite(r.order_id, r.field, r.value, r.started_at, r.ended_at)
-                          for r in conn.execute(stmt)]
+                stmt = (
+                    select(w)
+                    .where(w.c.integration == integration, w.c.system == system, self.db.in_(w.c.order_id, chunk))
+                    .order_by(w.c.id)
+                )
+                found += [HubWrite(r.order_id, r.field, r.value, r.started_at, r.ended_at) for r in conn.execute(stmt)]
         return found
 
     def log(self, integration: str, system: str) -> HubWriteLog:

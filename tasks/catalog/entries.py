@@ -59,8 +59,9 @@ class StockByOffer:
         return self.stock.iloc[np.concatenate(found)] if found else self.stock.iloc[:0]
 
 
-def inventory_entries(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings,
-                      sink: StockSink) -> list[Entry]:
+def inventory_entries(
+    run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings, sink: StockSink
+) -> list[Entry]:
     """Every stocked offer (not services) of the slice with every mapped warehouse (the rules of
     :mod:`tasks.stock.rules`): zero where the source reports nothing, bundles from their components."""
     stocked = part.offers[part.offers["kind"].isin(STOCKED_KINDS)]
@@ -78,8 +79,11 @@ def bundle_parts(store: Store, integration: str, offers: pd.DataFrame) -> tuple[
     """The staged components of the bundles among ``offers``, and which components may not be used
     (archived, or no longer in the catalog)."""
     bundles = offers.loc[offers["kind"] == "bundle", "offer_id"].astype(str).tolist()
-    components = store.records.frame(integration, "bundle_components", parents=bundles) if bundles else \
-        store.records.frame(integration, "bundle_components", keys=[])
+    components = (
+        store.records.frame(integration, "bundle_components", parents=bundles)
+        if bundles
+        else store.records.frame(integration, "bundle_components", keys=[])
+    )
     ids = sorted(set(components["component_id"].astype(str)))
     staged = store.records.frame(integration, "offers", keys=ids)
     live = set(staged.loc[~staged["archived"].fillna(False).astype(bool), "offer_id"].astype(str))

@@ -87,10 +87,13 @@ def pull_reference(run: CatalogRun, with_catalog_stamp: bool = False) -> Referen
     """
 
     async def fetch() -> tuple[dict[str, pd.DataFrame], ChannelReference]:
-        async with open_capability(run.integ, run.source, CatalogSource) as source, \
-                open_capability(run.integ, run.target, CatalogFeedSink) as channel:
+        async with (
+            open_capability(run.integ, run.source, CatalogSource) as source,
+            open_capability(run.integ, run.target, CatalogFeedSink) as channel,
+        ):
             frames, channel_ref = await asyncio.gather(
-                source.reference(), channel.channel_reference(with_catalog_stamp=with_catalog_stamp))
+                source.reference(), channel.channel_reference(with_catalog_stamp=with_catalog_stamp)
+            )
         return frames, channel_ref
 
     frames, channel = asyncio.run(fetch())
@@ -104,10 +107,19 @@ IMAGE_BATCH = 100  # owners per images request when they are fetched with expand
 
 async def _process_page(run: CatalogRun, page: CatalogPage, images: _ImageQueue) -> PageCounts:
     frames = page.frames
-    counts = PageCounts(pages=1, rows=len(page.row_ids), sizes={page.size}, row_ids=set(page.row_ids),
-                        bundles=int((frames["offers"]["kind"] == "bundle").sum()))
-    for kind, key in (("products", "product_id"), ("offers", "offer_id"),
-                      ("prices", ["offer_id", "price_type_id"]), ("purchase_prices", "offer_id")):
+    counts = PageCounts(
+        pages=1,
+        rows=len(page.row_ids),
+        sizes={page.size},
+        row_ids=set(page.row_ids),
+        bundles=int((frames["offers"]["kind"] == "bundle").sum()),
+    )
+    for kind, key in (
+        ("products", "product_id"),
+        ("offers", "offer_id"),
+        ("prices", ["offer_id", "price_type_id"]),
+        ("purchase_prices", "offer_id"),
+    ):
         counts.changed[kind] = len(_stage(run, kind, frames[kind], key))
     for kind, column in (("products", "product_id"), ("offers", "offer_id")):
         counts.seen[kind] = set(frames[kind][column].astype(str))
@@ -132,8 +144,9 @@ IMAGE_FORMAT = 2
 
 def _image_marks(owners: list[ImageOwner]) -> pd.DataFrame:
     """When each owner's images were fetched: its ``updated`` and the staging format."""
-    return pd.DataFrame({"owner_id": [o.owner_id for o in owners], "updated": [o.updated for o in owners],
-                         "format": IMAGE_FORMAT})
+    return pd.DataFrame(
+        {"owner_id": [o.owner_id for o in owners], "updated": [o.updated for o in owners], "format": IMAGE_FORMAT}
+    )
 
 
 class _ImageQueue:
@@ -197,7 +210,7 @@ def import_page_range(run: CatalogRun, offsets: list[int]) -> PageCounts:
 def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[list[int]]:
     """Offsets after the first page, grouped so one task covers ``pages_per_task`` pages."""
     offsets = list(range(page_size, total_size, page_size))
-    return [offsets[i:i + pages_per_task] for i in range(0, len(offsets), pages_per_task)]
+    return [offsets[i : i + pages_per_task] for i in range(0, len(offsets), pages_per_task)]
 
 
 @task(name="pull-stock", cache_policy=NONE, **TRANSIENT_RETRIES)
@@ -234,9 +247,14 @@ def catalog_mappings(run: CatalogRun, reference: Reference) -> CatalogMappings:
         MappingError: every missing or wrong mapping, each with its fix.
     """
     return resolve_catalog_mappings(
-        run.name, run.integ.mappings,
-        stores=reference.frames["stores"], price_types=reference.frames["price_types"],
-        folders=reference.frames["categories"], channel=reference.channel.with_problems_of(run.target),
-        need_stock=run.wants_stock, need_prices=run.wants_prices,
-        source_title=run.source_title, channel_title=run.target_title,
+        run.name,
+        run.integ.mappings,
+        stores=reference.frames["stores"],
+        price_types=reference.frames["price_types"],
+        folders=reference.frames["categories"],
+        channel=reference.channel.with_problems_of(run.target),
+        need_stock=run.wants_stock,
+        need_prices=run.wants_prices,
+        source_title=run.source_title,
+        channel_title=run.target_title,
     )

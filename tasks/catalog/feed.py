@@ -71,8 +71,14 @@ def pictures_hint(run: CatalogRun) -> str:
         return source.pictures_hint
 
 
-def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings,
-                 stats: FeedStats, feed: CatalogFeedSink) -> Iterator[Any]:
+def slice_offers(
+    run: CatalogRun,
+    part: CatalogSlice,
+    stock: StockByOffer,
+    mappings: CatalogMappings,
+    stats: FeedStats,
+    feed: CatalogFeedSink,
+) -> Iterator[Any]:
     """The feed items of one catalog slice; its products, purchase prices and images read for it alone."""
     records = run.store.records
     offer_ids = part.offer_ids
@@ -87,12 +93,17 @@ def slice_offers(run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappi
     purchase_prices = records.frame(run.name, "purchase_prices", keys=offer_ids)
     if not run.integ.options.feed.purchase_prices:
         purchase_prices = purchase_prices.iloc[0:0]  # cost prices kept out of the file the CRM fetches
-    yield from feed.feed_items(FeedSlice(
-        offers=part.offers, products=products, prices=part.prices,
-        purchase_prices=purchase_prices,
-        stock=rows[rows["store_id"].isin(set(mappings.store_map))], images=images,
-        main_price_type=mappings.feed_price_type_id or "",
-    ))
+    yield from feed.feed_items(
+        FeedSlice(
+            offers=part.offers,
+            products=products,
+            prices=part.prices,
+            purchase_prices=purchase_prices,
+            stock=rows[rows["store_id"].isin(set(mappings.store_map))],
+            images=images,
+            main_price_type=mappings.feed_price_type_id or "",
+        )
+    )
 
 
 def write_feed(run: CatalogRun, items: Iterable[Any], mappings: CatalogMappings, feed: CatalogFeedSink) -> FeedResult:
@@ -105,8 +116,9 @@ def write_feed(run: CatalogRun, items: Iterable[Any], mappings: CatalogMappings,
     options = run.integ.options.feed
     run.feed_path.parent.mkdir(parents=True, exist_ok=True)
     fresh = run.feed_path.with_name(f".{run.feed_path.name}.new")
-    count = feed.write_feed(fresh, shop_name=options.shop_name, company=options.company,
-                            categories=categories, items=items)
+    count = feed.write_feed(
+        fresh, shop_name=options.shop_name, company=options.company, categories=categories, items=items
+    )
     if _same_content(fresh, run.feed_path):
         fresh.unlink()
         return FeedResult(run.feed_path, count, False)
@@ -116,7 +128,10 @@ def write_feed(run: CatalogRun, items: Iterable[Any], mappings: CatalogMappings,
 
 @task(name="await-catalog-load", cache_policy=NONE)
 def await_catalog_load(
-    run: CatalogRun, stamp_before: str | None, timeout_seconds: float, new_offers: Sequence[str] = (),
+    run: CatalogRun,
+    stamp_before: str | None,
+    timeout_seconds: float,
+    new_offers: Sequence[str] = (),
     feed_changed: bool = True,
 ) -> bool:
     """Wait until the channel has loaded *this* feed: its catalog stamp moves and, when the feed

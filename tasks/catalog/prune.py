@@ -38,8 +38,9 @@ def forget_removed(run: CatalogRun, pages: PageCounts) -> Pruned:
         return Pruned(skipped="the catalog changed while it was read: removed items are forgotten by the next run")
     if not pages.row_ids and run.store.records.count(run.name, "offers"):
         # an account that suddenly lists nothing has more likely lost rights than its whole catalog
-        return Pruned(skipped=f"{run.source_title} listed no items at all: nothing was forgotten "
-                              "(check the account's rights)")
+        return Pruned(
+            skipped=f"{run.source_title} listed no items at all: nothing was forgotten (check the account's rights)"
+        )
     result = Pruned()
     for kind, owned in _OWNED.items():
         gone = run.store.records.delete_missing(run.name, kind, pages.seen.get(kind, set()))
@@ -49,7 +50,11 @@ def forget_removed(run: CatalogRun, pages: PageCounts) -> Pruned:
                 removed = run.store.records.delete(run.name, child, **{by: gone})
                 result.removed[child] = result.removed.get(child, 0) + removed
     if any(result.removed.values()):
-        run.store.journal.write(run.name, "info", "full-import.forgotten",
-                                f"forgot items {run.source_title} no longer has: {result.removed}",
-                                dict(result.removed))
+        run.store.journal.write(
+            run.name,
+            "info",
+            "full-import.forgotten",
+            f"forgot items {run.source_title} no longer has: {result.removed}",
+            dict(result.removed),
+        )
     return result

@@ -20,7 +20,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, PriceSink, StockSink
 from tasks.catalog.entries import SLICE_ROWS, StockByOffer, inventory_entries, iter_catalog_slices, price_entries
-from tasks.catalog.feed import FeedResult, FeedStats, slice_offers, write_feed
+from tasks.catalog.feed import FeedResult, FeedStats, await_catalog_load, slice_offers, write_feed
 from tasks.catalog.run import CatalogRun
 from tasks.clients import capability_for_planning
 from tasks.mapping_check import CatalogMappings
@@ -65,12 +65,19 @@ def publish_catalog(
 
     with ExitStack() as opened:
         feed = opened.enter_context(capability_for_planning(run.integ, run.target, CatalogFeedSink))
-        stock_sink = (opened.enter_context(capability_for_planning(run.integ, run.target, StockSink))
-                      if run.wants_stock else None)
-        price_sink = (opened.enter_context(capability_for_planning(run.integ, run.target, PriceSink))
-                      if run.wants_prices else None)
-        planners = {stream: UploadPlanner(run, stream, sink)
-                    for stream, sink in ((INVENTORIES, stock_sink), (PRICES, price_sink)) if sink is not None}
+        stock_sink = (
+            opened.enter_context(capability_for_planning(run.integ, run.target, StockSink)) if run.wants_stock else None
+        )
+        price_sink = (
+            opened.enter_context(capability_for_planning(run.integ, run.target, PriceSink))
+            if run.wants_prices
+            else None
+        )
+        planners = {
+            stream: UploadPlanner(run, stream, sink)
+            for stream, sink in ((INVENTORIES, stock_sink), (PRICES, price_sink))
+            if sink is not None
+        }
 
         def items() -> Iterator[Any]:
             for done, part in enumerate(iter_catalog_slices(run, slice_rows), 1):
@@ -86,3 +93,19 @@ def publish_catalog(
         written = write_feed(run, items(), mappings, feed)
         planned = {stream: planner.finish() for stream, planner in planners.items()}
     return Publication(planned, written, stats, new_offers)
+
+
+def channel_loaded(run: CatalogRun, publication: Publication, stamp_before: str | None, wait_seconds: float) -> bool:
+    """Whether the channel loaded this publication's feed within ``wait_seconds`` (True when there is
+    nothing to wait for: no wait asked, nothing queued, or an unchanged feed of offers it knows).
+
+    A feed this run did not change may still be unloaded (a re-run after a crash): offers the channel
+    never accepted say so.
+    """
+    if wait_seconds <= 0 or not publication.planned or not (publication.feed.changed or publication.new_offers):
+        return True
+    return bool(
+        await_catalog_load(
+            run, stamp_before, wait_seconds, publication.new_offers, feed_changed=publication.feed.changed
+        )
+    )

@@ -14,19 +14,31 @@ from tasks.exchange import Outcome
 from tasks.publish import Planned, Uploaded
 
 
-def catalog_outcome(run: CatalogRun, pages: PageCounts, pruned: Pruned, publication: Publication,
-                    uploaded: dict[str, Uploaded], warnings: list[str], *, bundles_known: bool,
-                    catalog_loaded: bool) -> Outcome:
+def catalog_outcome(
+    run: CatalogRun,
+    pages: PageCounts,
+    pruned: Pruned,
+    publication: Publication,
+    uploaded: dict[str, Uploaded],
+    warnings: list[str],
+    *,
+    bundles_known: bool,
+    catalog_loaded: bool,
+) -> Outcome:
     """The run's summary; batches the channel did not accept fail it (what was accepted stays accepted)."""
     warnings = list(warnings)
     if pruned.skipped:
         warnings.append(pruned.skipped)
     if not bundles_known:
-        warnings.append(f"{pages.bundles} bundles: {run.source_title} cannot list their components, so their stock "
-                        "is left untouched in the channel")
+        warnings.append(
+            f"{pages.bundles} bundles: {run.source_title} cannot list their components, so their stock "
+            "is left untouched in the channel"
+        )
     if publication.feed_stats.pictures_without_link:
-        warnings.append(f"{publication.feed_stats.pictures_without_link} pictures have no public link and are left "
-                        f"out of the feed: {pictures_hint(run)}")
+        warnings.append(
+            f"{publication.feed_stats.pictures_without_link} pictures have no public link and are left "
+            f"out of the feed: {pictures_hint(run)}"
+        )
     if not catalog_loaded:
         warnings.append("the channel did not load the new feed in time: unknown offers are sent by the next run")
     failures: list[str] = []
@@ -35,32 +47,46 @@ def catalog_outcome(run: CatalogRun, pages: PageCounts, pruned: Pruned, publicat
             warnings.append(f"{stream}: {len(result.not_found)} offers unknown to the channel (sent again next run)")
         if result.unfinished:
             batches = "batch" if result.unfinished == 1 else "batches"
-            failures.append(f"{stream}: {result.unfinished} {batches} not accepted ({result.dead} refused for good, "
-                            f"the rest retried later from the queue): {result.errors[:3]}")
+            failures.append(
+                f"{stream}: {result.unfinished} {batches} not accepted ({result.dead} refused for good, "
+                f"the rest retried later from the queue): {result.errors[:3]}"
+            )
     feed = publication.feed
     summary = _summary(pages, pruned, publication.planned, uploaded)
     rows = _rows(pages, pruned, publication.planned, uploaded, feed.offers, feed.changed)
     parts = [f"{r['what']}: {r['count']}" for r in rows]
     return Outcome(
-        rows=rows, summary={**summary, "warnings": warnings, "failures": failures, "feed_path": str(feed.path)},
+        rows=rows,
+        summary={**summary, "warnings": warnings, "failures": failures, "feed_path": str(feed.path)},
         line="full import done; " + "; ".join(parts[:8]),
         level="error" if failures else "warning" if warnings else "info",
         data={"warnings": warnings, "failures": failures},
-        notes=[*({"what": "failed", "count": f} for f in failures),
-               *({"what": "warning", "count": w} for w in warnings)],
+        notes=[
+            *({"what": "failed", "count": f} for f in failures),
+            *({"what": "warning", "count": w} for w in warnings),
+        ],
         warnings=warnings,
         failure=f"full import of {run.name}: " + "; ".join(failures) if failures else None,
     )
 
 
-def _rows(pages: PageCounts, pruned: Pruned, planned: dict[str, Planned], uploaded: dict[str, Uploaded],
-          feed_offers: int, feed_changed: bool) -> list[dict[str, Any]]:
+def _rows(
+    pages: PageCounts,
+    pruned: Pruned,
+    planned: dict[str, Planned],
+    uploaded: dict[str, Uploaded],
+    feed_offers: int,
+    feed_changed: bool,
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"what": "assortment rows read", "count": pages.rows},
         {"what": "assortment pages read", "count": pages.pages},
         *({"what": f"{kind} changed in hub", "count": n} for kind, n in sorted(pages.changed.items())),
-        *({"what": f"{kind} removed (gone in the source)", "count": n}
-          for kind, n in sorted(pruned.removed.items()) if kind in ("offers", "products")),
+        *(
+            {"what": f"{kind} removed (gone in the source)", "count": n}
+            for kind, n in sorted(pruned.removed.items())
+            if kind in ("offers", "products")
+        ),
         {"what": "items whose images were fetched", "count": pages.images_fetched_for},
         {"what": "feed offers" + (" (feed updated)" if feed_changed else " (feed unchanged)"), "count": feed_offers},
     ]
@@ -75,13 +101,21 @@ def _rows(pages: PageCounts, pruned: Pruned, planned: dict[str, Planned], upload
     return rows
 
 
-def _summary(pages: PageCounts, pruned: Pruned, planned: dict[str, Planned],
-             uploaded: dict[str, Uploaded]) -> dict[str, Any]:
+def _summary(
+    pages: PageCounts, pruned: Pruned, planned: dict[str, Planned], uploaded: dict[str, Uploaded]
+) -> dict[str, Any]:
     return {
-        "pages": {"pages": pages.pages, "rows": pages.rows, "changed": pages.changed,
-                  "images_fetched_for": pages.images_fetched_for, "total_size": pages.total_size},
+        "pages": {
+            "pages": pages.pages,
+            "rows": pages.rows,
+            "changed": pages.changed,
+            "images_fetched_for": pages.images_fetched_for,
+            "total_size": pages.total_size,
+        },
         "removed": dict(pruned.removed),
         "planned": {k: asdict(v) for k, v in planned.items()},
-        "uploaded": {k: {**asdict(v), "not_found": len(v.not_found), "failed_items": sorted(v.failed_items)}
-                     for k, v in uploaded.items()},
+        "uploaded": {
+            k: {**asdict(v), "not_found": len(v.not_found), "failed_items": sorted(v.failed_items)}
+            for k, v in uploaded.items()
+        },
     }

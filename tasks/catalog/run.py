@@ -69,14 +69,17 @@ def plan_catalog_run(config: Config, name: str, store: Store, resend_token: str 
     where = f"integrations.{name}.flows"
     edge = integ.edge("catalog")
     if edge is None:
-        raise ConfigError(str(config.source), [(f"{where}.catalog", "the full import needs a catalog edge, "
-                                                "e.g. catalog: {from: erp, to: shop}")])
+        raise ConfigError(
+            str(config.source),
+            [(f"{where}.catalog", "the full import needs a catalog edge, e.g. catalog: {from: erp, to: shop}")],
+        )
     problems: list[tuple[str, str]] = []
     for stream in ("stock", "prices"):
         other = integ.edge(stream)
         if other is not None and (other.source, other.target) != (edge.source, edge.target):
-            problems.append((f"{where}.{stream}", f"must run {edge.source} -> {edge.target} like the catalog "
-                             "in a full import"))
+            problems.append(
+                (f"{where}.{stream}", f"must run {edge.source} -> {edge.target} like the catalog in a full import")
+            )
     for stream, (reads, writes) in _NEEDS.items():
         if integ.edge(stream) is None:
             continue
@@ -84,8 +87,13 @@ def plan_catalog_run(config: Config, name: str, store: Store, resend_token: str 
             system = integ.systems[alias].system
             missing = [cap.__name__ for cap in needed if not connector(system).can(cap)]
             if missing:
-                problems.append((f"{where}.{stream}", f"the full import needs {', '.join(missing)} of "
-                                 f"{alias} ({system}), which it does not implement"))
+                problems.append(
+                    (
+                        f"{where}.{stream}",
+                        f"the full import needs {', '.join(missing)} of "
+                        f"{alias} ({system}), which it does not implement",
+                    )
+                )
     if problems:
         raise ConfigError(str(config.source), problems)
     feed_dir = integ.options.feed.dir

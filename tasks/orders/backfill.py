@@ -61,8 +61,10 @@ class Window:
     def bounds(self, tz: str) -> tuple[datetime, datetime]:
         """``[first 00:00, the day after last 00:00)`` in ``tz``."""
         zone = ZoneInfo(tz)
-        return (datetime.combine(self.first, time(), zone),
-                datetime.combine(self.last + timedelta(days=1), time(), zone))
+        return (
+            datetime.combine(self.first, time(), zone),
+            datetime.combine(self.last + timedelta(days=1), time(), zone),
+        )
 
 
 def window(first: date, last: date, statuses: Sequence[str] | None = None) -> Window:
@@ -75,8 +77,9 @@ def window_of(stream: str) -> Window | None:
     if len(parts) < 3 or parts[0] != PREFIX:
         return None
     try:
-        return window(date.fromisoformat(parts[1]), date.fromisoformat(parts[2]),
-                      parts[3].split(",") if len(parts) == 4 else None)
+        return window(
+            date.fromisoformat(parts[1]), date.fromisoformat(parts[2]), parts[3].split(",") if len(parts) == 4 else None
+        )
     except ValueError:
         return None
 
@@ -84,8 +87,11 @@ def window_of(stream: str) -> Window | None:
 def unfinished(run: OrderRun) -> list[Window]:
     """Windows of this integration a run began and did not finish (what a scheduled run goes on with)."""
     cursors = run.store.cursors.all(run.name)
-    found = [(w, value) for stream, value in cursors.items()
-             if isinstance(stream, str) and (w := window_of(stream)) is not None]
+    found = [
+        (w, value)
+        for stream, value in cursors.items()
+        if isinstance(stream, str) and (w := window_of(stream)) is not None
+    ]
     return sorted((w for w, value in found if value != DONE), key=lambda w: w.stream)
 
 
@@ -105,10 +111,12 @@ async def check_statuses(run: OrderRun, win: Window) -> None:
         known = list(await channel.statuses())
     unknown = [status for status in win.statuses if status not in known]
     if unknown:
-        raise UnknownStatuses(f"archive backfill: {', '.join(map(repr, unknown))} "
-                              f"{'is not a status' if len(unknown) == 1 else 'are not statuses'} of "
-                              f"{run.integ.systems[run.source].system} ({run.source}); its statuses: "
-                              f"{', '.join(sorted(known))}")
+        raise UnknownStatuses(
+            f"archive backfill: {', '.join(map(repr, unknown))} "
+            f"{'is not a status' if len(unknown) == 1 else 'are not statuses'} of "
+            f"{run.integ.systems[run.source].system} ({run.source}); its statuses: "
+            f"{', '.join(sorted(known))}"
+        )
 
 
 @dataclass
@@ -130,8 +138,16 @@ class Backfilled:
 
 
 def _add(total: Sent, more: Sent) -> None:
-    for name in ("batches", "accepted", "created", "refused", "skipped", "customers_found", "customers_created",
-                 "erp_ids_not_written"):
+    for name in (
+        "batches",
+        "accepted",
+        "created",
+        "refused",
+        "skipped",
+        "customers_found",
+        "customers_created",
+        "erp_ids_not_written",
+    ):
         setattr(total, name, getattr(total, name) + getattr(more, name))
     total.errors += more.errors
 
@@ -145,16 +161,24 @@ async def _link_existing(run: OrderRun, ids: list[str], sink: OrderSink, source:
         return 0
     attach_links(run, ORDERS, found)
     run.store.snapshots.save(run.name, ORDERS, {oid: c.hash for oid, c in contents(run, list(found)).items()})
-    refused = await recorded(run.store, run.name, run.source, WRITE_ERP_ID, found,
-                             lambda: source.record_erp_ids(found))
+    refused = await recorded(run.store, run.name, run.source, WRITE_ERP_ID, found, lambda: source.record_erp_ids(found))
     for oid, why in refused.items():
-        run.store.journal.write(run.name, "warning", "orders.erp-id-not-written", why,
-                                {"order_id": oid, "erp_id": found[oid]})
+        run.store.journal.write(
+            run.name, "warning", "orders.erp-id-not-written", why, {"order_id": oid, "erp_id": found[oid]}
+        )
     return len(found)
 
 
-async def backfill(run: OrderRun, win: Window, source: OrderSource, sink: OrderSink, book: CustomerBook, *,
-                   max_pages: int = MAX_PAGES, on_page: Callable[[Backfilled], None] | None = None) -> Backfilled:
+async def backfill(
+    run: OrderRun,
+    win: Window,
+    source: OrderSource,
+    sink: OrderSink,
+    book: CustomerBook,
+    *,
+    max_pages: int = MAX_PAGES,
+    on_page: Callable[[Backfilled], None] | None = None,
+) -> Backfilled:
     """Read, stage, link, plan and send the window's pages from its cursor, at most ``max_pages``."""
     cursors, stream = run.store.cursors, win.stream
     start, end = win.bounds(run.integ.periods.timezone)
@@ -166,8 +190,9 @@ async def backfill(run: OrderRun, win: Window, source: OrderSource, sink: OrderS
         batch = await source.orders_in_period(start, end, win.statuses, page)
         staged = stage(run, batch)
         if staged.order_ids:  # the window's statuses are the rule here, not options.orders.upload_statuses
-            run.store.records.upsert_frame(run.name, ELIGIBLE, run.source_system,
-                                           pd.DataFrame({"order_id": staged.order_ids}), "order_id")
+            run.store.records.upsert_frame(
+                run.name, ELIGIBLE, run.source_system, pd.DataFrame({"order_id": staged.order_ids}), "order_id"
+            )
             result.linked += await _link_existing(run, staged.order_ids, sink, source)
             due = planner.candidates(staged.order_ids)
             result.unchanged += len(staged.order_ids) - len(due)
@@ -190,15 +215,18 @@ async def backfill(run: OrderRun, win: Window, source: OrderSource, sink: OrderS
 
 
 @task(name="backfill-window", cache_policy=NONE)
-def backfill_window(run: OrderRun, win: Window, max_pages: int = MAX_PAGES,
-                    on_page: Callable[[Backfilled], None] | None = None) -> Backfilled:
+def backfill_window(
+    run: OrderRun, win: Window, max_pages: int = MAX_PAGES, on_page: Callable[[Backfilled], None] | None = None
+) -> Backfilled:
     """One window's pages from its cursor, staged, linked, planned and sent."""
 
     async def go() -> Backfilled:
         await check_statuses(run, win)  # before a page is read: unknown statuses would read nothing
-        async with open_capability(run.integ, run.source, OrderSource) as source, \
-                open_capability(run.integ, run.target, OrderSink) as sink, \
-                open_capability(run.integ, run.target, CustomerBook) as book:
+        async with (
+            open_capability(run.integ, run.source, OrderSource) as source,
+            open_capability(run.integ, run.target, OrderSink) as sink,
+            open_capability(run.integ, run.target, CustomerBook) as book,
+        ):
             return await backfill(run, win, source, sink, book, max_pages=max_pages, on_page=on_page)
 
     return asyncio.run(go())
@@ -223,8 +251,7 @@ def summary_rows(results: Sequence[Backfilled]) -> list[dict[str, Any]]:
         if r.sent.refused:
             rows.append({"what": f"{name}: orders the ERP refused or could not take", "count": r.sent.refused})
         if not r.done:
-            rows.append({"what": f"{name}: more pages left (the next run goes on from page {r.next_page})",
-                         "count": 1})
+            rows.append({"what": f"{name}: more pages left (the next run goes on from page {r.next_page})", "count": 1})
     return rows
 
 
@@ -234,24 +261,36 @@ def backfill_outcome(results: Sequence[Backfilled], integration: str) -> Outcome
     windows = [r.window.stream for r in results]
     parked, done = sum(r.parked for r in results), all(r.done for r in results)
     summary: dict[str, Any] = {
-        "windows": windows, "pages": sum(r.pages for r in results), "orders_read": sum(r.orders_read for r in results),
-        "linked": sum(r.linked for r in results), "queued": sum(r.queued for r in results), "parked": parked,
-        "unchanged": sum(r.unchanged for r in results), **total, "done": done,
+        "windows": windows,
+        "pages": sum(r.pages for r in results),
+        "orders_read": sum(r.orders_read for r in results),
+        "linked": sum(r.linked for r in results),
+        "queued": sum(r.queued for r in results),
+        "parked": parked,
+        "unchanged": sum(r.unchanged for r in results),
+        **total,
+        "done": done,
         "parked_reasons": {k: v for r in results for k, v in r.reasons.items()},
     }
     errors = [e for r in results for e in r.sent.errors][:3]
     return Outcome(
-        rows=summary_rows(results), summary=summary,
+        rows=summary_rows(results),
+        summary=summary,
         line=f"archive backfill {', '.join(windows)}: {summary['orders_read']} orders read, {summary['linked']} "
-             f"linked, {summary['queued']} queued, {parked} parked, {total['accepted']} accepted "
-             f"({total['created']} new)" + ("" if done else "; more pages left"),
+        f"linked, {summary['queued']} queued, {parked} parked, {total['accepted']} accepted "
+        f"({total['created']} new)" + ("" if done else "; more pages left"),
         level="error" if total["refused"] else "warning" if parked else "info",
         failure=f"archive backfill of {integration}: {total['refused']} orders not accepted: {errors}"
-        if total["refused"] else None,
+        if total["refused"]
+        else None,
     )
 
 
 def nothing_to_do(integration: str) -> Outcome:
     """A scheduled run with no unfinished window: a log line, no artifact, no journal entry."""
-    return Outcome(rows=[], line=f"no archive backfill of {integration} is unfinished: nothing to do",
-                   summary={"windows": [], "accepted": 0, "created": 0, "linked": 0, "done": True}, report=False)
+    return Outcome(
+        rows=[],
+        line=f"no archive backfill of {integration} is unfinished: nothing to do",
+        summary={"windows": [], "accepted": 0, "created": 0, "linked": 0, "done": True},
+        report=False,
+    )

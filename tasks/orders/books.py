@@ -35,14 +35,18 @@ async def order_books(run: OrderRun, sink: OrderSink, *, fresh: bool = False) ->
                 kept = json.loads(str(rows[0]["books"]))
                 return OrderReference(**{**kept, "groups": tuple(kept.get("groups") or ())}), True
     books = await sink.order_reference()
-    row = {"erp": run.target, "books": json.dumps(asdict(books), ensure_ascii=False),
-           "read_at": datetime.now(UTC).isoformat()}
+    row = {
+        "erp": run.target,
+        "books": json.dumps(asdict(books), ensure_ascii=False),
+        "read_at": datetime.now(UTC).isoformat(),
+    }
     run.store.records.upsert_frame(run.name, BOOKS, run.target_system, pd.DataFrame([row]), "erp")
     return books, False
 
 
-async def plan_with_books(planner: OrderPlanner, run: OrderRun, sink: OrderSink, order_ids: Sequence[str], *,
-                          replanning: bool = False) -> None:
+async def plan_with_books(
+    planner: OrderPlanner, run: OrderRun, sink: OrderSink, order_ids: Sequence[str], *, replanning: bool = False
+) -> None:
     """Plan ``order_ids`` with the kept books; orders they could not resolve, again with fresh ones."""
     kept = False
     if planner.reference is None:

@@ -74,20 +74,29 @@ async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> 
         await plan(parked, replanning=True)
     result.planned = planner.planned
     if planner.planned.unmapped_delivery:
-        run.store.journal.write(run.name, "warning", "orders.delivery-unmapped",
-                                f"delivery types not in mappings.delivery_types, sent as the default delivery "
-                                f"({run.integ.options.orders.default_delivery or 'no line'}): "
-                                f"{sorted(planner.planned.unmapped_delivery)}")
+        run.store.journal.write(
+            run.name,
+            "warning",
+            "orders.delivery-unmapped",
+            f"delivery types not in mappings.delivery_types, sent as the default delivery "
+            f"({run.integ.options.orders.default_delivery or 'no line'}): "
+            f"{sorted(planner.planned.unmapped_delivery)}",
+        )
     if result.shared_credential:
         run.store.journal.write(
-            run.name, "warning", "orders.shared-credential",
+            run.name,
+            "warning",
+            "orders.shared-credential",
             f"orders {', '.join(result.shared_credential)} were created with the hub's own credential of "
             f"systems.{run.source}, but not by the hub: a site module or script shares it. They are uploaded "
             "like any order; give that module a credential of its own so its changes are never taken for the "
-            "hub's", {"order_ids": list(result.shared_credential)})
+            "hub's",
+            {"order_ids": list(result.shared_credential)},
+        )
     for oid, reason in planner.planned.reasons.items():
-        run.store.journal.write(run.name, "warning", "orders.parked", f"order {oid} parked: {reason}",
-                                {"order_id": oid})
+        run.store.journal.write(
+            run.name, "warning", "orders.parked", f"order {oid} parked: {reason}", {"order_id": oid}
+        )
     return result
 
 
@@ -96,8 +105,10 @@ def read_orders(run: OrderRun) -> ReadResult:
     """Read the channel's changed orders, stage and plan them, move the cursor."""
 
     async def go() -> ReadResult:
-        async with open_capability(run.integ, run.source, OrderSource) as source, \
-                open_capability(run.integ, run.target, OrderSink) as sink:
+        async with (
+            open_capability(run.integ, run.source, OrderSource) as source,
+            open_capability(run.integ, run.target, OrderSink) as sink,
+        ):
             return await read_and_plan(run, source, sink)
 
     return asyncio.run(go())
@@ -108,9 +119,11 @@ def upload_orders(run: OrderRun) -> Sent:
     """Send every due order of the queue to the ERP."""
 
     async def go() -> Sent:
-        async with open_capability(run.integ, run.source, OrderSource) as source, \
-                open_capability(run.integ, run.target, OrderSink) as sink, \
-                open_capability(run.integ, run.target, CustomerBook) as book:
+        async with (
+            open_capability(run.integ, run.source, OrderSource) as source,
+            open_capability(run.integ, run.target, OrderSink) as sink,
+            open_capability(run.integ, run.target, CustomerBook) as book,
+        ):
             return await send_queued(run, sink, book, source, worker=f"{run.name}-orders")
 
     return asyncio.run(go())
@@ -134,8 +147,12 @@ def summary_rows(read: ReadResult, sent: Sent) -> list[dict[str, Any]]:
         {"what": "customers created", "count": sent.customers_created},
     ]
     if read.shared_credential:
-        rows.append({"what": "orders created with the hub's credential by others (journaled)",
-                     "count": len(read.shared_credential)})
+        rows.append(
+            {
+                "what": "orders created with the hub's credential by others (journaled)",
+                "count": len(read.shared_credential),
+            }
+        )
     if planned.replanned:
         rows.append({"what": "parked orders planned again", "count": planned.replanned})
     if sent.refused:
@@ -152,16 +169,25 @@ def upload_outcome(read: ReadResult, sent: Sent, integration: str) -> Outcome:
     return Outcome(
         rows=summary_rows(read, sent),
         line=f"order upload: {read.orders_read} orders read, {queued} queued, {parked} parked, "
-             f"{sent.accepted} accepted ({sent.created} new)",
+        f"{sent.accepted} accepted ({sent.created} new)",
         level="error" if sent.refused else "warning" if parked else "info",
         summary={
-            "first_read": read.first_read, "orders_read": read.orders_read, "eligible": read.eligible,
-            "shared_credential_orders": list(read.shared_credential), "queued": queued, "parked": parked,
+            "first_read": read.first_read,
+            "orders_read": read.orders_read,
+            "eligible": read.eligible,
+            "shared_credential_orders": list(read.shared_credential),
+            "queued": queued,
+            "parked": parked,
             "parked_reasons": dict(planned.reasons) if planned else {},
-            "accepted": sent.accepted, "created": sent.created, "refused": sent.refused, "items_skipped": sent.skipped,
-            "customers_found": sent.customers_found, "customers_created": sent.customers_created,
+            "accepted": sent.accepted,
+            "created": sent.created,
+            "refused": sent.refused,
+            "items_skipped": sent.skipped,
+            "customers_found": sent.customers_found,
+            "customers_created": sent.customers_created,
             "erp_ids_not_written": sent.erp_ids_not_written,
         },
         failure=f"order upload of {integration}: {sent.refused} orders not accepted: {sent.errors[:3]}"
-        if sent.refused else None,
+        if sent.refused
+        else None,
     )

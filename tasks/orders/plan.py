@@ -92,8 +92,10 @@ class OrderPlanner:
         wanted = {str(line["offer_id"]) for c in staged.values() for line in c.lines if line.get("offer_id")}
         offers = self.run.store.records.frame(self.run.name, "offers", keys=sorted(wanted))
         kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
-        parked = {str(r["order_id"]): r for r in
-                  plain_rows(self.run.store.records.frame(self.run.name, PARKED, keys=list(staged)))}
+        parked = {
+            str(r["order_id"]): r
+            for r in plain_rows(self.run.store.records.frame(self.run.name, PARKED, keys=list(staged)))
+        }
         for oid, c in staged.items():
             h = c.hash
             if accepted.get(oid) == h:
@@ -131,8 +133,10 @@ class OrderPlanner:
             if not offer:
                 reasons.append(f"{label}: not a catalog offer (a free-form item) — choose the offer in the channel")
             elif str(offer) not in kinds:
-                reasons.append(f"{label}: offer {offer} is not in the catalog — publish the catalog (run the full "
-                               "import), then the order is planned again")
+                reasons.append(
+                    f"{label}: offer {offer} is not in the catalog — publish the catalog (run the full "
+                    "import), then the order is planned again"
+                )
             else:
                 lines.append(line)
                 line_kinds[str(offer)] = kinds[str(offer)]
@@ -149,9 +153,19 @@ class OrderPlanner:
             lines = [{**line, "reserve": str(line.get("status")) in by_status} for line in lines]
         if self.options.number == "erp":
             order["number"] = None
-        return Resolved({"key": f"{self.run.name}:{c.order_id}", "order": order, "lines": lines,
-                         "line_kinds": line_kinds, "organization_id": organization_id, "store_id": store_id,
-                         "state_id": state_id, "reserve": bool(self.options.reserve and store_id)}, [])
+        return Resolved(
+            {
+                "key": f"{self.run.name}:{c.order_id}",
+                "order": order,
+                "lines": lines,
+                "line_kinds": line_kinds,
+                "organization_id": organization_id,
+                "store_id": store_id,
+                "state_id": state_id,
+                "reserve": bool(self.options.reserve and store_id),
+            },
+            [],
+        )
 
     def _state(self, status: Any, reasons: list[str]) -> str | None:
         statuses = self.run.integ.mappings.get("statuses") or {}
@@ -164,8 +178,9 @@ class OrderPlanner:
         assert self.reference is not None
         if name not in self.reference.states:
             self._missed = True
-            reasons.append(f"the ERP has no order state `{name}` (mappings.statuses.{status}) — fix the name "
-                           "(case matters)")
+            reasons.append(
+                f"the ERP has no order state `{name}` (mappings.statuses.{status}) — fix the name (case matters)"
+            )
         return self.reference.states.get(name)
 
     def _store(self, code: Any, reasons: list[str]) -> str | None:
@@ -181,16 +196,20 @@ class OrderPlanner:
         else:
             feeding = [erp for erp, channel in (self.run.integ.mappings.get("stores") or {}).items() if channel == code]
             if len(feeding) != 1:
-                reasons.append(f"warehouse `{code}` is not mapped — add it to mappings.order_stores" if not feeding
-                               else f"warehouse `{code}` is fed by {sorted(feeding)} in mappings.stores — name its "
-                               "shipment store in mappings.order_stores")
+                reasons.append(
+                    f"warehouse `{code}` is not mapped — add it to mappings.order_stores"
+                    if not feeding
+                    else f"warehouse `{code}` is fed by {sorted(feeding)} in mappings.stores — name its "
+                    "shipment store in mappings.order_stores"
+                )
                 return None
             name = feeding[0]
         found = ref.stores.get(name) or (name if name in ref.stores.values() else None)
         if found is None:
             self._missed = True
-            reasons.append(f"the ERP has no store `{name}` (shipment store of warehouse `{code}`) — fix "
-                           "mappings.order_stores")
+            reasons.append(
+                f"the ERP has no store `{name}` (shipment store of warehouse `{code}`) — fix mappings.order_stores"
+            )
         return found
 
     def _organization(self, reasons: list[str]) -> str:
@@ -208,8 +227,9 @@ class OrderPlanner:
             reasons.append(f"the ERP has no organization `{name}` — fix options.orders.organization")
         return ref.organizations.get(name, "")
 
-    def _delivery(self, order: dict[str, Any], lines: list[dict[str, Any]], kinds: dict[str, str],
-                  reasons: list[str]) -> None:
+    def _delivery(
+        self, order: dict[str, Any], lines: list[dict[str, Any]], kinds: dict[str, str], reasons: list[str]
+    ) -> None:
         dtype, cost = order.get("delivery_type"), order.get("delivery_cost")
         if not self.options.delivery_line or (dtype is None and not cost):
             return
@@ -225,12 +245,23 @@ class OrderPlanner:
         sid = self.reference.services.get(service)
         if sid is None:
             self._missed = True
-            reasons.append(f"the ERP has no service `{service}` for delivery `{dtype}` — fix mappings.delivery_types "
-                           "or options.orders.default_delivery")
+            reasons.append(
+                f"the ERP has no service `{service}` for delivery `{dtype}` — fix mappings.delivery_types "
+                "or options.orders.default_delivery"
+            )
             return
-        lines.append({"order_id": order["order_id"], "line_no": max((int(x["line_no"]) for x in lines), default=0) + 1,
-                      "offer_id": sid, "name": service, "quantity": 1.0, "price": int(cost or 0), "discount": None,
-                      "vat_rate": None})
+        lines.append(
+            {
+                "order_id": order["order_id"],
+                "line_no": max((int(x["line_no"]) for x in lines), default=0) + 1,
+                "offer_id": sid,
+                "name": service,
+                "quantity": 1.0,
+                "price": int(cost or 0),
+                "discount": None,
+                "vat_rate": None,
+            }
+        )
         kinds[sid] = "service"
 
     @staticmethod
@@ -251,8 +282,9 @@ class OrderPlanner:
             queue.fail(item.id, f"order {c.order.get('number') or c.order_id} parked: {reason}", retryable=False)
         self._unpark(before, item.id, forget=False)
         row = {"order_id": c.order_id, "hash": h, "stamp": stamp, "item_id": item.id, "reason": reason}
-        self.run.store.records.upsert_frame(self.run.name, PARKED, self.run.source_system, pd.DataFrame([row]),
-                                            "order_id")
+        self.run.store.records.upsert_frame(
+            self.run.name, PARKED, self.run.source_system, pd.DataFrame([row]), "order_id"
+        )
         self.planned.parked += 1
         self.planned.reasons[c.order_id] = reason
 

@@ -38,8 +38,9 @@ class Sent:
     errors: list[str] = field(default_factory=list)
 
 
-async def send_queued(run: OrderRun, sink: OrderSink, book: CustomerBook, source: OrderSource,
-                      worker: str = "orders") -> Sent:
+async def send_queued(
+    run: OrderRun, sink: OrderSink, book: CustomerBook, source: OrderSource, worker: str = "orders"
+) -> Sent:
     """Send every due order item, a batch at a time, until none is due."""
     sent = Sent()
     while items := run.store.queue.claim(integration=run.name, kind=ORDERS, limit=sink.max_batch, worker=worker):
@@ -68,8 +69,9 @@ def attach_links(run: OrderRun, kind: str, pairs: dict[str, str]) -> None:
     run.store.links.attach_many(run.name, kind, run.target_system, [(keys[cid], erp) for cid, erp in pairs.items()])
 
 
-async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent: Sent) -> tuple[dict[str, str],
-                                                                                                dict[str, str]]:
+async def _customers(
+    run: OrderRun, wanted: list[str], book: CustomerBook, sent: Sent
+) -> tuple[dict[str, str], dict[str, str]]:
     """``(channel customer id -> ERP id, channel customer id -> why it has none)``."""
     known = linked_ids(run, CUSTOMERS, wanted)
     missing = [cid for cid in wanted if cid not in known]
@@ -98,13 +100,23 @@ async def _customers(run: OrderRun, wanted: list[str], book: CustomerBook, sent:
 
 def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> OrderDraft:
     d = payload["draft"]
-    return OrderDraft(key=d["key"], order=d["order"], lines=d["lines"], line_kinds=d["line_kinds"],
-                      customer_id=customer_id, organization_id=d["organization_id"], store_id=d.get("store_id"),
-                      state_id=d.get("state_id"), reserve=bool(d.get("reserve")), erp_id=erp_id)
+    return OrderDraft(
+        key=d["key"],
+        order=d["order"],
+        lines=d["lines"],
+        line_kinds=d["line_kinds"],
+        customer_id=customer_id,
+        organization_id=d["organization_id"],
+        store_id=d.get("store_id"),
+        state_id=d.get("state_id"),
+        reserve=bool(d.get("reserve")),
+        erp_id=erp_id,
+    )
 
 
-async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, book: CustomerBook,
-                      source: OrderSource, sent: Sent) -> None:
+async def _send_batch(
+    run: OrderRun, items: list[QueueItem], sink: OrderSink, book: CustomerBook, source: OrderSource, sent: Sent
+) -> None:
     queue = run.store.queue
     staged = contents(run, [str(i.payload["order_id"]) for i in items])
     accepted_hashes = run.store.snapshots.hashes(run.name, ORDERS, list(staged))
@@ -113,8 +125,13 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
         oid, h = str(item.payload["order_id"]), item.payload["hash"]
         current = staged.get(oid)
         if "draft" not in item.payload or current is None or current.hash != h or accepted_hashes.get(oid) == h:
-            why = ("accepted already" if accepted_hashes.get(oid) == h else "superseded by newer contents"
-                   if "draft" in item.payload else "parked order retried: planned again by the next run")
+            why = (
+                "accepted already"
+                if accepted_hashes.get(oid) == h
+                else "superseded by newer contents"
+                if "draft" in item.payload
+                else "parked order retried: planned again by the next run"
+            )
             queue.complete(item.id, {"skipped": why})
             sent.skipped += 1
         else:
@@ -122,7 +139,8 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
     if not live:
         return
     erp_customers, no_customer = await _customers(
-        run, sorted({str(i.payload["customer_id"]) for i in live}), book, sent)
+        run, sorted({str(i.payload["customer_id"]) for i in live}), book, sent
+    )
     linked = linked_ids(run, ORDERS, [str(i.payload["order_id"]) for i in live])
     ready: list[QueueItem] = []
     for item in live:
@@ -133,8 +151,10 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
         after = queue.fail(item.id, no_customer.get(cid, f"customer {cid} has no ERP counterparty"), retryable=True)
         sent.refused += 1
         sent.errors.append(after.last_error or "")
-    drafts = [_draft(i.payload, erp_customers[str(i.payload["customer_id"])], linked.get(str(i.payload["order_id"])))
-              for i in ready]
+    drafts = [
+        _draft(i.payload, erp_customers[str(i.payload["customer_id"])], linked.get(str(i.payload["order_id"])))
+        for i in ready
+    ]
     outcomes = await sink.upsert_orders(drafts) if drafts else []
     new_ids: dict[str, str] = {}
     accepted: dict[str, str] = {}
@@ -152,8 +172,11 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
             run.store.journal.write(run.name, "error", "orders.refused", after.last_error or "", {"order_id": oid})
     # link and snapshot first, then complete: a crash in between re-sends under the same syncId (one order)
     attach_links(run, ORDERS, {oid: erp for oid, erp in new_ids.items() if oid not in linked})
-    run.store.snapshots.save(run.name, ORDERS, {str(i.payload["order_id"]): i.payload["hash"] for i in ready
-                                               if str(i.payload["order_id"]) in accepted})
+    run.store.snapshots.save(
+        run.name,
+        ORDERS,
+        {str(i.payload["order_id"]): i.payload["hash"] for i in ready if str(i.payload["order_id"]) in accepted},
+    )
     for item in ready:
         oid = str(item.payload["order_id"])
         if oid in accepted:
@@ -162,12 +185,13 @@ async def _send_batch(run: OrderRun, items: list[QueueItem], sink: OrderSink, bo
     sent.created += len(new_ids)
     if new_ids:
         try:
-            refused = await recorded(run.store, run.name, run.source, WRITE_ERP_ID, new_ids,
-                                     lambda: source.record_erp_ids(new_ids))
+            refused = await recorded(
+                run.store, run.name, run.source, WRITE_ERP_ID, new_ids, lambda: source.record_erp_ids(new_ids)
+            )
         except ConnectorError as exc:  # the orders are in the ERP: only the write-back is missing
             refused = {oid: f"the ERP id was not written back: {exc}" for oid in new_ids}
         sent.erp_ids_not_written += len(refused)
         for oid, why in refused.items():
-            run.store.journal.write(run.name, "warning", "orders.erp-id-not-written", why,
-                                    {"order_id": oid, "erp_id": new_ids[oid]})
-
+            run.store.journal.write(
+                run.name, "warning", "orders.erp-id-not-written", why, {"order_id": oid, "erp_id": new_ids[oid]}
+            )

@@ -101,9 +101,14 @@ def contents(run: OrderRun, order_ids: Sequence[str]) -> dict[str, OrderContents
     by_order: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_order.setdefault(str(line["order_id"]), []).append(line)
-    return {str(o["order_id"]): OrderContents(
-        o, sorted(by_order.get(str(o["order_id"]), []), key=lambda r: int(r.get("line_no") or 0)),
-        customers.get(str(o.get("customer_id")))) for o in orders}
+    return {
+        str(o["order_id"]): OrderContents(
+            o,
+            sorted(by_order.get(str(o["order_id"]), []), key=lambda r: int(r.get("line_no") or 0)),
+            customers.get(str(o.get("customer_id"))),
+        )
+        for o in orders
+    }
 
 
 def eligible(statuses: Sequence[str], current: str | None, passed: frozenset[str]) -> bool:
@@ -137,8 +142,11 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
         records.upsert_frame(run.name, "customers", system, batch.customers, "customer_id")
     statuses = run.integ.options.orders.upload_statuses
     passed: Mapping[str, frozenset[str]] = batch.passed_statuses
-    now_eligible = [str(row["order_id"]) for row in batch.orders.to_dict("records")
-                    if eligible(statuses, plain(row.get("status")), passed.get(str(row["order_id"]), frozenset()))]
+    now_eligible = [
+        str(row["order_id"])
+        for row in batch.orders.to_dict("records")
+        if eligible(statuses, plain(row.get("status")), passed.get(str(row["order_id"]), frozenset()))
+    ]
     if now_eligible:
         records.upsert_frame(run.name, ELIGIBLE, system, pd.DataFrame({"order_id": now_eligible}), "order_id")
     marked = set(records.frame(run.name, ELIGIBLE, keys=ids).get("order_id", pd.Series(dtype=str)).astype(str))

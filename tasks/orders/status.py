@@ -52,8 +52,9 @@ def plan_status_run(config: Config, name: str, store: Store) -> StatusRun:
     Raises:
         ConfigError: no statuses edge, or a side lacks the capability.
     """
-    integ, source, target = checked_edge(config, name, STATUSES, OrderStates, StatusSink,
-                                         "statuses: {from: erp, to: shop}")
+    integ, source, target = checked_edge(
+        config, name, STATUSES, OrderStates, StatusSink, "statuses: {from: erp, to: shop}"
+    )
     return StatusRun(name, integ, store, source, target)
 
 
@@ -69,8 +70,9 @@ class StatusResult:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-async def sync_states(run: StatusRun, states: OrderStates, sink: StatusSink, *,
-                      now: datetime | None = None) -> StatusResult:
+async def sync_states(
+    run: StatusRun, states: OrderStates, sink: StatusSink, *, now: datetime | None = None
+) -> StatusResult:
     """One cycle; the cursor moves to the read's start once the statuses were set (refusals journaled)."""
     records = run.store.records
     now = now or datetime.now(UTC)
@@ -81,19 +83,29 @@ async def sync_states(run: StatusRun, states: OrderStates, sink: StatusSink, *,
     frame = await states.changed_states(since)
     result.states_read = len(frame)
     frame = frame[frame["external_id"].notna()].astype({"external_id": str})
-    staged = {str(o["order_id"]): o for o in
-              plain_rows(records.frame(run.name, ORDERS, keys=sorted(set(frame["external_id"]))))}
+    staged = {
+        str(o["order_id"]): o
+        for o in plain_rows(records.frame(run.name, ORDERS, keys=sorted(set(frame["external_id"]))))
+    }
     frame = frame[frame["external_id"].isin(staged)]
     result.ours = len(frame)
     if not frame.empty:
-        records.upsert_frame(run.name, STATES, run.source_system,
-                             frame[["external_id", "erp_id", "state"]].rename(columns={"external_id": "order_id"}),
-                             "order_id")
+        records.upsert_frame(
+            run.name,
+            STATES,
+            run.source_system,
+            frame[["external_id", "erp_id", "state"]].rename(columns={"external_id": "order_id"}),
+            "order_id",
+        )
     waiting = plain_rows(records.frame(run.name, UNDEFINED))
     current = {str(r["external_id"]): r["state"] for r in frame.to_dict("records")}
     current.update({str(r["order_id"]): r["state"] for r in waiting if str(r["order_id"]) not in current})
-    staged.update({str(o["order_id"]): o for o in
-                   plain_rows(records.frame(run.name, ORDERS, keys=[k for k in current if k not in staged]))})
+    staged.update(
+        {
+            str(o["order_id"]): o
+            for o in plain_rows(records.frame(run.name, ORDERS, keys=[k for k in current if k not in staged]))
+        }
+    )
     sent_before = {str(r["order_id"]): r for r in plain_rows(records.frame(run.name, SENT, keys=list(current)))}
     back = {state: status for status, state in (run.integ.mappings.get("statuses") or {}).items() if state}
     wanted: dict[str, str] = {}
@@ -110,17 +122,28 @@ async def sync_states(run: StatusRun, states: OrderStates, sink: StatusSink, *,
     _keep_undefined(run, result.undefined, [r for r in waiting if str(r["order_id"]) not in result.undefined])
     if wanted:
         # recorded as the hub's writes: the upload skips their echo in the channel's history by them
-        result.refused = await recorded(run.store, run.name, run.target, WRITE_STATUS, wanted,
-                                        lambda: sink.set_statuses(wanted))
+        result.refused = await recorded(
+            run.store, run.name, run.target, WRITE_STATUS, wanted, lambda: sink.set_statuses(wanted)
+        )
     done = {oid: status for oid, status in wanted.items() if oid not in result.refused}
     result.sent = len(done)
     if done:
         over = [(staged.get(oid) or {}).get("status") for oid in done]
-        records.upsert_frame(run.name, SENT, run.source_system, pd.DataFrame(
-            {"order_id": list(done), "status": list(done.values()), "over": over}), "order_id")
+        records.upsert_frame(
+            run.name,
+            SENT,
+            run.source_system,
+            pd.DataFrame({"order_id": list(done), "status": list(done.values()), "over": over}),
+            "order_id",
+        )
     for oid, why in result.refused.items():
-        run.store.journal.write(run.name, "warning", "statuses.refused", f"order {oid}: status not set: {why}",
-                                {"order_id": oid, "status": wanted[oid]})
+        run.store.journal.write(
+            run.name,
+            "warning",
+            "statuses.refused",
+            f"order {oid}: status not set: {why}",
+            {"order_id": oid, "status": wanted[oid]},
+        )
     run.store.cursors.set(run.name, STATUSES, now.isoformat())
     return result
 
@@ -150,12 +173,19 @@ def _keep_undefined(run: StatusRun, undefined: dict[str, str], resolved: list[di
     _close_items(run, new, "superseded: the order's state moved")
     items = []
     for oid in new:
-        message = (f"order {oid}: status `undefined`: the ERP state `{undefined[oid]}` has no mapping — add it to "
-                   "mappings.statuses; it is applied as soon as it is mapped")
-        run.store.journal.write(run.name, "warning", "statuses.undefined", message,
-                                {"order_id": oid, "state": undefined[oid]})
-        item = run.store.queue.enqueue(run.name, STATUSES, f"{run.name}:{STATUSES}:{oid}:undefined:{undefined[oid]}",
-                                       {"order_id": oid, "state": undefined[oid], "status": "undefined"})
+        message = (
+            f"order {oid}: status `undefined`: the ERP state `{undefined[oid]}` has no mapping — add it to "
+            "mappings.statuses; it is applied as soon as it is mapped"
+        )
+        run.store.journal.write(
+            run.name, "warning", "statuses.undefined", message, {"order_id": oid, "state": undefined[oid]}
+        )
+        item = run.store.queue.enqueue(
+            run.name,
+            STATUSES,
+            f"{run.name}:{STATUSES}:{oid}:undefined:{undefined[oid]}",
+            {"order_id": oid, "state": undefined[oid], "status": "undefined"},
+        )
         if item.status == QueueStatus.PENDING:
             run.store.queue.fail(item.id, message, retryable=False)
         items.append({"order_id": oid, "item_id": item.id})

@@ -19,8 +19,10 @@ def sync_statuses(run: StatusRun) -> StatusResult:
     """Read the states changed since the cursor and set the mapped statuses where they differ."""
 
     async def go() -> StatusResult:
-        async with open_capability(run.integ, run.source, OrderStates) as states, \
-                open_capability(run.integ, run.target, StatusSink) as sink:
+        async with (
+            open_capability(run.integ, run.source, OrderStates) as states,
+            open_capability(run.integ, run.target, StatusSink) as sink,
+        ):
             return await sync_states(run, states, sink)
 
     return asyncio.run(go())
@@ -37,9 +39,15 @@ def status_outcome(result: StatusResult) -> Outcome:
         {"what": "statuses the channel refused (journaled)", "count": len(result.refused)},
     ]
     return Outcome(
-        rows=rows, line=f"status sync: {result.states_read} states read, {result.sent} statuses set",
+        rows=rows,
+        line=f"status sync: {result.states_read} states read, {result.sent} statuses set",
         level="warning" if result.undefined or result.refused else "info",
-        summary={"states_read": result.states_read, "ours": result.ours, "sent": result.sent,
-                 "unchanged": result.unchanged, "undefined": dict(result.undefined),
-                 "refused": dict(result.refused)},
+        summary={
+            "states_read": result.states_read,
+            "ours": result.ours,
+            "sent": result.sent,
+            "unchanged": result.unchanged,
+            "undefined": dict(result.undefined),
+            "refused": dict(result.refused),
+        },
     )

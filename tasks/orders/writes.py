@@ -13,8 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from hub.store import Store
 
 
-async def recorded(store: Store, integration: str, system: str, field: str, values: Mapping[str, str],
-                   write: Callable[[], Awaitable[dict[str, str]]]) -> dict[str, str]:
+async def recorded(
+    store: Store,
+    integration: str,
+    system: str,
+    field: str,
+    values: Mapping[str, str],
+    write: Callable[[], Awaitable[dict[str, str]]],
+) -> dict[str, str]:
     """Run ``write`` (it writes ``values``, order id -> value, into ``field`` of the channel ``system``,
     the config's alias, and returns the refused orders with why) with the writes recorded around it."""
     ids = store.writes.begin(integration, system, field, dict(values))

@@ -85,24 +85,37 @@ class Cursor:
         return cls(read_at, full_at, data.get("measure"))
 
     def save(self, run: StockRun) -> None:
-        run.store.cursors.set(run.name, CURSOR, json.dumps({
-            "read_at": self.read_at.isoformat() if self.read_at else None,
-            "full_at": self.full_at.isoformat() if self.full_at else None, "measure": self.measure}))
+        run.store.cursors.set(
+            run.name,
+            CURSOR,
+            json.dumps(
+                {
+                    "read_at": self.read_at.isoformat() if self.read_at else None,
+                    "full_at": self.full_at.isoformat() if self.full_at else None,
+                    "measure": self.measure,
+                }
+            ),
+        )
 
 
-def read_window(cursor: Cursor, run: StockRun, now: datetime, window: timedelta | None,
-                force_full: bool) -> tuple[datetime | None, str]:
+def read_window(
+    cursor: Cursor, run: StockRun, now: datetime, window: timedelta | None, force_full: bool
+) -> tuple[datetime | None, str]:
     """``(changed_since, why)``: None with the reason for a whole read, else the moment to read from."""
     options = run.integ.options.stock
     overlap = timedelta(seconds=options.overlap)
     # a cursor ahead of now (the clock was set back) must not ask for the future: the source refuses that
     since = min(cursor.read_at, now) - overlap if cursor.read_at else None
     reasons = [
-        (force_full, "asked for"), (cursor.read_at is None, "first cycle"), (window is None, "source reads whole only"),
+        (force_full, "asked for"),
+        (cursor.read_at is None, "first cycle"),
+        (window is None, "source reads whole only"),
         (cursor.measure != options.measure, f"measure is now {options.measure}"),
         (since is not None and window is not None and now - since > window, "past the source's changed-since window"),
-        (cursor.full_at is None or now - cursor.full_at >= timedelta(seconds=options.full_every),
-         f"reconciliation due (every {options.full_every} s)"),
+        (
+            cursor.full_at is None or now - cursor.full_at >= timedelta(seconds=options.full_every),
+            f"reconciliation due (every {options.full_every} s)",
+        ),
     ]
     why = next((reason for hit, reason in reasons if hit), None)
     return (None, why) if why else (since, "changed since the last cycle")
@@ -194,7 +207,7 @@ def _affected_offers(run: StockRun, moved: set[str] | None, result: CycleResult)
 
 
 def _slices(offers: pd.DataFrame, rows: int = 5000) -> list[pd.DataFrame]:
-    return [offers.iloc[i:i + rows] for i in range(0, len(offers), rows)]
+    return [offers.iloc[i : i + rows] for i in range(0, len(offers), rows)]
 
 
 def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
@@ -206,17 +219,30 @@ def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
         {"what": "batches queued", "count": result.batches_queued},
     ]
     if result.not_in_catalog:
-        rows.append({"what": "offers not in the hub's catalog (sent after the next full import)",
-                     "count": result.not_in_catalog})
+        rows.append(
+            {
+                "what": "offers not in the hub's catalog (sent after the next full import)",
+                "count": result.not_in_catalog,
+            }
+        )
     if result.unknown_to_channel:
-        rows.append({"what": "offers the channel does not know (sent after the next catalog publication)",
-                     "count": result.unknown_to_channel})
+        rows.append(
+            {
+                "what": "offers the channel does not know (sent after the next catalog publication)",
+                "count": result.unknown_to_channel,
+            }
+        )
     if result.sold_out_untouched:
-        rows.append({"what": "sold-out offers left untouched (zero_sold_out: false)",
-                     "count": result.sold_out_untouched})
+        rows.append(
+            {"what": "sold-out offers left untouched (zero_sold_out: false)", "count": result.sold_out_untouched}
+        )
     if result.bundles_without_components:
-        rows.append({"what": "bundles with unknown components (left untouched)",
-                     "count": len(result.bundles_without_components)})
+        rows.append(
+            {
+                "what": "bundles with unknown components (left untouched)",
+                "count": len(result.bundles_without_components),
+            }
+        )
     return rows
 
 
@@ -232,27 +258,39 @@ def lag_since(noticed_at: str | None) -> float | None:
 
 def sync_outcome(result: CycleResult, uploaded: Uploaded, integration: str, lag: float | None) -> Outcome:
     """The summary of one stock-sync cycle; batches the channel did not accept fail the run."""
-    rows = [*summary_rows(result),
-            {"what": "batches sent", "count": uploaded.batches},
-            {"what": "offers sent", "count": uploaded.entries}]
+    rows = [
+        *summary_rows(result),
+        {"what": "batches sent", "count": uploaded.batches},
+        {"what": "offers sent", "count": uploaded.entries},
+    ]
     if uploaded.not_found:
         rows.append({"what": "offers the channel refused as unknown in this cycle", "count": len(uploaded.not_found)})
     if uploaded.unfinished:
-        rows.append({"what": "batches not accepted (cursor kept: the next cycle reads again)",
-                     "count": uploaded.unfinished})
+        rows.append(
+            {"what": "batches not accepted (cursor kept: the next cycle reads again)", "count": uploaded.unfinished}
+        )
     return Outcome(
         rows=rows,
         tail=[{"what": "lag from the notification, s", "count": lag}] if lag is not None else [],
         line=f"stock sync: {result.rows_read} rows read, {result.offers_changed} offers changed, "
-             f"{uploaded.batches} batches sent",
+        f"{uploaded.batches} batches sent",
         level="error" if uploaded.unfinished else "warning" if uploaded.not_found else "info",
         data={"full": result.full},
         summary={
-            "full": result.full, "why": result.why, "rows_read": result.rows_read,
-            "offers_affected": result.offers_affected, "offers_changed": result.offers_changed,
-            "batches_sent": uploaded.batches, "offers_sent": uploaded.entries, "not_found": len(uploaded.not_found),
-            "unknown_to_channel": result.unknown_to_channel, "not_in_catalog": result.not_in_catalog, "lag": lag,
+            "full": result.full,
+            "why": result.why,
+            "rows_read": result.rows_read,
+            "offers_affected": result.offers_affected,
+            "offers_changed": result.offers_changed,
+            "batches_sent": uploaded.batches,
+            "offers_sent": uploaded.entries,
+            "not_found": len(uploaded.not_found),
+            "unknown_to_channel": result.unknown_to_channel,
+            "not_in_catalog": result.not_in_catalog,
+            "lag": lag,
         },
         failure=f"stock sync of {integration}: {uploaded.unfinished} batches not accepted "
-                f"({uploaded.dead} refused for good): {uploaded.errors[:3]}" if uploaded.unfinished else None,
+        f"({uploaded.dead} refused for good): {uploaded.errors[:3]}"
+        if uploaded.unfinished
+        else None,
     )

@@ -50,16 +50,27 @@ class StockLevels:
         rows = self.store.records.frame(self.integration, KIND, keys=list(offer_ids))
         if rows.empty:
             return {}
-        return {str(o): {str(k): float(v) for k, v in stores.items()}
-                for o, stores in zip(rows["offer_id"], rows["stores"], strict=True)}
+        return {
+            str(o): {str(k): float(v) for k, v in stores.items()}
+            for o, stores in zip(rows["offer_id"], rows["stores"], strict=True)
+        }
 
     def stock(self, offer_ids: Iterable[str], measure: str) -> pd.DataFrame:
         """Canonical ``stock`` rows (by source store) of these offers, from the copy."""
         held = self.levels(sorted({str(o) for o in offer_ids}))
-        return frame("stock", [
-            {"offer_id": offer, "store_id": None if store == NO_STORE else store, "available": qty,
-             "stock_type": measure}
-            for offer, stores in held.items() for store, qty in stores.items()])
+        return frame(
+            "stock",
+            [
+                {
+                    "offer_id": offer,
+                    "store_id": None if store == NO_STORE else store,
+                    "available": qty,
+                    "stock_type": measure,
+                }
+                for offer, stores in held.items()
+                for store, qty in stores.items()
+            ],
+        )
 
 
 def _levels(stock: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -75,5 +86,6 @@ def _levels(stock: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 def _frame(levels: dict[str, dict[str, float]]) -> pd.DataFrame:
     # stores sorted: the record's hash must not depend on the order the report listed them in
-    return pd.DataFrame({"offer_id": list(levels),
-                         "stores": [dict(sorted(stores.items())) for stores in levels.values()]})
+    return pd.DataFrame(
+        {"offer_id": list(levels), "stores": [dict(sorted(stores.items())) for stores in levels.values()]}
+    )

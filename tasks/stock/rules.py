@@ -50,8 +50,14 @@ class StockRules:
 
     @classmethod
     def of(cls, options: StockOptions, store_map: Mapping[str, str], *, whole_units: bool = False) -> StockRules:
-        return cls(dict(store_map), options.measure, options.cap, options.zero_sold_out,
-                   options.storeless_reserve_from, whole_units)
+        return cls(
+            dict(store_map),
+            options.measure,
+            options.cap,
+            options.zero_sold_out,
+            options.storeless_reserve_from,
+            whole_units,
+        )
 
     @property
     def codes(self) -> list[str]:
@@ -89,16 +95,22 @@ def warehouse_totals(offer_ids: Iterable[str], stock: pd.DataFrame, rules: Stock
     return totals
 
 
-def bundle_totals(bundle_ids: Iterable[str], components: pd.DataFrame, parts: Mapping[str, PerWarehouse],
-                  unavailable: Collection[str], codes: list[str]) -> tuple[dict[str, PerWarehouse], list[str]]:
+def bundle_totals(
+    bundle_ids: Iterable[str],
+    components: pd.DataFrame,
+    parts: Mapping[str, PerWarehouse],
+    unavailable: Collection[str],
+    codes: list[str],
+) -> tuple[dict[str, PerWarehouse], list[str]]:
     """Per bundle, per warehouse: min over components of ⌊available ÷ quantity⌋.
 
     Returns the bundles computed and those whose components are not known (left untouched).
     """
     wanted = {str(b) for b in bundle_ids}
     recipe: dict[str, list[tuple[str, float]]] = {}
-    for bundle, component, quantity in zip(components["offer_id"], components["component_id"],
-                                           components["quantity"], strict=True):
+    for bundle, component, quantity in zip(
+        components["offer_id"], components["component_id"], components["quantity"], strict=True
+    ):
         if str(bundle) in wanted and not pd.isna(quantity) and float(quantity) > 0:
             recipe.setdefault(str(bundle), []).append((str(component), float(quantity)))
     out: dict[str, PerWarehouse] = {}
@@ -107,15 +119,22 @@ def bundle_totals(bundle_ids: Iterable[str], components: pd.DataFrame, parts: Ma
             continue
         per_code = {}
         for code in codes:
-            fits = [0.0 if comp in unavailable or comp not in parts else
-                    math.floor(parts[comp].get(code, 0.0) / qty + 1e-9) for comp, qty in recipe[bundle]]
+            fits = [
+                0.0 if comp in unavailable or comp not in parts else math.floor(parts[comp].get(code, 0.0) / qty + 1e-9)
+                for comp, qty in recipe[bundle]
+            ]
             per_code[code] = float(max(min(fits), 0.0))
         out[bundle] = per_code
     return out, sorted(wanted - set(out))
 
 
-def channel_stock(offers: pd.DataFrame, stock: pd.DataFrame, rules: StockRules,
-                  components: pd.DataFrame | None = None, unavailable: Collection[str] = ()) -> Outcome:
+def channel_stock(
+    offers: pd.DataFrame,
+    stock: pd.DataFrame,
+    rules: StockRules,
+    components: pd.DataFrame | None = None,
+    unavailable: Collection[str] = (),
+) -> Outcome:
     """The canonical ``stock`` frame by channel warehouse for the stocked ``offers``.
 
     Args:
@@ -143,6 +162,12 @@ def channel_stock(offers: pd.DataFrame, stock: pd.DataFrame, rules: StockRules,
             continue
         for code, qty in per_code.items():
             sent = min(qty, rules.cap)
-            rows.append({"offer_id": offer_id, "store_id": code, "available": math.floor(sent + 1e-9)
-                         if rules.whole_units else sent, "stock_type": rules.measure})
+            rows.append(
+                {
+                    "offer_id": offer_id,
+                    "store_id": code,
+                    "available": math.floor(sent + 1e-9) if rules.whole_units else sent,
+                    "stock_type": rules.measure,
+                }
+            )
     return Outcome(frame("stock", rows), untouched, unknown)

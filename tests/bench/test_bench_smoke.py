@@ -23,7 +23,11 @@ def test_quick_benchmark_runs_within_budgets(tmp_path: Path) -> None:
     proc = subprocess.run(
         # the moyskladapi peer paces by request count (minutes even at 2 000 products): benchmark-only
         [sys.executable, str(REPO / "bench" / "full_import.py"), "--quick", "--no-moyskladapi", "--out", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
     files = list(tmp_path.glob("full_import-2000-login-*.json"))
@@ -45,7 +49,10 @@ def test_quick_benchmark_runs_within_budgets(tmp_path: Path) -> None:
 def test_publication_memory_benchmark_runs_and_both_passes_agree(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "publication_memory.py"), "--sizes", "300,1200", "--out", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
     )
     # the benchmark itself exits non-zero when the sliced and the whole pass differ in any output
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"

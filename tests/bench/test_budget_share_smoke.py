@@ -21,9 +21,24 @@ TIMEOUT_SECONDS = 600
 
 
 def test_budget_share_benchmark_runs_tiny(tmp_path: Path, redis_url: str) -> None:
-    command = [sys.executable, str(REPO / "bench" / "budget_share.py"), "--processes", "2", "--seconds", "2",
-               "--embedded", "0", "--acquire-cost", "--acquire-n", "200", "--redis", redis_url,
-               "--no-target", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        str(REPO / "bench" / "budget_share.py"),
+        "--processes",
+        "2",
+        "--seconds",
+        "2",
+        "--embedded",
+        "0",
+        "--acquire-cost",
+        "--acquire-n",
+        "200",
+        "--redis",
+        redis_url,
+        "--no-target",
+        "--out",
+        str(tmp_path),
+    ]
     postgres = os.environ.get("SKLADBRIDGE_TEST_POSTGRES_URL")
     if postgres:
         command += ["--postgres", postgres]

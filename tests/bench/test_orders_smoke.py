@@ -22,7 +22,11 @@ def test_orders_benchmark_counts_requests_per_order_times_both_paths_and_runs_th
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "orders.py"), "--quick", "--out", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
     files = list(tmp_path.glob("orders-20-*.json"))

@@ -19,10 +19,31 @@ REPO = Path(__file__).resolve().parents[2]
 def test_stock_sync_benchmark_runs_at_the_minimum_with_both_paths_and_the_peer(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_URL")}
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "stock_sync.py"), "--products", "400", "--cycles", "1",
-         "--changes", "6", "--poll-seconds", "1", "--arrival-seconds", "2", "--webhook-interval", "1",
-         "--catalog-wait", "60", "--out", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(REPO / "bench" / "stock_sync.py"),
+            "--products",
+            "400",
+            "--cycles",
+            "1",
+            "--changes",
+            "6",
+            "--poll-seconds",
+            "1",
+            "--arrival-seconds",
+            "2",
+            "--webhook-interval",
+            "1",
+            "--catalog-wait",
+            "60",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
     files = list(tmp_path.glob("stock_sync-400-*.json"))

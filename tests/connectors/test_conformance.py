@@ -99,8 +99,9 @@ class Account:
 
     def entry(self) -> dict[str, Any]:
         """The system's entry of a config, pointed at this account."""
-        return {k: v.replace("{base_url}", self.base_url) if isinstance(v, str) else v
-                for k, v in self.kit.settings.items()}
+        return {
+            k: v.replace("{base_url}", self.base_url) if isinstance(v, str) else v for k, v in self.kit.settings.items()
+        }
 
     def settings(self) -> SystemSettings:
         return self.system.settings.model_validate(self.entry())
@@ -142,8 +143,7 @@ def run(coro: Awaitable[Any]) -> Any:
 
 
 # -- credentials ---------------------------------------------------------------------------------
-def test_a_wrong_secret_is_refused_at_once_and_never_named(account: Account,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_secret_is_refused_at_once_and_never_named(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in account.kit.wrong_secrets.items():
         monkeypatch.setenv(name, value)
 
@@ -297,10 +297,19 @@ async def _reachable(cap: Reachable) -> None:
 
 #: what each capability is asked in the suite; a capability declared with no probe here fails the suite
 PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
-    Reachable: _reachable, CatalogSource: _catalog_source, StockSource: _stock_source,
-    BundleSource: _bundle_source, StockEvents: _stock_events, StockSink: _channel, PriceSink: _channel,
-    CatalogFeedSink: _channel, OrderSource: _order_source, OrderSink: _order_sink, CustomerBook: _customer_book,
-    OrderStates: _order_states, StatusSink: _status_sink,
+    Reachable: _reachable,
+    CatalogSource: _catalog_source,
+    StockSource: _stock_source,
+    BundleSource: _bundle_source,
+    StockEvents: _stock_events,
+    StockSink: _channel,
+    PriceSink: _channel,
+    CatalogFeedSink: _channel,
+    OrderSource: _order_source,
+    OrderSink: _order_sink,
+    CustomerBook: _customer_book,
+    OrderStates: _order_states,
+    StatusSink: _status_sink,
 }
 
 

@@ -43,7 +43,7 @@ def ids(pages: list[Any], key: str | None = None) -> list[int]:
 
 # -- offset --------------------------------------------------------------------------------------
 async def by_offset(offset: int) -> list[dict[str, int]]:
-    return ITEMS[offset:offset + 10]
+    return ITEMS[offset : offset + 10]
 
 
 def test_offset_paging_reads_every_row_once_and_stops_on_the_short_page() -> None:
@@ -60,11 +60,12 @@ def test_offset_paging_reads_every_row_once_and_stops_on_the_short_page() -> Non
 
 def test_offset_paging_stops_at_the_total_without_asking_for_an_empty_page() -> None:
     exact = ITEMS[:20]
-    paging = OffsetPaginator(10, system="shop", endpoint="x", rows=lambda page: page["rows"],
-                             total=lambda page: page["size"])
+    paging = OffsetPaginator(
+        10, system="shop", endpoint="x", rows=lambda page: page["rows"], total=lambda page: page["size"]
+    )
 
     async def fetch(offset: int) -> dict[str, Any]:
-        return {"size": len(exact), "rows": exact[offset:offset + 10]}
+        return {"size": len(exact), "rows": exact[offset : offset + 10]}
 
     assert len(read_all(paging, fetch)) == 2
 
@@ -86,8 +87,9 @@ def test_a_server_ignoring_the_offset_is_caught_by_the_repeated_rows() -> None:
 
 
 def test_an_answer_for_another_offset_is_a_loop() -> None:
-    paging = OffsetPaginator(10, system="moysklad", endpoint="/entity/store", rows=lambda p: p["rows"],
-                             echoed=lambda p: p["offset"])
+    paging = OffsetPaginator(
+        10, system="moysklad", endpoint="/entity/store", rows=lambda p: p["rows"], echoed=lambda p: p["offset"]
+    )
     paging.check({"offset": 0, "rows": []}, 0)
     with pytest.raises(PagingLoopError, match="asked for offset 10, the answer is offset 0") as info:
         paging.check({"offset": 0, "rows": []}, 10)
@@ -98,14 +100,21 @@ def test_an_answer_for_another_offset_is_a_loop() -> None:
 # -- page number ---------------------------------------------------------------------------------
 def crm_page(page: int, *, echo: int | None = None) -> dict[str, Any]:
     total = -(-len(ITEMS) // 10)
-    return {"orders": ITEMS[(page - 1) * 10:page * 10],
-            "pagination": {"currentPage": echo or page, "totalPageCount": total}}
+    return {
+        "orders": ITEMS[(page - 1) * 10 : page * 10],
+        "pagination": {"currentPage": echo or page, "totalPageCount": total},
+    }
 
 
 def crm_paging(**kw: Any) -> PageNumberPaginator:
-    return PageNumberPaginator(system="retailcrm", endpoint="/orders", rows=lambda b: b["orders"],
-                               total_pages=lambda b: b["pagination"]["totalPageCount"],
-                               echoed=lambda b: b["pagination"]["currentPage"], **kw)
+    return PageNumberPaginator(
+        system="retailcrm",
+        endpoint="/orders",
+        rows=lambda b: b["orders"],
+        total_pages=lambda b: b["pagination"]["totalPageCount"],
+        echoed=lambda b: b["pagination"]["currentPage"],
+        **kw,
+    )
 
 
 def test_page_numbers_run_to_the_page_count() -> None:
@@ -123,7 +132,7 @@ def test_page_numbers_without_a_count_stop_on_a_short_page() -> None:
     paging = PageNumberPaginator(system="keycrm", endpoint="/order", limit=10)
 
     async def fetch(page: int) -> list[dict[str, int]]:
-        return ITEMS[(page - 1) * 10:page * 10]
+        return ITEMS[(page - 1) * 10 : page * 10]
 
     assert len(read_all(paging, fetch)) == 3
 
@@ -184,8 +193,12 @@ def test_since_id_that_does_not_advance_is_a_loop() -> None:
 # -- next links ----------------------------------------------------------------------------------
 def test_next_links_are_followed_until_there_is_none() -> None:
     pages = {None: ("p2", ITEMS[:10]), "p2": ("p3", ITEMS[10:20]), "p3": (None, ITEMS[20:])}
-    paging = NextLinkPaginator(system="keycrm", endpoint="/order", rows=lambda b: b["data"],
-                               next_link=lambda b: (b.get("links") or {}).get("next"))
+    paging = NextLinkPaginator(
+        system="keycrm",
+        endpoint="/order",
+        rows=lambda b: b["data"],
+        next_link=lambda b: (b.get("links") or {}).get("next"),
+    )
 
     async def fetch(link: str | None) -> dict[str, Any]:
         following, rows = pages[link]
@@ -196,8 +209,7 @@ def test_next_links_are_followed_until_there_is_none() -> None:
 
 def test_a_next_link_already_followed_is_a_loop() -> None:
     links = {None: "p2", "p2": "p3", "p3": "p2"}  # p3 links back to p2
-    paging = NextLinkPaginator(system="keycrm", endpoint="/order", next_link=lambda b: b["next"],
-                               rows=lambda b: [])
+    paging = NextLinkPaginator(system="keycrm", endpoint="/order", next_link=lambda b: b["next"], rows=lambda b: [])
 
     async def fetch(link: str | None) -> dict[str, Any]:
         return {"next": links[link]}
@@ -209,13 +221,17 @@ def test_a_next_link_already_followed_is_a_loop() -> None:
 # -- in the clients ------------------------------------------------------------------------------
 def test_retailcrm_lists_stop_when_the_server_ignores_the_page_number() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        body = {"success": True, "offers": [{"id": 1}, {"id": 2}],
-                "pagination": {"currentPage": 1, "totalPageCount": 5}}
+        body = {
+            "success": True,
+            "offers": [{"id": 1}, {"id": 2}],
+            "pagination": {"currentPage": 1, "totalPageCount": 5},
+        }
         return httpx.Response(200, json=body)
 
     async def go() -> None:
-        async with RetailCRMClient("https://shop.retailcrm.ru", api_key="k-paging-test",
-                                   transport=httpx.MockTransport(answer)) as crm:
+        async with RetailCRMClient(
+            "https://shop.retailcrm.ru", api_key="k-paging-test", transport=httpx.MockTransport(answer)
+        ) as crm:
             async for _ in crm.iter_offers():
                 pass
 
@@ -233,8 +249,13 @@ def test_moysklad_paging_stops_when_the_server_ignores_the_offset() -> None:
         return httpx.Response(200, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
 
     async def go() -> None:
-        async with MoySkladClient("http://ms/api/remap/1.2", token="t-paging", token_kind="app",
-                                  transport=httpx.MockTransport(answer), retry=RetryPolicy(base_delay=0.001)) as ms:
+        async with MoySkladClient(
+            "http://ms/api/remap/1.2",
+            token="t-paging",
+            token_kind="app",
+            transport=httpx.MockTransport(answer),
+            retry=RetryPolicy(base_delay=0.001),
+        ) as ms:
             async for _ in ms.iter_pages("/entity/store", limit=2):
                 pass
 

@@ -71,10 +71,12 @@ def burst(clock: VirtualTime, budget: Budget, server: ArrivalRecorder, weight: f
     async def go() -> float:
         started = clock.now
         async with PingClient("http://t", budget=budget, transport=server.transport) as client:
-            await asyncio.gather(*(
-                client.request("GET", "/ping", headers={"x-weight": str(weight)}, weight=weight)
-                for _ in range(calls)
-            ))
+            await asyncio.gather(
+                *(
+                    client.request("GET", "/ping", headers={"x-weight": str(weight)}, weight=weight)
+                    for _ in range(calls)
+                )
+            )
         return clock.now - started
 
     return clock.run(go())
@@ -191,8 +193,9 @@ class LedgerBudget:
         self.acquired.append(weight)
         yield
 
-    async def observe(self, remaining: float | None, reset_seconds: float | None = None,
-                      limit: float | None = None) -> None:
+    async def observe(
+        self, remaining: float | None, reset_seconds: float | None = None, limit: float | None = None
+    ) -> None:
         self.observed.append(remaining)
 
     async def penalize(self, seconds: float) -> None:
@@ -200,8 +203,9 @@ class LedgerBudget:
 
 
 def test_any_budget_implementation_plugs_into_the_client() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}),
-                    httpx.Response(200, headers={"Retry-After": "0"}, json={})])
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, headers={"Retry-After": "0"}, json={})]
+    )
     ledger = LedgerBudget()
 
     class LeftClient(PingClient):

@@ -38,8 +38,11 @@ def test_secret_never_logged_nor_in_errors(caplog: pytest.LogCaptureFixture) -> 
     async def go() -> list[ConnectorError]:
         errors: list[ConnectorError] = []
         client = Client(
-            "http://t", budget=RateBudget(100, 1, 5), headers={"Authorization": f"Bearer {SECRET}"},
-            secrets=[SECRET], transport=httpx.MockTransport(handler),
+            "http://t",
+            budget=RateBudget(100, 1, 5),
+            headers={"Authorization": f"Bearer {SECRET}"},
+            secrets=[SECRET],
+            transport=httpx.MockTransport(handler),
             retry=RetryPolicy(max_attempts=2, base_delay=0.001),
         )
         async with client:
@@ -71,7 +74,9 @@ def test_redact_masks_registered_secrets_and_query_credentials() -> None:
 
 def test_first_line_is_one_masked_line_or_the_error_type() -> None:
     register_secret(SECRET)
-    assert first_line(RuntimeError(f"refused for {SECRET}\nTraceback (most recent call last): ...")) == \
-        f"refused for {REDACTED}"
+    assert (
+        first_line(RuntimeError(f"refused for {SECRET}\nTraceback (most recent call last): ..."))
+        == f"refused for {REDACTED}"
+    )
     assert first_line(TimeoutError()) == "TimeoutError"
     assert first_line(OSError("  \n")) == "OSError"

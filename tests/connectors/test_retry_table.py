@@ -76,8 +76,15 @@ def test_server_errors_give_up_after_max_attempts() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, RequestValidationError), (401, AuthError), (403, AuthError), (404, NotFoundError),
-     (412, RequestValidationError), (413, RequestValidationError), (418, ConnectorError)],
+    [
+        (400, RequestValidationError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, NotFoundError),
+        (412, RequestValidationError),
+        (413, RequestValidationError),
+        (418, ConnectorError),
+    ],
 )
 def test_other_4xx_fail_at_once(status: int, error: type[ConnectorError]) -> None:
     calls, result = run([httpx.Response(status, text="nope"), ok()])
@@ -143,11 +150,11 @@ def test_connector_can_reclassify_responses() -> None:
         return replies[len(handler_calls) - 1]
 
     async def go() -> httpx.Response:
-        async with CrmLike("http://t", budget=RateBudget(100, 1, 10), transport=httpx.MockTransport(handler),
-                           retry=FAST) as client:
+        async with CrmLike(
+            "http://t", budget=RateBudget(100, 1, 10), transport=httpx.MockTransport(handler), retry=FAST
+        ) as client:
             return await client.request("POST", "/x")  # a rate refusal is safe to repeat even for POST
 
     assert asyncio.run(go()).status_code == 200
     assert len(handler_calls) == 3
     assert request_stats().total("test").rate_refusals == 2
-

@@ -40,8 +40,7 @@ class LavkaSandbox(SandboxFrontDoor):
         super().__init__("/api/v1")
         self.quota = WindowQuota(per_minute, 60)
         self.items: list[dict[str, Any]] = []
-        self.routes = RouteTable([("GET", r"/items", self.list_items, False),
-                                  ("POST", r"/items", self.add_item, True)])
+        self.routes = RouteTable([("GET", r"/items", self.list_items, False), ("POST", r"/items", self.add_item, True)])
 
     async def authenticate(self, visit: Visit) -> None:
         visit.secret = bearer_token(visit.request) or visit.request.query_params.get("token", "")
@@ -67,9 +66,13 @@ class LavkaSandbox(SandboxFrontDoor):
 
 def call(sandbox: LavkaSandbox, method: str, path: str, token: str = TOKEN, **kwargs: Any) -> httpx.Response:
     """One request to the sandbox in-process."""
+
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://lavka",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sandbox.app),
+            base_url="http://lavka",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             return await client.request(method, "/api/v1" + path, **kwargs)
 
     return asyncio.run(go())
@@ -118,8 +121,14 @@ def test_rates_refuse_fail_time_out_and_drop_committed_writes_and_count_what_fir
     """The chaos test's faults as rates: 429s, 500s, timeouts (unprocessed, status 0 after the hang) and
     answers of committed writes dropped (processed, status 0); ``fired`` counts each kind."""
     sandbox = LavkaSandbox(per_minute=10_000)
-    sandbox.faults = FaultPlan(rate_limit_rate=0.1, server_error_rate=0.1, timeout_rate=0.1, timeout_seconds=0.01,
-                               drop_after_write_rate=0.3, seed=3)
+    sandbox.faults = FaultPlan(
+        rate_limit_rate=0.1,
+        server_error_rate=0.1,
+        timeout_rate=0.1,
+        timeout_seconds=0.01,
+        drop_after_write_rate=0.3,
+        seed=3,
+    )
     statuses: list[int] = []
     for n in range(200):
         try:

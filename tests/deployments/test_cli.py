@@ -107,14 +107,29 @@ def test_run_full_import_on_the_sandboxes(tmp_path: Path) -> None:
     from deployments.demo import DEMO_INTEGRATION, demo_world
 
     with demo_world(tmp_path / "demo", 30) as world:
-        result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
-                                     "--config", str(world.config_path), "--catalog-wait", "30"])
+        result = runner.invoke(
+            app,
+            [
+                "run",
+                "full-import",
+                "--integration",
+                DEMO_INTEGRATION,
+                "--config",
+                str(world.config_path),
+                "--catalog-wait",
+                "30",
+            ],
+        )
         # then a stock-sync cycle, as the README shows it: the full import sent everything already
-        synced = runner.invoke(app, ["run", "stock-sync", "--integration", DEMO_INTEGRATION,
-                                     "--config", str(world.config_path), "--full"])
+        synced = runner.invoke(
+            app, ["run", "stock-sync", "--integration", DEMO_INTEGRATION, "--config", str(world.config_path), "--full"]
+        )
     assert result.exit_code == 0, result.output
-    lines = {line.rsplit(":", 1)[0].strip(): line.rsplit(":", 1)[1].strip() for line in result.output.splitlines()
-             if ":" in line}
+    lines = {
+        line.rsplit(":", 1)[0].strip(): line.rsplit(":", 1)[1].strip()
+        for line in result.output.splitlines()
+        if ":" in line
+    }
     assert int(lines["inventories: offers sent"]) > 0 and int(lines["prices: offers sent"]) > 0
     assert synced.exit_code == 0, synced.output
     assert re.search(r"^\s*offers changed:\s+0\s*$", synced.output, re.M), synced.output
@@ -122,8 +137,9 @@ def test_run_full_import_on_the_sandboxes(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("prefect_backend")
-def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from connectors.http import ConnectorError
     from connectors.retailcrm.client import RetailCRMClient
     from deployments.demo import DEMO_INTEGRATION, demo_world
@@ -133,8 +149,19 @@ def test_a_run_whose_uploads_were_refused_exits_1_with_one_message(tmp_path: Pat
 
     monkeypatch.setattr(RetailCRMClient, "upload_inventories", refused)
     with demo_world(tmp_path / "demo", 30) as world:
-        result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
-                                     "--config", str(world.config_path), "--catalog-wait", "30"])
+        result = runner.invoke(
+            app,
+            [
+                "run",
+                "full-import",
+                "--integration",
+                DEMO_INTEGRATION,
+                "--config",
+                str(world.config_path),
+                "--catalog-wait",
+                "30",
+            ],
+        )
     assert result.exit_code == 1
     assert "inventories: 1 batch not accepted (1 refused for good" in result.output
 

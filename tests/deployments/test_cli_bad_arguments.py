@@ -47,13 +47,17 @@ CASES: dict[str, tuple[list[str], str]] = {
     "run full-import": (["--integration", "nope", "-c", "{config}"], "no integration 'nope'"),
     "run stock-sync": (["--integration", "nope", "-c", "{config}"], "no integration 'nope'"),
     "run order-upload": (["--integration", "main", "-c", "{config}"], "needs an orders edge"),
-    "run archive-backfill": (["--integration", "main", "--from", "2026-13-01", "--to", "2026-01-31", "-c",
-                              "{config}"], "2026-13-01 is not a date"),
+    "run archive-backfill": (
+        ["--integration", "main", "--from", "2026-13-01", "--to", "2026-01-31", "-c", "{config}"],
+        "2026-13-01 is not a date",
+    ),
     "run order-status-sync": (["--integration", "main", "-c", "{config}"], "needs a statuses edge"),
     "sandbox serve": (["--world", "bogus"], "unknown world 'bogus'"),
     "feed serve": (["-c", "{config}", "--port", "{busy}"], "pick another --port"),
-    "webhooks register": (["--integration", "main", "--public-url", "ftp://hub", "-c", "{config}"],
-                          "must be an absolute http(s) URL"),
+    "webhooks register": (
+        ["--integration", "main", "--public-url", "ftp://hub", "-c", "{config}"],
+        "must be an absolute http(s) URL",
+    ),
     "webhooks list": (["--integration", "main", "-c", "{config}"], "set options.stock.webhook_secret"),
     "webhooks serve": (["-c", "{config}", "--port", "{busy}"], "set options.stock.webhook_secret"),
 }
@@ -87,8 +91,9 @@ def busy_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize("command", sorted(CASES))
-def test_a_bad_argument_is_one_clear_line(command: str, tmp_path: Path, busy_port: int,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_argument_is_one_clear_line(
+    command: str, tmp_path: Path, busy_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BAD_ARGS_MS_TOKEN", "bad-args-ms-token")
     monkeypatch.setenv("BAD_ARGS_CRM_KEY", "bad-args-crm-key")
     monkeypatch.chdir(tmp_path)  # demo or sandbox files, were a case to get that far, stay here
@@ -97,8 +102,7 @@ def test_a_bad_argument_is_one_clear_line(command: str, tmp_path: Path, busy_por
     bad_db = tmp_path / "bad-db.yaml"
     bad_db.write_text(CONFIG.format(db="").replace("sqlite:///", BAD_DB), encoding="utf-8")
     args, needle = CASES[command]
-    filled = [a.format(config=config, missing=tmp_path / "missing.yaml", busy=busy_port, bad_db=bad_db)
-              for a in args]
+    filled = [a.format(config=config, missing=tmp_path / "missing.yaml", busy=busy_port, bad_db=bad_db) for a in args]
     result = runner.invoke(app, [*command.split(), *filled])
     output = result.output
     assert result.exit_code in (1, 2), output  # 1: ours; 2: the option parser's usage error

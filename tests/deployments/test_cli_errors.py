@@ -44,8 +44,9 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: igno
     monkeypatch.setenv("ERR_TEST_MS_TOKEN", "err-ms-token-value")
     monkeypatch.setenv("ERR_TEST_CRM_KEY", "err-crm-key-value")
 
-    def write(database_url: str | None = None, ms_url: str = "https://api.moysklad.ru/api/remap/1.2",
-              text: str | None = None) -> Path:
+    def write(
+        database_url: str | None = None, ms_url: str = "https://api.moysklad.ru/api/remap/1.2", text: str | None = None
+    ) -> Path:
         path = tmp_path / "skladbridge.yaml"
         url = database_url or f"sqlite:///{tmp_path / 'hub.db'}"
         crm_url = f"http://127.0.0.1:{free_port()}"  # nobody listens: no network, no DNS in tests
@@ -63,12 +64,17 @@ def assert_one_clear_failure(result: Result, *needles: str) -> None:
 
 
 def test_config_check_reports_every_problem_in_one_pass(write_config) -> None:  # type: ignore[no-untyped-def]
-    text = CONFIG.format(database_url="mysql://u@h/db", ms_url="https://x.example/api", crm_url="https://a.retailcrm.ru").replace(
-        'token: "${ERR_TEST_MS_TOKEN}"', 'tokn: "${ERR_TEST_MS_TOKEN}"').replace(
-        "stock: {from: ms, to: crm}", "stock: {from: crm, to: ms}\n  other:\n    systems:\n"
-        "      ms: {system: moysklad, token: '${ERR_TEST_MS_TOKEN}'}\n"
-        "      crm: {system: retailcrm, base_url: 'https://a.retailcrm.ru', api_key: '${ERR_TEST_UNSET}'}\n"
-        "    flows:\n      stock: {from: crm, to: crm}\n  third:\n    systems:\n      ms: {system: moysklad}")
+    text = (
+        CONFIG.format(database_url="mysql://u@h/db", ms_url="https://x.example/api", crm_url="https://a.retailcrm.ru")
+        .replace('token: "${ERR_TEST_MS_TOKEN}"', 'tokn: "${ERR_TEST_MS_TOKEN}"')
+        .replace(
+            "stock: {from: ms, to: crm}",
+            "stock: {from: crm, to: ms}\n  other:\n    systems:\n"
+            "      ms: {system: moysklad, token: '${ERR_TEST_MS_TOKEN}'}\n"
+            "      crm: {system: retailcrm, base_url: 'https://a.retailcrm.ru', api_key: '${ERR_TEST_UNSET}'}\n"
+            "    flows:\n      stock: {from: crm, to: crm}\n  third:\n    systems:\n      ms: {system: moysklad}",
+        )
+    )
     result = runner.invoke(app, ["config", "check", "--config", str(write_config(text=text))])
     assert_one_clear_failure(
         result,
@@ -108,10 +114,12 @@ def test_db_upgrade_on_an_unreachable_database_names_database_url(write_config) 
 
 def test_queue_commands_refuse_bad_arguments_in_one_line(write_config) -> None:  # type: ignore[no-untyped-def]
     config = str(write_config())
-    assert_one_clear_failure(runner.invoke(app, ["queue", "list", "-c", config, "--status", "bogus"]),
-                             "unknown status 'bogus'", "failed")
-    assert_one_clear_failure(runner.invoke(app, ["queue", "show", "999", "-c", config]),
-                             "no queue item 999", "queue list")
+    assert_one_clear_failure(
+        runner.invoke(app, ["queue", "list", "-c", config, "--status", "bogus"]), "unknown status 'bogus'", "failed"
+    )
+    assert_one_clear_failure(
+        runner.invoke(app, ["queue", "show", "999", "-c", config]), "no queue item 999", "queue list"
+    )
     assert_one_clear_failure(runner.invoke(app, ["queue", "retry", "-c", config]), "--dead")
     assert_one_clear_failure(runner.invoke(app, ["queue", "retry", "999", "-c", config]), "queue item 999")
 
@@ -151,8 +159,10 @@ def busy_port() -> Iterator[int]:
 
 
 def test_servers_on_a_busy_port(write_config, busy_port: int) -> None:  # type: ignore[no-untyped-def]
-    for args in (["sandbox", "serve", "retailcrm", "--port", str(busy_port)],
-                 ["feed", "serve", "-c", str(write_config()), "--port", str(busy_port)]):
+    for args in (
+        ["sandbox", "serve", "retailcrm", "--port", str(busy_port)],
+        ["feed", "serve", "-c", str(write_config()), "--port", str(busy_port)],
+    ):
         assert_one_clear_failure(runner.invoke(app, args), f"127.0.0.1:{busy_port}", "pick another --port")
     assert_one_clear_failure(runner.invoke(app, ["sandbox", "serve", "bitrix"]), "moysklad or retailcrm")
 
@@ -201,8 +211,11 @@ def test_run_healthcheck_with_wrong_password_closed_port_and_html(tmp_path: Path
     assert "Encountered exception during execution" not in result.output  # the engine's traceback is off
 
     closed = write_config(ms_url=f"http://127.0.0.1:{free_port()}/api/remap/1.2")
-    assert_one_clear_failure(runner.invoke(app, ["run", "healthcheck", "-c", str(closed)]),
-                             "main.ms (moysklad)", "fix the credentials or base_url")
+    assert_one_clear_failure(
+        runner.invoke(app, ["run", "healthcheck", "-c", str(closed)]),
+        "main.ms (moysklad)",
+        "fix the credentials or base_url",
+    )
 
     for page in (_HtmlPage, _TruncatedJson):
         server = ThreadingHTTPServer(("127.0.0.1", 0), page)
@@ -232,8 +245,19 @@ def test_run_full_import_refused_upload_and_wrong_password(tmp_path: Path, monke
 
     monkeypatch.setattr(RetailCRMClient, "upload_inventories", refused)
     with demo_world(tmp_path / "demo2", 10) as world:
-        result = runner.invoke(app, ["run", "full-import", "--integration", DEMO_INTEGRATION,
-                                     "--config", str(world.config_path), "--catalog-wait", "30"])
+        result = runner.invoke(
+            app,
+            [
+                "run",
+                "full-import",
+                "--integration",
+                DEMO_INTEGRATION,
+                "--config",
+                str(world.config_path),
+                "--catalog-wait",
+                "30",
+            ],
+        )
     assert_one_clear_failure(result, "1 batch not accepted", "queue list --status failed")
     assert "Encountered exception during execution" not in result.output
 
@@ -258,38 +282,53 @@ def test_a_postgres_role_that_does_not_exist_is_one_line_naming_database_url(wri
     config = str(write_config(url.render_as_string(hide_password=False)))
     for args in (["db", "upgrade", "-c", config], ["queue", "list", "-c", config]):
         result = runner.invoke(app, args)
-        assert_one_clear_failure(result, "hub store: cannot open the database",
-                                 'role "no_such_role_xyz" does not exist', "check database_url")
+        assert_one_clear_failure(
+            result,
+            "hub store: cannot open the database",
+            'role "no_such_role_xyz" does not exist',
+            "check database_url",
+        )
         assert len(result.output.strip().splitlines()) == 1, result.output
         assert DB_PASSWORD not in result.output
 
 
 @pytest.mark.usefixtures("prefect_backend")
 def test_a_missing_prefect_secret_block_is_one_line_saying_how_to_create_it(
-        write_config, busy_port: int, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_config, busy_port: int, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import secrets
 
     block = f"skladbridge-missing-{secrets.token_hex(4)}"  # in no Prefect database
-    text = CONFIG.format(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-                         ms_url="https://api.moysklad.ru/api/remap/1.2", crm_url=f"http://127.0.0.1:{free_port()}")
+    text = CONFIG.format(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        ms_url="https://api.moysklad.ru/api/remap/1.2",
+        crm_url=f"http://127.0.0.1:{free_port()}",
+    )
     config = write_config(text=f"{text}    options:\n      feed: {{path_secret: 'prefect-secret:{block}'}}\n")
     # feed serve resolves the feed's path secret at start, before it listens (and, were the secret
     # found, the busy port ends the command: the test cannot hang on a serving process)
     result = runner.invoke(app, ["feed", "serve", "-c", str(config), "--port", str(busy_port)])
-    assert_one_clear_failure(result, f"prefect-secret:{block}", f"no Prefect Secret block named {block!r}",
-                             "prefect block create secret", f"Secret(value=...).save({block!r})")
+    assert_one_clear_failure(
+        result,
+        f"prefect-secret:{block}",
+        f"no Prefect Secret block named {block!r}",
+        "prefect block create secret",
+        f"Secret(value=...).save({block!r})",
+    )
     assert "fix the config" not in result.output  # the file is right; the block is what is missing
     problem = [line for line in result.output.splitlines() if block in line]
     assert len(problem) == 1, result.output
 
 
-def test_a_shared_budget_redis_that_does_not_answer_is_one_line(
-        write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_shared_budget_redis_that_does_not_answer_is_one_line(write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ERR_TEST_HOOK", "err-hook-token-0123456789")
     monkeypatch.setenv("SKLADBRIDGE_REDIS_URL", f"redis://:redis-pass-not-to-print@127.0.0.1:{free_port()}/0")
     ms_url = f"http://127.0.0.1:{free_port()}/api/remap/1.2"
-    text = CONFIG.format(database_url=f"sqlite:///{write_config().parent / 'hub.db'}", ms_url=ms_url,
-                         crm_url=f"http://127.0.0.1:{free_port()}")
+    text = CONFIG.format(
+        database_url=f"sqlite:///{write_config().parent / 'hub.db'}",
+        ms_url=ms_url,
+        crm_url=f"http://127.0.0.1:{free_port()}",
+    )
     config = write_config(text=text + "    options:\n      stock: {webhook_secret: '${ERR_TEST_HOOK}'}\n")
     from connectors.http.budgets import forget_budgets
 
@@ -304,25 +343,32 @@ def test_a_shared_budget_redis_that_does_not_answer_is_one_line(
 
 
 def test_config_check_names_the_postgres_extra_when_the_driver_is_missing(
-        write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    write_config, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     import sys
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as on an install without the [postgres] extra
     config = str(write_config("postgresql://hub@127.0.0.1:5432/hub"))
     for args in (["config", "check", "-c", config], ["queue", "list", "-c", config]):
         result = runner.invoke(app, args)
-        assert_one_clear_failure(result, "database_url: the PostgreSQL driver psycopg is not installed",
-                                 "pip install 'skladbridge[postgres]'")
+        assert_one_clear_failure(
+            result,
+            "database_url: the PostgreSQL driver psycopg is not installed",
+            "pip install 'skladbridge[postgres]'",
+        )
         assert "ModuleNotFoundError" not in result.output
 
 
-def test_a_sqlite_path_in_a_missing_folder_is_refused_until_db_upgrade(
-        write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_sqlite_path_in_a_missing_folder_is_refused_until_db_upgrade(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     database = tmp_path / "typo" / "dir" / "x.db"
     config = str(write_config(f"sqlite:///{database}"))
     for args in (["queue", "list", "-c", config], ["journal", "-c", config]):
-        assert_one_clear_failure(runner.invoke(app, args), f"the folder {database.parent} of the SQLite database",
-                                 "fix database_url", "skladbridge db upgrade")
+        assert_one_clear_failure(
+            runner.invoke(app, args),
+            f"the folder {database.parent} of the SQLite database",
+            "fix database_url",
+            "skladbridge db upgrade",
+        )
     assert not database.parent.exists()  # no empty hub that looks healthy
     upgraded = runner.invoke(app, ["db", "upgrade", "-c", config])
     assert upgraded.exit_code == 0 and "sqlite store at revision" in upgraded.output, upgraded.output
@@ -338,14 +384,17 @@ def test_the_engine_failing_to_reach_prefect_says_what_to_do() -> None:
     assert "prefect server start" in line and "unset PREFECT_API_URL" in line
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "full-import"],  # a required option missing
-    ["queue", "list", "--bogus"],  # an unknown option
-    ["bogus"],  # an unknown command
-    ["--bogus", "config", "check"],  # an unknown global option
-    ["queue", "list", "--limit", "many"],  # a value of the wrong type
-    ["queue"],  # a group without its command
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "full-import"],  # a required option missing
+        ["queue", "list", "--bogus"],  # an unknown option
+        ["bogus"],  # an unknown command
+        ["--bogus", "config", "check"],  # an unknown global option
+        ["queue", "list", "--limit", "many"],  # a value of the wrong type
+        ["queue"],  # a group without its command
+    ],
+)
 def test_usage_errors_exit_1_like_every_other_error(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output

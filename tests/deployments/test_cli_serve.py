@@ -10,10 +10,15 @@ from deployments.schedule.exchanges import exchange
 from hub.periods import parse_period
 
 
-@pytest.mark.parametrize(("period", "timezone", "words"), [
-    ("3h", "UTC", "every 3h"), (10800, "UTC", "every 3h"), ("1h30m", "UTC", "every 1h30m"),
-    ("0 3 * * *", "Europe/Moscow", "cron 0 3 * * * Europe/Moscow"),
-])
+@pytest.mark.parametrize(
+    ("period", "timezone", "words"),
+    [
+        ("3h", "UTC", "every 3h"),
+        (10800, "UTC", "every 3h"),
+        ("1h30m", "UTC", "every 1h30m"),
+        ("0 3 * * *", "Europe/Moscow", "cron 0 3 * * * Europe/Moscow"),
+    ],
+)
 def test_serve_words_a_schedule_as_deploy_does(period: object, timezone: str, words: str) -> None:
     planned = Planned(exchange("stock-sync"), "demo", "demo", parse_period(period), timezone)
     served = [_schedule(s) for s in schedules(planned)]

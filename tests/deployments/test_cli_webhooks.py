@@ -39,8 +39,9 @@ def sandbox() -> Iterator[tuple[MoySkladSandbox, str]]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-           sandbox: tuple[MoySkladSandbox, str]) -> Callable[..., Path]:
+def config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: tuple[MoySkladSandbox, str]
+) -> Callable[..., Path]:
     monkeypatch.setenv("CLI_WH_MS_TOKEN", "cli-ms-token")
     monkeypatch.setenv("CLI_WH_CRM_KEY", "crm-key")
     monkeypatch.setenv("CLI_WH_TOKEN", TOKEN)
@@ -77,8 +78,9 @@ def test_list_masks_our_token_and_shows_other_receivers_by_origin(
 ) -> None:
     path = str(config())
     sandbox[0].token_kind = "user"  # a user's account: room for another app's receiver beside ours
-    sandbox[0].writer.create("webhook", {"url": "https://other.app/secret-path/abc", "entityType": "loss",
-                                         "action": "DELETE"})
+    sandbox[0].writer.create(
+        "webhook", {"url": "https://other.app/secret-path/abc", "entityType": "loss", "action": "DELETE"}
+    )
     before = runner.invoke(app, webhooks("list", "-c", path, "--integration", "shop"))
     runner.invoke(app, webhooks("register", "-c", path, "--integration", "shop", "--public-url", PUBLIC))
     after = runner.invoke(app, webhooks("list", "-c", path, "--integration", "shop"))
@@ -93,17 +95,22 @@ def test_a_full_account_says_which_kinds_had_no_room_after_doing_the_rest(
     config: Callable[..., Path], sandbox: tuple[MoySkladSandbox, str]
 ) -> None:
     sandbox[0].writer.create("webhook", {"url": "https://other.app/h", "entityType": "demand", "action": "CREATE"})
-    result = runner.invoke(app, webhooks("register", "-c", str(config()), "--integration", "shop",
-                                         "--public-url", PUBLIC))
+    result = runner.invoke(
+        app, webhooks("register", "-c", str(config()), "--integration", "shop", "--public-url", PUBLIC)
+    )
     assert_one_clear_failure(result, "no room for demand CREATE", "error 30007", "created stock report bystore")
     assert TOKEN not in result.output
 
 
-@pytest.mark.parametrize(("options", "args", "needles"), [
-    ("", ("--public-url", PUBLIC), ("takes no stock webhooks", "options.stock.webhook_secret")),
-    ('webhook_secret: "${CLI_WH_TOKEN}"', ("--public-url", "hub.example.com"), ("absolute http(s) URL",)),
-    ('webhook_secret: "${CLI_WH_UNSET}"', ("--public-url", PUBLIC), ("CLI_WH_UNSET",)),
-], ids=["no secret", "no scheme", "unset secret"])
+@pytest.mark.parametrize(
+    ("options", "args", "needles"),
+    [
+        ("", ("--public-url", PUBLIC), ("takes no stock webhooks", "options.stock.webhook_secret")),
+        ('webhook_secret: "${CLI_WH_TOKEN}"', ("--public-url", "hub.example.com"), ("absolute http(s) URL",)),
+        ('webhook_secret: "${CLI_WH_UNSET}"', ("--public-url", PUBLIC), ("CLI_WH_UNSET",)),
+    ],
+    ids=["no secret", "no scheme", "unset secret"],
+)
 def test_register_refuses_in_one_line(
     config: Callable[..., Path], options: str, args: tuple[str, ...], needles: tuple[str, ...]
 ) -> None:
@@ -112,8 +119,9 @@ def test_register_refuses_in_one_line(
 
 
 def test_register_names_an_unknown_integration(config: Callable[..., Path]) -> None:
-    result = runner.invoke(app, webhooks("register", "-c", str(config()), "--integration", "nope",
-                                         "--public-url", PUBLIC))
+    result = runner.invoke(
+        app, webhooks("register", "-c", str(config()), "--integration", "nope", "--public-url", PUBLIC)
+    )
     assert_one_clear_failure(result, "integrations.nope", "known: ['shop']")
 
 

@@ -85,8 +85,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     tmp = tmp_path_factory.mktemp("deploy")
-    with prefect_server(tmp / "prefect-home", tmp / "server.log") as api, \
-            served_world(tmp / "world", products=30) as world, temporary_settings({PREFECT_API_URL: api}):
+    with (
+        prefect_server(tmp / "prefect-home", tmp / "server.log") as api,
+        served_world(tmp / "world", products=30) as world,
+        temporary_settings({PREFECT_API_URL: api}),
+    ):
         yield Deployed(api, world, tmp)
 
 
@@ -119,8 +122,15 @@ def ours() -> dict[str, Any]:
         return {f"{client.read_flow(d.flow_id).name}/{d.name}": d for d in found}
 
 
-NAMES = {"full-import/demo", "catalog-feed/demo", "stock-sync/demo", "stock-reconcile/demo", "stock-sync/outlet",
-         "stock-reconcile/outlet", "healthcheck/healthcheck"}
+NAMES = {
+    "full-import/demo",
+    "catalog-feed/demo",
+    "stock-sync/demo",
+    "stock-reconcile/demo",
+    "stock-sync/outlet",
+    "stock-reconcile/outlet",
+    "healthcheck/healthcheck",
+}
 
 
 def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inactive(deployed: Deployed) -> None:
@@ -130,8 +140,12 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
     started = time.monotonic()
     output = deploy("--config", str(config))
     first = time.monotonic() - started
-    assert actions(output) == {"skladbridge": "created", **{n: "created" for n in NAMES},
-                               "stock-sync/outlet": "created, paused", "stock-reconcile/outlet": "created, paused"}
+    assert actions(output) == {
+        "skladbridge": "created",
+        **{n: "created" for n in NAMES},
+        "stock-sync/outlet": "created, paused",
+        "stock-reconcile/outlet": "created, paused",
+    }
     assert "8 created" in output and "SKLADBRIDGE_DEMO" not in output
 
     with get_client(sync_client=True) as client:
@@ -149,14 +163,23 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
             continue
         assert d.tags == ["skladbridge", kind, f"integration:{integration}"]
         assert d.parameters["integration"] == integration and d.parameters["config_path"] == str(config)
-        assert d.entrypoint == {"full-import": "flows.full_import.full_import",
-                                "catalog-feed": "flows.catalog_feed.catalog_feed",
-                                "stock-sync": "flows.stock_sync.stock_sync",
-                                "stock-reconcile": "flows.stock_reconcile.stock_reconcile"}[kind]
+        assert (
+            d.entrypoint
+            == {
+                "full-import": "flows.full_import.full_import",
+                "catalog-feed": "flows.catalog_feed.catalog_feed",
+                "stock-sync": "flows.stock_sync.stock_sync",
+                "stock-reconcile": "flows.stock_reconcile.stock_reconcile",
+            }[kind]
+        )
         assert d.paused is (integration == "outlet")
         assert all(s.active is (integration == "demo") for s in d.schedules)
-    assert found["stock-reconcile/demo"].parameters == {"integration": "demo", "config_path": str(config),
-                                                        "full": True, "trigger": "reconcile"}
+    assert found["stock-reconcile/demo"].parameters == {
+        "integration": "demo",
+        "config_path": str(config),
+        "full": True,
+        "trigger": "reconcile",
+    }
 
     def schedule(name: str) -> dict[str, Any]:
         (only,) = found[name].schedules
@@ -166,7 +189,10 @@ def test_deploy_registers_every_exchange_with_its_schedule_and_pauses_the_inacti
     assert schedule("catalog-feed/demo")["interval"] == 3 * 3600  # the seed's three-hourly feed
     assert schedule("stock-sync/demo")["interval"] == 300 and schedule("stock-sync/demo")["timezone"] == "Europe/Moscow"
     assert schedule("stock-reconcile/demo") | {"day_or": True} == {
-        "cron": "0 3 * * *", "timezone": "Europe/Moscow", "day_or": True}
+        "cron": "0 3 * * *",
+        "timezone": "Europe/Moscow",
+        "day_or": True,
+    }
     assert schedule("stock-sync/outlet")["interval"] == 600 and schedule("stock-reconcile/outlet")["interval"] == 86_400
 
     # idempotent: the same config again changes nothing, ids and all
@@ -187,8 +213,10 @@ def test_an_integration_set_active_resumes_and_one_that_left_is_removed(deployed
         assert not found[name].paused and [s.active for s in found[name].schedules] == [True]
 
     # a period set to manual loses its schedule (Prefect keeps schedules when told "none")
-    config.write_text(config.read_text(encoding="utf-8").replace('stock_reconcile: "0 3 * * *"',
-                                                                   "stock_reconcile: manual"), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('stock_reconcile: "0 3 * * *"', "stock_reconcile: manual"),
+        encoding="utf-8",
+    )
     assert actions(deploy("--config", str(config)))["stock-reconcile/demo"] == "updated"
     assert ours()["stock-reconcile/demo"].schedules == []
 
@@ -233,24 +261,39 @@ def test_a_worker_runs_the_deployments_and_a_run_fired_twice_sends_once(deployed
     # deployment's one slot (both our runs cancelled: CI saw it) or the stock run lock. Updating the
     # schedules also makes Prefect delete the runs it had scheduled, late ones included.
     config = deployed.config(outlet=None, stock_sync="manual")
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        'stock_reconcile: "0 3 * * *"', "stock_reconcile: manual, catalog_feed: manual"), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'stock_reconcile: "0 3 * * *"', "stock_reconcile: manual, catalog_feed: manual"
+        ),
+        encoding="utf-8",
+    )
     deploy("--config", str(config))
     unscheduled = ("stock-sync/demo", "stock-reconcile/demo", "catalog-feed/demo")
     assert [ours()[n].schedules for n in unscheduled] == [[], [], []]
     world = deployed.world
     elsewhere = deployed.workdir / "worker-cwd"  # not the clone: the entrypoints are importable module paths
     elsewhere.mkdir()
-    env = {**os.environ, **{k: world.env[k] for k in SECRETS},
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PREFECT_API_URL": deployed.api, "PREFECT_HOME": str(deployed.workdir / "worker-home"),
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        **{k: world.env[k] for k in SECRETS},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PREFECT_API_URL": deployed.api,
+        "PREFECT_HOME": str(deployed.workdir / "worker-home"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
     env.pop("SKLADBRIDGE_CONFIG", None)
     log = deployed.workdir / "worker.log"
     with log.open("wb") as out:
-        worker = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool",
-                                   "skladbridge"], cwd=elsewhere, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "skladbridge"],
+            cwd=elsewhere,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         with get_client(sync_client=True) as client:
             found = ours()
@@ -261,16 +304,21 @@ def test_a_worker_runs_the_deployments_and_a_run_fired_twice_sends_once(deployed
             assert run.name == "full-import/demo"
             print(f"full import through the worker: {time.monotonic() - started:.1f} s")
 
-            offer = next(pid for pid, p in world.moysklad.store.of_type("product").items()
-                         if not p.get("archived") and not p.get("variantsCount"))
+            offer = next(
+                pid
+                for pid, p in world.moysklad.store.of_type("product").items()
+                if not p.get("archived") and not p.get("variantsCount")
+            )
             change_stock(world.moysklad, offer, "Основной склад", +5)
             uploads_before = inventory_uploads(world)
             # the same scheduled run fired twice (prefect#18894): two runs of one deployment at once
             started = time.monotonic()
             twice = [client.create_flow_run_from_deployment(found["stock-sync/demo"].id) for _ in range(2)]
             runs = [wait_final(r.id, worker, log) for r in twice]
-            print(f"two stock syncs through the worker: {time.monotonic() - started:.1f} s, "
-                  f"{[r.state.type.value for r in runs]}")
+            print(
+                f"two stock syncs through the worker: {time.monotonic() - started:.1f} s, "
+                f"{[r.state.type.value for r in runs]}"
+            )
             completed = [r for r in runs if r.state.is_completed()]
             assert completed, [r.state for r in runs]
             # the other was cancelled by the deployment's limit (CANCEL_NEW), skipped by the run lock, or
@@ -278,12 +326,13 @@ def test_a_worker_runs_the_deployments_and_a_run_fired_twice_sends_once(deployed
             assert all(r.state.is_completed() or r.state.is_cancelled() for r in runs), [r.state for r in runs]
             assert inventory_uploads(world) - uploads_before == 1, "the change was sent more than once (or never)"
 
-            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in completed])))
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in completed]))
+            )
             summaries = [a for a in artifacts if a.key == "stock-sync-demo"]
             assert len(summaries) == len(completed) and all(a.type == "table" for a in summaries)
             sent = [row["count"] for a in summaries for row in table_rows(a.data) if row["what"] == "offers sent"]
-            assert sorted(sent) == [0, 1][2 - len(sent):], sent  # the changed offer, once
+            assert sorted(sent) == [0, 1][2 - len(sent) :], sent  # the changed offer, once
     finally:
         _stop(worker)
 
@@ -296,11 +345,29 @@ def test_the_generated_prefect_yaml_deploys_what_skladbridge_deploy_does(deploye
     registered = {n: signature(d) for n, d in ours().items()}
     written = deployed.workdir / "prefect.generated.yaml"
     deploy("--config", str(config), "--write-prefect-yaml", str(written))
-    env = {**os.environ, "PREFECT_API_URL": deployed.api, "PREFECT_HOME": str(deployed.workdir / "cli-home"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    done = subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all",
-                           "--prefect-file", str(written)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": deployed.api,
+        "PREFECT_HOME": str(deployed.workdir / "cli-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "prefect"),
+            "--no-prompt",
+            "deploy",
+            "--all",
+            "--prefect-file",
+            str(written),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     by_yaml = ours()
     assert set(by_yaml) == set(registered)
@@ -317,38 +384,71 @@ def test_the_generated_prefect_yaml_deploys_what_skladbridge_deploy_does(deploye
 def test_the_committed_prefect_yaml_is_the_generated_one() -> None:
     committed = (REPO / "prefect.yaml").read_text(encoding="utf-8")
     assert committed == prefect_yaml(plan_template()), (
-        "prefect.yaml differs from the registry: run `skladbridge deploy --write-prefect-yaml prefect.yaml --template`")
+        "prefect.yaml differs from the registry: run `skladbridge deploy --write-prefect-yaml prefect.yaml --template`"
+    )
     assert committed.startswith(HEADER) and f"prefect-version: {PREFECT_VERSION}" in committed
 
 
 def test_plan_deploys_only_what_an_integration_has_flows_for() -> None:
-    config = parse_config({"integrations": {
-        "a": {"systems": {}, "periods": {"full_import": "1d"}},
-        "b": {"active": False, "systems": {}}}}, source="/etc/sb.yaml")
+    config = parse_config(
+        {
+            "integrations": {
+                "a": {"systems": {}, "periods": {"full_import": "1d"}},
+                "b": {"active": False, "systems": {}},
+            }
+        },
+        source="/etc/sb.yaml",
+    )
     planned = {p.full_name: p for p in plan(config, "/etc/sb.yaml")}
     assert set(planned) == {"healthcheck/healthcheck"}  # no flows: nothing per integration to run
     assert planned["healthcheck/healthcheck"].parameters == {"config_path": "/etc/sb.yaml"}
     template = {p.full_name: p for p in plan_template()}
-    assert set(template) == {"full-import/full-import", "catalog-feed/catalog-feed",
-                             "stock-sync/stock-sync", "stock-reconcile/stock-reconcile",
-                             "order-upload/order-upload", "order-status-sync/order-status-sync",
-                             "archive-backfill/archive-backfill", "healthcheck/healthcheck"}
+    assert set(template) == {
+        "full-import/full-import",
+        "catalog-feed/catalog-feed",
+        "stock-sync/stock-sync",
+        "stock-reconcile/stock-reconcile",
+        "order-upload/order-upload",
+        "order-status-sync/order-status-sync",
+        "archive-backfill/archive-backfill",
+        "healthcheck/healthcheck",
+    }
     assert template["stock-sync/stock-sync"].parameters == {}  # integration: a required run parameter
     assert not any(p.period.scheduled for p in template.values())
 
 
 def test_every_exchange_of_a_full_integration_is_planned_with_the_seed_periods() -> None:
-    config = parse_config({"integrations": {"shop": {
-        "systems": {"ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},
-                    "crm": {"system": "retailcrm", "base_url": "http://127.0.0.1:9", "api_key": "${K}"}},
-        "flows": {"catalog": {"from": "ms", "to": "crm"}, "stock": {"from": "ms", "to": "crm"},
-                  "orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}}}}},
-        source="/etc/sb.yaml", require_secrets=False)
+    config = parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},
+                        "crm": {"system": "retailcrm", "base_url": "http://127.0.0.1:9", "api_key": "${K}"},
+                    },
+                    "flows": {
+                        "catalog": {"from": "ms", "to": "crm"},
+                        "stock": {"from": "ms", "to": "crm"},
+                        "orders": {"from": "crm", "to": "ms"},
+                        "statuses": {"from": "ms", "to": "crm"},
+                    },
+                }
+            }
+        },
+        source="/etc/sb.yaml",
+        require_secrets=False,
+    )
     planned = {p.full_name: p for p in plan(config, "/etc/sb.yaml")}
     assert {n: (p.period.seconds if p.period.scheduled else None) for n, p in planned.items()} == {
-        "full-import/shop": None, "catalog-feed/shop": 3 * 3600, "stock-sync/shop": 600,
-        "stock-reconcile/shop": 86_400, "order-upload/shop": 60, "order-status-sync/shop": 60,
-        "archive-backfill/shop": 1800, "healthcheck/healthcheck": None}
+        "full-import/shop": None,
+        "catalog-feed/shop": 3 * 3600,
+        "stock-sync/shop": 600,
+        "stock-reconcile/shop": 86_400,
+        "order-upload/shop": 60,
+        "order-status-sync/shop": 60,
+        "archive-backfill/shop": 1800,
+        "healthcheck/healthcheck": None,
+    }
     assert planned["order-upload/shop"].exchange.entrypoint == "flows/order_upload.py:order_upload"
     assert planned["order-upload/shop"].parameters == {"integration": "shop", "config_path": "/etc/sb.yaml"}
 
@@ -358,11 +458,22 @@ def test_build_deployments_gives_serve_runner_deployments(tmp_path: Path) -> Non
 
     from deployments.schedule.deploy import build_deployments
 
-    config = parse_config({"integrations": {"shop": {
-        "systems": {"ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},
-                    "crm": {"system": "retailcrm", "base_url": "http://127.0.0.1:9", "api_key": "${K}"}},
-        "flows": {"stock": {"from": "ms", "to": "crm"}}, "active": False}}},
-        source=tmp_path / "sb.yaml", require_secrets=False)
+    config = parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${T}", "token_kind": "app"},
+                        "crm": {"system": "retailcrm", "base_url": "http://127.0.0.1:9", "api_key": "${K}"},
+                    },
+                    "flows": {"stock": {"from": "ms", "to": "crm"}},
+                    "active": False,
+                }
+            }
+        },
+        source=tmp_path / "sb.yaml",
+        require_secrets=False,
+    )
     built = build_deployments(config)
     assert all(isinstance(d, RunnerDeployment) for d in built)
     by_name = {f"{d.flow_name}/{d.name}": d for d in built}
@@ -375,10 +486,13 @@ def test_build_deployments_gives_serve_runner_deployments(tmp_path: Path) -> Non
     assert build_deployments(config, worker_config="env")[0].parameters == {"integration": "shop"}
 
 
-@pytest.mark.parametrize(("api", "expected"), [
-    (None, "PREFECT_API_URL is not set"),
-    ("closed", "no Prefect server answers at http://127.0.0.1:"),
-])
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [
+        (None, "PREFECT_API_URL is not set"),
+        ("closed", "no Prefect server answers at http://127.0.0.1:"),
+    ],
+)
 def test_deploy_without_a_prefect_server_says_so_in_one_line(tmp_path: Path, api: str | None, expected: str) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

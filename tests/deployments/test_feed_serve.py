@@ -41,7 +41,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 
     def write(secret: str | None = "${FEED_TEST_SECRET}") -> Path:
         path = tmp_path / "skladbridge.yaml"
-        line = f", path_secret: \"{secret}\"" if secret else ""
+        line = f', path_secret: "{secret}"' if secret else ""
         path.write_text(CONFIG.format(tmp=tmp_path, secret=line), encoding="utf-8")
         return path
 
@@ -75,13 +75,22 @@ def test_a_short_secret_is_refused(config, monkeypatch: pytest.MonkeyPatch) -> N
 def test_the_served_feed_answers_only_at_its_secret_url(config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = config()
     (tmp_path / "feeds").mkdir()
-    write_icml(tmp_path / "feeds" / "shop.xml", shop_name="Shop", company="Co", categories=[],
-               offers=[IcmlOffer(id="o1", product_id="p1", name="Товар", product_name="Товар")])
+    write_icml(
+        tmp_path / "feeds" / "shop.xml",
+        shop_name="Shop",
+        company="Co",
+        categories=[],
+        offers=[IcmlOffer(id="o1", product_id="p1", name="Товар", product_name="Товар")],
+    )
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "deployments.cli", "feed", "serve", "-c", str(path),
-                               "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "feed", "serve", "-c", str(path), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -93,8 +102,10 @@ def test_the_served_feed_answers_only_at_its_secret_url(config, tmp_path: Path) 
                 assert server.poll() is None and time.monotonic() < deadline, "feed server did not start"
                 time.sleep(0.2)
         assert answer.status_code == 200 and b'<offer id="o1"' in answer.content
-        refusals = [httpx.get(f"{base}{url}", timeout=2) for url in
-                    ("/feeds/shop/wrong-secret-of-32-characters.xml", "/feeds/shop.xml", "/feeds/nope/x.xml", "/")]
+        refusals = [
+            httpx.get(f"{base}{url}", timeout=2)
+            for url in ("/feeds/shop/wrong-secret-of-32-characters.xml", "/feeds/shop.xml", "/feeds/nope/x.xml", "/")
+        ]
         assert {(r.status_code, r.text) for r in refusals} == {(404, "not found\n")}
     finally:
         server.terminate()
@@ -110,9 +121,13 @@ def test_a_secret_with_a_slash_is_refused_at_start_not_served_where_nothing_reac
     monkeypatch.setenv("FEED_TEST_SECRET", slashed)
     # a process: the old behaviour was to serve (until killed), not to return
     try:
-        done = subprocess.run([sys.executable, "-m", "deployments.cli", "feed", "serve", "-c", str(config()),
-                               "--port", str(free_port())], env=dict(os.environ), capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "feed", "serve", "-c", str(config()), "--port", str(free_port())],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("feed serve started serving a feed whose secret no request can match")
     output = done.stdout + done.stderr

@@ -36,8 +36,13 @@ def ask(app: Starlette, *requests: tuple[str, str, dict[str, str]]) -> list[http
 @pytest.fixture
 def feed(tmp_path: Path) -> Path:
     path = tmp_path / "main.xml"
-    write_icml(path, shop_name="s", company="c", categories=[],
-               offers=[IcmlOffer(id="o1", product_id="p1", name="Шарф", product_name="Шарф")])
+    write_icml(
+        path,
+        shop_name="s",
+        company="c",
+        categories=[],
+        offers=[IcmlOffer(id="o1", product_id="p1", name="Шарф", product_name="Шарф")],
+    )
     return path
 
 
@@ -45,10 +50,23 @@ def test_only_the_secret_url_serves_and_every_refusal_is_the_same_bare_404(feed:
     app = feed_app({"main": feed, "other": tmp_path / "other.xml"}, {"main": SECRET, "other": SECRET + "x"})
     url = feed_url("http://f", "main", SECRET)
     (ok,) = ask(app, ("GET", url, {}))
-    again, posted, *refusals = ask(app, ("GET", url, {"If-None-Match": ok.headers["etag"]}), ("POST", url, {}), *(
-        ("GET", path, {}) for path in (
-            "/feeds/main/wrong-secret-of-the-same-len.xml", "/feeds/main.xml", "/feeds/nope.xml",
-            f"/feeds/nope/{SECRET}.xml", f"/feeds/other/{SECRET}.xml", "/", "/feeds/")))
+    again, posted, *refusals = ask(
+        app,
+        ("GET", url, {"If-None-Match": ok.headers["etag"]}),
+        ("POST", url, {}),
+        *(
+            ("GET", path, {})
+            for path in (
+                "/feeds/main/wrong-secret-of-the-same-len.xml",
+                "/feeds/main.xml",
+                "/feeds/nope.xml",
+                f"/feeds/nope/{SECRET}.xml",
+                f"/feeds/other/{SECRET}.xml",
+                "/",
+                "/feeds/",
+            )
+        ),
+    )
     assert ok.status_code == 200 and ok.content == feed.read_bytes() and "xml" in ok.headers["content-type"]
     assert again.status_code == 304
     for answer in [*refusals, posted]:
@@ -89,26 +107,40 @@ def test_half_open_connections_are_closed_after_the_header_timeout(feed: Path) -
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
-def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(
-    feed: Path, tmp_path: Path, method: str
-) -> None:
+def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(feed: Path, tmp_path: Path, method: str) -> None:
     app = feed_app({"main": feed, "open": feed}, {"main": SECRET})
-    paths = [f"/feeds/main/{SECRET}.xml/", f"/feeds/main/{SECRET}.xml//", f"/feeds/main//{SECRET}.xml",
-             f"/feeds/main/{SECRET}/", "/feeds/main/", "/feeds/main", "/feeds/open.xml/", "/feeds/open/",
-             "/feeds/open", "/feeds/", "/feeds", "/feedsx", f"/feeds/main/{SECRET}.xml/x", "/hooks/"]
+    paths = [
+        f"/feeds/main/{SECRET}.xml/",
+        f"/feeds/main/{SECRET}.xml//",
+        f"/feeds/main//{SECRET}.xml",
+        f"/feeds/main/{SECRET}/",
+        "/feeds/main/",
+        "/feeds/main",
+        "/feeds/open.xml/",
+        "/feeds/open/",
+        "/feeds/open",
+        "/feeds/",
+        "/feeds",
+        "/feedsx",
+        f"/feeds/main/{SECRET}.xml/x",
+        "/hooks/",
+    ]
     answers = ask(app, *((method, path, {}) for path in paths))
     assert [(a.status_code, a.headers.get("location")) for a in answers] == [(404, None)] * len(paths)
     if method != "HEAD":
         assert {a.text for a in answers} == {"not found\n"}
     # the right URLs still serve
-    assert [a.status_code for a in ask(app, ("GET", f"/feeds/main/{SECRET}.xml", {}),
-                                       ("GET", "/feeds/open.xml", {}))] == [200, 200]
+    assert [
+        a.status_code for a in ask(app, ("GET", f"/feeds/main/{SECRET}.xml", {}), ("GET", "/feeds/open.xml", {}))
+    ] == [200, 200]
 
 
 @pytest.mark.parametrize("secret", [SECRET[:10] + "/" + SECRET[10:], SECRET + "?x", SECRET + "%2F", SECRET + " x"])
 def test_a_secret_that_cannot_be_one_path_segment_is_refused_before_serving(feed: Path, secret: str) -> None:
-    for refuse in (lambda: check_exposure("127.0.0.1", {"main": feed}, {"main": secret}),
-                   lambda: feed_app({"main": feed}, {"main": secret})):
+    for refuse in (
+        lambda: check_exposure("127.0.0.1", {"main": feed}, {"main": secret}),
+        lambda: feed_app({"main": feed}, {"main": secret}),
+    ):
         with pytest.raises(FeedExposureError, match=r"main \(options.feed.path_secret\) holds a character") as caught:
             refuse()
         assert secret not in str(caught.value) and len(str(caught.value).splitlines()) == 1

@@ -29,8 +29,18 @@ def test_prefect_accepts_it_as_a_base_job_template() -> None:
     declared = set(base["variables"]["properties"])
     assert used == declared, f"declared but never used: {declared - used}"
     # the keys Prefect's kubernetes worker reads from the job configuration
-    assert {"command", "env", "labels", "name", "namespace", "job_manifest", "cluster_config",
-            "job_watch_timeout_seconds", "pod_watch_timeout_seconds", "stream_output"} <= set(base["job_configuration"])
+    assert {
+        "command",
+        "env",
+        "labels",
+        "name",
+        "namespace",
+        "job_manifest",
+        "cluster_config",
+        "job_watch_timeout_seconds",
+        "pod_watch_timeout_seconds",
+        "stream_output",
+    } <= set(base["job_configuration"])
     WorkPoolCreate(name=POOL, type="kubernetes", base_job_template=base)
 
 

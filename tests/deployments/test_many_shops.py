@@ -36,8 +36,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PERIODS = ("order_upload", "order_status_sync", "stock_sync", "stock_reconcile", "archive_backfill", "catalog_feed")
 
 
-def _taker(client: Any, run_id: UUID, workers: dict[str, tuple[subprocess.Popen[bytes], Path]],
-           timeout: float = 120) -> str:
+def _taker(
+    client: Any, run_id: UUID, workers: dict[str, tuple[subprocess.Popen[bytes], Path]], timeout: float = 120
+) -> str:
     """The worker that took the run: Prefect labels a run with its worker's name once it holds it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,42 +78,73 @@ def databases() -> Iterator[tuple[str, str]]:
 
 
 def test_two_workers_on_a_postgres_prefect_and_a_postgres_hub_each_take_a_run(
-        databases: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    databases: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     prefect_db, hub_db = databases
     asyncpg_url = prefect_db.replace("postgresql://", "postgresql+asyncpg://", 1)
-    with prefect_server(tmp_path / "prefect-home", tmp_path / "server.log",
-                        {"PREFECT_SERVER_DATABASE_CONNECTION_URL": asyncpg_url}) as api, \
-            served_world(tmp_path / "world", products=30) as world, temporary_settings({PREFECT_API_URL: api}):
+    with (
+        prefect_server(
+            tmp_path / "prefect-home", tmp_path / "server.log", {"PREFECT_SERVER_DATABASE_CONNECTION_URL": asyncpg_url}
+        ) as api,
+        served_world(tmp_path / "world", products=30) as world,
+        temporary_settings({PREFECT_API_URL: api}),
+    ):
         # every exchange on demand: a schedule falling due would take a worker's one slot
         config_path = world.config_path
         assert config_path is not None
         config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
         config["integrations"]["demo"]["periods"] = dict.fromkeys(PERIODS, "manual")
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        env = {**os.environ, **world.env, "SKLADBRIDGE_DEMO_DATABASE_URL": hub_db,
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               "PREFECT_API_URL": api, "PREFECT_WORKER_QUERY_SECONDS": "1",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+        env = {
+            **os.environ,
+            **world.env,
+            "SKLADBRIDGE_DEMO_DATABASE_URL": hub_db,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PREFECT_API_URL": api,
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        }
         env.pop("SKLADBRIDGE_CONFIG", None)
         if os.environ.get("SKLADBRIDGE_TEST_REDIS_URL"):
             env["SKLADBRIDGE_REDIS_URL"] = os.environ["SKLADBRIDGE_TEST_REDIS_URL"]
-        deployed = subprocess.run([str(Path(sys.executable).parent / "skladbridge"), "deploy", "--config",
-                                   str(config_path)], env={**env, "PREFECT_HOME": str(tmp_path / "cli-home")},
-                                  capture_output=True, text=True, timeout=180)
+        deployed = subprocess.run(
+            [str(Path(sys.executable).parent / "skladbridge"), "deploy", "--config", str(config_path)],
+            env={**env, "PREFECT_HOME": str(tmp_path / "cli-home")},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         workers: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         try:
             for name in ("shop-worker-1", "shop-worker-2"):
                 log = tmp_path / f"{name}.log"
                 with log.open("wb") as out:
-                    workers[name] = (subprocess.Popen(
-                        [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "skladbridge",
-                         "--name", name, "--limit", "1"], cwd=tmp_path,
-                        env={**env, "PREFECT_HOME": str(tmp_path / f"{name}-home")}, stdout=out,
-                        stderr=subprocess.STDOUT, start_new_session=True), log)
+                    workers[name] = (
+                        subprocess.Popen(
+                            [
+                                str(Path(sys.executable).parent / "prefect"),
+                                "worker",
+                                "start",
+                                "--pool",
+                                "skladbridge",
+                                "--name",
+                                name,
+                                "--limit",
+                                "1",
+                            ],
+                            cwd=tmp_path,
+                            env={**env, "PREFECT_HOME": str(tmp_path / f"{name}-home")},
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        ),
+                        log,
+                    )
             found = ours()
             with get_client(sync_client=True) as client:
                 # the import is held in its CRM calls while the healthcheck is asked for, so the
@@ -128,7 +160,9 @@ def test_two_workers_on_a_postgres_prefect_and_a_postgres_hub_each_take_a_run(
                 runs = [wait_final(run.id, proc, log, timeout=240) for run in (importing, checking)]
             logs = {name: _tail(log, 200_000) for name, (_, log) in workers.items()}
             assert all(run.state is not None and run.state.is_completed() for run in runs), (
-                [run.state for run in runs], logs)
+                [run.state for run in runs],
+                logs,
+            )
             # one run each: a worker with --limit 1 takes no second run while it runs one
             print(f"runs taken by: {first}, {second}")
             assert sorted([first, second]) == ["shop-worker-1", "shop-worker-2"], (first, second, logs)

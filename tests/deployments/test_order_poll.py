@@ -31,7 +31,8 @@ def wait_for(check: Callable[[], bool], seconds: float = 15) -> bool:
 
 
 def test_the_poll_ignores_the_hubs_writes_but_not_orders_others_make_with_its_key(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     crm = RetailCRMSandbox(api_key=KEY)
     crm.seed_catalog(3)
     order_id = crm.seed_orders(1)[0]
@@ -39,11 +40,21 @@ def test_the_poll_ignores_the_hubs_writes_but_not_orders_others_make_with_its_ke
     monkeypatch.setenv("POLL_CRM_KEY", KEY)
     monkeypatch.setenv("POLL_MS_TOKEN", "unused")
     with LoopbackServer(crm.app) as server:
-        config = parse_config({"integrations": {"shop": {
-            "systems": {"ms": {"system": "moysklad", "token": "${POLL_MS_TOKEN}", "token_kind": "app"},
-                        "crm": {"system": "retailcrm", "base_url": server.url, "api_key": "${POLL_CRM_KEY}"}},
-            "flows": {"orders": {"from": "crm", "to": "ms"}},
-            "options": {"orders": {"poll_seconds": 0.1}}}}}, source=str(tmp_path / "sb.yaml"))
+        config = parse_config(
+            {
+                "integrations": {
+                    "shop": {
+                        "systems": {
+                            "ms": {"system": "moysklad", "token": "${POLL_MS_TOKEN}", "token_kind": "app"},
+                            "crm": {"system": "retailcrm", "base_url": server.url, "api_key": "${POLL_CRM_KEY}"},
+                        },
+                        "flows": {"orders": {"from": "crm", "to": "ms"}},
+                        "options": {"orders": {"poll_seconds": 0.1}},
+                    }
+                }
+            },
+            source=str(tmp_path / "sb.yaml"),
+        )
         store = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
         store.cursors.set("shop", "orders", str(crm.history[-1].id))
 
@@ -60,6 +71,7 @@ def test_the_poll_ignores_the_hubs_writes_but_not_orders_others_make_with_its_ke
         def cycle(name: str) -> dict[str, str]:
             cycles.append(name)
             return {}
+
         poller = OrderPoller(config, store, cycle).start()
         try:
             assert wait_for(lambda: poller.peeks["shop"] >= 3)

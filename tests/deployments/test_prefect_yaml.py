@@ -96,7 +96,8 @@ def test_demo_yaml_and_readme_name_every_variable_the_demo_config_needs() -> Non
 
 
 def test_config_check_on_the_demo_yaml_names_each_unset_variable_and_passes_when_set(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from deployments.cli import app
 
     runner = CliRunner()

@@ -83,13 +83,31 @@ def prefect_server(home: Path, log: Path, extra_env: dict[str, str] | None = Non
 
     ``extra_env``: more settings for the server, e.g. its database (SQLite in ``home`` by default)."""
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        **(extra_env or {}),
+    }
     env.pop("PREFECT_API_URL", None)
     with log.open("wb") as out:
-        server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host",
-                                   "127.0.0.1", "--port", str(port), "--no-ui"],
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-ui",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     api = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
@@ -115,8 +133,10 @@ def _tail(path: Path, chars: int = 6000) -> str:
 def test_readme_prefect_section_runs_as_written(tmp_path: Path) -> None:
     lines = readme_prefect_lines()
     started = time.monotonic()
-    with prefect_server(tmp_path / "prefect-home", tmp_path / "server.log") as api, \
-            served_world(tmp_path / "world", products=40) as world:
+    with (
+        prefect_server(tmp_path / "prefect-home", tmp_path / "server.log") as api,
+        served_world(tmp_path / "world", products=40) as world,
+    ):
         exported = dict(shlex.split(line)[1].split("=", 1) for line in world.exports)
         assert "SKLADBRIDGE_CONFIG" in exported and set(world.env) <= set(exported)
         env = {
@@ -136,19 +156,32 @@ def test_readme_prefect_section_runs_as_written(tmp_path: Path) -> None:
                 command = shlex.split(line.removesuffix("&"))
                 with log.open("wb") as out:
                     if line.endswith("&"):
-                        background.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
-                                                           stderr=subprocess.STDOUT, start_new_session=True))
+                        background.append(
+                            subprocess.Popen(
+                                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                            )
+                        )
                         continue
                     try:
-                        done = subprocess.run(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                              timeout=LINE_TIMEOUT, check=False)
+                        done = subprocess.run(
+                            command,
+                            cwd=REPO,
+                            env=env,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            timeout=LINE_TIMEOUT,
+                            check=False,
+                        )
                     except subprocess.TimeoutExpired:
                         done = None
                 if done is None or done.returncode != 0:
-                    workers = "\n".join(_tail(tmp_path / f"line{n}.log")
-                                        for n, other in enumerate(lines) if other.endswith("&"))
-                    pytest.fail(f"README line failed ({'timeout' if done is None else done.returncode}): {line}\n"
-                                f"{_tail(log)}\n--- background:\n{workers}")
+                    workers = "\n".join(
+                        _tail(tmp_path / f"line{n}.log") for n, other in enumerate(lines) if other.endswith("&")
+                    )
+                    pytest.fail(
+                        f"README line failed ({'timeout' if done is None else done.returncode}): {line}\n"
+                        f"{_tail(log)}\n--- background:\n{workers}"
+                    )
             # the run completed (`--watch` said so) and the CRM has what the import sent
             assert any(stores for stores in world.retailcrm.inventories.values()), "the CRM got no stock"
             assert world.retailcrm.offers, "the CRM got no catalog"

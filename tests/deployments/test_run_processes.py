@@ -51,7 +51,7 @@ class Proc:
 
     def cmdline(self) -> str:
         try:
-            return (Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            return Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return ""
 
@@ -97,11 +97,14 @@ def cli_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     config = tmp_path / "skladbridge.yaml"
     config.write_text(CONFIG.format(db=tmp_path / "hub.db"), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
-    env.update({
-        "RUN_TEST_MS_TOKEN": "ms-token", "RUN_TEST_CRM_KEY": "crm-key",
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),  # its own: shows whether a server ever started
-        "PYTHONPATH": str(REPO),
-    })
+    env.update(
+        {
+            "RUN_TEST_MS_TOKEN": "ms-token",
+            "RUN_TEST_CRM_KEY": "crm-key",
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),  # its own: shows whether a server ever started
+            "PYTHONPATH": str(REPO),
+        }
+    )
     return config, env
 
 
@@ -116,7 +119,11 @@ def spawned() -> Iterator[set[Proc]]:
 def start_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "deployments.cli", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -202,8 +209,9 @@ def test_the_guard_kills_its_module_when_the_parent_dies(
 ) -> None:
     """Both ways the guard works: the kernel's parent-death signal (Linux), the polling watcher (any OS)."""
     (tmp_path / "sleeper.py").write_text(SLEEPER, encoding="utf-8")  # found on the working directory
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(GUARD), *options], cwd=tmp_path,
-                              stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(GUARD), *options], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert parent.stdout is not None
         child_pid = int(parent.stdout.readline())

@@ -34,8 +34,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def test_a_client_listing_offers_finds_the_catalog_the_crm_loaded_from_the_feed(world: World) -> None:
     async def listed() -> list[dict[str, Any]]:
-        async with RetailCRMClient(world.env["SKLADBRIDGE_DEMO_CRM_URL"], api_key=world.env["SKLADBRIDGE_DEMO_CRM_KEY"],
-                                   site=DEMO_INTEGRATION) as client:
+        async with RetailCRMClient(
+            world.env["SKLADBRIDGE_DEMO_CRM_URL"], api_key=world.env["SKLADBRIDGE_DEMO_CRM_KEY"], site=DEMO_INTEGRATION
+        ) as client:
             return [offer async for page in client.iter_offers() for offer in page]
 
     offers = asyncio.run(listed())
@@ -70,8 +71,9 @@ def test_the_shops_site_has_its_own_key_to_create_orders_the_hub_then_reads(worl
 
     async def site_module() -> dict[str, Any]:
         async with RetailCRMClient(world.env["SKLADBRIDGE_DEMO_CRM_URL"], api_key=world.site_key) as client:
-            return await client.create_order({"status": "new", "items": [{"offer": {"xmlId": offer["xmlId"]}}]},
-                                             site=DEMO_INTEGRATION)
+            return await client.create_order(
+                {"status": "new", "items": [{"offer": {"xmlId": offer["xmlId"]}}]}, site=DEMO_INTEGRATION
+            )
 
     placed = asyncio.run(site_module())
     assert world.site_key and world.site_key != hub_key and world.retailcrm.orders[placed["id"]]["site"] == "demo"
@@ -123,9 +125,27 @@ def test_sandbox_serve_world_demo_from_the_command_line(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SKLADBRIDGE_")}
     workdir = tmp_path / "world"
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "deployments.cli", "sandbox", "serve", "--world", "demo", "--products", "50",
-         "--workdir", str(workdir)],
-        cwd=tmp_path, env=clean, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "deployments.cli",
+            "sandbox",
+            "serve",
+            "--world",
+            "demo",
+            "--products",
+            "50",
+            "--workdir",
+            str(workdir),
+        ],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
 
     def read() -> None:
@@ -143,8 +163,9 @@ def test_sandbox_serve_world_demo_from_the_command_line(tmp_path: Path) -> None:
             except queue.Empty:
                 pass
         text = "\n".join(printed)
-        exports = dict(line.strip().removeprefix("export ").split("=", 1) for line in printed
-                       if line.strip().startswith("export "))
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1) for line in printed if line.strip().startswith("export ")
+        )
         env = {name: shlex.split(value)[0] for name, value in exports.items()}
         assert demo_vars <= set(env), text
         assert f"MoySklad sandbox:  {env['SKLADBRIDGE_DEMO_MS_URL']}  (50 products" in text
@@ -158,14 +179,23 @@ def test_sandbox_serve_world_demo_from_the_command_line(tmp_path: Path) -> None:
         assert env["SKLADBRIDGE_DEMO_FEED_URL"].endswith(f"/feeds/demo/{env['SKLADBRIDGE_DEMO_FEED_SECRET']}.xml")
         assert httpx.get(env["SKLADBRIDGE_DEMO_FEED_URL"], timeout=10).status_code == 200
 
-        check = subprocess.run([sys.executable, "-m", "deployments.cli", "config", "check"], cwd=tmp_path,
-                               env={**clean, **env}, capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "config", "check"],
+            cwd=tmp_path,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         assert f"{env['SKLADBRIDGE_CONFIG']}: valid" in check.stdout
         assert env["SKLADBRIDGE_DEMO_CRM_KEY"] not in check.stdout
 
-        answer = httpx.get(f"{env['SKLADBRIDGE_DEMO_CRM_URL']}/api/v5/store/offers",
-                           params={"apiKey": env["SKLADBRIDGE_DEMO_CRM_KEY"], "limit": 100}, timeout=10).json()
+        answer = httpx.get(
+            f"{env['SKLADBRIDGE_DEMO_CRM_URL']}/api/v5/store/offers",
+            params={"apiKey": env["SKLADBRIDGE_DEMO_CRM_KEY"], "limit": 100},
+            timeout=10,
+        ).json()
         feed_ids = set(re.findall(r'<offer id="([^"]+)"', feed_path.read_text("utf-8")))
         assert 0 < loaded == answer["pagination"]["totalCount"] == len(answer["offers"]) == len(feed_ids)
         assert {offer["xmlId"] for offer in answer["offers"]} == feed_ids

@@ -45,8 +45,9 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
         config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
         demo = config["integrations"]["demo"]
         demo["flows"].update({"orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}})
-        demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
-                                 "order_stores": {"msk": "Основной склад"}})
+        demo["mappings"].update(
+            {"statuses": {"new": "Новый", "assembling": "Подтвержден"}, "order_stores": {"msk": "Основной склад"}}
+        )
         demo["options"]["orders"] = {"poll_seconds": 1}
         # statuses come back by the webhook only here: a scheduled sync would race it to the CRM; nor
         # may a scheduled feed refresh (a full import, on the hour every 3 hours) take the stock lock
@@ -57,8 +58,9 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
 
 
 async def set_state(order_id: str, state_id: str) -> None:
-    async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=MS_LOGIN,
-                              password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+    async with MoySkladClient(
+        os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=MS_LOGIN, password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]
+    ) as client:
         await client.update_order_state(order_id, state_id)
 
 
@@ -95,9 +97,26 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # its own server, started by serve itself
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "deployments.cli", "serve", "-c", str(world.config_path), "--port", str(port),
-         "--prefect-port", str(prefect_port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "deployments.cli",
+            "serve",
+            "-c",
+            str(world.config_path),
+            "--port",
+            str(port),
+            "--prefect-port",
+            str(prefect_port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out = Output(proc)
     try:
         text = out.until("serving; Ctrl-C or SIGTERM stops it", 180)
@@ -124,8 +143,19 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         assert feed.status_code == 200 and b"<yml_catalog" in feed.content
 
         # a MoySklad webhook to its port: the shipment reaches the CRM in seconds
-        registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(world.config_path),
-                                              "--integration", "demo", "--public-url", f"http://127.0.0.1:{port}"])
+        registered = CliRunner().invoke(
+            cli,
+            [
+                "webhooks",
+                "register",
+                "-c",
+                str(world.config_path),
+                "--integration",
+                "demo",
+                "--public-url",
+                f"http://127.0.0.1:{port}",
+            ],
+        )
         assert registered.exit_code == 0, registered.output
         offer = stocked_product(world)
         expected = expected_inventory(world)[offer]["msk"]
@@ -135,31 +165,57 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
 
         # an order placed in the CRM reaches MoySklad through the poll of this process, in seconds
         out.until("orders: the channel of demo", 1)
-        assert wait_for(lambda: any("order-upload/demo' - Finished in state Completed" in line
-                                    for line in [*out.seen, *list(out.lines.queue)]), 60)  # the cursor is set
+        assert wait_for(
+            lambda: any(
+                "order-upload/demo' - Finished in state Completed" in line
+                for line in [*out.seen, *list(out.lines.queue)]
+            ),
+            60,
+        )  # the cursor is set
         item = next(o for o in world.retailcrm.offers.values() if o.get("xmlId"))
-        placed = create_order(world.retailcrm.state, {"status": "new", "firstName": "Ада", "phone": "+79990001122",
-                                                      "items": [{"offer": {"id": item["id"]}, "quantity": 1}]},
-                              "demo", None)
+        placed = create_order(
+            world.retailcrm.state,
+            {
+                "status": "new",
+                "firstName": "Ада",
+                "phone": "+79990001122",
+                "items": [{"offer": {"id": item["id"]}, "quantity": 1}],
+            },
+            "demo",
+            None,
+        )
         started = time.monotonic()
-        assert wait_for(lambda: any(o.get("externalCode") == str(placed["id"])
-                                    for o in world.moysklad.store.of_type("customerorder").values()), 60)
+        assert wait_for(
+            lambda: any(
+                o.get("externalCode") == str(placed["id"])
+                for o in world.moysklad.store.of_type("customerorder").values()
+            ),
+            60,
+        )
         print(f"order poll: {time.monotonic() - started:.1f} s from the CRM to MoySklad")
 
         # a manager moves the order on in MoySklad (its API): its webhook brings the status back to the CRM
-        erp = next(o for o in world.moysklad.store.of_type("customerorder").values()
-                   if o.get("externalCode") == str(placed["id"]))
+        erp = next(
+            o
+            for o in world.moysklad.store.of_type("customerorder").values()
+            if o.get("externalCode") == str(placed["id"])
+        )
         confirmed = next(s for s in world.moysklad.store.states if s["name"] == "Подтвержден")
         started = time.monotonic()
         asyncio.run(set_state(erp["id"], confirmed["id"]))
-        assert wait_for(lambda: world.retailcrm.orders[placed["id"]]["status"] == "assembling", 30), \
+        assert wait_for(lambda: world.retailcrm.orders[placed["id"]]["status"] == "assembling", 30), (
             world.retailcrm.orders[placed["id"]]["status"]
+        )
         print(f"status webhook: {time.monotonic() - started:.1f} s from MoySklad to the CRM")
         store = open_hub_store(load_config(world.config_path))
         try:
-            assert wait_for(lambda: any(  # written once the CRM has the status
-                e.event == "order-status-sync.done" and (e.data or {}).get("trigger") == "webhook"
-                for e in store.journal.list(integration="demo", level="info", limit=200)), 30)
+            assert wait_for(
+                lambda: any(  # written once the CRM has the status
+                    e.event == "order-status-sync.done" and (e.data or {}).get("trigger") == "webhook"
+                    for e in store.journal.list(integration="demo", level="info", limit=200)
+                ),
+                30,
+            )
         finally:
             store.close()
 
@@ -174,19 +230,29 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
     out.join(5)
     assert "stopped" in [*out.seen, *list(out.lines.queue)]
     assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after SIGTERM"
-    assert _refused(f"http://127.0.0.1:{port}/feeds/demo.xml") and _refused(f"http://127.0.0.1:{prefect_port}/api/health")
+    assert _refused(f"http://127.0.0.1:{port}/feeds/demo.xml") and _refused(
+        f"http://127.0.0.1:{prefect_port}/api/health"
+    )
 
 
 def _manual_everywhere(world: DemoWorld) -> None:
     """No schedule fires in this test: only the webhook's cycle may hold the stock lock."""
     config = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
-    config["integrations"]["demo"]["periods"] = {name: "manual" for name in (
-        "order_upload", "order_status_sync", "stock_sync", "stock_reconcile", "archive_backfill", "catalog_feed")}
+    config["integrations"]["demo"]["periods"] = {
+        name: "manual"
+        for name in (
+            "order_upload",
+            "order_status_sync",
+            "stock_sync",
+            "stock_reconcile",
+            "archive_backfill",
+            "catalog_feed",
+        )
+    }
     world.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
 
-def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
-        world: DemoWorld, tmp_path: Path) -> None:
+def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(world: DemoWorld, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) while a stock batch is on its way to the CRM: serve ends at once and cleanly, the
     batch's queue item is left unfinished, never done nor dead, and the next cycle takes it back and
     carries the change, with nothing lost and nothing queued twice."""
@@ -195,15 +261,43 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "deployments.cli", "serve", "-c", str(world.config_path), "--port", str(port),
-         "--prefect-port", str(prefect_port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "deployments.cli",
+            "serve",
+            "-c",
+            str(world.config_path),
+            "--port",
+            str(port),
+            "--prefect-port",
+            str(prefect_port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out = Output(proc)
     store = open_hub_store(load_config(world.config_path))
     try:
         out.until("serving; Ctrl-C or SIGTERM stops it", 180)
-        registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(world.config_path),
-                                              "--integration", "demo", "--public-url", f"http://127.0.0.1:{port}"])
+        registered = CliRunner().invoke(
+            cli,
+            [
+                "webhooks",
+                "register",
+                "-c",
+                str(world.config_path),
+                "--integration",
+                "demo",
+                "--public-url",
+                f"http://127.0.0.1:{port}",
+            ],
+        )
         assert registered.exit_code == 0, registered.output
         offer = stocked_product(world)
         expected = expected_inventory(world)[offer]["msk"]
@@ -211,8 +305,9 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
         world.retailcrm.faults.slow_seconds = 20.0  # the batch is still on its way when Ctrl-C comes
         ship(world, offer, 2)
         sending = QueueStatus.IN_PROGRESS
-        assert wait_for(lambda: bool(store.queue.list(integration="demo", kind=INVENTORIES, status=sending)),
-                        60), store.queue.list(integration="demo", kind=INVENTORIES)
+        assert wait_for(lambda: bool(store.queue.list(integration="demo", kind=INVENTORIES, status=sending)), 60), (
+            store.queue.list(integration="demo", kind=INVENTORIES)
+        )
         time.sleep(1.0)  # the claimed batch's POST is at the CRM now
         below = _descendants(proc.pid)
         stopping = time.monotonic()
@@ -236,10 +331,12 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(
         with sqlite3.connect(tmp_path / "prefect-home" / "prefect.db") as prefect_db:
             runs = prefect_db.execute(
                 "SELECT flow_run.name, flow_run.state_type, flow_run_state.message FROM flow_run "
-                "JOIN flow_run_state ON flow_run_state.id = flow_run.state_id").fetchall()
+                "JOIN flow_run_state ON flow_run_state.id = flow_run.state_id"
+            ).fetchall()
         cut = [run for run in runs if run[0].startswith("stock-sync/demo")]
-        assert cut and all(state == "CRASHED" and "skladbridge serve stopped" in (message or "")
-                           for _, state, message in cut), runs
+        assert cut and all(
+            state == "CRASHED" and "skladbridge serve stopped" in (message or "") for _, state, message in cut
+        ), runs
         assert not [pid for pid in below if Path(f"/proc/{pid}").exists()], "left running after Ctrl-C"
         # unfinished, not lost: neither done (no answer came) nor counted as a failure
         left = [item for item in store.queue.list(integration="demo", kind=INVENTORIES) if item.id not in imported]
@@ -264,9 +361,26 @@ def _serve(world: DemoWorld, home: Path, port: int, prefect_port: int) -> tuple[
     env["PREFECT_HOME"] = str(home)
     env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"  # a run asked for from the UI starts within a second
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "deployments.cli", "serve", "-c", str(world.config_path), "--port", str(port),
-         "--prefect-port", str(prefect_port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "deployments.cli",
+            "serve",
+            "-c",
+            str(world.config_path),
+            "--port",
+            str(port),
+            "--prefect-port",
+            str(prefect_port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     return proc, Output(proc)
 
 
@@ -299,21 +413,29 @@ def _prefect_db(home: Path, query: str) -> list[tuple[object, ...]]:
 
 def _deployments(home: Path) -> dict[str, tuple[bool, bool, str]]:
     """full name -> (paused, on a work pool, last updated)."""
-    rows = _prefect_db(home, "SELECT flow.name, deployment.name, deployment.paused, deployment.work_queue_id, "
-                             "deployment.updated FROM deployment JOIN flow ON flow.id = deployment.flow_id")
-    return {f"{flow}/{name}": (bool(paused), queue is not None, str(updated))
-            for flow, name, paused, queue, updated in rows}
+    rows = _prefect_db(
+        home,
+        "SELECT flow.name, deployment.name, deployment.paused, deployment.work_queue_id, "
+        "deployment.updated FROM deployment JOIN flow ON flow.id = deployment.flow_id",
+    )
+    return {
+        f"{flow}/{name}": (bool(paused), queue is not None, str(updated)) for flow, name, paused, queue, updated in rows
+    }
 
 
 def _runs(home: Path, prefix: str) -> list[tuple[str, str]]:
     """(state, message) of the flow runs named ``prefix...``."""
-    rows = _prefect_db(home, "SELECT flow_run.name, flow_run.state_type, flow_run_state.message FROM flow_run "
-                             "JOIN flow_run_state ON flow_run_state.id = flow_run.state_id")
+    rows = _prefect_db(
+        home,
+        "SELECT flow_run.name, flow_run.state_type, flow_run_state.message FROM flow_run "
+        "JOIN flow_run_state ON flow_run_state.id = flow_run.state_id",
+    )
     return [(str(state), str(message or "")) for name, state, message in rows if str(name).startswith(prefix)]
 
 
 def test_serve_stops_in_time_restarts_at_once_and_leaves_deploys_deployments_alone(
-        world: DemoWorld, tmp_path: Path) -> None:
+    world: DemoWorld, tmp_path: Path
+) -> None:
     """The operator's day: serve stops within its 10 s with a deployment run in flight, starts again at
     once on the same ports (TIME-WAIT sockets left by the stop), `skladbridge deploy` puts the
     deployments on its work pool meanwhile, serve is then killed with kill -9 mid-cycle, and the next
@@ -335,12 +457,16 @@ def test_serve_stops_in_time_restarts_at_once_and_leaves_deploys_deployments_alo
         full = next(d for d in listed if d["name"] == "demo" and "full-import" in d["tags"])
         world.retailcrm.faults.slow_seconds = 30.0
         asked: list[httpx.Response] = []  # a busy SQLite server may answer 503 at first: ask again
-        assert wait_for(lambda: asked.append(httpx.post(f"{api}/deployments/{full['id']}/create_flow_run",
-                                                        json={}, timeout=30)) or asked[-1].status_code == 201,
-                        60), [(r.status_code, r.text[:300]) for r in asked]
+
+        def created() -> bool:
+            asked.append(httpx.post(f"{api}/deployments/{full['id']}/create_flow_run", json={}, timeout=30))
+            return asked[-1].status_code == 201
+
+        assert wait_for(created, 60), [(r.status_code, r.text[:300]) for r in asked]
         run = asked[-1].json()
-        assert wait_for(lambda: httpx.get(f"{api}/flow_runs/{run['id']}", timeout=30).json()["state_type"]
-                        == "RUNNING", 120), httpx.get(f"{api}/flow_runs/{run['id']}", timeout=30).json()
+        assert wait_for(
+            lambda: httpx.get(f"{api}/flow_runs/{run['id']}", timeout=30).json()["state_type"] == "RUNNING", 120
+        ), httpx.get(f"{api}/flow_runs/{run['id']}", timeout=30).json()
         time.sleep(2.0)  # well into its work
         kept = httpx.Client(timeout=30)  # a kept-alive connection: the stop closes it, leaving TIME-WAIT
         secret = os.environ["SKLADBRIDGE_DEMO_FEED_SECRET"]
@@ -363,23 +489,40 @@ def test_serve_stops_in_time_restarts_at_once_and_leaves_deploys_deployments_alo
         assert not any(paused for paused, _, _ in _deployments(home).values())  # served again
 
         # 3. `skladbridge deploy` puts the deployments on its work pool while serve runs
-        deployed = subprocess.run([sys.executable, "-m", "deployments.cli", "deploy", "-c", str(world.config_path)],
-                                  cwd=REPO, env={**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(home)},
-                                  capture_output=True, text=True, timeout=180)
+        deployed = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "deploy", "-c", str(world.config_path)],
+            cwd=REPO,
+            env={**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         pooled = _deployments(home)
         assert pooled and all(on_pool and not paused for paused, on_pool, _ in pooled.values()), pooled
 
         # 4. kill -9 while a webhook's stock cycle waits on the CRM: its run is left Running
-        registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(world.config_path),
-                                              "--integration", "demo", "--public-url", f"http://127.0.0.1:{port}"])
+        registered = CliRunner().invoke(
+            cli,
+            [
+                "webhooks",
+                "register",
+                "-c",
+                str(world.config_path),
+                "--integration",
+                "demo",
+                "--public-url",
+                f"http://127.0.0.1:{port}",
+            ],
+        )
         assert registered.exit_code == 0, registered.output
         store = open_hub_store(load_config(world.config_path))
         try:
             world.retailcrm.faults.slow_seconds = 30.0
             ship(world, stocked_product(world), 1)
-            assert wait_for(lambda: bool(store.queue.list(integration="demo", kind=INVENTORIES,
-                                                          status=QueueStatus.IN_PROGRESS)), 60)
+            assert wait_for(
+                lambda: bool(store.queue.list(integration="demo", kind=INVENTORIES, status=QueueStatus.IN_PROGRESS)), 60
+            )
         finally:
             store.close()
         time.sleep(1.0)
@@ -420,18 +563,34 @@ def test_serve_pauses_at_its_stop_only_the_deployments_still_its_own(tmp_path: P
     from hub.config import parse_config
 
     path = tmp_path / "skladbridge.yaml"
-    config = parse_config({"integrations": {"pausecheck": {
-        "systems": {"ms": {"system": "moysklad", "token": "${PAUSECHECK_MS_TOKEN}"},
-                    "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru",
-                            "api_key": "${PAUSECHECK_CRM_KEY}"}},
-        "flows": {"stock": {"from": "ms", "to": "crm"}}}}}, source=path, require_secrets=False)
+    config = parse_config(
+        {
+            "integrations": {
+                "pausecheck": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${PAUSECHECK_MS_TOKEN}"},
+                        "crm": {
+                            "system": "retailcrm",
+                            "base_url": "https://x.retailcrm.ru",
+                            "api_key": "${PAUSECHECK_CRM_KEY}",
+                        },
+                    },
+                    "flows": {"stock": {"from": "ms", "to": "crm"}},
+                }
+            }
+        },
+        source=path,
+        require_secrets=False,
+    )
 
     def served() -> Plan:
         return Plan(config, path, [d for d in build_deployments(config, path) if d.name == "pausecheck"], {})
 
     first = served()
     assert leave_pooled(first) == {} and sorted(d.full_name for d in first.deployments) == [
-        "stock-reconcile/pausecheck", "stock-sync/pausecheck"]
+        "stock-reconcile/pausecheck",
+        "stock-sync/pausecheck",
+    ]
     ids = {d.full_name: d.apply() for d in first.deployments}  # as serve's runner registers them
     with get_client(sync_client=True) as client:
         _ensure_pool(client, POOL)
@@ -449,7 +608,7 @@ def test_serve_pauses_at_its_stop_only_the_deployments_still_its_own(tmp_path: P
     assert [d.full_name for d in second.deployments] == ["stock-reconcile/pausecheck"]
 
 
-_STUBBORN = '''
+_STUBBORN = """
 import signal
 import time
 
@@ -460,11 +619,12 @@ from prefect import flow
 def stubborn() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # Prefect's runner cancels with SIGTERM, then waits 30 s
     time.sleep(600)
-'''
+"""
 
 
 def test_a_runner_run_still_running_at_the_stops_deadline_is_killed_and_marked_crashed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib
 
     from prefect.client.orchestration import get_client

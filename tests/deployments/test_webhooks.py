@@ -28,9 +28,12 @@ from hub.store import open_store
 TOKEN = "wh-token-of-the-shop-0123456789"
 MS_TOKEN = "ms-sandbox-token"
 BASE = "http://hub.test"
-STOCK_BODY = {"accountId": "a", "stockType": "stock", "reportType": "bystore",
-              "reportUrl": "https://api.moysklad.ru/api/remap/1.2/report/stock/bystore/current"
-                           "?changedSince=2026-11-22 10:00:00"}
+STOCK_BODY = {
+    "accountId": "a",
+    "stockType": "stock",
+    "reportType": "bystore",
+    "reportUrl": "https://api.moysklad.ru/api/remap/1.2/report/stock/bystore/current?changedSince=2026-11-22 10:00:00",
+}
 CONFIG = """
 database_url: sqlite:///{tmp}/hub.db
 integrations:
@@ -98,8 +101,7 @@ def post(app: Starlette, path: str, body: bytes | dict[str, Any], request_id: st
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
             params = {"requestId": request_id} if request_id else {}
             # MoySklad posts JSON and says so
-            return await client.post(path, content=content, params=params,
-                                     headers={"Content-Type": "application/json"})
+            return await client.post(path, content=content, params=params, headers={"Content-Type": "application/json"})
 
     return asyncio.run(go())
 
@@ -132,7 +134,7 @@ def test_strangers_get_one_bare_404_and_leave_no_trace(
 
 
 def test_a_notice_is_answered_before_its_cycle_runs_and_done_after_it(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     cycles = Cycles(block=True)
     app, receiver = receiving(cycles)
@@ -147,7 +149,7 @@ def test_a_notice_is_answered_before_its_cycle_runs_and_done_after_it(
 
 
 def test_100_duplicated_and_reordered_deliveries_are_kept_once_and_cost_at_most_two_cycles(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     cycles = Cycles(block=True)
     app, receiver = receiving(cycles)
@@ -156,9 +158,12 @@ def test_100_duplicated_and_reordered_deliveries_are_kept_once_and_cost_at_most_
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-            answers = await asyncio.gather(*(
-                client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": rid}, json=STOCK_BODY)
-                for rid in ids))
+            answers = await asyncio.gather(
+                *(
+                    client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": rid}, json=STOCK_BODY)
+                    for rid in ids
+                )
+            )
             return [a.status_code for a in answers]
 
     assert set(asyncio.run(burst())) == {204}
@@ -173,16 +178,24 @@ def test_100_duplicated_and_reordered_deliveries_are_kept_once_and_cost_at_most_
 async def in_pieces(body: bytes) -> AsyncIterator[bytes]:
     """A body sent chunked, with no Content-Length to refuse it by."""
     for start in range(0, len(body), 8192):
-        yield body[start:start + 8192]
+        yield body[start : start + 8192]
 
 
-@pytest.mark.parametrize(("body", "chunked", "status", "journaled"), [
-    (b"x" * 70_000, False, 413, "over 65536 bytes"),
-    (b"x" * 70_000, True, 413, "over 65536 bytes"),
-    (b"{broken", False, 400, "not JSON"),
-    (json.dumps({"events": [{"meta": {"type": "product"}, "action": "UPDATE"}]}).encode(), False, 400,
-     "does not move stock"),
-], ids=["oversize", "oversize chunked", "not json", "another entity"])
+@pytest.mark.parametrize(
+    ("body", "chunked", "status", "journaled"),
+    [
+        (b"x" * 70_000, False, 413, "over 65536 bytes"),
+        (b"x" * 70_000, True, 413, "over 65536 bytes"),
+        (b"{broken", False, 400, "not JSON"),
+        (
+            json.dumps({"events": [{"meta": {"type": "product"}, "action": "UPDATE"}]}).encode(),
+            False,
+            400,
+            "does not move stock",
+        ),
+    ],
+    ids=["oversize", "oversize chunked", "not json", "another entity"],
+)
 def test_an_oversize_or_malformed_notice_gets_a_4xx_and_a_journal_entry(
     receiving: Callable[..., tuple[Starlette, Receiver]], body: bytes, chunked: bool, status: int, journaled: str
 ) -> None:
@@ -190,9 +203,12 @@ def test_an_oversize_or_malformed_notice_gets_a_4xx_and_a_journal_entry(
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-            return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"},
-                                     content=in_pieces(body) if chunked else body,
-                                     headers={"Content-Type": "application/json"})
+            return await client.post(
+                f"/hooks/moysklad/shop/{TOKEN}",
+                params={"requestId": "r"},
+                content=in_pieces(body) if chunked else body,
+                headers={"Content-Type": "application/json"},
+            )
 
     answer = asyncio.run(go())
     assert answer.status_code == status
@@ -202,13 +218,15 @@ def test_an_oversize_or_malformed_notice_gets_a_4xx_and_a_journal_entry(
 
 
 def test_a_deeply_nested_body_gets_a_400_and_a_journal_entry_and_the_receiver_goes_on(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     app, receiver = receiving()
     nested = b"[" * 5 * 1024  # 5 KB: json's recursion gives up long before the size limit
     answer = post(app, f"/hooks/moysklad/shop/{TOKEN}", nested, request_id="deep")
-    assert (answer.status_code, answer.text) == (400, "a malformed moysklad notice was refused: "
-                                                      "the body is nested too deeply to be a notice\n")
+    assert (answer.status_code, answer.text) == (
+        400,
+        "a malformed moysklad notice was refused: the body is nested too deeply to be a notice\n",
+    )
     [entry] = receiver.store.journal.list(integration="shop")
     assert entry.level == "warning" and "nested too deeply" in entry.message
     assert receiver.store.notices.pending("shop") == []
@@ -216,11 +234,15 @@ def test_a_deeply_nested_body_gets_a_400_and_a_journal_entry_and_the_receiver_go
     assert post(app, f"/hooks/moysklad/shop/{TOKEN}", STOCK_BODY, request_id="next").status_code == 204
 
 
-@pytest.mark.parametrize(("headers", "body", "shown"), [
-    ({"Content-Type": "text/plain"}, json.dumps(STOCK_BODY).encode(), "'text/plain'"),
-    ({"Content-Type": "application/x-www-form-urlencoded"}, b"reportUrl=x", "'application/x-www-form-urlencoded'"),
-    ({}, json.dumps(STOCK_BODY).encode(), "none"),
-], ids=["text", "form", "no content type"])
+@pytest.mark.parametrize(
+    ("headers", "body", "shown"),
+    [
+        ({"Content-Type": "text/plain"}, json.dumps(STOCK_BODY).encode(), "'text/plain'"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"reportUrl=x", "'application/x-www-form-urlencoded'"),
+        ({}, json.dumps(STOCK_BODY).encode(), "none"),
+    ],
+    ids=["text", "form", "no content type"],
+)
 def test_a_body_that_is_not_json_by_its_content_type_gets_a_415_and_a_journal_entry(
     receiving: Callable[..., tuple[Starlette, Receiver]], headers: dict[str, str], body: bytes, shown: str
 ) -> None:
@@ -228,8 +250,9 @@ def test_a_body_that_is_not_json_by_its_content_type_gets_a_415_and_a_journal_en
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-            return await client.post(f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"}, content=body,
-                                     headers=headers)
+            return await client.post(
+                f"/hooks/moysklad/shop/{TOKEN}", params={"requestId": "r"}, content=body, headers=headers
+            )
 
     answer = asyncio.run(go())
     assert answer.status_code == 415
@@ -247,18 +270,30 @@ def test_near_miss_paths_get_the_same_bare_404_and_never_a_redirect(
     receiving: Callable[..., tuple[Starlette, Receiver]], method: str
 ) -> None:
     app, receiver = receiving()
-    paths = [f"/hooks/moysklad/shop/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}//", f"/hooks/moysklad/shop//{TOKEN}",
-             "/hooks/moysklad/shop/", "/hooks/moysklad/shop", "/hooks/moysklad/", "/hooks/", "/hooks", "/hooksx",
-             f"/hooks/moysklad/nobody/{TOKEN}/", f"/hooks/moysklad/shop/{TOKEN}x/", "/", "/feeds/"]
+    paths = [
+        f"/hooks/moysklad/shop/{TOKEN}/",
+        f"/hooks/moysklad/shop/{TOKEN}//",
+        f"/hooks/moysklad/shop//{TOKEN}",
+        "/hooks/moysklad/shop/",
+        "/hooks/moysklad/shop",
+        "/hooks/moysklad/",
+        "/hooks/",
+        "/hooks",
+        "/hooksx",
+        f"/hooks/moysklad/nobody/{TOKEN}/",
+        f"/hooks/moysklad/shop/{TOKEN}x/",
+        "/",
+        "/feeds/",
+    ]
 
     async def go() -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-            return [await client.request(method, path, params={"requestId": "r"}, json=STOCK_BODY)
-                    for path in paths]
+            return [await client.request(method, path, params={"requestId": "r"}, json=STOCK_BODY) for path in paths]
 
     answers = asyncio.run(go())
-    assert [(a.status_code, a.text, a.headers.get("location")) for a in answers] == \
-        [(404, "not found\n", None)] * len(paths)
+    assert [(a.status_code, a.text, a.headers.get("location")) for a in answers] == [(404, "not found\n", None)] * len(
+        paths
+    )
     assert receiver.store.journal.list() == [] and receiver.store.notices.integrations_pending() == []
 
 
@@ -295,7 +330,7 @@ def test_a_receiver_started_again_carries_what_the_last_one_left_pending(
 
 
 def test_a_failed_cycle_is_asked_for_again_after_a_backoff(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     outcomes = iter([RuntimeError("retailCRM did not answer"), None])
 
@@ -315,9 +350,7 @@ def test_a_failed_cycle_is_asked_for_again_after_a_backoff(
     assert receiver.store.notices.integrations_pending() == []
 
 
-def test_a_short_or_misplaced_token_is_refused_in_one_line(
-    config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_short_or_misplaced_token_is_refused_in_one_line(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WH_TEST_TOKEN", "short")
     with pytest.raises(WebhookSetupError, match="at least 16 characters"):
         webhook_app(config, Cycles())
@@ -336,7 +369,7 @@ def test_urls_shown_never_carry_the_token() -> None:
 
 
 def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     cycles = Cycles()
     app, receiver = receiving(cycles)
@@ -359,16 +392,25 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
     product = next(iter(sandbox.store.of_type("product")))
 
     async def go() -> list[str]:
-        ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
-                            transport=httpx.ASGITransport(app=sandbox.app))
+        ms = MoySkladClient(
+            "http://ms.test" + API_PREFIX,
+            token=MS_TOKEN,
+            token_kind="app",
+            transport=httpx.ASGITransport(app=sandbox.app),
+        )
         async with ms:
             done = await MoySkladStockEvents(ms).subscribe(url, ours=hook_url(BASE, "moysklad", "shop", ""))
             agent = (await ms.create_counterparty({"name": "Покупатель"}))["id"]
-            await ms.create_demand({"organization": ms.ref(f"entity/organization/{org}", "organization"),
-                                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
-                                    "store": ms.ref(f"entity/store/{store_id}", "store"),
-                                    "positions": [{"quantity": 2, "price": 100.0,
-                                                   "assortment": ms.ref(f"entity/product/{product}", "product")}]})
+            await ms.create_demand(
+                {
+                    "organization": ms.ref(f"entity/organization/{org}", "organization"),
+                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+                    "store": ms.ref(f"entity/store/{store_id}", "store"),
+                    "positions": [
+                        {"quantity": 2, "price": 100.0, "assortment": ms.ref(f"entity/product/{product}", "product")}
+                    ],
+                }
+            )
             await sandbox.webhooks.drain()
             sandbox.webhooks.send_stock_notifications()
             await sandbox.webhooks.drain()
@@ -386,12 +428,15 @@ def test_the_sandbox_delivers_webhooks_and_stock_notices_through_the_receiver(
 
 
 def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_they_moved(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="app")
     seed_catalog(sandbox, 10, seed=3)
-    row = next(r for r in sandbox.ledger.report(by_store=True, stock_type="stock", include_zero=False)
-               if float(r["stock"]) >= 1 and r.get("storeId"))
+    row = next(
+        r
+        for r in sandbox.ledger.report(by_store=True, stock_type="stock", include_zero=False)
+        if float(r["stock"]) >= 1 and r.get("storeId")
+    )
     product, store_id, before = str(row["assortmentId"]), str(row["storeId"]), float(row["stock"])
     org = next(iter(sandbox.store.of_type("organization")))
     cursor = sandbox.store.now() - timedelta(seconds=2)  # the stock cycle's own cursor: its last read
@@ -400,8 +445,12 @@ def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_the
     def reading_cycle(integration: str, noticed_at: datetime | None) -> object:
         # what a stock cycle does first: read the stock changed since its cursor, from the source
         async def read() -> float:
-            ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
-                                transport=httpx.ASGITransport(app=sandbox.app))
+            ms = MoySkladClient(
+                "http://ms.test" + API_PREFIX,
+                token=MS_TOKEN,
+                token_kind="app",
+                transport=httpx.ASGITransport(app=sandbox.app),
+            )
             async with ms:
                 frame = await MoySkladSide(ms).current_stock("stock", cursor)
             mine = frame[(frame["offer_id"] == product) & (frame["store_id"] == store_id)]
@@ -414,19 +463,27 @@ def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_the
     sandbox.webhooks.transport = httpx.ASGITransport(app=app)
 
     async def go() -> None:
-        ms = MoySkladClient("http://ms.test" + API_PREFIX, token=MS_TOKEN, token_kind="app",
-                            transport=httpx.ASGITransport(app=sandbox.app))
+        ms = MoySkladClient(
+            "http://ms.test" + API_PREFIX,
+            token=MS_TOKEN,
+            token_kind="app",
+            transport=httpx.ASGITransport(app=sandbox.app),
+        )
         async with ms:
-            await MoySkladStockEvents(ms).subscribe(hook_url(BASE, "moysklad", "shop", TOKEN),
-                                                    ours=hook_url(BASE, "moysklad", "shop", ""))
+            await MoySkladStockEvents(ms).subscribe(
+                hook_url(BASE, "moysklad", "shop", TOKEN), ours=hook_url(BASE, "moysklad", "shop", "")
+            )
             agent = (await ms.create_counterparty({"name": "Покупатель"}))["id"]
-            refs = {"organization": ms.ref(f"entity/organization/{org}", "organization"),
-                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
-                    "store": ms.ref(f"entity/store/{store_id}", "store")}
+            refs = {
+                "organization": ms.ref(f"entity/organization/{org}", "organization"),
+                "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+                "store": ms.ref(f"entity/store/{store_id}", "store"),
+            }
 
             def lines(quantity: float) -> list[dict[str, Any]]:
-                return [{"quantity": quantity, "price": 100.0,
-                         "assortment": ms.ref(f"entity/product/{product}", "product")}]
+                return [
+                    {"quantity": quantity, "price": 100.0, "assortment": ms.ref(f"entity/product/{product}", "product")}
+                ]
 
             await ms.create_salesreturn({**refs, "positions": lines(3)})  # the customer brings 3 back
             await sandbox.webhooks.drain()
@@ -444,7 +501,7 @@ def test_returns_reach_the_receiver_and_the_cycle_they_start_reads_the_stock_the
 
 
 def test_every_subscribed_document_change_is_emitted_and_taken(
-    receiving: Callable[..., tuple[Starlette, Receiver]]
+    receiving: Callable[..., tuple[Starlette, Receiver]],
 ) -> None:
     app, receiver = receiving()
     sandbox = MoySkladSandbox(token=MS_TOKEN, token_kind="user")
@@ -457,8 +514,12 @@ def test_every_subscribed_document_change_is_emitted_and_taken(
     product = next(iter(sandbox.store.of_type("product")))
 
     async def go() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://ms.test" +
-                                     API_PREFIX, headers={"Authorization": f"Bearer {MS_TOKEN}"}) as ms:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sandbox.app),
+            base_url="http://ms.test" + API_PREFIX,
+            headers={"Authorization": f"Bearer {MS_TOKEN}"},
+        ) as ms:
+
             def ref(kind: str, id_: str) -> dict[str, Any]:
                 return {"meta": {"href": f"http://ms.test{API_PREFIX}/entity/{kind}/{id_}", "type": kind}}
 
@@ -470,10 +531,14 @@ def test_every_subscribed_document_change_is_emitted_and_taken(
                     await asyncio.sleep(int(answer.headers.get("X-Lognex-Retry-After", "200")) / 1000)
 
             agent = (await call("POST", "/entity/counterparty", json={"name": "Контрагент"})).json()["id"]
-            body = {"organization": ref("organization", org), "agent": ref("counterparty", agent),
-                    "store": ref("store", store), "sourceStore": ref("store", store),
-                    "targetStore": ref("store", store),
-                    "positions": [{"quantity": 1, "price": 10.0, "assortment": ref("product", product)}]}
+            body = {
+                "organization": ref("organization", org),
+                "agent": ref("counterparty", agent),
+                "store": ref("store", store),
+                "sourceStore": ref("store", store),
+                "targetStore": ref("store", store),
+                "positions": [{"quantity": 1, "price": 10.0, "assortment": ref("product", product)}],
+            }
             for entity in sorted({entity for entity, _ in ENTITY_EVENTS}):
                 made = await call("POST", f"/entity/{entity}", json=body)
                 assert made.status_code == 200, (entity, made.text)
@@ -486,8 +551,9 @@ def test_every_subscribed_document_change_is_emitted_and_taken(
     asyncio.run(go())
     assert receiver.trigger.wait_idle(10)
     assert {d.status for d in sandbox.webhooks.deliveries} == {204} and not sandbox.webhooks.dropped
-    emitted = {(d.body["events"][0]["meta"]["type"], d.body["events"][0]["action"])
-               for d in sandbox.webhooks.deliveries}
+    emitted = {
+        (d.body["events"][0]["meta"]["type"], d.body["events"][0]["action"]) for d in sandbox.webhooks.deliveries
+    }
     assert emitted == set(ENTITY_EVENTS)
     with receiver.store.engine.connect() as conn:
         kinds = {row[0] for row in conn.exec_driver_sql("SELECT kind FROM stock_notices").all()}
@@ -496,17 +562,26 @@ def test_every_subscribed_document_change_is_emitted_and_taken(
 
 def order_body(entity: str = "customerorder", action: str = "UPDATE") -> dict[str, Any]:
     href = f"https://api.moysklad.ru/api/remap/1.2/entity/{entity}/5427bc76-b95f-11eb-0a80-04bb000cd583"
-    return {"auditContext": {"meta": {"type": "audit", "href": "https://api.moysklad.ru/api/remap/1.2/audit/x"},
-                             "uid": "admin@shop", "moment": "2026-11-22 10:00:00"},
-            "events": [{"meta": {"type": entity, "href": href}, "action": action, "accountId": "a",
-                        "updatedFields": ["state"]}]}
+    return {
+        "auditContext": {
+            "meta": {"type": "audit", "href": "https://api.moysklad.ru/api/remap/1.2/audit/x"},
+            "uid": "admin@shop",
+            "moment": "2026-11-22 10:00:00",
+        },
+        "events": [
+            {"meta": {"type": entity, "href": href}, "action": action, "accountId": "a", "updatedFields": ["state"]}
+        ],
+    }
 
 
 def test_a_changed_order_also_starts_a_status_sync_where_states_go_back(
-        config: Path, receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:
+    config: Path, receiving: Callable[..., tuple[Starlette, Receiver]]
+) -> None:
     text = config.read_text(encoding="utf-8").replace(
         "      stock: {from: ms, to: crm}\n    options:",
-        "      stock: {from: ms, to: crm}\n      statuses: {from: ms, to: crm}\n    options:", 1)
+        "      stock: {from: ms, to: crm}\n      statuses: {from: ms, to: crm}\n    options:",
+        1,
+    )
     config.write_text(text, encoding="utf-8")
     statuses: list[str] = []
     app, receiver = receiving(run_status_cycle=lambda name: statuses.append(name))
@@ -519,7 +594,8 @@ def test_a_changed_order_also_starts_a_status_sync_where_states_go_back(
 
 
 def test_without_states_going_back_an_order_notice_starts_no_status_sync(
-        receiving: Callable[..., tuple[Starlette, Receiver]]) -> None:
+    receiving: Callable[..., tuple[Starlette, Receiver]],
+) -> None:
     statuses: list[str] = []
     app, receiver = receiving(run_status_cycle=lambda name: statuses.append(name))
     assert post(app, f"/hooks/moysklad/shop/{TOKEN}", order_body(), "req-o").status_code == 204

@@ -38,8 +38,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
         demo = config["integrations"]["demo"]
         demo["flows"]["orders"] = {"from": "crm", "to": "ms"}
-        demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
-                                 "order_stores": {"msk": "Основной склад"}})
+        demo["mappings"].update(
+            {"statuses": {"new": "Новый", "assembling": "Подтвержден"}, "order_stores": {"msk": "Основной склад"}}
+        )
         demo["options"]["orders"] = {"upload_statuses": ["new"]}  # the backfill takes `assembling` too
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)
@@ -53,8 +54,14 @@ def backfill(world: DemoWorld, *, scheduled: bool = False) -> dict[str, Any]:
 
     if scheduled:
         return archive_backfill("demo", config_path=str(world.config_path))
-    return archive_backfill("demo", config_path=str(world.config_path), date_from=date(2024, 3, 1),
-                            date_to=date(2024, 3, 31), statuses=["new", "assembling"], trigger="test")
+    return archive_backfill(
+        "demo",
+        config_path=str(world.config_path),
+        date_from=date(2024, 3, 1),
+        date_to=date(2024, 3, 31),
+        statuses=["new", "assembling"],
+        trigger="test",
+    )
 
 
 def cursor(world: DemoWorld) -> str | None:
@@ -69,33 +76,72 @@ def cursor(world: DemoWorld) -> str | None:
 
 
 def test_past_orders_reach_the_erp_once_linked_where_it_has_them_and_resume_after_a_break(
-        world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(order_exchange, "PAGE_LIMIT", 20)
     a, b = crm_offers(world, 2)
-    first = place(world, {"status": "new", "firstName": "Ада", "phone": "+7 999 100-00-01",
-                          "createdAt": "2024-03-01 12:00:00", "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})
+    first = place(
+        world,
+        {
+            "status": "new",
+            "firstName": "Ада",
+            "phone": "+7 999 100-00-01",
+            "createdAt": "2024-03-01 12:00:00",
+            "items": [{"offer": {"id": a["id"]}, "quantity": 1}],
+        },
+    )
     customer = {"id": first["customer"]["id"]}
-    march = [first] + [place(world, {
-        "status": ("new", "assembling")[n % 2], "customer": customer, "shipmentStore": "msk",
-        "createdAt": f"2024-03-{2 + n % 28:02d} 10:{n % 60:02d}:00",
-        "items": [{"offer": {"id": (a, b)[n % 2]["id"]}, "quantity": 1 + n % 3}]}) for n in range(44)]
-    outside = [place(world, {"status": "new", "customer": customer, "createdAt": when,
-                             "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})
-               for when in ("2024-02-29 12:00:00", "2024-04-01 12:00:00")]
-    other = place(world, {"status": "cancel-other", "customer": customer, "createdAt": "2024-03-15 12:00:00",
-                          "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})  # a status not asked for
+    march = [first] + [
+        place(
+            world,
+            {
+                "status": ("new", "assembling")[n % 2],
+                "customer": customer,
+                "shipmentStore": "msk",
+                "createdAt": f"2024-03-{2 + n % 28:02d} 10:{n % 60:02d}:00",
+                "items": [{"offer": {"id": (a, b)[n % 2]["id"]}, "quantity": 1 + n % 3}],
+            },
+        )
+        for n in range(44)
+    ]
+    outside = [
+        place(
+            world,
+            {
+                "status": "new",
+                "customer": customer,
+                "createdAt": when,
+                "items": [{"offer": {"id": a["id"]}, "quantity": 1}],
+            },
+        )
+        for when in ("2024-02-29 12:00:00", "2024-04-01 12:00:00")
+    ]
+    other = place(
+        world,
+        {
+            "status": "cancel-other",
+            "customer": customer,
+            "createdAt": "2024-03-15 12:00:00",
+            "items": [{"offer": {"id": a["id"]}, "quantity": 1}],
+        },
+    )  # a status not asked for
 
     org = next(iter(ms(world, "organization").values()))
     agent = world.moysklad.writer.create("counterparty", {"name": "Покупатель из прошлого"})
-    held = {str(o["id"]): world.moysklad.writer.create("customerorder", {
-        "organization": {"meta": org["meta"]}, "agent": {"meta": agent["meta"]}, "externalCode": str(o["id"])})["id"]
-        for o in march[3::9]}  # five orders another tool put in MoySklad before (one on each page)
+    held = {
+        str(o["id"]): world.moysklad.writer.create(
+            "customerorder",
+            {"organization": {"meta": org["meta"]}, "agent": {"meta": agent["meta"]}, "externalCode": str(o["id"])},
+        )["id"]
+        for o in march[3::9]
+    }  # five orders another tool put in MoySklad before (one on each page)
 
     real = RetailCRMOrders.orders_in_period
     broke: list[str] = []
 
-    async def breaks_on_page_two(self: RetailCRMOrders, start: datetime, end: datetime, statuses: Sequence[str],
-                                 page: str | None = None) -> OrderBatch:
+    async def breaks_on_page_two(
+        self: RetailCRMOrders, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
+    ) -> OrderBatch:
         if page == "2" and not broke:
             broke.append(page)
             raise RuntimeError("injected: the channel went away on page 2")
@@ -125,9 +171,25 @@ def test_past_orders_reach_the_erp_once_linked_where_it_has_them_and_resume_afte
 
     from deployments.cli import app
 
-    again = CliRunner().invoke(app, ["run", "archive-backfill", "--integration", "demo", "--from", "2024-03-01",
-                                     "--to", "2024-03-31", "--status", "new", "--status", "assembling",
-                                     "--config", str(world.config_path)])
+    again = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "archive-backfill",
+            "--integration",
+            "demo",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-31",
+            "--status",
+            "new",
+            "--status",
+            "assembling",
+            "--config",
+            str(world.config_path),
+        ],
+    )
     assert again.exit_code == 0, again.output
     for row in ("orders queued", "orders accepted by the ERP", "of them new in the ERP"):
         assert re.search(rf"^\s*{re.escape(STREAM)}: {re.escape(row)}:\s+0\s*$", again.output, re.M), again.output
@@ -140,10 +202,13 @@ def test_past_orders_reach_the_erp_once_linked_where_it_has_them_and_resume_afte
 def test_the_command_refuses_a_bad_date_and_a_range_backwards_in_one_line(world: DemoWorld) -> None:
     from deployments.cli import app
 
-    for dates, message in ((["--from", "2024-03-32", "--to", "2024-04-01"], "--from: 2024-03-32 is not a date"),
-                           (["--from", "2024-04-01", "--to", "2024-03-01"], "--from 2024-04-01 is after --to")):
-        result = CliRunner().invoke(app, ["run", "archive-backfill", "--integration", "demo", *dates,
-                                          "--config", str(world.config_path)])
+    for dates, message in (
+        (["--from", "2024-03-32", "--to", "2024-04-01"], "--from: 2024-03-32 is not a date"),
+        (["--from", "2024-04-01", "--to", "2024-03-01"], "--from 2024-04-01 is after --to"),
+    ):
+        result = CliRunner().invoke(
+            app, ["run", "archive-backfill", "--integration", "demo", *dates, "--config", str(world.config_path)]
+        )
         assert result.exit_code != 0 and message in result.output, result.output
 
 
@@ -165,9 +230,25 @@ def test_a_backfill_waits_while_another_run_holds_the_orders_lock(world: DemoWor
 def test_statuses_the_channel_does_not_have_are_refused_before_a_page_is_read(world: DemoWorld) -> None:
     from deployments.cli import app
 
-    result = CliRunner().invoke(app, ["run", "archive-backfill", "--integration", "demo", "--from", "2024-05-01",
-                                      "--to", "2024-05-31", "--status", "bogus", "--status", "new",
-                                      "--config", str(world.config_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "archive-backfill",
+            "--integration",
+            "demo",
+            "--from",
+            "2024-05-01",
+            "--to",
+            "2024-05-31",
+            "--status",
+            "bogus",
+            "--status",
+            "new",
+            "--config",
+            str(world.config_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "archive backfill: 'bogus' is not a status of retailcrm (crm); its statuses: " in result.output
     assert "assembling" in result.output and "give --status one of those" in result.output
@@ -188,11 +269,25 @@ def test_customers_created_counts_what_the_erp_got(world: DemoWorld) -> None:
 
     a, _ = crm_offers(world, 2)
     for name in ("Грейс", "Грейс Хоппер"):
-        place(world, {"status": "new", "firstName": name, "phone": "+7 999 555-44-33", "shipmentStore": "msk",
-                      "createdAt": "2024-06-03 12:00:00", "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})
+        place(
+            world,
+            {
+                "status": "new",
+                "firstName": name,
+                "phone": "+7 999 555-44-33",
+                "shipmentStore": "msk",
+                "createdAt": "2024-06-03 12:00:00",
+                "items": [{"offer": {"id": a["id"]}, "quantity": 1}],
+            },
+        )
     before = len(ms(world, "counterparty"))
-    summary = archive_backfill("demo", config_path=str(world.config_path), date_from=date(2024, 6, 1),
-                               date_to=date(2024, 6, 30), trigger="test")
+    summary = archive_backfill(
+        "demo",
+        config_path=str(world.config_path),
+        date_from=date(2024, 6, 1),
+        date_to=date(2024, 6, 30),
+        trigger="test",
+    )
     made = len(ms(world, "counterparty")) - before
     assert (summary["orders_read"], summary["created"], made) == (2, 2, 1), summary["rows"]
     row = next(r for r in summary["rows"] if r["what"].endswith(": customers created"))

@@ -42,7 +42,9 @@ def expected_inventory(world: DemoWorld) -> dict[str, dict[str, float]]:
     store_ids = {s["name"]: s["id"] for s in ms.store.entities["store"].values()}
     code_of = {store_ids[name]: code for name, code in STORE_MAP.items()}
     live = {
-        oid for kind in ("product", "variant") for oid, obj in ms.store.entities[kind].items()
+        oid
+        for kind in ("product", "variant")
+        for oid, obj in ms.store.entities[kind].items()
         if not obj.get("archived") and not (kind == "product" and obj.get("variantsCount"))
     }
     totals: dict[str, dict[str, float]] = {oid: {"msk": 0.0, "spb": 0.0} for oid in live}
@@ -188,9 +190,17 @@ def test_a_product_that_gains_a_variant_loses_its_own_offer(world: DemoWorld) ->
     product_id = next(oid for oid in sorted(expected_inventory(world)) if oid in ms.entities["product"])
     product = ms.entities["product"][product_id]
     # what MoySklad holds once a variant is added: the variant, and the product's variantsCount
-    variant = ms.put("variant", {"name": f"{product['name']} (XL)", "code": f"{product['code']}-xl",
-                                 "externalCode": f"{product['externalCode']}-xl", "archived": False,
-                                 "characteristics": [], "product": {"meta": product["meta"]}})
+    variant = ms.put(
+        "variant",
+        {
+            "name": f"{product['name']} (XL)",
+            "code": f"{product['code']}-xl",
+            "externalCode": f"{product['externalCode']}-xl",
+            "archived": False,
+            "characteristics": [],
+            "product": {"meta": product["meta"]},
+        },
+    )
     ms.put("product", {**product, "variantsCount": 1})
 
     second = run_import(world)
@@ -221,8 +231,9 @@ def test_an_owner_with_fewer_images_keeps_only_those(world: DemoWorld) -> None:
         store.close()
 
 
-def test_interrupted_run_resumes_to_the_same_state(world: DemoWorld, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_run_resumes_to_the_same_state(
+    world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from connectors.retailcrm.client import RetailCRMClient
 
     real_upload = RetailCRMClient.upload_inventories
@@ -269,8 +280,9 @@ def test_a_page_cut_short_is_fetched_again_and_nothing_is_lost(tmp_path: Path) -
         # fetched again by the client within the same read (counted), not by retrying the task
         assert summary["requests"]["moysklad"]["malformed_answers"] == 1
         assert crm_inventory(world) == expected_inventory(world)
-        assert summary["pages"]["rows"] == sum(len(world.moysklad.store.entities.get(t, {}))
-                                               for t in ("product", "service", "bundle", "variant"))
+        assert summary["pages"]["rows"] == sum(
+            len(world.moysklad.store.entities.get(t, {})) for t in ("product", "service", "bundle", "variant")
+        )
         assert summary["removed"] == {"offers": 0, "products": 0}
 
 
@@ -289,8 +301,9 @@ def test_a_second_run_of_the_same_integration_is_refused_before_any_write(world:
         store.close()
 
 
-def test_run_killed_during_extraction_resumes_to_the_same_state(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_killed_during_extraction_resumes_to_the_same_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with demo_world(tmp_path / "two-pages", 1100) as world:  # 1430 assortment rows: two pages
         _kill_during_extraction_then_resume(world, monkeypatch)
 

@@ -30,14 +30,12 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
 def _add_products(world: DemoWorld, n: int) -> list[str]:
     """New products in MoySklad, each with stock in the main store (what a merchant adds)."""
     ms = world.moysklad.store
-    template = next(p for p in ms.entities["product"].values()
-                    if not p.get("archived") and not p.get("variantsCount"))
+    template = next(p for p in ms.entities["product"].values() if not p.get("archived") and not p.get("variantsCount"))
     main = next(s["id"] for s in ms.entities["store"].values() if s["name"] == "Основной склад")
     added = []
     for i in range(n):
         fields = {k: v for k, v in template.items() if k not in ("id", "meta", "images")}
-        product = ms.put("product", {**fields, "name": f"Новинка {i}", "code": f"new-{i}",
-                                     "externalCode": f"new-{i}"})
+        product = ms.put("product", {**fields, "name": f"Новинка {i}", "code": f"new-{i}", "externalCode": f"new-{i}"})
         world.moysklad.ledger.apply(f"receipt-new-{i}", [(product["id"], main, "stock", 5.0 + i)], datetime.now(UTC))
         added.append(product["id"])
     return added
@@ -72,7 +70,8 @@ def test_offers_the_crm_did_not_know_are_sent_once_it_has_loaded_the_feed(world:
 
 
 def test_a_run_killed_between_feed_and_upload_sends_the_unknown_offers_later(
-        world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tasks.publish as publish
 
     world.retailcrm.catalog_refresh_seconds = None  # the CRM loads the feed only when told
@@ -102,8 +101,9 @@ def test_a_run_killed_between_feed_and_upload_sends_the_unknown_offers_later(
     assert all(v["batches"] == 0 for v in third["uploaded"].values())
 
 
-def test_a_rerun_after_a_kill_waits_for_the_unchanged_feed_to_load(world: DemoWorld,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rerun_after_a_kill_waits_for_the_unchanged_feed_to_load(
+    world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The catalog wait is not skipped because the re-run found the feed already written: the CRM
     loads it only once the re-run has started waiting (here: on its first look for our offers)."""
     import threading
@@ -152,8 +152,7 @@ def test_a_wrong_site_writes_nothing_and_says_what_to_fix(world: DemoWorld) -> N
     assert not (world.workdir / "feeds" / "demo.xml").exists()
 
 
-def test_a_run_whose_batches_were_refused_fails_and_says_why(world: DemoWorld,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_whose_batches_were_refused_fails_and_says_why(world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CRM refuses every stock upload with HTTP 400 (as it answers a site the key lost access to
     after the check): the run must not end green."""
     from prefect.artifacts import Artifact
@@ -190,10 +189,17 @@ def test_a_full_import_under_ten_percent_faults_finishes_in_one_run_and_converge
     systems: one run ends where a clean run ends, with nothing sent twice and nothing missing."""
     from connectors.sandboxing import FaultPlan
 
-    world.moysklad.faults = FaultPlan(server_error_rate=0.05, lost_answer_rate=0.05, rate_limit_burst=2,
-                                      partial_pages=3, partial_pages_on="/entity/assortment", seed=7)
-    world.retailcrm.faults = FaultPlan(server_error_rate=0.05, lost_answer_rate=0.05, rate_limit_burst=2,
-                                       drop_after_write=3, seed=11)
+    world.moysklad.faults = FaultPlan(
+        server_error_rate=0.05,
+        lost_answer_rate=0.05,
+        rate_limit_burst=2,
+        partial_pages=3,
+        partial_pages_on="/entity/assortment",
+        seed=7,
+    )
+    world.retailcrm.faults = FaultPlan(
+        server_error_rate=0.05, lost_answer_rate=0.05, rate_limit_burst=2, drop_after_write=3, seed=11
+    )
 
     summary = run_import(world)
 

@@ -35,9 +35,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         demo = config["integrations"]["demo"]
         demo["flows"]["orders"] = {"from": "crm", "to": "ms"}
         demo["flows"]["statuses"] = {"from": "ms", "to": "crm"}
-        demo["mappings"].update({"statuses": {"new": "Новый", "assembling": "Подтвержден"},
-                                 "order_stores": {"msk": "Основной склад"},
-                                 "delivery_types": {"self-delivery": None}})
+        demo["mappings"].update(
+            {
+                "statuses": {"new": "Новый", "assembling": "Подтвержден"},
+                "order_stores": {"msk": "Основной склад"},
+                "delivery_types": {"self-delivery": None},
+            }
+        )
         demo["options"]["orders"] = {"upload_statuses": ["new", "assembling"]}
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)
@@ -79,14 +83,32 @@ def test_orders_reach_the_erp_once_with_lines_customer_store_and_state(world: De
     first = upload(world)
     assert first["first_read"] and first["orders_read"] == 0  # only the cursor: the past is not uploaded
     a, b = crm_offers(world, 2)
-    one = place(world, {"status": "new", "firstName": "Ада", "lastName": "Лавлейс", "phone": "8 (999) 111-22-33",
-                        "shipmentStore": "msk", "delivery": {"code": "self-delivery"},
-                        "items": [{"offer": {"id": a["id"]}, "quantity": 2, "initialPrice": 150},
-                                  {"offer": {"id": b["id"]}, "quantity": 1, "initialPrice": 90}]})
-    two = place(world, {"status": "assembling", "customer": {"id": one["customer"]["id"]},
-                        "items": [{"offer": {"id": b["id"]}, "quantity": 3, "initialPrice": 90}]})
-    draft = place(world, {"status": "cancel-other", "firstName": "Бэбидж",
-                          "items": [{"offer": {"id": a["id"]}, "quantity": 1}]})  # not an upload status
+    one = place(
+        world,
+        {
+            "status": "new",
+            "firstName": "Ада",
+            "lastName": "Лавлейс",
+            "phone": "8 (999) 111-22-33",
+            "shipmentStore": "msk",
+            "delivery": {"code": "self-delivery"},
+            "items": [
+                {"offer": {"id": a["id"]}, "quantity": 2, "initialPrice": 150},
+                {"offer": {"id": b["id"]}, "quantity": 1, "initialPrice": 90},
+            ],
+        },
+    )
+    two = place(
+        world,
+        {
+            "status": "assembling",
+            "customer": {"id": one["customer"]["id"]},
+            "items": [{"offer": {"id": b["id"]}, "quantity": 3, "initialPrice": 90}],
+        },
+    )
+    draft = place(
+        world, {"status": "cancel-other", "firstName": "Бэбидж", "items": [{"offer": {"id": a["id"]}, "quantity": 1}]}
+    )  # not an upload status
     counterparties = len(ms(world, "counterparty"))
 
     second = upload(world)
@@ -127,17 +149,24 @@ def test_an_order_with_an_offer_unknown_to_the_hub_is_parked_and_listed(world: D
     foreign = world.retailcrm.state.offers[max(world.retailcrm.state.offers)]
     foreign["xmlId"] = "not-a-moysklad-id"  # an offer another integration loaded into the CRM
     good = crm_offers(world, 1)[0]
-    placed = place(world, {"status": "new", "firstName": "Грейс", "phone": "+7 999 555-00-11",
-                           "items": [{"offer": {"id": good["id"]}, "quantity": 1},
-                                     {"offer": {"id": foreign["id"]}, "quantity": 1}]})
+    placed = place(
+        world,
+        {
+            "status": "new",
+            "firstName": "Грейс",
+            "phone": "+7 999 555-00-11",
+            "items": [{"offer": {"id": good["id"]}, "quantity": 1}, {"offer": {"id": foreign["id"]}, "quantity": 1}],
+        },
+    )
     count = len(ms(world, "customerorder"))
     result = upload(world)
     reason = result["parked_reasons"][str(placed["id"])]
     assert "line 2" in reason and "offer not-a-moysklad-id is not in the catalog — publish the catalog" in reason
     assert result["parked"] == 1 and len(ms(world, "customerorder")) == count
     # nothing moved: parked once, not again (run as the README shows it)
-    again = CliRunner().invoke(app, ["run", "order-upload", "--integration", "demo",
-                                     "--config", str(world.config_path)])
+    again = CliRunner().invoke(
+        app, ["run", "order-upload", "--integration", "demo", "--config", str(world.config_path)]
+    )
     assert again.exit_code == 0, again.output
     for row in ("orders parked (see `skladbridge queue list`)", "orders queued", "orders accepted by the ERP"):
         assert re.search(rf"^\s*{re.escape(row)}:\s+0\s*$", again.output, re.M), again.output
@@ -154,8 +183,15 @@ def test_an_order_with_an_offer_unknown_to_the_hub_is_parked_and_listed(world: D
 def test_a_state_changed_in_the_erp_comes_back_as_the_status_and_nothing_echoes(world: DemoWorld) -> None:
     upload(world)  # the cursor is set (when this test runs alone)
     offer = crm_offers(world, 1)[0]
-    placed = place(world, {"status": "new", "firstName": "Линус", "phone": "+7 999 777-00-11",
-                           "items": [{"offer": {"id": offer["id"]}, "quantity": 1}]})
+    placed = place(
+        world,
+        {
+            "status": "new",
+            "firstName": "Линус",
+            "phone": "+7 999 777-00-11",
+            "items": [{"offer": {"id": offer["id"]}, "quantity": 1}],
+        },
+    )
     assert upload(world)["created"] == 1
     erp_id = next(o["id"] for o in ms(world, "customerorder").values() if o["externalCode"] == str(placed["id"]))
     edit_path = f"/api/v5/orders/{placed['id']}/edit"
@@ -169,8 +205,9 @@ def test_a_state_changed_in_the_erp_comes_back_as_the_status_and_nothing_echoes(
     # read again inside the overlap: set once (run as a user does, from the command line)
     from deployments.cli import app
 
-    again = CliRunner().invoke(app, ["run", "order-status-sync", "--integration", "demo",
-                                     "--config", str(world.config_path)])
+    again = CliRunner().invoke(
+        app, ["run", "order-status-sync", "--integration", "demo", "--config", str(world.config_path)]
+    )
     assert again.exit_code == 0, again.output
     assert re.search(r"statuses set on the channel:\s+0\s*$", again.output, re.M), again.output
     after = upload(world)  # our status edit is in the CRM's history under our key: not read, not sent back
@@ -184,12 +221,26 @@ def test_orders_a_site_module_creates_with_the_hubs_key_are_uploaded_and_named(w
     offer = crm_offers(world, 1)[0]
 
     async def site_module() -> list[str]:
-        async with RetailCRMClient(os.environ["SKLADBRIDGE_DEMO_CRM_URL"],
-                                   api_key=os.environ["SKLADBRIDGE_DEMO_CRM_KEY"]) as crm:
-            return [str((await crm.create_order({"status": "new", "firstName": name, "phone": phone,
-                                                 "items": [{"offer": {"xmlId": offer["xmlId"]}, "quantity": 1}]},
-                                                site="demo"))["id"])
-                    for name, phone in (("Сайт", "+7 999 300-00-01"), ("Скрипт", "+7 999 300-00-02"))]
+        async with RetailCRMClient(
+            os.environ["SKLADBRIDGE_DEMO_CRM_URL"], api_key=os.environ["SKLADBRIDGE_DEMO_CRM_KEY"]
+        ) as crm:
+            return [
+                str(
+                    (
+                        await crm.create_order(
+                            {
+                                "status": "new",
+                                "firstName": name,
+                                "phone": phone,
+                                "items": [{"offer": {"xmlId": offer["xmlId"]}, "quantity": 1}],
+                            },
+                            site="demo",
+                        )
+                    )["id"]
+                )
+                for name, phone in (("Сайт", "+7 999 300-00-01"), ("Скрипт", "+7 999 300-00-02"))
+            ]
+
     placed = asyncio.run(site_module())
 
     result = upload(world)
@@ -198,8 +249,9 @@ def test_orders_a_site_module_creates_with_the_hubs_key_are_uploaded_and_named(w
     assert {o["externalCode"] for o in ms(world, "customerorder").values()} >= set(placed)
     store = open_store(load_config(world.config_path).effective_database_url())
     try:
-        warned = [e for e in store.journal.list(integration="demo", level="warning")
-                  if e.event == "orders.shared-credential"]
+        warned = [
+            e for e in store.journal.list(integration="demo", level="warning") if e.event == "orders.shared-credential"
+        ]
     finally:
         store.close()
     assert warned and all(oid in warned[0].message for oid in placed) and "systems.crm" in warned[0].message

@@ -46,16 +46,32 @@ CUSTOMERS = max(4, ORDERS // 8)
 STATE_CHANGES = max(2, ORDERS // 10)
 #: upload cycles after the kill before the test gives up
 MAX_CYCLES = 12
-STATUSES = {"new": "Новый", "assembling": "Подтвержден", "assembling-complete": "Собран",
-            "complete": "Отгружен", "cancel-other": "Отменен"}
+STATUSES = {
+    "new": "Новый",
+    "assembling": "Подтвержден",
+    "assembling-complete": "Собран",
+    "complete": "Отгружен",
+    "cancel-other": "Отменен",
+}
 
 
 def faults(seed: int) -> FaultPlan:
     """About 10 % of requests faulted, every kind the issue names; one of each for sure on the first
     requests (the killed run's), the rest at random."""
-    return FaultPlan(rate_limit_rate=0.015, server_error_rate=0.015, timeout_rate=0.015, timeout_seconds=0.3,
-                     lost_answer_rate=0.015, drop_after_write_rate=0.04, seed=seed, rate_limit_burst=1,
-                     server_errors=1, timeouts=1, lost_answers=1, drop_after_write=1)
+    return FaultPlan(
+        rate_limit_rate=0.015,
+        server_error_rate=0.015,
+        timeout_rate=0.015,
+        timeout_seconds=0.3,
+        lost_answer_rate=0.015,
+        drop_after_write_rate=0.04,
+        seed=seed,
+        rate_limit_burst=1,
+        server_errors=1,
+        timeouts=1,
+        lost_answers=1,
+        drop_after_write=1,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +81,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         demo = config["integrations"]["demo"]
         demo["flows"]["orders"] = {"from": "crm", "to": "ms"}
         demo["flows"]["statuses"] = {"from": "ms", "to": "crm"}
-        demo["mappings"].update({"statuses": STATUSES, "order_stores": {"msk": "Основной склад"},
-                                 "delivery_types": {"self-delivery": None}})
+        demo["mappings"].update(
+            {"statuses": STATUSES, "order_stores": {"msk": "Основной склад"}, "delivery_types": {"self-delivery": None}}
+        )
         demo["options"]["orders"] = {"upload_statuses": ["new", "assembling"]}
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)
@@ -109,8 +126,10 @@ def place_orders(world: DemoWorld, rng: random.Random) -> tuple[dict[int, dict[s
         person = people[i % CUSTOMERS] if i < CUSTOMERS else rng.choice(people)
         data: dict[str, Any] = {
             "status": rng.choice(["new", "assembling"]),
-            "items": [{"offer": {"id": o["id"]}, "quantity": rng.randint(1, 5), "initialPrice": rng.randint(10, 999)}
-                      for o in rng.sample(offers, rng.randint(1, 3))],
+            "items": [
+                {"offer": {"id": o["id"]}, "quantity": rng.randint(1, 5), "initialPrice": rng.randint(10, 999)}
+                for o in rng.sample(offers, rng.randint(1, 3))
+            ],
         }
         if rng.random() < 0.5:
             data["shipmentStore"] = "msk"
@@ -144,8 +163,17 @@ def kill_mid_run(world: DemoWorld, log: Path) -> tuple[int, int]:
     Returns (attempts, orders in MoySklad when it was killed). A run that ends before any order
     reached MoySklad (a fault failed it) is started again, a few times at most.
     """
-    cmd = [sys.executable, "-m", "deployments.cli", "run", "order-upload", "--integration", "demo",
-           "--config", str(world.config_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "deployments.cli",
+        "run",
+        "order-upload",
+        "--integration",
+        "demo",
+        "--config",
+        str(world.config_path),
+    ]
     orders = world.moysklad.store.of_type("customerorder")
     for attempt in range(1, 6):
         with log.open("a", encoding="utf-8") as out:
@@ -180,8 +208,21 @@ def upload_until_done(world: DemoWorld) -> list[dict[str, Any]]:
         for _ in range(MAX_CYCLES):
             try:
                 s = order_upload("demo", config_path=str(world.config_path), trigger="test")
-                cycles.append({k: s.get(k) for k in ("orders_read", "queued", "accepted", "created", "refused",
-                                                     "customers_found", "customers_created", "released_claims")})
+                cycles.append(
+                    {
+                        k: s.get(k)
+                        for k in (
+                            "orders_read",
+                            "queued",
+                            "accepted",
+                            "created",
+                            "refused",
+                            "customers_found",
+                            "customers_created",
+                            "released_claims",
+                        )
+                    }
+                )
             except Exception as exc:  # a failed cycle (a fault outlasted the retries): the next one goes on
                 cycles.append({"error": f"{type(exc).__name__}: {exc}"[:300]})
                 s = {}
@@ -261,25 +302,31 @@ def test_orders_exactly_once_through_faults_and_a_kill_and_statuses_back(world: 
     status_cycles = status_until_done(world)
     phases["status cycles"] = time.monotonic() - started - sum(phases.values())
     names = {s["id"]: s["name"] for s in world.moysklad.store.states}
-    wrong = [(o["externalCode"], names[ref(o["state"]) or ""], world.retailcrm.orders[int(o["externalCode"])]["status"])
-             for o in ms(world, "customerorder").values() if int(o["externalCode"]) in placed
-             and back[names[ref(o["state"]) or ""]] != world.retailcrm.orders[int(o["externalCode"])]["status"]]
+    wrong = [
+        (o["externalCode"], names[ref(o["state"]) or ""], world.retailcrm.orders[int(o["externalCode"])]["status"])
+        for o in ms(world, "customerorder").values()
+        if int(o["externalCode"]) in placed
+        and back[names[ref(o["state"]) or ""]] != world.retailcrm.orders[int(o["externalCode"])]["status"]
+    ]
     assert not wrong, wrong[:10]
 
     statuses = Counter(r.status for r in [*world.moysklad.log, *world.retailcrm.log])
     faulted = statuses[0] + statuses[429] + statuses[500] + statuses[503]
     fired = ms_faults.fired + crm_faults.fired
     world.moysklad.faults, world.retailcrm.faults = FaultPlan(), FaultPlan()
-    print(f"\norders chaos: {ORDERS} orders by {len(people)} people ({crm_customers} CRM customers); "
-          f"killed on attempt {attempts} with {at_kill} orders in MoySklad; {len(cycles)} upload cycles after: "
-          f"{cycles}\n  checked: {len(orders)} orders once by externalCode with lines, counterparty, store, state "
-          f"and ERP id back; {len(created)} counterparties created, one per person; {STATE_CHANGES} states changed, "
-          f"{len(orders)} statuses checked in retailCRM; status cycles {status_cycles}\n"
-          f"  requests {statuses.total()}, faulted {faulted} ({faulted / statuses.total():.1%}): {dict(fired)}; "
-          f"by status {dict(statuses)}; {time.monotonic() - started:.1f} s "
-          f"({', '.join(f'{k} {v:.1f} s' for k, v in phases.items())})")
+    print(
+        f"\norders chaos: {ORDERS} orders by {len(people)} people ({crm_customers} CRM customers); "
+        f"killed on attempt {attempts} with {at_kill} orders in MoySklad; {len(cycles)} upload cycles after: "
+        f"{cycles}\n  checked: {len(orders)} orders once by externalCode with lines, counterparty, store, state "
+        f"and ERP id back; {len(created)} counterparties created, one per person; {STATE_CHANGES} states changed, "
+        f"{len(orders)} statuses checked in retailCRM; status cycles {status_cycles}\n"
+        f"  requests {statuses.total()}, faulted {faulted} ({faulted / statuses.total():.1%}): {dict(fired)}; "
+        f"by status {dict(statuses)}; {time.monotonic() - started:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in phases.items())})"
+    )
     assert faulted >= 0.07 * statuses.total(), statuses
     for plan in (ms_faults, crm_faults):  # every kind met on both systems
-        assert all(plan.fired[k] for k in ("rate_limit", "server_error", "timeout", "lost_answer",
-                                           "drop_after_write")), plan.fired
+        assert all(
+            plan.fired[k] for k in ("rate_limit", "server_error", "timeout", "lost_answer", "drop_after_write")
+        ), plan.fired
     assert not world.moysklad.banned

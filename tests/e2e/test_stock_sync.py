@@ -29,18 +29,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
 
 def components(sandbox: MoySkladSandbox) -> dict[str, list[tuple[str, float]]]:
     """Live bundle -> (component id, quantity), straight from the sandbox's store."""
-    return {bid: [(str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1], float(row["quantity"]))
-                  for row in bundle["_components"]]
-            for bid, bundle in sandbox.store.of_type("bundle").items() if not bundle.get("archived")}
+    return {
+        bid: [
+            (str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1], float(row["quantity"]))
+            for row in bundle["_components"]
+        ]
+        for bid, bundle in sandbox.store.of_type("bundle").items()
+        if not bundle.get("archived")
+    }
 
 
 def expected_bundles(world: DemoWorld) -> dict[str, dict[str, float]]:
     """Per live bundle and CRM warehouse: min over components of floor(available / quantity)."""
     plain = expected_inventory(world)
-    return {bid: {code: float(min(int(plain.get(c, {}).get(code, 0) // q) for c, q in parts))
-                  for code in ("msk", "spb")}
-            for bid, parts in components(world.moysklad).items()
-            if all(kind_of(world.moysklad, c) != "service" for c, _ in parts)}
+    return {
+        bid: {code: float(min(int(plain.get(c, {}).get(code, 0) // q) for c, q in parts)) for code in ("msk", "spb")}
+        for bid, parts in components(world.moysklad).items()
+        if all(kind_of(world.moysklad, c) != "service" for c, _ in parts)
+    }
 
 
 def kind_of(sandbox: MoySkladSandbox, item_id: str) -> str:
@@ -60,11 +66,15 @@ def change_stock(sandbox: MoySkladSandbox, offer_id: str, store_name: str, delta
     agents = list(sandbox.store.of_type("counterparty"))
     agent = agents[0] if agents else sandbox.writer.create("counterparty", {"name": "Покупатель"})["id"]
     kind = "variant" if sandbox.store.get("variant", offer_id) else "product"
-    sandbox.writer.create("salesreturn" if delta > 0 else "demand", {
-        "organization": {"meta": entity_meta("organization", org)},
-        "agent": {"meta": entity_meta("counterparty", agent)},
-        "store": {"meta": entity_meta("store", store["id"])},
-        "positions": [{"assortment": {"meta": entity_meta(kind, offer_id)}, "quantity": abs(delta)}]})
+    sandbox.writer.create(
+        "salesreturn" if delta > 0 else "demand",
+        {
+            "organization": {"meta": entity_meta("organization", org)},
+            "agent": {"meta": entity_meta("counterparty", agent)},
+            "store": {"meta": entity_meta("store", store["id"])},
+            "positions": [{"assortment": {"meta": entity_meta(kind, offer_id)}, "quantity": abs(delta)}],
+        },
+    )
 
 
 def ms_stock_reads(world: DemoWorld) -> int:

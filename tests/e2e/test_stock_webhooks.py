@@ -50,8 +50,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         try:
             run_import(running)
             stock_sync("demo", config_path=str(running.config_path))  # the schedule's cycle: the cursor is set
-            registered = CliRunner().invoke(cli, ["webhooks", "register", "-c", str(running.config_path),
-                                                  "--integration", "demo", "--public-url", f"http://127.0.0.1:{PORT}"])
+            registered = CliRunner().invoke(
+                cli,
+                [
+                    "webhooks",
+                    "register",
+                    "-c",
+                    str(running.config_path),
+                    "--integration",
+                    "demo",
+                    "--public-url",
+                    f"http://127.0.0.1:{PORT}",
+                ],
+            )
             assert registered.exit_code == 0, registered.output
             assert "created demand CREATE" in registered.output and TOKEN not in registered.output
             yield running
@@ -62,10 +73,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
 def stocked_product(world: DemoWorld) -> str:
     """A product (no variants, not a bundle's component) with at least 3 free at the CRM's msk."""
     bundles = world.moysklad.store.of_type("bundle").values()
-    in_bundles = {str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1]
-                  for bundle in bundles for row in bundle.get("_components", [])}
-    return next(o for o, per in sorted(expected_inventory(world).items())
-                if per["msk"] >= 3 and world.moysklad.store.get("product", o) and o not in in_bundles)
+    in_bundles = {
+        str(row["assortment"]["meta"]["href"]).rsplit("/", 1)[1]
+        for bundle in bundles
+        for row in bundle.get("_components", [])
+    }
+    return next(
+        o
+        for o, per in sorted(expected_inventory(world).items())
+        if per["msk"] >= 3 and world.moysklad.store.get("product", o) and o not in in_bundles
+    )
 
 
 def ship(world: DemoWorld, offer_id: str, quantity: float) -> None:
@@ -150,14 +167,22 @@ def test_returns_in_moysklad_reach_the_crm_through_the_webhook(world: DemoWorld)
     seen = len(ms.webhooks.deliveries)
 
     async def returned(kind: str, quantity: float) -> None:
-        async with MoySkladClient(os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=ms.login,
-                                  password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]) as client:
+        async with MoySkladClient(
+            os.environ["SKLADBRIDGE_DEMO_MS_URL"], login=ms.login, password=os.environ["SKLADBRIDGE_DEMO_MS_PASSWORD"]
+        ) as client:
             agent = (await client.create_counterparty({"name": "Покупатель с возвратом"}))["id"]
-            body = {"organization": client.ref(f"entity/organization/{org}", "organization"),
-                    "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
-                    "store": client.ref(f"entity/store/{store['id']}", "store"),
-                    "positions": [{"quantity": quantity, "price": 100.0,
-                                   "assortment": client.ref(f"entity/product/{offer}", "product")}]}
+            body = {
+                "organization": client.ref(f"entity/organization/{org}", "organization"),
+                "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
+                "store": client.ref(f"entity/store/{store['id']}", "store"),
+                "positions": [
+                    {
+                        "quantity": quantity,
+                        "price": 100.0,
+                        "assortment": client.ref(f"entity/product/{offer}", "product"),
+                    }
+                ],
+            }
             await (client.create_salesreturn if kind == "salesreturn" else client.create_purchasereturn)(body)
 
     receiver_app = webhook_app(world.config_path)  # the default cycle: the stock-sync flow
@@ -173,6 +198,8 @@ def test_returns_in_moysklad_reach_the_crm_through_the_webhook(world: DemoWorld)
         receiver.close()
     returns = ms.webhooks.deliveries[seen:]
     # the returns' own notices (the periodic stock report may have come as well: a slower path)
-    assert {d.body["events"][0]["meta"]["type"] for d in returns if "events" in d.body} == \
-        {"salesreturn", "purchasereturn"}
+    assert {d.body["events"][0]["meta"]["type"] for d in returns if "events" in d.body} == {
+        "salesreturn",
+        "purchasereturn",
+    }
     assert all(d.status == 204 for d in returns) and receiver.store.notices.integrations_pending() == []

@@ -42,8 +42,8 @@ class Warehouse:
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {
-            f"i{n:02d}": {"name": f"Item {n}", "price": 100 * n, "stock": {"w1": n % 4, "w2": 2}}
-            for n in range(ITEMS)}
+            f"i{n:02d}": {"name": f"Item {n}", "price": 100 * n, "stock": {"w1": n % 4, "w2": 2}} for n in range(ITEMS)
+        }
 
 
 class Shop:
@@ -74,26 +74,40 @@ class FakeErp:  # CatalogSource, StockSource
     page_size, pictures_hint, changes_window = 10, "never", None  # no changed-since read: always whole
 
     async def reference(self) -> dict[str, pd.DataFrame]:
-        return {"currencies": model.frame("currencies", []), "organizations": model.frame("organizations", []),
-                "characteristics": model.frame("characteristics", []), "categories": model.frame("categories", []),
-                "price_types": model.frame("price_types", [{"price_type_id": "retail", "name": "Retail"}]),
-                "stores": model.frame("stores", [{"store_id": s, "name": s} for s in ("w1", "w2")])}
+        return {
+            "currencies": model.frame("currencies", []),
+            "organizations": model.frame("organizations", []),
+            "characteristics": model.frame("characteristics", []),
+            "categories": model.frame("categories", []),
+            "price_types": model.frame("price_types", [{"price_type_id": "retail", "name": "Retail"}]),
+            "stores": model.frame("stores", [{"store_id": s, "name": s} for s in ("w1", "w2")]),
+        }
 
     async def catalog_page(self, offset: int) -> CatalogPage:
-        ids = sorted(WAREHOUSE.items)[offset:offset + self.page_size]
+        ids = sorted(WAREHOUSE.items)[offset : offset + self.page_size]
         rows = [{"product_id": i, "kind": "product", "name": WAREHOUSE.items[i]["name"]} for i in ids]
         prices = [{"offer_id": i, "price_type_id": "retail", "amount": WAREHOUSE.items[i]["price"]} for i in ids]
-        frames = {"products": model.frame("products", rows),
-                  "offers": model.frame("offers", [{**r, "offer_id": r["product_id"]} for r in rows]),
-                  "prices": model.frame("prices", prices), "purchase_prices": model.frame("purchase_prices", [])}
+        frames = {
+            "products": model.frame("products", rows),
+            "offers": model.frame("offers", [{**r, "offer_id": r["product_id"]} for r in rows]),
+            "prices": model.frame("prices", prices),
+            "purchase_prices": model.frame("purchase_prices", []),
+        }
         return CatalogPage(frames, len(WAREHOUSE.items), ids)
 
     async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
         return model.frame("images", [])
 
     async def current_stock(self, measure: str, changed_since: datetime | None = None) -> pd.DataFrame:
-        return model.frame("stock", [{"offer_id": i, "store_id": s, "available": q, "stock_type": measure}
-                                     for i, item in WAREHOUSE.items.items() for s, q in item["stock"].items() if q])
+        return model.frame(
+            "stock",
+            [
+                {"offer_id": i, "store_id": s, "available": q, "stock_type": measure}
+                for i, item in WAREHOUSE.items.items()
+                for s, q in item["stock"].items()
+                if q
+            ],
+        )
 
 
 class FakeShop:  # CatalogFeedSink, StockSink, PriceSink (one class: its `send` looks at the entries)
@@ -106,13 +120,17 @@ class FakeShop:  # CatalogFeedSink, StockSink, PriceSink (one class: its `send` 
         return str(entry["sku"])
 
     def stock_entries(self, stock: pd.DataFrame) -> list[dict[str, Any]]:
-        return [{"sku": o, "store": s, "qty": q}
-                for o, s, q in zip(stock.offer_id, stock.store_id, stock.available, strict=True)]
+        return [
+            {"sku": o, "store": s, "qty": q}
+            for o, s, q in zip(stock.offer_id, stock.store_id, stock.available, strict=True)
+        ]
 
     def price_entries(self, prices: pd.DataFrame, price_types: Mapping[str, str]) -> list[dict[str, Any]]:
-        return [{"sku": o, "type": price_types[t], "price": int(a)}
-                for o, t, a in zip(prices.offer_id, prices.price_type_id, prices.amount, strict=True)
-                if t in price_types]
+        return [
+            {"sku": o, "type": price_types[t], "price": int(a)}
+            for o, t, a in zip(prices.offer_id, prices.price_type_id, prices.amount, strict=True)
+            if t in price_types
+        ]
 
     async def send(self, entries: Sequence[Mapping[str, Any]]) -> Delivery:
         assert len(entries) <= self.max_batch
@@ -126,8 +144,9 @@ class FakeShop:  # CatalogFeedSink, StockSink, PriceSink (one class: its `send` 
     def feed_items(self, part: FeedSlice) -> Iterator[dict[str, Any]]:
         return ({"id": o, "name": n} for o, n in zip(part.offers.offer_id, part.offers.name, strict=True))
 
-    def write_feed(self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame,
-                   items: Iterable[Any]) -> int:
+    def write_feed(
+        self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame, items: Iterable[Any]
+    ) -> int:
         lines = [json.dumps(i) for i in items]
         path.write_text("\n".join([shop_name, *lines]))
         return len(lines)
@@ -146,13 +165,24 @@ async def _client(settings: Any, secret: Any) -> AsyncIterator[None]:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Path]:
-    register(Connector("fake-erp", "Fake ERP", ErpSettings, _client,
-                       {CatalogSource: lambda c, s: FakeErp(), StockSource: lambda c, s: FakeErp()}))
+    register(
+        Connector(
+            "fake-erp",
+            "Fake ERP",
+            ErpSettings,
+            _client,
+            {CatalogSource: lambda c, s: FakeErp(), StockSource: lambda c, s: FakeErp()},
+        )
+    )
     shop = lambda c, s: FakeShop()  # noqa: E731
-    register(Connector("fake-shop", "Fake Shop", ShopSettings, _client,
-                       {CatalogFeedSink: shop, StockSink: shop, PriceSink: shop}))
+    register(
+        Connector(
+            "fake-shop", "Fake Shop", ShopSettings, _client, {CatalogFeedSink: shop, StockSink: shop, PriceSink: shop}
+        )
+    )
     path = tmp_path / "skladbridge.yaml"
-    path.write_text("""
+    path.write_text(
+        """
 integrations:
   pair:
     systems:
@@ -160,7 +190,9 @@ integrations:
       shop: {system: fake-shop, base_url: "http://shop.invalid"}
     flows: {catalog: {from: erp, to: shop}, stock: {from: erp, to: shop}, prices: {from: erp, to: shop}}
     mappings: {stores: {w1: main, w2: main}, price_types: {Retail: price}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     yield path
     unregister("fake-erp")
     unregister("fake-shop")

@@ -37,8 +37,9 @@ def test_runs_are_named_by_exchange_and_integration_and_uploads_by_what_they_car
     assert {t.name for t in tasks if t.name.startswith("upload")} == {"upload-stock", "upload-prices"}
 
 
-def test_healthcheck_calls_every_system_and_names_the_one_that_failed(world: DemoWorld,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_healthcheck_calls_every_system_and_names_the_one_that_failed(
+    world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flows.healthcheck import HealthcheckFailed, healthcheck
 
     report = healthcheck(str(world.config_path))

@@ -103,8 +103,9 @@ def test_an_exchange_no_connector_implements_yet_is_refused(tmp_path: Path, secr
 
 
 def test_options_of_the_first_releases_say_where_they_moved(tmp_path: Path, secrets_env: None) -> None:
-    text = GOOD.replace("options: {stock: {measure: quantity}}",
-                        "options: {stock_type: quantity, upload_batch_size: 50}")
+    text = GOOD.replace(
+        "options: {stock: {measure: quantity}}", "options: {stock_type: quantity, upload_batch_size: 50}"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     message = str(info.value)
@@ -148,13 +149,16 @@ def test_every_problem_is_reported_in_one_pass(tmp_path: Path, monkeypatch: pyte
     """Environment, schema (each system alias) and edges all reported, not the first stage only."""
     monkeypatch.setenv("TEST_CRM_KEY", "crm-key-value-0002")
     monkeypatch.delenv("TEST_MS_TOKEN", raising=False)
-    text = ("database_url: mongodb://h/db\n" + GOOD.replace("token_kind: app", "token_kind: robot")
-            .replace("measure: quantity", "measure: lots") + "  other:\n    systems:\n"
-            "      ms: {system: moysklad, login: admin@shop}\n"
-            "      crm: {system: retailcrm, api_key: '${TEST_CRM_KEY}'}\n"
-            "  third:\n    systems:\n      ms: {system: moysklad, token: '${TEST_CRM_KEY}'}\n"
-            "      crm: {system: retailcrm, base_url: 'https://a.retailcrm.ru', api_key: '${TEST_CRM_KEY}'}\n"
-            "    flows: {stock: {from: crm, to: ms}}\n")
+    text = (
+        "database_url: mongodb://h/db\n"
+        + GOOD.replace("token_kind: app", "token_kind: robot").replace("measure: quantity", "measure: lots")
+        + "  other:\n    systems:\n"
+        "      ms: {system: moysklad, login: admin@shop}\n"
+        "      crm: {system: retailcrm, api_key: '${TEST_CRM_KEY}'}\n"
+        "  third:\n    systems:\n      ms: {system: moysklad, token: '${TEST_CRM_KEY}'}\n"
+        "      crm: {system: retailcrm, base_url: 'https://a.retailcrm.ru', api_key: '${TEST_CRM_KEY}'}\n"
+        "    flows: {stock: {from: crm, to: ms}}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     paths = [path for path, _ in info.value.problems]
@@ -215,8 +219,13 @@ def test_a_yaml_anchor_bomb_is_refused_naming_the_file(tmp_path: Path) -> None:
     # in a child process: the old loader expanded the bomb for minutes (or to MemoryError); the
     # timeout only keeps such a hang from hanging the test run
     probe = f"from hub.config import load_config\nload_config({str(path)!r})"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     assert "ConfigError" in done.stderr and str(path) in done.stderr
     assert "aliases (*name) are expanded" in done.stderr, done.stderr[-2000:]
@@ -236,16 +245,23 @@ def test_a_file_nested_too_deep_is_refused_naming_the_file(tmp_path: Path) -> No
 
 
 def test_a_few_aliases_still_load(tmp_path: Path, secrets_env: None) -> None:
-    shared = GOOD.replace("    options: {stock: {measure: quantity}}",
-                          "    options: &opts {stock: {measure: quantity}}")
-    config = load_config(write(tmp_path, shared + "  second:\n    systems: {ms: {system: moysklad, token: "
-                               "'${TEST_MS_TOKEN}'}}\n    options: *opts\n"))
+    shared = GOOD.replace(
+        "    options: {stock: {measure: quantity}}", "    options: &opts {stock: {measure: quantity}}"
+    )
+    config = load_config(
+        write(
+            tmp_path,
+            shared + "  second:\n    systems: {ms: {system: moysklad, token: "
+            "'${TEST_MS_TOKEN}'}}\n    options: *opts\n",
+        )
+    )
     assert config.integration("second").options.stock.measure == "quantity"
 
 
 def test_edge_problems_come_with_schema_problems_in_one_pass(tmp_path: Path, secrets_env: None) -> None:
     text = GOOD.replace("token_kind: app", "token_kind: app, colour: red").replace(
-        "stock:   {from: ms, to: crm}", "stock:   {from: ms, to: nowhere}")
+        "stock:   {from: ms, to: crm}", "stock:   {from: ms, to: nowhere}"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     problems = dict(info.value.problems)
@@ -278,8 +294,9 @@ def test_a_period_past_a_year_is_refused_at_load(tmp_path: Path, secrets_env: No
 
 
 def test_too_many_integrations_in_one_file(tmp_path: Path, secrets_env: None) -> None:
-    shops = "".join(f"  shop{i}:\n    systems: {{ms: {{system: moysklad, token: '${{TEST_MS_TOKEN}}'}}}}\n"
-                    for i in range(1000))
+    shops = "".join(
+        f"  shop{i}:\n    systems: {{ms: {{system: moysklad, token: '${{TEST_MS_TOKEN}}'}}}}\n" for i in range(1000)
+    )
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, "integrations:\n" + shops))
     assert "1000 integrations, more than 200 in one file" in str(info.value)

@@ -46,9 +46,12 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
 
 
 def test_every_option_is_read(tmp_path: Path) -> None:
-    config = load(tmp_path, options="{upload_statuses: [new, assembling], customer_search: [email, phone], "
-                                    "customer_group: shop, organization: ООО Ромашка, number: erp, reserve: true, "
-                                    "delivery_line: false, default_delivery: Доставка, poll_seconds: 5}")
+    config = load(
+        tmp_path,
+        options="{upload_statuses: [new, assembling], customer_search: [email, phone], "
+        "customer_group: shop, organization: ООО Ромашка, number: erp, reserve: true, "
+        "delivery_line: false, default_delivery: Доставка, poll_seconds: 5}",
+    )
     orders = config.integration("main").options.orders  # type: ignore[attr-defined]
     assert orders.upload_statuses == ["new", "assembling"] and orders.customer_search == ["email", "phone"]
     assert (orders.customer_group, orders.organization, orders.number) == ("shop", "ООО Ромашка", "erp")
@@ -71,13 +74,16 @@ def test_state_names_are_case_sensitive_and_unmapped_statuses_do_not_clash(tmp_p
     assert config.integration("main").mappings["statuses"]["other"] == "новый"  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ("{customer_search: [phone, fax]}", "customer_search"),
-    ("{customer_search: [phone, phone]}", "more than once"),
-    ("{number: both}", "number"),
-    ("{poll_seconds: 0}", "poll_seconds"),
-    ("{reserv: true}", "unknown key"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("{customer_search: [phone, fax]}", "customer_search"),
+        ("{customer_search: [phone, phone]}", "more than once"),
+        ("{number: both}", "number"),
+        ("{poll_seconds: 0}", "poll_seconds"),
+        ("{reserv: true}", "unknown key"),
+    ],
+)
 def test_bad_options_name_their_path(tmp_path: Path, options: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         load(tmp_path, options=options)

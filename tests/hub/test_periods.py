@@ -37,19 +37,35 @@ def firings(expression: str, days: int = 3, start: date = date(2026, 3, 2)) -> l
 def test_the_seed_defaults() -> None:
     periods = Periods()
     assert {key: str(periods.of(key)) for key in FLOORS} == {
-        "order_upload": "every 1m", "order_status_sync": "every 1m", "stock_sync": "every 10m",
-        "archive_backfill": "every 30m", "catalog_feed": "every 3h", "full_import": "on demand",
-        "stock_reconcile": "every 1d"}
+        "order_upload": "every 1m",
+        "order_status_sync": "every 1m",
+        "stock_sync": "every 10m",
+        "archive_backfill": "every 30m",
+        "catalog_feed": "every 3h",
+        "full_import": "on demand",
+        "stock_reconcile": "every 1d",
+    }
     assert periods.stock_sync.seconds == 600 and periods.stock_reconcile.seconds == D
     assert periods.catalog_feed.seconds == 3 * H and not periods.full_import.scheduled
     assert periods.timezone == "UTC"
     assert set(DEFAULTS) == set(FLOORS)
 
 
-@pytest.mark.parametrize(("written", "seconds"), [
-    (600, 600), ("600", 600), ("90s", 90), ("10m", 600), ("1h", H), ("1h30m", 90 * M), ("3h", 3 * H),
-    ("1d", D), ("2d12h", 60 * H), (" 10m ", 600),
-])
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [
+        (600, 600),
+        ("600", 600),
+        ("90s", 90),
+        ("10m", 600),
+        ("1h", H),
+        ("1h30m", 90 * M),
+        ("3h", 3 * H),
+        ("1d", D),
+        ("2d12h", 60 * H),
+        (" 10m ", 600),
+    ],
+)
 def test_intervals(written: object, seconds: int) -> None:
     period = parse_period(written)
     assert period.seconds == seconds and period.min_gap == seconds and period.cron is None
@@ -61,18 +77,21 @@ def test_on_demand(written: object) -> None:
     assert parse_period(written) == Period(None) and not parse_period(written).scheduled
 
 
-@pytest.mark.parametrize(("expression", "gap", "first_day"), [
-    # what each means, as the firing times show it
-    ("0 */4 * * *", 4 * H, [(0, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0)]),   # every 4 hours
-    ("*/10 * * * *", 10 * M, [(h, m) for h in range(24) for m in range(0, 60, 10)]),  # every 10 minutes
-    ("0 3 * * *", D, [(3, 0)]),                                                      # daily at 03:00
-    ("0 */3 * * *", 3 * H, [(h, 0) for h in range(0, 24, 3)]),                       # every 3 hours (hub/periods.py)
-    ("30 */3 * * *", 3 * H, [(h, 30) for h in range(0, 24, 3)]),                     # every 3 hours at :30
-    ("@daily", D, [(0, 0)]),
-    ("@hourly", H, [(h, 0) for h in range(24)]),
-    ("0 9-18/3 * * *", 3 * H, [(9, 0), (12, 0), (15, 0), (18, 0)]),                  # 9 to 18, every 3 hours
-    ("15/20 * * * *", 20 * M, [(h, m) for h in range(24) for m in (15, 35, 55)]),    # 15-59/20, as cron reads it
-])
+@pytest.mark.parametrize(
+    ("expression", "gap", "first_day"),
+    [
+        # what each means, as the firing times show it
+        ("0 */4 * * *", 4 * H, [(0, 0), (4, 0), (8, 0), (12, 0), (16, 0), (20, 0)]),  # every 4 hours
+        ("*/10 * * * *", 10 * M, [(h, m) for h in range(24) for m in range(0, 60, 10)]),  # every 10 minutes
+        ("0 3 * * *", D, [(3, 0)]),  # daily at 03:00
+        ("0 */3 * * *", 3 * H, [(h, 0) for h in range(0, 24, 3)]),  # every 3 hours (hub/periods.py)
+        ("30 */3 * * *", 3 * H, [(h, 30) for h in range(0, 24, 3)]),  # every 3 hours at :30
+        ("@daily", D, [(0, 0)]),
+        ("@hourly", H, [(h, 0) for h in range(24)]),
+        ("0 9-18/3 * * *", 3 * H, [(9, 0), (12, 0), (15, 0), (18, 0)]),  # 9 to 18, every 3 hours
+        ("15/20 * * * *", 20 * M, [(h, m) for h in range(24) for m in (15, 35, 55)]),  # 15-59/20, as cron reads it
+    ],
+)
 def test_crons_mean_what_they_say(expression: str, gap: int, first_day: list[tuple[int, int]]) -> None:
     period = parse_period(expression)
     assert period.cron is not None and period.min_gap == gap
@@ -93,22 +112,25 @@ def test_day_fields_follow_cron() -> None:
     assert cron_min_gap("0 0 1 * *") == 28 * D  # 1 February to 1 March
 
 
-@pytest.mark.parametrize(("written", "why"), [
-    ("* */4 * * *", "every minute during hours [0, 4, 8, 12, 16, 20]"),  # the known bug: not "every 4 hours"
-    ("* 3 * * *", "every minute during hours [3]"),
-    ("0 0 31 2 *", "never fires"),
-    ("61 * * * *", "minute field '61': out of range"),
-    ("0 24 * * *", "hour field '24': out of range"),
-    ("0 5-1 * * *", "a range goes from low to high"),
-    ("*/0 * * * *", "the step after / must be a positive number"),
-    ("0 0 * * funday", "not a number"),
-    ("1 2 3", "is not a period"),
-    ("every ten minutes", "is not a period"),
-    ("0m", "longer than zero"),
-    (-5, "positive whole number"),
-    (1.5, "positive whole number"),
-    (True, "true is no period"),
-])
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("* */4 * * *", "every minute during hours [0, 4, 8, 12, 16, 20]"),  # the known bug: not "every 4 hours"
+        ("* 3 * * *", "every minute during hours [3]"),
+        ("0 0 31 2 *", "never fires"),
+        ("61 * * * *", "minute field '61': out of range"),
+        ("0 24 * * *", "hour field '24': out of range"),
+        ("0 5-1 * * *", "a range goes from low to high"),
+        ("*/0 * * * *", "the step after / must be a positive number"),
+        ("0 0 * * funday", "not a number"),
+        ("1 2 3", "is not a period"),
+        ("every ten minutes", "is not a period"),
+        ("0m", "longer than zero"),
+        (-5, "positive whole number"),
+        (1.5, "positive whole number"),
+        (True, "true is no period"),
+    ],
+)
 def test_refused_forms_say_why(written: object, why: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_period(written)
@@ -149,21 +171,27 @@ integrations:
 """
 
 
-def test_the_config_check_names_each_bad_period_by_its_key_path(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_config_check_names_each_bad_period_by_its_key_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEST_MS_TOKEN", "t")
     monkeypatch.setenv("TEST_CRM_KEY", "k")
     path = tmp_path / "skladbridge.yaml"
-    path.write_text(CONFIG.replace("PERIODS", '{stock_sync: 20s, catalog_feed: "* */4 * * *", full_import: off}'),
-                    encoding="utf-8")
+    path.write_text(
+        CONFIG.replace("PERIODS", '{stock_sync: 20s, catalog_feed: "* */4 * * *", full_import: off}'), encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     paths = [p for p, _ in info.value.problems]
     assert paths == ["integrations.shop.periods.stock_sync", "integrations.shop.periods.catalog_feed"]
     assert "every minute during hours" in str(info.value)
 
-    path.write_text(CONFIG.replace("PERIODS", '{stock_sync: 5m, stock_reconcile: "0 3 * * *", full_import: off, '
-                                   'timezone: Europe/Moscow}'), encoding="utf-8")
+    path.write_text(
+        CONFIG.replace(
+            "PERIODS", '{stock_sync: 5m, stock_reconcile: "0 3 * * *", full_import: off, timezone: Europe/Moscow}'
+        ),
+        encoding="utf-8",
+    )
     integ = load_config(path).integration("shop")
     assert not integ.active
     assert integ.periods.stock_sync.seconds == 300 and integ.periods.stock_reconcile.cron == "0 3 * * *"

@@ -44,12 +44,15 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _config(tmp_path: Path, token: str) -> Path:
     path = tmp_path / "skladbridge.yaml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 integrations:
   main:
     systems:
       portal: {{system: made-up-portal, base_url: "https://portal.example", access_token: "{token}"}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -58,7 +61,8 @@ def test_the_secret_fields_are_the_ones_declared_secretref() -> None:
 
 
 def test_a_secret_of_its_own_name_loads_from_the_environment_and_stays_a_reference(
-        portal: None, tmp_path: Path) -> None:
+    portal: None, tmp_path: Path
+) -> None:
     config = load_config(_config(tmp_path, "${PORTAL_TOKEN}"))
     settings = config.integration("main").systems["portal"]
     assert settings.access_token == "${PORTAL_TOKEN}"  # type: ignore[attr-defined]

@@ -17,17 +17,27 @@ BATCH = 5
 
 
 def _config(tmp_path: Path) -> Any:
-    return parse_config({
-        "integrations": {"shop": {
-            "systems": {
-                "ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
-                "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru", "api_key": "${SHOP_CRM_KEY}",
-                        "batch_size": BATCH},
+    return parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
+                        "crm": {
+                            "system": "retailcrm",
+                            "base_url": "https://x.retailcrm.ru",
+                            "api_key": "${SHOP_CRM_KEY}",
+                            "batch_size": BATCH,
+                        },
+                    },
+                    "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
+                    "options": {"feed": {"dir": str(tmp_path / "feeds")}},
+                }
             },
-            "flows": {s: {"from": "ms", "to": "crm"} for s in ("catalog", "stock", "prices")},
-            "options": {"feed": {"dir": str(tmp_path / "feeds")}},
-        }},
-    }, source=tmp_path / "skladbridge.yaml", require_secrets=False)  # nothing is sent here
+        },
+        source=tmp_path / "skladbridge.yaml",
+        require_secrets=False,
+    )  # nothing is sent here
 
 
 def stage_catalog(store: Store, products: int = 23) -> None:
@@ -35,24 +45,69 @@ def stage_catalog(store: Store, products: int = 23) -> None:
     rows = []
     for i in range(products):
         kind = "service" if i == 3 else "product"
-        rows.append({"product_id": f"p{i:02d}", "kind": kind, "name": f"Товар {i}", "category_id": "f1",
-                     "archived": i == 5, "vat_rate": 20})
-    offers = [{"offer_id": r["product_id"], "product_id": r["product_id"], "kind": r["kind"], "name": r["name"],
-               "archived": r["archived"], "article": f"A-{r['product_id']}"} for r in rows if r["product_id"] != "p07"]
-    offers += [{"offer_id": f"p07-v{n}", "product_id": "p07", "kind": "variant", "name": f"Товар 7 ({n})",
-                "characteristics": f"Размер={40 + n}", "archived": False} for n in (1, 2)]
-    prices = [{"offer_id": o["offer_id"], "price_type_id": pt, "amount": 1000 * (n + 1) + k, "currency_id": "rub"}
-              for k, o in enumerate(offers) for n, pt in enumerate(("pt1", "pt2"))]
-    images = [{"owner_id": f"p{i:02d}", "position": pos, "url": f"https://img/{i}/{pos}"}
-              for i in range(0, products, 4) for pos in range(2)]
+        rows.append(
+            {
+                "product_id": f"p{i:02d}",
+                "kind": kind,
+                "name": f"Товар {i}",
+                "category_id": "f1",
+                "archived": i == 5,
+                "vat_rate": 20,
+            }
+        )
+    offers = [
+        {
+            "offer_id": r["product_id"],
+            "product_id": r["product_id"],
+            "kind": r["kind"],
+            "name": r["name"],
+            "archived": r["archived"],
+            "article": f"A-{r['product_id']}",
+        }
+        for r in rows
+        if r["product_id"] != "p07"
+    ]
+    offers += [
+        {
+            "offer_id": f"p07-v{n}",
+            "product_id": "p07",
+            "kind": "variant",
+            "name": f"Товар 7 ({n})",
+            "characteristics": f"Размер={40 + n}",
+            "archived": False,
+        }
+        for n in (1, 2)
+    ]
+    prices = [
+        {"offer_id": o["offer_id"], "price_type_id": pt, "amount": 1000 * (n + 1) + k, "currency_id": "rub"}
+        for k, o in enumerate(offers)
+        for n, pt in enumerate(("pt1", "pt2"))
+    ]
+    images = [
+        {"owner_id": f"p{i:02d}", "position": pos, "url": f"https://img/{i}/{pos}"}
+        for i in range(0, products, 4)
+        for pos in range(2)
+    ]
     records = store.records
-    records.upsert_frame("shop", "categories", "moysklad",
-                         model.frame("categories", [{"category_id": "f1", "name": "Обувь"}]), "category_id")
+    records.upsert_frame(
+        "shop",
+        "categories",
+        "moysklad",
+        model.frame("categories", [{"category_id": "f1", "name": "Обувь"}]),
+        "category_id",
+    )
     records.upsert_frame("shop", "products", "moysklad", model.frame("products", rows), "product_id")
     records.upsert_frame("shop", "offers", "moysklad", model.frame("offers", offers), "offer_id")
     records.upsert_frame("shop", "prices", "moysklad", model.frame("prices", prices), ["offer_id", "price_type_id"])
-    records.upsert_frame("shop", "purchase_prices", "moysklad", model.frame("purchase_prices", [
-        {"offer_id": o["offer_id"], "amount": 500, "currency_id": "rub"} for o in offers[::3]]), "offer_id")
+    records.upsert_frame(
+        "shop",
+        "purchase_prices",
+        "moysklad",
+        model.frame(
+            "purchase_prices", [{"offer_id": o["offer_id"], "amount": 500, "currency_id": "rub"} for o in offers[::3]]
+        ),
+        "offer_id",
+    )
     records.upsert_frame("shop", "images", "moysklad", model.frame("images", images), ["owner_id", "position"])
 
 
@@ -72,5 +127,3 @@ def make_run(tmp_path: Path) -> Iterator[Callable[[str], CatalogRun]]:
     yield make
     for store in stores:
         store.close()
-
-

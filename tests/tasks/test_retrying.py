@@ -65,19 +65,32 @@ def closed_url() -> str:
 def _run(tmp_path: Path, ms_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("RETRY_MS_TOKEN", "retry-ms-token")
     monkeypatch.setenv("RETRY_CRM_KEY", "retry-crm-key")
-    config = parse_config({"integrations": {"shop": {
-        "systems": {"ms": {"system": "moysklad", "base_url": ms_url, "token": "${RETRY_MS_TOKEN}"},
-                    "crm": {"system": "retailcrm", "base_url": closed_url(), "api_key": "${RETRY_CRM_KEY}"}},
-        "flows": {"catalog": {"from": "ms", "to": "crm"}, "stock": {"from": "ms", "to": "crm"}},
-    }}}, source=tmp_path / "skladbridge.yaml")
+    config = parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "base_url": ms_url, "token": "${RETRY_MS_TOKEN}"},
+                        "crm": {"system": "retailcrm", "base_url": closed_url(), "api_key": "${RETRY_CRM_KEY}"},
+                    },
+                    "flows": {"catalog": {"from": "ms", "to": "crm"}, "stock": {"from": "ms", "to": "crm"}},
+                }
+            }
+        },
+        source=tmp_path / "skladbridge.yaml",
+    )
     store = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
     return plan_catalog_run(config, "shop", store)
 
 
 @pytest.mark.parametrize(("where", "error"), [("unauthorized", AuthError), ("closed", UnreachableError)])
 def test_a_permanent_error_ends_the_task_at_the_first_try(
-        where: str, error: type[ConnectorError], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        request: pytest.FixtureRequest) -> None:
+    where: str,
+    error: type[ConnectorError],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
     url = request.getfixturevalue("unauthorized") if where == "unauthorized" else closed_url()
     run = _run(tmp_path, url, monkeypatch)
     quick = catalog_extract.pull_stock.with_options(retry_delay_seconds=0)  # the same condition, no wait
@@ -117,7 +130,8 @@ def test_every_retried_task_repeats_transient_faults_only() -> None:
     import tasks
 
     modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tasks.__path__, "tasks.")]
-    retried = {id(obj): obj for module in modules for obj in vars(module).values()
-               if isinstance(obj, Task) and obj.retries}.values()
+    retried = {
+        id(obj): obj for module in modules for obj in vars(module).values() if isinstance(obj, Task) and obj.retries
+    }.values()
     assert len(retried) >= 5
     assert all(t.retry_condition_fn is transient_only for t in retried), [t.name for t in retried]

@@ -71,8 +71,9 @@ def _state(run_id: UUID | str) -> tuple[str, str]:
 
 def test_a_run_killed_with_kill_9_is_marked_crashed_by_the_next_run(database_url: str) -> None:
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    killed = subprocess.Popen([sys.executable, "-c", _WORKER, "shop", database_url], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, text=True)
+    killed = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, "shop", database_url], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert killed.stdout is not None and killed.stdout.readline() == "working\n"
     finally:

@@ -35,8 +35,10 @@ from connectors.sandboxing import LoopbackServer, Reply, SandboxFrontDoor, Visit
 API_PREFIX = "/api/remap/1.2"
 JSON_TYPE = "application/json;charset=utf-8"
 AUTH_FAILED = "Ошибка аутентификации: Неправильный пароль или имя пользователя или ключ авторизации"
-RATE_REFUSALS = {1049: "Превышено ограничение на количество запросов в единицу времени",
-                 1073: "Превышено ограничение на одновременное количество запросов"}
+RATE_REFUSALS = {
+    1049: "Превышено ограничение на количество запросов в единицу времени",
+    1073: "Превышено ограничение на одновременное количество запросов",
+}
 
 
 def error_body(code: int, message: str, parameter: str | None = None) -> dict[str, Any]:
@@ -141,8 +143,9 @@ class MoySkladSandbox(SandboxFrontDoor):
         cost = request_weight(visit.path, cast(TokenKind, visit.kind), self.weight_day())
         verdict = self.gate.enter(visit.credential, cost, forced_refusal=forced)
         if not verdict.admitted:
-            return self.render(visit, Reply(429, error_body(verdict.code, RATE_REFUSALS[verdict.code]),
-                                            headers=verdict.headers))
+            return self.render(
+                visit, Reply(429, error_body(verdict.code, RATE_REFUSALS[verdict.code]), headers=verdict.headers)
+            )
         visit.weight, visit.headers = cost, verdict.headers
         return None
 
@@ -161,8 +164,12 @@ class MoySkladSandbox(SandboxFrontDoor):
             return Response(status_code=reply.status, headers=dict(reply.headers))
         raw = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).replace(STORE_BASE, self.base_url)
         body = gzip.compress(raw.encode(), compresslevel=1)
-        return Response(body, status_code=reply.status, media_type=None,
-                        headers={**reply.headers, "Content-Type": JSON_TYPE, "Content-Encoding": "gzip"})
+        return Response(
+            body,
+            status_code=reply.status,
+            media_type=None,
+            headers={**reply.headers, "Content-Type": JSON_TYPE, "Content-Encoding": "gzip"},
+        )
 
 
 def serve(products: int, port: int, token: str | None, login: str | None, password: str | None) -> None:

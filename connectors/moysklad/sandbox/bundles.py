@@ -46,8 +46,14 @@ def components_href(bundle_id: str) -> str:
     return f"{STORE_BASE}/entity/bundle/{bundle_id}/components"
 
 
-def add_bundle(store: SandboxStore, fields: Json, components: Sequence[tuple[str, str, float]], *,
-               new_id: Callable[[], str] | None = None, updated: datetime | None = None) -> Json:
+def add_bundle(
+    store: SandboxStore,
+    fields: Json,
+    components: Sequence[tuple[str, str, float]],
+    *,
+    new_id: Callable[[], str] | None = None,
+    updated: datetime | None = None,
+) -> Json:
     """Store a bundle made of ``components`` (``(type, id, quantity)`` each) and return it.
 
     ``fields`` are its product-like fields (name, code, prices…); ids come from ``new_id`` (the
@@ -65,15 +71,29 @@ def add_bundle(store: SandboxStore, fields: Json, components: Sequence[tuple[str
         if quantity <= 0:
             raise ValueError(f"a bundle component's quantity must be positive, not {quantity}")
         row_id = make_id()
-        rows.append({"meta": {"href": f"{components_href(bundle_id)}/{row_id}", "type": "bundlecomponent",
-                              "mediaType": "application/json"},
-                     "id": row_id, "accountId": store.account_id, "assortment": ref(type_, item_id),
-                     "quantity": float(quantity)})
+        rows.append(
+            {
+                "meta": {
+                    "href": f"{components_href(bundle_id)}/{row_id}",
+                    "type": "bundlecomponent",
+                    "mediaType": "application/json",
+                },
+                "id": row_id,
+                "accountId": store.account_id,
+                "assortment": ref(type_, item_id),
+                "quantity": float(quantity),
+            }
+        )
     # bundles share the product's metadata (attributes), so their meta says so, as the API's does
     meta = {**entity_meta("bundle", bundle_id), "metadataHref": f"{STORE_BASE}/entity/product/metadata"}
-    obj = {"images": store.images_meta("bundle", bundle_id), **fields, "id": bundle_id, "meta": meta,
-           "_components": rows,
-           "components": {"meta": collection_meta(components_href(bundle_id), "bundlecomponent", len(rows))}}
+    obj = {
+        "images": store.images_meta("bundle", bundle_id),
+        **fields,
+        "id": bundle_id,
+        "meta": meta,
+        "_components": rows,
+        "components": {"meta": collection_meta(components_href(bundle_id), "bundlecomponent", len(rows))},
+    }
     return store.put("bundle", obj, updated=updated)
 
 
@@ -84,8 +104,7 @@ def _component(sb: Account, row: Json, expand_assortment: bool) -> Json:
     return row if item is None else {**row, "assortment": render(sb, item["meta"]["type"], item, set())}
 
 
-def render_item(sb: Account, type_: str, obj: Json, expand: set[str],
-                fields: AbstractSet[str] = frozenset()) -> Json:
+def render_item(sb: Account, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()) -> Json:
     """:func:`~connectors.moysklad.sandbox.documents.render`, plus a bundle's expanded components."""
     out = render(sb, type_, obj, expand, fields)
     if type_ != "bundle" or not ({"components", "components.assortment"} & expand):
@@ -108,5 +127,5 @@ def components(sb: Account, request: Request, id_: str) -> tuple[int, Json]:
     except QueryError as exc:
         raise ItemError(exc.code, str(exc), exc.parameter, status=400) from None
     rows = bundle.get("_components", [])
-    page = [_component(sb, r, "assortment" in expand) for r in rows[offset:offset + limit]]
+    page = [_component(sb, r, "assortment" in expand) for r in rows[offset : offset + limit]]
     return 200, collection(components_href(id_), "bundlecomponent", page, len(rows), limit, offset, query)

@@ -44,9 +44,15 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "webhookstock": ("url", "reportType", "stockType"),
 }
 WRITABLE = frozenset(REQUIRED)
-REF_TARGETS = {"organization": "organization", "agent": "counterparty", "store": "store",
-               "sourceStore": "store", "targetStore": "store", "customerOrder": "customerorder",
-               "demand": "demand"}
+REF_TARGETS = {
+    "organization": "organization",
+    "agent": "counterparty",
+    "store": "store",
+    "sourceStore": "store",
+    "targetStore": "store",
+    "customerOrder": "customerorder",
+    "demand": "demand",
+}
 
 
 class ItemError(ApiRefusal):
@@ -61,8 +67,11 @@ class ItemError(ApiRefusal):
 
     def body(self) -> Json:
         """The ``{"errors": [...]}`` object."""
-        err: Json = {"error": self.message, "code": self.code,
-                     "moreInfo": f"https://dev.moysklad.ru/doc/api/remap/1.2/#error_{self.code}"}
+        err: Json = {
+            "error": self.message,
+            "code": self.code,
+            "moreInfo": f"https://dev.moysklad.ru/doc/api/remap/1.2/#error_{self.code}",
+        }
         if self.parameter:
             err["parameter"] = self.parameter
         return {"errors": [err]}
@@ -86,8 +95,9 @@ class Writer:
                 return existing
         for name in REQUIRED[type_]:
             if body.get(name) in (None, ""):
-                raise ItemError(3000, f"Ошибка сохранения объекта: поле '{name}' не может быть пустым или "
-                                      "отсутствовать", name)
+                raise ItemError(
+                    3000, f"Ошибка сохранения объекта: поле '{name}' не может быть пустым или отсутствовать", name
+                )
         obj = {k: v for k, v in body.items() if not k.startswith("_") and k not in ("meta", "id")}
         self._check_refs(obj)
         if type_ in ("webhook", "webhookstock"):
@@ -174,10 +184,13 @@ class Writer:
             for pos in positions:
                 pid = pos.get("id") or self.store.new_id()
                 merged = {**old_rows.get(pid, {"shipped": 0}), **pos, "id": pid}
-                if ref_id(merged.get("assortment")) is None or self.store.find(
-                        ref_id(merged.get("assortment")) or "", ASSORTMENT_TYPES) is None:
-                    raise ItemError(1021, "Ошибка загрузки сущности по ссылке в поле 'assortment'",
-                                    "positions.assortment", 412)
+                if (
+                    ref_id(merged.get("assortment")) is None
+                    or self.store.find(ref_id(merged.get("assortment")) or "", ASSORTMENT_TYPES) is None
+                ):
+                    raise ItemError(
+                        1021, "Ошибка загрузки сущности по ссылке в поле 'assortment'", "positions.assortment", 412
+                    )
                 merged.setdefault("quantity", 1)
                 merged.setdefault("price", 0.0)
                 merged.setdefault("discount", 0)
@@ -238,15 +251,15 @@ def image_rows(sb: Account, owner_id: str, fields: AbstractSet[str] = frozenset(
     rows = sb.store.images.get(owner_id, [])
     if "downloadPermanentHref" not in fields or not sb.paid_tariff:
         return rows
-    return [{**img, "meta": {**img["meta"], "downloadPermanentHref":
-                             f"{PERMANENT_HOST}/{sb.store.account_id}/{img['meta']['href'].rsplit('/', 1)[-1]}/"
-                             f"{img.get('filename', 'image')}"}}
-            for img in rows]
+
+    def permanent(img: Json) -> str:
+        image_id = img["meta"]["href"].rsplit("/", 1)[-1]
+        return f"{PERMANENT_HOST}/{sb.store.account_id}/{image_id}/{img.get('filename', 'image')}"
+
+    return [{**img, "meta": {**img["meta"], "downloadPermanentHref": permanent(img)}} for img in rows]
 
 
-def render(
-    sb: Account, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()
-) -> Json:
+def render(sb: Account, type_: str, obj: Json, expand: set[str], fields: AbstractSet[str] = frozenset()) -> Json:
     """A stored object as the API returns it (private ``_`` keys out, MetaArrays collapsed)."""
     out = {k: v for k, v in obj.items() if not k.startswith("_")}
     store = sb.store
@@ -263,12 +276,17 @@ def render(
     if type_ == "counterparty":
         for key in ("accounts", "contactpersons"):
             href = f"{STORE_BASE}/entity/counterparty/{obj['id']}/{key}"
-            out[key] = {"meta": collection_meta(href, "account" if key == "accounts" else "contactperson",
-                                                len(obj.get("_" + key, [])))}
+            out[key] = {
+                "meta": collection_meta(
+                    href, "account" if key == "accounts" else "contactperson", len(obj.get("_" + key, []))
+                )
+            }
     if type_ in DOCUMENT_TYPES and type_ not in ("paymentin", "cashin"):
         href = f"{STORE_BASE}/entity/{type_}/{obj['id']}/positions"
-        positions = [render_position(sb, type_, obj["id"], p, "positions.assortment" in expand)
-                     for p in obj.get("_positions", [])]
+        positions = [
+            render_position(sb, type_, obj["id"], p, "positions.assortment" in expand)
+            for p in obj.get("_positions", [])
+        ]
         out["positions"] = {"meta": collection_meta(href, f"{type_}position", len(positions))}
         if "positions" in expand:
             out["positions"]["rows"] = positions
@@ -285,9 +303,14 @@ def render(
 def render_position(sb: Account, type_: str, doc_id: str, pos: Json, expand_assortment: bool) -> Json:
     """One document position as the API returns it."""
     out: dict[str, Any] = {
-        "meta": {"href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",
-                 "type": f"{type_}position", "mediaType": "application/json"},
-        "accountId": sb.store.account_id, **{k: v for k, v in pos.items() if not k.startswith("_")}}
+        "meta": {
+            "href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",
+            "type": f"{type_}position",
+            "mediaType": "application/json",
+        },
+        "accountId": sb.store.account_id,
+        **{k: v for k, v in pos.items() if not k.startswith("_")},
+    }
     if type_ != "customerorder":
         out.pop("shipped", None)
         out.pop("reserve", None)

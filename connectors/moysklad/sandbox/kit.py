@@ -23,9 +23,17 @@ def conformance_kit() -> SandboxKit:
     live = [p for p in sandbox.store.of_type("product").values() if not p.get("archived")]  # a listing's default
     return SandboxKit(
         sandbox=sandbox,
-        settings={"system": "moysklad", "base_url": "{base_url}" + API_PREFIX, "token": "${CONFORMANCE_MS_TOKEN}",
-                  "token_kind": "app"},
-        secrets={"CONFORMANCE_MS_TOKEN": TOKEN}, wrong_secrets={"CONFORMANCE_MS_TOKEN": "not-the-token"},
-        listing=_all_products, listing_rows=len(live),
-        listing_path=API_PREFIX + "/entity/product", page_param="offset", page_size=PAGE,
+        settings={
+            "system": "moysklad",
+            "base_url": "{base_url}" + API_PREFIX,
+            "token": "${CONFORMANCE_MS_TOKEN}",
+            "token_kind": "app",
+        },
+        secrets={"CONFORMANCE_MS_TOKEN": TOKEN},
+        wrong_secrets={"CONFORMANCE_MS_TOKEN": "not-the-token"},
+        listing=_all_products,
+        listing_rows=len(live),
+        listing_path=API_PREFIX + "/entity/product",
+        page_param="offset",
+        page_size=PAGE,
     )

@@ -26,11 +26,32 @@ from connectors.moysklad.sandbox.state import (
 )
 
 _CLAUSE = re.compile(r"^(?P<field>[^=!<>~]+?)(?P<op>>=|<=|!=|~=|=~|=|>|<|~)(?P<value>.*)$", re.S)
-REF_FIELDS = frozenset({"agent", "organization", "store", "productFolder", "parent", "owner", "group",
-                        "supplier", "state", "product", "project", "contract"})
-CONTEXT = {"employee": {"meta": {"href": f"{STORE_BASE}/context/employee",
-                                 "metadataHref": f"{STORE_BASE}/entity/employee/metadata",
-                                 "type": "employee", "mediaType": "application/json"}}}
+REF_FIELDS = frozenset(
+    {
+        "agent",
+        "organization",
+        "store",
+        "productFolder",
+        "parent",
+        "owner",
+        "group",
+        "supplier",
+        "state",
+        "product",
+        "project",
+        "contract",
+    }
+)
+CONTEXT = {
+    "employee": {
+        "meta": {
+            "href": f"{STORE_BASE}/context/employee",
+            "metadataHref": f"{STORE_BASE}/entity/employee/metadata",
+            "type": "employee",
+            "mediaType": "application/json",
+        }
+    }
+}
 
 
 class QueryError(ValueError):
@@ -101,8 +122,14 @@ def _compare(actual: Any, op: str, raw: str, field: str) -> bool:
     if isinstance(actual, int | float) and op in (">", "<", ">=", "<="):
         a, b = float(actual), float(raw)
         return {">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op]
-    return {"=": text == raw, "!=": text != raw, ">": text > raw, "<": text < raw,
-            ">=": text >= raw, "<=": text <= raw}[op]
+    return {
+        "=": text == raw,
+        "!=": text != raw,
+        ">": text > raw,
+        "<": text < raw,
+        ">=": text >= raw,
+        "<=": text <= raw,
+    }[op]
 
 
 def matcher(clauses: list[Clause]) -> Callable[[Json], bool]:
@@ -139,16 +166,16 @@ def page_params(query: dict[str, str]) -> tuple[int, int, set[str]]:
     except ValueError:
         raise QueryError(1004, "Параметр limit/offset должен быть целым числом", "limit") from None
     if not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise QueryError(3002, f"Значение параметра 'limit' должно быть в диапазоне от 1 до {MAX_PAGE_LIMIT}",
-                         "limit")
+        raise QueryError(3002, f"Значение параметра 'limit' должно быть в диапазоне от 1 до {MAX_PAGE_LIMIT}", "limit")
     if offset < 0:
         raise QueryError(3002, "Значение параметра 'offset' не может быть отрицательным", "offset")
     expand = {e.strip() for e in query.get("expand", "").split(",") if e.strip()}
     return limit, offset, expand if limit <= MAX_EXPAND_LIMIT else set()
 
 
-def collection(href: str, type_: str, rows: list[Json], total: int, limit: int, offset: int,
-               query: dict[str, str]) -> Json:
+def collection(
+    href: str, type_: str, rows: list[Json], total: int, limit: int, offset: int, query: dict[str, str]
+) -> Json:
     """The ``context``/``meta``/``rows`` envelope of one page, with next/previous hrefs."""
     meta = collection_meta(href, type_, total, limit, offset)
     kept = {k: v for k, v in query.items() if k not in ("limit", "offset")}

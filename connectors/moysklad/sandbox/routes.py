@@ -41,8 +41,19 @@ if TYPE_CHECKING:
     from connectors.moysklad.sandbox.account import Account
 
 Result = tuple[int, Any]
-LISTABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "currency", "organization", "store", "counterparty",
-                      *DOCUMENT_TYPES, "webhook", "webhookstock"})
+LISTABLE = frozenset(
+    {
+        *ASSORTMENT_TYPES,
+        "productfolder",
+        "currency",
+        "organization",
+        "store",
+        "counterparty",
+        *DOCUMENT_TYPES,
+        "webhook",
+        "webhookstock",
+    }
+)
 #: types whose lists hide archived rows unless the filter mentions ``archived``
 ARCHIVABLE = frozenset({*ASSORTMENT_TYPES, "productfolder", "store", "counterparty"})
 SEARCH_FIELDS = ("name", "code", "article", "externalCode", "phone", "email")
@@ -56,8 +67,9 @@ async def _body(request: Request) -> Any:
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
-        return json.loads(text.replace(str(request.base_url).rstrip("/") + "/api/remap/1.2", STORE_BASE)) \
-            if text else None
+        return (
+            json.loads(text.replace(str(request.base_url).rstrip("/") + "/api/remap/1.2", STORE_BASE)) if text else None
+        )
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ItemError(2016, "Ошибка формата JSON в теле запроса", status=400) from None
 
@@ -87,7 +99,7 @@ def list_objects(sb: Account, request: Request, type_: str) -> Result:
         sb.list_cache[key] = cached = rows
     rows = cached
     fields = {f for f in query.get("fields", "").split(",") if f}
-    page = [bundles.render_item(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset:offset + limit]]
+    page = [bundles.render_item(sb, r["meta"]["type"], r, expand, fields) for r in rows[offset : offset + limit]]
     href = f"{STORE_BASE}/entity/{type_}"
     return 200, collection(href, type_, page, len(rows), limit, offset, query)
 
@@ -109,14 +121,18 @@ async def create(sb: Account, request: Request, type_: str) -> Result:
     expand = page_params({"limit": "1", "expand": _query(request).get("expand", "")})[2]
     if isinstance(body, list):
         if len(body) > MAX_ARRAY_ITEMS:
-            raise ItemError(3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})",
-                            status=413)
+            raise ItemError(
+                3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})", status=413
+            )
         results: list[Json] = []
         for item in body:
             try:
                 href = (item.get("meta") or {}).get("href") if isinstance(item, dict) else None
-                saved = (sb.writer.update(type_, href.rstrip("/").rsplit("/", 1)[-1], item) if href
-                         else sb.writer.create(type_, item))
+                saved = (
+                    sb.writer.update(type_, href.rstrip("/").rsplit("/", 1)[-1], item)
+                    if href
+                    else sb.writer.create(type_, item)
+                )
                 results.append(render(sb, type_, saved, expand))
             except ItemError as exc:
                 results.append(exc.body())
@@ -127,8 +143,9 @@ async def create(sb: Account, request: Request, type_: str) -> Result:
 
 def _check_positions(body: Any) -> None:
     if isinstance(body, dict) and isinstance(body.get("positions"), list) and len(body["positions"]) > MAX_ARRAY_ITEMS:
-        raise ItemError(3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})",
-                        "positions", status=413)
+        raise ItemError(
+            3003, f"Превышено максимальное количество элементов в массиве ({MAX_ARRAY_ITEMS})", "positions", status=413
+        )
 
 
 async def one(sb: Account, request: Request, type_: str, id_: str) -> Result:
@@ -157,15 +174,16 @@ def sub_collection(sb: Account, request: Request, type_: str, id_: str, what: st
     if what == "images":
         rows = image_rows(sb, id_, {f for f in _query(request).get("fields", "").split(",") if f})
         item_type = "image"
-        return 200, {"meta": collection_meta(href, item_type, len(rows), limit, offset),
-                     "rows": rows[offset:offset + limit]}
+        return 200, {
+            "meta": collection_meta(href, item_type, len(rows), limit, offset),
+            "rows": rows[offset : offset + limit],
+        }
     if what == "positions":
         rows = [render_position(sb, type_, id_, p, "assortment" in expand) for p in obj.get("_positions", [])]
         item_type = f"{type_}position"
     else:
         rows, item_type = obj.get("_" + what, []), what.rstrip("s")
-    return 200, collection(href, item_type, rows[offset:offset + limit], len(rows), limit, offset,
-                           _query(request))
+    return 200, collection(href, item_type, rows[offset : offset + limit], len(rows), limit, offset, _query(request))
 
 
 def stock_current(sb: Account, request: Request, report: str) -> Result:
@@ -179,14 +197,23 @@ def stock_current(sb: Account, request: Request, report: str) -> Result:
         since = parse_moscow_filter(query["changedSince"])
         now = sb.store.now()
         if since > now or (now - since).total_seconds() > 24 * 3600:
-            raise ItemError(3002, "Значение параметра 'changedSince' должно быть не более суток назад и не в "
-                                  "будущем", "changedSince", 400)
+            raise ItemError(
+                3002,
+                "Значение параметра 'changedSince' должно быть не более суток назад и не в будущем",
+                "changedSince",
+                400,
+            )
     ids: dict[str, set[str]] = {}
     for clause in parse_filter(query.get("filter", "")):
         ids.setdefault(clause.field, set()).update(v for v in clause.value.split(",") if v)
-    rows = sb.ledger.report(by_store=report == "bystore", stock_type=stock_type,
-                            include_zero=query.get("include") == "zeroLines", changed_since=since,
-                            assortment_ids=ids.get("assortmentId"), store_ids=ids.get("storeId"))
+    rows = sb.ledger.report(
+        by_store=report == "bystore",
+        stock_type=stock_type,
+        include_zero=query.get("include") == "zeroLines",
+        changed_since=since,
+        assortment_ids=ids.get("assortmentId"),
+        store_ids=ids.get("storeId"),
+    )
     return 200, rows
 
 
@@ -199,10 +226,19 @@ def metadata(sb: Account, request: Request, type_: str) -> Result:
     attributes = collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes", "attributemetadata", 0)
     if type_ == "counterparty":  # counterparty groups: every tag in use
         tags = sorted({t for cp in sb.store.of_type("counterparty").values() for t in cp.get("tags") or []})
-        return 200, {"meta": meta, "attributes": {"meta": attributes}, "states": [], "tags": tags,
-                     "createShared": False}
-    return 200, {"meta": meta, "attributes": {"meta": attributes},
-                 "states": sb.store.states if type_ == "customerorder" else [], "createShared": False}
+        return 200, {
+            "meta": meta,
+            "attributes": {"meta": attributes},
+            "states": [],
+            "tags": tags,
+            "createShared": False,
+        }
+    return 200, {
+        "meta": meta,
+        "attributes": {"meta": attributes},
+        "states": sb.store.states if type_ == "customerorder" else [],
+        "createShared": False,
+    }
 
 
 def characteristics(sb: Account, request: Request) -> Result:
@@ -236,20 +272,22 @@ Handler = Callable[..., Result | Awaitable[Result]]
 _ID = r"(?P<id_>[0-9a-f-]{36})"
 _LISTED, _WRITTEN = f"(?P<type_>{_types(LISTABLE)})", f"(?P<type_>{_types(WRITABLE)})"
 _DESCRIBED = f"(?P<type_>{_types(('variant', 'counterparty', *DOCUMENT_TYPES))})"
-ROUTES: RouteTable[Handler] = RouteTable([
-    ("GET", r"/report/stock/(?P<report>all|bystore)/current", stock_current, False),
-    ("GET", r"/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?", price_types, False),
-    ("GET", rf"/entity/{_DESCRIBED}/metadata", metadata, False),
-    ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
-    ("GET", r"/entity/customerorder/metadata/states", states, False),
-    ("GET", rf"/entity/bundle/{_ID}/components", bundles.components, False),
-    ("GET", rf"/entity/{_LISTED}/{_ID}/(?P<what>images|positions|accounts|contactpersons)", sub_collection, False),
-    ("GET", rf"/entity/{_LISTED}/{_ID}", one, False),
-    ("PUT", rf"/entity/{_WRITTEN}/{_ID}", one, True),
-    ("DELETE", rf"/entity/{_WRITTEN}/{_ID}", one, True),
-    ("GET", rf"/entity/(?P<type_>assortment|{_types(LISTABLE)})", list_objects, False),
-    ("POST", rf"/entity/{_WRITTEN}", create, True),
-])
+ROUTES: RouteTable[Handler] = RouteTable(
+    [
+        ("GET", r"/report/stock/(?P<report>all|bystore)/current", stock_current, False),
+        ("GET", r"/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?", price_types, False),
+        ("GET", rf"/entity/{_DESCRIBED}/metadata", metadata, False),
+        ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
+        ("GET", r"/entity/customerorder/metadata/states", states, False),
+        ("GET", rf"/entity/bundle/{_ID}/components", bundles.components, False),
+        ("GET", rf"/entity/{_LISTED}/{_ID}/(?P<what>images|positions|accounts|contactpersons)", sub_collection, False),
+        ("GET", rf"/entity/{_LISTED}/{_ID}", one, False),
+        ("PUT", rf"/entity/{_WRITTEN}/{_ID}", one, True),
+        ("DELETE", rf"/entity/{_WRITTEN}/{_ID}", one, True),
+        ("GET", rf"/entity/(?P<type_>assortment|{_types(LISTABLE)})", list_objects, False),
+        ("POST", rf"/entity/{_WRITTEN}", create, True),
+    ]
+)
 
 
 async def dispatch(sb: Account, request: Request, path: str) -> Reply:

@@ -22,8 +22,18 @@ JSON_MEDIA: Final = "application/json"
 #: entity types kept in the store; the assortment is the union of the first four
 ASSORTMENT_TYPES: Final = ("product", "service", "bundle", "variant")
 #: documents the sandbox keeps and takes writes of: every one the hub's stock webhooks subscribe, and payments
-DOCUMENT_TYPES: Final = ("customerorder", "demand", "supply", "move", "loss", "enter", "paymentin", "cashin",
-                         "salesreturn", "purchasereturn")
+DOCUMENT_TYPES: Final = (
+    "customerorder",
+    "demand",
+    "supply",
+    "move",
+    "loss",
+    "enter",
+    "paymentin",
+    "cashin",
+    "salesreturn",
+    "purchasereturn",
+)
 
 Json = dict[str, Any]
 
@@ -55,21 +65,26 @@ def ref(type_: str, id_: str) -> Json:
 
 def pricetype_meta(id_: str) -> Json:
     """Meta of a price type (it lives under ``context/companysettings``)."""
-    return {"href": f"{STORE_BASE}/context/companysettings/pricetype/{id_}", "type": "pricetype",
-            "mediaType": JSON_MEDIA}
+    return {
+        "href": f"{STORE_BASE}/context/companysettings/pricetype/{id_}",
+        "type": "pricetype",
+        "mediaType": JSON_MEDIA,
+    }
 
 
 def state_meta(id_: str) -> Json:
     """Meta of a customer-order state."""
-    return {"href": f"{STORE_BASE}/entity/customerorder/metadata/states/{id_}",
-            "metadataHref": f"{STORE_BASE}/entity/customerorder/metadata", "type": "state",
-            "mediaType": JSON_MEDIA}
+    return {
+        "href": f"{STORE_BASE}/entity/customerorder/metadata/states/{id_}",
+        "metadataHref": f"{STORE_BASE}/entity/customerorder/metadata",
+        "type": "state",
+        "mediaType": JSON_MEDIA,
+    }
 
 
 def collection_meta(href: str, type_: str, size: int, limit: int = 1000, offset: int = 0) -> Json:
     """Meta of a collection (a MetaArray, or the top of a list response)."""
-    return {"href": href, "type": type_, "mediaType": JSON_MEDIA, "size": size, "limit": limit,
-            "offset": offset}
+    return {"href": href, "type": type_, "mediaType": JSON_MEDIA, "size": size, "limit": limit, "offset": offset}
 
 
 def id_from_href(href: str) -> str:

@@ -51,8 +51,9 @@ class WebhookDispatcher:
         dropped: notifications given up after 4 failed attempts.
     """
 
-    def __init__(self, sandbox: Account, transport: httpx.AsyncBaseTransport | None = None,
-                 stock_interval: float = 60.0) -> None:
+    def __init__(
+        self, sandbox: Account, transport: httpx.AsyncBaseTransport | None = None, stock_interval: float = 60.0
+    ) -> None:
         self.sb = sandbox
         self.transport = transport
         self.stock_interval = stock_interval
@@ -65,17 +66,30 @@ class WebhookDispatcher:
 
     def notify(self, entity_type: str, id_: str, action: str, fields: list[str] | None) -> None:
         """Queue notifications for a change (called by the writer, inside a request)."""
-        hooks = [w for w in self.sb.store.of_type("webhook").values()
-                 if w.get("enabled", True) and w.get("entityType") == entity_type and w.get("action") == action
-                 and not any(str(w.get("url", "")).startswith(p) for p in self.disabled_prefixes)]
+        hooks = [
+            w
+            for w in self.sb.store.of_type("webhook").values()
+            if w.get("enabled", True)
+            and w.get("entityType") == entity_type
+            and w.get("action") == action
+            and not any(str(w.get("url", "")).startswith(p) for p in self.disabled_prefixes)
+        ]
         for hook in hooks:
-            event: Json = {"meta": {"type": entity_type, "href": entity_meta(entity_type, id_)["href"]},
-                           "action": action, "accountId": self.sb.store.account_id}
+            event: Json = {
+                "meta": {"type": entity_type, "href": entity_meta(entity_type, id_)["href"]},
+                "action": action,
+                "accountId": self.sb.store.account_id,
+            }
             if action == "UPDATE" and hook.get("diffType") == "FIELDS" and fields is not None:
                 event["updatedFields"] = fields
-            body = {"auditContext": {"meta": {"type": "audit", "href": f"{STORE_BASE}/audit/{uuid.uuid4()}"},
-                                     "moment": moscow(self.sb.store.now()), "uid": self.sb.login or "admin@sandbox"},
-                    "events": [event]}
+            body = {
+                "auditContext": {
+                    "meta": {"type": "audit", "href": f"{STORE_BASE}/audit/{uuid.uuid4()}"},
+                    "moment": moscow(self.sb.store.now()),
+                    "uid": self.sb.login or "admin@sandbox",
+                },
+                "events": [event],
+            }
             self._spawn(self._deliver(str(hook["url"]), body))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -96,8 +110,11 @@ class WebhookDispatcher:
                 try:
                     # wait_for as well as the client timeout: in-process transports ignore timeouts
                     resp = await asyncio.wait_for(
-                        client.post(url, params={"requestId": request_id}, json=payload,
-                                    headers={"User-Agent": USER_AGENT}), TIMEOUT_SECONDS)
+                        client.post(
+                            url, params={"requestId": request_id}, json=payload, headers={"User-Agent": USER_AGENT}
+                        ),
+                        TIMEOUT_SECONDS,
+                    )
                     status = resp.status_code
                 except (httpx.HTTPError, OSError, TimeoutError) as exc:
                     error = type(exc).__name__
@@ -135,9 +152,12 @@ class WebhookDispatcher:
             if not hook.get("enabled", True):
                 continue
             moment = moscow(since or changed)[:19]
-            body = {"accountId": self.sb.store.account_id, "stockType": hook.get("stockType", "stock"),
-                    "reportType": hook["reportType"],
-                    "reportUrl": f"{STORE_BASE}/report/stock/{hook['reportType']}/current?changedSince={moment}"}
+            body = {
+                "accountId": self.sb.store.account_id,
+                "stockType": hook.get("stockType", "stock"),
+                "reportType": hook["reportType"],
+                "reportUrl": f"{STORE_BASE}/report/stock/{hook['reportType']}/current?changedSince={moment}",
+            }
             self._spawn(self._deliver(str(hook["url"]), body))
             sent += 1
         self._stock_sent_at = self.sb.store.now()

@@ -75,10 +75,14 @@ class RetailCRMSandbox(SandboxFrontDoor):
         catalog_transport: httpx.AsyncBaseTransport | None = None,
         catalog_refresh_seconds: float | None = None,
     ) -> None:
-        super().__init__("/api/v5", before=[
-            Route("/sandbox/sites/{code}/load-catalog", self._load_catalog_now, methods=["POST"]),
-            Route("/sandbox/orders/create", self._place_order_now, methods=["POST"]),
-        ], after=[Route("/{path:path}", self._other, methods=["GET", "POST"])])
+        super().__init__(
+            "/api/v5",
+            before=[
+                Route("/sandbox/sites/{code}/load-catalog", self._load_catalog_now, methods=["POST"]),
+                Route("/sandbox/orders/create", self._place_order_now, methods=["POST"]),
+            ],
+            after=[Route("/{path:path}", self._other, methods=["GET", "POST"])],
+        )
         self.state = CrmState.create(sites, stores, price_types)
         self.api_keys: dict[str, tuple[str, ...]] = {api_key: tuple(sites)}
         self.api_key = api_key
@@ -200,8 +204,14 @@ class RetailCRMSandbox(SandboxFrontDoor):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("order"), dict):
-            return JSONResponse({"success": False, "errorMsg": 'the body must be JSON: {"order": {...}, "site": '
-                                 '"<site code>"} (site optional: the first)'}, 400)
+            return JSONResponse(
+                {
+                    "success": False,
+                    "errorMsg": 'the body must be JSON: {"order": {...}, "site": '
+                    '"<site code>"} (site optional: the first)',
+                },
+                400,
+            )
         try:
             order = self.place_order(body["order"], body.get("site"))
         except ApiError as exc:
@@ -257,17 +267,26 @@ class RetailCRMSandbox(SandboxFrontDoor):
         """The route table, then the ``site`` rules, then the handler."""
         found = ROUTES.find(visit.request.method, visit.path)
         if found is None:
-            raise ApiError(405, "Method Not Allowed") if ROUTES.knows(visit.path) else ApiError(
-                404, "API method not found")
+            raise (
+                ApiError(405, "Method Not Allowed")
+                if ROUTES.knows(visit.path)
+                else ApiError(404, "API method not found")
+            )
         route, match = found
         query, form = await read_params(visit.request)
         sites = self.api_keys[visit.secret]
         site = call_site(route.handler, form.get("site") or dict(query).get("site"), sites, self.state.sites)
-        call = Call(method=visit.request.method, args=match.groups(), query=parse_brackets(query), form=form,
-                    api_key=visit.secret, sites=sites, extra={"site": site})
+        call = Call(
+            method=visit.request.method,
+            args=match.groups(),
+            query=parse_brackets(query),
+            form=form,
+            api_key=visit.secret,
+            sites=sites,
+            extra={"site": site},
+        )
         status, payload = route.handler(self.state, call)
         return Reply(status, payload, wrote=route.writes)
 
     def log_path(self, visit: Visit) -> str:
         return visit.request.url.path
-

@@ -16,17 +16,26 @@ UPLOAD_LIMIT = 250
 
 #: reference book path -> response key; every book is keyed by code except stores (an array)
 REFERENCE_KEYS = {
-    "statuses": "statuses", "stores": "stores", "sites": "sites", "delivery-types": "deliveryTypes",
-    "payment-types": "paymentTypes", "payment-statuses": "paymentStatuses", "price-types": "priceTypes",
+    "statuses": "statuses",
+    "stores": "stores",
+    "sites": "sites",
+    "delivery-types": "deliveryTypes",
+    "payment-types": "paymentTypes",
+    "payment-statuses": "paymentStatuses",
+    "price-types": "priceTypes",
 }
 
 
 def reference(state: CrmState, call: Call) -> Reply:
     name = call.args[0]
     books: dict[str, Any] = {
-        "statuses": state.statuses, "stores": state.stores, "sites": state.sites,
-        "delivery-types": state.delivery_types, "payment-types": state.payment_types,
-        "payment-statuses": state.payment_statuses, "price-types": state.price_types,
+        "statuses": state.statuses,
+        "stores": state.stores,
+        "sites": state.sites,
+        "delivery-types": state.delivery_types,
+        "payment-types": state.payment_types,
+        "payment-statuses": state.payment_statuses,
+        "price-types": state.price_types,
     }
     if name not in books:
         raise ApiError(404, "API method not found")
@@ -57,10 +66,17 @@ def upsert_catalog(state: CrmState, site: str, categories: list[IcmlCategory], o
             state.product_by_external[product_key] = product_id
         article = next((value for _name, code, value in item.params if code == "article"), None)
         state.products[product_id] = {
-            "id": product_id, "externalId": item.product_id, "name": item.product_name,
-            "article": article, "manufacturer": item.vendor, "active": item.active, "type": "product",
-            "url": item.url, "imageUrl": item.pictures[0] if item.pictures else None,
-            "groups": [{"externalId": c} for c in item.category_ids], "site": site,
+            "id": product_id,
+            "externalId": item.product_id,
+            "name": item.product_name,
+            "article": article,
+            "manufacturer": item.vendor,
+            "active": item.active,
+            "type": "product",
+            "url": item.url,
+            "imageUrl": item.pictures[0] if item.pictures else None,
+            "groups": [{"externalId": c} for c in item.category_ids],
+            "site": site,
         }
         offer_id = state.offer_by_external.get((site, item.id))
         if offer_id is None:
@@ -69,10 +85,18 @@ def upsert_catalog(state: CrmState, site: str, categories: list[IcmlCategory], o
         if item.xml_id:
             state.offer_by_xml[(site, item.xml_id)] = offer_id
         state.offers[offer_id] = {
-            "id": offer_id, "externalId": item.id, "xmlId": item.xml_id, "name": item.name,
-            "article": article, "site": site, "productId": product_id, "active": item.active,
+            "id": offer_id,
+            "externalId": item.id,
+            "xmlId": item.xml_id,
+            "name": item.name,
+            "article": article,
+            "site": site,
+            "productId": product_id,
+            "active": item.active,
             "purchasePrice": None if item.purchase_price is None else float(item.purchase_price),
-            "vatRate": item.vat_rate or "none", "weight": item.weight, "images": list(item.pictures),
+            "vatRate": item.vat_rate or "none",
+            "weight": item.weight,
+            "images": list(item.pictures),
             "properties": {code or name: value for name, code, value in item.params if code != "article"},
             "icmlQuantity": item.quantity,
         }
@@ -111,8 +135,10 @@ def render_offer(state: CrmState, offer_id: int, with_product: bool = True) -> d
 def _filter_offers(state: CrmState, flt: dict[str, Any]) -> list[int]:
     ids = sorted(state.offers)
     wanted = {
-        "ids": ("id", as_list(flt.get("ids"))), "externalIds": ("externalId", as_list(flt.get("externalIds"))),
-        "xmlIds": ("xmlId", as_list(flt.get("xmlIds"))), "sites": ("site", as_list(flt.get("sites"))),
+        "ids": ("id", as_list(flt.get("ids"))),
+        "externalIds": ("externalId", as_list(flt.get("externalIds"))),
+        "xmlIds": ("xmlId", as_list(flt.get("xmlIds"))),
+        "sites": ("site", as_list(flt.get("sites"))),
     }
     for attr, values in wanted.values():
         if values:
@@ -163,8 +189,13 @@ def store_inventories(state: CrmState, call: Call) -> Reply:
     offers = []
     for oid in page_ids:
         offer = state.offers[oid]
-        row: dict[str, Any] = {"id": oid, "externalId": offer["externalId"], "xmlId": offer["xmlId"],
-                               "site": offer["site"], "quantity": offer_quantity(state, oid)}
+        row: dict[str, Any] = {
+            "id": oid,
+            "externalId": offer["externalId"],
+            "xmlId": offer["xmlId"],
+            "site": offer["site"],
+            "quantity": offer_quantity(state, oid),
+        }
         if offer.get("purchasePrice") is not None:
             row["purchasePrice"] = offer["purchasePrice"]
         if details:
@@ -197,7 +228,7 @@ def inventories_upload(state: CrmState, call: Call) -> Reply:
     for i, item in enumerate(items):
         for j, store in enumerate(item.get("stores") or []):
             if store.get("code") not in state.store_codes:
-                errors[f"offers[{i}].stores[{j}].code"] = f"Store with code \"{store.get('code')}\" not found."
+                errors[f"offers[{i}].stores[{j}].code"] = f'Store with code "{store.get("code")}" not found.'
             elif "available" in store and not isinstance(store["available"], int | float):
                 errors[f"offers[{i}].stores[{j}].available"] = "This value should be a number."
     if errors:
@@ -223,7 +254,7 @@ def prices_upload(state: CrmState, call: Call) -> Reply:
     """Prices per (offer, price type); each entry names its ``site``, refused unless the key's."""
     items = _batch(call, "prices")
     errors = {
-        f"prices[{i}].prices[{j}].code": f"Price type with code \"{p.get('code')}\" not found."
+        f"prices[{i}].prices[{j}].code": f'Price type with code "{p.get("code")}" not found.'
         for i, item in enumerate(items)
         for j, p in enumerate(item.get("prices") or [])
         if p.get("code") not in state.price_types

@@ -19,17 +19,36 @@ def new_customer(state: CrmState, data: dict[str, Any], site: str, author: str |
         raise validation({"externalId": "Customer with the same externalId already exists."})
     cid = state.next_id("customer")
     customer = {
-        "type": "customer", "id": cid, "createdAt": now_local(), "site": site, "vip": False, "bad": False,
-        "contragent": {"contragentType": "individual"}, "customFields": {}, "phones": [],
-        "marginSumm": 0, "totalSumm": 0, "averageSumm": 0, "ordersCount": 0, "segments": [],
-        "personalDiscount": 0, "cumulativeDiscount": 0,
+        "type": "customer",
+        "id": cid,
+        "createdAt": now_local(),
+        "site": site,
+        "vip": False,
+        "bad": False,
+        "contragent": {"contragentType": "individual"},
+        "customFields": {},
+        "phones": [],
+        "marginSumm": 0,
+        "totalSumm": 0,
+        "averageSumm": 0,
+        "ordersCount": 0,
+        "segments": [],
+        "personalDiscount": 0,
+        "cumulativeDiscount": 0,
     }
     customer.update(data)
     state.customers[cid] = customer
     if ext:
         state.customer_by_external[(site, str(ext))] = cid
-    state.record(state.customer_history, field_name="id", old=None, new=cid, entity=dict(customer),
-                 author_key=author, created=True)
+    state.record(
+        state.customer_history,
+        field_name="id",
+        old=None,
+        new=cid,
+        entity=dict(customer),
+        author_key=author,
+        created=True,
+    )
     return cid
 
 
@@ -59,7 +78,7 @@ def _find(state: CrmState, call: Call, uid: str) -> int:
         if uid.isdigit() and int(uid) in state.customers:
             return int(uid)
         raise not_found()
-    for site in ([call.extra["site"]] if call.extra.get("site") else call.sites):
+    for site in [call.extra["site"]] if call.extra.get("site") else call.sites:
         if (site, uid) in state.customer_by_external:
             return state.customer_by_external[(site, uid)]
     raise not_found()
@@ -101,7 +120,12 @@ def customers_edit(state: CrmState, call: Call) -> Reply:
         old, customer[key] = customer.get(key), new
         if key == "externalId":
             state.customer_by_external[(customer["site"], str(new))] = cid
-        state.record(state.customer_history, field_name=key, old=old, new=new,
-                     entity={"id": cid, "externalId": customer.get("externalId"), "site": customer["site"]},
-                     author_key=call.api_key)
+        state.record(
+            state.customer_history,
+            field_name=key,
+            old=old,
+            new=new,
+            entity={"id": cid, "externalId": customer.get("externalId"), "site": customer["site"]},
+            author_key=call.api_key,
+        )
     return 200, {"success": True, "id": cid}

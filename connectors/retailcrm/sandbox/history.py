@@ -31,5 +31,9 @@ def history_page(state: CrmState, call: Call, log_name: str, entity: str) -> Rep
     if flt.get(f"{entity}Id"):
         records = [r for r in records if str(r.entity.get("id")) == str(flt[f"{entity}Id"])]
     rows, pagination = paginate(list(records), limit, page)
-    return 200, {"success": True, "generatedAt": now_local(),
-                 "history": [r.render(entity, call.api_key) for r in rows], "pagination": pagination}
+    return 200, {
+        "success": True,
+        "generatedAt": now_local(),
+        "history": [r.render(entity, call.api_key) for r in rows],
+        "pagination": pagination,
+    }

@@ -22,7 +22,11 @@ def conformance_kit() -> SandboxKit:
     return SandboxKit(
         sandbox=sandbox,
         settings={"system": "retailcrm", "base_url": "{base_url}", "api_key": "${CONFORMANCE_CRM_KEY}", "site": "main"},
-        secrets={"CONFORMANCE_CRM_KEY": KEY}, wrong_secrets={"CONFORMANCE_CRM_KEY": "not-the-key"},
-        listing=_all_offers, listing_rows=len(sandbox.state.offers), listing_path="/api/v5/store/offers",
-        page_param="page", page_size=PAGE_LIMIT,
+        secrets={"CONFORMANCE_CRM_KEY": KEY},
+        wrong_secrets={"CONFORMANCE_CRM_KEY": "not-the-key"},
+        listing=_all_offers,
+        listing_rows=len(sandbox.state.offers),
+        listing_path="/api/v5/store/offers",
+        page_param="page",
+        page_size=PAGE_LIMIT,
     )

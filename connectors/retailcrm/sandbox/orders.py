@@ -18,10 +18,18 @@ Reply = tuple[int, dict[str, Any]]
 
 # order fields the history reports under another name, or as {"code": ...} references
 _HISTORY_FIELD = {
-    "status": "status", "managerComment": "manager_comment", "customerComment": "customer_comment",
-    "shipmentStore": "shipment_store", "shipmentDate": "shipment_date", "shipped": "shipped",
-    "firstName": "first_name", "lastName": "last_name", "phone": "phone", "email": "email",
-    "externalId": "external_id", "number": "number",
+    "status": "status",
+    "managerComment": "manager_comment",
+    "customerComment": "customer_comment",
+    "shipmentStore": "shipment_store",
+    "shipmentDate": "shipment_date",
+    "shipped": "shipped",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "phone": "phone",
+    "email": "email",
+    "externalId": "external_id",
+    "number": "number",
 }
 _CODE_VALUED = {"status"}
 
@@ -36,16 +44,16 @@ def _validate(state: CrmState, order: dict[str, Any], site: str, errors: dict[st
             errors[f"items[{i}].offer.{key}"] = f"Offer with {key} {ref.get(key)} not found."
         items.append({"item": item, "offer_id": offer_id})
     if "status" in order and order["status"] not in state.statuses:
-        errors["status"] = f"Status \"{order['status']}\" does not exist."
+        errors["status"] = f'Status "{order["status"]}" does not exist.'
     code = (order.get("delivery") or {}).get("code")
     if code and code not in state.delivery_types:
-        errors["delivery.code"] = f"Delivery type \"{code}\" does not exist."
+        errors["delivery.code"] = f'Delivery type "{code}" does not exist.'
     for j, payment in enumerate(order.get("payments") or []):
         if payment.get("type") not in state.payment_types:
-            errors[f"payments[{j}].type"] = f"Payment type \"{payment.get('type')}\" does not exist."
+            errors[f"payments[{j}].type"] = f'Payment type "{payment.get("type")}" does not exist.'
     store = order.get("shipmentStore")
     if store and store not in state.store_codes:
-        errors["shipmentStore"] = f"Store \"{store}\" does not exist."
+        errors["shipmentStore"] = f'Store "{store}" does not exist.'
     return items
 
 
@@ -56,11 +64,16 @@ def _build_items(state: CrmState, resolved: list[dict[str, Any]]) -> list[dict[s
         price = float(item.get("initialPrice", 0) or 0)
         quantity = float(item.get("quantity", 1) or 1)
         row: dict[str, Any] = {
-            "id": state.next_id("item"), "initialPrice": price, "quantity": quantity,
+            "id": state.next_id("item"),
+            "initialPrice": price,
+            "quantity": quantity,
             "discountTotal": float(item.get("discountManualAmount", 0) or 0),
-            "prices": [{"price": price, "quantity": quantity}], "status": "new",
-            "createdAt": now_local(), "vatRate": item.get("vatRate", "none"),
-            "purchasePrice": item.get("purchasePrice", 0), "externalIds": item.get("externalIds", []),
+            "prices": [{"price": price, "quantity": quantity}],
+            "status": "new",
+            "createdAt": now_local(),
+            "vatRate": item.get("vatRate", "none"),
+            "purchasePrice": item.get("purchasePrice", 0),
+            "externalIds": item.get("externalIds", []),
             "priceType": item.get("priceType") or {"code": state.default_price_type()},
         }
         if offer_id is not None:
@@ -101,12 +114,21 @@ def create_order(state: CrmState, data: dict[str, Any], site: str, author: str |
     order_id = state.next_id("order")
     stamp = now_local()
     order = {k: v for k, v in data.items() if k not in ("items", "payments", "customer")}
-    order.update({
-        "id": order_id, "slug": order_id, "number": data.get("number") or f"{order_id}A", "site": site,
-        "status": data.get("status", "new"), "createdAt": data.get("createdAt", stamp),
-        "statusUpdatedAt": stamp, "currency": "RUB", "customFields": data.get("customFields", {}),
-        "delivery": data.get("delivery", {}), "items": _build_items(state, resolved),
-    })
+    order.update(
+        {
+            "id": order_id,
+            "slug": order_id,
+            "number": data.get("number") or f"{order_id}A",
+            "site": site,
+            "status": data.get("status", "new"),
+            "createdAt": data.get("createdAt", stamp),
+            "statusUpdatedAt": stamp,
+            "currency": "RUB",
+            "customFields": data.get("customFields", {}),
+            "delivery": data.get("delivery", {}),
+            "items": _build_items(state, resolved),
+        }
+    )
     customer_id = ensure_customer(state, data, site, author)
     order["customer"] = render_customer_ref(state, customer_id)
     order["payments"] = _payments(state, order_id, data.get("payments") or [])
@@ -114,8 +136,9 @@ def create_order(state: CrmState, data: dict[str, Any], site: str, author: str |
     state.orders[order_id] = order
     if ext:
         state.order_by_external[(site, str(ext))] = order_id
-    state.record(state.history, field_name="id", old=None, new=order_id, entity=dict(order),
-                 author_key=author, created=True)
+    state.record(
+        state.history, field_name="id", old=None, new=order_id, entity=dict(order), author_key=author, created=True
+    )
     return order
 
 
@@ -125,7 +148,7 @@ def find_order(state: CrmState, call: Call, uid: str) -> int:
         if uid.isdigit() and int(uid) in state.orders:
             return int(uid)
         raise not_found()
-    for site in ([call.extra["site"]] if call.extra.get("site") else call.sites):
+    for site in [call.extra["site"]] if call.extra.get("site") else call.sites:
         if (site, uid) in state.order_by_external:
             return state.order_by_external[(site, uid)]
     raise not_found()
@@ -157,12 +180,14 @@ def edit_order(state: CrmState, order_id: int, data: dict[str, Any], author: str
             state.order_by_external[(order["site"], str(new))] = order_id
         name = _HISTORY_FIELD.get(key, key)
         wrap = (lambda v: None if v is None else {"code": v}) if key in _CODE_VALUED else (lambda v: v)
-        state.record(state.history, field_name=name, old=wrap(old), new=wrap(new), entity=_ref(order),
-                     author_key=author)
+        state.record(
+            state.history, field_name=name, old=wrap(old), new=wrap(new), entity=_ref(order), author_key=author
+        )
     if "items" in data:
         order["items"] = _build_items(state, resolved)
-        state.record(state.history, field_name="order_product", old=None, new=None, entity=_ref(order),
-                     author_key=author)
+        state.record(
+            state.history, field_name="order_product", old=None, new=None, entity=_ref(order), author_key=author
+        )
     _totals(order)
     return order
 
@@ -171,8 +196,13 @@ def orders_list(state: CrmState, call: Call) -> Reply:
     limit, page = call.page()
     flt = call.filters()
     ids = sorted(state.orders, reverse=True)
-    checks = {"ids": "id", "externalIds": "externalId", "numbers": "number", "sites": "site",
-              "extendedStatus": "status"}
+    checks = {
+        "ids": "id",
+        "externalIds": "externalId",
+        "numbers": "number",
+        "sites": "site",
+        "extendedStatus": "status",
+    }
     for param, attr in checks.items():
         values = as_list(flt.get(param))
         if values:
@@ -180,7 +210,7 @@ def orders_list(state: CrmState, call: Call) -> Reply:
     for param, keep in (("createdAtFrom", lambda a, b: a >= b), ("createdAtTo", lambda a, b: a <= b)):
         bound = str(flt.get(param) or "")
         if bound:  # "Y-m-d" (a whole day) or "Y-m-d H:i:s", both account-local
-            ids = [i for i in ids if keep(str(state.orders[i]["createdAt"])[:len(bound)], bound)]
+            ids = [i for i in ids if keep(str(state.orders[i]["createdAt"])[: len(bound)], bound)]
     page_ids, pagination = paginate(ids, limit, page)
     return 200, {"success": True, "pagination": pagination, "orders": [state.orders[i] for i in page_ids]}
 
@@ -220,8 +250,13 @@ def orders_upload(state: CrmState, call: Call) -> Reply:
             continue
         uploaded.append({"id": order["id"], "externalId": order.get("externalId")})
     if failed:
-        return 460, {"success": False, "uploadedOrders": uploaded, "failedOrders": failed,
-                     "errorMsg": "Orders are loaded with errors", "errors": errors}
+        return 460, {
+            "success": False,
+            "uploadedOrders": uploaded,
+            "failedOrders": failed,
+            "errorMsg": "Orders are loaded with errors",
+            "errors": errors,
+        }
     return 201, {"success": True, "uploadedOrders": uploaded}
 
 
@@ -238,8 +273,14 @@ def fix_external_ids(state: CrmState, call: Call) -> Reply:
             state.order_by_external.pop((order["site"], str(old)), None)
         state.order_by_external[(order["site"], order["externalId"])] = oid
         if old != order["externalId"]:
-            state.record(state.history, field_name="external_id", old=old, new=order["externalId"],
-                         entity=_ref(order), author_key=call.api_key)
+            state.record(
+                state.history,
+                field_name="external_id",
+                old=old,
+                new=order["externalId"],
+                entity=_ref(order),
+                author_key=call.api_key,
+            )
     return 200, {"success": True}
 
 
@@ -247,10 +288,18 @@ def order_statuses(state: CrmState, call: Call) -> Reply:
     ids = set(as_list(call.query.get("ids")))
     ext = set(as_list(call.query.get("externalIds")))
     found = [o for o in state.orders.values() if str(o["id"]) in ids or str(o.get("externalId")) in ext]
-    return 200, {"success": True, "orders": [
-        {"id": o["id"], "externalId": o.get("externalId"), "status": o["status"],
-         "group": state.statuses[o["status"]]["group"]} for o in found
-    ]}
+    return 200, {
+        "success": True,
+        "orders": [
+            {
+                "id": o["id"],
+                "externalId": o.get("externalId"),
+                "status": o["status"],
+                "group": state.statuses[o["status"]]["group"],
+            }
+            for o in found
+        ],
+    }
 
 
 def payment_create(state: CrmState, call: Call) -> Reply:
@@ -264,21 +313,29 @@ def payment_create(state: CrmState, call: Call) -> Reply:
     if order_id is None:
         raise validation({"order": "Order not found."})
     if data.get("type") not in state.payment_types:
-        raise validation({"type": f"Payment type \"{data.get('type')}\" does not exist."})
+        raise validation({"type": f'Payment type "{data.get("type")}" does not exist.'})
     payment = {k: v for k, v in data.items() if k != "order"}
     created = _payments(state, order_id, [payment])
     state.orders[order_id]["payments"].update(created)
     pid = int(next(iter(created)))
-    state.record(state.history, field_name="payments", old=None, new={"id": pid}, entity=_ref(state.orders[order_id]),
-                 author_key=call.api_key)
+    state.record(
+        state.history,
+        field_name="payments",
+        old=None,
+        new={"id": pid},
+        entity=_ref(state.orders[order_id]),
+        author_key=call.api_key,
+    )
     return 201, {"success": True, "id": pid}
 
 
 def payment_edit(state: CrmState, call: Call) -> Reply:
     data = call.json_field("payment")
     uid, by = call.args[0], call.param("by", "externalId")
-    pid = next((p for p, v in state.payments.items()
-                if (str(p) == uid if by == "id" else str(v.get("externalId")) == uid)), None)
+    pid = next(
+        (p for p, v in state.payments.items() if (str(p) == uid if by == "id" else str(v.get("externalId")) == uid)),
+        None,
+    )
     if pid is None:
         raise not_found()
     payment = state.payments[pid]
@@ -287,6 +344,12 @@ def payment_edit(state: CrmState, call: Call) -> Reply:
     order = state.orders[payment["orderId"]]
     order["payments"][str(pid)] = {k: v for k, v in payment.items() if k != "orderId"}
     if payment.get("status") != old_status:
-        state.record(state.history, field_name="payments.status", old={"code": old_status},
-                     new={"code": payment.get("status")}, entity=_ref(order), author_key=call.api_key)
+        state.record(
+            state.history,
+            field_name="payments.status",
+            old={"code": old_status},
+            new={"code": payment.get("status")},
+            entity=_ref(order),
+            author_key=call.api_key,
+        )
     return 200, {"success": True, "id": pid}

@@ -16,31 +16,37 @@ from connectors.sandboxing import RouteTable
 Handler = Callable[[CrmState, Call], tuple[int, dict[str, Any]]]
 
 # method, path under /api/v5, handler, whether it writes
-ROUTES: RouteTable[Handler] = RouteTable([
-    ("GET", r"/reference/(statuses|stores|sites|delivery-types|payment-types|payment-statuses|price-types)",
-     catalog.reference, False),
-    ("POST", r"/reference/sites/([^/]+)/edit", catalog.site_edit, True),
-    ("GET", r"/store/offers", catalog.store_offers, False),
-    ("GET", r"/store/products", catalog.store_products, False),
-    ("GET", r"/store/inventories", catalog.store_inventories, False),
-    ("POST", r"/store/inventories/upload", catalog.inventories_upload, True),
-    ("POST", r"/store/prices/upload", catalog.prices_upload, True),
-    ("GET", r"/orders", orders.orders_list, False),
-    ("GET", r"/orders/history", lambda s, c: history.history_page(s, c, "orders", "order"), False),
-    ("GET", r"/orders/statuses", orders.order_statuses, False),
-    ("POST", r"/orders/create", orders.orders_create, True),
-    ("POST", r"/orders/upload", orders.orders_upload, True),
-    ("POST", r"/orders/fix-external-ids", orders.fix_external_ids, True),
-    ("POST", r"/orders/payments/create", orders.payment_create, True),
-    ("POST", r"/orders/payments/([^/]+)/edit", orders.payment_edit, True),
-    ("GET", r"/orders/([^/]+)", orders.orders_get, False),
-    ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
-    ("GET", r"/customers", customers.customers_list, False),
-    ("GET", r"/customers/history", lambda s, c: history.history_page(s, c, "customers", "customer"), False),
-    ("POST", r"/customers/create", customers.customers_create, True),
-    ("GET", r"/customers/([^/]+)", customers.customers_get, False),
-    ("POST", r"/customers/([^/]+)/edit", customers.customers_edit, True),
-])
+ROUTES: RouteTable[Handler] = RouteTable(
+    [
+        (
+            "GET",
+            r"/reference/(statuses|stores|sites|delivery-types|payment-types|payment-statuses|price-types)",
+            catalog.reference,
+            False,
+        ),
+        ("POST", r"/reference/sites/([^/]+)/edit", catalog.site_edit, True),
+        ("GET", r"/store/offers", catalog.store_offers, False),
+        ("GET", r"/store/products", catalog.store_products, False),
+        ("GET", r"/store/inventories", catalog.store_inventories, False),
+        ("POST", r"/store/inventories/upload", catalog.inventories_upload, True),
+        ("POST", r"/store/prices/upload", catalog.prices_upload, True),
+        ("GET", r"/orders", orders.orders_list, False),
+        ("GET", r"/orders/history", lambda s, c: history.history_page(s, c, "orders", "order"), False),
+        ("GET", r"/orders/statuses", orders.order_statuses, False),
+        ("POST", r"/orders/create", orders.orders_create, True),
+        ("POST", r"/orders/upload", orders.orders_upload, True),
+        ("POST", r"/orders/fix-external-ids", orders.fix_external_ids, True),
+        ("POST", r"/orders/payments/create", orders.payment_create, True),
+        ("POST", r"/orders/payments/([^/]+)/edit", orders.payment_edit, True),
+        ("GET", r"/orders/([^/]+)", orders.orders_get, False),
+        ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
+        ("GET", r"/customers", customers.customers_list, False),
+        ("GET", r"/customers/history", lambda s, c: history.history_page(s, c, "customers", "customer"), False),
+        ("POST", r"/customers/create", customers.customers_create, True),
+        ("GET", r"/customers/([^/]+)", customers.customers_get, False),
+        ("POST", r"/customers/([^/]+)/edit", customers.customers_edit, True),
+    ]
+)
 #: methods that need ``site`` when the key covers several stores
 NEEDS_SITE: frozenset[Handler] = frozenset({orders.orders_create, orders.orders_upload, customers.customers_create})
 

@@ -22,8 +22,10 @@ _SIZES = ("S", "M", "L", "XL")
 def sample_categories() -> list[IcmlCategory]:
     """A small two-level category tree."""
     return [
-        IcmlCategory("1", "Одежда"), IcmlCategory("2", "Аксессуары"),
-        IcmlCategory("3", "Футболки", "1"), IcmlCategory("4", "Сумки & рюкзаки", "2"),
+        IcmlCategory("1", "Одежда"),
+        IcmlCategory("2", "Аксессуары"),
+        IcmlCategory("3", "Футболки", "1"),
+        IcmlCategory("4", "Сумки & рюкзаки", "2"),
     ]
 
 
@@ -67,8 +69,11 @@ def seed_customers(state: CrmState, site: str, n: int, *, seed: int = 0) -> list
     for i in range(n):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         data = {
-            "externalId": f"c{seed}-{i}", "firstName": first, "lastName": last,
-            "email": f"client{seed}_{i}@example.com", "phones": [{"number": f"+7900{rng.randrange(10**7):07d}"}],
+            "externalId": f"c{seed}-{i}",
+            "firstName": first,
+            "lastName": last,
+            "email": f"client{seed}_{i}@example.com",
+            "phones": [{"number": f"+7900{rng.randrange(10**7):07d}"}],
         }
         ids.append(new_customer(state, data, site, None))
     return ids
@@ -86,15 +91,21 @@ def seed_orders(state: CrmState, site: str, n: int, *, seed: int = 0) -> list[in
     created = []
     for i in range(n):
         items = [
-            {"offer": {"id": oid}, "quantity": rng.randrange(1, 4),
-             "initialPrice": state.prices.get(oid, {}).get(state.default_price_type(), 100.0)}
+            {
+                "offer": {"id": oid},
+                "quantity": rng.randrange(1, 4),
+                "initialPrice": state.prices.get(oid, {}).get(state.default_price_type(), 100.0),
+            }
             for oid in rng.sample(offer_ids, k=min(len(offer_ids), rng.randrange(1, 4)))
         ]
         order = {
-            "externalId": f"seed{seed}-{i}", "status": rng.choice(statuses), "items": items,
+            "externalId": f"seed{seed}-{i}",
+            "status": rng.choice(statuses),
+            "items": items,
             "customer": {"id": rng.choice(customers)},
             "delivery": {"code": rng.choice(list(state.delivery_types)), "cost": 300},
-            "firstName": rng.choice(_FIRST), "lastName": rng.choice(_LAST),
+            "firstName": rng.choice(_FIRST),
+            "lastName": rng.choice(_LAST),
         }
         created.append(create_order(state, order, site, None)["id"])
     return created

@@ -30,7 +30,9 @@ DEFAULT_STATUSES: tuple[tuple[str, str, str], ...] = (
     ("cancel-other", "Отменен", "cancel"),
 )
 DEFAULT_STORES: tuple[tuple[str, str], ...] = (
-    ("main", "Основной склад"), ("msk", "Москва"), ("spb", "Санкт-Петербург"),
+    ("main", "Основной склад"),
+    ("msk", "Москва"),
+    ("spb", "Санкт-Петербург"),
 )
 DEFAULT_PRICE_TYPES: tuple[tuple[str, str], ...] = (("base", "Базовая"), ("wholesale", "Оптовая"))
 
@@ -47,10 +49,22 @@ def _keyed(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def default_sites(codes: Iterable[str]) -> dict[str, dict[str, Any]]:
     return _keyed(
         {
-            "id": i, "code": code, "name": code, "url": f"https://{code}.example", "description": "",
-            "defaultForCrm": i == 1, "ymlUrl": None, "loadFromYml": False, "catalogId": code,
-            "catalogUpdatedAt": None, "catalogLoadingAt": None, "countryIso": "RU", "currency": "RUB",
-            "isCatalogMainSite": True, "ordering": 990 + i, "isDemo": False,
+            "id": i,
+            "code": code,
+            "name": code,
+            "url": f"https://{code}.example",
+            "description": "",
+            "defaultForCrm": i == 1,
+            "ymlUrl": None,
+            "loadFromYml": False,
+            "catalogId": code,
+            "catalogUpdatedAt": None,
+            "catalogLoadingAt": None,
+            "countryIso": "RU",
+            "currency": "RUB",
+            "isCatalogMainSite": True,
+            "ordering": 990 + i,
+            "isDemo": False,
         }
         for i, code in enumerate(codes, start=1)
     )
@@ -59,8 +73,14 @@ def default_sites(codes: Iterable[str]) -> dict[str, dict[str, Any]]:
 def default_stores(stores: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     return [
         {
-            "code": code, "name": name, "description": "", "type": "store-type-warehouse",
-            "inventoryType": "integer", "active": True, "address": {}, "phone": {},
+            "code": code,
+            "name": name,
+            "description": "",
+            "type": "store-type-warehouse",
+            "inventoryType": "integer",
+            "active": True,
+            "address": {},
+            "phone": {},
         }
         for code, name in stores
     ]
@@ -69,8 +89,15 @@ def default_stores(stores: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 def default_price_types(types: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     return _keyed(
         {
-            "code": code, "name": name, "active": True, "default": i == 0, "description": "",
-            "ordering": 990 + i, "groups": [], "geo": [], "filterExpression": "",
+            "code": code,
+            "name": name,
+            "active": True,
+            "default": i == 0,
+            "description": "",
+            "ordering": 990 + i,
+            "groups": [],
+            "geo": [],
+            "filterExpression": "",
         }
         for i, (code, name) in enumerate(types)
     )
@@ -127,16 +154,31 @@ class CrmState:
     )
     delivery_types: dict[str, dict[str, Any]] = field(
         default_factory=lambda: _keyed(
-            {"code": c, "name": n, "active": True, "defaultCost": cost, "defaultNetCost": 0,
-             "paymentTypes": ["cash", "bank-card"], "deliveryServices": [], "sites": []}
+            {
+                "code": c,
+                "name": n,
+                "active": True,
+                "defaultCost": cost,
+                "defaultNetCost": 0,
+                "paymentTypes": ["cash", "bank-card"],
+                "deliveryServices": [],
+                "sites": [],
+            }
             for c, n, cost in (("courier", "Курьер", 300), ("self-delivery", "Самовывоз", 0))
         )
     )
     payment_types: dict[str, dict[str, Any]] = field(
         default_factory=lambda: _keyed(
-            {"code": c, "name": n, "active": True, "defaultForCrm": False, "defaultForApi": False,
-             "description": "", "deliveryTypes": ["courier", "self-delivery"],
-             "paymentStatuses": ["not-paid", "paid"]}
+            {
+                "code": c,
+                "name": n,
+                "active": True,
+                "defaultForCrm": False,
+                "defaultForApi": False,
+                "description": "",
+                "deliveryTypes": ["courier", "self-delivery"],
+                "paymentStatuses": ["not-paid", "paid"],
+            }
             for c, n in (("cash", "Наличными"), ("bank-card", "Банковской картой"))
         )
     )
@@ -206,14 +248,29 @@ class CrmState:
         return None
 
     def record(
-        self, log: list[HistoryRecord], *, field_name: str, old: Any, new: Any,
-        entity: dict[str, Any], author_key: str | None, created: bool = False, source: str | None = None,
+        self,
+        log: list[HistoryRecord],
+        *,
+        field_name: str,
+        old: Any,
+        new: Any,
+        entity: dict[str, Any],
+        author_key: str | None,
+        created: bool = False,
+        source: str | None = None,
     ) -> None:
         """Append a history record with the next id of that log's sequence."""
         sequence = "history" if log is self.history else "customer_history"
         log.append(
             HistoryRecord(
-                id=self.next_id(sequence), created_at=now_local(), field=field_name, old_value=old,
-                new_value=new, entity=entity, author_key=author_key, created=created, source=source,
+                id=self.next_id(sequence),
+                created_at=now_local(),
+                field=field_name,
+                old_value=old,
+                new_value=new,
+                entity=entity,
+                author_key=author_key,
+                created=created,
+                source=source,
             )
         )

@@ -164,7 +164,8 @@ class Call:
             raise ApiError(400, "Errors in the input parameters", {"limit": "Invalid value"}) from None
         if limit not in PAGE_LIMITS:
             raise ApiError(
-                400, "Errors in the input parameters",
+                400,
+                "Errors in the input parameters",
                 {"limit": "The value you selected is not a valid choice (20, 50, 100)."},
             )
         if page < 1:
@@ -194,9 +195,7 @@ class TokenBucket:
     it does not raise the sustained rate.
     """
 
-    def __init__(
-        self, rate: float, clock: Callable[[], float] = time.monotonic, jitter_seconds: float = 0.02
-    ) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, jitter_seconds: float = 0.02) -> None:
         self.rate = rate
         self._clock = clock
         self._floor = 1.0 - jitter_seconds * rate

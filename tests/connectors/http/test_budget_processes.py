@@ -76,8 +76,10 @@ def run_processes(redis_url: str | None) -> tuple[MoySkladSandbox, list[dict[str
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     with LoopbackServer(sandbox.app) as server:
-        procs = [ctx.Process(target=sync_process, args=(i, server.url + API_PREFIX, token, redis_url, start, out))
-                 for i in range(PROCESSES)]
+        procs = [
+            ctx.Process(target=sync_process, args=(i, server.url + API_PREFIX, token, redis_url, start, out))
+            for i in range(PROCESSES)
+        ]
         for proc in procs:
             proc.start()
         try:
@@ -111,7 +113,8 @@ def test_two_processes_on_one_account_stay_within_its_budget_with_no_429(redis_u
     assert sum(r.weight for r in admitted) == PROCESSES * PAGES_EACH > BUCKET_CAPACITY  # more than one bucket
     # the sandbox's gate is the account's budget: it refused nothing, for rate or for parallelism
     assert sandbox.gate.refused == 0 and sandbox.log.count(status=429) == 0, (
-        f"refused {sandbox.gate.refused}; worst {BUCKET_WINDOW_SECONDS:g} s window: {worst_window(sandbox)} units")
+        f"refused {sandbox.gate.refused}; worst {BUCKET_WINDOW_SECONDS:g} s window: {worst_window(sandbox)} units"
+    )
     assert not sandbox.banned and sandbox.gate.max_refusals_per_minute == 0
     assert all(r["errors"] == 0 and r["refused"] == 0 for r in reports)
     # within the budget for the whole run: a full bucket plus its refill over the time it took

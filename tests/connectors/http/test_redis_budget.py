@@ -32,8 +32,16 @@ from tests.connectors.virtual_time import VirtualTime
 REPO = Path(__file__).resolve().parents[3]
 
 
-def budget(url: str, prefix: str, *, key: tuple[str, ...] = ("moysklad", "host", "fp"), capacity: float = 10,
-           window: float = 0.3, in_flight: int = 5, **options: object) -> RedisBudget:
+def budget(
+    url: str,
+    prefix: str,
+    *,
+    key: tuple[str, ...] = ("moysklad", "host", "fp"),
+    capacity: float = 10,
+    window: float = 0.3,
+    in_flight: int = 5,
+    **options: object,
+) -> RedisBudget:
     b = RedisBudget(url, key, capacity, window, in_flight, prefix=prefix, **options)  # type: ignore[arg-type]
     b.grants = []
     return b
@@ -172,8 +180,12 @@ asyncio.run(main())
 
 
 def test_the_lease_of_a_killed_holder_lapses(redis_url: str, redis_prefix: str) -> None:
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_HOLDER), redis_url, redis_prefix],
-                             cwd=REPO, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KILLED_HOLDER), redis_url, redis_prefix],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "held"
     finally:
@@ -257,8 +269,9 @@ def test_a_429_seen_by_one_client_holds_a_client_in_another_process(
     token = f"tok-{os.urandom(6).hex()}"
     sandbox = MoySkladSandbox(token=token, token_kind="app")
     sandbox.faults.rate_limit_burst = 1
-    client = MoySkladClient("http://ms.test" + API_PREFIX, token=token, token_kind="app",
-                            transport=httpx.ASGITransport(app=sandbox.app))
+    client = MoySkladClient(
+        "http://ms.test" + API_PREFIX, token=token, token_kind="app", transport=httpx.ASGITransport(app=sandbox.app)
+    )
     assert isinstance(client.budget, RedisBudget)
     shared = client.budget
     elsewhere = RedisBudget.like(shared, ("moysklad", "ms.test", fingerprint(token, None, None)), redis_url)
@@ -313,10 +326,17 @@ def test_redis_keys_never_contain_the_credential(redis_url: str, no_shared_env: 
     no_shared_env.setenv(REDIS_URL_ENV, redis_url)
     token, login, password = f"tok-{os.urandom(8).hex()}", "admin@shop", f"pw-{os.urandom(8).hex()}"
     sandbox = MoySkladSandbox(token=token, login=login, password=password, token_kind="app")
-    clients = [MoySkladClient("http://ms.test" + API_PREFIX, token=token, token_kind="app",
-                              transport=httpx.ASGITransport(app=sandbox.app)),
-               MoySkladClient("http://ms.test" + API_PREFIX, login=login, password=password,
-                              transport=httpx.ASGITransport(app=sandbox.app))]
+    clients = [
+        MoySkladClient(
+            "http://ms.test" + API_PREFIX, token=token, token_kind="app", transport=httpx.ASGITransport(app=sandbox.app)
+        ),
+        MoySkladClient(
+            "http://ms.test" + API_PREFIX,
+            login=login,
+            password=password,
+            transport=httpx.ASGITransport(app=sandbox.app),
+        ),
+    ]
 
     async def run() -> None:
         for client in clients:

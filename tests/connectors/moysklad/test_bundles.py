@@ -43,8 +43,10 @@ def sandbox() -> MoySkladSandbox:
 
 def stored(sb: MoySkladSandbox) -> dict[str, list[tuple[str, str, float]]]:
     """Every bundle's (type, id, quantity) components, from the store itself."""
-    return {bid: [(c["assortment"]["meta"]["type"], ref_id(c["assortment"]) or "", c["quantity"])
-                  for c in b["_components"]] for bid, b in sb.store.of_type("bundle").items()}
+    return {
+        bid: [(c["assortment"]["meta"]["type"], ref_id(c["assortment"]) or "", c["quantity"]) for c in b["_components"]]
+        for bid, b in sb.store.of_type("bundle").items()
+    }
 
 
 def get(sb: MoySkladSandbox, path: str, **params: Any) -> Any:
@@ -97,9 +99,14 @@ def test_bundle_list_expand_components_at_100_and_not_above(sandbox: MoySkladSan
     assert len(expanded["rows"]) == 100 and "nextHref" in expanded["meta"]
     for row in expanded["rows"]:
         nested = row["components"]
-        assert nested["meta"] == {"href": f"{BASE}/entity/bundle/{row['id']}/components", "type": "bundlecomponent",
-                                  "mediaType": "application/json", "size": len(stored(sandbox)[row["id"]]),
-                                  "limit": 1000, "offset": 0}
+        assert nested["meta"] == {
+            "href": f"{BASE}/entity/bundle/{row['id']}/components",
+            "type": "bundlecomponent",
+            "mediaType": "application/json",
+            "size": len(stored(sandbox)[row["id"]]),
+            "limit": 1000,
+            "offset": 0,
+        }
         assert len(nested["rows"]) == nested["meta"]["size"]
         for comp in nested["rows"]:
             assert spec.errors(spec.component("bundleComponent"), comp) == []
@@ -124,7 +131,8 @@ def test_bundle_filters_archived_one_bundle_and_the_assortment(sandbox: MoySklad
     single = get(sandbox, f"/entity/bundle/{one['id']}", expand="components.assortment")
     assert spec.errors(spec.component("bundle"), single) == []
     assert {c["assortment"]["id"] for c in single["components"]["rows"]} == {
-        cid for _, cid, _ in stored(sandbox)[one["id"]]}
+        cid for _, cid, _ in stored(sandbox)[one["id"]]
+    }
     listed = get(sandbox, "/entity/assortment", filter="type=bundle", limit=50, expand="components")
     assert listed["meta"]["size"] == every["meta"]["size"] - sum(r["archived"] for r in every["rows"])
     assert all(r["meta"]["type"] == "bundle" and "rows" in r["components"] for r in listed["rows"])
@@ -155,8 +163,9 @@ def test_components_list_is_a_paged_meta_array(sandbox: MoySkladSandbox) -> None
     assert STORE_BASE not in str(whole)
 
 
-def test_bundle_reads_are_charged_like_every_list(sandbox: MoySkladSandbox,
-                                                  make_client: Callable[..., MoySkladClient]) -> None:
+def test_bundle_reads_are_charged_like_every_list(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
     assert run(_read(make_client(login="admin@shop", password="s3cret-pass")))
     assert {r.weight for r in sandbox.log} == {3}  # user credentials on DAY: the dated table's 3
 
@@ -170,28 +179,40 @@ async def _read(ms: MoySkladClient) -> dict[str, list[dict[str, Any]]]:
 
 
 def _as_parts(read: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[str, str, float]]]:
-    return {bid: [(c["assortment"]["meta"]["type"], ref_id(c["assortment"]) or "", c["quantity"]) for c in rows]
-            for bid, rows in read.items()}
+    return {
+        bid: [(c["assortment"]["meta"]["type"], ref_id(c["assortment"]) or "", c["quantity"]) for c in rows]
+        for bid, rows in read.items()
+    }
 
 
-def test_client_reads_every_bundle_in_pages_of_100(sandbox: MoySkladSandbox,
-                                                   make_client: Callable[..., MoySkladClient]) -> None:
+def test_client_reads_every_bundle_in_pages_of_100(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient]
+) -> None:
     read = run(_read(make_client()))
     assert _as_parts(read) == stored(sandbox)  # archived bundles included
     pages = math.ceil(len(stored(sandbox)) / 100)
     assert len(sandbox.log) == pages
-    assert all(r.path.endswith("/entity/bundle") and "limit=100" in r.query and "expand=components" in r.query
-               for r in sandbox.log)
+    assert all(
+        r.path.endswith("/entity/bundle") and "limit=100" in r.query and "expand=components" in r.query
+        for r in sandbox.log
+    )
 
 
-def test_client_reads_a_cut_short_bundle_whole(sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_reads_a_cut_short_bundle_whole(
+    sandbox: MoySkladSandbox, make_client: Callable[..., MoySkladClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # inline components are cut at 3: two bigger bundles are the only ones the client must read apart
     monkeypatch.setattr(sandbox_bundles, "EXPANDED_ROWS", 3)
     items = [("product", pid) for pid, p in sandbox.store.of_type("product").items() if not p["variantsCount"]]
     items += [("variant", vid) for vid in sandbox.store.of_type("variant")]
-    big = {sandbox_bundles.add_bundle(sandbox.store, {"name": f"Большой набор {n}", "archived": n == 5},
-                                      [(t, i, 1.0) for t, i in items[n:n * 2]])["id"] for n in (4, 5)}
+    big = {
+        sandbox_bundles.add_bundle(
+            sandbox.store,
+            {"name": f"Большой набор {n}", "archived": n == 5},
+            [(t, i, 1.0) for t, i in items[n : n * 2]],
+        )["id"]
+        for n in (4, 5)
+    }
     read = run(_read(make_client()))
     assert _as_parts(read) == stored(sandbox)
     assert {len(read[b]) for b in big} == {4, 5}
@@ -207,16 +228,22 @@ def _ref(type_: str, id_: str) -> dict[str, Any]:
 
 
 def test_conversion_keeps_products_and_variants_with_fractional_quantities() -> None:
-    frame = bundle_components_to_frame({
-        "b1": [{"assortment": _ref("product", "p1"), "quantity": 2.0},
-               {"assortment": _ref("variant", "v1"), "quantity": 0.5},
-               {"assortment": _ref("service", "s1"), "quantity": 1.0}],  # no stock: never limits a bundle
-        "b2": [{"assortment": {"id": "v2", **_ref("variant", "v2")}, "quantity": 1},  # expanded assortment
-               {"assortment": _ref("product", "p1"), "quantity": 1.5},
-               {"assortment": _ref("product", "p1"), "quantity": 1.0},  # listed twice: summed
-               {"assortment": _ref("product", "p9"), "quantity": 0}],
-        "b3": [],
-    })
+    frame = bundle_components_to_frame(
+        {
+            "b1": [
+                {"assortment": _ref("product", "p1"), "quantity": 2.0},
+                {"assortment": _ref("variant", "v1"), "quantity": 0.5},
+                {"assortment": _ref("service", "s1"), "quantity": 1.0},
+            ],  # no stock: never limits a bundle
+            "b2": [
+                {"assortment": {"id": "v2", **_ref("variant", "v2")}, "quantity": 1},  # expanded assortment
+                {"assortment": _ref("product", "p1"), "quantity": 1.5},
+                {"assortment": _ref("product", "p1"), "quantity": 1.0},  # listed twice: summed
+                {"assortment": _ref("product", "p9"), "quantity": 0},
+            ],
+            "b3": [],
+        }
+    )
     assert list(frame.dtypes.astype(str)) == list(model.FRAMES["bundle_components"].values())
     assert frame.to_dict("records") == [
         {"offer_id": "b1", "component_id": "p1", "quantity": 2.0},

@@ -43,25 +43,44 @@ def test_product_and_variant_samples() -> None:
     assert offer["characteristics"] == "; ".join(f"{c['name']}={c['value']}" for c in variant["characteristics"])
     prices = frames["prices"]
     assert set(prices[prices["offer_id"] == variant["id"]]["price_type_id"]) == {
-        p["priceType"]["id"] for p in variant["salePrices"]}
+        p["priceType"]["id"] for p in variant["salePrices"]
+    }
     product_price = product["salePrices"][0]["value"]
     assert round(product_price) in set(prices["amount"].dropna())
 
 
 def test_variant_without_sale_prices_inherits_from_product_in_any_order() -> None:
-    product: dict[str, Any] = {"meta": {"type": "product"}, "id": "p1", "name": "Кеды", "variantsCount": 1,
-               "salePrices": [{"value": 123456.0, "priceType": {"id": "pt1"}, "currency": {"meta": {
-                   "href": "https://api.moysklad.ru/api/remap/1.2/entity/currency/rub"}}}],
-               "buyPrice": {"value": 50000.0}}
-    variant: dict[str, Any] = {"meta": {"type": "variant"}, "id": "v1", "name": "Кеды (42)",
-               "product": {"meta": {"href": "https://api.moysklad.ru/api/remap/1.2/entity/product/p1"}},
-               "characteristics": [{"name": "Размер", "value": "42"}]}
+    product: dict[str, Any] = {
+        "meta": {"type": "product"},
+        "id": "p1",
+        "name": "Кеды",
+        "variantsCount": 1,
+        "salePrices": [
+            {
+                "value": 123456.0,
+                "priceType": {"id": "pt1"},
+                "currency": {"meta": {"href": "https://api.moysklad.ru/api/remap/1.2/entity/currency/rub"}},
+            }
+        ],
+        "buyPrice": {"value": 50000.0},
+    }
+    variant: dict[str, Any] = {
+        "meta": {"type": "variant"},
+        "id": "v1",
+        "name": "Кеды (42)",
+        "product": {"meta": {"href": "https://api.moysklad.ru/api/remap/1.2/entity/product/p1"}},
+        "characteristics": [{"name": "Размер", "value": "42"}],
+    }
     for rows in ([variant, product], [product, variant]):
         frames = convert.assortment_to_frames(rows)
         assert list(frames["offers"]["offer_id"]) == ["v1"]  # the product itself is not an offer
         price = frames["prices"].iloc[0]
         assert (price["offer_id"], price["price_type_id"], price["amount"], price["currency_id"]) == (
-            "v1", "pt1", 123456, "rub")
+            "v1",
+            "pt1",
+            123456,
+            "rub",
+        )
         assert frames["purchase_prices"].iloc[0]["amount"] == 50000
     lonely = convert.assortment_to_frames([variant])
     assert lonely["prices"].empty
@@ -81,35 +100,77 @@ def test_price_types_stock_and_images_samples() -> None:
     # fetched without fields=downloadPermanentHref (or on a free tariff): no link a channel can load
     assert images["url"].isna().all() and images["download_url"].str.contains("/download/").all()
     assert images["position"].tolist() == [0, 1]
-    permanent = [{**img, "meta": {**img["meta"], "downloadPermanentHref": f"https://cdn.example/{n}.jpg"}}
-                 for n, img in enumerate(rows)]
-    assert convert.images_to_frame({"p": permanent})["url"].tolist() == ["https://cdn.example/0.jpg",
-                                                                         "https://cdn.example/1.jpg"]
+    permanent = [
+        {**img, "meta": {**img["meta"], "downloadPermanentHref": f"https://cdn.example/{n}.jpg"}}
+        for n, img in enumerate(rows)
+    ]
+    assert convert.images_to_frame({"p": permanent})["url"].tolist() == [
+        "https://cdn.example/0.jpg",
+        "https://cdn.example/1.jpg",
+    ]
 
 
 def test_order_and_customer_payloads() -> None:
-    order = {"order_id": "o-17", "number": "A-17", "site": "shop", "created_at": pd.Timestamp("2026-11-20 09:00Z"),
-             "comment": "позвонить", "manager_comment": "упаковать в подарок", "external_id": None,
-             "delivery_address": "Москва"}
-    lines = [{"offer_id": "v1", "quantity": 2.0, "price": 10000, "discount": 2000, "vat_rate": 20},
-             {"offer_id": "p2", "quantity": 1.0, "price": 5000, "discount": None, "vat_rate": None}]
-    payload = convert.order_to_payload(order, lines, base_url="https://x/api/remap/1.2", organization_id="org",
-                                       agent_id="cp", store_id="st", offer_types={"v1": "variant"}, reserve=True)
-    assert payload["syncId"] == sync_id_for("shop:o-17") == convert.order_to_payload(
-        order, [], base_url="https://x", organization_id="o", agent_id="a")["syncId"]
+    order = {
+        "order_id": "o-17",
+        "number": "A-17",
+        "site": "shop",
+        "created_at": pd.Timestamp("2026-11-20 09:00Z"),
+        "comment": "позвонить",
+        "manager_comment": "упаковать в подарок",
+        "external_id": None,
+        "delivery_address": "Москва",
+    }
+    lines = [
+        {"offer_id": "v1", "quantity": 2.0, "price": 10000, "discount": 2000, "vat_rate": 20},
+        {"offer_id": "p2", "quantity": 1.0, "price": 5000, "discount": None, "vat_rate": None},
+    ]
+    payload = convert.order_to_payload(
+        order,
+        lines,
+        base_url="https://x/api/remap/1.2",
+        organization_id="org",
+        agent_id="cp",
+        store_id="st",
+        offer_types={"v1": "variant"},
+        reserve=True,
+    )
+    assert (
+        payload["syncId"]
+        == sync_id_for("shop:o-17")
+        == convert.order_to_payload(order, [], base_url="https://x", organization_id="o", agent_id="a")["syncId"]
+    )
     assert payload["externalCode"] == "o-17"
     assert payload["description"] == "позвонить\nКомментарий менеджера: упаковать в подарок"
     assert payload["moment"] == "2026-11-20 12:00:00"
     first = payload["positions"][0]
     assert (first["price"], first["discount"], first["reserve"]) == (10000.0, 10.0, 2.0)
-    by_status = convert.order_to_payload(order, [{**lines[0], "reserve": False}, lines[1]], base_url="https://x",
-                                         organization_id="o", agent_id="a", store_id="s", reserve=True)
+    by_status = convert.order_to_payload(
+        order,
+        [{**lines[0], "reserve": False}, lines[1]],
+        base_url="https://x",
+        organization_id="o",
+        agent_id="a",
+        store_id="s",
+        reserve=True,
+    )
     assert [p.get("reserve") for p in by_status["positions"]] == [None, 1.0]  # the hub said: not this line
     assert first["assortment"]["meta"]["href"] == "https://x/api/remap/1.2/entity/variant/v1"
-    customer = {"customer_id": "c1", "company_type": "individual", "name": None, "first_name": "Иван",
-                "last_name": "Петров", "phone": "+79990000000", "email": "i@p.ru", "inn": None}
-    body = convert.customer_to_payload(customer, accounts=[{"accountNumber": "40817810000000000001"}],
-                                       contact_person={"name": "Иван", "phone": "+79990000000"})
+    customer = {
+        "customer_id": "c1",
+        "company_type": "individual",
+        "name": None,
+        "first_name": "Иван",
+        "last_name": "Петров",
+        "phone": "+79990000000",
+        "email": "i@p.ru",
+        "inn": None,
+    }
+    body = convert.customer_to_payload(
+        customer,
+        accounts=[{"accountNumber": "40817810000000000001"}],
+        contact_person={"name": "Иван", "phone": "+79990000000"},
+    )
     assert body["name"] == "Петров Иван"
     assert body["legalFirstName"] == "Иван" and "inn" not in body
     assert body["accounts"][0]["accountNumber"].startswith("408")
@@ -128,8 +189,16 @@ def test_customer_order_sample_to_frames() -> None:
 def test_counterparty_and_folder_samples_have_the_fields_we_read() -> None:
     cp = sample("counterparty.json")
     assert {"companyType", "inn", "name"} <= set(cp)
-    folders = convert.folders_to_frame([{"id": "f1", "name": "Овощи", "pathName": "Еда",
-                                         "updated": "2016-06-07 15:42:07",
-                                         "productFolder": {"meta": {"href": "https://a/entity/productfolder/f0"}}}])
+    folders = convert.folders_to_frame(
+        [
+            {
+                "id": "f1",
+                "name": "Овощи",
+                "pathName": "Еда",
+                "updated": "2016-06-07 15:42:07",
+                "productFolder": {"meta": {"href": "https://a/entity/productfolder/f0"}},
+            }
+        ]
+    )
     _conforms("categories", folders)
     assert folders.iloc[0]["path"] == "Еда/Овощи" and folders.iloc[0]["parent_id"] == "f0"

@@ -28,11 +28,21 @@ def _ids(sandbox: MoySkladSandbox) -> tuple[str, list[str], list[str]]:
 
 
 def _order(ms: MoySkladClient, org: str, agent: str, store: str, product: str, key: str, qty: float = 3) -> Json:
-    return {"syncId": sync_id_for(key), "externalCode": key, "organization": ms.ref(f"entity/organization/{org}",
-            "organization"), "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
-            "store": ms.ref(f"entity/store/{store}", "store"),
-            "positions": [{"quantity": qty, "price": 15000.0, "reserve": qty,
-                           "assortment": ms.ref(f"entity/product/{product}", "product")}]}
+    return {
+        "syncId": sync_id_for(key),
+        "externalCode": key,
+        "organization": ms.ref(f"entity/organization/{org}", "organization"),
+        "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+        "store": ms.ref(f"entity/store/{store}", "store"),
+        "positions": [
+            {
+                "quantity": qty,
+                "price": 15000.0,
+                "reserve": qty,
+                "assortment": ms.ref(f"entity/product/{product}", "product"),
+            }
+        ],
+    }
 
 
 def test_counterparty_create_with_accounts_and_contact_then_find(
@@ -40,14 +50,25 @@ def test_counterparty_create_with_accounts_and_contact_then_find(
 ) -> None:
     async def go() -> tuple[Json, list[Json], list[Json], list[Json], list[Json]]:
         async with make_client() as ms:
-            created = await ms.create_counterparty({
-                "name": "ИП Петров", "companyType": "entrepreneur", "inn": "771234567890", "phone": "+79991112233",
-                "email": "petrov@example.ru", "syncId": sync_id_for("customer:1"),
-                "accounts": [{"accountNumber": "40802810000000000001", "bic": "044525225"}],
-                "contactpersons": [{"name": "Пётр", "phone": "+79991112233"}]})
-            return (created, await ms.find_counterparty(inn="771234567890"),
-                    await ms.find_counterparty(email="petrov@example.ru"),
-                    await ms.find_counterparty(phone="+79991112233"), await ms.find_counterparty(phone="+7000"))
+            created = await ms.create_counterparty(
+                {
+                    "name": "ИП Петров",
+                    "companyType": "entrepreneur",
+                    "inn": "771234567890",
+                    "phone": "+79991112233",
+                    "email": "petrov@example.ru",
+                    "syncId": sync_id_for("customer:1"),
+                    "accounts": [{"accountNumber": "40802810000000000001", "bic": "044525225"}],
+                    "contactpersons": [{"name": "Пётр", "phone": "+79991112233"}],
+                }
+            )
+            return (
+                created,
+                await ms.find_counterparty(inn="771234567890"),
+                await ms.find_counterparty(email="petrov@example.ru"),
+                await ms.find_counterparty(phone="+79991112233"),
+                await ms.find_counterparty(phone="+7000"),
+            )
 
     created, by_inn, by_email, by_phone, nobody = run(go())
     assert created["accounts"]["meta"]["size"] == 1 and created["contactpersons"]["meta"]["size"] == 1
@@ -63,17 +84,22 @@ def test_bulk_orders_per_item_errors_idempotent_resend_reserve_and_state(
     async def go() -> tuple[Any, ...]:
         async with make_client() as ms:
             agent = (await ms.create_counterparty({"name": "Покупатель"}))["id"]
-            payloads = [_order(ms, org, agent, stores[0], products[0], "shop:1"),
-                        {"externalCode": "shop:bad", "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty")},
-                        _order(ms, org, agent, stores[0], products[1], "shop:2")]
+            payloads = [
+                _order(ms, org, agent, stores[0], products[0], "shop:1"),
+                {"externalCode": "shop:bad", "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty")},
+                _order(ms, org, agent, stores[0], products[1], "shop:2"),
+            ]
             first = await ms.create_orders(payloads)
             again = await ms.create_orders([payloads[0], payloads[2]])
             stock = await ms.stock_current("bystore", "reserve", include_zero=False)
             states = await ms.list_states()
             done = next(s for s in states if s["stateType"] == "Successful")
             updated = await ms.update_order_state(first[0].entity["id"], done["id"])  # type: ignore[index]
-            recent = [o async for page in ms.iter_orders(datetime.now(UTC) - timedelta(minutes=5), expand="positions")
-                      for o in page]
+            recent = [
+                o
+                async for page in ms.iter_orders(datetime.now(UTC) - timedelta(minutes=5), expand="positions")
+                for o in page
+            ]
             return first, again, stock, done, updated, recent
 
     first, again, stock, done, updated, recent = run(go())
@@ -102,15 +128,27 @@ def test_demand_move_payment_cashin_and_return_move_stock_and_money(
             base = {"organization": order["organization"], "agent": order["agent"]}
             line = {"quantity": 1, "price": 15000.0, "assortment": ms.ref(f"entity/product/{product}", "product")}
             link = [{"meta": order["meta"], "linkedSum": 10000.0}]
-            demand = await ms.create_demand({**base, "store": order["store"], "customerOrder": {"meta": order["meta"]},
-                                             "positions": [{**line, "quantity": 2}]})
-            await ms.create_move({"organization": order["organization"], "sourceStore": order["store"],
-                                  "targetStore": ms.ref(f"entity/store/{stores[1]}", "store"),
-                                  "positions": [line]})
+            demand = await ms.create_demand(
+                {
+                    **base,
+                    "store": order["store"],
+                    "customerOrder": {"meta": order["meta"]},
+                    "positions": [{**line, "quantity": 2}],
+                }
+            )
+            await ms.create_move(
+                {
+                    "organization": order["organization"],
+                    "sourceStore": order["store"],
+                    "targetStore": ms.ref(f"entity/store/{stores[1]}", "store"),
+                    "positions": [line],
+                }
+            )
             await ms.create_paymentin({**base, "sum": 20000.0, "operations": [{**link[0], "linkedSum": 20000.0}]})
             await ms.create_cashin({**base, "sum": 10000.0, "operations": link})
-            ret = await ms.create_salesreturn({**base, "store": order["store"], "demand": {"meta": demand["meta"]},
-                                               "positions": [line]})
+            ret = await ms.create_salesreturn(
+                {**base, "store": order["store"], "demand": {"meta": demand["meta"]}, "positions": [line]}
+            )
             return await ms.get_order(order["id"]), demand, ret
 
     order, demand, ret = run(go())

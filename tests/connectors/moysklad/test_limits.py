@@ -9,10 +9,18 @@ import pytest
 from connectors.moysklad.limits import credential_weight, request_weight
 
 
-@pytest.mark.parametrize(("day", "weight"), [
-    (date(2026, 5, 11), 1), (date(2026, 5, 12), 2), (date(2026, 8, 31), 2),
-    (date(2026, 9, 1), 3), (date(2026, 11, 30), 3), (date(2026, 12, 1), 4), (date(2027, 6, 1), 4),
-])
+@pytest.mark.parametrize(
+    ("day", "weight"),
+    [
+        (date(2026, 5, 11), 1),
+        (date(2026, 5, 12), 2),
+        (date(2026, 8, 31), 2),
+        (date(2026, 9, 1), 3),
+        (date(2026, 11, 30), 3),
+        (date(2026, 12, 1), 4),
+        (date(2027, 6, 1), 4),
+    ],
+)
 def test_user_weight_by_date(day: date, weight: int) -> None:
     assert credential_weight("user", day) == weight
 

@@ -34,8 +34,9 @@ def _page(rows: list[dict[str, Any]], size: int) -> dict[str, Any]:
 
 
 def _client(answer: Callable[[httpx.Request], httpx.Response]) -> MoySkladClient:
-    return MoySkladClient(BASE, token="t", token_kind="app", today=DAY, transport=httpx.MockTransport(answer),
-                          retry=FAST)
+    return MoySkladClient(
+        BASE, token="t", token_kind="app", today=DAY, transport=httpx.MockTransport(answer), retry=FAST
+    )
 
 
 def _page_at(offset: int, *bodies: Any) -> tuple[list[dict[str, Any]], int]:
@@ -81,12 +82,15 @@ def test_a_page_with_fewer_rows_than_its_size_implies_is_partial() -> None:
     assert _malformed_answers() == 0
 
 
-@pytest.mark.parametrize("body, what", [
-    ({"meta": {"size": 2}}, "no 'rows' array"),
-    (_page([_row(0), {"meta": {"type": "product"}}], 2), "row 1 has no id"),
-    (_page([_row(0), {"id": "x"}], 2), "row 1 has no id or meta.type"),
-    ({"rows": [], "meta": {}}, "meta.size is None"),
-])
+@pytest.mark.parametrize(
+    "body, what",
+    [
+        ({"meta": {"size": 2}}, "no 'rows' array"),
+        (_page([_row(0), {"meta": {"type": "product"}}], 2), "row 1 has no id"),
+        (_page([_row(0), {"id": "x"}], 2), "row 1 has no id or meta.type"),
+        ({"rows": [], "meta": {}}, "meta.size is None"),
+    ],
+)
 def test_pages_without_what_the_api_defines_name_the_problem(body: Any, what: str) -> None:
     with pytest.raises(MalformedResponseError, match=re.escape(what)):
         _page_at(0, body)
@@ -135,8 +139,10 @@ def test_a_page_cut_short_on_every_attempt_fails_naming_endpoint_and_offset(
         async with make_client(retry=FAST) as ms:
             return await ms.assortment_page(offset, 50)
 
-    message = (r"moysklad /entity/assortment \(HTTP 200\): /entity/assortment page at offset 50: "
-               r"25 rows .* \(after 4 attempts\)")
+    message = (
+        r"moysklad /entity/assortment \(HTTP 200\): /entity/assortment page at offset 50: "
+        r"25 rows .* \(after 4 attempts\)"
+    )
     with pytest.raises(MalformedResponseError, match=message) as info:
         run(page_at(50))
     assert info.value.retryable  # the step as a whole may still be tried again later

@@ -39,18 +39,38 @@ async def _scenario(ms: MoySkladClient, sandbox: MoySkladSandbox) -> None:
     await ms.fetch_images(owners[:1])
     await ms.stock_current("bystore", "quantity")
     await ms.stock_current("all", "freeStock", changed_since=datetime.now(UTC) - timedelta(hours=1))
-    cp = await ms.create_counterparty({"name": "ИП Петров", "companyType": "entrepreneur", "inn": "771234567890",
-                                       "phone": "+79991112233", "email": "p@example.ru", "syncId": sync_id_for("c:1"),
-                                       "accounts": [{"accountNumber": "40802810000000000001"}],
-                                       "contactpersons": [{"name": "Пётр", "phone": "+79991112233"}]})
+    cp = await ms.create_counterparty(
+        {
+            "name": "ИП Петров",
+            "companyType": "entrepreneur",
+            "inn": "771234567890",
+            "phone": "+79991112233",
+            "email": "p@example.ru",
+            "syncId": sync_id_for("c:1"),
+            "accounts": [{"accountNumber": "40802810000000000001"}],
+            "contactpersons": [{"name": "Пётр", "phone": "+79991112233"}],
+        }
+    )
     await ms.find_counterparty(phone="+79991112233")
     product = next(r for r in rows if r["meta"]["type"] == "product" and not r.get("variantsCount"))
-    refs = {"organization": ms.ref(f"entity/organization/{orgs[0]['id']}", "organization"),
-            "agent": ms.ref(f"entity/counterparty/{cp['id']}", "counterparty")}
+    refs = {
+        "organization": ms.ref(f"entity/organization/{orgs[0]['id']}", "organization"),
+        "agent": ms.ref(f"entity/counterparty/{cp['id']}", "counterparty"),
+    }
     store = ms.ref(f"entity/store/{stores[0]['id']}", "store")
     line = {"quantity": 1.0, "price": 1000.0, "assortment": ms.ref(f"entity/product/{product['id']}", "product")}
-    results = await ms.create_orders([{**refs, "store": store, "syncId": sync_id_for("o:1"), "externalCode": "o:1",
-                                       "positions": [{**line, "reserve": 1.0}]}, {"externalCode": "bad"}])
+    results = await ms.create_orders(
+        [
+            {
+                **refs,
+                "store": store,
+                "syncId": sync_id_for("o:1"),
+                "externalCode": "o:1",
+                "positions": [{**line, "reserve": 1.0}],
+            },
+            {"externalCode": "bad"},
+        ]
+    )
     order = results[0].entity or {}
     single = await ms.create_order({**refs, "externalCode": "o:2", "syncId": sync_id_for("o:2")})
     states = await ms.list_states()
@@ -58,10 +78,17 @@ async def _scenario(ms: MoySkladClient, sandbox: MoySkladSandbox) -> None:
     await ms.update_order_positions(single["id"], [line])
     [p async for p in ms.iter_orders(datetime.now(UTC) - timedelta(minutes=5))]
     await ms.get_order(order["id"])
-    demand = await ms.create_demand({**refs, "store": store, "customerOrder": {"meta": order["meta"]},
-                                     "positions": [line]})
-    await ms.create_move({"organization": refs["organization"], "sourceStore": store,
-                          "targetStore": ms.ref(f"entity/store/{stores[1]['id']}", "store"), "positions": [line]})
+    demand = await ms.create_demand(
+        {**refs, "store": store, "customerOrder": {"meta": order["meta"]}, "positions": [line]}
+    )
+    await ms.create_move(
+        {
+            "organization": refs["organization"],
+            "sourceStore": store,
+            "targetStore": ms.ref(f"entity/store/{stores[1]['id']}", "store"),
+            "positions": [line],
+        }
+    )
     await ms.create_paymentin({**refs, "sum": 1000.0, "operations": [{"meta": order["meta"], "linkedSum": 1000.0}]})
     await ms.create_cashin({**refs, "sum": 500.0})
     await ms.create_salesreturn({**refs, "store": store, "demand": {"meta": demand["meta"]}, "positions": [line]})
@@ -99,12 +126,17 @@ def test_stock_current_matches_the_doc_samples(sandbox: MoySkladSandbox) -> None
     doc_bystore = sample("stock_bystore_current_freestock.json")
     assert {tuple(sorted(r)) for r in bystore} == {tuple(sorted(r)) for r in doc_bystore}
     assert {tuple(sorted(r)) for r in total} == {
-        tuple(sorted(r)) for r in sample("stock_all_current_quantity_zerolines.json")}
+        tuple(sorted(r)) for r in sample("stock_all_current_quantity_zerolines.json")
+    }
 
 
 def test_verbatim_samples_validate_like_our_responses(validator: SpecValidator) -> None:
     """The validator itself is calibrated on the samples: they pass it as our responses must."""
-    for name, schema in (("customerorder.json", "customerOrder"), ("counterparty.json", "counterparty"),
-                         ("customerorder_metadata.json", "documentMetadata"), ("product.json", "product"),
-                         ("variant.json", "variant")):
+    for name, schema in (
+        ("customerorder.json", "customerOrder"),
+        ("counterparty.json", "counterparty"),
+        ("customerorder_metadata.json", "documentMetadata"),
+        ("product.json", "product"),
+        ("variant.json", "variant"),
+    ):
         assert validator.errors(validator.component(schema), sample(name)) == [], name

@@ -32,10 +32,19 @@ def gets(sb: MoySkladSandbox) -> int:
     return sb.log.count(path_prefix="/entity/counterparty", method="GET")
 
 
-@pytest.mark.parametrize(("raw", "norm"), [
-    ("8 (999) 111-22-33", "+79991112233"), ("+7 999 111 22 33", "+79991112233"), ("9991112233", "+79991112233"),
-    ("79991112233", "+79991112233"), ("+375 29 111-22-33", "+375291112233"), ("112", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("8 (999) 111-22-33", "+79991112233"),
+        ("+7 999 111 22 33", "+79991112233"),
+        ("9991112233", "+79991112233"),
+        ("79991112233", "+79991112233"),
+        ("+375 29 111-22-33", "+375291112233"),
+        ("112", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_phones_are_normalised_to_one_form(raw: str | None, norm: str | None) -> None:
     assert normalise_phone(raw) == norm
 
@@ -47,9 +56,12 @@ def test_find_by_phone_then_email_then_inn_a_request_per_key_and_hundred(served:
     sb.store.put("counterparty", {"name": "Радуга", "companyType": "legal", "inn": "7736207543"})
     sb.store.put("counterparty", {"name": "Вручную", "phone": "8 (912) 000-11-22"})  # typed by a manager
     rows = [{"customer_id": f"c{i}", "phone": f"8 999 {i:07d}"} for i in range(250)]
-    rows += [{"customer_id": "e1", "phone": "+7 000 000 00 00", "email": "K7@EX.RU"},
-             {"customer_id": "i1", "inn": "7736207543", "email": "nobody@ex.ru"},
-             {"customer_id": "typed", "phone": "8 (912) 000-11-22"}, {"customer_id": "none", "email": "x@y.z"}]
+    rows += [
+        {"customer_id": "e1", "phone": "+7 000 000 00 00", "email": "K7@EX.RU"},
+        {"customer_id": "i1", "inn": "7736207543", "email": "nobody@ex.ru"},
+        {"customer_id": "typed", "phone": "8 (912) 000-11-22"},
+        {"customer_id": "none", "email": "x@y.z"},
+    ]
     customers = model.frame("customers", rows)
 
     async def go() -> dict[str, str]:
@@ -66,15 +78,40 @@ def test_find_by_phone_then_email_then_inn_a_request_per_key_and_hundred(served:
 def test_create_legal_individual_entrepreneur_in_bulk_idempotently(served: tuple[MoySkladSandbox, str]) -> None:
     require(SPEC)
     sb, base = served
-    customers = model.frame("customers", [  # the bank columns are canonical ones
-        {"customer_id": "L", "company_type": "legal", "name": "ООО «Ромашка»", "first_name": "Анна",
-         "last_name": "Смирнова", "phone": "8 (495) 123-45-67", "email": "Anna@Romashka.ru", "inn": "7736207543",
-         "kpp": "773601001", "bank_account": "40702810900000000001", "bank_bic": "044525225",
-         "bank_name": "ПАО Сбербанк"},
-        {"customer_id": "I", "company_type": "individual", "first_name": "Иван", "last_name": "Петров",
-         "phone": "+7 999 111 22 33"},
-        {"customer_id": "E", "company_type": "entrepreneur", "name": "ИП Сидоров", "first_name": "Олег",
-         "last_name": "Сидоров", "inn": "771234567890"}])
+    customers = model.frame(
+        "customers",
+        [  # the bank columns are canonical ones
+            {
+                "customer_id": "L",
+                "company_type": "legal",
+                "name": "ООО «Ромашка»",
+                "first_name": "Анна",
+                "last_name": "Смирнова",
+                "phone": "8 (495) 123-45-67",
+                "email": "Anna@Romashka.ru",
+                "inn": "7736207543",
+                "kpp": "773601001",
+                "bank_account": "40702810900000000001",
+                "bank_bic": "044525225",
+                "bank_name": "ПАО Сбербанк",
+            },
+            {
+                "customer_id": "I",
+                "company_type": "individual",
+                "first_name": "Иван",
+                "last_name": "Петров",
+                "phone": "+7 999 111 22 33",
+            },
+            {
+                "customer_id": "E",
+                "company_type": "entrepreneur",
+                "name": "ИП Сидоров",
+                "first_name": "Олег",
+                "last_name": "Сидоров",
+                "inn": "771234567890",
+            },
+        ],
+    )
     keys = {"L": "shop:L", "I": "shop:I", "E": "shop:E"}
     recorder = Recorder(httpx.AsyncHTTPTransport())
 
@@ -91,12 +128,16 @@ def test_create_legal_individual_entrepreneur_in_bulk_idempotently(served: tuple
     assert len(sb.store.of_type("counterparty")) == 3 and found == {"L": first["L"].erp_id, "I": first["I"].erp_id}
     legal, person, ip = (sb.store.get("counterparty", first[c].erp_id or "") or {} for c in "LIE")
     assert (legal["companyType"], legal["name"], legal["inn"], legal["kpp"]) == (
-        "legal", "ООО «Ромашка»", "7736207543", "773601001")
+        "legal",
+        "ООО «Ромашка»",
+        "7736207543",
+        "773601001",
+    )
     assert legal["phone"] == "+74951234567" and legal["email"] == "anna@romashka.ru"
-    assert legal["_contactpersons"] == [{"name": "Смирнова Анна", "phone": "+74951234567",
-                                         "email": "anna@romashka.ru"}]
-    assert legal["_accounts"] == [{"accountNumber": "40702810900000000001", "bic": "044525225",
-                                   "bankName": "ПАО Сбербанк", "isDefault": True}]
+    assert legal["_contactpersons"] == [{"name": "Смирнова Анна", "phone": "+74951234567", "email": "anna@romashka.ru"}]
+    assert legal["_accounts"] == [
+        {"accountNumber": "40702810900000000001", "bic": "044525225", "bankName": "ПАО Сбербанк", "isDefault": True}
+    ]
     assert (person["companyType"], person["legalFirstName"], person["phone"]) == ("individual", "Иван", "+79991112233")
     assert person["_accounts"] == [] and person["_contactpersons"] == []
     assert (ip["companyType"], ip["inn"], ip["legalLastName"]) == ("entrepreneur", "771234567890", "Сидоров")
@@ -109,12 +150,16 @@ def test_one_person_known_twice_to_the_channel_gets_one_counterparty(served: tup
     """Two channel customers with one phone typed two ways (or one e-mail in two cases), created in one
     batch, are one counterparty: neither was found, and two creates would duplicate the person."""
     sb, base = served
-    customers = model.frame("customers", [
-        {"customer_id": "a", "first_name": "Ада", "phone": "8 (999) 111-22-33"},
-        {"customer_id": "b", "first_name": "Ада", "phone": "+7 999 111 22 33"},
-        {"customer_id": "c", "first_name": "Бэб", "email": "Bab@Ex.ru"},
-        {"customer_id": "d", "first_name": "Бэб", "email": "bab@ex.ru"},
-        {"customer_id": "e", "first_name": "Грейс", "phone": "+7 999 000 00 01"}])
+    customers = model.frame(
+        "customers",
+        [
+            {"customer_id": "a", "first_name": "Ада", "phone": "8 (999) 111-22-33"},
+            {"customer_id": "b", "first_name": "Ада", "phone": "+7 999 111 22 33"},
+            {"customer_id": "c", "first_name": "Бэб", "email": "Bab@Ex.ru"},
+            {"customer_id": "d", "first_name": "Бэб", "email": "bab@ex.ru"},
+            {"customer_id": "e", "first_name": "Грейс", "phone": "+7 999 000 00 01"},
+        ],
+    )
     keys = {cid: f"shop:{cid}" for cid in "abcde"}
 
     async def go() -> dict[str, Any]:

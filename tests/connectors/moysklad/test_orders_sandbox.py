@@ -69,16 +69,25 @@ def refs(sb: MoySkladSandbox, base: str) -> tuple[Json, Json, Json]:
         return {"meta": {"href": f"{base}/{path}", "type": type_, "mediaType": "application/json"}}
 
     agent = call(base, "POST", "/entity/counterparty", {"name": "Покупатель"}).json()
-    return (ref(f"entity/organization/{org}", "organization"),
-            ref(f"entity/counterparty/{agent['id']}", "counterparty"), ref(f"entity/product/{product}", "product"))
+    return (
+        ref(f"entity/organization/{org}", "organization"),
+        ref(f"entity/counterparty/{agent['id']}", "counterparty"),
+        ref(f"entity/product/{product}", "product"),
+    )
 
 
 def test_a_second_create_with_the_same_sync_id_answers_the_first_order_unchanged(
-        served: tuple[MoySkladSandbox, str]) -> None:
+    served: tuple[MoySkladSandbox, str],
+) -> None:
     sb, base = served
     org, agent, product = refs(sb, base)
-    body = {"organization": org, "agent": agent, "syncId": sync_id_for("shop:1"), "externalCode": "1",
-            "positions": [{"quantity": 1, "price": 1000.0, "assortment": product}]}
+    body = {
+        "organization": org,
+        "agent": agent,
+        "syncId": sync_id_for("shop:1"),
+        "externalCode": "1",
+        "positions": [{"quantity": 1, "price": 1000.0, "assortment": product}],
+    }
     first = call(base, "POST", "/entity/customerorder", body).json()
     changed = {**body, "description": "edited", "positions": [{"quantity": 5, "price": 1000.0, "assortment": product}]}
     again = call(base, "POST", "/entity/customerorder", changed, expand="positions").json()
@@ -118,12 +127,19 @@ def test_bulk_post_answers_every_item_and_refuses_more_than_1000(served: tuple[M
 
 
 def test_counterparty_filters_match_phone_email_inn_exactly_and_or_repeated_values(
-        served: tuple[MoySkladSandbox, str]) -> None:
+    served: tuple[MoySkladSandbox, str],
+) -> None:
     _, base = served
-    made = call(base, "POST", "/entity/counterparty", [
-        {"name": "Иван", "phone": "+79991112233", "email": "ivan@example.ru"},
-        {"name": "ООО Радуга", "companyType": "legal", "phone": "+7 495 331 22 33", "inn": "7736207543"},
-        {"name": "Пётр", "phone": "+79990000000"}]).json()
+    made = call(
+        base,
+        "POST",
+        "/entity/counterparty",
+        [
+            {"name": "Иван", "phone": "+79991112233", "email": "ivan@example.ru"},
+            {"name": "ООО Радуга", "companyType": "legal", "phone": "+7 495 331 22 33", "inn": "7736207543"},
+            {"name": "Пётр", "phone": "+79990000000"},
+        ],
+    ).json()
 
     def found(flt: str) -> list[str]:
         return [r["name"] for r in call(base, "GET", "/entity/counterparty", filter=flt).json()["rows"]]
@@ -141,8 +157,9 @@ def test_counterparty_filters_match_phone_email_inn_exactly_and_or_repeated_valu
 def test_order_times_are_moscow_time_without_offset(served: tuple[MoySkladSandbox, str], clock: Clock) -> None:
     sb, base = served
     org, agent, _ = refs(sb, base)
-    early = call(base, "POST", "/entity/customerorder", {"organization": org, "agent": agent,
-                                                          "moment": "2026-11-20 12:00:00"}).json()
+    early = call(
+        base, "POST", "/entity/customerorder", {"organization": org, "agent": agent, "moment": "2026-11-20 12:00:00"}
+    ).json()
     clock.now = START + timedelta(minutes=10)
     late = call(base, "POST", "/entity/customerorder", {"organization": org, "agent": agent}).json()
     assert early["updated"] == "2026-11-22 12:30:00.123" and early["created"] == early["updated"]
@@ -163,8 +180,9 @@ class Receiver:
 
         async def hook(request: Request) -> Response:
             with self.lock:
-                self.posts.append((dict(request.query_params), request.headers.get("user-agent", ""),
-                                   await request.json()))
+                self.posts.append(
+                    (dict(request.query_params), request.headers.get("user-agent", ""), await request.json())
+                )
             return Response(status_code=204)
 
         self.app = Starlette(routes=[Route("/hooks/ms", hook, methods=["POST"])])
@@ -176,17 +194,32 @@ def test_customerorder_create_and_update_webhooks_reach_the_receiver(served: tup
     with LoopbackServer(receiver.app) as hooks:
         url = f"{hooks.url}/hooks/ms"
         for action, diff in (("CREATE", None), ("UPDATE", "FIELDS")):
-            made = call(base, "POST", "/entity/webhook", {"url": url, "entityType": "customerorder", "action": action,
-                                                          **({"diffType": diff} if diff else {})})
+            made = call(
+                base,
+                "POST",
+                "/entity/webhook",
+                {"url": url, "entityType": "customerorder", "action": action, **({"diffType": diff} if diff else {})},
+            )
             assert made.status_code == 200, made.text
         org, agent, _ = refs(sb, base)
         body = {"organization": org, "agent": agent, "syncId": sync_id_for("w:1")}
         order = call(base, "POST", "/entity/customerorder", [body]).json()[0]
         call(base, "POST", "/entity/customerorder", [body])  # the same syncId: nothing changes, nothing is sent
         state = sb.store.states[3]
-        call(base, "PUT", f"/entity/customerorder/{order['id']}", {"state": {"meta": {
-            "href": f"{base}/entity/customerorder/metadata/states/{state['id']}", "type": "state",
-            "mediaType": "application/json"}}})
+        call(
+            base,
+            "PUT",
+            f"/entity/customerorder/{order['id']}",
+            {
+                "state": {
+                    "meta": {
+                        "href": f"{base}/entity/customerorder/metadata/states/{state['id']}",
+                        "type": "state",
+                        "mediaType": "application/json",
+                    }
+                }
+            },
+        )
         for _ in range(200):
             if len(receiver.posts) >= 2:
                 break

@@ -42,12 +42,25 @@ def drafts(sb: MoySkladSandbox, n: int, *, qty: float = 2.0) -> list[OrderDraft]
     agent = next(iter(sb.store.of_type("counterparty")))
     products = list(sb.store.of_type("product"))
     state = sb.store.states[0]["id"]
-    return [OrderDraft(key=f"shop:{i}", order={"order_id": str(i), "number": f"{i}A", "external_id": str(i),
-                                               "created_at": pd.Timestamp("2026-11-20 09:00Z"), "comment": "звонить"},
-                       lines=[{"offer_id": products[i % len(products)], "quantity": qty, "price": 150000,
-                               "discount": 30000}],
-                       line_kinds={}, customer_id=agent, organization_id=org, state_id=state, reserve=True)
-            for i in range(n)]
+    return [
+        OrderDraft(
+            key=f"shop:{i}",
+            order={
+                "order_id": str(i),
+                "number": f"{i}A",
+                "external_id": str(i),
+                "created_at": pd.Timestamp("2026-11-20 09:00Z"),
+                "comment": "звонить",
+            },
+            lines=[{"offer_id": products[i % len(products)], "quantity": qty, "price": 150000, "discount": 30000}],
+            line_kinds={},
+            customer_id=agent,
+            organization_id=org,
+            state_id=state,
+            reserve=True,
+        )
+        for i in range(n)
+    ]
 
 
 def posts(sb: MoySkladSandbox) -> int:
@@ -105,9 +118,11 @@ def test_updates_by_link_lost_link_and_a_deleted_order(served: tuple[MoySkladSan
             sink = MoySkladOrders(ms)
             made = await sink.upsert_orders(batch)
             sb.writer.delete("customerorder", made[2].erp_id or "")
-            edited = [replace(batch[0], erp_id=made[0].erp_id, lines=[{**batch[0].lines[0], "quantity": 5.0}]),
-                      replace(batch[1], lines=[{**batch[1].lines[0], "quantity": 7.0}]),  # the link was lost
-                      replace(batch[2], erp_id=made[2].erp_id)]  # linked, but deleted in MoySklad
+            edited = [
+                replace(batch[0], erp_id=made[0].erp_id, lines=[{**batch[0].lines[0], "quantity": 5.0}]),
+                replace(batch[1], lines=[{**batch[1].lines[0], "quantity": 7.0}]),  # the link was lost
+                replace(batch[2], erp_id=made[2].erp_id),
+            ]  # linked, but deleted in MoySklad
             return made, await sink.upsert_orders(edited)
 
     made, edited = run(go())

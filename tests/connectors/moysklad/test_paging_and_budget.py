@@ -135,8 +135,9 @@ def test_stock_current_one_call_one_measure(
 ) -> None:
     async def go() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         async with make_client() as ms:
-            return await ms.stock_current("bystore", "quantity"), await ms.stock_current("all", "stock",
-                                                                                         include_zero=False)
+            return await ms.stock_current("bystore", "quantity"), await ms.stock_current(
+                "all", "stock", include_zero=False
+            )
 
     by_store, total = run(go())
     assert all(set(r) == {"assortmentId", "storeId", "quantity"} for r in by_store)
@@ -159,8 +160,9 @@ def test_assortment_page_returns_rows_and_total_size() -> None:
 
     async def go() -> tuple[list[dict], int, list[dict], int]:
         transport = httpx.ASGITransport(app=sandbox.app)
-        async with MoySkladClient("http://ms/api/remap/1.2", token="page-token", token_kind="app",
-                                  transport=transport) as ms:
+        async with MoySkladClient(
+            "http://ms/api/remap/1.2", token="page-token", token_kind="app", transport=transport
+        ) as ms:
             first, size = await ms.assortment_page(0, 100)
             last, size_again = await ms.assortment_page(200, 100)
         return first, size, last, size_again

@@ -32,8 +32,10 @@ def test_401_with_error_body_on_bad_token_and_bad_password(sandbox: MoySkladSand
 
     async def go() -> list[httpx.Response]:
         async with raw_client(sandbox) as c:
-            return [await c.get("/entity/store", headers={"Authorization": "Bearer nope"}),
-                    await c.get("/entity/store", headers={"Authorization": bad_basic})]
+            return [
+                await c.get("/entity/store", headers={"Authorization": "Bearer nope"}),
+                await c.get("/entity/store", headers={"Authorization": bad_basic}),
+            ]
 
     for response in run(go()):
         assert response.status_code == 401
@@ -56,9 +58,11 @@ def test_gzip_json_with_rate_headers(sandbox: MoySkladSandbox) -> None:
 def test_limit_above_1000_is_rejected_and_expand_needs_limit_100(sandbox: MoySkladSandbox) -> None:
     async def go() -> list[httpx.Response]:
         async with raw_client(sandbox) as c:
-            return [await c.get("/entity/assortment", params={"limit": 1001}),
-                    await c.get("/entity/assortment", params={"limit": 101, "expand": "images"}),
-                    await c.get("/entity/assortment", params={"limit": 100, "expand": "images"})]
+            return [
+                await c.get("/entity/assortment", params={"limit": 1001}),
+                await c.get("/entity/assortment", params={"limit": 101, "expand": "images"}),
+                await c.get("/entity/assortment", params={"limit": 100, "expand": "images"}),
+            ]
 
     too_big, ignored, expanded = run(go())
     assert too_big.status_code == 400

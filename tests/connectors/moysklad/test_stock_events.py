@@ -73,8 +73,12 @@ MALFORMED = [
     ("neither kind", body({"accountId": "x"}), QUERY, "neither a stock notice"),
     ("reportUrl a number", body(_with(STOCK, reportUrl=5)), QUERY, "not a string"),
     ("another report", body(_with(STOCK, reportUrl="https://x/report/profit/current")), QUERY, "not a current stock"),
-    ("a broken time", body(_with(STOCK, reportUrl=STOCK["reportUrl"].replace("2022-09-24", "yesterday"))), QUERY,
-     "not a MoySklad timestamp"),
+    (
+        "a broken time",
+        body(_with(STOCK, reportUrl=STOCK["reportUrl"].replace("2022-09-24", "yesterday"))),
+        QUERY,
+        "not a MoySklad timestamp",
+    ),
     ("no events", body({"events": []}), QUERY, "non-empty list"),
     ("an event without a type", body({"events": [{"action": "CREATE"}]}), QUERY, "no meta.type"),
     ("a product edited", body(sample("webhook_event.json")), QUERY, "product UPDATE does not move stock"),
@@ -106,8 +110,11 @@ def subscribe(make_client: Callable[..., MoySkladClient], url: str = URL, **kw: 
 
 
 def hooks(sandbox: MoySkladSandbox) -> list[tuple[str, str]]:
-    return sorted((str(h["url"]), str(h.get("entityType") or h.get("reportType")))
-                  for kind in ("webhook", "webhookstock") for h in sandbox.store.of_type(kind).values())
+    return sorted(
+        (str(h["url"]), str(h.get("entityType") or h.get("reportType")))
+        for kind in ("webhook", "webhookstock")
+        for h in sandbox.store.of_type(kind).values()
+    )
 
 
 def seed_ours(sandbox: MoySkladSandbox, url: str) -> None:
@@ -130,8 +137,11 @@ def test_subscribing_twice_creates_every_subscription_once(
     assert len(first) == len(WANTED) == 25 and all(line.startswith("created") for line in first)
     assert "created stock report bystore" in first and "created customerorder UPDATE" in first
     # returns move stock (back in, out to the supplier) and a new or deleted order sets or frees a reserve
-    assert {f"created {entity} {action}" for entity in ("salesreturn", "purchasereturn", "customerorder")
-            for action in ("CREATE", "UPDATE", "DELETE")} <= set(first)
+    assert {
+        f"created {entity} {action}"
+        for entity in ("salesreturn", "purchasereturn", "customerorder")
+        for action in ("CREATE", "UPDATE", "DELETE")
+    } <= set(first)
     assert second == ["kept 25 already in place"]
     assert posts(sandbox) == writes  # the second run listed, and wrote nothing
     assert {url for url, _ in hooks(sandbox)} == {URL}
@@ -144,8 +154,9 @@ def test_our_old_url_is_replaced_and_other_receivers_are_left_alone(
 
     async def foreign() -> None:
         async with raw_client(sandbox) as c:
-            await c.post("/entity/webhook", json={"url": "https://other.app/h", "action": "CREATE",
-                                                  "entityType": "demand"})
+            await c.post(
+                "/entity/webhook", json={"url": "https://other.app/h", "action": "CREATE", "entityType": "demand"}
+            )
 
     run(foreign())
     seed_ours(sandbox, OLD)
@@ -174,8 +185,10 @@ def test_a_full_account_is_reported_by_kind_after_doing_the_rest(
     async def fill() -> None:
         async with raw_client(sandbox) as c:
             for i in range(5):  # MoySklad's limit for a user: 5 receivers of demand CREATE
-                await c.post("/entity/webhook", json={"url": f"https://app{i}.example/h", "action": "CREATE",
-                                                      "entityType": "demand"})
+                await c.post(
+                    "/entity/webhook",
+                    json={"url": f"https://app{i}.example/h", "action": "CREATE", "entityType": "demand"},
+                )
 
     run(fill())
     with pytest.raises(WebhookLimitError) as refused:

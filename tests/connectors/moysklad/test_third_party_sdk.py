@@ -58,13 +58,28 @@ def test_sdk_creates_a_customer_order_and_lists_it(sandbox: MoySkladSandbox, sdk
     org = sdk.OrganizationsApi(api_client).get_organizations().rows[0]
     product = next(p for p in sandbox.store.of_type("product").values() if not p["variantsCount"])
     base = api_client.configuration.host
-    order = sdk.CustomerOrder.from_dict({
-        "organization": {"meta": {"href": org.meta.href, "type": "organization", "mediaType": "application/json"}},
-        "agent": {"meta": {"href": agent.meta.href, "type": "counterparty", "mediaType": "application/json"}},
-        "externalCode": "sdk-1",
-        "positions": {"rows": [{"quantity": 2, "price": 9900.0, "assortment": {"meta": {
-            "href": f"{base}/entity/product/{product['id']}", "type": "product", "mediaType": "application/json"}}}]},
-    })
+    order = sdk.CustomerOrder.from_dict(
+        {
+            "organization": {"meta": {"href": org.meta.href, "type": "organization", "mediaType": "application/json"}},
+            "agent": {"meta": {"href": agent.meta.href, "type": "counterparty", "mediaType": "application/json"}},
+            "externalCode": "sdk-1",
+            "positions": {
+                "rows": [
+                    {
+                        "quantity": 2,
+                        "price": 9900.0,
+                        "assortment": {
+                            "meta": {
+                                "href": f"{base}/entity/product/{product['id']}",
+                                "type": "product",
+                                "mediaType": "application/json",
+                            }
+                        },
+                    }
+                ]
+            },
+        }
+    )
     created = co_api.create_customer_order(order)
     assert created.external_code == "sdk-1" and created.sum == 19800.0
     listed = co_api.get_customer_order_list()

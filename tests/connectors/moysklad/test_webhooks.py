@@ -28,8 +28,9 @@ class Receiver:
         self.app = Starlette(routes=[Route("/{p:path}", self.handle, methods=["POST"])])
 
     async def handle(self, request: Request) -> Response:
-        self.calls.append((request.query_params.get("requestId", ""), await request.json(),
-                           request.headers.get("user-agent", "")))
+        self.calls.append(
+            (request.query_params.get("requestId", ""), await request.json(), request.headers.get("user-agent", ""))
+        )
         if self.delay:
             delay, self.delay = self.delay, 0.0
             await asyncio.sleep(delay)
@@ -44,8 +45,9 @@ def test_ensure_is_idempotent_and_only_own_webhooks_are_deleted(
 ) -> None:
     async def go() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], int]:
         async with raw_client(sandbox) as c:  # another app's webhook on the same account
-            await c.post("/entity/webhook", json={"url": "https://other.app/hook", "action": "CREATE",
-                                                  "entityType": "product"})
+            await c.post(
+                "/entity/webhook", json={"url": "https://other.app/hook", "action": "CREATE", "entityType": "product"}
+            )
         async with make_client() as ms:
             first = await ms.ensure_webhook(f"{HUB}/orders", "customerorder", "UPDATE", diff_type="FIELDS")
             second = await ms.ensure_webhook(f"{HUB}/orders", "customerorder", "UPDATE", diff_type="FIELDS")
@@ -97,8 +99,9 @@ def test_a_receiver_slower_than_1_5_s_counts_as_a_failure(sandbox: MoySkladSandb
 
     async def go() -> None:
         async with raw_client(sandbox) as c:
-            await c.post("/entity/webhook", json={"url": "http://slow.test/h", "action": "CREATE",
-                                                  "entityType": "counterparty"})
+            await c.post(
+                "/entity/webhook", json={"url": "http://slow.test/h", "action": "CREATE", "entityType": "counterparty"}
+            )
             await c.post("/entity/counterparty", json={"name": "Медленный"})
         await sandbox.webhooks.drain()
 
@@ -123,11 +126,16 @@ def test_webhookstock_posts_a_report_url_only_when_stock_changed(
             await sandbox.webhooks.drain()
             idle = sandbox.webhooks.send_stock_notifications()
             agent = (await ms.create_counterparty({"name": "X"}))["id"]
-            await ms.create_demand({"organization": ms.ref(f"entity/organization/{org}", "organization"),
-                                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
-                                    "store": ms.ref(f"entity/store/{store}", "store"),
-                                    "positions": [{"quantity": 1, "price": 1.0,
-                                                   "assortment": ms.ref(f"entity/product/{product}", "product")}]})
+            await ms.create_demand(
+                {
+                    "organization": ms.ref(f"entity/organization/{org}", "organization"),
+                    "agent": ms.ref(f"entity/counterparty/{agent}", "counterparty"),
+                    "store": ms.ref(f"entity/store/{store}", "store"),
+                    "positions": [
+                        {"quantity": 1, "price": 1.0, "assortment": ms.ref(f"entity/product/{product}", "product")}
+                    ],
+                }
+            )
             sandbox.webhooks.send_stock_notifications()
             await sandbox.webhooks.drain()
             report_url = receiver.calls[-1][1]["reportUrl"]

@@ -98,8 +98,9 @@ def test_site_is_required_when_the_key_covers_several_stores() -> None:
     order = {"externalId": "x1", "items": [{"offer": {"id": 1}, "quantity": 1, "initialPrice": 10}]}
 
     async def go(site: str | None) -> dict:
-        async with RetailCRMClient("http://crm.test", api_key="sandbox-key", site=site,
-                                   transport=httpx.ASGITransport(app=sb.app)) as client:
+        async with RetailCRMClient(
+            "http://crm.test", api_key="sandbox-key", site=site, transport=httpx.ASGITransport(app=sb.app)
+        ) as client:
             return await client.create_order(order)
 
     with pytest.raises(RequestValidationError, match="Parameter 'site' is missing"):
@@ -154,14 +155,16 @@ def _answering(*bodies: bytes) -> tuple[httpx.MockTransport, list[httpx.Request]
     return httpx.MockTransport(answer), seen
 
 
-@pytest.mark.parametrize("body, what", [(b'{"success": true, "offers": [', "not JSON"),
-                                        (b'[{"success": true}]', "not the API's envelope")])
+@pytest.mark.parametrize(
+    "body, what", [(b'{"success": true, "offers": [', "not JSON"), (b'[{"success": true}]', "not the API's envelope")]
+)
 def test_a_broken_success_answer_is_asked_again_then_a_retryable_malformed_response(body: bytes, what: str) -> None:
     transport, seen = _answering(body)
 
     async def go() -> None:
-        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
-                                   retry=BROKEN_RETRY) as crm:
+        async with RetailCRMClient(
+            "https://shop.retailcrm.ru", api_key=KEY, transport=transport, retry=BROKEN_RETRY
+        ) as crm:
             await crm.sites()
 
     with pytest.raises(MalformedResponseError, match=rf"{what}.*after 3 attempts") as info:
@@ -175,8 +178,9 @@ def test_a_success_answer_broken_once_is_read_on_the_second_attempt() -> None:
     transport, seen = _answering(whole[:30], whole)
 
     async def go() -> dict[str, dict[str, object]]:
-        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
-                                   retry=BROKEN_RETRY) as crm:
+        async with RetailCRMClient(
+            "https://shop.retailcrm.ru", api_key=KEY, transport=transport, retry=BROKEN_RETRY
+        ) as crm:
             return await crm.sites()
 
     assert asyncio.run(go()) == {"a": {"code": "a"}}
@@ -188,8 +192,9 @@ def test_a_broken_answer_to_a_plain_create_is_not_repeated() -> None:
     transport, seen = _answering(b'{"success": true, "id": ')
 
     async def go() -> None:
-        async with RetailCRMClient("https://shop.retailcrm.ru", api_key=KEY, transport=transport,
-                                   retry=BROKEN_RETRY) as crm:
+        async with RetailCRMClient(
+            "https://shop.retailcrm.ru", api_key=KEY, transport=transport, retry=BROKEN_RETRY
+        ) as crm:
             await crm.create_customer({"firstName": "Ada"})
 
     with pytest.raises(MalformedResponseError, match="not repeated"):

@@ -21,9 +21,7 @@ def _read_all(client: RetailCRMClient, since: int | None) -> tuple[list[dict], i
     return asyncio.run(go())
 
 
-def test_history_pages_by_since_id_and_skips_own_changes(
-    sandbox: RetailCRMSandbox, make_client: MakeClient
-) -> None:
+def test_history_pages_by_since_id_and_skips_own_changes(sandbox: RetailCRMSandbox, make_client: MakeClient) -> None:
     sandbox.seed_orders(230)  # manager-made: source "user"
     client = make_client()
     records, last_id, skipped = _read_all(client, None)

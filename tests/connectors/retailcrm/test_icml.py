@@ -35,7 +35,8 @@ def _structure(root: ET.Element) -> dict[str, object]:
     offer = shop.find("offers/offer")
     assert offer is not None
     return {
-        "root": root.tag, "root_attrs": set(root.attrib),
+        "root": root.tag,
+        "root_attrs": set(root.attrib),
         "shop": [child.tag for child in shop],
         "category_attrs": set().union(*(c.attrib for c in shop.iter("category"))),
         "offer_attrs": set(offer.attrib),
@@ -56,14 +57,34 @@ def test_official_samples_parse(tmp_path: Path) -> None:
 
 def test_feed_has_the_official_structure_and_escapes_text(tmp_path: Path) -> None:
     path = tmp_path / "feed.xml"
-    nasty = IcmlOffer(id="a&b", product_id='p"1', name="Чай <зелёный> & \x0bко", product_name="Чай",
-                      xml_id="uuid-1", price=Decimal("14000"), purchase_price=Decimal("13200.5"), quantity=16,
-                      category_ids=("3",), pictures=("http://x/a.jpg?x=1&y=2",),
-                      params=(("Vendor code", "article", "789789"),), vendor="V", vat_rate="20",
-                      weight=0.25, dimensions="10/20/30", url="http://x/p")
-    assert write_icml(path, shop_name="Shop & Co", company="ООО «Ромашка»",
-                      categories=[IcmlCategory("2", "Office"), IcmlCategory("3", "Shelvings", "2")],
-                      offers=[nasty]) == 1
+    nasty = IcmlOffer(
+        id="a&b",
+        product_id='p"1',
+        name="Чай <зелёный> & \x0bко",
+        product_name="Чай",
+        xml_id="uuid-1",
+        price=Decimal("14000"),
+        purchase_price=Decimal("13200.5"),
+        quantity=16,
+        category_ids=("3",),
+        pictures=("http://x/a.jpg?x=1&y=2",),
+        params=(("Vendor code", "article", "789789"),),
+        vendor="V",
+        vat_rate="20",
+        weight=0.25,
+        dimensions="10/20/30",
+        url="http://x/p",
+    )
+    assert (
+        write_icml(
+            path,
+            shop_name="Shop & Co",
+            company="ООО «Ромашка»",
+            categories=[IcmlCategory("2", "Office"), IcmlCategory("3", "Shelvings", "2")],
+            offers=[nasty],
+        )
+        == 1
+    )
     ours, official = ET.parse(path).getroot(), ET.parse(require(OFFICIAL)).getroot()
     a, b = _structure(ours), _structure(official)
     assert a["root"] == b["root"] and a["root_attrs"] == b["root_attrs"] and a["shop"] == b["shop"]
@@ -92,8 +113,10 @@ def test_a_failed_write_leaves_the_previous_feed_in_place(tmp_path: Path) -> Non
 
 def test_10000_offers_feed_is_fetched_by_the_sandbox_and_read_back_identically(tmp_path: Path) -> None:
     path = tmp_path / "main.xml"
-    assert write_icml(path, shop_name="Shop", company="Co", categories=sample_categories(),
-                      offers=sample_offers(10_000)) == 10_000
+    assert (
+        write_icml(path, shop_name="Shop", company="Co", categories=sample_categories(), offers=sample_offers(10_000))
+        == 10_000
+    )
     ET.parse(path)  # well-formed
     feeds = httpx.ASGITransport(app=feed_app({"main": path}))
     sandbox = RetailCRMSandbox(catalog_transport=feeds)
@@ -125,8 +148,14 @@ def test_writer_memory_stays_flat(tmp_path: Path) -> None:
     # Measured in a fresh interpreter: tracemalloc counts every thread's allocations, and in the suite's
     # process other tests leave threads behind (Prefect's log and event workers) that allocate meanwhile.
     def peak(n: int) -> int:
-        done = subprocess.run([sys.executable, "-c", PEAK, str(n), str(tmp_path / f"f{n}.xml")], cwd=REPO,
-                              capture_output=True, text=True, timeout=120, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK, str(n), str(tmp_path / f"f{n}.xml")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         return int(done.stdout.strip())
 
     small, large = peak(500), peak(5_000)
@@ -134,23 +163,62 @@ def test_writer_memory_stays_flat(tmp_path: Path) -> None:
 
 
 def test_frames_become_feed_offers() -> None:
-    products = frame("products", [{"product_id": "p1", "name": "Футболка", "category_id": "c1", "vendor": "V",
-                                   "vat_rate": 20, "weight": 0.3, "article": "ART-1"}])
-    offers = frame("offers", [{"offer_id": "o1", "product_id": "p1", "kind": "product", "name": "Футболка, M",
-                               "characteristics": "Размер=M; Цвет=синий", "archived": False}])
+    products = frame(
+        "products",
+        [
+            {
+                "product_id": "p1",
+                "name": "Футболка",
+                "category_id": "c1",
+                "vendor": "V",
+                "vat_rate": 20,
+                "weight": 0.3,
+                "article": "ART-1",
+            }
+        ],
+    )
+    offers = frame(
+        "offers",
+        [
+            {
+                "offer_id": "o1",
+                "product_id": "p1",
+                "kind": "product",
+                "name": "Футболка, M",
+                "characteristics": "Размер=M; Цвет=синий",
+                "archived": False,
+            }
+        ],
+    )
     prices = frame("prices", [{"offer_id": "o1", "price_type_id": "retail", "amount": 99900, "currency_id": "r"}])
-    stock = frame("stock", [{"offer_id": "o1", "store_id": "s1", "available": 4.0, "stock_type": "stock"},
-                            {"offer_id": "o1", "store_id": "s2", "available": -1.0, "stock_type": "stock"}])
+    stock = frame(
+        "stock",
+        [
+            {"offer_id": "o1", "store_id": "s1", "available": 4.0, "stock_type": "stock"},
+            {"offer_id": "o1", "store_id": "s2", "available": -1.0, "stock_type": "stock"},
+        ],
+    )
     images = frame("images", [{"owner_id": "p1", "position": 1, "url": "http://img/1.jpg"}])
     (offer,) = icml_offers(offers, products=products, prices=prices, price_type_id="retail", stock=stock, images=images)
     assert offer == IcmlOffer(
-        id="o1", product_id="p1", name="Футболка, M", product_name="Футболка", xml_id="o1", price=Decimal("999.00"),
-        quantity=4.0, category_ids=("c1",), pictures=("http://img/1.jpg",),
+        id="o1",
+        product_id="p1",
+        name="Футболка, M",
+        product_name="Футболка",
+        xml_id="o1",
+        price=Decimal("999.00"),
+        quantity=4.0,
+        category_ids=("c1",),
+        pictures=("http://img/1.jpg",),
         params=(("Артикул", "article", "ART-1"), ("Размер", "razmer", "M"), ("Цвет", "cvet", "синий")),
-        vendor="V", vat_rate="20", weight=0.3,
+        vendor="V",
+        vat_rate="20",
+        weight=0.3,
     )
-    categories = frame("categories", [{"category_id": "c1", "name": "Одежда"}, {"category_id": "c2", "parent_id": "c1",
-                                                                               "name": "Футболки"}])
+    categories = frame(
+        "categories",
+        [{"category_id": "c1", "name": "Одежда"}, {"category_id": "c2", "parent_id": "c1", "name": "Футболки"}],
+    )
     assert list(icml_categories(categories))[1] == IcmlCategory("c2", "Футболки", "c1")
 
 
@@ -237,8 +305,12 @@ def test_a_write_killed_on_its_way_leaves_a_temporary_file_the_next_write_remove
     path.parent.mkdir()
     write_icml(path, shop_name="s", company="c", categories=[], offers=sample_offers(3))
     before = path.read_bytes()
-    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[3])
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     try:
         assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
     finally:

@@ -25,9 +25,14 @@ def official() -> Iterator[tuple[RetailCRMSandbox, Any]]:
 
 def test_reference_books(official: tuple[RetailCRMSandbox, Any]) -> None:
     _, client = official
-    for method, key in (("statuses", "statuses"), ("stores", "stores"), ("sites", "sites"),
-                        ("price_types", "priceTypes"), ("delivery_types", "deliveryTypes"),
-                        ("payment_types", "paymentTypes")):
+    for method, key in (
+        ("statuses", "statuses"),
+        ("stores", "stores"),
+        ("sites", "sites"),
+        ("price_types", "priceTypes"),
+        ("delivery_types", "deliveryTypes"),
+        ("payment_types", "paymentTypes"),
+    ):
         response = getattr(client, method)()
         assert response.is_successful(), (method, response.get_response())
         assert key in response.get_response()
@@ -62,8 +67,13 @@ def test_orders_history(official: tuple[RetailCRMSandbox, Any]) -> None:
 def test_inventories_and_prices_upload(official: tuple[RetailCRMSandbox, Any]) -> None:
     sandbox, client = official
     xml_id = sandbox.offers[2]["xmlId"]
-    inv = client.inventories_upload([{"xmlId": xml_id, "stores": [{"code": "msk", "available": 0}]},
-                                     {"xmlId": "ghost", "stores": [{"code": "msk", "available": 1}]}], "main")
+    inv = client.inventories_upload(
+        [
+            {"xmlId": xml_id, "stores": [{"code": "msk", "available": 0}]},
+            {"xmlId": "ghost", "stores": [{"code": "msk", "available": 1}]},
+        ],
+        "main",
+    )
     assert inv.get_response() == {"success": True, "processedOffersCount": 1, "notFoundOffers": [{"xmlId": "ghost"}]}
     assert sandbox.inventories[2]["msk"]["available"] == 0.0
     prices = client.prices_upload([{"xmlId": xml_id, "site": "main", "prices": [{"code": "wholesale", "price": 10.5}]}])

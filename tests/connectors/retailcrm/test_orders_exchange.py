@@ -20,8 +20,9 @@ from hub.capabilities import WRITE_STATUS, HubWrite, OrderSource, StatusSink
 
 from .conftest import KEY, sample
 
-SETTINGS = RetailCRMSettings.model_validate({"system": "retailcrm", "base_url": "http://crm.test",
-                                             "api_key": "${CRM_KEY}"})
+SETTINGS = RetailCRMSettings.model_validate(
+    {"system": "retailcrm", "base_url": "http://crm.test", "api_key": "${CRM_KEY}"}
+)
 
 
 @pytest.fixture
@@ -51,13 +52,18 @@ def test_reading_from_now_on_then_changes_of_others_not_ours(served: tuple[Retai
     start = run(base, lambda src, _: src.changed_orders(None))
     assert start.orders.empty and start.cursor == str(sb.history[-1].id) and requests(sb) == 2
     offer = next(o for o in sb.state.offers.values())
-    new = create_order(sb.state, {"status": "new", "items": [{"offer": {"id": offer["id"]}, "quantity": 2}],
-                                  "firstName": "Ада"}, "main", None)["id"]
+    new = create_order(
+        sb.state,
+        {"status": "new", "items": [{"offer": {"id": offer["id"]}, "quantity": 2}], "firstName": "Ада"},
+        "main",
+        None,
+    )["id"]
     sb.user_edit_order(new, {"status": "client-confirmed"})
     sb.user_edit_order(new, {"status": "assembling"})  # passed client-confirmed between two reads
 
     async def ours_and_theirs(src: RetailCRMOrders, crm: RetailCRMClient) -> None:
         await crm.edit_order(5, {"managerComment": "наш"}, by="id")
+
     run(base, ours_and_theirs)
     run(base, lambda _, crm: crm.edit_order(6, {"managerComment": "чужой"}, by="id"), key="other-key")
     before = requests(sb)
@@ -106,11 +112,19 @@ def test_history_records_have_the_verbatim_samples_shape(served: tuple[RetailCRM
     api_made = next(r for r in verbatim if r.get("source") == "api")
     sb.seed_orders(1)
     run(base, lambda _, crm: crm.edit_order(1, {"status": "complete"}, by="id"), key="other-key")
-    sb.state.record(sb.state.history, field_name="manager", old=None, new={"id": 3}, entity={"id": 1, "site": "main"},
-                    author_key=None, source="code")
+    sb.state.record(
+        sb.state.history,
+        field_name="manager",
+        old=None,
+        new={"id": 3},
+        entity={"id": 1, "site": "main"},
+        author_key=None,
+        source="code",
+    )
 
     async def page(src: RetailCRMOrders, crm: RetailCRMClient) -> dict[str, Any]:
         return await crm._call("GET", "/orders/history", params=[("limit", "100")])
+
     ours = run(base, page)["history"]
     theirs = run(base, page, key="other-key")["history"]
     created, edited, code = ours[0], ours[-2], ours[-1]
@@ -146,8 +160,12 @@ def test_set_statuses_edits_only_what_differs_and_refuses_unknown(served: tuple[
     ids = sb.seed_orders(6)
     start = run(base, lambda src, _: src.changed_orders(None))
     current = {str(i): sb.state.orders[i]["status"] for i in ids}
-    wanted = {str(ids[0]): "complete" if current[str(ids[0])] != "complete" else "new",
-              str(ids[1]): current[str(ids[1])], str(ids[2]): "Отгружен", "999": "complete"}
+    wanted = {
+        str(ids[0]): "complete" if current[str(ids[0])] != "complete" else "new",
+        str(ids[1]): current[str(ids[1])],
+        str(ids[2]): "Отгружен",
+        "999": "complete",
+    }
     before = requests(sb)
     refused = run(base, lambda src, _: src.set_statuses(wanted))
     assert set(refused) == {str(ids[2]), "999"} and "not an active status" in refused[str(ids[2])]
@@ -165,11 +183,13 @@ def test_orders_in_period_pages_within_bounds_and_statuses(served: tuple[RetailC
     sb.state.orders[ids[0]]["createdAt"] = "2020-01-01 10:00:00"
     now = datetime.now(UTC)
     first = run(base, lambda src, _: src.orders_in_period(now - timedelta(days=1), now + timedelta(minutes=1), []))
-    second = run(base, lambda src, _: src.orders_in_period(now - timedelta(days=1), now + timedelta(minutes=1), [],
-                                                           first.cursor))
+    second = run(
+        base, lambda src, _: src.orders_in_period(now - timedelta(days=1), now + timedelta(minutes=1), [], first.cursor)
+    )
     assert first.cursor == "2" and second.cursor is None and len(first.orders) + len(second.orders) == 129
-    done = run(base, lambda src, _: src.orders_in_period(now - timedelta(days=1), now + timedelta(minutes=1),
-                                                         ["complete"]))
+    done = run(
+        base, lambda src, _: src.orders_in_period(now - timedelta(days=1), now + timedelta(minutes=1), ["complete"])
+    )
     assert set(done.orders["status"]) == {"complete"}
     assert len(done.orders) == sum(o["status"] == "complete" for i, o in sb.state.orders.items() if i != ids[0])
 
@@ -194,15 +214,18 @@ class Written:
 
 
 def test_only_the_hubs_recorded_writes_are_echoes_not_everything_made_with_its_key(
-        served: tuple[RetailCRMSandbox, str]) -> None:
+    served: tuple[RetailCRMSandbox, str],
+) -> None:
     """A site module or script sharing the hub's key: its orders and edits are read, the creations named."""
     sb, base = served
     ids = [str(i) for i in sb.seed_orders(3)]
     start = run(base, lambda src, _: src.changed_orders(None))
     offer = next(iter(sb.state.offers.values()))
     now = datetime.now(UTC)
-    written = Written(HubWrite(ids[0], WRITE_STATUS, "complete", now - timedelta(seconds=1)),  # still open
-                      HubWrite(ids[2], WRITE_STATUS, "assembling", now - timedelta(hours=3), now - timedelta(hours=3)))
+    written = Written(
+        HubWrite(ids[0], WRITE_STATUS, "complete", now - timedelta(seconds=1)),  # still open
+        HubWrite(ids[2], WRITE_STATUS, "assembling", now - timedelta(hours=3), now - timedelta(hours=3)),
+    )
 
     async def shared_key(src: RetailCRMOrders, crm: RetailCRMClient) -> str:
         await crm.edit_order(ids[0], {"status": "complete"}, by="id")  # the hub's status write (recorded)
@@ -210,6 +233,7 @@ def test_only_the_hubs_recorded_writes_are_echoes_not_everything_made_with_its_k
         await crm.edit_order(ids[2], {"status": "assembling"}, by="id")  # same value the hub wrote hours ago
         site = await crm.create_order({"status": "new", "firstName": "Сайт", "items": [{"offer": {"id": offer["id"]}}]})
         return str(site["id"])
+
     site_order = run(base, shared_key)
 
     assert run(base, lambda src, _: src.has_changes(start.cursor, written=written)) is True
@@ -221,8 +245,9 @@ def test_only_the_hubs_recorded_writes_are_echoes_not_everything_made_with_its_k
 
     moved = batch.cursor
     run(base, lambda _, crm: crm.edit_order(ids[0], {"status": "new"}, by="id"))
-    written.writes.append(HubWrite(ids[0], WRITE_STATUS, "new", datetime.now(UTC) - timedelta(seconds=2),
-                                   datetime.now(UTC)))
+    written.writes.append(
+        HubWrite(ids[0], WRITE_STATUS, "new", datetime.now(UTC) - timedelta(seconds=2), datetime.now(UTC))
+    )
     assert run(base, lambda src, _: src.has_changes(moved, written=written)) is False  # only the hub's echo
     echo = run(base, lambda src, _: src.changed_orders(moved, written=written))
     assert echo.orders.empty and echo.cursor == str(sb.history[-1].id) and echo.shared_credential_orders == ()

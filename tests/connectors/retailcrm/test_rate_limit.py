@@ -54,10 +54,14 @@ def test_10000_offers_inventories_over_loopback_in_40_requests_without_503() -> 
     sandbox = RetailCRMSandbox(api_key=KEY)
     sandbox.seed_catalog(10_000)
     offers = list(sandbox.offers.values())
-    stock = frame("stock", [
-        {"offer_id": o["xmlId"], "store_id": ms_store, "available": float(i % 7), "stock_type": "stock"}
-        for i, o in enumerate(offers) for ms_store in ("ms-a", "ms-b")
-    ])
+    stock = frame(
+        "stock",
+        [
+            {"offer_id": o["xmlId"], "store_id": ms_store, "available": float(i % 7), "stock_type": "stock"}
+            for i, o in enumerate(offers)
+            for ms_store in ("ms-a", "ms-b")
+        ],
+    )
     payload = stock_to_inventories(stock, store_map={"ms-a": "main", "ms-b": "msk"})
     assert len(payload) == 10_000
 
@@ -76,7 +80,9 @@ def test_10000_offers_inventories_over_loopback_in_40_requests_without_503() -> 
     assert sandbox.log.count(status=503) == 0
     assert request_stats().total("retailcrm").requests == 40
     some = offers[5]["id"]
-    assert sandbox.inventories[some] == {"main": {"available": 5.0, "purchasePrice": None},
-                                         "msk": {"available": 5.0, "purchasePrice": None}}
+    assert sandbox.inventories[some] == {
+        "main": {"available": 5.0, "purchasePrice": None},
+        "msk": {"available": 5.0, "purchasePrice": None},
+    }
     zero = offers[7]["id"]
     assert sandbox.inventories[zero]["main"]["available"] == 0.0

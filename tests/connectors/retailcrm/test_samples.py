@@ -28,8 +28,9 @@ def test_reference_books_are_keyed_by_code_except_stores() -> None:
     sb = RetailCRMSandbox()
 
     async def go() -> tuple[dict, dict]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="http://t/api/v5",
-                                     headers={"X-API-KEY": "sandbox-key"}) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sb.app), base_url="http://t/api/v5", headers={"X-API-KEY": "sandbox-key"}
+        ) as http:
             return (await http.get("reference/statuses")).json(), (await http.get("reference/stores")).json()
 
     statuses, stores = asyncio.run(go())
@@ -91,8 +92,11 @@ def test_sandbox_accepts_the_inventories_upload_form_as_sent_on_the_wire() -> No
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="http://t") as http:
-            return await http.post("/api/v5/store/inventories/upload", content=body,
-                                   headers={"X-API-KEY": KEY, "Content-Type": "application/x-www-form-urlencoded"})
+            return await http.post(
+                "/api/v5/store/inventories/upload",
+                content=body,
+                headers={"X-API-KEY": KEY, "Content-Type": "application/x-www-form-urlencoded"},
+            )
 
     response = asyncio.run(go())
     assert response.status_code == 200
@@ -114,8 +118,11 @@ def test_sandbox_accepts_the_orders_create_form_as_sent_on_the_wire() -> None:
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="http://t") as http:
-            return await http.post("/api/v5/orders/create", content=body,
-                                   headers={"X-API-KEY": KEY, "Content-Type": "application/x-www-form-urlencoded"})
+            return await http.post(
+                "/api/v5/orders/create",
+                content=body,
+                headers={"X-API-KEY": KEY, "Content-Type": "application/x-www-form-urlencoded"},
+            )
 
     response = asyncio.run(go())
     assert response.status_code == 201, response.text

@@ -53,12 +53,14 @@ def _feed(tmp_path: Path, n: int) -> Path:
 
 def test_catalog_loads_on_demand_and_on_a_timer(tmp_path: Path) -> None:
     path = _feed(tmp_path, 8)
-    sandbox = RetailCRMSandbox(catalog_transport=httpx.ASGITransport(app=feed_app({"main": path})),
-                               catalog_refresh_seconds=3600)
+    sandbox = RetailCRMSandbox(
+        catalog_transport=httpx.ASGITransport(app=feed_app({"main": path})), catalog_refresh_seconds=3600
+    )
 
     async def go() -> tuple[httpx.Response, int, int]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://t",
-                                     headers={"X-API-KEY": KEY}) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sandbox.app), base_url="http://t", headers={"X-API-KEY": KEY}
+        ) as http:
             missing = await http.post("/sandbox/sites/main/load-catalog")
             # the hub points the store at its feed through the API, as an admin would in the UI
             site = json.dumps({"ymlUrl": feed_url("http://feeds.test", "main"), "loadFromYml": True})
@@ -79,8 +81,7 @@ def test_catalog_loads_on_demand_and_on_a_timer(tmp_path: Path) -> None:
 
 def test_serve_prints_url_and_key_and_answers() -> None:
     port = free_port()
-    code = (f"from connectors.retailcrm.sandbox import RetailCRMSandbox; "
-            f"RetailCRMSandbox().serve({port}, 'cli-key')")
+    code = f"from connectors.retailcrm.sandbox import RetailCRMSandbox; RetailCRMSandbox().serve({port}, 'cli-key')"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -108,18 +109,25 @@ def test_the_admin_path_places_an_order_as_a_manager_and_names_what_is_wrong() -
     offer = next(iter(sb.offers.values()))
     with LoopbackServer(sb.app) as server:
         url = f"{server.url}/sandbox/orders/create"
-        placed = httpx.post(url, json={"site": "main", "order": {"status": "new", "firstName": "Ада",
-                                                                 "items": [{"offer": {"xmlId": offer["xmlId"]}}]}})
+        placed = httpx.post(
+            url,
+            json={
+                "site": "main",
+                "order": {"status": "new", "firstName": "Ада", "items": [{"offer": {"xmlId": offer["xmlId"]}}]},
+            },
+        )
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["id"]
         assert sb.orders[order_id]["site"] == "main" and sb.orders[order_id]["items"][0]["offer"]["id"] == offer["id"]
         record = sb.history[-1].render("order", KEY)
         assert record["created"] and record["source"] == "user" and "apiKey" not in record
         assert httpx.post(url, json={"order": {}}).json()["id"] in sb.orders  # site: the account's first
-        wrong = {"not json": httpx.post(url, content=b"{", headers={"Content-Type": "application/json"}),
-                 "no order": httpx.post(url, json={"site": "main"}),
-                 "site": httpx.post(url, json={"site": "nope", "order": {}}),
-                 "offer": httpx.post(url, json={"order": {"items": [{"offer": {"id": 999999}}]}})}
+        wrong = {
+            "not json": httpx.post(url, content=b"{", headers={"Content-Type": "application/json"}),
+            "no order": httpx.post(url, json={"site": "main"}),
+            "site": httpx.post(url, json={"site": "nope", "order": {}}),
+            "offer": httpx.post(url, json={"order": {"items": [{"offer": {"id": 999999}}]}}),
+        }
     assert {k: r.status_code for k, r in wrong.items()} == dict.fromkeys(wrong, 400)
     assert '{"order": {...}' in wrong["not json"].json()["errorMsg"] and "order" in wrong["no order"].json()["errorMsg"]
     assert "site 'nope' is not one of this account's: main, other" == wrong["site"].json()["errorMsg"]

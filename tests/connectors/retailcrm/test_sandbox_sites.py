@@ -32,8 +32,9 @@ def send(sandbox: RetailCRMSandbox, method: str, path: str, key: str = KEY, **fi
     data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
 
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://t/api/v5",
-                                     headers={"X-API-KEY": key}) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sandbox.app), base_url="http://t/api/v5", headers={"X-API-KEY": key}
+        ) as http:
             if method == "GET":
                 return await http.get(path, params=data)
             return await http.post(path, data=data)
@@ -58,12 +59,17 @@ def test_inventories_upload_to_an_unknown_site_is_a_400_and_writes_nothing() -> 
 def test_prices_upload_with_an_unknown_site_in_an_entry_refuses_the_whole_batch() -> None:
     sandbox = account()
     before = json.dumps(sandbox.prices, sort_keys=True)
-    prices = [{**offer_ref(sandbox, "shop-a"), "site": "shop-a", "prices": [{"code": "base", "price": 10}]},
-              {**offer_ref(sandbox, "shop-b"), "site": "nowhere", "prices": [{"code": "base", "price": 20}]}]
+    prices = [
+        {**offer_ref(sandbox, "shop-a"), "site": "shop-a", "prices": [{"code": "base", "price": 10}]},
+        {**offer_ref(sandbox, "shop-b"), "site": "nowhere", "prices": [{"code": "base", "price": 20}]},
+    ]
     response = send(sandbox, "POST", "/store/prices/upload", prices=prices)
     assert response.status_code == 400
-    assert response.json() == {"success": False, "errorMsg": "Errors in the entity format",
-                               "errors": {"prices[1].site": 'Site with code "nowhere" not found.'}}
+    assert response.json() == {
+        "success": False,
+        "errorMsg": "Errors in the entity format",
+        "errors": {"prices[1].site": 'Site with code "nowhere" not found.'},
+    }
     assert json.dumps(sandbox.prices, sort_keys=True) == before
 
 
@@ -71,8 +77,10 @@ def test_a_site_the_key_does_not_cover_is_access_denied() -> None:
     sandbox = account()
     stock = [{**offer_ref(sandbox, "shop-b"), "stores": [{"code": "main", "available": 1}]}]
     prices = [{**offer_ref(sandbox, "shop-b"), "site": "shop-b", "prices": [{"code": "base", "price": 5}]}]
-    for response in (send(sandbox, "POST", "/store/inventories/upload", SHOP_KEY, offers=stock, site="shop-b"),
-                     send(sandbox, "POST", "/store/prices/upload", SHOP_KEY, prices=prices)):
+    for response in (
+        send(sandbox, "POST", "/store/inventories/upload", SHOP_KEY, offers=stock, site="shop-b"),
+        send(sandbox, "POST", "/store/prices/upload", SHOP_KEY, prices=prices),
+    ):
         assert (response.status_code, response.json()) == (403, {"success": False, "errorMsg": "Access denied."})
     assert sandbox.inventories == {}
 

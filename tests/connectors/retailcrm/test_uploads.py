@@ -19,12 +19,15 @@ def test_stock_is_uploaded_absolute_with_zeros_and_unknown_offers_reported(
 ) -> None:
     first, second = sandbox.offers[1], sandbox.offers[2]
     sandbox.inventories[1] = {"main": {"available": 9.0, "purchasePrice": None}}
-    stock = frame("stock", [
-        {"offer_id": first["xmlId"], "store_id": "ms-main", "available": 0.0, "stock_type": "stock"},
-        {"offer_id": second["xmlId"], "store_id": "ms-main", "available": 3.0, "stock_type": "stock"},
-        {"offer_id": second["xmlId"], "store_id": "ms-annex", "available": 2.0, "stock_type": "stock"},
-        {"offer_id": "not-in-crm", "store_id": "ms-main", "available": 1.0, "stock_type": "stock"},
-    ])
+    stock = frame(
+        "stock",
+        [
+            {"offer_id": first["xmlId"], "store_id": "ms-main", "available": 0.0, "stock_type": "stock"},
+            {"offer_id": second["xmlId"], "store_id": "ms-main", "available": 3.0, "stock_type": "stock"},
+            {"offer_id": second["xmlId"], "store_id": "ms-annex", "available": 2.0, "stock_type": "stock"},
+            {"offer_id": "not-in-crm", "store_id": "ms-main", "available": 1.0, "stock_type": "stock"},
+        ],
+    )
     payload = stock_to_inventories(stock, store_map={"ms-main": "main", "ms-annex": "main"})
 
     async def go() -> object:
@@ -68,15 +71,21 @@ def test_batches_above_250_are_refused_before_sending(make_client: MakeClient) -
 
 def test_prices_upload_in_currency_units(sandbox: RetailCRMSandbox, make_client: MakeClient) -> None:
     xml_id = sandbox.offers[3]["xmlId"]
-    prices = frame("prices", [
-        {"offer_id": xml_id, "price_type_id": "ms-retail", "amount": 123456, "currency_id": "rub"},
-        {"offer_id": xml_id, "price_type_id": "ms-opt", "amount": 99900, "currency_id": "rub"},
-        {"offer_id": xml_id, "price_type_id": "ms-unmapped", "amount": 1, "currency_id": "rub"},
-        {"offer_id": "unknown", "price_type_id": "ms-retail", "amount": 100, "currency_id": "rub"},
-    ])
+    prices = frame(
+        "prices",
+        [
+            {"offer_id": xml_id, "price_type_id": "ms-retail", "amount": 123456, "currency_id": "rub"},
+            {"offer_id": xml_id, "price_type_id": "ms-opt", "amount": 99900, "currency_id": "rub"},
+            {"offer_id": xml_id, "price_type_id": "ms-unmapped", "amount": 1, "currency_id": "rub"},
+            {"offer_id": "unknown", "price_type_id": "ms-retail", "amount": 100, "currency_id": "rub"},
+        ],
+    )
     payload = prices_to_upload(prices, price_type_map={"ms-retail": "base", "ms-opt": "wholesale"}, site="main")
-    assert next(p for p in payload if p["xmlId"] == xml_id) == {"xmlId": xml_id, "site": "main",
-                          "prices": [{"code": "base", "price": 1234.56}, {"code": "wholesale", "price": 999}]}
+    assert next(p for p in payload if p["xmlId"] == xml_id) == {
+        "xmlId": xml_id,
+        "site": "main",
+        "prices": [{"code": "base", "price": 1234.56}, {"code": "wholesale", "price": 999}],
+    }
 
     async def go() -> object:
         async with make_client() as client:
@@ -88,8 +97,10 @@ def test_prices_upload_in_currency_units(sandbox: RetailCRMSandbox, make_client:
 
 
 def test_inventories_read_back_per_store(sandbox: RetailCRMSandbox, make_client: MakeClient) -> None:
-    sandbox.inventories[1] = {"main": {"available": 2.0, "purchasePrice": None},
-                              "msk": {"available": 3.0, "purchasePrice": None}}
+    sandbox.inventories[1] = {
+        "main": {"available": 2.0, "purchasePrice": None},
+        "msk": {"available": 3.0, "purchasePrice": None},
+    }
 
     async def go() -> list[dict]:
         rows: list[dict] = []

@@ -51,8 +51,7 @@ def test_a_refused_run_holds_nothing(store: Store, store_url: str) -> None:
 
 
 def test_a_killed_holder_releases_its_lock(store: Store, store_url: str) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, store_url], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, store_url], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(ExchangeBusyError), store.locks.hold("shop", "inventories"):

@@ -31,9 +31,10 @@ def test_concurrent_enqueue_from_separate_engines_makes_one_row(store: Store, st
     others = [open_store(store_url, upgrade=False, clock=store.db.clock) for _ in range(2)]
     try:
         stores = [store, *others]
-        items = _together(6, lambda i: stores[i % 3].queue.enqueue_many(
-            "shop", "stock", [(f"batch:{k}", {"w": i}) for k in range(20)]
-        ))
+        items = _together(
+            6,
+            lambda i: stores[i % 3].queue.enqueue_many("shop", "stock", [(f"batch:{k}", {"w": i}) for k in range(20)]),
+        )
     finally:
         for other in others:
             other.close()

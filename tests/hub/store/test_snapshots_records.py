@@ -52,10 +52,13 @@ def test_upsert_frame_counts_and_skips_unchanged_rows(store: Store, clock: objec
 
 
 def test_frames_round_trip_with_nulls_ints_and_utc_timestamps(store: Store) -> None:
-    orders = frame("orders", [
-        {"order_id": "1", "number": "A-1", "total": 123456, "created_at": "2026-03-01T10:00:00+03:00"},
-        {"order_id": "2", "number": "A-2", "total": None, "created_at": None},
-    ])
+    orders = frame(
+        "orders",
+        [
+            {"order_id": "1", "number": "A-1", "total": 123456, "created_at": "2026-03-01T10:00:00+03:00"},
+            {"order_id": "2", "number": "A-2", "total": None, "created_at": None},
+        ],
+    )
     store.records.upsert_frame("shop", "orders", "retailcrm", orders, "order_id")
     back = store.records.frame("shop", "orders")
     pd.testing.assert_frame_equal(back, orders)
@@ -67,10 +70,13 @@ def test_frames_round_trip_with_nulls_ints_and_utc_timestamps(store: Store) -> N
 
 
 def test_timestamps_of_mixed_precision_read_back(store: Store) -> None:
-    offers = frame("offers", [
-        {"offer_id": "a", "updated_at": "2026-11-22T11:01:38+00:00"},
-        {"offer_id": "b", "updated_at": "2026-11-22T11:01:38.236+00:00"},
-    ])
+    offers = frame(
+        "offers",
+        [
+            {"offer_id": "a", "updated_at": "2026-11-22T11:01:38+00:00"},
+            {"offer_id": "b", "updated_at": "2026-11-22T11:01:38.236+00:00"},
+        ],
+    )
     store.records.upsert_frame("shop", "offers", "moysklad", offers, "offer_id")
     for back in (store.records.frame("shop", "offers"), *store.records.iter_frames("shop", "offers", rows=5)):
         pd.testing.assert_frame_equal(back, offers)
@@ -84,10 +90,13 @@ def test_non_canonical_kinds_are_staged_as_plain_frames(store: Store) -> None:
 
 
 def test_composite_keys_changed_keys_and_dry_run_changes(store: Store) -> None:
-    prices = frame("prices", [
-        {"offer_id": "o1", "price_type_id": "base", "amount": 100, "currency_id": "rub"},
-        {"offer_id": "o1", "price_type_id": "sale", "amount": 90, "currency_id": "rub"},
-    ])
+    prices = frame(
+        "prices",
+        [
+            {"offer_id": "o1", "price_type_id": "base", "amount": 100, "currency_id": "rub"},
+            {"offer_id": "o1", "price_type_id": "sale", "amount": 90, "currency_id": "rub"},
+        ],
+    )
     first = store.records.upsert_frame("i", "prices", "moysklad", prices, ["offer_id", "price_type_id"])
     assert sorted(first.changed_keys) == ["o1|base", "o1|sale"]
     moved = prices.copy()
@@ -99,10 +108,14 @@ def test_composite_keys_changed_keys_and_dry_run_changes(store: Store) -> None:
 
 
 def _prices(offers: int, types: tuple[str, ...] = ("base", "sale")) -> pd.DataFrame:
-    return frame("prices", [
-        {"offer_id": f"o{i:03d}", "price_type_id": t, "amount": i * 100 + n, "currency_id": "rub"}
-        for i in range(offers) for n, t in enumerate(types)
-    ])
+    return frame(
+        "prices",
+        [
+            {"offer_id": f"o{i:03d}", "price_type_id": t, "amount": i * 100 + n, "currency_id": "rub"}
+            for i in range(offers)
+            for n, t in enumerate(types)
+        ],
+    )
 
 
 def test_slices_by_key_and_by_parent_read_only_what_is_asked(store: Store) -> None:
@@ -115,7 +128,11 @@ def test_slices_by_key_and_by_parent_read_only_what_is_asked(store: Store) -> No
     assert some["offer_id"].tolist() == ["o002", "o007"]
     theirs = store.records.frame("i", "prices", parents=["o005", "o001"])
     assert list(zip(theirs["offer_id"], theirs["price_type_id"], strict=True)) == [
-        ("o001", "base"), ("o001", "sale"), ("o005", "base"), ("o005", "sale")]
+        ("o001", "base"),
+        ("o001", "sale"),
+        ("o005", "base"),
+        ("o005", "sale"),
+    ]
     assert store.records.frame("i", "prices", parents=[]).empty
     assert list(store.records.frame("i", "prices", parents=["o001"]).columns) == list(_prices(1).columns)
 

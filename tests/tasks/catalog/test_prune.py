@@ -14,8 +14,9 @@ def _pages(run: CatalogRun, drop: set[str], sizes: set[int] | None = None) -> Pa
     offers = set(run.store.records.hashes(run.name, "offers")) - drop
     products = set(run.store.records.hashes(run.name, "products")) - drop
     rows = offers | products
-    return PageCounts(pages=1, rows=len(rows), sizes=sizes or {len(rows)}, row_ids=rows,
-                      seen={"offers": offers, "products": products})
+    return PageCounts(
+        pages=1, rows=len(rows), sizes=sizes or {len(rows)}, row_ids=rows, seen={"offers": offers, "products": products}
+    )
 
 
 def test_a_complete_pass_forgets_gone_items_with_their_prices_and_images(make_run: Callable[[str], CatalogRun]) -> None:
@@ -39,8 +40,9 @@ def test_a_complete_pass_forgets_gone_items_with_their_prices_and_images(make_ru
 def test_a_pass_over_a_changing_catalog_forgets_nothing(make_run: Callable[[str], CatalogRun]) -> None:
     run = make_run("moving")
     pages = _pages(run, drop={"p00"})
-    moved = PageCounts(rows=pages.rows, sizes={len(pages.row_ids), len(pages.row_ids) + 1},
-                       row_ids=pages.row_ids, seen=pages.seen)  # a product was added mid-run
+    moved = PageCounts(
+        rows=pages.rows, sizes={len(pages.row_ids), len(pages.row_ids) + 1}, row_ids=pages.row_ids, seen=pages.seen
+    )  # a product was added mid-run
     assert forget_removed.fn(run, moved).skipped
     short = _pages(run, drop={"p00"}, sizes={len(pages.row_ids) + 1})  # a row was skipped by a shift
     assert forget_removed.fn(run, short).skipped

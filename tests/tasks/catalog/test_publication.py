@@ -20,13 +20,19 @@ from tasks.mapping_check import CatalogMappings
 from tasks.publish import INVENTORIES, PRICES
 from tests.tasks.conftest import BATCH
 
-MAPPINGS = CatalogMappings(store_map={"s1": "msk", "s2": "msk", "s3": "spb"},
-                           price_type_map={"pt1": "base", "pt2": "wholesale"}, feed_price_type_id="pt1")
+MAPPINGS = CatalogMappings(
+    store_map={"s1": "msk", "s2": "msk", "s3": "spb"},
+    price_type_map={"pt1": "base", "pt2": "wholesale"},
+    feed_price_type_id="pt1",
+)
 
 
 def _stock() -> pd.DataFrame:
-    rows = [{"offer_id": f"p{i:02d}", "store_id": store, "available": float(i + n), "stock_type": "freeStock"}
-            for i in range(0, 23, 2) for n, store in enumerate(("s1", "s2", "s3", "s4"))]
+    rows = [
+        {"offer_id": f"p{i:02d}", "store_id": store, "available": float(i + n), "stock_type": "freeStock"}
+        for i in range(0, 23, 2)
+        for n, store in enumerate(("s1", "s2", "s3", "s4"))
+    ]
     rows.append({"offer_id": "p07-v2", "store_id": "s3", "available": 4.0, "stock_type": "freeStock"})
     return model.frame("stock", rows)
 
@@ -63,8 +69,11 @@ def test_slices_give_the_same_feed_and_entries_as_one_read_without_extra_batches
 def test_unmoved_offers_get_an_explicit_zero_and_stores_are_summed(make_run: Any) -> None:
     run = make_run("zeros")
     _publish(run, 3)
-    by_offer = {e["xmlId"]: {s["code"]: s["available"] for s in e["stores"]}
-                for batch in _queued(run, INVENTORIES) for e in batch}
+    by_offer = {
+        e["xmlId"]: {s["code"]: s["available"] for s in e["stores"]}
+        for batch in _queued(run, INVENTORIES)
+        for e in batch
+    }
     assert by_offer["p02"] == {"msk": 2 + 3, "spb": 4}  # s1 + s2 summed; s4 unmapped
     assert by_offer["p01"] == {"msk": 0, "spb": 0}  # never moved: absent from the report
     assert by_offer["p07-v2"] == {"msk": 0, "spb": 4}

@@ -39,8 +39,9 @@ class Archive(Channel):
         self.reads: list[tuple[str | None, tuple[str, ...]]] = []
         self.bounds: tuple[datetime, datetime] | None = None
 
-    async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
-                               page: str | None = None) -> OrderBatch:
+    async def orders_in_period(
+        self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
+    ) -> OrderBatch:
         self.reads.append((page, tuple(statuses)))
         self.bounds = (start, end)
         if page in self.broken:
@@ -78,7 +79,8 @@ def orders(*ids: str) -> list[dict[str, Any]]:
 
 
 def test_pages_are_staged_found_orders_linked_and_the_rest_sent_whatever_the_upload_statuses(
-        tmp_path: Path, store: Store) -> None:
+    tmp_path: Path, store: Store
+) -> None:
     run = run_of(tmp_path, store, upload_statuses=["new"])  # the orders are `assembling`: the upload skips them
     channel = Archive({None: orders("1", "2"), "2": [{"order_id": "3"}, {"order_id": "4", "lines": [("o-9", 1.0)]}]})
     erp = ArchiveErp({"2": "ms-old-2", "4": "ms-old-4"})  # 4 has an offer the hub does not know: linked, not parked
@@ -91,15 +93,20 @@ def test_pages_are_staged_found_orders_linked_and_the_rest_sent_whatever_the_upl
     assert (done.pages, done.orders_read, done.linked, done.queued, done.parked) == (2, 4, 2, 2, 0)
     assert (done.sent.accepted, done.sent.created, done.done) == (2, 2, True)
     assert sorted(erp.orders) == ["shop:1", "shop:3"] and erp.drafts_sent() == 2
-    assert store.links.external_ids("shop", ORDERS, "moysklad", [
-        store.links.resolve("shop", ORDERS, "retailcrm", ["2"])["2"]]).popitem()[1] == "ms-old-2"
+    assert (
+        store.links.external_ids(
+            "shop", ORDERS, "moysklad", [store.links.resolve("shop", ORDERS, "retailcrm", ["2"])["2"]]
+        ).popitem()[1]
+        == "ms-old-2"
+    )
     assert channel.written == {"1": "ms-1", "2": "ms-old-2", "3": "ms-2", "4": "ms-old-4"}  # ids back on the channel
     assert store.queue.list(integration="shop", kind=ORDERS, status=QueueStatus.DEAD) == []
     assert store.cursors.get("shop", MARCH.stream) == DONE and unfinished(run) == []
 
 
 def test_an_interrupted_run_goes_on_from_the_page_after_the_last_done_and_each_order_goes_once(
-        tmp_path: Path, store: Store) -> None:
+    tmp_path: Path, store: Store
+) -> None:
     run = run_of(tmp_path, store)
     channel = Archive({None: orders("1", "2"), "2": orders("3", "4"), "3": orders("5", "6")}, broken={"3"})
     erp = ArchiveErp({"5": "ms-old-5"})

@@ -57,8 +57,11 @@ def test_kept_books_serve_the_next_cycles_and_age_out_after_an_hour(tmp_path: Pa
 
 
 def test_a_name_the_kept_books_lack_reads_them_again_before_parking(tmp_path: Path, store: Store) -> None:
-    run = run_of(tmp_path, store, {"statuses": {"new": "Новый", "assembling": "Подтвержден", "packed": "Собран",
-                                                "lost": "Потерян"}})
+    run = run_of(
+        tmp_path,
+        store,
+        {"statuses": {"new": "Новый", "assembling": "Подтвержден", "packed": "Собран", "lost": "Потерян"}},
+    )
     erp = Books(REFERENCE)
     cycle(run, erp, {"order_id": "1"})  # the books are kept now
     erp.books = replace(REFERENCE, states={**REFERENCE.states, "Собран": "st-packed"})  # a state added in the ERP

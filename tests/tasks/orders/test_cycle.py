@@ -33,8 +33,9 @@ class History(Channel):
         self.pages, self.broken = pages, broken or set()
         self.reads: list[str | None] = []
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
-                             written: HubWriteLog | None = None) -> OrderBatch:
+    async def changed_orders(
+        self, cursor: str | None, limit: int = 100, *, written: HubWriteLog | None = None
+    ) -> OrderBatch:
         self.reads.append(cursor)
         if cursor in self.broken:
             raise ConnectionError("channel went away")
@@ -42,15 +43,24 @@ class History(Channel):
 
 
 def page(cursor: str, *orders: dict[str, Any], more: bool = False) -> OrderBatch:
-    b = batch(*orders) if orders else OrderBatch(empty_frame("orders"), empty_frame("order_lines"),
-                                                 empty_frame("customers"))
+    b = (
+        batch(*orders)
+        if orders
+        else OrderBatch(empty_frame("orders"), empty_frame("order_lines"), empty_frame("customers"))
+    )
     return OrderBatch(b.orders, b.lines, b.customers, b.passed_statuses, cursor=cursor, more=more)
 
 
 def test_first_read_sets_the_cursor_then_pages_are_read_while_more(tmp_path: Path, store: Store) -> None:
     run = run_of(tmp_path, store)
-    history = History({None: page("100"), "100": page("150", {"order_id": "1"}, more=True),
-                       "150": page("180", {"order_id": "2"}), "180": page("180")})
+    history = History(
+        {
+            None: page("100"),
+            "100": page("150", {"order_id": "1"}, more=True),
+            "150": page("180", {"order_id": "2"}),
+            "180": page("180"),
+        }
+    )
     first = asyncio.run(read_and_plan(run, history, Erp()))
     assert first.first_read and first.orders_read == 0 and store.cursors.get("shop", ORDERS) == "100"
     second = asyncio.run(read_and_plan(run, history, Erp()))
@@ -63,8 +73,9 @@ def test_first_read_sets_the_cursor_then_pages_are_read_while_more(tmp_path: Pat
 def test_a_failure_mid_read_keeps_the_cursor_at_the_last_page_staged(tmp_path: Path, store: Store) -> None:
     run = run_of(tmp_path, store)
     store.cursors.set("shop", ORDERS, "100")
-    history = History({"100": page("150", {"order_id": "1"}, more=True), "150": page("180", {"order_id": "2"})},
-                      broken={"150"})
+    history = History(
+        {"100": page("150", {"order_id": "1"}, more=True), "150": page("180", {"order_id": "2"})}, broken={"150"}
+    )
     with pytest.raises(ConnectionError):
         asyncio.run(read_and_plan(run, history, Erp()))
     assert store.cursors.get("shop", ORDERS) == "150"  # page one is staged and queued; page two is read again
@@ -72,5 +83,6 @@ def test_a_failure_mid_read_keeps_the_cursor_at_the_last_page_staged(tmp_path: P
     history.broken.clear()
     again = asyncio.run(read_and_plan(run, history, Erp()))
     assert again.orders_read == 1 and store.cursors.get("shop", ORDERS) == "180"
-    assert sorted(i.payload["order_id"] for i in store.queue.list(integration="shop", kind=ORDERS,
-                                                                  status=QueueStatus.PENDING)) == ["1", "2"]
+    assert sorted(
+        i.payload["order_id"] for i in store.queue.list(integration="shop", kind=ORDERS, status=QueueStatus.PENDING)
+    ) == ["1", "2"]

@@ -58,11 +58,15 @@ class Erp:
 
     async def find_customers(self, customers: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
         self.calls.append(f"find {len(customers)} by {list(by)}")
-        return {str(r["customer_id"]): self.counterparties[r["phone"]] for r in customers.to_dict("records")
-                if r["phone"] in self.counterparties}
+        return {
+            str(r["customer_id"]): self.counterparties[r["phone"]]
+            for r in customers.to_dict("records")
+            if r["phone"] in self.counterparties
+        }
 
-    async def create_customers(self, customers: pd.DataFrame, *, group: str | None,
-                               keys: Mapping[str, str]) -> dict[str, OrderOutcome]:
+    async def create_customers(
+        self, customers: pd.DataFrame, *, group: str | None, keys: Mapping[str, str]
+    ) -> dict[str, OrderOutcome]:
         self.calls.append(f"create {len(customers)} in {group}")
         self.created += [{str(k): v for k, v in row.items()} for row in customers.to_dict("records")]
         out = {}
@@ -79,15 +83,17 @@ class Channel:
     def __init__(self) -> None:
         self.written: dict[str, str] = {}
 
-    async def changed_orders(self, cursor: str | None, limit: int = 100, *,
-                             written: HubWriteLog | None = None) -> OrderBatch:
+    async def changed_orders(
+        self, cursor: str | None, limit: int = 100, *, written: HubWriteLog | None = None
+    ) -> OrderBatch:
         raise AssertionError("not read here")
 
     async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
         raise AssertionError("not asked here")
 
-    async def orders_in_period(self, start: datetime, end: datetime, statuses: Sequence[str],
-                               page: str | None = None) -> OrderBatch:
+    async def orders_in_period(
+        self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
+    ) -> OrderBatch:
         raise AssertionError("not read here")
 
     async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> dict[str, str]:
@@ -110,18 +116,31 @@ def customer(cid: str, phone: str) -> dict[str, Any]:
 
 def test_customers_by_link_then_search_then_create_and_orders_in_bulk(tmp_path: Path, store: Store) -> None:
     run, erp, channel = run_of(tmp_path, store, customer_group="shop"), Erp(), Channel()
-    legal = {**customer("c2", "+79990000002"), "company_type": "legal", "name": "ООО Ромашка",
-             "bank_account": "40702810900000000001", "bank_bic": "044525225"}
-    queue_orders(run, {"order_id": "11", "customer": customer("c1", "+79990000001")},
-                 {"order_id": "12", "customer": legal}, {"order_id": "13", "customer": legal})
+    legal = {
+        **customer("c2", "+79990000002"),
+        "company_type": "legal",
+        "name": "ООО Ромашка",
+        "bank_account": "40702810900000000001",
+        "bank_bic": "044525225",
+    }
+    queue_orders(
+        run,
+        {"order_id": "11", "customer": customer("c1", "+79990000001")},
+        {"order_id": "12", "customer": legal},
+        {"order_id": "13", "customer": legal},
+    )
     sent = send(run, erp, channel)
     # a new legal entity goes to the ERP with its bank account (the staged customer row, whole)
     assert [(r["customer_id"], r["name"], r["bank_account"], r["bank_bic"]) for r in erp.created] == [
-        ("c2", "ООО Ромашка", "40702810900000000001", "044525225")]
+        ("c2", "ООО Ромашка", "40702810900000000001", "044525225")
+    ]
     assert erp.calls == ["find 2 by ['phone', 'email', 'inn']", "create 1 in shop", "upsert 2", "upsert 1"]
     assert (sent.batches, sent.accepted, sent.created, sent.customers_found, sent.customers_created) == (2, 3, 3, 1, 1)
     assert {k: v["draft"].customer_id for k, v in erp.orders.items()} == {
-        "shop:11": "cp-known", "shop:12": "cp-c2", "shop:13": "cp-c2"}
+        "shop:11": "cp-known",
+        "shop:12": "cp-c2",
+        "shop:13": "cp-c2",
+    }
     assert channel.written == {"11": "ms-1", "12": "ms-2"} and sent.erp_ids_not_written == 1
     warning = store.journal.list(integration="shop", level="warning")[0]
     assert warning.event == "orders.erp-id-not-written" and "bitrix-1" in warning.message
@@ -130,8 +149,11 @@ def test_customers_by_link_then_search_then_create_and_orders_in_bulk(tmp_path: 
 
     # the customer's next order: the link answers, no search and no create; an edit updates the same order
     erp.calls.clear()
-    queue_orders(run, {"order_id": "14", "customer": customer("c2", "+79990000002")},
-                 {"order_id": "12", "customer": customer("c2", "+79990000002"), "lines": [("o-1", 5.0)]})
+    queue_orders(
+        run,
+        {"order_id": "14", "customer": customer("c2", "+79990000002")},
+        {"order_id": "12", "customer": customer("c2", "+79990000002"), "lines": [("o-1", 5.0)]},
+    )
     sent = send(run, erp, channel)
     assert erp.calls == ["upsert 2"] and sent.created == 1 and len(erp.orders) == 4
     assert erp.orders["shop:12"]["draft"].erp_id == "ms-2" and erp.orders["shop:14"]["draft"].erp_id is None
@@ -145,7 +167,8 @@ def test_a_refused_order_fails_alone_and_a_resend_makes_no_second_order(tmp_path
     assert (sent.accepted, sent.refused) == (1, 1) and list(erp.orders) == ["shop:22"]
     refused = next(i for i in store.queue.list(integration="shop", kind=ORDERS) if i.payload["order_id"] == "21")
     assert refused.status == QueueStatus.DEAD and "the ERP refused order 21: [3000] bad position" in (
-        refused.last_error or "")
+        refused.last_error or ""
+    )
     assert store.journal.list(integration="shop", level="error")[0].event == "orders.refused"
 
     # the completion was lost (a crash after the ERP committed): the item is sent again, the ERP answers the same

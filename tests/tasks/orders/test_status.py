@@ -23,21 +23,43 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def run_of(tmp_path: Path, store: Store, statuses: Mapping[str, str] | None = None) -> StatusRun:
-    config = parse_config({"integrations": {"shop": {
-        "systems": {"ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
-                    "crm": {"system": "retailcrm", "base_url": "https://x.retailcrm.ru", "api_key": "${SHOP_CRM_KEY}"}},
-        "flows": {"orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}},
-        "mappings": {"statuses": dict(statuses or {"new": "Новый", "assembling": "Подтвержден",
-                                                   "complete": "Отгружен"})},
-    }}}, source=tmp_path / "skladbridge.yaml", require_secrets=False)
+    config = parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "ms": {"system": "moysklad", "token": "${SHOP_MS_TOKEN}"},
+                        "crm": {
+                            "system": "retailcrm",
+                            "base_url": "https://x.retailcrm.ru",
+                            "api_key": "${SHOP_CRM_KEY}",
+                        },
+                    },
+                    "flows": {"orders": {"from": "crm", "to": "ms"}, "statuses": {"from": "ms", "to": "crm"}},
+                    "mappings": {
+                        "statuses": dict(
+                            statuses or {"new": "Новый", "assembling": "Подтвержден", "complete": "Отгружен"}
+                        )
+                    },
+                }
+            }
+        },
+        source=tmp_path / "skladbridge.yaml",
+        require_secrets=False,
+    )
     return plan_status_run(config, "shop", store)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(f"sqlite:///{tmp_path / 'hub.db'}") as opened:
-        opened.records.upsert_frame("shop", ORDERS, "retailcrm", model.frame("orders", [
-            {"order_id": str(i), "status": "new"} for i in (1, 2, 3)]), "order_id")
+        opened.records.upsert_frame(
+            "shop",
+            ORDERS,
+            "retailcrm",
+            model.frame("orders", [{"order_id": str(i), "status": "new"} for i in (1, 2, 3)]),
+            "order_id",
+        )
         yield opened
 
 
@@ -48,9 +70,10 @@ class Erp:  # OrderStates
 
     async def changed_states(self, since: datetime) -> pd.DataFrame:
         self.reads.append(since)
-        return pd.DataFrame([{"erp_id": e, "external_id": oid, "state": st, "updated_at": T0}
-                             for e, (oid, st) in self.states.items()],
-                            columns=["erp_id", "external_id", "state", "updated_at"])
+        return pd.DataFrame(
+            [{"erp_id": e, "external_id": oid, "state": st, "updated_at": T0} for e, (oid, st) in self.states.items()],
+            columns=["erp_id", "external_id", "state", "updated_at"],
+        )
 
 
 class Channel:  # StatusSink
@@ -82,8 +105,9 @@ def test_states_come_back_as_statuses_only_where_the_channel_differs(tmp_path: P
     assert erp.reads[-1] == T0 - timedelta(seconds=300) and len(channel.calls) == 1 and again.unchanged == 2
 
     # the channel's manager moves order 1 on; then the ERP's user moves it back: set again
-    store.records.upsert_frame("shop", ORDERS, "retailcrm", model.frame("orders", [
-        {"order_id": "1", "status": "complete"}]), "order_id")
+    store.records.upsert_frame(
+        "shop", ORDERS, "retailcrm", model.frame("orders", [{"order_id": "1", "status": "complete"}]), "order_id"
+    )
     sync(run, erp, channel, later)
     assert channel.calls[-1] == {"1": "assembling"}
 

@@ -39,8 +39,9 @@ class Depot:
         self.changed: dict[tuple[str, str | None], datetime] = {}
         self.reads: list[datetime | None] = []
 
-    def put(self, offer: str, store: str | None, on_hand: float, reserve: float = 0, expected: float = 0,
-            at: datetime = T0) -> None:
+    def put(
+        self, offer: str, store: str | None, on_hand: float, reserve: float = 0, expected: float = 0, at: datetime = T0
+    ) -> None:
         self.levels[(offer, store)] = (on_hand, reserve, expected)
         self.changed[(offer, store)] = at
 
@@ -61,13 +62,16 @@ class DepotStock:  # StockSource
 
     async def current_stock(self, measure: str, changed_since: datetime | None = None) -> pd.DataFrame:
         DEPOT.reads.append(changed_since)
-        pick = {"stock": lambda s, r, e: s, "freeStock": lambda s, r, e: s - r,
-                "quantity": lambda s, r, e: s - r + e}
-        return model.frame("stock", [
-            {"offer_id": o, "store_id": st, "available": pick[measure](*v), "stock_type": measure}
-            for (o, st), v in DEPOT.levels.items()
-            if (changed_since is None and pick[measure](*v) != 0)
-            or (changed_since and DEPOT.changed[(o, st)] >= changed_since)])
+        pick = {"stock": lambda s, r, e: s, "freeStock": lambda s, r, e: s - r, "quantity": lambda s, r, e: s - r + e}
+        return model.frame(
+            "stock",
+            [
+                {"offer_id": o, "store_id": st, "available": pick[measure](*v), "stock_type": measure}
+                for (o, st), v in DEPOT.levels.items()
+                if (changed_since is None and pick[measure](*v) != 0)
+                or (changed_since and DEPOT.changed[(o, st)] >= changed_since)
+            ],
+        )
 
 
 class Till:  # StockSink
@@ -94,8 +98,14 @@ async def _client(settings: Any, secret: Any) -> AsyncIterator[None]:
     yield None
 
 
-OFFERS = [("a", "product", False), ("b", "product", False), ("v1", "variant", False), ("old", "product", True),
-          ("svc", "service", False), ("kit", "bundle", False)]
+OFFERS = [
+    ("a", "product", False),
+    ("b", "product", False),
+    ("v1", "variant", False),
+    ("old", "product", True),
+    ("svc", "service", False),
+    ("kit", "bundle", False),
+]
 
 
 @pytest.fixture
@@ -106,27 +116,59 @@ def store(tmp_path: Path) -> Iterator[Store]:
     register(Connector("till", "Till", ShopSettings, _client, {StockSink: lambda c, s: Till()}))
     hub = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
     records = hub.records
-    records.upsert_frame("shop", "stores", "depot", model.frame("stores", [
-        {"store_id": s, "name": n} for s, n in (("s1", "Main"), ("s2", "Back"), ("s3", "North"))]), "store_id")
-    records.upsert_frame("shop", "offers", "depot", model.frame("offers", [
-        {"offer_id": o, "product_id": o, "kind": k, "archived": a} for o, k, a in OFFERS]), "offer_id")
-    records.upsert_frame("shop", "bundle_components", "depot", model.frame("bundle_components", [
-        {"offer_id": "kit", "component_id": "a", "quantity": 2},
-        {"offer_id": "kit", "component_id": "v1", "quantity": 1}]), ["offer_id", "component_id"])
+    records.upsert_frame(
+        "shop",
+        "stores",
+        "depot",
+        model.frame(
+            "stores", [{"store_id": s, "name": n} for s, n in (("s1", "Main"), ("s2", "Back"), ("s3", "North"))]
+        ),
+        "store_id",
+    )
+    records.upsert_frame(
+        "shop",
+        "offers",
+        "depot",
+        model.frame("offers", [{"offer_id": o, "product_id": o, "kind": k, "archived": a} for o, k, a in OFFERS]),
+        "offer_id",
+    )
+    records.upsert_frame(
+        "shop",
+        "bundle_components",
+        "depot",
+        model.frame(
+            "bundle_components",
+            [
+                {"offer_id": "kit", "component_id": "a", "quantity": 2},
+                {"offer_id": "kit", "component_id": "v1", "quantity": 1},
+            ],
+        ),
+        ["offer_id", "component_id"],
+    )
     yield hub
     hub.close()
     unregister("depot")
     unregister("till")
 
 
-def cycle(store: Store, now: datetime, options: dict[str, Any] | None = None,
-          **kwargs: Any) -> tuple[CycleResult, dict[str, Any]]:
-    config = parse_config({"integrations": {"shop": {
-        "systems": {"erp": {"system": "depot", "base_url": "http://depot.invalid"},
-                    "till": {"system": "till", "base_url": "http://till.invalid"}},
-        "flows": {"stock": {"from": "erp", "to": "till"}},
-        "mappings": {"stores": {"Main": "main", "Back": "main", "North": "north"}},
-        "options": {"stock": options or {}}}}})
+def cycle(
+    store: Store, now: datetime, options: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[CycleResult, dict[str, Any]]:
+    config = parse_config(
+        {
+            "integrations": {
+                "shop": {
+                    "systems": {
+                        "erp": {"system": "depot", "base_url": "http://depot.invalid"},
+                        "till": {"system": "till", "base_url": "http://till.invalid"},
+                    },
+                    "flows": {"stock": {"from": "erp", "to": "till"}},
+                    "mappings": {"stores": {"Main": "main", "Back": "main", "North": "north"}},
+                    "options": {"stock": options or {}},
+                }
+            }
+        }
+    )
     run = plan_stock_run(config, "shop", store)
     result = read_and_queue(run, now=now, **kwargs)
     queued = store.queue.claim(integration="shop", kind=INVENTORIES, limit=100, worker="test")
@@ -173,11 +215,14 @@ def test_archived_items_only_with_include_archived(store: Store) -> None:
     assert sent["old"] == {"main": 3, "north": 0}
 
 
-@pytest.mark.parametrize(("cursor_age", "options", "why"), [
-    (timedelta(minutes=10), {"measure": "quantity"}, "measure is now quantity"),
-    (timedelta(hours=25), {}, "past the source's changed-since window"),
-    (timedelta(minutes=10), {"full_every": 600}, "reconciliation due (every 600 s)"),
-])
+@pytest.mark.parametrize(
+    ("cursor_age", "options", "why"),
+    [
+        (timedelta(minutes=10), {"measure": "quantity"}, "measure is now quantity"),
+        (timedelta(hours=25), {}, "past the source's changed-since window"),
+        (timedelta(minutes=10), {"full_every": 600}, "reconciliation due (every 600 s)"),
+    ],
+)
 def test_a_whole_read_when_it_is_due(store: Store, cursor_age: timedelta, options: dict[str, Any], why: str) -> None:
     DEPOT.put("a", "s1", 4, reserve=1, expected=5)
     cycle(store, T0)

@@ -99,13 +99,9 @@ def upgrade() -> None:
             "kind",
             name="uq_exchange_queue_idempotency_key_integration_kind",
         ),
-        sa.CheckConstraint(
-            "status IN ('pending', 'in_progress', 'done', 'dead')", name="ck_exchange_queue_status"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'in_progress', 'done', 'dead')", name="ck_exchange_queue_status"),
     )
-    op.create_index(
-        "ix_exchange_queue_status_next_attempt_at", "exchange_queue", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_exchange_queue_status_next_attempt_at", "exchange_queue", ["status", "next_attempt_at"])
     op.create_table(
         "journal",
         sa.Column("id", ID, autoincrement=True, nullable=False),

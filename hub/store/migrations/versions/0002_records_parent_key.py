@@ -39,16 +39,26 @@ def upgrade() -> None:
     ).all()
     update = (
         sa.update(records)
-        .where(records.c.integration == sa.bindparam("b_integration"), records.c.kind == sa.bindparam("b_kind"),
-               records.c.key == sa.bindparam("b_key"))
+        .where(
+            records.c.integration == sa.bindparam("b_integration"),
+            records.c.kind == sa.bindparam("b_kind"),
+            records.c.key == sa.bindparam("b_key"),
+        )
         .values(parent_key=sa.bindparam("b_parent"))
     )
     for start in range(0, len(composite), BATCH):
-        conn.execute(update, [
-            {"b_integration": row.integration, "b_kind": row.kind, "b_key": row.key,
-             "b_parent": row.key.split(SEPARATOR, 1)[0]}
-            for row in composite[start:start + BATCH]
-        ])
+        conn.execute(
+            update,
+            [
+                {
+                    "b_integration": row.integration,
+                    "b_kind": row.kind,
+                    "b_key": row.key,
+                    "b_parent": row.key.split(SEPARATOR, 1)[0],
+                }
+                for row in composite[start : start + BATCH]
+            ],
+        )
 
 
 def downgrade() -> None:
