@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-GUARD = REPO / "deployments" / "die_with_parent.py"
+GUARD = REPO / "deployments" / "schedule" / "die_with_parent.py"
 SERVER_APP = "prefect.server.api.server:create_app"
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
