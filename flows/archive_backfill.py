@@ -14,7 +14,6 @@ follows the pages; a summary table ends the run. Orders the ERP refused fail the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -33,7 +32,6 @@ from tasks.orders.backfill import (
     window,
 )
 from tasks.orders.stage import OrderRun, plan_order_run
-from tasks.reporting import Progress
 
 
 def backfill(ex: Exchange[OrderRun], wanted: Window | None, max_pages: int) -> Outcome:
@@ -48,19 +46,9 @@ def backfill(ex: Exchange[OrderRun], wanted: Window | None, max_pages: int) -> O
             f"archive backfill {stream} failed (the next run goes on from page "
             f"{run.store.cursors.get(run.name, stream) or 1}): {exc}"
         )
-        progress = Progress(f"{run.name}: archive {win.stream}, pages staged and sent")
-        results.append(backfill_window(run, win, max_pages, _on_page(progress)))
+        results.append(backfill_window(run, win, max_pages))
     ex.explain = None
     return backfill_outcome(results, run.name)
-
-
-def _on_page(progress: Progress) -> Callable[[Backfilled], None]:
-    """The channel tells no page count ahead: a page done of those known so far (one more while more)."""
-
-    def update(done: Backfilled) -> None:
-        progress.update(done.pages, done.pages + (0 if done.done else 1))
-
-    return update
 
 
 @flow(name="archive-backfill", flow_run_name="archive-backfill/{integration}", log_prints=False)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ from tasks.orders.plan import OrderPlanner
 from tasks.orders.send import Sent, attach_links, linked_ids, send_queued
 from tasks.orders.stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
 from tasks.orders.writes import recorded
+from tasks.reporting import Progress
 
 PREFIX = "archive"
 DONE = "done"
@@ -218,7 +219,9 @@ async def backfill(
 def backfill_window(
     run: OrderRun, win: Window, max_pages: int = MAX_PAGES, on_page: Callable[[Backfilled], None] | None = None
 ) -> Backfilled:
-    """One window's pages from its cursor, staged, linked, planned and sent."""
+    """One window's pages from its cursor, staged, linked, planned and sent (``on_page``: after each page;
+    by default a progress artifact follows the pages)."""
+    on_page = on_page or page_progress(run, win)
 
     async def go() -> Backfilled:
         await check_statuses(run, win)  # before a page is read: unknown statuses would read nothing
@@ -294,3 +297,14 @@ def nothing_to_do(integration: str) -> Outcome:
         summary={"windows": [], "accepted": 0, "created": 0, "linked": 0, "done": True},
         report=False,
     )
+
+
+def page_progress(run: OrderRun, win: Window) -> Callable[[Backfilled], None]:
+    """A progress artifact following a window's pages. The channel tells no page count ahead: a page
+    done of those known so far (one more while there are more)."""
+    progress = Progress(f"{run.name}: archive {win.stream}, pages staged and sent")
+
+    def update(done: Backfilled) -> None:
+        progress.update(done.pages, done.pages + (0 if done.done else 1))
+
+    return update
