@@ -20,37 +20,52 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from prefect import get_run_logger, tags
 
 from connectors.http import RequestStats, request_stats
-from hub.config import Config
+from hub.config import Config, Integration
 from hub.exchanges import ExchangeSpec, skipped
 from hub.store import ExchangeBusyError, Store
+from hub.systems import connector
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.publish import UploadsFailed
 from tasks.reporting import publish_summary, requests_rows
 from tasks.run_crashes import sweep_abandoned_runs
 
 
-class Run(Protocol):
-    """What every exchange's plan is: an integration, its store, and the two sides by alias."""
+@dataclass(frozen=True)
+class ExchangeRun:
+    """One run of an exchange: the integration, its store and the two sides by alias (``source`` →
+    ``target``). Each exchange's plan is one of these, with what its own steps need besides."""
+
+    name: str
+    integ: Integration
+    store: Store
+    source: str  # the system alias data is read from
+    target: str  # the system alias it is written to
 
     @property
-    def name(self) -> str: ...
+    def source_system(self) -> str:
+        """The source's system name: what staged records and links are filed under."""
+        return self.integ.systems[self.source].system
 
     @property
-    def store(self) -> Store: ...
+    def target_system(self) -> str:
+        return self.integ.systems[self.target].system
 
     @property
-    def source(self) -> str: ...
+    def source_title(self) -> str:
+        """The source's name as merchants write it (for messages)."""
+        return connector(self.source_system).title
 
     @property
-    def target(self) -> str: ...
+    def target_title(self) -> str:
+        return connector(self.target_system).title
 
 
-R = TypeVar("R", bound=Run)
+R = TypeVar("R", bound=ExchangeRun)
 
 
 @dataclass

@@ -6,40 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.capabilities import CatalogFeedSink, CatalogSource, PriceSink, StockSink, StockSource
-from hub.config import Config, ConfigError, Integration
+from hub.config import Config, ConfigError
 from hub.store import Store
 from hub.systems import connector
+from tasks.exchange import ExchangeRun
 
 
 @dataclass(frozen=True)
-class CatalogRun:
+class CatalogRun(ExchangeRun):
     """One run of a catalog exchange (full import or feed): passed to tasks by reference."""
 
-    name: str
-    integ: Integration
-    store: Store
-    source: str  # system alias the catalog is read from
-    target: str  # system alias (the channel) it is published to
     feed_path: Path
     resend_token: str | None = None  # set: send everything again, whatever the snapshots say
-
-    @property
-    def source_system(self) -> str:
-        """The source's system name: what staged records and links are filed under."""
-        return self.integ.systems[self.source].system
-
-    @property
-    def target_system(self) -> str:
-        return self.integ.systems[self.target].system
-
-    @property
-    def source_title(self) -> str:
-        """The source's name as merchants write it (for messages)."""
-        return connector(self.source_system).title
-
-    @property
-    def target_title(self) -> str:
-        return connector(self.target_system).title
 
     @property
     def wants_stock(self) -> bool:

@@ -18,10 +18,11 @@ from typing import Any
 import pandas as pd
 
 from hub.capabilities import OrderBatch, OrderSink, OrderSource
-from hub.config import Config, Integration
+from hub.config import Config
 from hub.exchanges import ORDERS
 from hub.store import Store
 from tasks.clients import checked_edge
+from tasks.exchange import ExchangeRun
 from tasks.publish import digest
 
 #: the records of orders that once counted for upload (an order that passed an upload status stays eligible)
@@ -31,22 +32,8 @@ VOLATILE = ("external_id", "updated_at")
 
 
 @dataclass(frozen=True)
-class OrderRun:
+class OrderRun(ExchangeRun):
     """The order upload of one integration: channel ``source`` → ERP ``target``."""
-
-    name: str
-    integ: Integration
-    store: Store
-    source: str
-    target: str
-
-    @property
-    def source_system(self) -> str:
-        return self.integ.systems[self.source].system
-
-    @property
-    def target_system(self) -> str:
-        return self.integ.systems[self.target].system
 
 
 def plan_order_run(config: Config, name: str, store: Store) -> OrderRun:

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from hub.capabilities import WRITE_STATUS, OrderStates, StatusSink
-from hub.config import Config, Integration
+from hub.config import Config
 from hub.exchanges import STATUSES
 from hub.store import QueueStatus, Store
 from tasks.clients import checked_edge
+from tasks.exchange import ExchangeRun
 from tasks.orders.stage import ORDERS, plain_rows
 from tasks.orders.writes import recorded
 
@@ -32,18 +33,8 @@ SENT = "order_status_sent"  # the status this sync last set per channel order
 
 
 @dataclass(frozen=True)
-class StatusRun:
+class StatusRun(ExchangeRun):
     """The status sync of one integration: ERP ``source`` (states) → channel ``target`` (statuses)."""
-
-    name: str
-    integ: Integration
-    store: Store
-    source: str
-    target: str
-
-    @property
-    def source_system(self) -> str:
-        return self.integ.systems[self.source].system
 
 
 def plan_status_run(config: Config, name: str, store: Store) -> StatusRun:

@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 
 from hub.capabilities import StockSink, StockSource
-from hub.config import Config, Integration
+from hub.config import Config
 from hub.store import Store
 from tasks.catalog.entries import bundle_parts
 from tasks.clients import capability_for_planning, checked_edge, open_capability
-from tasks.exchange import Outcome
+from tasks.exchange import ExchangeRun, Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
 from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
 from tasks.stock.levels import StockLevels
@@ -34,23 +34,10 @@ CURSOR = "stock-sync"
 
 
 @dataclass(frozen=True)
-class StockRun:
+class StockRun(ExchangeRun):
     """One stock-sync cycle of an integration (a publish lane: :class:`tasks.publish.Lane`)."""
 
-    name: str
-    integ: Integration
-    store: Store
-    source: str
-    target: str
     resend_token: str | None = None
-
-    @property
-    def source_system(self) -> str:
-        return self.integ.systems[self.source].system
-
-    @property
-    def target_system(self) -> str:
-        return self.integ.systems[self.target].system
 
     @property
     def levels(self) -> StockLevels:
