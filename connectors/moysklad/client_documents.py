@@ -16,8 +16,7 @@ from typing import Any
 
 from connectors.moysklad.client_base import IDS_PER_FILTER, MoySkladBase, moscow_filter
 from connectors.moysklad.limits import MAX_ARRAY_ITEMS
-
-Json = dict[str, Any]
+from connectors.moysklad.meta import Json
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ __all__ = [
     "stores_to_frame",
 ]
 
-Json = Mapping[str, Any]
+#: a MoySklad JSON object as read (conversions only read it)
+JsonView = Mapping[str, Any]
 PRODUCT_KINDS = ("product", "service", "bundle")
 
 
@@ -53,14 +54,14 @@ def _kopecks(value: Any) -> int | None:
     return None if value is None else round(float(value))
 
 
-def _barcode(row: Json) -> str | None:
+def _barcode(row: JsonView) -> str | None:
     for item in row.get("barcodes") or []:
         for code in item.values():
             return str(code)
     return None
 
 
-def _price_rows(offer_id: str, sale_prices: Iterable[Json]) -> list[dict[str, Any]]:
+def _price_rows(offer_id: str, sale_prices: Iterable[JsonView]) -> list[dict[str, Any]]:
     return [
         {
             "offer_id": offer_id,
@@ -158,7 +159,7 @@ def assortment_to_frames(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     }
 
 
-def folders_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
+def folders_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
     """Product folders → ``categories`` (``path`` is the full path including the folder itself)."""
     out = []
     for r in rows:
@@ -177,7 +178,7 @@ def folders_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     return model.frame("categories", out)
 
 
-def currencies_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
+def currencies_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
     """Currencies → ``currencies``."""
     return model.frame(
         "currencies",
@@ -195,7 +196,7 @@ def currencies_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     )
 
 
-def price_types_to_frame(rows: Iterable[Json], default_id: str | None = None) -> pd.DataFrame:
+def price_types_to_frame(rows: Iterable[JsonView], default_id: str | None = None) -> pd.DataFrame:
     """Price types → ``price_types``; the default is ``default_id`` or else the first type."""
     items = list(rows)
     default = default_id or (items[0]["id"] if items else None)
@@ -213,7 +214,7 @@ def price_types_to_frame(rows: Iterable[Json], default_id: str | None = None) ->
     )
 
 
-def stores_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
+def stores_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
     """Stores → ``stores``."""
     return model.frame(
         "stores",
@@ -231,7 +232,7 @@ def stores_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     )
 
 
-def organizations_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
+def organizations_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
     """Own legal entities → ``organizations``."""
     return model.frame(
         "organizations",
@@ -251,12 +252,12 @@ def organizations_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
     )
 
 
-def characteristics_to_frame(rows: Iterable[Json]) -> pd.DataFrame:
+def characteristics_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
     """Variant characteristic definitions → ``characteristics``."""
     return model.frame("characteristics", [{"characteristic_id": r["id"], "name": r.get("name")} for r in rows])
 
 
-def stock_to_frame(rows: Iterable[Json], stock_type: str) -> pd.DataFrame:
+def stock_to_frame(rows: Iterable[JsonView], stock_type: str) -> pd.DataFrame:
     """A ``report/stock/*/current`` array → ``stock`` (``store_id`` null for the all-stores report)."""
     return model.frame(
         "stock",
@@ -272,7 +273,7 @@ def stock_to_frame(rows: Iterable[Json], stock_type: str) -> pd.DataFrame:
     )
 
 
-def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
+def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[JsonView]]) -> pd.DataFrame:
     """Component rows by bundle id → ``bundle_components``: one row per (bundle, product or variant).
 
     ``component_id`` is the id in the assortment href (or the expanded object's ``id``). Services
@@ -296,7 +297,7 @@ def bundle_components_to_frame(components_by_bundle: Mapping[str, Iterable[Json]
     )
 
 
-def images_to_frame(images_by_owner: Mapping[str, Iterable[Json]]) -> pd.DataFrame:
+def images_to_frame(images_by_owner: Mapping[str, Iterable[JsonView]]) -> pd.DataFrame:
     """Images by owner id → ``images``: ``url`` is the permanent public link (requested with
     ``fields=downloadPermanentHref``, paid tariffs only), ``download_url`` the API href (needs auth)."""
     out = []

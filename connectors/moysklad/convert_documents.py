@@ -14,11 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.meta import ref_id
+from connectors.moysklad.meta import Json, ref_id
 from connectors.moysklad.moscow_time import format_moscow, parse_moscow
 from hub import model
 
-Json = dict[str, Any]
 #: namespace of the syncIds the hub derives from its own keys
 SYNC_NAMESPACE = uuid.UUID("3f1c2a8e-5b7d-4e0a-9c61-2d8f0b7a4e15")
 

@@ -21,9 +21,9 @@ import pandas as pd
 from connectors.moysklad.capabilities import OverClient
 from connectors.moysklad.client_documents import BulkItemResult
 from connectors.moysklad.convert_documents import customer_to_payload
+from connectors.moysklad.meta import Json
 from hub.capabilities import OrderOutcome
 
-Json = dict[str, Any]
 #: MoySklad error codes of a bulk item worth sending again later (internal error, a concurrent
 #: change of the same object, the 5-minute bulk limit); every other item error is the data's fault
 RETRYABLE_CODES = frozenset({1000, 1065, 1088})

@@ -1,9 +1,13 @@
-"""References as MoySklad writes them: ``{"meta": {"href": …/<id>, "type": …}}``."""
+"""MoySklad's JSON as the connector handles it, and references as MoySklad writes them:
+``{"meta": {"href": …/<id>, "type": …}}``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+#: a JSON object as MoySklad sends or takes it (the connector's one name for it)
+Json = dict[str, Any]
 
 
 def ref_id(value: Any) -> str | None:

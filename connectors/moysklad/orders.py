@@ -26,12 +26,11 @@ from connectors.moysklad.capabilities import OverClient
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.convert_documents import order_to_payload
 from connectors.moysklad.customers import item_outcome
-from connectors.moysklad.meta import ref_id
+from connectors.moysklad.meta import Json, ref_id
 from connectors.moysklad.moscow_time import parse_moscow
 from hub.capabilities import OrderDraft, OrderOutcome, OrderReference
 from hub.model import UTC_TS
 
-Json = dict[str, Any]
 #: error code of a reference (here: the order updated by ``meta``) that does not exist
 NOT_FOUND = 1021
 STATE_COLUMNS = ["erp_id", "external_id", "state", "updated_at"]
