@@ -1,4 +1,5 @@
-"""The Prefect flow runs of the cycles this process runs in its own threads, for a stop that cuts one short.
+"""The cycles this process runs in its own threads, each with its Prefect flow run while it is in one:
+the one registry a stop reads to say which cycles it cut short and to mark their runs Crashed.
 
 A cycle called in-process (a webhook's stock sync, the order poll's upload, a state coming back) is a
 Prefect flow run like a deployment's. When ``serve`` stops with such a cycle still waiting on an answer,
@@ -10,32 +11,51 @@ its run while it is in one, and a stop that cuts it short marks that run Crashed
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 from uuid import UUID
 
 _lock = threading.Lock()
-_RUNS: dict[int, UUID] = {}  # thread ident -> the flow run that thread is in
+#: every cycle thread of this process (weakly: ended ones drop out) -> the flow run it is in, if any
+_CYCLES: weakref.WeakKeyDictionary[threading.Thread, UUID | None] = weakref.WeakKeyDictionary()
+
+
+def track(thread: threading.Thread) -> None:
+    """Count ``thread`` among the cycles (a trigger's worker, named ``exchange/integration``)."""
+    with _lock:
+        _CYCLES.setdefault(thread, None)
 
 
 def run_noted(flow: Any, *args: Any, **kwargs: Any) -> Any:
     """Call the Prefect ``flow`` in this thread, noting its flow run while it runs."""
-    ident = threading.get_ident()
+    thread = threading.current_thread()
+    with _lock:
+        tracked = thread in _CYCLES
 
     def note(_flow: Any, flow_run: Any, _state: Any) -> None:
         with _lock:
-            _RUNS[ident] = flow_run.id
+            _CYCLES[thread] = flow_run.id
 
     try:
         return flow.with_options(on_running=[*flow.on_running_hooks, note])(*args, **kwargs)
     finally:
         with _lock:
-            _RUNS.pop(ident, None)
+            if tracked:
+                _CYCLES[thread] = None
+            else:
+                _CYCLES.pop(thread, None)
+
+
+def cycles_running() -> list[str]:
+    """The cycles of this process still running, by thread name (``exchange/integration``)."""
+    with _lock:
+        return sorted(thread.name for thread in list(_CYCLES) if thread.is_alive())
 
 
 def unfinished() -> list[UUID]:
     """The flow runs of in-process cycles still running."""
     with _lock:
-        return list(_RUNS.values())
+        return [run for thread, run in list(_CYCLES.items()) if run is not None]
 
 
 def mark_crashed(message: str) -> list[UUID]:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectors.http import first_line
+from deployments.service.cycle_runs import track
 
 logger = logging.getLogger("skladbridge.webhooks")
 
@@ -38,15 +38,6 @@ class _Lane:
     cycles: int = 0
     failures: int = 0
     retry: threading.Timer | None = None
-
-
-#: every cycle thread started in this process (weakly: ended ones drop out)
-_RUNNING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-
-
-def cycles_running() -> list[str]:
-    """The cycles of any trigger in this process still running, as ``exchange/integration``."""
-    return sorted(thread.name for thread in list(_RUNNING) if thread.is_alive())
 
 
 class CycleTrigger:
@@ -80,7 +71,7 @@ class CycleTrigger:
                 lane.worker = threading.Thread(
                     target=self._work, args=(integration, lane), name=f"{self.exchange}/{integration}", daemon=True
                 )
-                _RUNNING.add(lane.worker)
+                track(lane.worker)  # what a stop names as cut short
                 lane.worker.start()
 
     def cycles(self, integration: str) -> int:

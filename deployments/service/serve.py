@@ -371,8 +371,7 @@ def leave_cut_short_cycles(echo: Callable[[str], Any] = print) -> None:
     """
     from connectors.http import first_line
     from deployments.schedule.prefect_server import stop_started_servers
-    from deployments.service.cycle_runs import mark_crashed
-    from deployments.service.cycle_trigger import cycles_running
+    from deployments.service.cycle_runs import cycles_running, mark_crashed
 
     running = cycles_running()
     if running:

@@ -47,3 +47,21 @@ def test_a_cut_short_run_is_marked_crashed_saying_why() -> None:
     release.set()  # what the cut-short cycle does afterwards is moot (its process is gone); it must not hang
     worker.join(30)
     assert not worker.is_alive() and unfinished() == []
+
+
+def test_one_registry_names_the_running_cycles_and_holds_their_runs() -> None:
+    """A trigger's worker is named among the running cycles, with its flow run while it is in one."""
+    from deployments.service.cycle_runs import cycles_running, track
+
+    release.clear()
+    worker = threading.Thread(target=lambda: run_noted(held_cycle, 30.0), name="stock-sync/one-registry", daemon=True)
+    track(worker)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not unfinished():
+        assert worker.is_alive() and time.monotonic() < deadline, "the running cycle was never noted"
+        time.sleep(0.05)
+    assert "stock-sync/one-registry" in cycles_running() and len(unfinished()) == 1
+    release.set()
+    worker.join(30)
+    assert "stock-sync/one-registry" not in cycles_running() and unfinished() == []
