@@ -92,10 +92,14 @@ class Output(threading.Thread):
         return "\n".join(self.seen)
 
 
-def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(world: DemoWorld, tmp_path: Path) -> None:
-    port, prefect_port = free_port(), free_port()
+def _serve(
+    world: DemoWorld, home: Path, port: int, prefect_port: int, *, quick_runner: bool = True
+) -> tuple[subprocess.Popen[str], Output]:
+    """``skladbridge serve`` of the world's config in a session of its own, with its own Prefect server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # its own server, started by serve itself
+    env["PREFECT_HOME"] = str(home)
+    if quick_runner:
+        env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"  # a run asked for from the UI starts within a second
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -117,7 +121,13 @@ def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(worl
         text=True,
         start_new_session=True,
     )
-    out = Output(proc)
+    return proc, Output(proc)
+
+
+def test_serve_lists_its_deployments_carries_a_webhook_and_stops_on_sigterm(world: DemoWorld, tmp_path: Path) -> None:
+    port, prefect_port = free_port(), free_port()
+    # its own Prefect server, started by serve itself
+    proc, out = _serve(world, tmp_path / "prefect-home", port, prefect_port, quick_runner=False)
     try:
         text = out.until("serving; Ctrl-C or SIGTERM stops it", 180)
         api = f"http://127.0.0.1:{prefect_port}/api"
@@ -258,30 +268,8 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(world: Dem
     carries the change, with nothing lost and nothing queued twice."""
     _manual_everywhere(world)
     port, prefect_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-m",
-            "deployments.cli",
-            "serve",
-            "-c",
-            str(world.config_path),
-            "--port",
-            str(port),
-            "--prefect-port",
-            str(prefect_port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    out = Output(proc)
+    # its own Prefect server, started by serve itself
+    proc, out = _serve(world, tmp_path / "prefect-home", port, prefect_port, quick_runner=False)
     store = open_hub_store(load_config(world.config_path))
     try:
         out.until("serving; Ctrl-C or SIGTERM stops it", 180)
@@ -354,34 +342,6 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(world: Dem
         assert all(item.status == "done" for item in after), after
     finally:
         store.close()
-
-
-def _serve(world: DemoWorld, home: Path, port: int, prefect_port: int) -> tuple[subprocess.Popen[str], Output]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env["PREFECT_HOME"] = str(home)
-    env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"  # a run asked for from the UI starts within a second
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-m",
-            "deployments.cli",
-            "serve",
-            "-c",
-            str(world.config_path),
-            "--port",
-            str(port),
-            "--prefect-port",
-            str(prefect_port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    return proc, Output(proc)
 
 
 def _said(out: Output) -> list[str]:
