@@ -148,9 +148,9 @@ def run_share(processes: int, seconds: float, redis_url: str | None, products: i
     """``processes`` workers on one sandbox account at once; the sandbox's verdict and the workers' reports."""
     from connectors.http import fingerprint
     from connectors.http.redis_budget import redis_tag
-    from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS
     from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
     from connectors.moysklad.sandbox.generator import seed_catalog
+    from connectors.moysklad.wire.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS
     from connectors.sandboxing import LoopbackServer
 
     token = f"bench-{secrets.token_hex(8)}"  # a fresh credential: a fresh bucket in the sandbox and in Redis

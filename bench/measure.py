@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.http import endpoint_name
-from connectors.moysklad.limits import BAN_REFUSALS_PER_MINUTE
+from connectors.moysklad.wire.limits import BAN_REFUSALS_PER_MINUTE
 from connectors.sandboxing import LoggedRequest
 
 _STATUS = Path("/proc/self/status")

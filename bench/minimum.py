@@ -4,7 +4,7 @@ Derived from the sandboxes' own state, not from what the flow did, so the compar
 MoySklad needs its assortment in 1000-row pages, the reference books, one current-stock report and
 the images of the items that have any (per item, or 100 ids per ``expand=images`` page, whichever
 is fewer); retailCRM needs 250-offer upload batches of stock and prices plus its reference books.
-Weights come from :func:`connectors.moysklad.limits.request_weight`, the table the sandbox enforces.
+Weights come from :func:`connectors.moysklad.wire.limits.request_weight`, the table the sandbox enforces.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from connectors.moysklad.limits import MAX_EXPAND_LIMIT, MAX_PAGE_LIMIT, TokenKind, request_weight
 from connectors.moysklad.sandbox import MoySkladSandbox
+from connectors.moysklad.wire.limits import MAX_EXPAND_LIMIT, MAX_PAGE_LIMIT, TokenKind, request_weight
 
 CRM_BATCH = 250
 STOCKED_KINDS = ("product", "variant", "bundle")

@@ -56,7 +56,7 @@ def run_peers(
     bw: Any, sdk_proc: subprocess.Popen[str] | None, *, stock_type: str, moyskladapi: bool = True
 ) -> dict[str, Any]:
     """Each peer on the same world, one after the other, after our flow."""
-    from connectors.moysklad.client_base import BOTH_ARCHIVED
+    from connectors.moysklad.client import BOTH_ARCHIVED
 
     params = {"url": bw.ms_url, **bw.credential, "filter": BOTH_ARCHIVED, "stock_type": stock_type}
     peers: dict[str, Any] = {}

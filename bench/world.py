@@ -8,7 +8,7 @@ loopback, hub database, config). On top of it, without touching those files:
   (weight 1); ``auth="login"`` keeps the demo's login/password (dated weight);
 - ``weight_day`` pins the calendar day of the weight table on the sandbox (its ``today``) and on
   every MoySklad client (the config has no such setting, so :func:`pinned_weight_day` patches
-  ``MoySkladBase.weight_day`` for the run, the same effect as the client's ``today=`` argument).
+  ``MoySkladClient.weight_day`` for the run, the same effect as the client's ``today=`` argument).
 """
 
 from __future__ import annotations
@@ -90,18 +90,18 @@ def bench_world(
 @contextmanager
 def pinned_weight_day(day: date | None) -> Iterator[None]:
     """Make every MoySklad client read the weight table for ``day`` (no-op for ``None``)."""
-    from connectors.moysklad.client_base import MoySkladBase
+    from connectors.moysklad.client import MoySkladClient
 
     if day is None:
         yield
         return
-    original = MoySkladBase.weight_day
+    original = MoySkladClient.weight_day
 
-    def weight_day(self: MoySkladBase) -> date:
+    def weight_day(self: MoySkladClient) -> date:
         return self.today or day
 
-    MoySkladBase.weight_day = weight_day  # type: ignore[method-assign]
+    MoySkladClient.weight_day = weight_day  # type: ignore[method-assign]
     try:
         yield
     finally:
-        MoySkladBase.weight_day = original  # type: ignore[method-assign]
+        MoySkladClient.weight_day = original  # type: ignore[method-assign]

@@ -104,3 +104,35 @@ def test_no_flow_module_is_over_a_hundred_lines() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 100
     }
     assert not long
+
+
+#: the connector shape (docs/architecture.md, "The connector shape"): every bundled connector's top
+#: level is made of these and nothing else, so a new system copies one layout, not two
+CONNECTOR_SHAPE = frozenset(
+    {"__init__.py", "README.md", "settings.py", "wire", "client.py", "convert", "capabilities", "sandbox"}
+)
+
+
+def test_every_bundled_connector_has_the_one_shape() -> None:
+    from hub.systems import BUILTIN
+
+    def top_level(package: str) -> frozenset[str]:
+        folder = ROOT.joinpath(*package.split("."))
+        return frozenset(p.name for p in folder.iterdir() if p.name != "__pycache__")
+
+    shapes = {name: top_level(package) for name, package in BUILTIN.items()}
+    assert {name: sorted(names - CONNECTOR_SHAPE) for name, names in shapes.items()} == {n: [] for n in shapes}
+    # systems with an API of their own have every part (a feed-only channel may lack client and wire)
+    assert shapes["moysklad"] == shapes["retailcrm"] == CONNECTOR_SHAPE
+
+
+def test_no_connector_class_is_a_chain_of_mixins() -> None:
+    """A client is one class over ``BaseClient``; mixins split by length hid what needed what."""
+    mixins = sorted(
+        f"{name}: {node.name}"
+        for name, path in MODULES.items()
+        if name.startswith("connectors.") and ".sandbox" not in name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef) and ("Mixin" in node.name or node.name.endswith("API"))
+    )
+    assert not mixins

@@ -1,14 +1,17 @@
 """MoySklad (МойСклад) JSON API 1.2 connector.
 
+The connector shape every system follows (``docs/architecture.md``):
+
+* :mod:`.settings` — :class:`MoySkladSettings`, the account in the integration config;
+* :mod:`.wire` — the API's conventions: published limits and the dated weight table (shared with
+  the sandbox), whole pages, references, Moscow wire time;
 * :mod:`.client` — :class:`MoySkladClient`: auth, gzip, the weighted 45-unit/3 s budget, concurrent
   paging, catalog/stock reads, orders, documents and webhooks;
 * :mod:`.convert` — wire JSON ⇄ canonical frames (:mod:`hub.model`) and payloads;
-* :mod:`.limits` — the published limits and the dated weight table (shared with the sandbox);
+* :mod:`.capabilities` — its face to the hub: :data:`CONNECTOR` declares the settings model and
+  the capabilities (catalog, stock, bundles; orders, their states, counterparties; stock events);
 * :mod:`.sandbox` — :class:`MoySkladSandbox`, an ASGI emulator with the real rules, and
-  :func:`.sandbox_generator.seed_catalog` to seed it;
-* :mod:`.settings`, :mod:`.capabilities` — its face to the hub: :data:`CONNECTOR` declares the
-  settings model and the capabilities (a catalog source and a stock source; orders, their states
-  and counterparties: :mod:`.orders`, :mod:`.customers`).
+  :func:`.sandbox.generator.seed_catalog` to seed it.
 
 The sandbox modules are imported lazily, so the connector never pulls in Starlette.
 """
@@ -17,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.moysklad.capabilities import MoySkladSide, moysklad_client
-from connectors.moysklad.customers import MoySkladCustomers
-from connectors.moysklad.orders import MoySkladOrders
+from connectors.moysklad.capabilities.catalog import MoySkladSide, moysklad_client
+from connectors.moysklad.capabilities.customers import MoySkladCustomers
+from connectors.moysklad.capabilities.orders import MoySkladOrders
+from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
 from connectors.moysklad.settings import MoySkladSettings
-from connectors.moysklad.stock_events import MoySkladStockEvents
 from hub.capabilities import (
     BundleSource,
     CatalogSource,

@@ -2,14 +2,14 @@
 
 Its face to the hub is :data:`CONNECTOR`: the settings model (:mod:`.settings`) and the capabilities
 it implements (:mod:`.capabilities`): the catalog through an ICML feed, stock and prices uploads;
-orders read from the history and statuses set back (:mod:`.order_exchange`, over :mod:`.orders_api`,
-:mod:`.convert_orders` and :mod:`.history`).
+orders read from the history and statuses set back (:mod:`.capabilities.orders`, over :mod:`.client`,
+:mod:`.convert.orders` and :mod:`.wire.history`).
 """
 
 from __future__ import annotations
 
-from connectors.retailcrm.capabilities import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
-from connectors.retailcrm.order_exchange import RetailCRMOrders
+from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import CatalogFeedSink, OrderSource, PriceSink, Reachable, StatusSink, StockSink
 from hub.systems import Connector

@@ -33,7 +33,7 @@ import httpx
 
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
-from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, write_icml
+from connectors.retailcrm.convert.icml import IcmlCategory, IcmlOffer, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
 from deployments.service.feed_server import FeedServer, feed_app, feed_url

@@ -12,7 +12,7 @@ near-miss with its trailing-slash redirect. A secret that cannot stand in one pa
 An integration without a secret is served at ``/feeds/{integration}.xml``, but :func:`serve_feeds`
 allows that only on a loopback interface (tests, the demo): nothing outside the machine reaches it.
 
-Feeds are files written atomically by :func:`connectors.retailcrm.icml.write_icml`, so a reader
+Feeds are files written atomically by :func:`connectors.retailcrm.convert.icml.write_icml`, so a reader
 never sees a partial one; ``ETag``/``Last-Modified`` let the CRM skip unchanged catalogs.
 It runs on the hardened uvicorn set-up every server of the hub shares (:mod:`deployments.service.http_server`).
 """

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.cli import app
 from tests.deployments.test_cli_errors import assert_one_clear_failure, free_port
 

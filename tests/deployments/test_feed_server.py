@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.service.feed_server import (
     FeedExposureError,
     FeedServer,

@@ -10,7 +10,7 @@ import pytest
 import typer.main
 import yaml
 
-from connectors.moysklad.stock_events import ENTITY_EVENTS, WANTED
+from connectors.moysklad.capabilities.stock_events import ENTITY_EVENTS, WANTED
 from deployments.cli import app
 from hub.systems import STREAMS
 

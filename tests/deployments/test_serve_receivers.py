@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.service.serve import Plan, hub_app
 from deployments.service.webhooks import receiving_hooks
 from hub.config import load_config

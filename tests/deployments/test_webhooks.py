@@ -16,11 +16,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connectors.moysklad.capabilities import MoySkladSide
+from connectors.moysklad.capabilities.catalog import MoySkladSide
+from connectors.moysklad.capabilities.stock_events import ENTITY_EVENTS, WANTED, MoySkladStockEvents
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
-from connectors.moysklad.stock_events import ENTITY_EVENTS, WANTED, MoySkladStockEvents
 from deployments.service.webhooks import Receiver, WebhookSetupError, hook_url, masked, webhook_app
 from hub.config import load_config
 from hub.store import open_store

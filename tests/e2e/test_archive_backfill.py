@@ -20,8 +20,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from connectors.retailcrm import order_exchange
-from connectors.retailcrm.order_exchange import RetailCRMOrders
+from connectors.retailcrm.capabilities import orders as order_exchange
+from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from deployments.demo import DemoWorld, demo_world
 from hub.capabilities import OrderBatch
 from tests.e2e.test_full_import import run_import

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.demo import DemoWorld, demo_world
 from hub.config import load_config
 from tasks.catalog.feed import await_catalog_load

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from connectors.moysklad.limits import TokenKind
 from connectors.moysklad.sandbox.state import Json, SandboxStore
 from connectors.moysklad.sandbox.stock import StockLedger
+from connectors.moysklad.wire.limits import TokenKind
 
 
 class Writes(Protocol):

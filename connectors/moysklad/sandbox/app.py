@@ -24,12 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import connectors.moysklad.sandbox.routes as routes
-from connectors.moysklad.limits import TokenKind, request_weight
 from connectors.moysklad.sandbox.documents import ItemError, Writer
 from connectors.moysklad.sandbox.rate import RateGate
 from connectors.moysklad.sandbox.state import STORE_BASE, SandboxStore
 from connectors.moysklad.sandbox.stock import StockLedger
 from connectors.moysklad.sandbox.webhooks import WebhookDispatcher
+from connectors.moysklad.wire.limits import TokenKind, request_weight
 from connectors.sandboxing import LoopbackServer, Reply, SandboxFrontDoor, Visit
 
 API_PREFIX = "/api/remap/1.2"

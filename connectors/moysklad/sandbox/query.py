@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from connectors.moysklad.limits import MAX_EXPAND_LIMIT, MAX_PAGE_LIMIT
 from connectors.moysklad.sandbox.state import (
     STORE_BASE,
     Json,
@@ -24,6 +23,7 @@ from connectors.moysklad.sandbox.state import (
     parse_moscow_filter,
     ref_id,
 )
+from connectors.moysklad.wire.limits import MAX_EXPAND_LIMIT, MAX_PAGE_LIMIT
 
 _CLAUSE = re.compile(r"^(?P<field>[^=!<>~]+?)(?P<op>>=|<=|!=|~=|=~|=|>|<|~)(?P<value>.*)$", re.S)
 REF_FIELDS = frozenset(

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectors.moysklad.limits import (
+from connectors.moysklad.wire.limits import (
     BAN_REFUSALS_PER_MINUTE,
     BUCKET_CAPACITY,
     BUCKET_WINDOW_SECONDS,

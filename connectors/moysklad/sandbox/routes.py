@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 import connectors.moysklad.sandbox.bundles as bundles
-from connectors.moysklad.limits import MAX_ARRAY_ITEMS
 from connectors.moysklad.sandbox.documents import WRITABLE, ItemError, image_rows, render, render_position
 from connectors.moysklad.sandbox.query import (
     Clause,
@@ -35,6 +34,7 @@ from connectors.moysklad.sandbox.state import (
     parse_moscow_filter,
 )
 from connectors.moysklad.sandbox.stock import STOCK_TYPES
+from connectors.moysklad.wire.limits import MAX_ARRAY_ITEMS
 from connectors.sandboxing import Reply, RouteTable
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from connectors.moysklad.limits import DEFAULT_BASE_URL
-from connectors.moysklad.moscow_time import format_moscow, parse_moscow
+from connectors.moysklad.wire.limits import DEFAULT_BASE_URL
+from connectors.moysklad.wire.moscow_time import format_moscow, parse_moscow
 
 STORE_BASE: Final = DEFAULT_BASE_URL
 JSON_MEDIA: Final = "application/json"

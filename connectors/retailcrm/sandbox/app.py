@@ -29,7 +29,7 @@ from starlette.routing import Route
 import connectors.retailcrm.sandbox.catalog as catalog
 import connectors.retailcrm.sandbox.orders as orders
 import connectors.retailcrm.sandbox.seed as seeding
-from connectors.retailcrm.icml import parse_icml
+from connectors.retailcrm.convert.icml import parse_icml
 from connectors.retailcrm.sandbox.routes import ROUTES, call_site
 from connectors.retailcrm.sandbox.state import CrmState, now_local
 from connectors.retailcrm.sandbox.wire import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
+from connectors.retailcrm.convert.icml import IcmlCategory, IcmlOffer
 from connectors.retailcrm.sandbox.state import CrmState, now_local
 from connectors.retailcrm.sandbox.wire import ApiError, Call, as_list, paginate, site_refusal
 

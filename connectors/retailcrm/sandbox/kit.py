@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.sandbox.app import RetailCRMSandbox
-from connectors.retailcrm.wire import PAGE_LIMIT
+from connectors.retailcrm.wire.conventions import PAGE_LIMIT
 from connectors.sandboxing.kit import SandboxKit
 
 KEY = "conformance-key"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
-from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
+from connectors.retailcrm.convert.icml import IcmlCategory, IcmlOffer
 from connectors.retailcrm.sandbox.catalog import upsert_catalog
 from connectors.retailcrm.sandbox.customers import new_customer
 from connectors.retailcrm.sandbox.orders import create_order

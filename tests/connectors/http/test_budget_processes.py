@@ -22,9 +22,9 @@ import redis
 from connectors.http import fingerprint
 from connectors.http.budget import REDIS_URL_ENV
 from connectors.http.redis_budget import redis_tag
-from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
+from connectors.moysklad.wire.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.sandboxing import LoopbackServer
 
 PROCESSES = 2

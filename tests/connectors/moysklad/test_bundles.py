@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 import connectors.moysklad.sandbox.bundles as sandbox_bundles
-from connectors.moysklad.capabilities import MoySkladSide
+from connectors.moysklad.capabilities.catalog import MoySkladSide
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert import bundle_components_to_frame
+from connectors.moysklad.convert.catalog import bundle_components_to_frame
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.moysklad.sandbox.state import STORE_BASE, ref_id

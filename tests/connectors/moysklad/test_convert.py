@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad import convert
-from connectors.moysklad.convert_documents import sync_id_for
+from connectors.moysklad.convert import catalog as convert
+from connectors.moysklad.convert.orders import sync_id_for
 from hub import model
 from tests.connectors.moysklad.conftest import sample
 

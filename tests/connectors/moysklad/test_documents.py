@@ -11,7 +11,7 @@ import pytest
 
 from connectors.http import TransientError
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert_documents import sync_id_for
+from connectors.moysklad.convert.orders import sync_id_for
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.sandboxing import LoopbackServer
 from tests.connectors.moysklad.conftest import BASE, DAY, TOKEN, run

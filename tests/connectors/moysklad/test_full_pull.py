@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from connectors.http import request_stats
-from connectors.moysklad import convert
 from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.convert import catalog as convert
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from connectors.moysklad.limits import credential_weight, request_weight
+from connectors.moysklad.wire.limits import credential_weight, request_weight
 
 
 @pytest.mark.parametrize(

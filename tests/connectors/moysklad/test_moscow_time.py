@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from connectors.moysklad.client_base import moscow_filter
-from connectors.moysklad.convert_documents import _moscow
-from connectors.moysklad.moscow_time import format_moscow, moscow_today, parse_moscow
+from connectors.moysklad.client import moscow_filter
+from connectors.moysklad.convert.orders import _moscow
 from connectors.moysklad.sandbox.state import moscow, parse_moscow_filter
+from connectors.moysklad.wire.moscow_time import format_moscow, moscow_today, parse_moscow
 
 UPDATED = datetime(2026, 3, 25, 14, 44, 31, 829000, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert_documents import sync_id_for
+from connectors.moysklad.convert.orders import sync_id_for
 from connectors.moysklad.sandbox import MoySkladSandbox
 from tests.connectors.moysklad.conftest import BASE, DAY, TOKEN, run, sample
 from tests.connectors.moysklad.spec import SPEC, Recorder, SpecValidator

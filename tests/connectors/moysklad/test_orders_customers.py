@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.moysklad.capabilities.customers import MoySkladCustomers, normalise_phone
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.customers import MoySkladCustomers, normalise_phone
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer

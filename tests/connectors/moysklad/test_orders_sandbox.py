@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.moysklad.convert_documents import sync_id_for
-from connectors.moysklad.moscow_time import parse_moscow
+from connectors.moysklad.convert.orders import sync_id_for
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.moysklad.sandbox.webhooks import USER_AGENT
+from connectors.moysklad.wire.moscow_time import parse_moscow
 from connectors.sandboxing import LoopbackServer
 from tests.connectors.moysklad.conftest import DAY, TOKEN
 from tests.connectors.moysklad.spec import SPEC, Exchange, SpecValidator

@@ -11,9 +11,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert_documents import sync_id_for
-from connectors.moysklad.orders import MoySkladOrders
+from connectors.moysklad.convert.orders import sync_id_for
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.moysklad.sandbox.generator import seed_catalog
 from connectors.sandboxing import LoopbackServer

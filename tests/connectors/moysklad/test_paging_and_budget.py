@@ -12,9 +12,9 @@ from typing import Any
 
 from connectors.http import RateBudget, request_stats
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from connectors.moysklad.sandbox import MoySkladSandbox
 from connectors.moysklad.sandbox.rate import RateGate
+from connectors.moysklad.wire.limits import BUCKET_CAPACITY, BUCKET_WINDOW_SECONDS, MAX_IN_FLIGHT_PER_CREDENTIAL
 from tests.connectors.moysklad.conftest import run
 from tests.connectors.virtual_time import VirtualTime
 

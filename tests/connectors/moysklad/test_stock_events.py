@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from connectors.moysklad import CONNECTOR
+from connectors.moysklad.capabilities.stock_events import WANTED, MoySkladStockEvents, WebhookLimitError
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.sandbox import MoySkladSandbox
-from connectors.moysklad.stock_events import WANTED, MoySkladStockEvents, WebhookLimitError
 from hub.capabilities import StockEvents
 from tests.connectors.moysklad.conftest import raw_client, run, sample
 

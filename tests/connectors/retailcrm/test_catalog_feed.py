@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.retailcrm.catalog_feed import icml_offers
+from connectors.retailcrm.convert.catalog_feed import icml_offers
 from hub import model
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.retailcrm.convert import (
+from connectors.retailcrm.convert.catalog import (
     customer_from_crm,
     customer_to_crm,
     kopecks_to_units,
@@ -17,7 +17,7 @@ from connectors.retailcrm.convert import (
     stock_to_inventories,
     units_to_kopecks,
 )
-from connectors.retailcrm.convert_orders import format_crm_datetime, parse_crm_datetime
+from connectors.retailcrm.convert.orders import format_crm_datetime, parse_crm_datetime
 from hub.model import frame
 
 from .conftest import sample

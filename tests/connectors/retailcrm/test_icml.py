@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
-from connectors.retailcrm.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
+from connectors.retailcrm.convert.catalog_feed import icml_categories, icml_offers
+from connectors.retailcrm.convert.icml import IcmlCategory, IcmlOffer, parse_icml, write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.seed import sample_categories, sample_offers
 from deployments.service.feed_server import feed_app, feed_url
@@ -136,7 +136,7 @@ PEAK = """
 import sys, tracemalloc
 from pathlib import Path
 from connectors.retailcrm.sandbox.seed import sample_offers
-from connectors.retailcrm.icml import write_icml
+from connectors.retailcrm.convert.icml import write_icml
 n, path = int(sys.argv[1]), Path(sys.argv[2])
 tracemalloc.start()
 write_icml(path, shop_name="s", company="c", categories=[], offers=sample_offers(n))
@@ -288,7 +288,7 @@ _KILLED_WRITER = """
 import sys, time
 from pathlib import Path
 from connectors.retailcrm.sandbox.seed import sample_offers
-from connectors.retailcrm.icml import write_icml
+from connectors.retailcrm.convert.icml import write_icml
 
 def offers():
     yield from sample_offers(2)

@@ -6,7 +6,7 @@ import asyncio
 
 from connectors.http import RetryPolicy
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.convert import order_from_crm, order_to_crm
+from connectors.retailcrm.convert.catalog import order_from_crm, order_to_crm
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
 from hub.model import frame

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.order_exchange import RetailCRMOrders
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.orders import create_order
 from connectors.retailcrm.settings import RetailCRMSettings

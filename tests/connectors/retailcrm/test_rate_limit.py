@@ -9,9 +9,9 @@ import httpx
 
 from connectors.http import RetryPolicy, request_stats
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.convert import stock_to_inventories
+from connectors.retailcrm.convert.catalog import stock_to_inventories
 from connectors.retailcrm.sandbox import RetailCRMSandbox
-from connectors.retailcrm.wire import INVENTORY_BATCH
+from connectors.retailcrm.wire.conventions import INVENTORY_BATCH
 from connectors.sandboxing import LoopbackServer
 from hub.model import frame
 

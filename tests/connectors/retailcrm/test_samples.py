@@ -9,13 +9,13 @@ from urllib.parse import parse_qsl
 import httpx
 import pandas as pd
 
-from connectors.retailcrm.convert import offers_from_crm, order_from_crm, prices_from_crm
-from connectors.retailcrm.history import is_own_echo
-from connectors.retailcrm.icml import IcmlOffer
+from connectors.retailcrm.convert.catalog import offers_from_crm, order_from_crm, prices_from_crm
+from connectors.retailcrm.convert.icml import IcmlOffer
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.catalog import upsert_catalog
 from connectors.retailcrm.sandbox.customers import new_customer
-from connectors.retailcrm.wire import error_summary, error_texts
+from connectors.retailcrm.wire.conventions import error_summary, error_texts
+from connectors.retailcrm.wire.history import is_own_echo
 from hub.model import FRAMES
 from tests.shared_apis import require
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from connectors.http import RetryPolicy, ServerError
-from connectors.retailcrm.icml import write_icml
+from connectors.retailcrm.convert.icml import write_icml
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.retailcrm.sandbox.seed import sample_offers
 from connectors.sandboxing import LoopbackServer, free_port

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.convert import prices_to_upload, stock_to_inventories
+from connectors.retailcrm.convert.catalog import prices_to_upload, stock_to_inventories
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from hub.model import frame
 

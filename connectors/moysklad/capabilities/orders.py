@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.capabilities import OverClient
+from connectors.moysklad.capabilities.catalog import OverClient
+from connectors.moysklad.capabilities.customers import item_outcome
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.convert_documents import order_to_payload
-from connectors.moysklad.customers import item_outcome
-from connectors.moysklad.meta import Json, ref_id
-from connectors.moysklad.moscow_time import parse_moscow
+from connectors.moysklad.convert.orders import order_to_payload
+from connectors.moysklad.wire.meta import Json, ref_id
+from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub.capabilities import OrderDraft, OrderOutcome, OrderReference
 from hub.model import UTC_TS
 

@@ -1,4 +1,4 @@
-"""MoySklad wire JSON → canonical frames (and, via :mod:`convert_documents`, canonical → payloads).
+"""MoySklad wire JSON → canonical frames (payloads the other way: :mod:`connectors.moysklad.convert.orders`).
 
 Conventions applied once, here at the edge: money ``value``s are kopecks already and become
 integers; timestamps are Moscow time without offset and become aware UTC; ids are taken from the
@@ -14,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.convert_documents import (
+from connectors.moysklad.convert.orders import (
     customer_to_payload,
     order_to_payload,
     orders_to_frames,
 )
-from connectors.moysklad.meta import ref_id
-from connectors.moysklad.moscow_time import parse_moscow
+from connectors.moysklad.wire.meta import ref_id
+from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub import model
 
 __all__ = [

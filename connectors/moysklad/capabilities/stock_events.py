@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.http import RequestValidationError
 from connectors.moysklad.client import MoySkladClient
-from connectors.moysklad.moscow_time import parse_moscow
 from connectors.moysklad.settings import MoySkladSettings
+from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub.capabilities import StockNotice
 
 #: documents whose every change moves stock (a customer return brings goods back, a return to the

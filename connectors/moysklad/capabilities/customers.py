@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.capabilities import OverClient
-from connectors.moysklad.client_documents import BulkItemResult
-from connectors.moysklad.convert_documents import customer_to_payload
-from connectors.moysklad.meta import Json
+from connectors.moysklad.capabilities.catalog import OverClient
+from connectors.moysklad.client import BulkItemResult
+from connectors.moysklad.convert.orders import customer_to_payload
+from connectors.moysklad.wire.meta import Json
 from hub.capabilities import OrderOutcome
 
 #: MoySklad error codes of a bulk item worth sending again later (internal error, a concurrent

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.moysklad.meta import Json, ref_id
-from connectors.moysklad.moscow_time import format_moscow, parse_moscow
+from connectors.moysklad.wire.meta import Json, ref_id
+from connectors.moysklad.wire.moscow_time import format_moscow, parse_moscow
 from hub import model
 
 #: namespace of the syncIds the hub derives from its own keys

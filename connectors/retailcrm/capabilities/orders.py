@@ -26,10 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from connectors.http import NotFoundError, RequestValidationError
-from connectors.retailcrm.capabilities import _Channel
-from connectors.retailcrm.convert_orders import DEFAULT_TZ, format_crm_datetime, orders_from_crm, parse_crm_datetime
-from connectors.retailcrm.history import HistoryPages, is_own_echo
-from connectors.retailcrm.wire import PAGE_LIMIT
+from connectors.retailcrm.capabilities.catalog import _Channel
+from connectors.retailcrm.convert.orders import DEFAULT_TZ, format_crm_datetime, orders_from_crm, parse_crm_datetime
+from connectors.retailcrm.wire.conventions import PAGE_LIMIT
+from connectors.retailcrm.wire.history import HistoryPages, is_own_echo
 from hub.capabilities import WRITE_ERP_ID, WRITE_STATUS, HubWrite, HubWriteLog, OrderBatch
 
 #: ids per ``orders?filter[ids][]`` or ``orders/statuses?ids[]`` request (a page holds 100)

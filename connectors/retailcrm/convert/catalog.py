@@ -1,5 +1,5 @@
 """Canonical frames ⇄ retailCRM wire JSON: stock, prices, offers (orders and customers in
-:mod:`connectors.retailcrm.convert_orders`, re-exported here).
+:mod:`connectors.retailcrm.convert.orders`, re-exported here).
 
 Money: canonical frames carry Int64 kopecks; the wire carries decimal currency units. Conversion
 goes through :class:`~decimal.Decimal` so that 123456 kopecks is exactly ``1234.56`` on the wire.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.retailcrm.convert_orders import (
+from connectors.retailcrm.convert.orders import (
     customer_from_crm,
     customer_to_crm,
     order_from_crm,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from connectors.paging import SinceIdPaginator
-from connectors.retailcrm.wire import PAGE_LIMIT, query
+from connectors.retailcrm.wire.conventions import PAGE_LIMIT, query
 
 
 class _Caller(Protocol):

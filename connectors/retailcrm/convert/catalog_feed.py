@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.retailcrm.icml import IcmlCategory, IcmlOffer
+from connectors.retailcrm.convert.icml import IcmlCategory, IcmlOffer
 
 #: offers whose feed quantity is their own stock. A bundle has none of its own: its quantity comes
 #: from its components through the stock upload, and a feed 0 would show it sold out until then

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import pandas as pd
 
-import connectors.moysklad.convert as convert
+import connectors.moysklad.convert.catalog as convert
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import CatalogPage, ImageOwner

@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-import connectors.retailcrm.convert as convert
-from connectors.retailcrm.catalog_feed import icml_categories, icml_offers
+import connectors.retailcrm.convert.catalog as convert
 from connectors.retailcrm.client import RetailCRMClient
-from connectors.retailcrm.icml import IcmlOffer, write_icml
+from connectors.retailcrm.convert.catalog_feed import icml_categories, icml_offers
+from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import ChannelReference, Delivery, Entry, FeedSlice
 from hub.systems import SecretResolver
