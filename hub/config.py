@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.console_settings import ConsoleSettings
 from hub.options import IntegrationOptions, check_order_mappings
 from hub.periods import Periods
 from hub.redaction import REDACTED, register_secret
@@ -141,6 +142,7 @@ class Config(BaseModel):
     journal_retention_days: float = Field(default=30, gt=0)
     journal_retention_count: int = Field(default=100_000, gt=0)
     integrations: dict[str, Integration] = Field(default_factory=dict)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="the web console's users")
     source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("integrations", mode="before")
@@ -457,6 +459,8 @@ def _system_secrets(entry: Mapping[str, Any]) -> frozenset[str]:
 
 def _is_secret_option(path: tuple[str, ...]) -> bool:
     """Whether the value at ``path`` is a secret among the options (a feed's path secret, a webhook's)."""
+    if len(path) == 4 and path[:2] == ("console", "users") and path[3] == "password":
+        return True  # a console user's password: a reference, never the value
     return len(path) >= 4 and path[0] == "integrations" and path[2:] in _SECRET_OPTIONS
 
 

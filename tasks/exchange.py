@@ -27,6 +27,7 @@ from prefect import get_run_logger, tags
 from connectors.http import RequestStats, request_stats
 from hub.config import Config, Integration
 from hub.exchanges import ExchangeSpec, skipped
+from hub.saved_mappings import with_saved_mappings
 from hub.store import ExchangeBusyError, Store
 from hub.systems import connector
 from tasks.hub_tasks import load_config_task, open_hub_store
@@ -121,7 +122,8 @@ def run_exchange(
     try:
         ex: Exchange[R] | None = None
         try:
-            ex = Exchange(spec, plan(config, integration, store), trigger)
+            # mappings saved in the console win over the file's, key by key
+            ex = Exchange(spec, plan(with_saved_mappings(config, store), integration, store), trigger)
             with _held(spec, integration, store) as busy:
                 if busy:
                     return skipped(integration, busy)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ from deployments.cli.common import (
     load,
     quiet_engine_tracebacks,
 )
-from hub.config import find_config_path
+from hub.config import Config, find_config_path
 
 
 def serve(
@@ -87,8 +87,22 @@ def serve(
         typer.echo(f"orders: the channel of {name} asked for changes every {seconds:g} s -> order upload")
     for name in sorted(served.feeds):
         typer.echo(f"feed: {feed_url(base, name, '<path_secret>' if name in served.feed_secrets else None)}")
-    run(served, hub_app(path, served), host, port, echo=typer.echo)
+    run(served, hub_app(path, served, _console(loaded, host, base)), host, port, echo=typer.echo)
     leave_cut_short_cycles(typer.echo)  # stops the Prefect server in the stop's time and says "stopped"
+
+
+def _console(loaded: Config, host: str, base: str) -> Any:
+    """The web console to mount at /console, or None (said why) on an address it may not serve yet."""
+    from deployments.console import ConsoleOff, console_allowed, console_app
+    from tasks.hub_tasks import open_hub_store
+
+    try:
+        console_allowed(loaded, host)
+    except ConsoleOff as exc:
+        typer.echo(f"console: {exc}")
+        return None
+    typer.echo(f"console: {base}/console/")
+    return console_app(loaded, lambda: open_hub_store(loaded))
 
 
 def _configured_api() -> bool:

@@ -174,8 +174,9 @@ async def pause_served(deployment_ids: list[Any]) -> list[Any]:
     return paused
 
 
-def hub_app(config_path: Path, served: Plan) -> Starlette:
-    """One ASGI app for the receiver's and the feed server's routes; anything else a bare 404."""
+def hub_app(config_path: Path, served: Plan, console: Any = None) -> Starlette:
+    """One ASGI app for the receiver's and the feed server's routes, and the web console at ``/console``
+    when given (:mod:`deployments.console`); anything else a bare 404."""
     from deployments.service.feed_server import feed_app
     from deployments.service.webhooks import webhook_app
 
@@ -189,6 +190,10 @@ def hub_app(config_path: Path, served: Plan) -> Starlette:
         state["receiver"] = hooks.state.receiver
     if served.feeds:
         routes += feed_app(served.feeds, served.feed_secrets).routes
+    if console is not None:
+        from starlette.routing import Mount
+
+        routes.append(Mount("/console", app=console))
 
     async def refused(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("not found\n", 404)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .engine import Store, open_store
 from .errors import StoreError
 from .journal import Journal, JournalEntry
+from .kv import UnknownValue
 from .locks import ExchangeBusyError
 from .notices import KeptNotice, Notices
 from .queue import Queue
@@ -33,6 +34,7 @@ __all__ = [
     "QueueStatus",
     "Store",
     "StoreError",
+    "UnknownValue",
     "UpsertCounts",
     "open_store",
 ]

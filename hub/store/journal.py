@@ -88,10 +88,21 @@ class Journal:
             self.prune()
 
     def list(
-        self, *, integration: str | None = None, level: str | None = None, limit: int = 100
+        self,
+        *,
+        integration: str | None = None,
+        level: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        since: datetime | None = None,
     ) -> builtins.list[JournalEntry]:
-        """Entries, newest first; ``level`` keeps that level and above."""
+        """Entries, newest first; ``level`` keeps that level and above; ``before``: only entries with a
+        smaller id (keyset paging); ``since``: only entries at or after that time."""
         stmt = select(journal).order_by(journal.c.id.desc()).limit(limit)
+        if before is not None:
+            stmt = stmt.where(journal.c.id < before)
+        if since is not None:
+            stmt = stmt.where(journal.c.at >= since)
         if integration is not None:
             stmt = stmt.where(journal.c.integration == integration)
         if level is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from .db import Database, chunked, unique
 from .tables import cursors, mappings, snapshots
@@ -14,11 +16,24 @@ from .tables import cursors, mappings, snapshots
 BULK = 5000
 
 
+@dataclass(frozen=True)
+class UnknownValue:
+    """A value an exchange met that no mapping covers (``undefined`` until someone maps it)."""
+
+    integration: str
+    kind: str
+    source: str
+    met_in: str | None  # the exchange that met it
+    updated_at: datetime
+
+
 class Mappings:
     """Value mappings per (integration, kind): statuses, stores, payment types ... (``store.mappings``).
 
     A source value with a NULL target has been seen but is not mapped yet; flows treat it as
-    ``undefined`` and re-resolve it once someone maps it.
+    ``undefined`` and re-resolve it once someone maps it. A value *saved* (in the console,
+    :meth:`save`) wins over the config file's for its key (:func:`hub.saved_mappings.with_saved_mappings`);
+    a saved NULL target means "left out".
     """
 
     def __init__(self, db: Database) -> None:
@@ -74,11 +89,12 @@ class Mappings:
                 )
                 conn.execute(stmt, rows)
 
-    def mark_unknown(self, integration: str, kind: str, sources: Iterable[str]) -> None:
-        """Record values seen but not mapped (target NULL); mapped values are left alone."""
+    def mark_unknown(self, integration: str, kind: str, sources: Iterable[str], *, met_in: str | None = None) -> None:
+        """Record values seen but not mapped (target NULL), and by which exchange (``met_in``);
+        mapped and saved values are left alone."""
         now = self.db.now()
         rows = [
-            {"integration": integration, "kind": kind, "source": s, "target": None, "updated_at": now}
+            {"integration": integration, "kind": kind, "source": s, "target": None, "updated_at": now, "met_in": met_in}
             for s in unique(sources)
         ]
         if rows:
@@ -93,11 +109,64 @@ class Mappings:
                 mappings.c.integration == integration,
                 mappings.c.kind == kind,
                 mappings.c.target.is_(None),
+                mappings.c.saved_by.is_(None),
             )
             .order_by(mappings.c.source)
         )
         with self.db.read() as conn:
             return list(conn.scalars(stmt))
+
+    def unknown_values(self, integration: str | None = None) -> list[UnknownValue]:
+        """Every value met and not mapped (of ``integration``), by integration, kind and value."""
+        c = mappings.c
+        stmt = (
+            select(c.integration, c.kind, c.source, c.met_in, c.updated_at)
+            .where(c.target.is_(None), c.saved_by.is_(None))
+            .order_by(c.integration, c.kind, c.source)
+        )
+        if integration is not None:
+            stmt = stmt.where(c.integration == integration)
+        with self.db.read() as conn:
+            return [UnknownValue(r.integration, r.kind, r.source, r.met_in, r.updated_at) for r in conn.execute(stmt)]
+
+    def save(self, integration: str, kind: str, source: str, target: str | None, *, by: str) -> None:
+        """Save ``source -> target`` as a manager's choice (``None``: left out): it wins over the file."""
+        row = {
+            "integration": integration,
+            "kind": kind,
+            "source": source,
+            "target": target,
+            "updated_at": self.db.now(),
+            "saved_by": by,
+        }
+        stmt = self.db.insert(mappings)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["integration", "kind", "source"],
+            set_={"target": stmt.excluded.target, "updated_at": stmt.excluded.updated_at, "saved_by": by},
+        )
+        with self.db.write() as conn:
+            conn.execute(stmt, row)
+
+    def saved(self, integration: str) -> dict[str, dict[str, str | None]]:
+        """``kind -> source -> target`` of every value saved for ``integration`` (``None``: left out)."""
+        c = mappings.c
+        stmt = select(c.kind, c.source, c.target).where(c.integration == integration, c.saved_by.is_not(None))
+        out: dict[str, dict[str, str | None]] = {}
+        with self.db.read() as conn:
+            for row in conn.execute(stmt):
+                out.setdefault(row.kind, {})[row.source] = row.target
+        return out
+
+    def forget_saved(self, integration: str, kind: str, source: str) -> bool:
+        """Drop the saved value of ``source``: the file's value applies again. Returns whether one was saved."""
+        c = mappings.c
+        where = (c.integration == integration, c.kind == kind, c.source == source, c.saved_by.is_not(None))
+        with self.db.write() as conn:
+            # a value an exchange met stays known as met (target NULL, not saved): the Undefined list
+            # shows it again until the file maps it; one only ever saved goes
+            gone = conn.execute(delete(mappings).where(*where, c.met_in.is_(None))).rowcount
+            gone += conn.execute(update(mappings).where(*where).values(target=None, saved_by=None)).rowcount
+        return bool(gone)
 
 
 class Cursors:

@@ -266,9 +266,13 @@ class Queue:
         kind: str | None = None,
         status: QueueStatus | None = None,
         limit: int = 50,
+        before: int | None = None,
     ) -> builtins.list[QueueItem]:
-        """Items, newest first, optionally of one integration, kind and status."""
+        """Items, newest first, optionally of one integration, kind and status; ``before``: only items
+        with a smaller id (keyset paging: the next page starts after the last id shown)."""
         stmt = select(q).order_by(q.c.id.desc()).limit(limit)
+        if before is not None:
+            stmt = stmt.where(q.c.id < before)
         if integration is not None:
             stmt = stmt.where(q.c.integration == integration)
         if kind is not None:

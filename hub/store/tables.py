@@ -105,9 +105,14 @@ mappings = Table(
     Column("integration", String(100), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("source", String(255), nullable=False),
-    # NULL target = seen but not mapped yet ("undefined" until someone maps it).
+    # NULL target = seen but not mapped yet ("undefined" until someone maps it), or, with saved_by,
+    # left out on purpose.
     Column("target", String(255), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # who saved the value in the console: a saved value wins over the config file's for its key
+    Column("saved_by", String(100), nullable=True),
+    # the exchange that met the value unmapped (which side of the mapping it is on)
+    Column("met_in", String(100), nullable=True),
     PrimaryKeyConstraint("integration", "kind", "source"),
 )
 

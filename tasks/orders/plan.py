@@ -174,6 +174,8 @@ class OrderPlanner:
         name = statuses.get(str(status)) if status is not None else None
         if name is None:
             reasons.append(f"status `{status}` is not mapped — add it to mappings.statuses")
+            if status is not None:  # listed as undefined (the console maps it; the order is planned again)
+                self.run.store.mappings.mark_unknown(self.run.name, "statuses", [str(status)], met_in="order-upload")
             return None
         assert self.reference is not None
         if name not in self.reference.states:

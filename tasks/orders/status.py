@@ -160,7 +160,7 @@ def _keep_undefined(run: StatusRun, undefined: dict[str, str], resolved: list[di
         return
     new = records.changed(run.name, UNDEFINED, _undefined_frame(undefined), "order_id")
     records.upsert_frame(run.name, UNDEFINED, run.source_system, _undefined_frame(undefined), "order_id")
-    run.store.mappings.mark_unknown(run.name, STATUSES, set(undefined.values()))
+    run.store.mappings.mark_unknown(run.name, STATUSES, set(undefined.values()), met_in="order-status-sync")
     _close_items(run, new, "superseded: the order's state moved")
     items = []
     for oid in new:
