@@ -1,9 +1,10 @@
 """What every console screen relies on: the session and CSRF checks, the page shell, the refusals.
 
-:func:`deployments.console.app.console_app` builds the app from it and the screens' routes. Every page
-needs a logged-in session, except on a loopback address with no user configured
+:func:`deployments.console.app.console_app` builds the app from it and the screens' routes. Every
+page needs a logged-in session, except on a loopback address with no user configured
 (:func:`console_allowed` refuses any other address until a login is configured). Every POST carries
-its session's CSRF token or is refused with 403. Pages are never cached and never framed; the only script is the console's own (a short poll of the queue and journal).
+its session's CSRF token or is refused with 403. Pages are never cached and never framed; the only
+script is the console's own (a short poll of the queue and journal).
 """
 
 from __future__ import annotations
