@@ -231,3 +231,23 @@ def test_on_loopback_without_a_login_the_console_opens_with_csrf_still_checked(l
     page = client.get("/console/queue")
     assert page.status_code == 200 and "no login configured" in page.text
     assert client.post("/console/queue/retry-dead", data={"integration": "shop", "retry_kind": "x"}).status_code == 403
+
+
+def test_serve_mounts_the_console_at_console_on_its_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.testclient import TestClient
+
+    from deployments.cli.serve import _console
+    from deployments.service.serve import Plan, hub_app
+
+    monkeypatch.setenv("CONSOLE_TEST_MS_PASSWORD", MS_SECRET)
+    monkeypatch.setenv("CONSOLE_TEST_CRM_KEY", "k")
+    config = parse_config(config_data(tmp_path), source=tmp_path / "skladbridge.yaml")
+    served = Plan(config, tmp_path / "skladbridge.yaml", deployments=[], hooks={})
+    app = hub_app(tmp_path / "skladbridge.yaml", served, _console(config, "127.0.0.1", "http://127.0.0.1:8090"))
+    with TestClient(app) as client:
+        assert client.get("/console/login").status_code == 200
+        assert client.get("/elsewhere").status_code == 404
+    data = config_data(tmp_path)
+    data["console"] = {}
+    bare = parse_config(data, source=tmp_path / "skladbridge.yaml")
+    assert _console(bare, "0.0.0.0", "http://0.0.0.0:8090") is None  # said why, and not mounted
