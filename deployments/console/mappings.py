@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import deployments.console.prefect_ops as prefect_ops
+from deployments.console.live_values import LiveValues, read_live
 from deployments.console.shell import Console, Refused
 from hub.options import check_order_mappings
 from hub.saved_mappings import merged
@@ -49,13 +50,23 @@ class Row:
     def effective(self) -> str | None:
         return self.saved if self.is_saved else self.file
 
+    @property
+    def unmapped(self) -> bool:
+        """A value a system has that neither the file nor the console maps (nor leaves out)."""
+        return not self.in_file and not self.is_saved
 
-def rows_of(file: dict[str, dict[str, str | None]], saved: dict[str, dict[str, str | None]]) -> list[Row]:
-    kinds = sorted(set(file) | set(saved))
+
+def rows_of(
+    file: dict[str, dict[str, str | None]],
+    saved: dict[str, dict[str, str | None]],
+    live: dict[str, list[str]] | None = None,
+) -> list[Row]:
+    """Every key of every mapping: the file's, the saved ones, and the values the systems have (``live``)."""
+    live = live or {}
     out = []
-    for kind in kinds:
+    for kind in sorted(set(file) | set(saved) | set(live)):
         f, s = file.get(kind, {}), saved.get(kind, {})
-        for source in sorted(set(f) | set(s)):
+        for source in sorted(set(f) | set(s) | set(live.get(kind, []))):
             out.append(Row(kind, source, f.get(source), source in f, s.get(source), source in s))
     return out
 
@@ -70,6 +81,9 @@ def _text(form: Any, key: str, what: str, *, required: bool = True) -> str:
 
 
 def routes(console: Console) -> list[BaseRoute]:
+    #: the systems' values as last read, by integration
+    live: dict[str, LiveValues] = {}
+
     def integration(name: str) -> Any:
         try:
             return console.config.integrations[name]
@@ -84,14 +98,23 @@ def routes(console: Console) -> list[BaseRoute]:
             integration(name)
         file = dict(console.config.integrations[name].mappings) if name else {}
         saved = console.store.mappings.saved(name) if name else {}
+        values = live.get(name) if name else None
         return console.page(
             request,
             "mappings.html",
             current=name,
-            rows=rows_of(file, saved),
-            kinds=sorted(set(file) | set(saved) | set(ORDER_MAPPINGS)),
+            rows=rows_of(file, saved, values.sources if values else None),
+            kinds=sorted(set(file) | set(saved) | set(ORDER_MAPPINGS) | set(values.targets if values else ())),
+            live=values,
             notice=request.query_params.get("notice"),
         )
+
+    async def read_values(request: Request) -> Response:
+        _, form = await console.form(request)
+        name = _text(form, "integration", "integration")
+        live[name] = await read_live(integration(name))
+        problems = "; ".join(live[name].problems)
+        return _back(request, form, f"read the systems' values{': ' + problems if problems else ''}")
 
     def met_on(name: str) -> dict[str, list[str]]:
         """value -> orders it was met on (parked orders' reasons name it; undefined states hold it)."""
@@ -133,6 +156,9 @@ def routes(console: Console) -> list[BaseRoute]:
         kind = _text(form, "kind", "mapping's kind")
         source = _text(form, "source", "value to map")
         target = _text(form, "target", "value to map it to", required=False) or None
+        known = live[name].targets.get(kind) if name in live else None
+        if target is not None and known is not None and target not in known:
+            raise Refused(400, f"not saved: {target!r} is not a value the system has for {kind}; it has {known}")
         saved = await run_in_threadpool(console.store.mappings.saved, name)
         trial = merged(integ.mappings, {**saved, kind: {**saved.get(kind, {}), source: target}})
         problems = check_order_mappings(trial)
@@ -199,5 +225,6 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/mappings", mappings_page, methods=["GET"], name="mappings"),
         Route("/mappings/save", save, methods=["POST"], name="mapping_save"),
         Route("/mappings/forget", forget, methods=["POST"], name="mapping_forget"),
+        Route("/mappings/read", read_values, methods=["POST"], name="mapping_read"),
         Route("/undefined", undefined_page, methods=["GET"], name="undefined"),
     ]

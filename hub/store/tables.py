@@ -180,6 +180,10 @@ exchange_queue = Table(
     UniqueConstraint("idempotency_key", "integration", "kind"),  # key first: see links
     CheckConstraint("status IN ('pending', 'in_progress', 'done', 'dead')", name="status"),
     Index(None, "status", "next_attempt_at"),
+    # the console's pages: one integration's items of a status or kind, newest first, and its counts
+    # (without them a filtered page of 100 000 items read the whole table: 180 ms on SQLite)
+    Index(None, "integration", "status", "id"),
+    Index(None, "integration", "kind", "id"),
 )
 
 journal = Table(

@@ -22,7 +22,7 @@ from tests.deployments.console.conftest import MS_SECRET, PASSWORD, config_data
 
 Shop = tuple[str, Config, Store, Any]
 #: the screens this module photographs for docs/console (the others: test_console_browser_orders.py)
-OWN_SHOTS = ("login", "queue", "journal", "mappings", "links")
+OWN_SHOTS = ("login", "queue", "journal", "links")
 
 
 @pytest.fixture(scope="module")

@@ -159,3 +159,25 @@ def test_an_undefined_status_mapped_in_the_console_lets_the_parked_order_through
     page.goto(f"{hub.base}/queue?integration=demo&kind=orders&status=done")
     assert f"order_id={order['id']}" in page.get_by_role("table").inner_text()
     accessible(page, "queue")
+
+
+def test_mappings_show_the_values_the_systems_have_and_refuse_one_they_do_not(hub: Hub) -> None:
+    page = hub.page
+    page.goto(f"{hub.base}/mappings?integration=demo")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Read the values the systems have").click()
+    assert "read the systems' values" in page.get_by_role("status").first.inner_text()
+    assert page.locator(".warning").count() == 0  # every system answered
+    states = page.locator("#targets-statuses option").evaluate_all("os => os.map(o => o.value)")
+    assert {"Новый", "Подтвержден", "Отгружен"} <= set(states)  # the ERP's order states, live
+    unmapped = page.locator("tr.unmapped").all_inner_texts()
+    assert any(row.startswith("statuses") for row in unmapped)  # CRM statuses no mapping covers
+    saved = page.get_by_role("row").filter(has_text="assembling")
+    assert "Подтвержден" in saved.inner_text()  # saved here; the file has none (—)
+    accessible(page, "mappings")
+    screenshot(page, "mappings")
+    row = page.locator("tr.unmapped").filter(has_text="statuses").first
+    row.get_by_role("textbox").fill("Нет такого")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Save").click()
+    assert "is not a value the system has" in page.get_by_role("alert").inner_text()
