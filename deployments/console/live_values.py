@@ -5,8 +5,8 @@ Which side of which mapping a value is on follows the config's edges, whatever t
 * the ERP of ``orders`` (:class:`OrderSink`): its order states (what ``statuses`` map to), its stores
   (what ``order_stores`` map to, and what ``stores`` map from) and its services (``delivery_types``);
 * the channel of ``statuses`` (:class:`StatusSink`): its order statuses (what ``statuses`` map from);
-* the channel of ``catalog`` or ``stock`` (:class:`ChannelReader`): its warehouses (what ``stores`` map
-  to, and ``order_stores`` from) and its price types (``price_types``).
+* the channel of ``stock`` (:class:`StockSink`), or else of ``catalog`` (:class:`CatalogFeedSink`): its
+  warehouses (what ``stores`` map to, and ``order_stores`` from) and its price types (``price_types``).
 
 A system that cannot be read is a line of ``problems``; the others are still shown.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.capabilities import ChannelReader, OrderSink, StatusSink
+from hub.capabilities import CatalogFeedSink, OrderSink, StatusSink, StockSink
 from hub.config import Integration
 
 #: seconds a read of one system may take
@@ -73,7 +73,9 @@ async def read_live(integ: Integration) -> LiveValues:
         reads.append(read(edge.target, OrderSink, erp))
     if (edge := integ.edge("statuses")) is not None:
         reads.append(read(edge.target, StatusSink, statuses))
-    if (edge := integ.edge("catalog") or integ.edge("stock")) is not None:
-        reads.append(read(edge.target, ChannelReader, channel))
+    if (edge := integ.edge("stock")) is not None:
+        reads.append(read(edge.target, StockSink, channel))
+    elif (edge := integ.edge("catalog")) is not None:
+        reads.append(read(edge.target, CatalogFeedSink, channel))
     await asyncio.gather(*reads)
     return live

@@ -172,12 +172,12 @@ def test_mappings_show_the_values_the_systems_have_and_refuse_one_they_do_not(hu
     assert {"Новый", "Подтвержден", "Отгружен"} <= set(states)  # the ERP's order states, live
     unmapped = page.locator("tr.unmapped").all_inner_texts()
     assert any(row.startswith("statuses") for row in unmapped)  # CRM statuses no mapping covers
-    saved = page.get_by_role("row").filter(has_text="assembling")
-    assert "Подтвержден" in saved.inner_text()  # saved here; the file has none (—)
+    saved = page.get_by_role("row", name="statuses assembling —", exact=False).first
+    assert "Подтвержден" in saved.inner_text() and "not mapped" not in saved.inner_text()  # saved here
     accessible(page, "mappings")
     screenshot(page, "mappings")
     row = page.locator("tr.unmapped").filter(has_text="statuses").first
-    row.get_by_role("textbox").fill("Нет такого")
+    row.locator("input[name=target]").fill("Нет такого")
     with page.expect_navigation():
         row.get_by_role("button", name="Save").click()
     assert "is not a value the system has" in page.get_by_role("alert").inner_text()
