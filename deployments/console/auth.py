@@ -34,6 +34,9 @@ FREE_FAILURES = 5
 WINDOW_SECONDS = 15 * 60.0
 FIRST_LOCKOUT_SECONDS = 30.0
 MAX_LOCKOUT_SECONDS = 15 * 60.0
+#: sessions kept at most: every visit of the login page makes one, so a flood of visits must not
+#: grow memory without end; the anonymous ones go first, oldest first
+MAX_SESSIONS = 10_000
 #: the same work as a real check, for user names that do not exist
 _DUMMY_HASH = f"{HASH_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${'A' * 22}==${'A' * 43}="
 
@@ -99,8 +102,11 @@ class Session:
 class Sessions:
     """Sessions of this process by cookie token; idle ones expire."""
 
-    def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, idle_seconds: float, clock: Callable[[], float] = time.monotonic, max_sessions: int = MAX_SESSIONS
+    ) -> None:
         self.idle_seconds = idle_seconds
+        self.max_sessions = max_sessions
         self._clock = clock
         self._by_token: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -132,6 +138,12 @@ class Sessions:
         now = self._clock()
         for token in [t for t, s in self._by_token.items() if s.expires < now]:
             del self._by_token[token]
+        over = len(self._by_token) - self.max_sessions + 1
+        if over > 0:  # oldest first (dicts keep insertion order), anonymous before logged-in
+            anonymous = [t for t, s in self._by_token.items() if s.user is None]
+            others = [t for t, s in self._by_token.items() if s.user is not None]
+            for token in (anonymous + others)[:over]:
+                del self._by_token[token]
 
 
 def csrf_ok(session: Session | None, posted: object) -> bool:
@@ -163,6 +175,12 @@ class Throttle:
     def failed(self, *keys: str) -> None:
         now = self._clock()
         with self._lock:
+            if len(self._failures) > MAX_SESSIONS:  # guesses under many names: forget the stale ones
+                stale = [
+                    k for k, f in self._failures.items() if f.locked_until < now and now - f.times[-1] > WINDOW_SECONDS
+                ]
+                for key in stale:
+                    del self._failures[key]
             for key in keys:
                 f = self._failures.setdefault(key, _Failures())
                 f.times = [t for t in f.times if now - t < WINDOW_SECONDS] + [now]

@@ -251,3 +251,14 @@ def test_serve_mounts_the_console_at_console_on_its_port(tmp_path: Path, monkeyp
     data["console"] = {}
     bare = parse_config(data, source=tmp_path / "skladbridge.yaml")
     assert _console(bare, "0.0.0.0", "http://0.0.0.0:8090") is None  # said why, and not mounted
+
+
+def test_a_flood_of_login_page_visits_never_pushes_out_a_logged_in_session() -> None:
+    from deployments.console.auth import Sessions
+
+    sessions = Sessions(3600, max_sessions=5)
+    anna = sessions.new("anna")
+    anonymous = [sessions.new() for _ in range(50)]
+    assert sessions.get(anna.token) is anna
+    assert sessions.get(anonymous[-1].token) is not None and sessions.get(anonymous[0].token) is None
+    assert len(sessions._by_token) <= 5
