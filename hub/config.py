@@ -383,6 +383,9 @@ def redacted_dump(config: Config) -> dict[str, Any]:
     dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True, serialize_as_any=True)
     if config.database_url:
         dumped["database_url"] = redact_url(config.database_url)
+    for user in dumped.get("console", {}).get("users", {}).values():
+        if "password_hash" in user:  # not the password, but nothing to print either
+            user["password_hash"] = REDACTED
     return dumped
 
 

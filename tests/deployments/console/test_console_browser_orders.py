@@ -181,3 +181,12 @@ def test_mappings_show_the_values_the_systems_have_and_refuse_one_they_do_not(hu
     with page.expect_navigation():
         row.get_by_role("button", name="Save").click()
     assert "is not a value the system has" in page.get_by_role("alert").inner_text()
+
+
+def test_check_now_calls_each_system_with_its_credentials(hub: Hub) -> None:
+    page = hub.page
+    page.goto(f"{hub.base}/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Check the systems of demo now").click()
+    systems = page.get_by_role("table").first.inner_text()
+    assert systems.count("ok: ") == 2, systems  # MoySklad and retailCRM answered our credentials

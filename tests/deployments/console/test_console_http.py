@@ -262,3 +262,11 @@ def test_a_flood_of_login_page_visits_never_pushes_out_a_logged_in_session() -> 
     assert sessions.get(anna.token) is anna
     assert sessions.get(anonymous[-1].token) is not None and sessions.get(anonymous[0].token) is None
     assert len(sessions._by_token) <= 5
+
+
+def test_config_check_prints_no_password_hash(tmp_path: Path) -> None:
+    from hub.config import redacted_dump
+
+    config = parse_config(config_data(tmp_path), source=tmp_path / "c.yaml", require_secrets=False)
+    dumped = redacted_dump(config)
+    assert "scrypt$" not in str(dumped) and "alice" in dumped["console"]["users"]
