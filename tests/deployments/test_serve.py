@@ -33,6 +33,7 @@ from tasks.publish import INVENTORIES
 from tests.deployments.test_sandbox_world import _descendants, _refused
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 from tests.e2e.test_stock_webhooks import ship, stocked_product, wait_for
+from tests.run_results import summary_of
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 
@@ -334,7 +335,7 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(world: Dem
 
         from flows.stock_sync import stock_sync
 
-        summary = stock_sync(integration="demo", config_path=str(world.config_path), trigger="cli")
+        summary = summary_of(stock_sync(integration="demo", config_path=str(world.config_path), trigger="cli"))
         assert summary["released_claims"] == len([i for i in left if i.status == "in_progress"]) >= 1, summary
         assert crm_inventory(world)[offer]["msk"] == expected - 2
         after = store.queue.list(integration="demo", kind=INVENTORIES)
