@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.deployments.test_readme_prefect import _free_port
+from tests.deployments.schedule.test_readme_prefect import _free_port
 
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "docs" / "console"
