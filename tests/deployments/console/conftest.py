@@ -88,5 +88,6 @@ def make_console(tmp: Path, monkeypatch: pytest.MonkeyPatch, **console: Any) -> 
 
 @pytest.fixture
 def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    # no Prefect API, whatever another module of the session started
+    monkeypatch.setattr("deployments.console.prefect_ops.api_url", lambda: None)
     yield from make_console(tmp_path, monkeypatch)
