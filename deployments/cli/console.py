@@ -21,7 +21,7 @@ def console(
     ctx: typer.Context,
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option(help="interface to listen on (not loopback: needs console.users)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8091,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8092,
 ) -> None:
     """Serve the web console at http://HOST:PORT/console/ until Ctrl-C.
 
