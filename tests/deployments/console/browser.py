@@ -8,7 +8,9 @@ loopback port in this process, under the same hardened uvicorn set-up as ``sklad
 from __future__ import annotations
 
 import contextvars
+import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,13 @@ import pytest
 from tests.deployments.schedule.test_readme_prefect import _free_port
 
 REPO = Path(__file__).resolve().parents[3]
-SCREENSHOTS = REPO / "docs" / "console"
+#: where a run photographs the screens: a temporary folder, so a test run leaves the clone as it was;
+#: ``SKLADBRIDGE_CONSOLE_SCREENSHOTS=docs/console`` refreshes the README's pictures
+SCREENSHOTS = Path(
+    os.environ.get("SKLADBRIDGE_CONSOLE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "skladbridge-console-screenshots"
+)
+#: the pictures the README and docs show
+DOCS_SCREENSHOTS = REPO / "docs" / "console"
 #: axe-core impacts a screen may not have
 BLOCKING = ("serious", "critical")
 
