@@ -292,12 +292,12 @@ def demo(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm (or --world demo)")] = None,
+    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm | horoshop (or --world demo)")] = None,
     port: Annotated[int, typer.Option(help="loopback port")] = 8081,
     products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
     token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
-    password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
+    password: Annotated[str | None, typer.Option(help="moysklad, horoshop: accepted password")] = None,
     api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
     world: Annotated[
         str | None,
@@ -319,9 +319,14 @@ def sandbox_serve(
         return
     if system is None:
         raise fail("which sandbox? `skladbridge sandbox serve moysklad` or `... retailcrm`, or `--world demo`")
-    if system not in ("moysklad", "retailcrm"):
-        raise fail(f"unknown system {system!r}: moysklad or retailcrm, or --world demo")
+    if system not in ("moysklad", "retailcrm", "horoshop"):
+        raise fail(f"unknown system {system!r}: moysklad, retailcrm or horoshop, or --world demo")
     ensure_port_free("127.0.0.1", port)
+    if system == "horoshop":
+        from connectors.horoshop.sandbox.kit import sandbox_shop
+
+        sandbox_shop(products, password=password).serve(port)
+        return
     if system == "moysklad":
         from connectors.moysklad.sandbox import serve as serve_moysklad
 
