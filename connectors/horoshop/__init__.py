@@ -8,16 +8,17 @@ The connector shape every system follows (``docs/architecture.md``):
   the hourly budget, offset paging, the functions the exchanges call;
 * :mod:`.convert` — ``orders/get`` rows ⇄ canonical frames, with the field reports' traps;
 * :mod:`.capabilities` — its face to the hub: orders read by window (``OrderSource``), statuses set
-  (``StatusSink``);
+  (``StatusSink``), the catalog for the CRM's feed (``CatalogSource``);
 * :mod:`.sandbox` — :class:`~.sandbox.HoroshopSandbox`, an ASGI emulator with the shop's rules.
 """
 
 from __future__ import annotations
 
+from connectors.horoshop.capabilities.catalog import HoroshopCatalog
 from connectors.horoshop.capabilities.orders import HoroshopOrders
 from connectors.horoshop.client import horoshop_client
 from connectors.horoshop.settings import HoroshopSettings
-from hub.capabilities import OrderSource, Reachable, StatusSink
+from hub.capabilities import CatalogSource, OrderSource, Reachable, StatusSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -29,6 +30,7 @@ CONNECTOR = Connector(
         Reachable: HoroshopOrders.over,
         OrderSource: HoroshopOrders.over,
         StatusSink: HoroshopOrders.over,
+        CatalogSource: HoroshopCatalog.over,
     },
     sandbox="connectors.horoshop.sandbox.kit:conformance_kit",
 )
