@@ -16,7 +16,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, ChannelReference, ImageOwner, StockSource
-from hub.model import ID_COLUMN
+from hub.model import ID_COLUMN, empty_frame
+from hub.systems import connector
 from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability
 from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
@@ -221,6 +222,8 @@ def pull_stock(run: CatalogRun) -> pd.DataFrame:
         async with open_capability(run.integ, run.source, StockSource) as source:
             return await source.current_stock(run.integ.options.stock.measure)
 
+    if not run.wants_stock and not connector(run.source_system).can(StockSource):
+        return empty_frame("stock")  # a catalog source that keeps no stock (a storefront's feed): none to publish
     return asyncio.run(go())
 
 

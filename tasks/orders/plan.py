@@ -236,6 +236,9 @@ class OrderPlanner:
         types = self.run.integ.mappings.get("delivery_types") or {}
         if dtype is not None and str(dtype) in types:
             service = types[str(dtype)]
+        elif self.options.unmapped_delivery == "hold":
+            reasons.append(f"delivery type `{dtype}` is not mapped — add it to mappings.delivery_types")
+            return
         else:
             service = self.options.default_delivery
             self.planned.unmapped_delivery.add(str(dtype))
