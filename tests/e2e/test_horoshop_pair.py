@@ -79,6 +79,10 @@ def test_shop_orders_reach_the_crm_once_and_statuses_come_back(world: HoroshopWo
     again = status_sync(world)
     assert again["sent"] == 0  # nothing set twice, nothing echoed
 
+    world.retailcrm.user_edit_order(b["id"], {"status": "prepayed"})  # maps to the shop's own status 7
+    assert status_sync(world)["sent"] == 1
+    assert world.shop.orders[two["order_id"]]["stat_status"] == 7
+
 
 def test_an_order_waits_for_its_delivery_mapping_then_goes_through(world: HoroshopWorld) -> None:
     upload(world)
