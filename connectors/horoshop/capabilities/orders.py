@@ -130,7 +130,7 @@ class HoroshopOrders:
         offset = int(page or 0)
         rows = await self.client.orders_page(filters, offset, limit=ORDERS_PAGE)
         following = str(offset + ORDERS_PAGE) if len(rows) == ORDERS_PAGE else None
-        return self._batch(rows, following)
+        return self._batch(rows, following, more=following is not None)
 
     async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> dict[str, str]:
         """Nothing to write: Horoshop has no field for another system's order id (the links hold it)."""
