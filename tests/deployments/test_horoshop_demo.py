@@ -1,0 +1,38 @@
+"""`skladbridge demo --pair` and `sandbox serve --world horoshop`: the Horoshop pair is reachable from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deployments.cli import app
+from deployments.demo.run import PAIRS, DemoError, run_pair
+
+
+def test_an_unknown_pair_names_the_known_ones(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--pair", "bitrix", "--workdir", str(tmp_path)])
+    assert result.exit_code == 1 and "horoshop" in result.output and "moysklad" in result.output
+    with pytest.raises(DemoError, match="unknown pair"):
+        run_pair("bitrix", tmp_path, 10)
+
+
+def test_every_pair_names_a_demo_function() -> None:
+    import importlib
+
+    for target in PAIRS.values():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_the_horoshop_world_writes_a_config_that_loads(tmp_path: Path) -> None:
+    from deployments.demo.horoshop_pair import INTEGRATION, horoshop_world
+    from hub.config import load_config
+
+    with horoshop_world(tmp_path, 5, orders=3) as world:
+        config = load_config(world.config_path)
+        integ = config.integrations[INTEGRATION]
+        assert integ.edge("orders") is not None and integ.systems["shop"].system == "horoshop"
+        assert world.env["SKLADBRIDGE_HS_PASSWORD"] not in world.config_path.read_text(encoding="utf-8")
+        assert len(world.shop.orders) == 3
