@@ -65,6 +65,7 @@ def test_shop_orders_reach_the_crm_once_and_statuses_come_back(world: HoroshopWo
     assert b["delivery"]["cost"] == 70
     assert sorted(i["offer"]["xmlId"] for i in a["items"]) == sorted(articles[:2])
     assert a["customer"]["id"] == b["customer"]["id"]  # one buyer, found by phone
+    assert [(p["type"], p["status"]) for p in a["payments"].values()] == [("cash", "not-paid")]
     assert len(world.retailcrm.customers) == 1
 
     before = len(world.retailcrm.orders)
@@ -88,17 +89,22 @@ def test_an_order_waits_for_its_delivery_mapping_then_goes_through(world: Horosh
     upload(world)
     world.shop.state.deliveries[5] = {"id": 5, "title": {"ua": "Укрпошта"}}
     article = list(world.shop.state.products)[5]
+    world.shop.state.payments[3] = {"id": 3, "title": {"ua": "Оплата частинами"}}
     held = world.shop.place_order(phone="+380501112233", name="Ірина Мельник", lines=[(article, 1.0)], delivery=5)
+    unpaid = world.shop.place_order(phone="+380501112244", name="Оксана Бондар", lines=[(article, 1.0)], payment=3)
     ran = upload(world)
-    assert ran["parked"] == 1 and crm_order(world, held["order_id"]) is None
+    assert ran["parked"] == 2 and crm_order(world, held["order_id"]) is None
+    assert crm_order(world, unpaid["order_id"]) is None
 
     config = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
     config["integrations"][INTEGRATION]["mappings"]["delivery_types"]["5"] = "courier"
+    config["integrations"][INTEGRATION]["mappings"]["payment_types"]["3"] = "bank-card"
     world.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     after = upload(world)
-    assert after["accepted"] == 1
-    placed = crm_order(world, held["order_id"])
+    assert after["accepted"] == 2
+    placed, paid = crm_order(world, held["order_id"]), crm_order(world, unpaid["order_id"])
     assert placed is not None and placed["delivery"]["code"] == "courier"
+    assert paid is not None and [p["type"] for p in paid["payments"].values()] == ["bank-card"]
 
 
 def archive(world: HoroshopWorld, **window: Any) -> dict[str, Any]:

@@ -81,7 +81,14 @@ class HoroshopOrders:
     # -- OrderSource -----------------------------------------------------------------------------
     def _batch(self, rows: Sequence[Mapping[str, Any]], cursor: str | None, more: bool = False) -> OrderBatch:
         frames = convert.orders_from_shop(rows, tz=self.tz)
-        return OrderBatch(frames["orders"], frames["order_lines"], frames["customers"], cursor=cursor, more=more)
+        return OrderBatch(
+            frames["orders"],
+            frames["order_lines"],
+            frames["customers"],
+            cursor=cursor,
+            more=more,
+            payments=frames["payments"],
+        )
 
     async def _window_rows(self, start: datetime) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []

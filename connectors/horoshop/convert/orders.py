@@ -1,4 +1,4 @@
-"""``orders/get`` rows → canonical ``orders``, ``order_lines`` and ``customers`` frames.
+"""``orders/get`` rows → canonical ``orders``, ``order_lines``, ``customers`` and ``payments`` frames.
 
 The field reports' traps (crm.md D.1) are handled here, once:
 
@@ -76,7 +76,7 @@ def _ref(value: Any) -> str | None:
 
 def orders_from_shop(rows: Sequence[Mapping[str, Any]], *, tz: str) -> dict[str, pd.DataFrame]:
     """Canonical frames of ``orders/get`` rows (``offer_id`` of a line: the product's article)."""
-    orders, lines, customers = [], [], {}
+    orders, lines, customers, payments = [], [], {}, []
     for row in rows:
         oid = str(row["order_id"])
         created = from_wire(row.get("stat_created"), tz)
@@ -119,6 +119,18 @@ def orders_from_shop(rows: Sequence[Mapping[str, Any]], *, tz: str) -> dict[str,
                     "discount": discount,
                 }
             )
+        ptype = _ref(row.get("payment_type"))
+        if ptype is not None:
+            # one payment per order: its method, the whole sum (goods + a known delivery), and the paid flag
+            payments.append(
+                {
+                    "payment_id": f"{oid}:1",
+                    "order_id": oid,
+                    "type": ptype,
+                    "status": "paid" if str(row.get("payed")) in ("1", "true", "True") else "not-paid",
+                    "amount": goods + (cost or 0) + (minor(row.get("payment_price")) or 0),
+                }
+            )
         name = str(row.get("delivery_name") or "").strip()
         first, _, last = name.partition(" ")
         customers[who] = {
@@ -136,6 +148,7 @@ def orders_from_shop(rows: Sequence[Mapping[str, Any]], *, tz: str) -> dict[str,
         "orders": model.frame("orders", orders),
         "order_lines": model.frame("order_lines", lines),
         "customers": model.frame("customers", list(customers.values())),
+        "payments": model.frame("payments", payments),
     }
 
 

@@ -85,6 +85,15 @@ class RetailCRMOrderSink(_Channel):
             out["status"] = draft.state_id
         if draft.store_id:
             out["shipmentStore"] = draft.store_id
+        if draft.payments:
+            out["payments"] = [
+                {
+                    "type": str(p["type"]),
+                    "amount": int(p["amount"]) / 100 if p.get("amount") is not None else None,
+                    "status": p.get("status") or "not-paid",
+                }
+                for p in draft.payments
+            ]
         if delivery:
             line = delivery[0]
             out["delivery"] = {**(out.get("delivery") or {}), "code": str(line["offer_id"])}
