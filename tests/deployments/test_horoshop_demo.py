@@ -36,3 +36,44 @@ def test_the_horoshop_world_writes_a_config_that_loads(tmp_path: Path) -> None:
         assert integ.edge("orders") is not None and integ.systems["shop"].system == "horoshop"
         assert world.env["SKLADBRIDGE_HS_PASSWORD"] not in world.config_path.read_text(encoding="utf-8")
         assert len(world.shop.orders) == 3
+
+
+def test_sandbox_serve_world_horoshop_from_the_command_line(tmp_path: Path) -> None:
+    """The printed exports reach a shop that signs the hub in and lists its orders; Ctrl-C stops it."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    repo = Path(__file__).resolve().parents[2]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SKLADBRIDGE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "deployments.cli", "sandbox", "serve", "--world", "demo", "--pair", "horoshop"]
+        + ["--products", "20", "--workdir", str(tmp_path / "world")],
+        cwd=repo,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        printed: list[str] = []
+        deadline = time.monotonic() + 60
+        while not printed or not printed[-1].startswith("Then e.g.:"):
+            assert proc.poll() is None and time.monotonic() < deadline, "\n".join(printed)
+            printed.append((proc.stdout.readline() if proc.stdout else "").rstrip("\n"))
+        exports = dict(re.findall(r"export (SKLADBRIDGE_HS_\w+)='([^']*)'", "\n".join(printed)))
+        shop = exports["SKLADBRIDGE_HS_SHOP_URL"]
+        token = httpx.post(
+            f"{shop}/api/auth/", json={"login": "apiadmin", "password": exports["SKLADBRIDGE_HS_PASSWORD"]}
+        ).json()["response"]["token"]
+        listed = httpx.post(f"{shop}/api/orders/get/", json={"token": token, "limit": 100}).json()
+        assert listed["status"] == "OK" and len(listed["response"]["orders"]) == 20
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
