@@ -52,8 +52,10 @@ def test_sandbox_serve_world_horoshop_from_the_command_line(tmp_path: Path) -> N
     repo = Path(__file__).resolve().parents[2]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SKLADBRIDGE_")}
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "deployments.cli", "sandbox", "serve", "--world", "demo", "--pair", "horoshop"]
-        + ["--products", "20", "--workdir", str(tmp_path / "world")],
+        [
+            *(sys.executable, "-u", "-m", "deployments.cli", "sandbox", "serve", "--world", "demo"),
+            *("--pair", "horoshop", "--products", "20", "--workdir", str(tmp_path / "world")),
+        ],
         cwd=repo,
         env=clean,
         stdout=subprocess.PIPE,
