@@ -36,6 +36,11 @@ def test_the_horoshop_world_writes_a_config_that_loads(tmp_path: Path) -> None:
         assert integ.edge("orders") is not None and integ.systems["shop"].system == "horoshop"
         assert world.env["SKLADBRIDGE_HS_PASSWORD"] not in world.config_path.read_text(encoding="utf-8")
         assert len(world.shop.orders) == 3
+        from deployments.service.serve import published_feeds
+
+        feeds, secrets = published_feeds(config)  # what `skladbridge feed serve` serves
+        assert feeds[INTEGRATION] == world.workdir / "feeds" / f"{INTEGRATION}.xml"
+        assert secrets[INTEGRATION] == world.env["SKLADBRIDGE_HS_FEED_SECRET"]
 
 
 def test_sandbox_serve_world_horoshop_from_the_command_line(tmp_path: Path) -> None:
