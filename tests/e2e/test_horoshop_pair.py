@@ -84,6 +84,15 @@ def test_shop_orders_reach_the_crm_once_and_statuses_come_back(world: HoroshopWo
     assert status_sync(world)["sent"] == 1
     assert world.shop.orders[two["order_id"]]["stat_status"] == 7
 
+    # the shop cancels order two (read-only there); the CRM moves both on: one WARNING, one order refused
+    world.shop.orders[two["order_id"]]["stat_status"] = 4
+    world.retailcrm.user_edit_order(a["id"], {"status": "complete"})
+    world.retailcrm.user_edit_order(b["id"], {"status": "assembling"})
+    warned = status_sync(world)
+    assert warned["sent"] == 1 and list(warned["refused"]) == [str(two["order_id"])]
+    assert "read-only" in warned["refused"][str(two["order_id"])]
+    assert world.shop.orders[one["order_id"]]["stat_status"] == 3
+
 
 def test_an_order_waits_for_its_delivery_mapping_then_goes_through(world: HoroshopWorld) -> None:
     upload(world)
