@@ -40,8 +40,11 @@ class HoroshopCatalog(HoroshopOrders):
 
     def __init__(self, client: Any, settings: Any) -> None:
         super().__init__(client, settings)
-        self._key = (str(settings.base_url), str(settings.login))
         self._reading = asyncio.Lock()
+
+    @property
+    def _key(self) -> tuple[str, str]:
+        return (str(self.settings.base_url), str(self.settings.login))
 
     async def reference(self) -> dict[str, pd.DataFrame]:
         pages = await self.client.dictionary("pages/export", "pages")
