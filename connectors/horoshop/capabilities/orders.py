@@ -120,11 +120,15 @@ class HoroshopOrders:
         return self._batch(fresh, Window(now, frozenset(again)).dump())
 
     async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
-        """One request: does the window hold an order the cursor has not seen?"""
+        """One request: does the window hold an order the cursor has not seen? (A full page of seen
+        orders says yes: what lies beyond it is unknown, and the cycle leaves out what it has read.)"""
         window = Window.load(cursor)
         filters = {"from": to_wire(window.since - self.overlap, self.tz)}
-        rows = await self.client.orders_page(filters, 0, limit=len(window.seen) + 1)
-        return any(str(r.get("order_id")) not in window.seen for r in rows)
+        limit = min(len(window.seen) + 1, ORDERS_PAGE)
+        rows = await self.client.orders_page(filters, 0, limit=limit)
+        return (len(rows) == limit and len(window.seen) >= limit) or any(
+            str(r.get("order_id")) not in window.seen for r in rows
+        )
 
     async def orders_in_period(
         self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
