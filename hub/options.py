@@ -135,6 +135,16 @@ class OrderOptions(BaseModel):
         description="ERP service of delivery types mappings.delivery_types does not name "
         "(journaled); null: no delivery line for them",
     )
+    unmapped_delivery: Literal["default", "hold"] = Field(
+        default="default",
+        description="a delivery type mappings.delivery_types does not name: default = sent as "
+        "default_delivery (journaled); hold = the order is parked until it is mapped",
+    )
+    unmapped_payment: Literal["skip", "hold"] = Field(
+        default="skip",
+        description="a payment type mappings.payment_types does not name: skip = the order goes without "
+        "that payment; hold = the order is parked until it is mapped",
+    )
     poll_seconds: float = Field(
         default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
     )

@@ -3,15 +3,29 @@
 Its face to the hub is :data:`CONNECTOR`: the settings model (:mod:`.settings`) and the capabilities
 it implements (:mod:`.capabilities`): the catalog through an ICML feed, stock and prices uploads;
 orders read from the history and statuses set back (:mod:`.capabilities.orders`, over :mod:`.client`,
-:mod:`.convert.orders` and :mod:`.wire.history`).
+:mod:`.convert.orders` and :mod:`.wire.history`); and, when a storefront is the order source, orders
+received exactly once, customers found or created and statuses read back (:mod:`.capabilities.order_sink`,
+:mod:`.capabilities.customer_book`).
 """
 
 from __future__ import annotations
 
 from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.capabilities.customer_book import RetailCRMCustomers
+from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.settings import RetailCRMSettings
-from hub.capabilities import CatalogFeedSink, OrderSource, PriceSink, Reachable, StatusSink, StockSink
+from hub.capabilities import (
+    CatalogFeedSink,
+    CustomerBook,
+    OrderSink,
+    OrderSource,
+    OrderStates,
+    PriceSink,
+    Reachable,
+    StatusSink,
+    StockSink,
+)
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -26,6 +40,9 @@ CONNECTOR = Connector(
         Reachable: RetailCRMFeed.over,
         OrderSource: RetailCRMOrders.over,
         StatusSink: RetailCRMOrders.over,
+        OrderSink: RetailCRMOrderSink.over,
+        CustomerBook: RetailCRMCustomers.over,
+        OrderStates: RetailCRMOrderSink.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -344,6 +344,15 @@ class RetailCRMClient(BaseClient):
         """
         return HistoryPages(self, "/orders/history", since_id, mirror="last_history_id", skip_own=skip_own)
 
+    async def order_history_from(self, start: str | None) -> tuple[list[dict[str, Any]], bool]:
+        """The first page of order history from ``start`` (account-local ``Y-m-d H:i:s``), and whether
+        more follows: the official way in — ``startDate`` once, then ``sinceId`` (crm.md A.4)."""
+        body = await self._call(
+            "GET", "/orders/history", params=query({"startDate": start}, limit=PAGE_LIMIT), endpoint="/orders/history"
+        )
+        more = int((body.get("pagination") or {}).get("totalPageCount") or 1) > 1
+        return list(body.get("history") or []), more
+
     async def order_history_head(self) -> int:
         """The id of the newest order history record (0: no history yet): where reading "from now
         on" starts. Two requests at most: page 1 tells the page count, the last page the newest id."""

@@ -278,42 +278,56 @@ def run_order_status_sync(
 
 
 def demo(
-    products: Annotated[int, typer.Option(min=1, help="products in the generated MoySklad catalog")] = 3000,
+    products: Annotated[int, typer.Option(min=1, help="products in the generated catalog")] = 3000,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
         "skladbridge-demo"
     ),
+    pair: Annotated[
+        str, typer.Option(help="moysklad (MoySklad ⇄ retailCRM) | horoshop (Horoshop ⇄ retailCRM)")
+    ] = "moysklad",
 ) -> None:
     """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    from deployments.demo.run import PAIRS, run_pair
+
+    if pair not in PAIRS:
+        raise fail(f"unknown pair {pair!r}: {', '.join(sorted(PAIRS))}")
     from deployments.schedule.prefect_env import configure
 
     configure(workdir.resolve() / ".prefect")  # the home run_demo sets, early enough for the server
     _prefect_api()
-    from deployments.demo import run_demo
-
-    run_demo(workdir.resolve(), products=products, echo=typer.echo)
+    run_pair(pair, workdir.resolve(), products, echo=typer.echo)
 
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm (or --world demo)")] = None,
+    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm | horoshop (or --world demo)")] = None,
     port: Annotated[int, typer.Option(help="loopback port")] = 8081,
     products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
     token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
-    password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
+    password: Annotated[str | None, typer.Option(help="moysklad, horoshop: accepted password")] = None,
     api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
     world: Annotated[
         str | None,
-        typer.Option(help="demo: both sandboxes and the feed server as the demo has them, the CRM's catalog loaded"),
+        typer.Option(
+            help="demo: both sandboxes and the feed server as the demo has them, the CRM's catalog loaded; "
+            "horoshop: the Horoshop pair's shop, CRM and feed server"
+        ),
     ] = None,
     workdir: Annotated[Path, typer.Option(help="--world: where its config, hub and feed go")] = Path(
         ".skladbridge-world"
     ),
+    pair: Annotated[str, typer.Option(help="--world demo: moysklad (default) or horoshop")] = "moysklad",
 ) -> None:
     """Run a sandbox on 127.0.0.1 until Ctrl-C; prints its URL and the credentials it accepts."""
+    if world == "horoshop" or (world == "demo" and pair == "horoshop"):
+        from deployments.demo.horoshop_pair import serve_horoshop_world
+
+        serve_horoshop_world(workdir.resolve(), products, echo=typer.echo)
+        return
     if world is not None:
         if world != "demo":
-            raise fail(f"unknown world {world!r}: demo")
+            raise fail(f"unknown world {world!r}: demo or horoshop")
         if products < 1:
             raise fail(f"--products {products}: the demo world needs at least 1 product")
         from deployments.demo.world import serve_world
@@ -322,9 +336,14 @@ def sandbox_serve(
         return
     if system is None:
         raise fail("which sandbox? `skladbridge sandbox serve moysklad` or `... retailcrm`, or `--world demo`")
-    if system not in ("moysklad", "retailcrm"):
-        raise fail(f"unknown system {system!r}: moysklad or retailcrm, or --world demo")
+    if system not in ("moysklad", "retailcrm", "horoshop"):
+        raise fail(f"unknown system {system!r}: moysklad, retailcrm or horoshop, or --world demo")
     ensure_port_free("127.0.0.1", port)
+    if system == "horoshop":
+        from connectors.horoshop.sandbox.kit import sandbox_shop
+
+        sandbox_shop(products, password=password).serve(port)
+        return
     if system == "moysklad":
         from connectors.moysklad.sandbox import serve as serve_moysklad
 

@@ -66,6 +66,24 @@ def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str
     return {"first": first, "second": second, "crm": crm_state, "webhook": trip, "order": order}
 
 
+#: ``skladbridge demo --pair <name>``: each pair's demo, ``module:function(workdir, products, echo)``
+PAIRS: dict[str, str] = {
+    "moysklad": "deployments.demo.run:run_demo",
+    "horoshop": "deployments.demo.horoshop_pair:run_horoshop_demo",
+}
+
+
+def run_pair(pair: str, workdir: Path, products: int, echo: Any = print) -> dict[str, Any]:
+    """Run the demo of ``pair`` (a key of :data:`PAIRS`)."""
+    import importlib
+
+    if pair not in PAIRS:
+        raise DemoError(f"unknown pair {pair!r}: {', '.join(sorted(PAIRS))}")
+    module, _, function = PAIRS[pair].partition(":")
+    result: dict[str, Any] = getattr(importlib.import_module(module), function)(workdir, products, echo=echo)
+    return result
+
+
 class DemoError(RuntimeError):
     """The demo did not show what it says it shows."""
 

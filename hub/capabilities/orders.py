@@ -78,6 +78,8 @@ class OrderBatch:
     cursor: str | None = None
     more: bool = False  # the source has more changes after ``cursor`` (read again at once)
     shared_credential_orders: tuple[str, ...] = ()  # created with our credential, not by the hub
+    #: canonical ``payments`` of these orders (type = the channel's payment type), when the channel has them
+    payments: pd.DataFrame | None = None
 
 
 @runtime_checkable
@@ -140,6 +142,8 @@ class OrderDraft:
     state_id: str | None = None
     reserve: bool = False
     erp_id: str | None = None  # known ERP order id (an update), from the hub's links
+    #: payments with their type resolved to the receiver's (``type``, ``amount`` in minor units, ``status``)
+    payments: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)

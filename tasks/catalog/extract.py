@@ -16,7 +16,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, ChannelReference, ImageOwner, StockSource
-from hub.model import ID_COLUMN
+from hub.model import ID_COLUMN, empty_frame
+from hub.systems import connector
 from tasks.catalog.run import CatalogRun
 from tasks.clients import open_capability, with_capabilities
 from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
@@ -215,6 +216,8 @@ def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[li
 def pull_stock(run: CatalogRun) -> pd.DataFrame:
     """Every non-zero (offer, store) quantity of the configured measure, in one read."""
 
+    if not run.wants_stock and not connector(run.source_system).can(StockSource):
+        return empty_frame("stock")  # a catalog source that keeps no stock (a storefront's feed): none to publish
     measure = run.integ.options.stock.measure
     return with_capabilities(run.integ, (run.source, StockSource), step=lambda source: source.current_stock(measure))
 

@@ -64,6 +64,8 @@ class OrderPlanner:
         """What a parked order's resolution depends on besides its own contents."""
         if self._stamp is None:
             mappings = {k: self.run.integ.mappings.get(k) or {} for k in ORDER_MAPPINGS}
+            if self.run.integ.mappings.get("payment_types"):  # only where set: other stamps stay as they were
+                mappings["payment_types"] = self.run.integ.mappings["payment_types"]
             offers = digest(sorted(self.run.store.records.hashes(self.run.name, "offers").values()))
             self._stamp = digest([mappings, self.options.model_dump(mode="json"), offers])
         return self._stamp
@@ -144,6 +146,7 @@ class OrderPlanner:
         store_id = self._store(c.order.get("store_id"), reasons)
         organization_id = self._organization(reasons)
         self._delivery(c.order, lines, line_kinds, reasons)
+        payments = self._payments(c, reasons)
         self._customer(c, reasons)
         if reasons:
             return Resolved(None, reasons)
@@ -163,6 +166,7 @@ class OrderPlanner:
                 "store_id": store_id,
                 "state_id": state_id,
                 "reserve": bool(self.options.reserve and store_id),
+                **({"payments": payments} if payments else {}),
             },
             [],
         )
@@ -238,6 +242,9 @@ class OrderPlanner:
         types = self.run.integ.mappings.get("delivery_types") or {}
         if dtype is not None and str(dtype) in types:
             service = types[str(dtype)]
+        elif self.options.unmapped_delivery == "hold":
+            reasons.append(f"delivery type `{dtype}` is not mapped — add it to mappings.delivery_types")
+            return
         else:
             service = self.options.default_delivery
             self.planned.unmapped_delivery.add(str(dtype))
@@ -265,6 +272,19 @@ class OrderPlanner:
             }
         )
         kinds[sid] = "service"
+
+    def _payments(self, c: OrderContents, reasons: list[str]) -> list[dict[str, Any]]:
+        """The order's payments with their type mapped (``mappings.payment_types``; null: left out)."""
+        types = self.run.integ.mappings.get("payment_types") or {}
+        out = []
+        for payment in c.payments:
+            ptype = str(payment.get("type"))
+            if ptype in types:
+                if types[ptype] is not None:
+                    out.append({**payment, "type": types[ptype]})
+            elif self.options.unmapped_payment == "hold":
+                reasons.append(f"payment type `{ptype}` is not mapped — add it to mappings.payment_types")
+        return out
 
     @staticmethod
     def _customer(c: OrderContents, reasons: list[str]) -> None:

@@ -111,6 +111,7 @@ def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> Ord
         state_id=d.get("state_id"),
         reserve=bool(d.get("reserve")),
         erp_id=erp_id,
+        payments=d.get("payments") or (),
     )
 
 

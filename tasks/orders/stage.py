@@ -11,7 +11,7 @@ snapshots and queue keys compare.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ from tasks.publish import digest
 
 #: the records of orders that once counted for upload (an order that passed an upload status stays eligible)
 ELIGIBLE = "order_eligible"
+#: the records of orders' payments (channels that have them)
+PAYMENTS = "payments"
 #: order columns left out of an order's contents (echoes of our own writes)
 VOLATILE = ("external_id", "updated_at")
 
@@ -66,6 +68,7 @@ class OrderContents:
     order: dict[str, Any]
     lines: list[dict[str, Any]]
     customer: dict[str, Any] | None
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def order_id(self) -> str:
@@ -75,7 +78,8 @@ class OrderContents:
     def hash(self) -> str:
         order = {k: v for k, v in self.order.items() if k not in VOLATILE}
         customer = {k: v for k, v in (self.customer or {}).items() if k != "updated_at"}
-        return digest([order, self.lines, customer])
+        # payments count only where a channel has them: the hashes of orders without stay as they were
+        return digest([order, self.lines, customer, *([self.payments] if self.payments else [])])
 
 
 def contents(run: OrderRun, order_ids: Sequence[str]) -> dict[str, OrderContents]:
@@ -88,11 +92,15 @@ def contents(run: OrderRun, order_ids: Sequence[str]) -> dict[str, OrderContents
     by_order: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_order.setdefault(str(line["order_id"]), []).append(line)
+    paid: dict[str, list[dict[str, Any]]] = {}
+    for payment in plain_rows(records.frame(run.name, PAYMENTS, parents=list(order_ids))):
+        paid.setdefault(str(payment["order_id"]), []).append(payment)
     return {
         str(o["order_id"]): OrderContents(
             o,
             sorted(by_order.get(str(o["order_id"]), []), key=lambda r: int(r.get("line_no") or 0)),
             customers.get(str(o.get("customer_id"))),
+            sorted(paid.get(str(o["order_id"]), []), key=lambda r: str(r.get("payment_id"))),
         )
         for o in orders
     }
@@ -127,6 +135,10 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
         records.upsert_frame(run.name, "order_lines", system, batch.lines, ["order_id", "line_no"])
     if not batch.customers.empty:
         records.upsert_frame(run.name, "customers", system, batch.customers, "customer_id")
+    if batch.payments is not None:
+        records.delete(run.name, PAYMENTS, parents=ids)
+        if not batch.payments.empty:
+            records.upsert_frame(run.name, PAYMENTS, system, batch.payments, ["order_id", "payment_id"])
     statuses = run.integ.options.orders.upload_statuses
     passed: Mapping[str, frozenset[str]] = batch.passed_statuses
     now_eligible = [

@@ -23,6 +23,7 @@ from hub.exchanges import STATUSES
 from hub.store import QueueStatus, Store
 from tasks.clients import checked_edge
 from tasks.exchange import ExchangeRun
+from tasks.mapping_check import MappingError
 from tasks.orders.stage import ORDERS, plain_rows
 from tasks.orders.writes import recorded
 
@@ -112,6 +113,7 @@ async def sync_states(
             wanted[order_id] = status
     _keep_undefined(run, result.undefined, [r for r in waiting if str(r["order_id"]) not in result.undefined])
     if wanted:
+        await check_channel_statuses(run, sink)
         # recorded as the hub's writes: the upload skips their echo in the channel's history by them
         result.refused = await recorded(
             run.store, run.name, run.target, WRITE_STATUS, wanted, lambda: sink.set_statuses(wanted)
@@ -137,6 +139,27 @@ async def sync_states(
         )
     run.store.cursors.set(run.name, STATUSES, now.isoformat())
     return result
+
+
+async def check_channel_statuses(run: StatusRun, sink: StatusSink) -> None:
+    """Every channel status of ``mappings.statuses`` is one the channel has (a shop's own statuses
+    come from its API), checked before the first write of a cycle that has something to set.
+
+    Raises:
+        MappingError: naming each unknown status and the channel's own.
+    """
+    mapped = [str(status) for status, state in (run.integ.mappings.get("statuses") or {}).items() if state]
+    known = {str(s) for s in await sink.statuses()}
+    unknown = [status for status in mapped if status not in known]
+    if unknown:
+        raise MappingError(
+            run.name,
+            [
+                f"mappings.statuses: {', '.join(repr(s) for s in unknown)} "
+                f"{'is not a status' if len(unknown) == 1 else 'are not statuses'} of systems.{run.target}; "
+                f"its statuses: {', '.join(sorted(known))}"
+            ],
+        )
 
 
 def _channel_status(staged: dict[str, object] | None, sent: dict[str, object] | None) -> object:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import asynccontextmanager
@@ -188,14 +189,42 @@ def test_a_listing_is_paged_to_the_end_in_the_fewest_requests(account: Account) 
 def _first_page_again(app: Any, path: str, param: str) -> Any:
     """The sandbox, behind a proxy that answers every page of ``path`` with the first one."""
 
+    first = {"offset": "0", "page": "1"}.get(param, "1")
+
     async def proxy(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") == path:
             query = parse_qsl(scope["query_string"].decode(), keep_blank_values=True)
-            first = {"offset": "0", "page": "1"}.get(param, "1")
             scope = {**scope, "query_string": urlencode([(k, first if k == param else v) for k, v in query]).encode()}
+            receive = await _first_page_in_body(receive, param, int(first))
         await app(scope, receive, send)
 
     return proxy
+
+
+async def _first_page_in_body(receive: Any, param: str, first: int) -> Any:
+    """``receive`` of a request whose JSON body names the page (Horoshop: ``offset`` in the body), set to ``first``."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and param in data:
+        body = json.dumps({**data, param: first}).encode()
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def test_a_page_that_comes_back_trips_the_loop_guard(account: Account) -> None:

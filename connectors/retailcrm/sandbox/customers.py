@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.retailcrm.sandbox.state import CrmState, now_local
@@ -94,8 +95,22 @@ def customers_list(state: CrmState, call: Call) -> Reply:
             ids = [i for i in ids if str(state.customers[i].get(attr)) in values]
     if flt.get("email"):
         ids = [i for i in ids if state.customers[i].get("email") == flt["email"]]
+    if flt.get("name"):  # the search box: a name, a phone (by its digits) or an e-mail [inferred]
+        ids = [i for i in ids if _matches(state.customers[i], str(flt["name"]))]
     page_ids, pagination = paginate(ids, limit, page)
     return 200, {"success": True, "pagination": pagination, "customers": [state.customers[i] for i in page_ids]}
+
+
+def _matches(customer: dict[str, Any], text: str) -> bool:
+    wanted = text.strip().lower()
+    digits = re.sub(r"\D", "", wanted)
+    names = " ".join(str(customer.get(k) or "") for k in ("firstName", "lastName", "patronymic")).lower()
+    phones = [re.sub(r"\D", "", str(p.get("number") or "")) for p in customer.get("phones") or []]
+    return (
+        wanted in names
+        or wanted == str(customer.get("email") or "").lower()
+        or (len(digits) >= 6 and any(digits in p or p.endswith(digits[-9:]) for p in phones))
+    )
 
 
 def customers_get(state: CrmState, call: Call) -> Reply:

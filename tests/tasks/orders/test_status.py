@@ -16,6 +16,7 @@ import pytest
 from hub import model
 from hub.config import parse_config
 from hub.store import QueueStatus, Store, open_store
+from tasks.mapping_check import MappingError
 from tasks.orders.stage import ORDERS
 from tasks.orders.status import STATUSES, StatusRun, plan_status_run, sync_states
 
@@ -142,3 +143,12 @@ def test_a_refused_status_is_journaled_and_the_cursor_moves(tmp_path: Path, stor
     entry = next(e for e in store.journal.list(integration="shop") if e.event == "statuses.refused")
     assert "order 3: status not set: order is locked" in entry.message
     assert store.cursors.get("shop", STATUSES) == T0.isoformat()
+
+
+def test_a_mapped_status_the_channel_does_not_have_stops_before_any_write(tmp_path: Path, store: Store) -> None:
+    run = run_of(tmp_path, store, {"new": "Новый", "assembling": "Подтвержден", "paid": "Отгружен"})
+    erp, channel = Erp(), Channel()
+    erp.states = {"m1": ("1", "Подтвержден")}
+    with pytest.raises(MappingError, match=r"'paid' is not a status of systems.crm; its statuses: assembling, "):
+        sync(run, erp, channel)
+    assert channel.calls == [] and store.cursors.get("shop", STATUSES) is None

@@ -1,0 +1,1 @@
+"""What a Horoshop shop does for the hub, by concern."""

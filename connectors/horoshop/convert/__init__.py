@@ -1,0 +1,1 @@
+"""Horoshop wire JSON ⇄ canonical frames, by concern."""

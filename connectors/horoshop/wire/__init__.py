@@ -1,0 +1,1 @@
+"""Horoshop's wire conventions, read by the client and the sandbox alike."""
