@@ -84,6 +84,25 @@ class FeedSlice:
     stock: pd.DataFrame  # by source store, mapped stores only
     images: pd.DataFrame
     main_price_type: str  # the source price type that is the catalog's main price
+    #: for a feed that carries stock (:class:`FeedCarried`): the channel's stock by channel
+    #: warehouse code, after the stock rules (summed, capped, bundles), as a stock sink gets it
+    channel_stock: pd.DataFrame | None = None
+    #: source price type id -> channel price code (the config's price type mapping)
+    price_codes: Mapping[str, str] = field(default_factory=dict)
+    #: source offer id -> the hub's key of the offer (a stable id for feeds that want one)
+    offer_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class FeedCarried(Protocol):
+    """A feed channel (or one of its sinks) whose stock and prices travel inside the catalog feed
+    (YML): nothing is sent for them, the feed is rewritten with them instead, before their batches
+    count as accepted. A stock change then means a new feed (stock sync rewrites it)."""
+
+    #: always True for such a sink; the protocol is told apart by this attribute
+    carried_by_feed: bool
+    #: the feed counts whole units only
+    whole_units: bool
 
 
 @runtime_checkable
