@@ -30,6 +30,11 @@ class YmlSettings(SystemSettings):
         "each offer carries <outlets><outlet id instock/></outlets>",
     )
     pictures: int = Field(default=10, ge=0, le=30, description="the most <picture> elements an offer carries")
+    default_category: str | None = Field(
+        default=None,
+        description="the portal category (a number) of items in no folder; unset: a category named after "
+        "the shop is declared for them (the format wants every offer in a category)",
+    )
     description_length: int = Field(
         default=3000, ge=0, le=3000, description="the longest <description> (YML allows 3000 characters)"
     )

@@ -93,13 +93,15 @@ class YmlFeed(_Feed):
             groups=self._groups,
             pictures_per_offer=self.settings.pictures,
             description_length=self.settings.description_length,
+            default_category=self.settings.default_category,
         )
 
     def write_feed(
         self, path: Path, *, shop_name: str, company: str, categories: pd.DataFrame, items: Iterable[Any]
     ) -> int:
         shop = YmlShop(shop_name, company, str(self.settings.base_url), self.settings.currency)
-        return write_yml(path, shop=shop, categories=yml_categories(categories), offers=items)
+        root = None if self.settings.default_category else shop_name  # items in no folder go there
+        return write_yml(path, shop=shop, categories=yml_categories(categories, root), offers=items)
 
     async def catalog_stamp(self) -> str | None:
         return None  # the portal does not say when it loaded the feed

@@ -45,8 +45,15 @@ def category_number(category_id: str) -> str:
     return str(number or 1)
 
 
-def yml_categories(categories: pd.DataFrame) -> Iterator[YmlCategory]:
-    """Canonical ``categories`` (ids already mapped where the config maps them) → YML categories."""
+#: the source id the catalog's own root category is derived from (items in no folder go there)
+ROOT = "catalog-root"
+
+
+def yml_categories(categories: pd.DataFrame, root_name: str | None = None) -> Iterator[YmlCategory]:
+    """Canonical ``categories`` (ids already mapped where the config maps them) → YML categories;
+    with ``root_name``, first a category of that name for the items that are in no folder."""
+    if root_name:
+        yield YmlCategory(id=category_number(ROOT), name=root_name)
     for row in categories.itertuples(index=False):
         if _true(row.archived):
             continue
@@ -95,6 +102,7 @@ def yml_offers(
     groups: GroupNumbers,
     pictures_per_offer: int = 10,
     description_length: int = 3000,
+    default_category: str | None = None,
 ) -> Iterator[YmlOffer]:
     """One :class:`YmlOffer` per canonical offer of the slice.
 
@@ -138,7 +146,7 @@ def yml_offers(
         description = _s(product.get("description"))
         price = prices.get((offer_id, price_type))
         old = prices.get((offer_id, old_type)) if old_type else None
-        category = _s(product.get("category_id"))
+        category = _s(product.get("category_id")) or default_category or ROOT
         yield YmlOffer(
             id=part.offer_keys.get(offer_id, offer_id),
             name=(_s(row.get("name")) or _s(product.get("name")) or offer_id)[:NAME_LENGTH],
@@ -146,7 +154,7 @@ def yml_offers(
             price=None if price is None else _money(price),
             old_price=None if old is None else _money(old),
             currency=currency,
-            category_id=category_number(category) if category else None,
+            category_id=category_number(category),
             group_id=groups(product_id) if kind == "variant" else None,
             pictures=tuple(url for _, url in sorted(pictures.get(offer_id) or pictures.get(product_id) or []))[
                 :pictures_per_offer

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.yml.capabilities.feed import YmlFeed, YmlPrices, YmlStock
-from connectors.yml.convert.catalog_feed import GroupNumbers, category_number
+from connectors.yml.convert.catalog_feed import ROOT, GroupNumbers, category_number
 from connectors.yml.convert.yml import YmlCategory, YmlOffer, YmlShop, write_yml
 from connectors.yml.sandbox.portal import YmlCatalog, YmlError, check_yml
 from connectors.yml.sandbox.sample import MAIN, OLD, sample_categories, sample_slice
@@ -37,7 +37,9 @@ def test_the_sample_catalog_passes_the_strict_check_with_everything_a_portal_sho
     assert catalog.currencies == {"RUB": "1"}
     # the folder tree as numbers, the archived folder left out, the parent kept
     root, kids = category_number("f-root"), category_number("f-kids")
-    assert set(catalog.categories) == {root, kids} and catalog.categories[kids] == ("Детская обувь", root)
+    shop = category_number(ROOT)  # declared for items in no folder, named after the shop
+    assert set(catalog.categories) == {shop, root, kids} and catalog.categories[kids] == ("Детская обувь", root)
+    assert catalog.categories[shop] == ("Обувь & Ко", None)
     offers = catalog.offers
     assert set(offers) == set(KEYS.values()), "offer ids are the hub's keys"
     boot38, boot39 = offers["hub-v-38"], offers["hub-v-39"]
