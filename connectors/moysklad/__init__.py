@@ -31,6 +31,7 @@ from hub.capabilities import (
     CustomerBook,
     OrderSink,
     OrderStates,
+    PictureSource,
     Reachable,
     StockEvents,
     StockSource,
@@ -44,6 +45,7 @@ CONNECTOR = Connector(
     client=moysklad_client,
     capabilities={
         CatalogSource: MoySkladSide.over,
+        PictureSource: MoySkladSide.over,
         StockSource: MoySkladSide.over,
         Reachable: MoySkladSide.over,
         BundleSource: MoySkladSide.over,

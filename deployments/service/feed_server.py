@@ -25,7 +25,7 @@ import ipaddress
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,15 @@ def _not_found() -> Response:
     return PlainTextResponse("not found\n", 404)
 
 
-def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None) -> Starlette:
+#: what answers ``/images/...``: (integration, image id, version asked) -> the cached picture, None when unknown
+Pictures = Callable[[str, str, str | None], Awaitable[Any]]
+_OPEN_PICTURE = re.compile(r"/(?P<name>[^/]+)/(?P<image>[0-9A-Za-z-]+)")
+_GUARDED_PICTURE = re.compile(r"/(?P<name>[^/]+)/(?P<secret>[^/]+)/(?P<image>[0-9A-Za-z-]+)")
+
+
+def feed_app(
+    feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None, pictures: Pictures | None = None
+) -> Starlette:
     """An ASGI app serving ``feeds`` (integration → ICML file), guarded by ``secrets`` (integration → secret).
 
     An integration with a secret is served only at ``/feeds/{name}/{secret}.xml``; one without, only
@@ -108,9 +116,33 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
     async def refused(request: Request, exc: Exception) -> Response:
         return _not_found()
 
+    async def picture(request: Request) -> Response:
+        # the pictures of a feed, behind the feed's own secret (tariffs that give no public link)
+        rest = request.path_params["rest"]
+        if pictures is None:
+            return _not_found()
+        if (guarded := _GUARDED_PICTURE.fullmatch(rest)) is not None:
+            expected = keys.get(guarded["name"], b"\0" * MIN_SECRET_LENGTH)
+            if not hmac.compare_digest(guarded["secret"].encode(), expected) or guarded["name"] not in keys:
+                return _not_found()
+            found = await pictures(guarded["name"], guarded["image"], request.query_params.get("v"))
+        elif (bare := _OPEN_PICTURE.fullmatch(rest)) is not None and bare["name"] not in keys:
+            found = await pictures(bare["name"], bare["image"], request.query_params.get("v"))
+        else:
+            return _not_found()
+        if found is None:
+            return _not_found()
+        headers = {"ETag": found.etag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("if-none-match") == found.etag:
+            return Response(status_code=304, headers=headers)
+        return FileResponse(found.path, media_type=found.media_type, headers=headers)
+
     # one route for every path under /feeds: feed() parses it, so no near-miss is redirected
     return Starlette(
-        routes=[Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"])],
+        routes=[
+            Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"]),
+            Route("/images{rest:path}", picture, methods=["GET", "HEAD"]),
+        ],
         exception_handlers={404: refused, 405: refused},
     )
 
@@ -168,11 +200,17 @@ def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, s
 
 
 def serve_feeds(
-    feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int, header_timeout: float = HEADER_TIMEOUT
+    feeds: Mapping[str, Path],
+    secrets: Mapping[str, str],
+    host: str,
+    port: int,
+    header_timeout: float = HEADER_TIMEOUT,
+    pictures: Pictures | None = None,
 ) -> None:
     """Check the exposure, then serve until Ctrl-C (``skladbridge feed serve``)."""
     check_exposure(host, feeds, secrets)
-    uvicorn.Server(server_config(feed_app(feeds, secrets), host, port, header_timeout=header_timeout)).run()
+    app = feed_app(feeds, secrets, pictures)
+    uvicorn.Server(server_config(app, host, port, header_timeout=header_timeout)).run()
 
 
 class FeedServer:

@@ -178,6 +178,7 @@ def hub_app(config_path: Path, served: Plan) -> Starlette:
     """One ASGI app for the receiver's and the feed server's routes; anything else a bare 404."""
     from deployments.service.feed_server import feed_app
     from deployments.service.webhooks import webhook_app
+    from tasks.catalog.pictures import pictures_of
 
     routes: list[Any] = []
     lifespan = None
@@ -188,7 +189,7 @@ def hub_app(config_path: Path, served: Plan) -> Starlette:
         lifespan = hooks.router.lifespan_context  # replays pending notices, lets cycles end on stop
         state["receiver"] = hooks.state.receiver
     if served.feeds:
-        routes += feed_app(served.feeds, served.feed_secrets).routes
+        routes += feed_app(served.feeds, served.feed_secrets, pictures_of(served.config, served.feeds)).routes
 
     async def refused(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("not found\n", 404)

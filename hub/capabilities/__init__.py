@@ -24,6 +24,8 @@ from hub.capabilities.catalog import (
     FeedCarried,
     FeedSlice,
     ImageOwner,
+    Picture,
+    PictureSource,
     PriceSink,
 )
 from hub.capabilities.common import (
@@ -87,6 +89,8 @@ __all__ = [
     "OrderSink",
     "OrderSource",
     "OrderStates",
+    "Picture",
+    "PictureSource",
     "PriceSink",
     "Reachable",
     "StatusSink",

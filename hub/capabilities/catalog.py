@@ -63,6 +63,28 @@ class CatalogSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Picture:
+    """An image's file as the source gives it."""
+
+    content: bytes
+    media_type: str
+
+
+@runtime_checkable
+class PictureSource(Protocol):
+    """Downloads an image with the account's credentials: for a channel that cannot (a tariff that
+    gives no public link), the hub serves the file itself."""
+
+    async def picture(self, download_url: str) -> Picture:
+        """The file behind an image's ``download_url`` (canonical ``images``).
+
+        Raises:
+            connectors.http.ConnectorError: the source refused or did not answer.
+        """
+        ...
+
+
 @runtime_checkable
 class PriceSink(BatchSink, ChannelReader, Protocol):
     """Takes prices per channel price type."""

@@ -22,8 +22,9 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import CatalogFeedSink, CatalogSource, FeedCarried, FeedSlice
 from tasks.catalog.entries import CatalogSlice, StockRows, warehouse_stock
+from tasks.catalog.pictures import with_hub_links
 from tasks.catalog.run import CatalogRun
-from tasks.clients import capability_for_planning, open_capability
+from tasks.clients import capability_for_planning, feed_path_secret, open_capability
 from tasks.mapping_check import CatalogMappings
 
 _DATE_ATTR = re.compile(rb'<yml_catalog date="[^"]*">')
@@ -88,6 +89,9 @@ def slice_offers(
         products["category_id"] = _translate(products["category_id"], mappings.category_map)
     rows = stock.rows(offer_ids)
     images = records.frame(run.name, "images", parents=product_ids)
+    images_url = run.integ.options.feed.images_url
+    if images_url is not None:  # pictures with no public link: the hub serves them (any tariff)
+        images = with_hub_links(images, str(images_url), run.name, feed_path_secret(run.integ))
     # a download link that needs our credentials could not be loaded by the channel: left out
     stats.pictures_without_link += int(images["url"].isna().sum())
     purchase_prices = records.frame(run.name, "purchase_prices", keys=offer_ids)

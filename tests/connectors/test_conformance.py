@@ -48,6 +48,7 @@ from hub.capabilities import (
     OrderSink,
     OrderSource,
     OrderStates,
+    PictureSource,
     PriceSink,
     Reachable,
     StatusSink,
@@ -265,6 +266,16 @@ async def _catalog_source(cap: CatalogSource) -> None:
         _canonical(kind, frame)
 
 
+async def _picture_source(cap: PictureSource) -> None:
+    # a picture source is a catalog source's pictures: its kit's account has some
+    assert isinstance(cap, CatalogSource), "a PictureSource downloads the pictures its catalog lists"
+    owners = (await cap.catalog_page(0)).image_owners
+    images = await cap.pictures(owners[:1])
+    assert len(images), "the kit's account has pictures"
+    picture = await cap.picture(str(images["download_url"].iloc[0]))
+    assert picture.content and picture.media_type.startswith("image/")
+
+
 async def _stock_source(cap: StockSource) -> None:
     _canonical("stock", await cap.current_stock("stock"))
 
@@ -319,6 +330,7 @@ async def _reachable(cap: Reachable) -> None:
 PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     Reachable: _reachable,
     CatalogSource: _catalog_source,
+    PictureSource: _picture_source,
     StockSource: _stock_source,
     BundleSource: _bundle_source,
     StockEvents: _stock_events,
