@@ -29,11 +29,13 @@ from hub.capabilities.catalog import (
     PriceSink,
 )
 from hub.capabilities.common import (
+    LINK_KINDS,
     BatchSink,
     ChannelReader,
     ChannelReference,
     Delivery,
     Entry,
+    Lookup,
     Reachable,
 )
 from hub.capabilities.orders import (
@@ -63,6 +65,7 @@ from hub.capabilities.stock import (
 )
 
 __all__ = [
+    "LINK_KINDS",
     "WRITE_CLOCK_SKEW",
     "WRITE_ERP_ID",
     "WRITE_OPEN_FOR",
@@ -82,6 +85,7 @@ __all__ = [
     "HubWrite",
     "HubWriteLog",
     "ImageOwner",
+    "Lookup",
     "OrderBatch",
     "OrderDraft",
     "OrderOutcome",

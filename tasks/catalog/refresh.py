@@ -1,6 +1,6 @@
 """The feed rewritten from the hub alone, for a channel whose stock and prices travel in the feed.
 
-A stock-sync cycle of such a channel (:class:`hub.capabilities.FeedCarried`, e.g. a YML portal)
+A stock-sync cycle of such a channel (:class:`hub.capabilities.FeedCarried`: a portal that loads a product feed)
 has nothing to send: the changed stock reaches the channel when the feed it loads changes. So the
 cycle rewrites the feed from what the hub holds — the staged catalog and the hub's copy of the
 source's stock levels that the cycle has just brought up to date — with no request to either side,

@@ -38,12 +38,14 @@ from connectors.sandboxing.kit import FeedKit, SandboxKit
 from connectors.sandboxing.serving import LoopbackServer
 from hub import model
 from hub.capabilities import (
+    LINK_KINDS,
     BundleSource,
     CatalogFeedSink,
     CatalogSource,
     ChannelReference,
     CustomerBook,
     FeedCarried,
+    Lookup,
     OrderReference,
     OrderSink,
     OrderSource,
@@ -322,6 +324,18 @@ async def _status_sink(cap: StatusSink) -> None:
     assert statuses and all(isinstance(s, str) for s in statuses)
 
 
+async def _lookup(cap: Lookup) -> None:
+    # an id that is no object of the system is a plain "no", for every kind it keeps
+    answers = []
+    for kind in LINK_KINDS:
+        try:
+            answers.append(await cap.exists(kind, "00000000-0000-4000-8000-000000000000"))
+            answers.append(await cap.exists(kind, "999999999"))
+        except ValueError:
+            continue  # a kind the system keeps none of
+    assert answers and not any(answers)
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -329,6 +343,7 @@ async def _reachable(cap: Reachable) -> None:
 #: what each capability is asked in the suite; a capability declared with no probe here fails the suite
 PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     Reachable: _reachable,
+    Lookup: _lookup,
     CatalogSource: _catalog_source,
     PictureSource: _picture_source,
     StockSource: _stock_source,
