@@ -6,8 +6,12 @@
 ``memory``: a synthetic staged catalog (``bench/publication_memory.py``'s: every fifth product with
 two variants, two price types, images, a non-zero stock report over ten stores) in a SQLite hub; the
 catalog pass (``publish-catalog``) writes the YML feed of a ``yml`` channel with two outlets, in a
-fresh process so that its peak RSS (``ru_maxrss``) is the pass's and the imports', nothing else's.
+fresh process; the peak RSS (``VmHWM``, reset just before the pass) is the whole process's during
+the pass: the imports and the stock report (one response for the whole catalog, held whole) included.
 The feed is then read back by the strict portal check and must hold every offer.
+
+It also writes as many offers with the YML writer alone in a fresh process that imports nothing
+else (``writer_alone``): what streaming costs, apart from the hub's imports and the stock report.
 
 ``latency``: the MoySklad sandbox on loopback, the real flows and store, the feed server; after a
 full import, each change is a stock document in MoySklad followed by one stock-sync cycle, started
@@ -19,8 +23,8 @@ wait for the next cycle (``periods.stock_sync``). Writes ``<out>/yml_feed-<what>
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import resource
 import secrets
 import statistics
 import subprocess
@@ -57,6 +61,14 @@ def _config(work: Path) -> Any:
     )
 
 
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from ``/proc/self/status`` (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
 def memory_pass(work: Path) -> dict[str, Any]:
     """The catalog pass alone (run in a fresh process): its time and the process's peak RSS."""
     from bench.publication_memory import STORES, stock_report
@@ -67,12 +79,17 @@ def memory_pass(work: Path) -> dict[str, Any]:
 
     products = int((work / "products").read_text())
     stock = stock_report(products)
+    gc.collect()
     mappings = CatalogMappings(
         store_map={s: ("1" if n < 5 else "2") for n, s in enumerate(STORES)},
         price_type_map={"pt1": "price", "pt2": "oldprice"},
         feed_price_type_id="pt1",
     )
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the peak of the pass alone: the imports and the synthetic stock report (built from a list of
+    # dicts, which peaks far above what it keeps) are in the process before it; Linux resets the
+    # high-water mark on request (proc(5): clear_refs, "5")
+    before = _status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
     store = open_store(f"sqlite:///{work / 'hub.db'}")
     try:
         run = plan_catalog_run(_config(work), "bench", store)
@@ -84,9 +101,44 @@ def memory_pass(work: Path) -> dict[str, Any]:
     return {
         "seconds": round(seconds, 1),
         "rss_before_pass_mb": round(before, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(_status_mb("VmHWM"), 1),
+        "stock_rows": len(stock),
         "feed_offers": publication.feed.offers,
         "feed_path": str(publication.feed.path),
+    }
+
+
+def writer_pass(work: Path, offers: int) -> dict[str, Any]:
+    """The YML writer alone (run in a fresh process that imports nothing else): ``offers`` offers
+    from a generator, each with pictures, params and two outlets."""
+    from decimal import Decimal
+
+    from connectors.yml.convert.yml import YmlCategory, YmlOffer, YmlShop, write_yml
+
+    def generated() -> Any:
+        for i in range(offers):
+            yield YmlOffer(
+                id=f"5c6b1f9e-0000-5000-8000-{i:012d}", name=f"Товар {i} (размер {40 + i % 8})", available=i % 9 > 0,
+                price=Decimal(1000 + i % 997), old_price=Decimal(1500), currency="RUB", category_id=str(1 + i % 50),
+                group_id=str(1 + i // 2), pictures=(f"https://hub.example.com/images/shop/{i}/1",),
+                vendor="Бренд", vendor_code=f"A{i}", count=i % 9, outlets=(("1", i % 5), ("2", i % 4)),
+                params=(("Размер", "", str(40 + i % 8)), ("Вес", "кг", "0.5")),
+            )  # fmt: skip
+
+    before = _status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    started = time.perf_counter()
+    shop = YmlShop("Shop", "Company", "https://shop.example.com", "RUB")
+    written = write_yml(
+        work / "writer.xml", shop=shop, categories=[YmlCategory(str(n), f"Раздел {n}") for n in range(1, 51)],
+        offers=generated(),
+    )  # fmt: skip
+    return {
+        "offers": written,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(_status_mb("VmHWM"), 1),
+        "feed_mb": round((work / "writer.xml").stat().st_size / 2**20, 1),
     }
 
 
@@ -104,6 +156,11 @@ def memory(products: int) -> dict[str, Any]:
             [sys.executable, __file__, "_pass", str(work)], capture_output=True, text=True, check=True, cwd=REPO
         )
         result = json.loads(child.stdout.strip().splitlines()[-1])
+        alone = subprocess.run(
+            [sys.executable, __file__, "_writer", str(work), "--products", str(offers)],
+            capture_output=True, text=True, check=True, cwd=REPO,
+        )  # fmt: skip
+        result["writer_alone"] = json.loads(alone.stdout.strip().splitlines()[-1])
         feed = Path(result.pop("feed_path"))
         size_mb = feed.stat().st_size / 2**20
         checked = check_yml(feed)  # the whole feed passes the strict portal check
@@ -187,12 +244,15 @@ def latency(changes: int, products: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("what", choices=["memory", "latency", "_pass"])
+    p.add_argument("what", choices=["memory", "latency", "_pass", "_writer"])
     p.add_argument("work", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--products", type=int, default=None)
     p.add_argument("--changes", type=int, default=20)
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = p.parse_args(argv)
+    if args.what == "_writer":
+        print(json.dumps(writer_pass(Path(args.work), args.products)))
+        return 0
     if args.what == "_pass":
         print(json.dumps(memory_pass(Path(args.work))))
         return 0
