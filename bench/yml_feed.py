@@ -219,6 +219,8 @@ def latency(changes: int, products: int) -> dict[str, Any]:
             plain = [p for p, x in moysklad.store.of_type("product").items() if not x.get("variantsCount")]
             keys = store.links.resolve("agora", "offers", "moysklad", plain)
             store.close()
+            offered = portal.load().offers
+            plain = [p for p in plain if keys.get(p) in offered]  # archived ones are not in the feed
             for n in range(changes):
                 offer = plain[n % len(plain)]
                 before = portal.load().offers[keys[offer]].outlets.get("2", 0)
