@@ -43,10 +43,16 @@ integrations:
     mappings:
       stores: {{Основной склад: "1", Склад 2: "1", Склад 3: "2", Склад 4: null}}
       price_types: {{Цена продажи: price, Оптовая цена: oldprice}}
+      categories: {{"{folder}": "1293"}}
     options:
       stock: {{measure: stock}}
       feed: {{dir: feeds, shop_name: Агора-демо, company: ООО Ромашка}}
 """
+
+
+def MAPPED_FOLDER_ID(sandbox: MoySkladSandbox) -> str:
+    """The folder the config maps to the portal's category 1293 (the first one, by id)."""
+    return min(sandbox.store.of_type("productfolder"))
 
 
 @dataclass
@@ -74,7 +80,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YmlWorld]:
     with LoopbackServer(moysklad.app) as ms, FeedServer(feed_app({"agora": feed_path}, {"agora": "s" * 24})) as feeds:
         config = workdir / "skladbridge.yaml"
         config.write_text(
-            CONFIG.format(db=workdir / "skladbridge.db", ms_url=f"{ms.url}/api/remap/1.2"), encoding="utf-8"
+            CONFIG.format(
+                db=workdir / "skladbridge.db", ms_url=f"{ms.url}/api/remap/1.2", folder=MAPPED_FOLDER_ID(moysklad)
+            ),
+            encoding="utf-8",
         )
         yield YmlWorld(moysklad, config, feed_path, YmlPortal(feed_url(feeds.url, "agora", "s" * 24)))
     mp.undo()
@@ -141,6 +150,17 @@ def test_the_full_import_writes_a_feed_the_portal_accepts(world: YmlWorld) -> No
     sale = next(p for p in product["salePrices"] if p["priceType"]["name"] == "Цена продажи")
     assert offers[product["id"]].price == Decimal(int(sale["value"])).scaleb(-2)
     assert any(offer.pictures for offer in offers.values()), "pictures are carried (paid tariff: permanent links)"
+    # characteristics as params; the mapped folder's items in the portal's category 1293
+    assert all(offers[v].params for v in variants if v in offers)
+    catalog = world.portal.catalog
+    assert catalog is not None and "1293" in catalog.categories
+    folder = MAPPED_FOLDER_ID(world.moysklad)
+    in_folder = [
+        p["id"] for p in world.moysklad.store.of_type("product").values()
+        if p["id"] in offers and str((p.get("productFolder") or {}).get("meta", {}).get("href", "")).endswith(folder)
+    ]  # fmt: skip
+    assert in_folder and all(offers[p].category_id == "1293" for p in in_folder)
+    assert {o.category_id for o in offers.values()} - {"1293"}, "the other folders keep the MoySklad tree"
 
 
 def test_a_stock_change_reaches_the_served_feed_and_an_unchanged_feed_answers_304(world: YmlWorld) -> None:
