@@ -16,6 +16,7 @@ from __future__ import annotations
 from prefect import flow
 
 from hub.exchanges import INVENTORIES, STOCK_SYNC, RunResult
+from tasks.catalog.refresh import rewrite_feed
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.publish import drain
 from tasks.stock.cycle import Cursor, StockRun, lag_since, plan_stock_run, read_and_queue, sync_outcome
@@ -26,6 +27,7 @@ def sync(ex: Exchange[StockRun], full: bool, batches_per_task: int, noticed_at: 
     run = ex.run
     cursor = Cursor.load(run)
     result = read_and_queue(run, force_full=full)
+    rewrite_feed(run, result)  # a channel whose stock travels in its feed: the feed first, then "sent"
     uploaded = drain(run, INVENTORIES, batches_per_task)
     if not uploaded.unfinished:
         # everything this cycle read is in the channel: the next cycle may start after it

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 
 class FeedOptions(BaseModel):
@@ -31,6 +31,13 @@ class FeedOptions(BaseModel):
         "part of the feed URL, /feeds/<integration>/<secret>.xml; required unless served on loopback",
     )
     purchase_prices: bool = Field(default=True, description="put purchase (cost) prices in the feed")
+    images_url: HttpUrl | None = Field(
+        default=None,
+        description="the public address of the hub's feed server (e.g. https://hub.example.com): a picture "
+        "the source gives no public link for (MoySklad off paid tariffs) is put in the feed as "
+        "<images_url>/images/<integration>/<path_secret>/<image id>, which the server answers from its "
+        "cache, downloading the image with the source's credentials once per change",
+    )
 
     @model_validator(mode="before")
     @classmethod

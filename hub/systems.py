@@ -57,6 +57,7 @@ BUILTIN: Mapping[str, str] = {
     "moysklad": "connectors.moysklad",
     "retailcrm": "connectors.retailcrm",
     "horoshop": "connectors.horoshop",
+    "yml": "connectors.yml",
 }
 ENTRY_POINT_GROUP = "skladbridge.connectors"
 #: connectors registered at run time (:func:`register`): tests, notebooks, embedding applications

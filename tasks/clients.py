@@ -118,3 +118,8 @@ def checked_edge(
     if problems:
         raise ConfigError(str(config.source), problems)
     return integ, edge.source, edge.target
+
+
+def feed_path_secret(integ: Integration) -> str | None:
+    """The secret part of the integration's feed (and picture) URLs, resolved (None: served bare)."""
+    return resolve_secret(integ.options.feed.path_secret)

@@ -22,6 +22,7 @@ from typing import Any
 
 from connectors.moysklad.capabilities.catalog import MoySkladSide, moysklad_client
 from connectors.moysklad.capabilities.customers import MoySkladCustomers
+from connectors.moysklad.capabilities.lookup import MoySkladLookup
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
 from connectors.moysklad.settings import MoySkladSettings
@@ -29,8 +30,10 @@ from hub.capabilities import (
     BundleSource,
     CatalogSource,
     CustomerBook,
+    Lookup,
     OrderSink,
     OrderStates,
+    PictureSource,
     Reachable,
     StockEvents,
     StockSource,
@@ -44,6 +47,7 @@ CONNECTOR = Connector(
     client=moysklad_client,
     capabilities={
         CatalogSource: MoySkladSide.over,
+        PictureSource: MoySkladSide.over,
         StockSource: MoySkladSide.over,
         Reachable: MoySkladSide.over,
         BundleSource: MoySkladSide.over,
@@ -51,6 +55,7 @@ CONNECTOR = Connector(
         OrderSink: MoySkladOrders.over,
         OrderStates: MoySkladOrders.over,
         CustomerBook: MoySkladCustomers.over,
+        Lookup: MoySkladLookup.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

@@ -35,9 +35,11 @@ import httpx
 
 from connectors.http import (
     BaseClient,
+    MalformedResponseError,
     RateBudget,
     RateInfo,
     RetryPolicy,
+    TransientError,
     fingerprint,
     shared_budget,
 )
@@ -65,6 +67,8 @@ IDS_PER_FILTER = 100
 
 #: hidden field with the image link a channel can load without credentials (paid tariffs)
 PERMANENT_LINKS = {"fields": "downloadPermanentHref"}
+#: the API's path prefix: a download href is an absolute URL under it
+API_ROOT = "/api/remap/1.2"
 
 
 __all__ = [
@@ -529,6 +533,34 @@ class MoySkladClient(BaseClient):
     async def variant_characteristics(self) -> list[dict[str, Any]]:
         """Characteristic definitions of variants (``entity/variant/metadata``)."""
         return list((await self.get_json("/entity/variant/metadata")).get("characteristics", []))
+
+    async def download_image(self, download_href: str) -> tuple[bytes, str]:
+        """An image's file and media type, on any tariff.
+
+        The image's ``meta.downloadHref`` (it needs our credentials) answers 302; its ``Location`` is
+        a temporary link, valid one minute, that needs none — so it is followed without them, and
+        outside the API's budget (it is not the API).
+
+        Raises:
+            MalformedResponseError: the answer named no temporary link.
+            ConnectorError: the API refused the download (the image is gone: 404).
+        """
+        path = download_href.split(API_ROOT, 1)[1] if API_ROOT in download_href else download_href
+
+        def location(response: httpx.Response) -> str:
+            target = response.headers.get("location")
+            if response.status_code not in (301, 302, 303, 307) or not target:
+                raise MalformedResponseError(
+                    self.system, "/download", response.status_code, "no temporary link (Location) in the answer"
+                )
+            return str(response.url.join(target))
+
+        target = await self.request_parsed("GET", path, location, endpoint="/download")
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0)) as plain:
+            answer = await plain.get(target)
+        if answer.status_code != 200:
+            raise TransientError(self.system, "/download", answer.status_code, "the temporary image link failed")
+        return answer.content, answer.headers.get("content-type", "application/octet-stream")
 
     async def fetch_images(self, owners: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         """Images of the given assortment rows, by owner id, with the fewest requests.

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
 from connectors.retailcrm.capabilities.customer_book import RetailCRMCustomers
+from connectors.retailcrm.capabilities.lookup import RetailCRMLookup
 from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import (
     CatalogFeedSink,
     CustomerBook,
+    Lookup,
     OrderSink,
     OrderSource,
     OrderStates,
@@ -43,6 +45,7 @@ CONNECTOR = Connector(
         OrderSink: RetailCRMOrderSink.over,
         CustomerBook: RetailCRMCustomers.over,
         OrderStates: RetailCRMOrderSink.over,
+        Lookup: RetailCRMLookup.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -41,3 +41,23 @@ class SandboxKit:
     listing_path: str
     page_param: str
     page_size: int
+
+
+@dataclass
+class FeedKit:
+    """What a feed-only connector (no API of its own: a portal loads the file we publish) hands the
+    conformance suite: a sample of the catalog, and a consumer that loads the feed as a portal does.
+
+    Attributes:
+        settings: the system's entry of a config (no secret: nothing is called).
+        sample: canonical frames of a small catalog slice (a ``hub.capabilities.FeedSlice``) holding
+            variants, a service, a bundle, pictures and stock in several warehouses.
+        categories: canonical ``categories`` of that catalog.
+        consume: loads the feed at a URL as the channel would, strictly; returns the offer ids it
+            accepted (raises on a feed it refuses).
+    """
+
+    settings: Mapping[str, Any]
+    sample: Any
+    categories: Any
+    consume: Callable[[str], set[str]]

@@ -8,6 +8,7 @@
 * :mod:`deployments.cli.deploy` - ``deploy`` (Prefect deployments, ``prefect.yaml``);
 * :mod:`deployments.cli.serve` - ``serve`` (everything of a small shop in one process);
 * :mod:`deployments.cli.console` - ``console`` (the web console on its own, ``hash-password``).
+* :mod:`deployments.cli.links` - ``links list``, ``add``, ``remove`` (ids of one object, by hand).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import typer
 
 from deployments.cli import console as cli_console
 from deployments.cli import deploy as cli_deploy
+from deployments.cli import links as cli_links
 from deployments.cli import run as cli_run
 from deployments.cli import serve as cli_serve
 from deployments.cli import store as cli_store
@@ -56,6 +58,7 @@ app.add_typer(cli_webhooks.webhooks_app, name="webhooks")
 app.command("deploy")(cli_deploy.deploy)
 app.command("serve")(cli_serve.serve)
 app.add_typer(cli_console.console_app, name="console")
+app.add_typer(cli_links.links_app, name="links")
 
 
 def main() -> None:  # pragma: no cover - console entry point

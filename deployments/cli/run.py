@@ -368,6 +368,7 @@ def feed_serve(
     """
     from deployments.service.feed_server import FeedExposureError, check_exposure, feed_url, serve_feeds
     from deployments.service.serve import published_feeds
+    from tasks.catalog.pictures import pictures_of
 
     loaded = load(config)  # path secrets are resolved: an unset one fails here, naming it
     feeds, secrets = published_feeds(loaded)
@@ -382,4 +383,4 @@ def feed_serve(
         # the secret itself is not printed: the console may be logged; the CRM's ymlUrl gets it from you
         shown = feed_url(f"http://{host}:{port}", name, "<path_secret>" if name in secrets else None)
         typer.echo(f"{shown}  <- {path}")
-    serve_feeds(feeds, secrets, host, port)
+    serve_feeds(feeds, secrets, host, port, pictures=pictures_of(loaded, feeds))  # /images/... when configured

@@ -25,8 +25,8 @@ import ipaddress
 import re
 import threading
 import time
-from collections.abc import Mapping
-from email.utils import formatdate
+from collections.abc import Awaitable, Callable, Mapping
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,15 @@ def _not_found() -> Response:
     return PlainTextResponse("not found\n", 404)
 
 
-def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None) -> Starlette:
+#: what answers ``/images/...``: (integration, image id, version asked) -> the cached picture, None when unknown
+Pictures = Callable[[str, str, str | None], Awaitable[Any]]
+_OPEN_PICTURE = re.compile(r"/(?P<name>[^/]+)/(?P<image>[0-9A-Za-z-]+)")
+_GUARDED_PICTURE = re.compile(r"/(?P<name>[^/]+)/(?P<secret>[^/]+)/(?P<image>[0-9A-Za-z-]+)")
+
+
+def feed_app(
+    feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None, pictures: Pictures | None = None
+) -> Starlette:
     """An ASGI app serving ``feeds`` (integration → ICML file), guarded by ``secrets`` (integration → secret).
 
     An integration with a secret is served only at ``/feeds/{name}/{secret}.xml``; one without, only
@@ -87,32 +95,68 @@ def feed_app(feeds: Mapping[str, Path], secrets: Mapping[str, str] | None = None
         expected = keys.get(name, b"\0" * MIN_SECRET_LENGTH)
         if not hmac.compare_digest(given, expected) or name not in keys or name not in paths:
             return _not_found()
-        return _file(paths[name], request.headers.get("if-none-match"))
+        return _file(paths[name], request.headers.get("if-none-match"), request.headers.get("if-modified-since"))
 
-    def _file(path: Path, if_none_match: str | None = None) -> Response:
+    def _file(path: Path, if_none_match: str | None = None, if_modified_since: str | None = None) -> Response:
         try:
             stat = path.stat()
         except FileNotFoundError:
             return PlainTextResponse("the feed has not been generated yet\n", 503, headers={"Retry-After": "60"})
         etag = '"' + hashlib.sha1(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:16] + '"'
         headers = {"ETag": etag, "Last-Modified": formatdate(stat.st_mtime, usegmt=True), "Cache-Control": "no-cache"}
-        if if_none_match == etag:
+        if if_none_match == etag or (if_none_match is None and _not_modified_since(if_modified_since, stat.st_mtime)):
             return Response(status_code=304, headers=headers)
         return FileResponse(path, media_type="application/xml; charset=utf-8", headers=headers, stat_result=stat)
 
     def open_feed(name: str, request: Request) -> Response:
         if name not in paths or name in keys:
             return _not_found()
-        return _file(paths[name], request.headers.get("if-none-match"))
+        return _file(paths[name], request.headers.get("if-none-match"), request.headers.get("if-modified-since"))
 
     async def refused(request: Request, exc: Exception) -> Response:
         return _not_found()
 
+    async def picture(request: Request) -> Response:
+        # the pictures of a feed, behind the feed's own secret (tariffs that give no public link)
+        rest = request.path_params["rest"]
+        if pictures is None:
+            return _not_found()
+        if (guarded := _GUARDED_PICTURE.fullmatch(rest)) is not None:
+            expected = keys.get(guarded["name"], b"\0" * MIN_SECRET_LENGTH)
+            if not hmac.compare_digest(guarded["secret"].encode(), expected) or guarded["name"] not in keys:
+                return _not_found()
+            found = await pictures(guarded["name"], guarded["image"], request.query_params.get("v"))
+        elif (bare := _OPEN_PICTURE.fullmatch(rest)) is not None and bare["name"] not in keys:
+            found = await pictures(bare["name"], bare["image"], request.query_params.get("v"))
+        else:
+            return _not_found()
+        if found is None:
+            return _not_found()
+        headers = {"ETag": found.etag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("if-none-match") == found.etag:
+            return Response(status_code=304, headers=headers)
+        return FileResponse(found.path, media_type=found.media_type, headers=headers)
+
     # one route for every path under /feeds: feed() parses it, so no near-miss is redirected
     return Starlette(
-        routes=[Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"])],
+        routes=[
+            Route("/feeds{rest:path}", feed, methods=["GET", "HEAD"]),
+            Route("/images{rest:path}", picture, methods=["GET", "HEAD"]),
+        ],
         exception_handlers={404: refused, 405: refused},
     )
+
+
+def _not_modified_since(header: str | None, mtime: float) -> bool:
+    """Whether a conditional GET's ``If-Modified-Since`` covers a file changed at ``mtime`` (a loader
+    that keeps only the date, as many feed loaders do; ``If-None-Match`` wins when both are sent)."""
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False  # a malformed date: answer in full, as RFC 9110 says
+    return since.tzinfo is not None and int(mtime) <= since.timestamp()
 
 
 def check_secrets(secrets: Mapping[str, str]) -> None:
@@ -156,11 +200,17 @@ def check_exposure(host: str, feeds: Mapping[str, Path], secrets: Mapping[str, s
 
 
 def serve_feeds(
-    feeds: Mapping[str, Path], secrets: Mapping[str, str], host: str, port: int, header_timeout: float = HEADER_TIMEOUT
+    feeds: Mapping[str, Path],
+    secrets: Mapping[str, str],
+    host: str,
+    port: int,
+    header_timeout: float = HEADER_TIMEOUT,
+    pictures: Pictures | None = None,
 ) -> None:
     """Check the exposure, then serve until Ctrl-C (``skladbridge feed serve``)."""
     check_exposure(host, feeds, secrets)
-    uvicorn.Server(server_config(feed_app(feeds, secrets), host, port, header_timeout=header_timeout)).run()
+    app = feed_app(feeds, secrets, pictures)
+    uvicorn.Server(server_config(app, host, port, header_timeout=header_timeout)).run()
 
 
 class FeedServer:

@@ -179,6 +179,7 @@ def hub_app(config_path: Path, served: Plan, console: Any = None) -> Starlette:
     when given (:mod:`deployments.console`); anything else a bare 404."""
     from deployments.service.feed_server import feed_app
     from deployments.service.webhooks import webhook_app
+    from tasks.catalog.pictures import pictures_of
 
     routes: list[Any] = []
     lifespan = None
@@ -189,7 +190,7 @@ def hub_app(config_path: Path, served: Plan, console: Any = None) -> Starlette:
         lifespan = hooks.router.lifespan_context  # replays pending notices, lets cycles end on stop
         state["receiver"] = hooks.state.receiver
     if served.feeds:
-        routes += feed_app(served.feeds, served.feed_secrets).routes
+        routes += feed_app(served.feeds, served.feed_secrets, pictures_of(served.config, served.feeds)).routes
     if console is not None:
         from starlette.routing import Mount
 

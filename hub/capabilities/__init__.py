@@ -21,16 +21,21 @@ from hub.capabilities.catalog import (
     CatalogFeedSink,
     CatalogPage,
     CatalogSource,
+    FeedCarried,
     FeedSlice,
     ImageOwner,
+    Picture,
+    PictureSource,
     PriceSink,
 )
 from hub.capabilities.common import (
+    LINK_KINDS,
     BatchSink,
     ChannelReader,
     ChannelReference,
     Delivery,
     Entry,
+    Lookup,
     Reachable,
 )
 from hub.capabilities.orders import (
@@ -60,6 +65,7 @@ from hub.capabilities.stock import (
 )
 
 __all__ = [
+    "LINK_KINDS",
     "WRITE_CLOCK_SKEW",
     "WRITE_ERP_ID",
     "WRITE_OPEN_FOR",
@@ -74,10 +80,12 @@ __all__ = [
     "CustomerBook",
     "Delivery",
     "Entry",
+    "FeedCarried",
     "FeedSlice",
     "HubWrite",
     "HubWriteLog",
     "ImageOwner",
+    "Lookup",
     "OrderBatch",
     "OrderDraft",
     "OrderOutcome",
@@ -85,6 +93,8 @@ __all__ = [
     "OrderSink",
     "OrderSource",
     "OrderStates",
+    "Picture",
+    "PictureSource",
     "PriceSink",
     "Reachable",
     "StatusSink",

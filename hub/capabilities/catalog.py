@@ -63,6 +63,28 @@ class CatalogSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Picture:
+    """An image's file as the source gives it."""
+
+    content: bytes
+    media_type: str
+
+
+@runtime_checkable
+class PictureSource(Protocol):
+    """Downloads an image with the account's credentials: for a channel that cannot (a tariff that
+    gives no public link), the hub serves the file itself."""
+
+    async def picture(self, download_url: str) -> Picture:
+        """The file behind an image's ``download_url`` (canonical ``images``).
+
+        Raises:
+            connectors.http.ConnectorError: the source refused or did not answer.
+        """
+        ...
+
+
 @runtime_checkable
 class PriceSink(BatchSink, ChannelReader, Protocol):
     """Takes prices per channel price type."""
@@ -84,6 +106,25 @@ class FeedSlice:
     stock: pd.DataFrame  # by source store, mapped stores only
     images: pd.DataFrame
     main_price_type: str  # the source price type that is the catalog's main price
+    #: for a feed that carries stock (:class:`FeedCarried`): the channel's stock by channel
+    #: warehouse code, after the stock rules (summed, capped, bundles), as a stock sink gets it
+    channel_stock: pd.DataFrame | None = None
+    #: source price type id -> channel price code (the config's price type mapping)
+    price_codes: Mapping[str, str] = field(default_factory=dict)
+    #: source offer id -> the hub's key of the offer (a stable id for feeds that want one)
+    offer_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class FeedCarried(Protocol):
+    """A feed channel (or one of its sinks) whose stock and prices travel inside the catalog feed
+    (YML): nothing is sent for them, the feed is rewritten with them instead, before their batches
+    count as accepted. A stock change then means a new feed (stock sync rewrites it)."""
+
+    #: always True for such a sink; the protocol is told apart by this attribute
+    carried_by_feed: bool
+    #: the feed counts whole units only
+    whole_units: bool
 
 
 @runtime_checkable

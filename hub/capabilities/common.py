@@ -79,3 +79,22 @@ class ChannelReader(Protocol):
     """Reads what a channel offers to map onto (warehouses, price types) and checks its settings."""
 
     async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference: ...
+
+
+#: the kinds of object a link joins across two systems (``skladbridge links --kind``)
+LINK_KINDS = ("customers", "offers", "orders")
+
+
+@runtime_checkable
+class Lookup(Protocol):
+    """Tells whether an object exists in the system, by its id, in one request: a link made by hand
+    (the "External id-objects" screen) must join two objects that exist."""
+
+    async def exists(self, kind: str, external_id: str) -> bool:
+        """Whether the system has the object ``external_id`` of ``kind`` (one of :data:`LINK_KINDS`).
+
+        Raises:
+            ValueError: the system keeps no objects of ``kind``.
+            connectors.http.ConnectorError: the system could not be asked (not a "no").
+        """
+        ...

@@ -116,6 +116,34 @@ class Links:
                 out.update({row.hub_key: row.external_id for row in conn.execute(stmt)})
         return out
 
+    def pairs(self, integration: str, kind: str, system: str, other: str) -> list[tuple[str, str]]:
+        """Every object of ``kind`` linked in both systems: ``(id in system, id in other)``, by the first."""
+        mine, theirs = links.alias("mine"), links.alias("theirs")
+        stmt = (
+            select(mine.c.external_id, theirs.c.external_id)
+            .join(
+                theirs,
+                (theirs.c.hub_key == mine.c.hub_key)
+                & (theirs.c.integration == mine.c.integration)
+                & (theirs.c.kind == mine.c.kind),
+            )
+            .where(
+                mine.c.integration == integration,
+                mine.c.kind == kind,
+                mine.c.system == system,
+                theirs.c.system == other,
+            )
+            .order_by(mine.c.external_id)
+        )
+        with self.db.read() as conn:
+            return [(str(a), str(b)) for a, b in conn.execute(stmt)]
+
+    def detach(self, integration: str, kind: str, system: str, external_id: str) -> int:
+        """Forget which object ``external_id`` of ``system`` is (the object keeps its other ids)."""
+        stmt = links.delete().where(*self._scope(integration, kind, system), links.c.external_id == external_id)
+        with self.db.write() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
     def _resolve(
         self, conn: Connection, integration: str, kind: str, system: str, ids: Sequence[str]
     ) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,12 @@ def iter_catalog_slices(run: CatalogRun, rows: int = SLICE_ROWS) -> Iterator[Cat
         yield CatalogSlice(offers, run.store.records.frame(run.name, "prices", parents=ids))
 
 
+class StockRows(Protocol):
+    """Source stock rows (by source store) of given offers: the current report, or the hub's copy."""
+
+    def rows(self, offer_ids: Iterable[str]) -> pd.DataFrame: ...
+
+
 class StockByOffer:
     """The current-stock report (one response for the whole catalog) indexed by offer, for slices."""
 
@@ -60,19 +67,26 @@ class StockByOffer:
 
 
 def inventory_entries(
-    run: CatalogRun, part: CatalogSlice, stock: StockByOffer, mappings: CatalogMappings, sink: StockSink
+    run: CatalogRun, part: CatalogSlice, stock: StockRows, mappings: CatalogMappings, sink: StockSink
 ) -> list[Entry]:
     """Every stocked offer (not services) of the slice with every mapped warehouse (the rules of
     :mod:`tasks.stock.rules`): zero where the source reports nothing, bundles from their components."""
-    stocked = part.offers[part.offers["kind"].isin(STOCKED_KINDS)]
+    by_warehouse = warehouse_stock(run, part.offers, stock, mappings, whole_units=sink.whole_units)
+    return sink.stock_entries(by_warehouse) if len(by_warehouse) else []
+
+
+def warehouse_stock(
+    run: CatalogRun, offers: pd.DataFrame, stock: StockRows, mappings: CatalogMappings, *, whole_units: bool
+) -> pd.DataFrame:
+    """Canonical ``stock`` of the stocked ``offers`` by channel warehouse code, after the stock rules."""
+    stocked = offers[offers["kind"].isin(STOCKED_KINDS)]
     if not run.integ.options.stock.include_archived:
         stocked = stocked[~stocked["archived"].fillna(False).astype(bool)]
     components, unavailable = bundle_parts(run.store, run.name, stocked)
     # once each: an offer that is also a component of a bundle of the slice must not count twice
     wanted = sorted({*stocked["offer_id"].astype(str), *components["component_id"].astype(str)})
-    rules = StockRules.of(run.integ.options.stock, mappings.store_map, whole_units=sink.whole_units)
-    by_warehouse = channel_stock(stocked, stock.rows(wanted), rules, components, unavailable).stock
-    return sink.stock_entries(by_warehouse) if len(by_warehouse) else []
+    rules = StockRules.of(run.integ.options.stock, mappings.store_map, whole_units=whole_units)
+    return channel_stock(stocked, stock.rows(wanted), rules, components, unavailable).stock
 
 
 def bundle_parts(store: Store, integration: str, offers: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:

@@ -20,10 +20,11 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import CatalogFeedSink, CatalogSource, FeedSlice
-from tasks.catalog.entries import CatalogSlice, StockByOffer
+from hub.capabilities import CatalogFeedSink, CatalogSource, FeedCarried, FeedSlice
+from tasks.catalog.entries import CatalogSlice, StockRows, warehouse_stock
+from tasks.catalog.pictures import with_hub_links
 from tasks.catalog.run import CatalogRun
-from tasks.clients import capability_for_planning, open_capability
+from tasks.clients import capability_for_planning, feed_path_secret, open_capability
 from tasks.mapping_check import CatalogMappings
 
 _DATE_ATTR = re.compile(rb'<yml_catalog date="[^"]*">')
@@ -74,7 +75,7 @@ def pictures_hint(run: CatalogRun) -> str:
 def slice_offers(
     run: CatalogRun,
     part: CatalogSlice,
-    stock: StockByOffer,
+    stock: StockRows,
     mappings: CatalogMappings,
     stats: FeedStats,
     feed: CatalogFeedSink,
@@ -88,11 +89,15 @@ def slice_offers(
         products["category_id"] = _translate(products["category_id"], mappings.category_map)
     rows = stock.rows(offer_ids)
     images = records.frame(run.name, "images", parents=product_ids)
+    images_url = run.integ.options.feed.images_url
+    if images_url is not None:  # pictures with no public link: the hub serves them (any tariff)
+        images = with_hub_links(images, str(images_url), run.name, feed_path_secret(run.integ))
     # a download link that needs our credentials could not be loaded by the channel: left out
     stats.pictures_without_link += int(images["url"].isna().sum())
     purchase_prices = records.frame(run.name, "purchase_prices", keys=offer_ids)
     if not run.integ.options.feed.purchase_prices:
         purchase_prices = purchase_prices.iloc[0:0]  # cost prices kept out of the file the CRM fetches
+    carried = feed if isinstance(feed, FeedCarried) and feed.carried_by_feed else None
     yield from feed.feed_items(
         FeedSlice(
             offers=part.offers,
@@ -102,8 +107,19 @@ def slice_offers(
             stock=rows[rows["store_id"].isin(set(mappings.store_map))],
             images=images,
             main_price_type=mappings.feed_price_type_id or "",
+            # a feed that carries stock gets it as a stock sink would: by warehouse, after the rules
+            channel_stock=warehouse_stock(run, part.offers, stock, mappings, whole_units=carried.whole_units)
+            if carried is not None
+            else None,
+            price_codes=mappings.price_type_map,
+            offer_keys=records_keys(run, offer_ids),
         )
     )
+
+
+def records_keys(run: CatalogRun, offer_ids: list[str]) -> dict[str, str]:
+    """The hub's key of each offer (recorded when the offer was staged)."""
+    return run.store.links.resolve(run.name, "offers", run.source_system, offer_ids)
 
 
 def write_feed(run: CatalogRun, items: Iterable[Any], mappings: CatalogMappings, feed: CatalogFeedSink) -> FeedResult:

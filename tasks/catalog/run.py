@@ -74,11 +74,16 @@ def plan_catalog_run(config: Config, name: str, store: Store, resend_token: str 
                 )
     if problems:
         raise ConfigError(str(config.source), problems)
-    feed_dir = integ.options.feed.dir
+    return CatalogRun(name, integ, store, edge.source, edge.target, feed_path_of(config, name), resend_token)
+
+
+def feed_path_of(config: Config, name: str) -> Path:
+    """Where the feed of integration ``name`` is written (``options.feed.dir``, default ``feeds/``
+    next to the config)."""
+    feed_dir = config.integration(name).options.feed.dir
     if feed_dir is None:
         base = config.source.parent if config.source else Path.cwd()
         feed_dir = base / "feeds"
     elif not feed_dir.is_absolute() and config.source:
         feed_dir = config.source.parent / feed_dir
-    feed_path = Path(feed_dir).resolve() / f"{name}.xml"
-    return CatalogRun(name, integ, store, edge.source, edge.target, feed_path, resend_token)
+    return Path(feed_dir).resolve() / f"{name}.xml"

@@ -15,15 +15,17 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hub.capabilities import StockSink, StockSource
+from hub.capabilities import FeedCarried, StockSink, StockSource
 from hub.config import Config
 from hub.exchanges import STOCK_SYNC_CURSOR
 from hub.store import Store
 from tasks.catalog.entries import bundle_parts
+from tasks.catalog.run import feed_path_of
 from tasks.clients import capability_for_planning, checked_edge, open_capability
 from tasks.exchange import ExchangeRun, Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
@@ -39,6 +41,8 @@ class StockRun(ExchangeRun):
     """One stock-sync cycle of an integration (a publish lane: :class:`tasks.publish.Lane`)."""
 
     resend_token: str | None = None
+    #: the feed to rewrite, when the channel's stock travels in its feed (nothing is sent then)
+    feed_path: Path | None = None
 
     @property
     def levels(self) -> StockLevels:
@@ -52,7 +56,9 @@ def plan_stock_run(config: Config, name: str, store: Store) -> StockRun:
         ConfigError: no stock edge, or a side lacks the capability.
     """
     integ, source, target = checked_edge(config, name, "stock", StockSource, StockSink, "stock: {from: erp, to: shop}")
-    return StockRun(name, integ, store, source, target)
+    with capability_for_planning(integ, target, StockSink) as sink:
+        carried = isinstance(sink, FeedCarried) and sink.carried_by_feed
+    return StockRun(name, integ, store, source, target, feed_path=feed_path_of(config, name) if carried else None)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,25 @@ it again (the idea of the Singer SDK's standard tap tests). For each system:
   counted in the request statistics;
 * every capability it declares answers, in canonical frames where it returns frames;
 * its settings' secrets are references in the config and redacted wherever the config is shown.
+
+A feed-only connector (no API of its own: a portal loads the file we publish; its kit is a
+:class:`FeedKit`) has no credential, listing or rate limit to check; it is held to what it declares:
+its feed, written from a catalog sample with every case, is loaded and accepted by its strict
+consumer over HTTP, and the stock and prices it carries are accepted once that feed is in place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,19 +35,23 @@ import pandas as pd
 import pytest
 
 from connectors.http import AuthError, PagingLoopError, redact, request_stats
-from connectors.sandboxing.kit import SandboxKit
+from connectors.sandboxing.kit import FeedKit, SandboxKit
 from connectors.sandboxing.serving import LoopbackServer
 from hub import model
 from hub.capabilities import (
+    LINK_KINDS,
     BundleSource,
     CatalogFeedSink,
     CatalogSource,
     ChannelReference,
     CustomerBook,
+    FeedCarried,
+    Lookup,
     OrderReference,
     OrderSink,
     OrderSource,
     OrderStates,
+    PictureSource,
     PriceSink,
     Reachable,
     StatusSink,
@@ -51,11 +62,23 @@ from hub.capabilities import (
 from hub.config import parse_config, redacted_dump, resolve_secret
 from hub.systems import BUILTIN, Connector, SystemSettings, connector, known_systems
 
-SYSTEMS = [name for name in known_systems() if connector(name).sandbox]
+
+def _feed_only(system: Connector) -> bool:
+    """Whether the connector's kit is a :class:`FeedKit` (told by its declared return type, unseeded)."""
+    assert system.sandbox is not None
+    module, _, function = system.sandbox.partition(":")
+    returns = inspect.signature(getattr(importlib.import_module(module), function)).return_annotation
+    return returns in (FeedKit, "FeedKit")
+
+
+ALL_SYSTEMS = [name for name in known_systems() if connector(name).sandbox]
+SYSTEMS = [name for name in ALL_SYSTEMS if not _feed_only(connector(name))]
+FEED_SYSTEMS = [name for name in ALL_SYSTEMS if _feed_only(connector(name))]
 
 
 def test_every_bundled_connector_runs_the_suite() -> None:
-    assert sorted(BUILTIN) == sorted(name for name in SYSTEMS if name in BUILTIN)
+    assert sorted(BUILTIN) == sorted(name for name in ALL_SYSTEMS if name in BUILTIN)
+    assert FEED_SYSTEMS, "the YML channel is checked as a feed-only connector"
 
 
 class Wire:
@@ -274,6 +297,16 @@ async def _catalog_source(cap: CatalogSource) -> None:
         _canonical(kind, frame)
 
 
+async def _picture_source(cap: PictureSource) -> None:
+    # a picture source is a catalog source's pictures: its kit's account has some
+    assert isinstance(cap, CatalogSource), "a PictureSource downloads the pictures its catalog lists"
+    owners = (await cap.catalog_page(0)).image_owners
+    images = await cap.pictures(owners[:1])
+    assert len(images), "the kit's account has pictures"
+    picture = await cap.picture(str(images["download_url"].iloc[0]))
+    assert picture.content and picture.media_type.startswith("image/")
+
+
 async def _stock_source(cap: StockSource) -> None:
     _canonical("stock", await cap.current_stock("stock"))
 
@@ -320,6 +353,18 @@ async def _status_sink(cap: StatusSink) -> None:
     assert statuses and all(isinstance(s, str) for s in statuses)
 
 
+async def _lookup(cap: Lookup) -> None:
+    # an id that is no object of the system is a plain "no", for every kind it keeps
+    answers = []
+    for kind in LINK_KINDS:
+        try:
+            answers.append(await cap.exists(kind, "00000000-0000-4000-8000-000000000000"))
+            answers.append(await cap.exists(kind, "999999999"))
+        except ValueError:
+            continue  # a kind the system keeps none of
+    assert answers and not any(answers)
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -327,7 +372,9 @@ async def _reachable(cap: Reachable) -> None:
 #: what each capability is asked in the suite; a capability declared with no probe here fails the suite
 PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     Reachable: _reachable,
+    Lookup: _lookup,
     CatalogSource: _catalog_source,
+    PictureSource: _picture_source,
     StockSource: _stock_source,
     BundleSource: _bundle_source,
     StockEvents: _stock_events,
@@ -371,3 +418,64 @@ def test_settings_secrets_are_references_and_redacted(account: Account) -> None:
     said = run(open_and_fail())  # building the client resolves the secrets and registers them
     for value in account.kit.secrets.values():
         assert value not in said
+
+
+# -- feed-only connectors ------------------------------------------------------------------------
+@pytest.fixture(params=FEED_SYSTEMS)
+def feed_account(request: pytest.FixtureRequest) -> tuple[Connector, FeedKit]:
+    system = connector(request.param)
+    assert system.sandbox is not None
+    module, _, function = system.sandbox.partition(":")
+    kit = getattr(importlib.import_module(module), function)()
+    assert isinstance(kit, FeedKit), f"{system.sandbox} must return a FeedKit"
+    return system, kit
+
+
+def test_a_feed_only_connector_declares_a_feed_and_only_what_it_carries(
+    feed_account: tuple[Connector, FeedKit],
+) -> None:
+    system, kit = feed_account
+    settings = system.settings.model_validate(kit.settings)
+    assert system.can(CatalogFeedSink), "a feed-only connector publishes a feed"
+    for protocol in system.capabilities:
+        cap = system.capabilities[protocol](None, settings)
+        assert isinstance(cap, protocol), f"{type(cap).__name__} does not implement {protocol.__name__}"
+        if protocol in (StockSink, PriceSink):
+            # nothing is sent for them: they travel in the feed, which the tasks rewrite first
+            assert isinstance(cap, FeedCarried) and cap.carried_by_feed
+        if protocol in PROBES:
+            run(PROBES[protocol](cap))
+        assert protocol in (CatalogFeedSink, StockSink, PriceSink, Reachable), f"{protocol.__name__} needs an API"
+
+
+def test_a_feed_only_connectors_feed_is_loaded_by_its_strict_consumer(
+    feed_account: tuple[Connector, FeedKit], tmp_path: Path
+) -> None:
+    from deployments.service.feed_server import FeedServer, feed_app
+
+    system, kit = feed_account
+    settings = system.settings.model_validate(kit.settings)
+    feed = system.capabilities[CatalogFeedSink](None, settings)
+    path = tmp_path / "shop.xml"
+    written = feed.write_feed(
+        path, shop_name="Shop", company="Company", categories=kit.categories, items=feed.feed_items(kit.sample)
+    )
+    live = kit.sample.offers[~kit.sample.offers["archived"].fillna(False).astype(bool)]
+    assert written == len(live)
+    with FeedServer(feed_app({"shop": path})) as server:
+        accepted = kit.consume(f"{server.url}/feeds/shop.xml")
+    assert len(accepted) == written
+    # a damaged feed is refused, not half-loaded
+    path.write_bytes(path.read_bytes().replace(b"</offers>", b"</offer>"))
+    with FeedServer(feed_app({"shop": path})) as server, pytest.raises(ValueError):
+        kit.consume(f"{server.url}/feeds/shop.xml")
+
+
+def test_a_feed_carried_sink_accepts_what_the_feed_holds(feed_account: tuple[Connector, FeedKit]) -> None:
+    system, kit = feed_account
+    settings = system.settings.model_validate(kit.settings)
+    stock = system.capabilities[StockSink](None, settings)
+    entries = stock.stock_entries(kit.sample.channel_stock)
+    assert {stock.ref(e) for e in entries} == set(kit.sample.channel_stock["offer_id"])
+    delivery = run(stock.send(entries))
+    assert delivery.processed == len(entries) and not delivery.not_found

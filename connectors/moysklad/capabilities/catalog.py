@@ -16,7 +16,7 @@ import pandas as pd
 import connectors.moysklad.convert.catalog as convert
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.settings import MoySkladSettings
-from hub.capabilities import CatalogPage, ImageOwner
+from hub.capabilities import CatalogPage, ImageOwner, Picture
 from hub.systems import SecretResolver
 
 #: rows per assortment page: the most the API gives (fewer requests)
@@ -45,7 +45,8 @@ class OverClient:
 
 
 class MoySkladSide(OverClient):
-    """One account, opened for one task: implements ``CatalogSource``, ``StockSource`` and ``Reachable``."""
+    """One account, opened for one task: implements ``CatalogSource`` (and ``PictureSource``),
+    ``StockSource`` and ``Reachable``."""
 
     page_size = PAGE
     pictures_hint = "MoySklad gives permanent image links on paid tariffs only"
@@ -79,6 +80,11 @@ class MoySkladSide(OverClient):
 
     async def pictures(self, owners: Sequence[ImageOwner]) -> pd.DataFrame:
         return convert.images_to_frame(await self.client.fetch_images([o.ref for o in owners]))
+
+    async def picture(self, download_url: str) -> Picture:
+        # any tariff: the authenticated download answers a temporary link (one request, weight 1)
+        content, media_type = await self.client.download_image(download_url)
+        return Picture(content, media_type)
 
     async def bundle_components(self) -> pd.DataFrame:
         # once per full import: a bundle's make-up changes rarely, and the read is cheap (100 a page)

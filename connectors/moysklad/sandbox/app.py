@@ -23,6 +23,7 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import Response
 
+import connectors.moysklad.sandbox.files as files
 import connectors.moysklad.sandbox.routes as routes
 from connectors.moysklad.sandbox.documents import ItemError, Writer
 from connectors.moysklad.sandbox.rate import RateGate
@@ -76,7 +77,7 @@ class MoySkladSandbox(SandboxFrontDoor):
         clock: Any = None,
         paid_tariff: bool = True,
     ) -> None:
-        super().__init__(API_PREFIX)
+        super().__init__(API_PREFIX, after=[files.files_route(self)])  # temporary image links
         self.token_kind = token_kind
         self.paid_tariff = paid_tariff
         self.tokens: dict[str, TokenKind] = {token: token_kind} if token else {}

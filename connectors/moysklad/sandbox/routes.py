@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 import connectors.moysklad.sandbox.bundles as bundles
+import connectors.moysklad.sandbox.files as files
 from connectors.moysklad.sandbox.documents import WRITABLE, ItemError, image_rows, render, render_position
 from connectors.moysklad.sandbox.query import (
     Clause,
@@ -268,7 +269,7 @@ def _types(names: Iterable[str]) -> str:
     return "|".join(sorted(names, key=len, reverse=True))
 
 
-Handler = Callable[..., Result | Awaitable[Result]]
+Handler = Callable[..., Result | Reply | Awaitable[Result]]
 _ID = r"(?P<id_>[0-9a-f-]{36})"
 _LISTED, _WRITTEN = f"(?P<type_>{_types(LISTABLE)})", f"(?P<type_>{_types(WRITABLE)})"
 _DESCRIBED = f"(?P<type_>{_types(('variant', 'counterparty', *DOCUMENT_TYPES))})"
@@ -286,6 +287,7 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("DELETE", rf"/entity/{_WRITTEN}/{_ID}", one, True),
         ("GET", rf"/entity/(?P<type_>assortment|{_types(LISTABLE)})", list_objects, False),
         ("POST", rf"/entity/{_WRITTEN}", create, True),
+        ("GET", r"/download/(?P<image_id>[0-9a-f-]{36})", files.download, False),
     ]
 )
 
@@ -297,5 +299,8 @@ async def dispatch(sb: Account, request: Request, path: str) -> Reply:
         raise ItemError(1005, f"Неизвестный тип или метод: {request.method} {path}", status=404)
     route, match = found
     result = route.handler(sb, request, **match.groupdict())
-    status, payload = await result if inspect.isawaitable(result) else result
+    answered = await result if inspect.isawaitable(result) else result
+    if isinstance(answered, Reply):  # a handler that sets headers (a redirect)
+        return answered
+    status, payload = answered
     return Reply(status, payload, wrote=route.writes)

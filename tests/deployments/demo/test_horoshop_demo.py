@@ -54,7 +54,7 @@ def test_sandbox_serve_world_horoshop_from_the_command_line(tmp_path: Path) -> N
 
     import httpx
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SKLADBRIDGE_")}
     proc = subprocess.Popen(
         [

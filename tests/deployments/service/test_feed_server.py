@@ -144,3 +144,25 @@ def test_a_secret_that_cannot_be_one_path_segment_is_refused_before_serving(feed
         with pytest.raises(FeedExposureError, match=r"main \(options.feed.path_secret\) holds a character") as caught:
             refuse()
         assert secret not in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+def test_a_loader_that_keeps_only_the_date_gets_304_until_the_feed_changes(feed: Path) -> None:
+    import os
+
+    app = feed_app({"main": feed}, {"main": SECRET})
+    path = f"/feeds/main/{SECRET}.xml"
+    (first,) = ask(app, ("GET", path, {}))
+    since = first.headers["last-modified"]
+    unchanged, malformed, older = ask(
+        app,
+        ("GET", path, {"If-Modified-Since": since}),
+        ("GET", path, {"If-Modified-Since": "yesterday"}),
+        ("GET", path, {"If-Modified-Since": "Mon, 07 Dec 2020 10:00:00 GMT"}),
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert malformed.status_code == 200 and older.status_code == 200
+    # the feed is rewritten a few seconds later: the same date asks for the new one
+    stamp = feed.stat().st_mtime + 5
+    os.utime(feed, (stamp, stamp))
+    (changed,) = ask(app, ("GET", path, {"If-Modified-Since": since}))
+    assert changed.status_code == 200 and changed.content == feed.read_bytes()

@@ -1,0 +1,1 @@
+"""The capabilities a YML channel implements: the feed, and the stock and prices it carries (:mod:`.feed`)."""

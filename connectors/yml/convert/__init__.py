@@ -1,0 +1,1 @@
+"""Canonical catalog frames → YML offers (:mod:`.catalog_feed`), and the YML file itself (:mod:`.yml`)."""
