@@ -33,10 +33,18 @@ def param_code(name: str) -> str:
     return slug or "param"
 
 
+def _archived(value: Any) -> bool:
+    """True for an archived row: a frame's booleans are numpy's or pandas' (``is True`` never holds
+    for them), and a missing value is not archived."""
+    return (
+        value is not None and value is not pd.NA and not (isinstance(value, float) and pd.isna(value)) and bool(value)
+    )
+
+
 def icml_categories(categories: pd.DataFrame) -> Iterator[IcmlCategory]:
     """Canonical ``categories`` → ICML categories (archived ones left out)."""
     for row in categories.itertuples(index=False):
-        if row.archived is True:
+        if _archived(row.archived):
             continue
         yield IcmlCategory(id=str(row.category_id), name=str(row.name), parent_id=_s(row.parent_id))
 

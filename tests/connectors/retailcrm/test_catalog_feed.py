@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.retailcrm.convert.catalog_feed import icml_offers
+from connectors.retailcrm.convert.catalog_feed import icml_categories, icml_offers
 from hub import model
 
 
@@ -37,3 +37,15 @@ def test_variants_carry_stock_and_services_do_not() -> None:
     assert feed["v1"].quantity == 5.0
     assert feed["v1"].product_name == "Shirt"
     assert feed["s1"].quantity is None
+
+
+def test_archived_folders_are_left_out_of_the_feed() -> None:
+    categories = model.frame(
+        "categories",
+        [
+            {"category_id": "f-live", "name": "Shirts", "archived": False},
+            {"category_id": "f-old", "name": "Last year", "archived": True},
+            {"category_id": "f-unknown", "name": "Never said"},
+        ],
+    )
+    assert [c.id for c in icml_categories(categories)] == ["f-live", "f-unknown"]
