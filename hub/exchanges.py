@@ -20,6 +20,8 @@ PRICES = "prices"
 ORDERS = "orders"
 #: order statuses back to the channel
 STATUSES = "statuses"
+#: the ERP documents of orders (shipments, returns, payments)
+DOCUMENTS = "documents"
 
 #: the key of a summary that says its run was skipped, and why
 SKIPPED = "skipped"
@@ -91,6 +93,14 @@ ORDER_STATUS_SYNC = ExchangeSpec(
     busy="another run is syncing order statuses of this integration: this cycle is skipped",
 )
 
+ORDER_DOCUMENTS = ExchangeSpec(
+    "order-documents",
+    "order documents",
+    "Order documents of {integration} ({trigger}): {source} -> {target}",
+    (DOCUMENTS,),
+    busy="another run is making order documents of this integration: this cycle is skipped",
+)
+
 #: flow module -> the exchange it runs (the CLI probes the locks before Prefect starts)
 BY_FLOW: dict[str, ExchangeSpec] = {
     "full_import": FULL_IMPORT,
@@ -100,4 +110,5 @@ BY_FLOW: dict[str, ExchangeSpec] = {
     "order_upload": ORDER_UPLOAD,
     "archive_backfill": ARCHIVE_BACKFILL,
     "order_status_sync": ORDER_STATUS_SYNC,
+    "order_documents": ORDER_DOCUMENTS,
 }

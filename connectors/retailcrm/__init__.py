@@ -9,9 +9,18 @@ orders read from the history and statuses set back (:mod:`.capabilities.orders`,
 from __future__ import annotations
 
 from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.capabilities.cost_prices import RetailCRMCostPrices
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.settings import RetailCRMSettings
-from hub.capabilities import CatalogFeedSink, OrderSource, PriceSink, Reachable, StatusSink, StockSink
+from hub.capabilities import (
+    CatalogFeedSink,
+    CostPriceSink,
+    OrderSource,
+    PriceSink,
+    Reachable,
+    StatusSink,
+    StockSink,
+)
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -26,6 +35,7 @@ CONNECTOR = Connector(
         Reachable: RetailCRMFeed.over,
         OrderSource: RetailCRMOrders.over,
         StatusSink: RetailCRMOrders.over,
+        CostPriceSink: RetailCRMCostPrices.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -78,6 +78,7 @@ class OrderBatch:
     cursor: str | None = None
     more: bool = False  # the source has more changes after ``cursor`` (read again at once)
     shared_credential_orders: tuple[str, ...] = ()  # created with our credential, not by the hub
+    payments: pd.DataFrame | None = None  # canonical ``payments`` of these orders (None: the channel gives none)
 
 
 @runtime_checkable

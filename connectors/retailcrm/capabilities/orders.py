@@ -62,6 +62,7 @@ class RetailCRMOrders(_Channel):
             cursor=cursor,
             more=more,
             shared_credential_orders=tuple(shared),
+            payments=frames["payments"],
         )
 
     async def _history_page(

@@ -85,6 +85,27 @@ def _build_items(state: CrmState, resolved: list[dict[str, Any]]) -> list[dict[s
     return out
 
 
+#: item fields an edit naming the item by ``id`` may change (the rest stays as it is)
+_ITEM_EDITABLE = ("quantity", "initialPrice", "purchasePrice", "status", "comment", "vatRate")
+
+
+def _edit_items(state: CrmState, items: list[dict[str, Any]], resolved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An edit's ``items``: the list replaces the order's; an item named by ``id`` is that item,
+    updated by the fields given (a new item otherwise), as retailCRM edits order items."""
+    by_id = {str(it["id"]): it for it in items}
+    out = []
+    for entry in resolved:
+        item = entry["item"]
+        old = by_id.get(str(item.get("id")))
+        if old is None:
+            out.extend(_build_items(state, [entry]))
+            continue
+        row = {**old, **{k: item[k] for k in _ITEM_EDITABLE if k in item}}
+        row["prices"] = [{"price": row["initialPrice"], "quantity": row["quantity"]}]
+        out.append(row)
+    return out
+
+
 def _totals(order: dict[str, Any]) -> None:
     summ = sum((it["initialPrice"] * it["quantity"]) - it["discountTotal"] for it in order["items"])
     order["summ"] = round(summ, 2)
@@ -184,7 +205,7 @@ def edit_order(state: CrmState, order_id: int, data: dict[str, Any], author: str
             state.history, field_name=name, old=wrap(old), new=wrap(new), entity=_ref(order), author_key=author
         )
     if "items" in data:
-        order["items"] = _build_items(state, resolved)
+        order["items"] = _edit_items(state, order["items"], resolved)
         state.record(
             state.history, field_name="order_product", old=None, new=None, entity=_ref(order), author_key=author
         )
