@@ -374,3 +374,41 @@ def payment_edit(state: CrmState, call: Call) -> Reply:
             author_key=call.api_key,
         )
     return 200, {"success": True, "id": pid}
+
+
+#: payment fields whose change the history records, and the field name it records them under
+_PAYMENT_HISTORY = {"status": "payments.status", "paidAt": "payments.paid_at", "amount": "payments.amount"}
+
+
+def add_payment(state: CrmState, order_id: int, payment: dict[str, Any], author: str | None) -> int:
+    """Add one payment to an order (validated as ``orders/payments/create``); returns its id."""
+    if payment.get("type") not in state.payment_types:
+        raise validation({"type": f'Payment type "{payment.get("type")}" does not exist.'})
+    created = _payments(state, order_id, [payment])
+    state.orders[order_id]["payments"].update(created)
+    pid = int(next(iter(created)))
+    order = state.orders[order_id]
+    state.record(state.history, field_name="payments", old=None, new={"id": pid}, entity=_ref(order), author_key=author)
+    return pid
+
+
+def change_payment(state: CrmState, payment_id: int, changes: dict[str, Any], author: str | None) -> None:
+    """Change a payment; each changed field the history knows gets its record."""
+    payment = state.payments[payment_id]
+    order = state.orders[payment["orderId"]]
+    for key, value in changes.items():
+        old = payment.get(key)
+        if key in ("id", "order") or old == value:
+            continue
+        payment[key] = value
+        if key in _PAYMENT_HISTORY:
+            wrap = (lambda v: {"code": v}) if key == "status" else (lambda v: v)
+            state.record(
+                state.history,
+                field_name=_PAYMENT_HISTORY[key],
+                old=wrap(old),
+                new=wrap(value),
+                entity=_ref(order),
+                author_key=author,
+            )
+    order["payments"][str(payment_id)] = {k: v for k, v in payment.items() if k != "orderId"}
