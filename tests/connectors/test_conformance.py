@@ -35,7 +35,9 @@ from hub.capabilities import (
     CatalogFeedSink,
     CatalogSource,
     ChannelReference,
+    CostPriceSink,
     CustomerBook,
+    OrderDocuments,
     OrderReference,
     OrderSink,
     OrderSource,
@@ -291,6 +293,17 @@ async def _status_sink(cap: StatusSink) -> None:
     assert statuses and all(isinstance(s, str) for s in statuses)
 
 
+async def _order_documents(cap: OrderDocuments) -> None:
+    assert cap.max_batch >= 1
+    assert await cap.order_papers(["00000000-0000-4000-8000-000000000000"]) == {}  # no such order: absent
+    assert await cap.upsert_documents([]) == []
+
+
+async def _cost_price_sink(cap: CostPriceSink) -> None:
+    refused = await cap.set_cost_prices({"999999999": {"no-offer": 100}}, overwrite=False)
+    assert list(refused) == ["999999999"]  # an order the channel does not have is named, not raised
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -310,6 +323,8 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     CustomerBook: _customer_book,
     OrderStates: _order_states,
     StatusSink: _status_sink,
+    OrderDocuments: _order_documents,
+    CostPriceSink: _cost_price_sink,
 }
 
 
