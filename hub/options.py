@@ -129,6 +129,15 @@ class OrderOptions(BaseModel):
         description="with reserve on, reserve only the lines whose channel line status is "
         "one of these (the seed's per-line-status reserve); empty: every line",
     )
+    cancelled_line_statuses: list[str] = Field(
+        default_factory=list,
+        description="channel line statuses that mean the line is cancelled (the seed's line statuses)",
+    )
+    keep_cancelled_lines: bool = Field(
+        default=True,
+        description="a cancelled line stays on the ERP order without reserve (on an order new to the ERP: "
+        "at zero price too); false: it is left out of the ERP order",
+    )
     delivery_line: bool = Field(default=True, description="the delivery as a service line")
     default_delivery: str | None = Field(
         default=None,
