@@ -11,7 +11,7 @@ says which exist already — including those its users made by hand.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -85,14 +85,12 @@ class DocumentDraft:
 
 @dataclass(frozen=True)
 class DocumentOutcome:
-    """What the ERP did with one draft; a new shipment says what its lines cost (ERP offer id → cost
-    price of one unit, minor units) so the channel's order can get its cost prices."""
+    """What the ERP did with one draft."""
 
     key: str
     erp_id: str | None = None
     error: str | None = None
     retryable: bool = False
-    cost_prices: Mapping[str, int] = field(default_factory=dict)
     note: str | None = None  # nothing was made, and nothing is to be (e.g. every line is shipped already)
 
 
@@ -109,6 +107,11 @@ class OrderDocuments(Protocol):
     async def upsert_documents(self, drafts: Sequence[DocumentDraft]) -> list[DocumentOutcome]:
         """Create (or, with ``erp_id``, update) every draft; one outcome each, in order; a refused
         draft does not fail the rest."""
+        ...
+
+    async def cost_prices(self, shipment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """What the lines of these shipments cost: shipment id → ERP offer id → cost of one unit
+        (minor units), as the ERP computed it when the shipment was posted."""
         ...
 
 

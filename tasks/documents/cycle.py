@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -30,6 +30,9 @@ from tasks.exchange import Outcome
 from tasks.orders.stage import PASSED, PAYMENTS, plain_rows
 from tasks.publish import digest
 
+#: a shipment's cost prices are not on the channel order yet / are
+COST_PENDING, COST_SET = "cost prices pending", "cost prices set"
+
 
 @dataclass
 class DocumentsResult:
@@ -43,7 +46,6 @@ class DocumentsResult:
     settled: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # document key -> why
     notes: list[str] = field(default_factory=list)
-    costs: dict[str, dict[str, int]] = field(default_factory=dict)  # channel order -> offer -> unit cost
 
 
 def _facts(run: DocumentRun) -> tuple[list[OrderFacts], dict[str, str]]:
@@ -135,15 +137,16 @@ async def _send(
     for draft, outcome in zip(sent.drafts, await erp.upsert_documents(sent.drafts), strict=True):
         facts = sent.facts[draft.key]
         if outcome.erp_id:
-            made.append(Made(draft.key, facts.order_id, draft.kind, outcome.erp_id, sent.contents.get(draft.key, "")))
+            content = sent.contents.get(
+                draft.key, COST_PENDING if draft.kind == SHIPMENT and run.cost_prices_back else ""
+            )
+            made.append(Made(draft.key, facts.order_id, draft.kind, outcome.erp_id, content))
             if draft.erp_id:
                 result.updated += 1
             else:
                 result.made[draft.kind] = result.made.get(draft.kind, 0) + 1
             if draft.kind == SHIPMENT:
                 shipments.setdefault(facts.order_id, []).append(ErpDocument(SHIPMENT, outcome.erp_id, draft.key))
-                if outcome.cost_prices:
-                    result.costs[facts.order_id] = dict(outcome.cost_prices)
         elif outcome.note:
             result.notes.append(f"order {facts.order_id}: {outcome.note}")
         else:
@@ -151,6 +154,29 @@ async def _send(
             result.refused[draft.key] = outcome.error or "refused without a reason"
     _record(run, made)
     return shipments
+
+
+async def _cost_prices_back(
+    run: DocumentRun,
+    erp: OrderDocuments,
+    channel: CostPriceSink,
+    made: dict[str, Made],
+    result: DocumentsResult,
+    failed: set[str],
+) -> None:
+    """Cost prices of the shipments made whose cost prices are not on the channel order yet (made in
+    this cycle, or in one killed before it got here); an order the channel refused stays unsettled."""
+    pending = [m for m in made.values() if m.kind == SHIPMENT and m.content == COST_PENDING]
+    if not pending:
+        return
+    costs = await erp.cost_prices([m.erp_id for m in pending])
+    prices = {m.order_id: costs[m.erp_id] for m in pending if costs.get(m.erp_id)}
+    refused = await channel.set_cost_prices(prices, overwrite=run.integ.options.documents.cost_prices_overwrite)
+    result.cost_prices_set += len(prices) - len(refused)
+    for oid, why in refused.items():
+        failed.add(oid)
+        result.refused[f"{run.name}:{oid}:cost-prices"] = f"cost prices not set on the channel order: {why}"
+    _record(run, [replace(m, content=COST_SET) for m in pending if m.order_id not in refused])
 
 
 async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPriceSink | None) -> DocumentsResult:
@@ -191,10 +217,8 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
         result.adopted += len(adopted)
         second.add(f, drafts, {})
     await _send(run, erp, second, result, failed)
-    if result.costs and channel is not None:
-        refused = await channel.set_cost_prices(result.costs, overwrite=options.cost_prices_overwrite)
-        result.cost_prices_set = len(result.costs) - len(refused)
-        result.notes += [f"order {oid}: cost prices not set: {why}" for oid, why in refused.items()]
+    if channel is not None:
+        await _cost_prices_back(run, erp, channel, _made(run, [f.order_id for f in facts]), result, failed)
     done = [f for f in facts if f.order_id not in failed]
     if done:
         run.store.snapshots.save(run.name, DOCUMENTS, {f.order_id: states[f.order_id] for f in done})

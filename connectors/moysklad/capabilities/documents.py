@@ -126,14 +126,10 @@ class MoySkladDocuments(OverClient):
             for (index, draft, _), result in zip(items, results, strict=True):
                 made = item_outcome(draft.key, result)
                 outcomes[index] = DocumentOutcome(draft.key, made.erp_id, made.error, made.retryable)
-        new_shipments = [i for i, d in chunk if d.kind == SHIPMENT and outcomes[i].erp_id]
-        if new_shipments:
-            read = await self._by_ids(
-                "demand", [outcomes[i].erp_id or "" for i in new_shipments], expand="positions", fields="stock"
-            )
-            for i in new_shipments:
-                o = outcomes[i]
-                outcomes[i] = DocumentOutcome(o.key, o.erp_id, cost_prices=shipment_costs(read.get(o.erp_id or "", {})))
+
+    async def cost_prices(self, shipment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        read = await self._by_ids("demand", shipment_ids, expand="positions", fields="stock")
+        return {sid: shipment_costs(doc) for sid, doc in read.items()}
 
     async def _payload(
         self, draft: DocumentDraft, orders: dict[str, Json], shipments: dict[str, Json], attributes: dict[str, Json]
