@@ -13,7 +13,7 @@ retry safe whatever the first try did.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from prefect.cache_policies import NONE
 
 from hub.capabilities import SHIPMENT, CostPriceSink, DocumentDraft, ErpDocument, OrderDocuments
 from hub.exchanges import ORDERS
+from hub.options import DocumentOptions
 from tasks.clients import open_capability
 from tasks.documents.due import Made, OrderFacts, decide, returns
 from tasks.documents.run import CHECKED, DOCUMENTS, DocumentRun
@@ -61,9 +62,10 @@ def _facts(run: DocumentRun) -> tuple[list[OrderFacts], dict[str, str]]:
         paid.setdefault(key.partition("|")[0], []).append(f"{key}:{h}")
     order_hashes = records.hashes(run.name, ORDERS)
     erp = _erp_orders(run, [o for o in order_hashes if o in passed or o in paid])
+    # what the documents depend on: the statuses seen, the payments, the ERP order (not the order's
+    # other fields: a comment edited in the channel costs no read of the ERP)
     states = {
-        oid: digest([order_hashes[oid], sorted(passed.get(oid, ())), sorted(paid.get(oid, [])), erp_id])
-        for oid, erp_id in erp.items()
+        oid: digest([sorted(passed.get(oid, ())), sorted(paid.get(oid, [])), erp_id]) for oid, erp_id in erp.items()
     }
     settled = run.store.snapshots.hashes(run.name, DOCUMENTS, list(states))
     due = [oid for oid, h in states.items() if settled.get(oid) != h]
@@ -179,6 +181,27 @@ async def _cost_prices_back(
     _record(run, [replace(m, content=COST_SET) for m in pending if m.order_id not in refused])
 
 
+def _may_need(facts: OrderFacts, options: DocumentOptions, mappings: Mapping[str, Mapping[str, str | None]]) -> bool:
+    """Whether any document could be due (else the order is settled without reading the ERP)."""
+    types = mappings.get("payment_types") or {}
+    return (
+        bool(set(options.shipment_statuses) & facts.seen)
+        or bool(set(options.shipment_cancel_statuses) & (facts.seen - facts.seen_before))
+        or any(types.get(str(p.get("type"))) for p in facts.payments)
+    )
+
+
+def _settle(run: DocumentRun, done: Sequence[OrderFacts], states: Mapping[str, str]) -> None:
+    """Mark these orders' documents settled: their state snapshot, and the statuses seen."""
+    if not done:
+        return
+    run.store.snapshots.save(run.name, DOCUMENTS, {f.order_id: states[f.order_id] for f in done})
+    checked = pd.DataFrame(
+        {"order_id": [f.order_id for f in done], "statuses": ["\n".join(sorted(f.seen)) for f in done]}
+    )
+    run.store.records.upsert_frame(run.name, CHECKED, run.source_system, checked, "order_id")
+
+
 async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPriceSink | None) -> DocumentsResult:
     """One cycle: decide, send shipments and payments, then returns; cost prices back; settle."""
     result = DocumentsResult()
@@ -187,6 +210,12 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
     if not facts:
         return result
     options = run.integ.options.documents
+    quiet = [f for f in facts if not _may_need(f, options, run.integ.mappings)]
+    _settle(run, quiet, states)  # nothing can be due: settled without asking the ERP
+    facts = [f for f in facts if f not in quiet]
+    if not facts:
+        result.settled = len(quiet)
+        return result
     papers = await erp.order_papers([f.erp_order_id for f in facts])
     made = _made(run, [f.order_id for f in facts])
     failed: set[str] = set()
@@ -198,6 +227,8 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
             result.notes.append(f"order {f.order_id}: its ERP order {f.erp_order_id} is not in the ERP any more")
             continue
         decision = decide(run.name, f, held, made, options, run.integ.mappings)
+        if run.cost_prices_back:  # a shipment made by a run killed before it recorded it: no cost prices yet
+            decision.adopted = [replace(m, content=COST_PENDING) if m.kind == SHIPMENT else m for m in decision.adopted]
         _record(run, decision.adopted)
         result.adopted += len(decision.adopted)
         made.update({m.key: m for m in decision.adopted})
@@ -220,13 +251,8 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
     if channel is not None:
         await _cost_prices_back(run, erp, channel, _made(run, [f.order_id for f in facts]), result, failed)
     done = [f for f in facts if f.order_id not in failed]
-    if done:
-        run.store.snapshots.save(run.name, DOCUMENTS, {f.order_id: states[f.order_id] for f in done})
-        checked = pd.DataFrame(
-            {"order_id": [f.order_id for f in done], "statuses": ["\n".join(sorted(f.seen)) for f in done]}
-        )
-        run.store.records.upsert_frame(run.name, CHECKED, run.source_system, checked, "order_id")
-    result.settled = len(done)
+    _settle(run, done, states)
+    result.settled = len(done) + len(quiet)
     for key, why in result.refused.items():
         run.store.journal.write(
             run.name, "warning", "documents.refused", f"document {key} not made: {why}", {"key": key}
