@@ -192,6 +192,11 @@ class DocumentOptions(BaseModel):
     payment_number: bool = Field(
         default=True, description="name the payment document by the channel's payment id; false: the ERP numbers it"
     )
+    force_delete: bool = Field(
+        default=False,
+        description="an order deleted in the channel is deleted in the ERP with its documents; "
+        "false: it stays there, and the deletion is journaled",
+    )
 
 
 def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> list[str]:

@@ -109,6 +109,12 @@ class OrderDocuments(Protocol):
         draft does not fail the rest."""
         ...
 
+    async def delete_orders(self, erp_order_ids: Sequence[str]) -> dict[str, str]:
+        """Delete these orders with every document linked to them (returns first, then payments and
+        shipments, then the order); returns the orders not deleted, with why (absent ones count as
+        deleted)."""
+        ...
+
     async def cost_prices(self, shipment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """What the lines of these shipments cost: shipment id → ERP offer id → cost of one unit
         (minor units), as the ERP computed it when the shipment was posted."""

@@ -79,6 +79,7 @@ class OrderBatch:
     more: bool = False  # the source has more changes after ``cursor`` (read again at once)
     shared_credential_orders: tuple[str, ...] = ()  # created with our credential, not by the hub
     payments: pd.DataFrame | None = None  # canonical ``payments`` of these orders (None: the channel gives none)
+    deleted_orders: tuple[str, ...] = ()  # orders deleted in the channel since the cursor
 
 
 @runtime_checkable

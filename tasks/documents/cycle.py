@@ -28,7 +28,7 @@ from tasks.clients import open_capability
 from tasks.documents.due import Made, OrderFacts, decide, returns
 from tasks.documents.run import CHECKED, DOCUMENTS, DocumentRun
 from tasks.exchange import Outcome
-from tasks.orders.stage import PASSED, PAYMENTS, plain_rows
+from tasks.orders.stage import DELETED, PASSED, PAYMENTS, plain_rows
 from tasks.publish import digest
 
 #: a shipment's cost prices are not on the channel order yet / are
@@ -47,6 +47,8 @@ class DocumentsResult:
     settled: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # document key -> why
     notes: list[str] = field(default_factory=list)
+    deleted: int = 0  # ERP orders deleted with their documents (their channel order was deleted)
+    kept_deleted: int = 0  # ERP orders kept though their channel order was deleted (journaled)
 
 
 def _facts(run: DocumentRun) -> tuple[list[OrderFacts], dict[str, str]]:
@@ -202,9 +204,48 @@ def _settle(run: DocumentRun, done: Sequence[OrderFacts], states: Mapping[str, s
     run.store.records.upsert_frame(run.name, CHECKED, run.source_system, checked, "order_id")
 
 
+async def _deleted_in_channel(run: DocumentRun, erp: OrderDocuments, result: DocumentsResult) -> None:
+    """Orders deleted in the channel: deleted in the ERP with their documents with ``force_delete``,
+    else journaled (once each); the ERP's refusals are journaled and tried again next cycle."""
+    records = run.store.records
+    gone = [str(r["order_id"]) for r in plain_rows(records.frame(run.name, DELETED))]
+    erp_ids = _erp_orders(run, gone)
+    handled = [oid for oid in gone if oid not in erp_ids]  # never in the ERP: nothing to do
+    if erp_ids and run.integ.options.documents.force_delete:
+        refused = await erp.delete_orders(list(erp_ids.values()))
+        for oid, erp_id in erp_ids.items():
+            if erp_id in refused:
+                result.refused[f"{run.name}:{oid}:delete"] = f"ERP order {erp_id} not deleted: {refused[erp_id]}"
+                continue
+            handled.append(oid)
+            result.deleted += 1
+            run.store.journal.write(
+                run.name,
+                "info",
+                "documents.deleted",
+                f"order {oid} was deleted in the channel: its ERP order {erp_id} and its documents are deleted",
+                {"order_id": oid, "erp_id": erp_id},
+            )
+    else:
+        for oid, erp_id in erp_ids.items():
+            handled.append(oid)
+            result.kept_deleted += 1
+            run.store.journal.write(
+                run.name,
+                "warning",
+                "documents.deleted-kept",
+                f"order {oid} was deleted in the channel; its ERP order {erp_id} and its documents stay "
+                "(options.documents.force_delete deletes them)",
+                {"order_id": oid, "erp_id": erp_id},
+            )
+    records.delete(run.name, DELETED, keys=handled)  # dealt with (a re-read after a crash repeats it harmlessly)
+
+
 async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPriceSink | None) -> DocumentsResult:
-    """One cycle: decide, send shipments and payments, then returns; cost prices back; settle."""
+    """One cycle: orders deleted in the channel; decide, send shipments and payments, then returns;
+    cost prices back; settle."""
     result = DocumentsResult()
+    await _deleted_in_channel(run, erp, result)
     facts, states = _facts(run)
     result.looked_at = len(facts)
     if not facts:
@@ -286,6 +327,8 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
         {"what": "documents found made already (recorded)", "count": result.adopted},
         {"what": "orders given cost prices", "count": result.cost_prices_set},
         {"what": "orders settled", "count": result.settled},
+        {"what": "ERP orders deleted with their documents (deleted in the channel)", "count": result.deleted},
+        {"what": "ERP orders kept though deleted in the channel (journaled)", "count": result.kept_deleted},
         {"what": "documents the ERP refused (journaled, tried again)", "count": len(result.refused)},
     ]
     made = sum(result.made.values())
@@ -300,10 +343,12 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
             "adopted": result.adopted,
             "cost_prices_set": result.cost_prices_set,
             "settled": result.settled,
+            "deleted": result.deleted,
+            "kept_deleted": result.kept_deleted,
             "refused": dict(result.refused),
             "notes": list(result.notes),
         },
-        report=bool(result.looked_at),
+        report=bool(result.looked_at or result.deleted or result.kept_deleted or result.refused),
         failure=f"documents of {integration}: {len(result.refused)} not made: {list(result.refused.values())[:3]}"
         if result.refused
         else None,

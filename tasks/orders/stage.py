@@ -31,6 +31,8 @@ ELIGIBLE = "order_eligible"
 PASSED = "order_status_passed"
 #: the channel's payments of the staged orders
 PAYMENTS = "payments"
+#: orders deleted in the channel
+DELETED = "order_deleted"
 #: order columns left out of an order's contents (echoes of our own writes)
 VOLATILE = ("external_id", "updated_at")
 
@@ -122,6 +124,9 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
     Every order of the batch is returned, changed or not: a re-read after a crash must plan them again.
     """
     records, system = run.store.records, run.source_system
+    if batch.deleted_orders:  # the documents exchange deals with their ERP orders (docs/documents.md)
+        gone = pd.DataFrame({"order_id": list(batch.deleted_orders)})
+        records.upsert_frame(run.name, DELETED, system, gone, "order_id")
     if batch.orders.empty:
         return Staged([], [])
     ids = [str(i) for i in batch.orders["order_id"]]

@@ -298,6 +298,7 @@ async def _order_documents(cap: OrderDocuments) -> None:
     assert await cap.order_papers(["00000000-0000-4000-8000-000000000000"]) == {}  # no such order: absent
     assert await cap.upsert_documents([]) == []
     assert await cap.cost_prices([]) == {}
+    assert await cap.delete_orders([]) == {}
 
 
 async def _cost_price_sink(cap: CostPriceSink) -> None:

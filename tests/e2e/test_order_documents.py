@@ -204,3 +204,48 @@ def test_a_payment_edited_twice_is_one_document_updated(world: DemoWorld) -> Non
     assert bank_now["id"] == bank["id"] and (bank_now["sum"], bank_now["applicable"]) == (12000.0, True)
     assert till_now["id"] == till["id"]
     assert erp_order(world, order["id"])["payedSum"] == 12500.0
+
+
+def test_an_order_deleted_in_the_crm_is_journaled_or_with_force_delete_deleted_with_its_documents(
+    world: DemoWorld,
+) -> None:
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    kept, _ = place(world, [1])
+    dropped, offers = place(world, [2])
+    upload(world)
+    for order in (kept, dropped):
+        world.retailcrm.user_edit_order(order["id"], {"status": "send-to-delivery"})
+    upload(world)
+    documents(world)
+    kept_erp, dropped_erp = erp_order(world, kept["id"]), erp_order(world, dropped["id"])
+    store = ref(dropped_erp["store"])
+    stock = world.moysklad.ledger.totals[(offers[0]["xmlId"], store)]["stock"]
+
+    world.retailcrm.user_delete_order(kept["id"])
+    upload(world)
+    assert documents(world)["kept_deleted"] == 1
+    assert kept_erp["id"] in ms(world, "customerorder") and docs_of(world, "demand", "customerOrder", kept_erp["id"])
+    hub = open_hub_store(load_config(world.config_path))
+    try:
+        warned = [e for e in hub.journal.list(integration="demo") if e.event == "documents.deleted-kept"]
+    finally:
+        hub.close()
+    assert len(warned) == 1 and kept_erp["id"] in warned[0].message
+
+    text = world.config_path.read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    config["integrations"]["demo"]["options"]["documents"]["force_delete"] = True
+    world.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    try:
+        world.retailcrm.user_delete_order(dropped["id"])
+        upload(world)
+        assert documents(world)["deleted"] == 1
+        again = documents(world)  # nothing left to do, nothing deleted twice
+    finally:
+        world.config_path.write_text(text, encoding="utf-8")
+    assert again.get("deleted", 0) == 0
+    assert dropped_erp["id"] not in ms(world, "customerorder")
+    assert not docs_of(world, "demand", "customerOrder", dropped_erp["id"])
+    assert world.moysklad.ledger.totals[(offers[0]["xmlId"], store)]["stock"] == stock + 2  # the shipment undone

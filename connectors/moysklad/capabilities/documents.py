@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from connectors.http import NotFoundError, RequestValidationError
 from connectors.moysklad.capabilities.catalog import OverClient
 from connectors.moysklad.capabilities.customers import item_outcome
 from connectors.moysklad.client import MoySkladClient
@@ -126,6 +127,26 @@ class MoySkladDocuments(OverClient):
             for (index, draft, _), result in zip(items, results, strict=True):
                 made = item_outcome(draft.key, result)
                 outcomes[index] = DocumentOutcome(draft.key, made.erp_id, made.error, made.retryable)
+
+    async def delete_orders(self, erp_order_ids: Sequence[str]) -> dict[str, str]:
+        papers = await self.order_papers(erp_order_ids)
+        refused: dict[str, str] = {}
+        for order_id, held in papers.items():
+            # what depends on a document goes before it: returns, then payments and shipments, then the order
+            docs = [*held.of_kind(RETURN), *held.of_kind(*PAYMENT_KINDS), *held.of_kind(SHIPMENT)]
+            try:
+                for doc in docs:
+                    await self._delete(ENTITY[doc.kind], doc.erp_id)
+                await self._delete("customerorder", order_id)
+            except RequestValidationError as exc:
+                refused[order_id] = str(exc)
+        return refused
+
+    async def _delete(self, entity: str, doc_id: str) -> None:
+        try:
+            await self.client.request("DELETE", f"/entity/{entity}/{doc_id}")
+        except NotFoundError:
+            pass  # deleted already (a repeat after a lost answer)
 
     async def cost_prices(self, shipment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         read = await self._by_ids("demand", shipment_ids, expand="positions", fields="stock")

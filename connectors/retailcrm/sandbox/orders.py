@@ -412,3 +412,14 @@ def change_payment(state: CrmState, payment_id: int, changes: dict[str, Any], au
                 author_key=author,
             )
     order["payments"][str(payment_id)] = {k: v for k, v in payment.items() if k != "orderId"}
+
+
+def delete_order(state: CrmState, order_id: int, author: str | None) -> None:
+    """Delete an order; the history says so with a record marked ``deleted`` (as the official
+    modules read it: retailcrm/bitrix-module skips an assembled order whose ``deleted`` is set)."""
+    order = state.orders.pop(order_id)
+    if order.get("externalId"):
+        state.order_by_external.pop((order["site"], str(order["externalId"])), None)
+    state.record(
+        state.history, field_name="id", old=order_id, new=None, entity=_ref(order), author_key=author, deleted=True
+    )
