@@ -192,6 +192,14 @@ class DocumentOptions(BaseModel):
     payment_number: bool = Field(
         default=True, description="name the payment document by the channel's payment id; false: the ERP numbers it"
     )
+    payments_back: bool = Field(
+        default=True,
+        description="a payment document changed in the ERP (posted, unposted, its sum) changes the channel's "
+        "payment: status the first of payment_posted_statuses or payment_unposted_status, and its amount",
+    )
+    payment_unposted_status: str = Field(
+        default="not-paid", description="the channel payment status of a payment document unposted in the ERP"
+    )
     force_delete: bool = Field(
         default=False,
         description="an order deleted in the channel is deleted in the ERP with its documents; "

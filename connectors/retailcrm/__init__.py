@@ -11,11 +11,13 @@ from __future__ import annotations
 from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
 from connectors.retailcrm.capabilities.cost_prices import RetailCRMCostPrices
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
+from connectors.retailcrm.capabilities.payments import RetailCRMPayments
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import (
     CatalogFeedSink,
     CostPriceSink,
     OrderSource,
+    PaymentSink,
     PriceSink,
     Reachable,
     StatusSink,
@@ -36,6 +38,7 @@ CONNECTOR = Connector(
         OrderSource: RetailCRMOrders.over,
         StatusSink: RetailCRMOrders.over,
         CostPriceSink: RetailCRMCostPrices.over,
+        PaymentSink: RetailCRMPayments.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -45,6 +45,8 @@ from hub.capabilities.documents import (
     ErpDocument,
     OrderDocuments,
     OrderPapers,
+    PaymentChange,
+    PaymentSink,
 )
 from hub.capabilities.orders import (
     WRITE_CLOCK_SKEW,
@@ -109,6 +111,8 @@ __all__ = [
     "OrderSink",
     "OrderSource",
     "OrderStates",
+    "PaymentChange",
+    "PaymentSink",
     "PriceSink",
     "Reachable",
     "StatusSink",

@@ -38,6 +38,7 @@ class ErpDocument:
     amount: int = 0  # minor units
     shipment_id: str | None = None
     returned: bool = False
+    updated_at: datetime | None = None  # when the ERP last changed it (aware UTC)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ class OrderDocuments(Protocol):
         draft does not fail the rest."""
         ...
 
+    async def changed_payments(self, since: datetime) -> list[ErpDocument]:
+        """Payment documents (bank and cash) changed at or after ``since``, with their hub keys."""
+        ...
+
     async def delete_orders(self, erp_order_ids: Sequence[str]) -> dict[str, str]:
         """Delete these orders with every document linked to them (returns first, then payments and
         shipments, then the order); returns the orders not deleted, with why (absent ones count as
@@ -129,4 +134,21 @@ class CostPriceSink(Protocol):
         """Set the cost price of each order's lines (channel order id → the line's offer ref, as the
         channel's lines name it → cost of one unit, minor units), only on lines without one unless
         ``overwrite``; returns the orders not written, with why."""
+        ...
+
+
+@dataclass(frozen=True)
+class PaymentChange:
+    """What a channel payment is to become: its status and amount (minor units)."""
+
+    status: str
+    amount: int
+
+
+@runtime_checkable
+class PaymentSink(Protocol):
+    """A channel whose order payments the hub may change (payment changes made in the ERP come back)."""
+
+    async def set_payments(self, changes: Mapping[str, PaymentChange]) -> dict[str, str]:
+        """Set each payment (channel payment id → what it becomes); returns those not set, with why."""
         ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,11 +22,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import SHIPMENT, CostPriceSink, DocumentDraft, ErpDocument, OrderDocuments
+from hub.capabilities import SHIPMENT, CostPriceSink, DocumentDraft, ErpDocument, OrderDocuments, PaymentSink
 from hub.exchanges import ORDERS
 from hub.options import DocumentOptions
 from tasks.clients import open_capability
 from tasks.documents.due import Made, OrderFacts, decide, returns
+from tasks.documents.payments_back import payments_back
 from tasks.documents.run import CHECKED, DOCUMENTS, DocumentRun
 from tasks.exchange import Outcome
 from tasks.orders.stage import DELETED, PASSED, PAYMENTS, plain_rows
@@ -47,6 +49,7 @@ class DocumentsResult:
     settled: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # document key -> why
     notes: list[str] = field(default_factory=list)
+    payments_back: int = 0  # channel payments set from payment documents changed in the ERP
     deleted: int = 0  # ERP orders deleted with their documents (their channel order was deleted)
     kept_deleted: int = 0  # ERP orders kept though their channel order was deleted (journaled)
 
@@ -305,14 +308,28 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
 
 @task(name="make-documents", cache_policy=NONE)
 def make_order_documents(run: DocumentRun) -> DocumentsResult:
-    """Make the documents the orders are due."""
+    """Make the documents the orders are due; then bring back payment changes made in the ERP."""
 
     async def go() -> DocumentsResult:
-        async with open_capability(run.integ, run.target, OrderDocuments) as erp:
-            if not run.cost_prices_back:
-                return await make_documents(run, erp, None)
-            async with open_capability(run.integ, run.source, CostPriceSink) as channel:
-                return await make_documents(run, erp, channel)
+        async with AsyncExitStack() as opened:
+            erp = await opened.enter_async_context(open_capability(run.integ, run.target, OrderDocuments))
+            channel = (
+                await opened.enter_async_context(open_capability(run.integ, run.source, CostPriceSink))
+                if run.cost_prices_back
+                else None
+            )
+            result = await make_documents(run, erp, channel)
+            if run.payments_back:
+                sink = await opened.enter_async_context(open_capability(run.integ, run.source, PaymentSink))
+                back = await payments_back(run, erp, sink)
+                result.payments_back, result.refused = (
+                    back.sent,
+                    {
+                        **result.refused,
+                        **{f"{run.name}:payment:{pid}:back": why for pid, why in back.refused.items()},
+                    },
+                )
+            return result
 
     return asyncio.run(go())
 
@@ -327,6 +344,7 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
         {"what": "documents found made already (recorded)", "count": result.adopted},
         {"what": "orders given cost prices", "count": result.cost_prices_set},
         {"what": "orders settled", "count": result.settled},
+        {"what": "channel payments changed as their ERP documents were", "count": result.payments_back},
         {"what": "ERP orders deleted with their documents (deleted in the channel)", "count": result.deleted},
         {"what": "ERP orders kept though deleted in the channel (journaled)", "count": result.kept_deleted},
         {"what": "documents the ERP refused (journaled, tried again)", "count": len(result.refused)},
@@ -343,12 +361,15 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
             "adopted": result.adopted,
             "cost_prices_set": result.cost_prices_set,
             "settled": result.settled,
+            "payments_back": result.payments_back,
             "deleted": result.deleted,
             "kept_deleted": result.kept_deleted,
             "refused": dict(result.refused),
             "notes": list(result.notes),
         },
-        report=bool(result.looked_at or result.deleted or result.kept_deleted or result.refused),
+        report=bool(
+            result.looked_at or result.payments_back or result.deleted or result.kept_deleted or result.refused
+        ),
         failure=f"documents of {integration}: {len(result.refused)} not made: {list(result.refused.values())[:3]}"
         if result.refused
         else None,

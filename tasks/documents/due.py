@@ -17,6 +17,7 @@ crash lost the answer), is never created again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,6 @@ import pandas as pd
 
 from hub.capabilities import PAYMENT_KINDS, RETURN, SHIPMENT, DocumentDraft, ErpDocument, OrderPapers
 from hub.options import DocumentOptions
-from tasks.publish import digest
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def decide(
             continue
         posted = str(payment.get("status")) in options.payment_posted_statuses
         amount = int(payment.get("amount") or 0)
-        content = digest([kind, amount, posted, payment.get("paid_at")])
+        content = payment_content(str(kind), amount, posted, payment.get("paid_at"))
         key = payment_key(integration, facts.order_id, str(payment["payment_id"]))
         before = made.get(key)
         known = papers.keyed(key)
@@ -162,6 +162,12 @@ def returns(
         elif not shipment.returned and shipment.erp_id not in returned:
             drafts.append(DocumentDraft(key, RETURN, facts.erp_order_id, shipment_id=shipment.erp_id))
     return drafts, adopted
+
+
+def payment_content(kind: str, amount: int, posted: bool, paid_at: Any) -> str:
+    """What a payment document is made of, as its record keeps it (JSON: read back by the payments
+    that come back from the ERP)."""
+    return json.dumps([kind, amount, posted, None if paid_at is None else str(paid_at)])
 
 
 def _holds(doc: ErpDocument, amount: int, posted: bool) -> bool:

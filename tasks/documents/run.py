@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.capabilities import CostPriceSink, OrderDocuments, OrderSource
+from hub.capabilities import CostPriceSink, OrderDocuments, OrderSource, PaymentSink
 from hub.config import Config
 from hub.exchanges import ORDERS
 from hub.store import Store
@@ -32,6 +32,13 @@ class DocumentRun(ExchangeRun):
     def cost_prices_back(self) -> bool:
         """Whether shipments' cost prices go to the channel (the option, and a channel that takes them)."""
         return self.integ.options.documents.cost_prices and connector(self.source_system).can(CostPriceSink)
+
+    @property
+    def payments_back(self) -> bool:
+        """Whether payment changes made in the ERP go to the channel (the option, payments mapped to
+        documents, and a channel that takes them)."""
+        mapped = any(self.integ.mappings.get("payment_types") or {})
+        return self.integ.options.documents.payments_back and mapped and connector(self.source_system).can(PaymentSink)
 
 
 def plan_document_run(config: Config, name: str, store: Store) -> DocumentRun:

@@ -42,6 +42,8 @@ from hub.capabilities import (
     OrderSink,
     OrderSource,
     OrderStates,
+    PaymentChange,
+    PaymentSink,
     PriceSink,
     Reachable,
     StatusSink,
@@ -299,11 +301,17 @@ async def _order_documents(cap: OrderDocuments) -> None:
     assert await cap.upsert_documents([]) == []
     assert await cap.cost_prices([]) == {}
     assert await cap.delete_orders([]) == {}
+    assert isinstance(await cap.changed_payments(datetime.now(UTC) - timedelta(minutes=5)), list)
 
 
 async def _cost_price_sink(cap: CostPriceSink) -> None:
     refused = await cap.set_cost_prices({"999999999": {"no-offer": 100}}, overwrite=False)
     assert list(refused) == ["999999999"]  # an order the channel does not have is named, not raised
+
+
+async def _payment_sink(cap: PaymentSink) -> None:
+    refused = await cap.set_payments({"999999999": PaymentChange("paid", 100)})
+    assert list(refused) == ["999999999"]  # a payment the channel does not have is named, not raised
 
 
 async def _reachable(cap: Reachable) -> None:
@@ -327,6 +335,7 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     StatusSink: _status_sink,
     OrderDocuments: _order_documents,
     CostPriceSink: _cost_price_sink,
+    PaymentSink: _payment_sink,
 }
 
 

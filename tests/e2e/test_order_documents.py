@@ -249,3 +249,23 @@ def test_an_order_deleted_in_the_crm_is_journaled_or_with_force_delete_deleted_w
     assert dropped_erp["id"] not in ms(world, "customerorder")
     assert not docs_of(world, "demand", "customerOrder", dropped_erp["id"])
     assert world.moysklad.ledger.totals[(offers[0]["xmlId"], store)]["stock"] == stock + 2  # the shipment undone
+
+
+def test_a_payment_posted_and_changed_in_moysklad_comes_back_to_the_crm_once(world: DemoWorld) -> None:
+    order, _ = place(world, [1])
+    card = world.retailcrm.user_add_payment(order["id"], {"type": "bank-card", "amount": 50, "status": "not-paid"})
+    upload(world)
+    assert documents(world)["made"] == {"bank": 1}
+    (doc,) = [p for p in ms(world, "paymentin").values() if p.get("externalCode", "").endswith(f":payment:{card}")]
+    assert doc["applicable"] is False
+    link = [{"meta": erp_order(world, order["id"])["meta"], "linkedSum": 4000.0}]
+    # the accountant posts it for the sum that came in
+    world.moysklad.writer.update("paymentin", doc["id"], {"applicable": True, "sum": 4000.0, "operations": link})
+    back = documents(world)
+    assert back["payments_back"] == 1 and back.get("updated", 0) == 0
+    payment = world.retailcrm.state.payments[card]
+    assert (payment["status"], payment["amount"]) == ("paid", 40.0)
+    upload(world)  # the CRM's history of our edit: nothing to send back to MoySklad, nothing to set again
+    quiet = documents(world)
+    assert quiet.get("updated", 0) == 0 and quiet.get("payments_back", 0) == 0
+    assert ms(world, "paymentin")[doc["id"]]["sum"] == 4000.0

@@ -10,11 +10,13 @@ pays 100 orders costs about ten requests.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from connectors.http import NotFoundError, RequestValidationError
 from connectors.moysklad.capabilities.catalog import OverClient
 from connectors.moysklad.capabilities.customers import item_outcome
-from connectors.moysklad.client import MoySkladClient
+from connectors.moysklad.client import MoySkladClient, moscow_filter
 from connectors.moysklad.convert.documents import (
     ENTITY,
     NothingToShip,
@@ -26,6 +28,7 @@ from connectors.moysklad.convert.documents import (
 )
 from connectors.moysklad.convert.documents import cost_prices as shipment_costs
 from connectors.moysklad.wire.meta import Json, ref_id
+from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub.capabilities import (
     BANK_PAYMENT,
     PAYMENT_KINDS,
@@ -33,6 +36,7 @@ from hub.capabilities import (
     SHIPMENT,
     DocumentDraft,
     DocumentOutcome,
+    ErpDocument,
     OrderPapers,
 )
 
@@ -127,6 +131,15 @@ class MoySkladDocuments(OverClient):
             for (index, draft, _), result in zip(items, results, strict=True):
                 made = item_outcome(draft.key, result)
                 outcomes[index] = DocumentOutcome(draft.key, made.erp_id, made.error, made.retryable)
+
+    async def changed_payments(self, since: datetime) -> list[ErpDocument]:
+        found: list[ErpDocument] = []
+        for kind in PAYMENT_KINDS:
+            rows = await self.client.collect(f"/entity/{ENTITY[kind]}", {"filter": f"updated>={moscow_filter(since)}"})
+            found += [
+                replace(erp_document(ENTITY[kind], row), updated_at=parse_moscow(str(row["updated"]))) for row in rows
+            ]
+        return found
 
     async def delete_orders(self, erp_order_ids: Sequence[str]) -> dict[str, str]:
         papers = await self.order_papers(erp_order_ids)
