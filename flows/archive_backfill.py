@@ -15,11 +15,10 @@ follows the pages; a summary table ends the run. Orders the ERP refused fail the
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow
 
-from hub.exchanges import ARCHIVE_BACKFILL
+from hub.exchanges import ARCHIVE_BACKFILL, RunResult
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.orders.backfill import (
     MAX_PAGES,
@@ -60,7 +59,7 @@ def archive_backfill(
     statuses: list[str] | None = None,
     max_pages: int = MAX_PAGES,
     trigger: str = "schedule",
-) -> dict[str, Any]:
+) -> RunResult:
     """Backfill ``integration``'s orders created from ``date_from`` to ``date_to`` in ``statuses``.
 
     Args:

@@ -14,12 +14,11 @@ business (``catalog: {from: erp, to: shop}``): the flow speaks only capabilities
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from hub.exchanges import FULL_IMPORT
+from hub.exchanges import FULL_IMPORT, RunResult
 from tasks.catalog.bundles import pull_bundle_components
 from tasks.catalog.extract import catalog_mappings, import_assortment, pull_reference, pull_stock
 from tasks.catalog.prune import forget_removed
@@ -70,7 +69,7 @@ def full_import(
     batches_per_task: int = 40,
     catalog_wait_seconds: float = 0.0,
     resend_all: bool = False,
-) -> dict[str, Any]:
+) -> RunResult:
     """Import the catalog of ``integration`` from its source and publish it to its channel.
 
     Args:

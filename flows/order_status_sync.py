@@ -8,11 +8,9 @@ applied by the first cycle after they are mapped; statuses the channel refused a
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
-from hub.exchanges import ORDER_STATUS_SYNC
+from hub.exchanges import ORDER_STATUS_SYNC, RunResult
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.orders.status import StatusRun, plan_status_run
 from tasks.orders.status_cycle import status_outcome, sync_statuses
@@ -24,6 +22,6 @@ def set_statuses(ex: Exchange[StatusRun]) -> Outcome:
 
 
 @flow(name="order-status-sync", flow_run_name="order-status-sync/{integration}", log_prints=False)  # type: ignore[arg-type]
-def order_status_sync(integration: str, config_path: str | None = None, trigger: str = "schedule") -> dict[str, Any]:
+def order_status_sync(integration: str, config_path: str | None = None, trigger: str = "schedule") -> RunResult:
     """One status-sync cycle of ``integration`` (``trigger``: schedule, webhook, cli)."""
     return run_exchange(ORDER_STATUS_SYNC, integration, config_path, plan_status_run, set_statuses, trigger)

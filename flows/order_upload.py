@@ -10,11 +10,9 @@ the ERP refused fail the run (they are dead queue items with the ERP's reason); 
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
-from hub.exchanges import ORDER_UPLOAD
+from hub.exchanges import ORDER_UPLOAD, RunResult
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.orders.cycle import read_orders, upload_orders, upload_outcome
 from tasks.orders.stage import OrderRun, plan_order_run
@@ -28,7 +26,7 @@ def upload(ex: Exchange[OrderRun]) -> Outcome:
 
 
 @flow(name="order-upload", flow_run_name="order-upload/{integration}", log_prints=False)  # type: ignore[arg-type]
-def order_upload(integration: str, config_path: str | None = None, trigger: str = "schedule") -> dict[str, Any]:
+def order_upload(integration: str, config_path: str | None = None, trigger: str = "schedule") -> RunResult:
     """One order-upload cycle of ``integration``.
 
     Args:

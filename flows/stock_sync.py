@@ -13,11 +13,9 @@ was accepted; a cycle whose batches were refused fails and the next reads the sa
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
-from hub.exchanges import INVENTORIES, STOCK_SYNC
+from hub.exchanges import INVENTORIES, STOCK_SYNC, RunResult
 from tasks.exchange import Exchange, Outcome, run_exchange
 from tasks.publish import drain
 from tasks.stock.cycle import Cursor, StockRun, lag_since, plan_stock_run, read_and_queue, sync_outcome
@@ -44,7 +42,7 @@ def stock_sync(
     trigger: str = "schedule",
     noticed_at: str | None = None,
     batches_per_task: int = 40,
-) -> dict[str, Any]:
+) -> RunResult:
     """One stock-sync cycle of ``integration``.
 
     Args:

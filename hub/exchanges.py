@@ -1,16 +1,17 @@
-"""The names the exchanges share with the store and the entry points: run locks, queue kinds, and the
-result of a run that found its exchange busy.
+"""The names the exchanges share with the store and the entry points: run locks, queue kinds, cursor
+streams, and the result of a run that found its exchange busy.
 
-A run lock and the queue kind of its outbound work have the same name (the stored values: renaming
-one is a migration). The long-running process, the CLI and the flows all ask :func:`skipped_reason`
-whether a run skipped, instead of each reading the summary its own way.
+A run lock and the queue kind of its outbound work have the same name, and the order upload and
+status sync keep their cursors under that name too (the stored values: renaming one is a migration).
+The long-running process, the CLI and the flows all ask :func:`skipped_reason` whether a run
+skipped, instead of each reading the summary its own way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 #: stock to the channel (the full import, the catalog feed, stock sync and reconciliation)
 INVENTORIES = "inventories"
@@ -23,13 +24,37 @@ STATUSES = "statuses"
 #: the ERP documents of orders (shipments, returns, payments)
 DOCUMENTS = "documents"
 
+#: the stock-sync cursor stream: the time of the last stock change sent
+STOCK_SYNC_CURSOR = "stock-sync"
+#: archive backfill cursor streams are ``archive:<first day>:<last day>[:<statuses>]``
+ARCHIVE_CURSOR_PREFIX = "archive"
+#: the value of an archive window's cursor once the window is read to its end
+ARCHIVE_DONE = "done"
+
 #: the key of a summary that says its run was skipped, and why
 SKIPPED = "skipped"
 
 
-def skipped(integration: str, why: str) -> dict[str, Any]:
+class SkippedRun(TypedDict):
+    """The result of a run that found another one holding its locks (a plain mapping on the wire:
+    Prefect stores it, the CLI prints it as JSON)."""
+
+    integration: str
+    skipped: str
+
+
+#: what an exchange run returns: its summary, or why it skipped
+RunResult = dict[str, Any] | SkippedRun
+
+
+def skipped(integration: str, why: str) -> SkippedRun:
     """The result of a run that found another one holding its locks: it did nothing, and says why."""
-    return {"integration": integration, SKIPPED: why}
+    return SkippedRun(integration=integration, skipped=why)
+
+
+def ran(result: RunResult) -> dict[str, Any] | None:
+    """The summary of a run that ran; None for a run that skipped (:func:`skipped_reason` says why)."""
+    return None if skipped_reason(result) is not None else dict(result)
 
 
 def skipped_reason(result: object) -> str | None:

@@ -7,14 +7,19 @@ Secrets are resolved here (through :func:`hub.config.resolve_secret`) and nowher
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar, cast
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Any, TypeVar, cast, overload
 
 from hub.config import Config, ConfigError, Integration, resolve_secret
 from hub.systems import connector
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+R = TypeVar("R")
 
 
 @asynccontextmanager
@@ -28,6 +33,39 @@ async def open_capability(integ: Integration, alias: str, capability: type[T]) -
     settings, make = _maker(integ, alias, capability)
     async with connector(settings.system).client(settings, resolve_secret) as client:
         yield cast(T, make(client, settings))
+
+
+@overload
+def with_capabilities(integ: Integration, a: tuple[str, type[A]], /, *, step: Callable[[A], Awaitable[R]]) -> R: ...
+@overload
+def with_capabilities(
+    integ: Integration, a: tuple[str, type[A]], b: tuple[str, type[B]], /, *, step: Callable[[A, B], Awaitable[R]]
+) -> R: ...
+@overload
+def with_capabilities(
+    integ: Integration,
+    a: tuple[str, type[A]],
+    b: tuple[str, type[B]],
+    c: tuple[str, type[C]],
+    /,
+    *,
+    step: Callable[[A, B, C], Awaitable[R]],
+) -> R: ...
+def with_capabilities(integ: Integration, *wanted: tuple[str, type], step: Callable[..., Awaitable[R]]) -> R:
+    """Run the async ``step`` of a (synchronous) Prefect task over the capabilities it needs, each
+    ``(system alias, protocol)`` opened as by :func:`open_capability` and closed after the step.
+
+    One event loop per task run: the clients' budgets and connections live inside it.
+    """
+
+    async def opened() -> R:
+        async with AsyncExitStack() as stack:
+            parts: list[Any] = [
+                await stack.enter_async_context(open_capability(integ, alias, cap)) for alias, cap in wanted
+            ]
+            return await step(*parts)
+
+    return asyncio.run(opened())
 
 
 @contextmanager

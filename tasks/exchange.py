@@ -26,7 +26,7 @@ from prefect import get_run_logger, tags
 
 from connectors.http import RequestStats, request_stats
 from hub.config import Config, Integration
-from hub.exchanges import ExchangeSpec, skipped
+from hub.exchanges import ExchangeSpec, RunResult, skipped
 from hub.store import ExchangeBusyError, Store
 from hub.systems import connector
 from tasks.hub_tasks import load_config_task, open_hub_store
@@ -113,7 +113,7 @@ def run_exchange(
     plan: Callable[[Config, str, Store], R],
     body: Callable[[Exchange[R]], Outcome],
     trigger: str | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Run ``body`` as one run of the exchange ``spec`` for ``integration``; returns its summary."""
     started, before = time.monotonic(), request_stats().by_endpoint()
     config = load_config_task(config_path)

@@ -34,7 +34,7 @@ from hub.config import Integration
 from hub.exchanges import INVENTORIES, PRICES
 from hub.store import QueueStatus, Store
 from hub.store.db import chunked
-from tasks.clients import open_capability
+from tasks.clients import with_capabilities
 from tasks.reporting import Progress
 
 #: upload stream -> the capability its sink implements
@@ -216,19 +216,17 @@ def upload_batches(lane: Lane, stream: str, max_items: int, worker: str) -> Uplo
     """Claim up to ``max_items`` due batches of ``stream`` and send them, a few at a time."""
     result = Uploaded()
 
-    async def go() -> None:
-        async with open_capability(lane.integ, lane.target, SINKS[stream]) as sink:
+    async def send(sink: Any) -> None:
+        async def worker_loop(budget: int) -> None:
+            for _ in range(budget):
+                if not await _send_one(lane, stream, sink, worker, result):
+                    return
 
-            async def worker_loop(budget: int) -> None:
-                for _ in range(budget):
-                    if not await _send_one(lane, stream, sink, worker, result):
-                        return
+        lanes = 3  # enough to keep a 10 rps budget busy; the client's budget itself paces them
+        share = [max_items // lanes + (1 if i < max_items % lanes else 0) for i in range(lanes)]
+        await asyncio.gather(*(worker_loop(n) for n in share if n))
 
-            lanes = 3  # enough to keep a 10 rps budget busy; the client's budget itself paces them
-            share = [max_items // lanes + (1 if i < max_items % lanes else 0) for i in range(lanes)]
-            await asyncio.gather(*(worker_loop(n) for n in share if n))
-
-    asyncio.run(go())
+    with_capabilities(lane.integ, (lane.target, SINKS[stream]), step=send)
     return result
 
 

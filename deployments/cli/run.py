@@ -29,7 +29,7 @@ from deployments.cli.common import (
 )
 from deployments.schedule.exchanges import EXCHANGES, Exchange
 from hub.config import Config, ConfigError, find_config_path
-from hub.exchanges import BY_FLOW, skipped_reason
+from hub.exchanges import BY_FLOW, ran, skipped_reason
 
 run_app = typer.Typer(help="Run an exchange (a Prefect flow) now.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Run an API emulator (sandbox) on loopback.", no_args_is_help=True)
@@ -107,9 +107,12 @@ def run_full_import(
     _refuse_unreachable(loaded, integration, ("catalog", "stock", "prices"))
     _prefect_api()
     quiet_engine_tracebacks()  # after the flow's import: importing prefect.main sets logging up again
-    summary = full_import(
+    result = full_import(
         integration, str(config) if config else None, catalog_wait_seconds=catalog_wait, resend_all=resend_all
     )
+    if (summary := ran(result)) is None:  # the full import fails rather than skip; said if that changes
+        typer.echo(skipped_reason(result))
+        return
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     for warning in summary["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
@@ -136,9 +139,9 @@ def _run_cycle(
     run = _exchange_of(flow).load()
     _prefect_api()
     quiet_engine_tracebacks()
-    summary: dict[str, Any] = run(integration, str(config) if config else None, trigger="cli", **params)
-    if (why := skipped_reason(summary)) is not None:
-        typer.echo(why)
+    result = run(integration, str(config) if config else None, trigger="cli", **params)
+    if (summary := ran(result)) is None:
+        typer.echo(skipped_reason(result))
         return None
     show(pairs((str(row["what"]), row["count"]) for row in summary["rows"]))
     return summary

@@ -18,7 +18,7 @@ from prefect.cache_policies import NONE
 from hub.capabilities import CatalogFeedSink, CatalogPage, CatalogSource, ChannelReference, ImageOwner, StockSource
 from hub.model import ID_COLUMN
 from tasks.catalog.run import CatalogRun
-from tasks.clients import open_capability
+from tasks.clients import open_capability, with_capabilities
 from tasks.mapping_check import CatalogMappings, resolve_catalog_mappings
 from tasks.reporting import Progress
 from tasks.retrying import TRANSIENT_RETRIES
@@ -178,33 +178,31 @@ class _ImageQueue:
 def import_first_page(run: CatalogRun) -> PageCounts:
     """The first assortment page: stages it and learns how many rows the catalog has."""
 
-    async def go() -> PageCounts:
-        async with open_capability(run.integ, run.source, CatalogSource) as source:
-            page = await source.catalog_page(0)
-            images = _ImageQueue(run, source)
-            counts = await _process_page(run, page, images)
-            counts.images_fetched_for += await images.flush()
-            counts.total_size, counts.page_size = page.size, source.page_size
-            return counts
+    async def first_page(source: CatalogSource) -> PageCounts:
+        page = await source.catalog_page(0)
+        images = _ImageQueue(run, source)
+        counts = await _process_page(run, page, images)
+        counts.images_fetched_for += await images.flush()
+        counts.total_size, counts.page_size = page.size, source.page_size
+        return counts
 
-    return asyncio.run(go())
+    return with_capabilities(run.integ, (run.source, CatalogSource), step=first_page)
 
 
 @task(name="import-page-range", cache_policy=NONE, **TRANSIENT_RETRIES)
 def import_page_range(run: CatalogRun, offsets: list[int]) -> PageCounts:
     """Fetch the pages at ``offsets`` concurrently (within the shared budget) and stage each as it lands."""
 
-    async def go() -> PageCounts:
+    async def pages(source: CatalogSource) -> PageCounts:
         total = PageCounts()
-        async with open_capability(run.integ, run.source, CatalogSource) as source:
-            images = _ImageQueue(run, source)
-            fetches = [asyncio.ensure_future(source.catalog_page(offset)) for offset in offsets]
-            for next_done in asyncio.as_completed(fetches):
-                total.add(await _process_page(run, await next_done, images))
-            total.images_fetched_for += await images.flush()
+        images = _ImageQueue(run, source)
+        fetches = [asyncio.ensure_future(source.catalog_page(offset)) for offset in offsets]
+        for next_done in asyncio.as_completed(fetches):
+            total.add(await _process_page(run, await next_done, images))
+        total.images_fetched_for += await images.flush()
         return total
 
-    return asyncio.run(go())
+    return with_capabilities(run.integ, (run.source, CatalogSource), step=pages)
 
 
 def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[list[int]]:
@@ -217,11 +215,8 @@ def page_ranges(total_size: int, page_size: int, pages_per_task: int) -> list[li
 def pull_stock(run: CatalogRun) -> pd.DataFrame:
     """Every non-zero (offer, store) quantity of the configured measure, in one read."""
 
-    async def go() -> pd.DataFrame:
-        async with open_capability(run.integ, run.source, StockSource) as source:
-            return await source.current_stock(run.integ.options.stock.measure)
-
-    return asyncio.run(go())
+    measure = run.integ.options.stock.measure
+    return with_capabilities(run.integ, (run.source, StockSource), step=lambda source: source.current_stock(measure))
 
 
 def import_assortment(run: CatalogRun, pages_per_task: int) -> PageCounts:

@@ -26,8 +26,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderSink, OrderSource, StatusSink
+from hub.exchanges import ARCHIVE_CURSOR_PREFIX, ARCHIVE_DONE
 from hub.systems import connector
-from tasks.clients import open_capability
+from tasks.clients import open_capability, with_capabilities
 from tasks.exchange import Outcome
 from tasks.orders.books import plan_with_books
 from tasks.orders.plan import OrderPlanner
@@ -36,8 +37,8 @@ from tasks.orders.stage import ELIGIBLE, ORDERS, OrderRun, contents, stage
 from tasks.orders.writes import recorded
 from tasks.reporting import Progress
 
-PREFIX = "archive"
-DONE = "done"
+PREFIX = ARCHIVE_CURSOR_PREFIX
+DONE = ARCHIVE_DONE
 #: pages one run reads at most (it holds the ``orders`` run lock; the next run goes on from the cursor)
 MAX_PAGES = 50
 
@@ -223,16 +224,13 @@ def backfill_window(
     by default a progress artifact follows the pages)."""
     on_page = on_page or page_progress(run, win)
 
-    async def go() -> Backfilled:
+    async def window_pages(source: OrderSource, sink: OrderSink, book: CustomerBook) -> Backfilled:
         await check_statuses(run, win)  # before a page is read: unknown statuses would read nothing
-        async with (
-            open_capability(run.integ, run.source, OrderSource) as source,
-            open_capability(run.integ, run.target, OrderSink) as sink,
-            open_capability(run.integ, run.target, CustomerBook) as book,
-        ):
-            return await backfill(run, win, source, sink, book, max_pages=max_pages, on_page=on_page)
+        return await backfill(run, win, source, sink, book, max_pages=max_pages, on_page=on_page)
 
-    return asyncio.run(go())
+    return with_capabilities(
+        run.integ, (run.source, OrderSource), (run.target, OrderSink), (run.target, CustomerBook), step=window_pages
+    )
 
 
 def summary_rows(results: Sequence[Backfilled]) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import CustomerBook, OrderSink, OrderSource
-from tasks.clients import open_capability
+from tasks.clients import with_capabilities
 from tasks.exchange import Outcome
 from tasks.orders.books import plan_with_books
 from tasks.orders.plan import OrderPlanner, Planned
@@ -104,29 +103,25 @@ async def read_and_plan(run: OrderRun, source: OrderSource, sink: OrderSink) -> 
 def read_orders(run: OrderRun) -> ReadResult:
     """Read the channel's changed orders, stage and plan them, move the cursor."""
 
-    async def go() -> ReadResult:
-        async with (
-            open_capability(run.integ, run.source, OrderSource) as source,
-            open_capability(run.integ, run.target, OrderSink) as sink,
-        ):
-            return await read_and_plan(run, source, sink)
-
-    return asyncio.run(go())
+    return with_capabilities(
+        run.integ,
+        (run.source, OrderSource),
+        (run.target, OrderSink),
+        step=lambda source, sink: read_and_plan(run, source, sink),
+    )
 
 
 @task(name="upload-orders", cache_policy=NONE)
 def upload_orders(run: OrderRun) -> Sent:
     """Send every due order of the queue to the ERP."""
 
-    async def go() -> Sent:
-        async with (
-            open_capability(run.integ, run.source, OrderSource) as source,
-            open_capability(run.integ, run.target, OrderSink) as sink,
-            open_capability(run.integ, run.target, CustomerBook) as book,
-        ):
-            return await send_queued(run, sink, book, source, worker=f"{run.name}-orders")
-
-    return asyncio.run(go())
+    return with_capabilities(
+        run.integ,
+        (run.source, OrderSource),
+        (run.target, OrderSink),
+        (run.target, CustomerBook),
+        step=lambda source, sink, book: send_queued(run, sink, book, source, worker=f"{run.name}-orders"),
+    )
 
 
 def summary_rows(read: ReadResult, sent: Sent) -> list[dict[str, Any]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
 from hub.capabilities import OrderStates, StatusSink
-from tasks.clients import open_capability
+from tasks.clients import with_capabilities
 from tasks.exchange import Outcome
 from tasks.orders.status import StatusResult, StatusRun, sync_states
 
@@ -18,14 +17,12 @@ from tasks.orders.status import StatusResult, StatusRun, sync_states
 def sync_statuses(run: StatusRun) -> StatusResult:
     """Read the states changed since the cursor and set the mapped statuses where they differ."""
 
-    async def go() -> StatusResult:
-        async with (
-            open_capability(run.integ, run.source, OrderStates) as states,
-            open_capability(run.integ, run.target, StatusSink) as sink,
-        ):
-            return await sync_states(run, states, sink)
-
-    return asyncio.run(go())
+    return with_capabilities(
+        run.integ,
+        (run.source, OrderStates),
+        (run.target, StatusSink),
+        step=lambda states, sink: sync_states(run, states, sink),
+    )
 
 
 def status_outcome(result: StatusResult) -> Outcome:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hub.capabilities import StockSink, StockSource
 from hub.config import Config
+from hub.exchanges import STOCK_SYNC_CURSOR
 from hub.store import Store
 from tasks.catalog.entries import bundle_parts
 from tasks.clients import capability_for_planning, checked_edge, open_capability
@@ -30,7 +31,7 @@ from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
 from tasks.stock.levels import StockLevels
 from tasks.stock.rules import STOCKED_KINDS, StockRules, channel_stock
 
-CURSOR = "stock-sync"
+CURSOR = STOCK_SYNC_CURSOR
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ from connectors.retailcrm.capabilities import orders as order_exchange
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from deployments.demo import DemoWorld, demo_world
 from hub.capabilities import OrderBatch
+from hub.exchanges import RunResult
 from tests.e2e.test_full_import import run_import
 from tests.e2e.test_order_upload import crm_offers, ms, place
+from tests.run_results import summary_of
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 
@@ -50,6 +52,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
 def backfill(world: DemoWorld, *, scheduled: bool = False) -> dict[str, Any]:
     """A run for March's new and assembling orders; ``scheduled``: as the deployment's schedule runs it
     (no dates: it goes on with the windows runs left unfinished)."""
+    return summary_of(backfill_result(world, scheduled=scheduled))
+
+
+def backfill_result(world: DemoWorld, *, scheduled: bool = False) -> RunResult:
+    """:func:`backfill`'s run as it ended, skipped or not."""
     from flows.archive_backfill import archive_backfill
 
     if scheduled:
@@ -220,7 +227,7 @@ def test_a_backfill_waits_while_another_run_holds_the_orders_lock(world: DemoWor
     try:
         before = store.cursors.get("demo", STREAM)
         with store.locks.hold("demo", "orders"):  # an order-upload cycle is sending
-            result = backfill(world)
+            result = backfill_result(world)
         assert "another run is uploading orders" in result["skipped"]
         assert store.cursors.get("demo", STREAM) == before  # nothing read
     finally:
@@ -281,12 +288,14 @@ def test_customers_created_counts_what_the_erp_got(world: DemoWorld) -> None:
             },
         )
     before = len(ms(world, "counterparty"))
-    summary = archive_backfill(
-        "demo",
-        config_path=str(world.config_path),
-        date_from=date(2024, 6, 1),
-        date_to=date(2024, 6, 30),
-        trigger="test",
+    summary = summary_of(
+        archive_backfill(
+            "demo",
+            config_path=str(world.config_path),
+            date_from=date(2024, 6, 1),
+            date_to=date(2024, 6, 30),
+            trigger="test",
+        )
     )
     made = len(ms(world, "counterparty")) - before
     assert (summary["orders_read"], summary["created"], made) == (2, 2, 1), summary["rows"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from deployments.demo import DemoWorld, demo_world
+from tests.run_results import summary_of
 
 PRODUCTS = 240
 STORE_MAP = {"Основной склад": "msk", "Склад 2": "msk", "Склад 3": "spb"}  # Склад 4 -> null (left out)
@@ -33,7 +34,7 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
 def run_import(world: DemoWorld, wait: float = 30) -> dict[str, Any]:
     from flows.full_import import full_import
 
-    return full_import("demo", config_path=str(world.config_path), catalog_wait_seconds=wait)
+    return summary_of(full_import("demo", config_path=str(world.config_path), catalog_wait_seconds=wait))
 
 
 def expected_inventory(world: DemoWorld) -> dict[str, dict[str, float]]:
@@ -343,7 +344,7 @@ def test_resend_all_sends_everything_again(world: DemoWorld) -> None:
 
     quiet = run_import(world, wait=0)
     assert quiet["uploaded"]["inventories"]["batches"] == 0  # the hub cannot know the CRM lost data
-    resent = full_import("demo", config_path=str(world.config_path), resend_all=True)
+    resent = summary_of(full_import("demo", config_path=str(world.config_path), resend_all=True))
 
     assert resent["uploaded"]["inventories"]["entries"] == len(expected)
     assert crm_inventory(world) == expected

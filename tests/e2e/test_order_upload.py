@@ -24,6 +24,7 @@ from deployments.demo import DemoWorld, demo_world
 from hub.config import load_config
 from hub.store import open_store
 from tests.e2e.test_full_import import run_import
+from tests.run_results import summary_of
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 
@@ -51,13 +52,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
 def upload(world: DemoWorld) -> dict[str, Any]:
     from flows.order_upload import order_upload
 
-    return order_upload("demo", config_path=str(world.config_path), trigger="test")
+    return summary_of(order_upload("demo", config_path=str(world.config_path), trigger="test"))
 
 
 def status_sync(world: DemoWorld) -> dict[str, Any]:
     from flows.order_status_sync import order_status_sync
 
-    return order_status_sync("demo", config_path=str(world.config_path), trigger="test")
+    return summary_of(order_status_sync("demo", config_path=str(world.config_path), trigger="test"))
 
 
 def ms(world: DemoWorld, kind: str) -> dict[str, dict[str, Any]]:

@@ -32,6 +32,7 @@ from hub.capabilities import (
     StockSource,
 )
 from hub.systems import Connector, SystemSettings, register, unregister
+from tests.run_results import summary_of
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 ITEMS = 25  # three pages of 10
@@ -201,12 +202,12 @@ integrations:
 def test_the_full_import_runs_between_two_made_up_systems(config: Path) -> None:
     from flows.full_import import full_import
 
-    first = full_import("pair", config_path=str(config))  # the shop has not loaded the feed yet
+    first = summary_of(full_import("pair", config_path=str(config)))  # the shop has not loaded the feed yet
     assert first["pages"]["pages"] == 3 and first["uploaded"]["inventories"]["not_found"] == ITEMS
     assert SHOP.stock == {}
     SHOP.load(config.parent / "feeds" / "pair.xml")
 
-    second = full_import("pair", config_path=str(config))
+    second = summary_of(full_import("pair", config_path=str(config)))
 
     assert second["uploaded"]["inventories"]["entries"] == ITEMS  # exactly the ones not found before
     assert SHOP.stock == {i: {"main": float(sum(item["stock"].values()))} for i, item in WAREHOUSE.items.items()}
@@ -214,7 +215,7 @@ def test_the_full_import_runs_between_two_made_up_systems(config: Path) -> None:
     requests = SHOP.requests
     WAREHOUSE.items["i03"]["stock"]["w2"] = 9
 
-    third = full_import("pair", config_path=str(config))
+    third = summary_of(full_import("pair", config_path=str(config)))
 
     assert third["uploaded"]["inventories"]["entries"] == 1 and SHOP.requests == requests + 1
     assert SHOP.stock["i03"] == {"main": 12.0}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from connectors.moysklad.sandbox import API_PREFIX, MoySkladSandbox
 from connectors.sandboxing import LoopbackServer
 from deployments.cli import app
-from tests.deployments.test_cli_errors import assert_one_clear_failure, free_port
+from tests.deployments.cli.test_cli_errors import assert_one_clear_failure, free_port
 
 runner = CliRunner()
 TOKEN = "cli-webhook-token-0123456789abcdef"

@@ -30,13 +30,14 @@ from hub.config import load_config
 from hub.store.queue_item import QueueStatus
 from tasks.hub_tasks import open_hub_store
 from tasks.publish import INVENTORIES
-from tests.deployments.test_sandbox_world import _descendants, _refused
+from tests.deployments.demo.test_sandbox_world import _descendants, _refused
 from tests.e2e.test_full_import import crm_inventory, expected_inventory, run_import
 from tests.e2e.test_stock_webhooks import ship, stocked_product, wait_for
+from tests.run_results import summary_of
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()
@@ -335,7 +336,7 @@ def test_serve_stopped_by_ctrl_c_mid_batch_leaves_the_batch_claimable(world: Dem
 
         from flows.stock_sync import stock_sync
 
-        summary = stock_sync(integration="demo", config_path=str(world.config_path), trigger="cli")
+        summary = summary_of(stock_sync(integration="demo", config_path=str(world.config_path), trigger="cli"))
         assert summary["released_claims"] == len([i for i in left if i.status == "in_progress"]) >= 1, summary
         assert crm_inventory(world)[offer]["msk"] == expected - 2
         after = store.queue.list(integration="demo", kind=INVENTORIES)
@@ -402,7 +403,7 @@ def test_serve_stops_in_time_restarts_at_once_and_leaves_deploys_deployments_alo
     deployments on its work pool meanwhile, serve is then killed with kill -9 mid-cycle, and the next
     serve marks the run it left Running Crashed, leaves the work pool's deployments as they were and
     pauses none of them at its stop."""
-    from tests.deployments.test_cli_common import _time_wait_on
+    from tests.deployments.cli.test_cli_common import _time_wait_on
 
     _manual_everywhere(world)
     home, port, prefect_port = tmp_path / "prefect-home", free_port(), free_port()

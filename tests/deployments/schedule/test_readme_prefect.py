@@ -29,7 +29,7 @@ import pytest
 
 from deployments.demo.world import DEMO_INTEGRATION, served_world
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 README = REPO / "README.md"
 LINE_TIMEOUT = 180.0
 

@@ -11,7 +11,7 @@ import pytest
 
 import deployments.cli.run as cli_run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("command", [cli_run.demo, cli_run.sandbox_serve], ids=["demo", "sandbox serve --world"])

@@ -14,8 +14,8 @@ from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.service.serve import Plan, hub_app
 from deployments.service.webhooks import receiving_hooks
 from hub.config import load_config
-from tests.deployments.test_webhooks import BASE, STOCK_BODY, TOKEN
-from tests.deployments.test_webhooks import config as config  # the fixture, used by name
+from tests.deployments.service.test_webhooks import BASE, STOCK_BODY, TOKEN
+from tests.deployments.service.test_webhooks import config as config  # the fixture, used by name
 
 FEED_SECRET = "feed-secret-of-the-shop-0123456789"
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEMO_YAML = REPO / "examples" / "demo.yaml"
 #: what the demo's sandboxes would answer to; any well-formed values pass `config check`
 DEMO_VALUES = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GUARD = REPO / "deployments" / "schedule" / "die_with_parent.py"
 SERVER_APP = "prefect.server.api.server:create_app"
 

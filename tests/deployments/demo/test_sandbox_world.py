@@ -119,7 +119,7 @@ def _refused(url: str) -> bool:
 def test_sandbox_serve_world_demo_from_the_command_line(tmp_path: Path) -> None:
     """As a user runs it: the printed exports make the printed config pass `config check`, the CRM
     lists the loaded catalog, and Ctrl-C stops everything within seconds."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     demo_vars = set(re.findall(r"\$\{(SKLADBRIDGE_DEMO_\w+)\}", (repo / "examples" / "demo.yaml").read_text("utf-8")))
     assert "SKLADBRIDGE_DEMO_FEED_SECRET" in demo_vars
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SKLADBRIDGE_")}

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from connectors.retailcrm.convert.icml import IcmlOffer, write_icml
 from deployments.cli import app
-from tests.deployments.test_cli_errors import assert_one_clear_failure, free_port
+from tests.deployments.cli.test_cli_errors import assert_one_clear_failure, free_port
 
 runner = CliRunner()
 SECRET = "feed-path-secret-of-32-characters"

@@ -8,7 +8,7 @@ from typing import Any
 
 from deployments.schedule.deploy import POOL
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "deployments" / "k8s" / "base-job-template.json"
+TEMPLATE = Path(__file__).resolve().parents[3] / "deployments" / "k8s" / "base-job-template.json"
 
 
 def template() -> dict[str, Any]:

@@ -29,9 +29,9 @@ from deployments.demo.world import World, served_world
 from deployments.schedule.deploy import HEADER, PREFECT_VERSION, plan, plan_template, prefect_yaml, signature
 from deployments.schedule.exchanges import exchange
 from hub.config import parse_config
-from tests.deployments.test_readme_prefect import _free_port, _stop, _tail, prefect_server
+from tests.deployments.schedule.test_readme_prefect import _free_port, _stop, _tail, prefect_server
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SECRETS = ("SKLADBRIDGE_DEMO_MS_PASSWORD", "SKLADBRIDGE_DEMO_CRM_KEY", "SKLADBRIDGE_DEMO_FEED_SECRET")
 
 SYSTEMS = """\

@@ -27,8 +27,8 @@ from deployments.demo.world import served_world
 from hub.config import load_config
 from tasks.hub_tasks import open_hub_store
 from tasks.publish import INVENTORIES
-from tests.deployments.test_deploy import ours, wait_final
-from tests.deployments.test_readme_prefect import _stop, _tail, prefect_server
+from tests.deployments.schedule.test_deploy import ours, wait_final
+from tests.deployments.schedule.test_readme_prefect import _stop, _tail, prefect_server
 from tests.hub.conftest import POSTGRES_ENV, _libpq
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
