@@ -10,11 +10,9 @@ ERP refused fail the run (journaled; the next cycle tries them again).
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
-from hub.exchanges import ORDER_DOCUMENTS
+from hub.exchanges import ORDER_DOCUMENTS, RunResult
 from tasks.documents.cycle import documents_outcome, make_order_documents
 from tasks.documents.run import DocumentRun, plan_document_run
 from tasks.exchange import Exchange, Outcome, run_exchange
@@ -26,6 +24,6 @@ def make_documents(ex: Exchange[DocumentRun]) -> Outcome:
 
 
 @flow(name="order-documents", flow_run_name="order-documents/{integration}", log_prints=False)  # type: ignore[arg-type]
-def order_documents(integration: str, config_path: str | None = None, trigger: str = "schedule") -> dict[str, Any]:
+def order_documents(integration: str, config_path: str | None = None, trigger: str = "schedule") -> RunResult:
     """One documents cycle of ``integration`` (``trigger``: schedule, cli, test)."""
     return run_exchange(ORDER_DOCUMENTS, integration, config_path, plan_document_run, make_documents, trigger)

@@ -26,6 +26,8 @@ DOCUMENTS = "documents"
 
 #: the stock-sync cursor stream: the time of the last stock change sent
 STOCK_SYNC_CURSOR = "stock-sync"
+#: the cursor of payment documents read back from the ERP (order documents): the last read's start
+DOCUMENT_PAYMENTS_CURSOR = "document-payments"
 #: archive backfill cursor streams are ``archive:<first day>:<last day>[:<statuses>]``
 ARCHIVE_CURSOR_PREFIX = "archive"
 #: the value of an archive window's cursor once the window is read to its end

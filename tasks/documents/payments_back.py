@@ -3,7 +3,7 @@
 A payment document the hub made (its key names the channel payment) that the ERP's users posted,
 unposted or changed the sum of sets the channel payment: its status becomes the first of
 ``payment_posted_statuses`` or ``payment_unposted_status``, its amount the document's sum. The ERP is
-read by its ``updated`` stamp from a cursor (stream ``document_payments``) minus an overlap; a document
+read by its ``updated`` stamp from a cursor (``hub.exchanges.DOCUMENT_PAYMENTS_CURSOR``) minus an overlap; a document
 as the hub made it or last set it is the hub's own echo and is skipped. What the channel took is
 recorded as the document's content, so the channel's echo (its history of our edit) decides nothing.
 """
@@ -17,12 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from hub.capabilities import OrderDocuments, PaymentChange, PaymentSink
+from hub.exchanges import DOCUMENT_PAYMENTS_CURSOR
 from tasks.documents.due import Made, payment_content
 from tasks.documents.run import DOCUMENTS, DocumentRun
 from tasks.orders.stage import plain_rows
-
-#: the cursor of payment documents read back
-STREAM = "document_payments"
 
 
 @dataclass
@@ -41,7 +39,7 @@ async def payments_back(
     result, now = PaymentsBack(), now or datetime.now(UTC)
     options = run.integ.options.documents
     overlap = timedelta(seconds=run.integ.options.stock.overlap)
-    cursor = run.store.cursors.get(run.name, STREAM)
+    cursor = run.store.cursors.get(run.name, DOCUMENT_PAYMENTS_CURSOR)
     since = datetime.fromisoformat(cursor) - overlap if cursor else now - overlap
     changed = [d for d in await erp.changed_payments(since) if _ours(run, d.key)]
     result.read = len(changed)
@@ -70,7 +68,7 @@ async def payments_back(
             run.name, "warning", "documents.payment-back-refused", f"payment {pid} not changed: {why}", {"payment": pid}
         )
     if not result.refused:
-        run.store.cursors.set(run.name, STREAM, now.isoformat())
+        run.store.cursors.set(run.name, DOCUMENT_PAYMENTS_CURSOR, now.isoformat())
     return result
 
 
