@@ -21,9 +21,13 @@ PRICES = "prices"
 ORDERS = "orders"
 #: order statuses back to the channel
 STATUSES = "statuses"
+#: the ERP documents of orders (shipments, returns, payments)
+DOCUMENTS = "documents"
 
 #: the stock-sync cursor stream: the time of the last stock change sent
 STOCK_SYNC_CURSOR = "stock-sync"
+#: the cursor of payment documents read back from the ERP (order documents): the last read's start
+DOCUMENT_PAYMENTS_CURSOR = "document-payments"
 #: archive backfill cursor streams are ``archive:<first day>:<last day>[:<statuses>]``
 ARCHIVE_CURSOR_PREFIX = "archive"
 #: the value of an archive window's cursor once the window is read to its end
@@ -116,6 +120,14 @@ ORDER_STATUS_SYNC = ExchangeSpec(
     busy="another run is syncing order statuses of this integration: this cycle is skipped",
 )
 
+ORDER_DOCUMENTS = ExchangeSpec(
+    "order-documents",
+    "order documents",
+    "Order documents of {integration} ({trigger}): {source} -> {target}",
+    (DOCUMENTS,),
+    busy="another run is making order documents of this integration: this cycle is skipped",
+)
+
 #: flow module -> the exchange it runs (the CLI probes the locks before Prefect starts)
 BY_FLOW: dict[str, ExchangeSpec] = {
     "full_import": FULL_IMPORT,
@@ -125,4 +137,5 @@ BY_FLOW: dict[str, ExchangeSpec] = {
     "order_upload": ORDER_UPLOAD,
     "archive_backfill": ARCHIVE_BACKFILL,
     "order_status_sync": ORDER_STATUS_SYNC,
+    "order_documents": ORDER_DOCUMENTS,
 }

@@ -136,6 +136,15 @@ class OrderOptions(BaseModel):
         description="with reserve on, reserve only the lines whose channel line status is "
         "one of these (the seed's per-line-status reserve); empty: every line",
     )
+    cancelled_line_statuses: list[str] = Field(
+        default_factory=list,
+        description="channel line statuses that mean the line is cancelled (the seed's line statuses)",
+    )
+    keep_cancelled_lines: bool = Field(
+        default=True,
+        description="a cancelled line stays on the ERP order without reserve (on an order new to the ERP: "
+        "at zero price too); false: it is left out of the ERP order",
+    )
     delivery_line: bool = Field(default=True, description="the delivery as a service line")
     default_delivery: str | None = Field(
         default=None,
@@ -164,10 +173,67 @@ class OrderOptions(BaseModel):
         return self
 
 
+class DocumentOptions(BaseModel):
+    """The ERP documents of an order's life (docs/documents.md): the seed module "МойСклад 2.0"'s
+    options, its defaults. Statuses are the channel's; ``mappings.payment_types`` (channel payment
+    type → ``bank`` | ``cash``) says which payments become documents, and ``mappings.payment_accounts``
+    (channel payment type → the organization's settlement account number) which account a bank
+    payment goes to (none: the organization's default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shipment_statuses: list[str] = Field(
+        default_factory=list,
+        description="make the order's shipment (posted, its lines the ERP order's) once the order "
+        "reaches or passed through one of these channel statuses; empty: no shipments",
+    )
+    shipment_cancel_statuses: list[str] = Field(
+        default_factory=list,
+        description="an order that reaches one of these statuses gets a return for each of its shipments",
+    )
+    shipment_number: bool = Field(
+        default=True, description="name the shipment by the order's number; false: the ERP numbers it"
+    )
+    shipment_custom_fields: bool = Field(
+        default=False, description="copy the order's custom fields the shipment has too (same name)"
+    )
+    cost_prices: bool = Field(
+        default=True, description="once a shipment is made, put its lines' cost price on the channel order"
+    )
+    cost_prices_overwrite: bool = Field(
+        default=False, description="cost prices over the ones the channel's lines have already (default: only empty)"
+    )
+    payment_posted_statuses: list[str] = Field(
+        default_factory=lambda: ["paid"],
+        description="channel payment statuses whose payment document is posted; others are made unposted",
+    )
+    payment_number: bool = Field(
+        default=True, description="name the payment document by the channel's payment id; false: the ERP numbers it"
+    )
+    payments_back: bool = Field(
+        default=True,
+        description="a payment document changed in the ERP (posted, unposted, its sum) changes the channel's "
+        "payment: status the first of payment_posted_statuses or payment_unposted_status, and its amount",
+    )
+    payment_unposted_status: str = Field(
+        default="not-paid", description="the channel payment status of a payment document unposted in the ERP"
+    )
+    force_delete: bool = Field(
+        default=False,
+        description="an order deleted in the channel is deleted in the ERP with its documents; "
+        "false: it stays there, and the deletion is journaled",
+    )
+
+
 def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> list[str]:
     """Problems of the order mappings: ``statuses`` is 1:1 (two channel statuses on one ERP state name
     both); names are compared case-sensitively, as the ERP does."""
     problems: list[str] = []
+    for ptype, kind in (mappings.get("payment_types") or {}).items():
+        if kind not in (None, "bank", "cash"):
+            problems.append(
+                f"payment_types: {ptype!r} is mapped to {kind!r}; a payment document is `bank` (an incoming "
+                "payment) or `cash` (a cash receipt), or null (no document)"
+            )
     by_state: dict[str, list[str]] = {}
     for status, state in (mappings.get("statuses") or {}).items():
         if state is not None:
@@ -202,6 +268,7 @@ class IntegrationOptions(BaseModel):
     stock: StockOptions = StockOptions()
     feed: FeedOptions = FeedOptions()
     orders: OrderOptions = OrderOptions()
+    documents: DocumentOptions = DocumentOptions()
 
     @model_validator(mode="before")
     @classmethod

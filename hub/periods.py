@@ -52,6 +52,11 @@ FLOORS: dict[str, tuple[int, str]] = {
         "a flow run costs seconds of overhead; statuses within seconds come from "
         "the order-history poll of `skladbridge serve`, not from a schedule",
     ),
+    "order_documents": (
+        MINUTE,
+        "a flow run costs seconds of overhead, and a quiet cycle reads nothing: documents follow "
+        "the order upload, which runs every minute at most on a schedule too",
+    ),
     "stock_sync": (
         MINUTE,
         "each cycle reads the MoySklad stock report; faster would outrun the cycles "
@@ -74,6 +79,7 @@ FLOORS: dict[str, tuple[int, str]] = {
 DEFAULTS: dict[str, str | None] = {
     "order_upload": "1m",
     "order_status_sync": "1m",
+    "order_documents": "1m",
     "stock_sync": "10m",
     "archive_backfill": "30m",
     "catalog_feed": "3h",
@@ -297,6 +303,7 @@ class Periods(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     order_upload: PeriodField = _default("order_upload")
     order_status_sync: PeriodField = _default("order_status_sync")
+    order_documents: PeriodField = _default("order_documents")
     stock_sync: PeriodField = _default("stock_sync")
     archive_backfill: PeriodField = _default("archive_backfill")
     catalog_feed: PeriodField = _default("catalog_feed")

@@ -22,6 +22,7 @@ from typing import Any
 
 from connectors.moysklad.capabilities.catalog import MoySkladSide, moysklad_client
 from connectors.moysklad.capabilities.customers import MoySkladCustomers
+from connectors.moysklad.capabilities.documents import MoySkladDocuments
 from connectors.moysklad.capabilities.lookup import MoySkladLookup
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
@@ -31,6 +32,7 @@ from hub.capabilities import (
     CatalogSource,
     CustomerBook,
     Lookup,
+    OrderDocuments,
     OrderSink,
     OrderStates,
     PictureSource,
@@ -56,6 +58,7 @@ CONNECTOR = Connector(
         OrderStates: MoySkladOrders.over,
         CustomerBook: MoySkladCustomers.over,
         Lookup: MoySkladLookup.over,
+        OrderDocuments: MoySkladDocuments.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

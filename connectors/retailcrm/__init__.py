@@ -11,18 +11,22 @@ received exactly once, customers found or created and statuses read back (:mod:`
 from __future__ import annotations
 
 from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPrices, RetailCRMStock, retailcrm_client
+from connectors.retailcrm.capabilities.cost_prices import RetailCRMCostPrices
 from connectors.retailcrm.capabilities.customer_book import RetailCRMCustomers
 from connectors.retailcrm.capabilities.lookup import RetailCRMLookup
 from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
+from connectors.retailcrm.capabilities.payments import RetailCRMPayments
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import (
     CatalogFeedSink,
+    CostPriceSink,
     CustomerBook,
     Lookup,
     OrderSink,
     OrderSource,
     OrderStates,
+    PaymentSink,
     PriceSink,
     Reachable,
     StatusSink,
@@ -46,6 +50,8 @@ CONNECTOR = Connector(
         CustomerBook: RetailCRMCustomers.over,
         OrderStates: RetailCRMOrderSink.over,
         Lookup: RetailCRMLookup.over,
+        CostPriceSink: RetailCRMCostPrices.over,
+        PaymentSink: RetailCRMPayments.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -277,6 +277,15 @@ def run_order_status_sync(
     _run_cycle(config, integration, "order_status_sync")
 
 
+@run_app.command("order-documents")
+def run_order_documents(
+    integration: Annotated[str, typer.Option(help="the integration whose orders' documents to make")],
+    config: ConfigOpt = None,
+) -> None:
+    """One documents cycle: the shipments, returns and payments the orders are due, in the ERP."""
+    _run_cycle(config, integration, "order_documents")
+
+
 def demo(
     products: Annotated[int, typer.Option(min=1, help="products in the generated catalog")] = 3000,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(

@@ -100,6 +100,13 @@ EXCHANGES: tuple[Exchange, ...] = (
         needs=("statuses",),
     ),
     Exchange(
+        "order-documents",
+        "flows/order_documents.py:order_documents",
+        "Shipments, returns and payments of the orders in the ERP, each exactly once",
+        "order_documents",
+        needs=("orders",),
+    ),
+    Exchange(
         "archive-backfill",
         "flows/archive_backfill.py:archive_backfill",
         "Past orders of a period, channel -> ERP (run with dates; the schedule goes on with unfinished ones)",

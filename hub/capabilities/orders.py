@@ -78,8 +78,8 @@ class OrderBatch:
     cursor: str | None = None
     more: bool = False  # the source has more changes after ``cursor`` (read again at once)
     shared_credential_orders: tuple[str, ...] = ()  # created with our credential, not by the hub
-    #: canonical ``payments`` of these orders (type = the channel's payment type), when the channel has them
-    payments: pd.DataFrame | None = None
+    payments: pd.DataFrame | None = None  # canonical ``payments`` of these orders (None: the channel gives none)
+    deleted_orders: tuple[str, ...] = ()  # orders deleted in the channel since the cursor
 
 
 @runtime_checkable

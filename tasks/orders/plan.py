@@ -21,6 +21,7 @@ import pandas as pd
 
 from hub.capabilities import OrderReference
 from hub.store import QueueStatus
+from tasks.orders.send import linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
 
@@ -59,6 +60,7 @@ class OrderPlanner:
         #: books kept from an earlier cycle, the caller reads them afresh and plans these again
         self.books_missed: set[str] = set()
         self._missed = False
+        self._in_erp: set[str] = set()  # orders the ERP has (cancelled lines of others go at zero price)
 
     def stamp(self) -> str:
         """What a parked order's resolution depends on besides its own contents."""
@@ -91,6 +93,9 @@ class OrderPlanner:
             raise RuntimeError("OrderPlanner.plan needs the ERP's order reference")
         staged = contents(self.run, order_ids)
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
+        self._in_erp = (
+            set(linked_ids(self.run, ORDERS, list(staged))) if self.options.cancelled_line_statuses else set()
+        )
         wanted = {str(line["offer_id"]) for c in staged.values() for line in c.lines if line.get("offer_id")}
         offers = self.run.store.records.frame(self.run.name, "offers", keys=sorted(wanted))
         kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
@@ -154,6 +159,7 @@ class OrderPlanner:
         by_status = set(self.options.reserve_line_statuses)
         if self.options.reserve and by_status:  # only lines in one of these statuses hold goods back
             lines = [{**line, "reserve": str(line.get("status")) in by_status} for line in lines]
+        lines = self._cancelled(c.order_id, lines)
         if self.options.number == "erp":
             order["number"] = None
         return Resolved(
@@ -170,6 +176,21 @@ class OrderPlanner:
             },
             [],
         )
+
+    def _cancelled(self, order_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Cancelled lines (``cancelled_line_statuses``): kept without reserve — at zero price on an
+        order the ERP does not have yet — or left out (``keep_cancelled_lines: false``)."""
+        cancelled = set(self.options.cancelled_line_statuses)
+        if not cancelled:
+            return lines
+        new = order_id not in self._in_erp
+        kept = []
+        for line in lines:
+            if line.get("status") is None or str(line["status"]) not in cancelled:
+                kept.append(line)
+            elif self.options.keep_cancelled_lines:
+                kept.append({**line, "reserve": False, **({"price": 0, "discount": None} if new else {})})
+        return kept
 
     def _state(self, status: Any, reasons: list[str]) -> str | None:
         statuses = self.run.integ.mappings.get("statuses") or {}

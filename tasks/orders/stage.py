@@ -27,8 +27,12 @@ from tasks.publish import digest
 
 #: the records of orders that once counted for upload (an order that passed an upload status stays eligible)
 ELIGIBLE = "order_eligible"
-#: the records of orders' payments (channels that have them)
+#: every status each order was seen in or passing through (the documents' status history)
+PASSED = "order_status_passed"
+#: the channel's payments of the staged orders
 PAYMENTS = "payments"
+#: orders deleted in the channel
+DELETED = "order_deleted"
 #: order columns left out of an order's contents (echoes of our own writes)
 VOLATILE = ("external_id", "updated_at")
 
@@ -126,6 +130,9 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
     Every order of the batch is returned, changed or not: a re-read after a crash must plan them again.
     """
     records, system = run.store.records, run.source_system
+    if batch.deleted_orders:  # the documents exchange deals with their ERP orders (docs/documents.md)
+        gone = pd.DataFrame({"order_id": list(batch.deleted_orders)})
+        records.upsert_frame(run.name, DELETED, system, gone, "order_id")
     if batch.orders.empty:
         return Staged([], [])
     ids = [str(i) for i in batch.orders["order_id"]]
@@ -135,12 +142,9 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
         records.upsert_frame(run.name, "order_lines", system, batch.lines, ["order_id", "line_no"])
     if not batch.customers.empty:
         records.upsert_frame(run.name, "customers", system, batch.customers, "customer_id")
-    if batch.payments is not None:
-        records.delete(run.name, PAYMENTS, parents=ids)
-        if not batch.payments.empty:
-            records.upsert_frame(run.name, PAYMENTS, system, batch.payments, ["order_id", "payment_id"])
     statuses = run.integ.options.orders.upload_statuses
     passed: Mapping[str, frozenset[str]] = batch.passed_statuses
+    _stage_history(run, batch)
     now_eligible = [
         str(row["order_id"])
         for row in batch.orders.to_dict("records")
@@ -150,3 +154,20 @@ def stage(run: OrderRun, batch: OrderBatch) -> Staged:
         records.upsert_frame(run.name, ELIGIBLE, system, pd.DataFrame({"order_id": now_eligible}), "order_id")
     marked = set(records.frame(run.name, ELIGIBLE, keys=ids).get("order_id", pd.Series(dtype=str)).astype(str))
     return Staged(ids, [i for i in ids if i in marked])
+
+
+def _stage_history(run: OrderRun, batch: OrderBatch) -> None:
+    """Keep the statuses each order was seen in or passed through, and its payments (for the
+    documents exchange, and for a receiver that takes payments with the order): a shipment is due
+    for an order that *passed* a shipment status between reads."""
+    records, system = run.store.records, run.source_system
+    seen = {(str(o["order_id"]), str(o["status"])) for o in plain_rows(batch.orders) if o.get("status") is not None}
+    seen |= {(str(oid), str(s)) for oid, statuses in batch.passed_statuses.items() for s in statuses}
+    if seen:
+        rows = pd.DataFrame(sorted(seen), columns=["order_id", "status"])
+        records.upsert_frame(run.name, PASSED, system, rows, ["order_id", "status"])
+    if batch.payments is not None:  # payments removed in the channel go too, as lines do
+        records.delete(run.name, PAYMENTS, parents=[str(i) for i in batch.orders["order_id"]])
+        paid = batch.payments[batch.payments["payment_id"].notna()]
+        if not paid.empty:
+            records.upsert_frame(run.name, PAYMENTS, system, paid, ["order_id", "payment_id"])

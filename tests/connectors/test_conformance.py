@@ -44,13 +44,17 @@ from hub.capabilities import (
     CatalogFeedSink,
     CatalogSource,
     ChannelReference,
+    CostPriceSink,
     CustomerBook,
     FeedCarried,
     Lookup,
+    OrderDocuments,
     OrderReference,
     OrderSink,
     OrderSource,
     OrderStates,
+    PaymentChange,
+    PaymentSink,
     PictureSource,
     PriceSink,
     Reachable,
@@ -365,6 +369,25 @@ async def _lookup(cap: Lookup) -> None:
     assert answers and not any(answers)
 
 
+async def _order_documents(cap: OrderDocuments) -> None:
+    assert cap.max_batch >= 1
+    assert await cap.order_papers(["00000000-0000-4000-8000-000000000000"]) == {}  # no such order: absent
+    assert await cap.upsert_documents([]) == []
+    assert await cap.cost_prices([]) == {}
+    assert await cap.delete_orders([]) == {}
+    assert isinstance(await cap.changed_payments(datetime.now(UTC) - timedelta(minutes=5)), list)
+
+
+async def _cost_price_sink(cap: CostPriceSink) -> None:
+    refused = await cap.set_cost_prices({"999999999": {"no-offer": 100}}, overwrite=False)
+    assert list(refused) == ["999999999"]  # an order the channel does not have is named, not raised
+
+
+async def _payment_sink(cap: PaymentSink) -> None:
+    refused = await cap.set_payments({"999999999": PaymentChange("paid", 100)})
+    assert list(refused) == ["999999999"]  # a payment the channel does not have is named, not raised
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -386,6 +409,9 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     CustomerBook: _customer_book,
     OrderStates: _order_states,
     StatusSink: _status_sink,
+    OrderDocuments: _order_documents,
+    CostPriceSink: _cost_price_sink,
+    PaymentSink: _payment_sink,
 }
 
 

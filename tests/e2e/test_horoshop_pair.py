@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from deployments.demo.horoshop_pair import INTEGRATION, HoroshopWorld, catalog_loaded, horoshop_world
+from tests.run_results import summary_of
 
 pytestmark = [pytest.mark.usefixtures("prefect_backend"), pytest.mark.slow]
 
@@ -33,13 +34,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HoroshopWorld]:
 def upload(world: HoroshopWorld) -> dict[str, Any]:
     from flows.order_upload import order_upload
 
-    return order_upload(INTEGRATION, config_path=str(world.config_path), trigger="test")
+    return summary_of(order_upload(INTEGRATION, config_path=str(world.config_path), trigger="test"))
 
 
 def status_sync(world: HoroshopWorld) -> dict[str, Any]:
     from flows.order_status_sync import order_status_sync
 
-    return order_status_sync(INTEGRATION, config_path=str(world.config_path), trigger="test")
+    return summary_of(order_status_sync(INTEGRATION, config_path=str(world.config_path), trigger="test"))
 
 
 def crm_order(world: HoroshopWorld, shop_id: int) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ def test_the_seed_defaults() -> None:
     assert {key: str(periods.of(key)) for key in FLOORS} == {
         "order_upload": "every 1m",
         "order_status_sync": "every 1m",
+        "order_documents": "every 1m",
         "stock_sync": "every 10m",
         "archive_backfill": "every 30m",
         "catalog_feed": "every 3h",

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import connectors.horoshop.convert.orders as convert
 from connectors.horoshop.client import HoroshopClient
@@ -64,7 +64,7 @@ class HoroshopOrders:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
-    def over(cls, client: HoroshopClient | None, settings: HoroshopSettings) -> HoroshopOrders:
+    def over(cls, client: HoroshopClient | None, settings: HoroshopSettings) -> Self:
         return cls(client, settings)
 
     @property

@@ -3,9 +3,15 @@ turning stored objects back into wire JSON (collapsed MetaArrays, ``expand``, in
 
 Rules kept from the docs: required fields per type (error 3000), ``syncId`` returns the object
 already created with it, positions are replaced as a whole by a PUT (matching ``id`` updates),
-shipments count against the order's reserve, payments' ``operations`` add to the order's
-``payedSum``, and webhooks are unique per (entityType, action, url) with at most 5 per
-(entityType, action) for a user and 1 for a solution.
+and webhooks are unique per (entityType, action, url) with at most 5 per (entityType, action) for a
+user and 1 for a solution.
+
+The documents around a customer order are kept in step with it the way MoySklad keeps them
+(:mod:`.paperwork`): a *posted* shipment (``applicable``) counts as shipped on the order's positions,
+which releases their reserve, and takes the stock (the ledger); an unposted one does neither until it
+is posted; a deleted one gives both back. A return is listed on its shipment (``returns``); posted
+payments' ``operations`` make the order's ``payedSum``. The order lists every document linked to it
+(``demands``, ``payments``, ``moves``), posted or not.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import copy
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+from connectors.moysklad.sandbox.paperwork import settle
 from connectors.moysklad.sandbox.state import (
     ASSORTMENT_TYPES,
     DOCUMENT_TYPES,
@@ -130,19 +137,23 @@ class Writer:
             self._prepare_document(type_, changes, body, obj)
         # what the update changed (derived fields such as ``sum`` only when their value moved)
         before = copy.deepcopy({k: obj.get(k) for k in changes})
+        old = copy.deepcopy(obj)
         obj.update(changes)
         saved = self.store.put(type_, obj)
         fields = [k for k in changes if k != "_positions" and before.get(k) != changes[k]]
         if "positions" in body:
             fields.append("positions")
-        self._after_write(type_, saved, "UPDATE", fields)
+        self._after_write(type_, saved, "UPDATE", fields, old)
         return saved
 
     def delete(self, type_: str, id_: str) -> None:
-        """Delete one object (webhooks, documents)."""
-        if self.store.delete(type_, id_) is None:
+        """Delete one object (webhooks, documents); a deleted document no longer counts on its order."""
+        gone = self.store.delete(type_, id_)
+        if gone is None:
             raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
         self.sb.ledger.withdraw(id_, self.store.now())
+        if type_ in DOCUMENT_TYPES:
+            settle(self.sb, type_, gone, None)
         self.sb.webhooks.notify(type_, id_, "DELETE", None)
 
     def _check_refs(self, obj: Json) -> None:
@@ -204,37 +215,13 @@ class Writer:
             obj["sum"] = float(round(sum(_line_sum(p) for p in rows_now)))
         obj.pop("_doc_hint", None)
 
-    def _after_write(self, type_: str, saved: Json, action: str, fields: list[str] | None) -> None:
-        now = self.store.now()
+    def _after_write(
+        self, type_: str, saved: Json, action: str, fields: list[str] | None, old: Json | None = None
+    ) -> None:
         if type_ in DOCUMENT_TYPES:
-            self.sb.ledger.record(type_, saved, now)
-            order_id = ref_id(saved.get("customerOrder"))
-            if type_ == "demand" and order_id and action == "CREATE":
-                order = self.store.get("customerorder", order_id)
-                if order is not None:
-                    self._ship(order, saved)
-            if type_ in ("paymentin", "cashin") and action == "CREATE":
-                for op in saved.get("operations", []):
-                    order = self.store.get("customerorder", ref_id(op) or "")
-                    if order is not None:
-                        order["payedSum"] = float(order.get("payedSum", 0)) + float(op.get("linkedSum", 0))
-                        order.setdefault("payments", []).append({"meta": saved["meta"]})
+            self.sb.ledger.record(type_, saved, self.store.now())
+            settle(self.sb, type_, old, saved)
         self.sb.webhooks.notify(type_, saved["id"], action, fields)
-
-    def _ship(self, order: Json, demand: Json) -> None:
-        shipped: dict[str, float] = {}
-        for pos in demand.get("_positions", []):
-            aid = ref_id(pos.get("assortment")) or ""
-            shipped[aid] = shipped.get(aid, 0.0) + float(pos.get("quantity", 0))
-        for pos in order.get("_positions", []):
-            aid = ref_id(pos.get("assortment")) or ""
-            take = min(shipped.get(aid, 0.0), float(pos["quantity"]) - float(pos.get("shipped", 0)))
-            if take > 0:
-                pos["shipped"] = float(pos.get("shipped", 0)) + take
-                shipped[aid] -= take
-        order["shippedSum"] = float(order.get("shippedSum", 0)) + float(demand.get("sum", 0))
-        order.setdefault("demands", []).append({"meta": demand["meta"]})
-        self.sb.ledger.record("customerorder", order, self.store.now())
 
 
 def _line_sum(pos: Json) -> float:
@@ -273,6 +260,9 @@ def render(sb: Account, type_: str, obj: Json, expand: set[str], fields: Abstrac
         product = store.get("product", ref_id(obj.get("product")) or "")
         if product is not None:
             out["product"] = render(sb, "product", product, set())
+    if type_ == "organization" and "_accounts" in obj:
+        href = f"{STORE_BASE}/entity/organization/{obj['id']}/accounts"
+        out["accounts"] = {"meta": collection_meta(href, "account", len(obj["_accounts"]))}
     if type_ == "counterparty":
         for key in ("accounts", "contactpersons"):
             href = f"{STORE_BASE}/entity/counterparty/{obj['id']}/{key}"
@@ -284,7 +274,7 @@ def render(sb: Account, type_: str, obj: Json, expand: set[str], fields: Abstrac
     if type_ in DOCUMENT_TYPES and type_ not in ("paymentin", "cashin"):
         href = f"{STORE_BASE}/entity/{type_}/{obj['id']}/positions"
         positions = [
-            render_position(sb, type_, obj["id"], p, "positions.assortment" in expand)
+            render_position(sb, type_, obj["id"], p, "positions.assortment" in expand, with_stock="stock" in fields)
             for p in obj.get("_positions", [])
         ]
         out["positions"] = {"meta": collection_meta(href, f"{type_}position", len(positions))}
@@ -300,8 +290,12 @@ def render(sb: Account, type_: str, obj: Json, expand: set[str], fields: Abstrac
     return out
 
 
-def render_position(sb: Account, type_: str, doc_id: str, pos: Json, expand_assortment: bool) -> Json:
-    """One document position as the API returns it."""
+def render_position(
+    sb: Account, type_: str, doc_id: str, pos: Json, expand_assortment: bool, *, with_stock: bool = False
+) -> Json:
+    """One document position as the API returns it; ``with_stock`` (``fields=stock``) adds its
+    ``stock``: the item's cost price (kopecks a unit: here its buying price) and its stock, reserve,
+    in transit and available at the document's store."""
     out: dict[str, Any] = {
         "meta": {
             "href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",
@@ -314,9 +308,29 @@ def render_position(sb: Account, type_: str, doc_id: str, pos: Json, expand_asso
     if type_ != "customerorder":
         out.pop("shipped", None)
         out.pop("reserve", None)
+    if with_stock:
+        out["stock"] = _position_stock(sb, type_, doc_id, pos)
     if expand_assortment:
         aid = ref_id(pos.get("assortment")) or ""
         item = sb.store.find(aid, ASSORTMENT_TYPES)
         if item is not None:
             out["assortment"] = render(sb, item["meta"]["type"], item, set())
     return out
+
+
+def _position_stock(sb: Account, type_: str, doc_id: str, pos: Json) -> Json:
+    aid = ref_id(pos.get("assortment")) or ""
+    item = sb.store.find(aid, ASSORTMENT_TYPES) or {}
+    if item.get("meta", {}).get("type") == "variant" and "buyPrice" not in item:
+        item = sb.store.get("product", ref_id(item.get("product")) or "") or item
+    doc = sb.store.get(type_, doc_id) or {}
+    store = ref_id(doc.get("store") or doc.get("sourceStore"))
+    totals = sb.ledger.totals.get((aid, store), {"stock": 0.0, "reserve": 0.0, "inTransit": 0.0})
+    stock, reserve, transit = totals["stock"], totals["reserve"], totals["inTransit"]
+    return {
+        "cost": float((item.get("buyPrice") or {}).get("value", 0.0)),
+        "quantity": stock,
+        "reserve": reserve,
+        "intransit": transit,
+        "available": stock - reserve,
+    }

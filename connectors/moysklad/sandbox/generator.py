@@ -128,10 +128,12 @@ def seed_catalog(
         )["id"]
         for i in range(stores)
     ]
+    org_id = new_id()
     store.put(
         "organization",
         {
-            "id": new_id(),
+            "id": org_id,
+            "_accounts": _org_accounts(org_id),
             "name": "ООО Ромашка",
             "companyType": "legal",
             "legalTitle": "Общество с ограниченной ответственностью «Ромашка»",
@@ -409,3 +411,28 @@ def _opening_stock(
             updated=at,
         )
         sandbox.ledger.record("purchaseorder", doc, at)
+
+
+def _org_accounts(org_id: str) -> list[Json]:
+    """The organization's two settlement accounts (the first is its default); ids derive from the
+    organization's, so seeding them draws nothing from the generator's random stream."""
+    rows = []
+    for n, (number, bank) in enumerate(
+        (("40702810900000000001", "ПАО Сбербанк"), ("40702810500000000002", "АО Точка"))
+    ):
+        acc_id = str(uuid.uuid5(uuid.UUID(org_id), number))
+        rows.append(
+            {
+                "meta": {
+                    "href": f"{STORE_BASE}/entity/organization/{org_id}/accounts/{acc_id}",
+                    "type": "account",
+                    "mediaType": "application/json",
+                },
+                "id": acc_id,
+                "isDefault": n == 0,
+                "accountNumber": number,
+                "bankName": bank,
+                "bic": "044525225" if n == 0 else "044525104",
+            }
+        )
+    return rows

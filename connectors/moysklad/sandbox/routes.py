@@ -162,7 +162,8 @@ async def one(sb: Account, request: Request, type_: str, id_: str) -> Result:
     obj = sb.store.get(type_, id_)
     if obj is None:
         raise ItemError(1021, f"Объект с UUID '{id_}' не найден", status=404)
-    return 200, bundles.render_item(sb, type_, obj, expand)
+    fields = {f for f in _query(request).get("fields", "").split(",") if f}
+    return 200, bundles.render_item(sb, type_, obj, expand, fields)
 
 
 def sub_collection(sb: Account, request: Request, type_: str, id_: str, what: str) -> Result:
@@ -180,7 +181,11 @@ def sub_collection(sb: Account, request: Request, type_: str, id_: str, what: st
             "rows": rows[offset : offset + limit],
         }
     if what == "positions":
-        rows = [render_position(sb, type_, id_, p, "assortment" in expand) for p in obj.get("_positions", [])]
+        with_stock = "stock" in _query(request).get("fields", "").split(",")
+        rows = [
+            render_position(sb, type_, id_, p, "assortment" in expand, with_stock=with_stock)
+            for p in obj.get("_positions", [])
+        ]
         item_type = f"{type_}position"
     else:
         rows, item_type = obj.get("_" + what, []), what.rstrip("s")
@@ -224,7 +229,9 @@ def metadata(sb: Account, request: Request, type_: str) -> Result:
     meta = {"href": f"{STORE_BASE}/entity/{type_}/metadata", "mediaType": "application/json"}
     if type_ == "variant":
         return 200, {"meta": meta, "characteristics": sb.store.characteristics}
-    attributes = collection_meta(f"{STORE_BASE}/entity/{type_}/metadata/attributes", "attributemetadata", 0)
+    attributes = collection_meta(
+        f"{STORE_BASE}/entity/{type_}/metadata/attributes", "attributemetadata", len(sb.store.attributes.get(type_, []))
+    )
     if type_ == "counterparty":  # counterparty groups: every tag in use
         tags = sorted({t for cp in sb.store.of_type("counterparty").values() for t in cp.get("tags") or []})
         return 200, {
@@ -240,6 +247,12 @@ def metadata(sb: Account, request: Request, type_: str) -> Result:
         "states": sb.store.states if type_ == "customerorder" else [],
         "createShared": False,
     }
+
+
+def attributes(sb: Account, request: Request, type_: str) -> Result:
+    """``GET /entity/{type}/metadata/attributes``: the custom fields of a type."""
+    rows, href = sb.store.attributes.get(type_, []), f"{STORE_BASE}/entity/{type_}/metadata/attributes"
+    return 200, {"meta": collection_meta(href, "attributemetadata", len(rows)), "rows": rows}
 
 
 def characteristics(sb: Account, request: Request) -> Result:
@@ -278,6 +291,7 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("GET", r"/report/stock/(?P<report>all|bystore)/current", stock_current, False),
         ("GET", r"/context/companysettings/pricetype(?:/(?P<pt>[^/]+))?", price_types, False),
         ("GET", rf"/entity/{_DESCRIBED}/metadata", metadata, False),
+        ("GET", rf"/entity/{_DESCRIBED}/metadata/attributes", attributes, False),
         ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
         ("GET", r"/entity/customerorder/metadata/states", states, False),
         ("GET", rf"/entity/bundle/{_ID}/components", bundles.components, False),

@@ -122,6 +122,8 @@ class SandboxStore:
         self.price_types: list[Json] = []
         self.characteristics: list[Json] = []
         self.states: list[Json] = []
+        #: type -> custom field (attribute) metadata of its documents
+        self.attributes: dict[str, list[Json]] = {}
         self.counters: dict[str, int] = {}
         self.version = 0
 
@@ -168,6 +170,23 @@ class SandboxStore:
             self.sync_index[(type_, sync_id)] = id_
         self.version += 1
         return obj
+
+    def add_attribute(self, type_: str, name: str, kind: str = "string") -> Json:
+        """Define a custom field of ``type_``'s documents (as a user does in the settings)."""
+        attr_id = self.new_id()
+        attr = {
+            "meta": {
+                "href": f"{STORE_BASE}/entity/{type_}/metadata/attributes/{attr_id}",
+                "type": "attributemetadata",
+                "mediaType": JSON_MEDIA,
+            },
+            "id": attr_id,
+            "name": name,
+            "type": kind,
+            "required": False,
+        }
+        self.attributes.setdefault(type_, []).append(attr)
+        return attr
 
     def by_sync_id(self, type_: str, sync_id: str) -> Json | None:
         """The object created earlier with this ``syncId``, if any."""

@@ -52,6 +52,7 @@ class RetailCRMOrders(_Channel):
         cursor: str | None = None,
         more: bool = False,
         shared: Sequence[str] = (),
+        deleted: Sequence[str] = (),
     ) -> OrderBatch:
         frames = orders_from_crm(orders, tz=self.tz, offer_ref="xmlId")
         return OrderBatch(
@@ -62,6 +63,8 @@ class RetailCRMOrders(_Channel):
             cursor=cursor,
             more=more,
             shared_credential_orders=tuple(shared),
+            payments=frames["payments"],
+            deleted_orders=tuple(deleted),
         )
 
     async def _history_page(
@@ -128,22 +131,28 @@ class RetailCRMOrders(_Channel):
         if records is None:
             return self._batch([], cursor=cursor)
         passed: dict[str, set[str]] = {}
+        deleted: list[str] = []
         for record in records:
             order = record.get("order") or {}
             if order.get("id") is None or not self._ours(order):
+                continue
+            if record.get("deleted"):  # the order is gone: nothing to read of it
+                deleted.append(str(order["id"]))
                 continue
             statuses = passed.setdefault(str(order["id"]), set())
             if record.get("field") == "status" and isinstance(record.get("newValue"), dict):
                 statuses.add(str(record["newValue"].get("code")))
             elif record.get("created") and order.get("status"):
                 statuses.add(str(order["status"]))
-        orders = [o for o in await self._orders_by_id(list(passed)) if self._ours(o)]
+        gone = set(deleted)
+        orders = [o for o in await self._orders_by_id([i for i in passed if i not in gone]) if self._ours(o)]
         return self._batch(
             orders,
-            passed={oid: frozenset(s) for oid, s in passed.items()},
+            passed={oid: frozenset(s) for oid, s in passed.items() if oid not in gone},
             cursor=str(pages.last_id),
             more=not pages.finished,
             shared=shared,
+            deleted=list(dict.fromkeys(deleted)),
         )
 
     async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:

@@ -222,6 +222,18 @@ class RetailCRMSandbox(SandboxFrontDoor):
         """Change an order as a manager in the CRM's UI would (history source ``user``)."""
         orders.edit_order(self.state, order_id, dict(changes), None)
 
+    def user_delete_order(self, order_id: int) -> None:
+        """Delete an order as a manager would (a history record marked ``deleted``)."""
+        orders.delete_order(self.state, order_id, None)
+
+    def user_add_payment(self, order_id: int, payment: Mapping[str, Any]) -> int:
+        """Add a payment to an order as a manager would (history ``payments``); returns its id."""
+        return orders.add_payment(self.state, order_id, dict(payment), None)
+
+    def user_edit_payment(self, payment_id: int, changes: Mapping[str, Any]) -> None:
+        """Change a payment as a manager would (history ``payments.<field>`` for what changed)."""
+        orders.change_payment(self.state, payment_id, dict(changes), None)
+
     # -- serving --------------------------------------------------------------------------------
     def serve(self, port: int, api_key: str | None = None, host: str = "127.0.0.1") -> None:
         """Run on loopback until Ctrl-C, printing the account URL and the accepted key."""

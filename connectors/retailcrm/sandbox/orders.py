@@ -85,6 +85,27 @@ def _build_items(state: CrmState, resolved: list[dict[str, Any]]) -> list[dict[s
     return out
 
 
+#: item fields an edit naming the item by ``id`` may change (the rest stays as it is)
+_ITEM_EDITABLE = ("quantity", "initialPrice", "purchasePrice", "status", "comment", "vatRate")
+
+
+def _edit_items(state: CrmState, items: list[dict[str, Any]], resolved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An edit's ``items``: the list replaces the order's; an item named by ``id`` is that item,
+    updated by the fields given (a new item otherwise), as retailCRM edits order items."""
+    by_id = {str(it["id"]): it for it in items}
+    out = []
+    for entry in resolved:
+        item = entry["item"]
+        old = by_id.get(str(item.get("id")))
+        if old is None:
+            out.extend(_build_items(state, [entry]))
+            continue
+        row = {**old, **{k: item[k] for k in _ITEM_EDITABLE if k in item}}
+        row["prices"] = [{"price": row["initialPrice"], "quantity": row["quantity"]}]
+        out.append(row)
+    return out
+
+
 def _totals(order: dict[str, Any]) -> None:
     summ = sum((it["initialPrice"] * it["quantity"]) - it["discountTotal"] for it in order["items"])
     order["summ"] = round(summ, 2)
@@ -184,7 +205,7 @@ def edit_order(state: CrmState, order_id: int, data: dict[str, Any], author: str
             state.history, field_name=name, old=wrap(old), new=wrap(new), entity=_ref(order), author_key=author
         )
     if "items" in data:
-        order["items"] = _build_items(state, resolved)
+        order["items"] = _edit_items(state, order["items"], resolved)
         state.record(
             state.history, field_name="order_product", old=None, new=None, entity=_ref(order), author_key=author
         )
@@ -353,3 +374,52 @@ def payment_edit(state: CrmState, call: Call) -> Reply:
             author_key=call.api_key,
         )
     return 200, {"success": True, "id": pid}
+
+
+#: payment fields whose change the history records, and the field name it records them under
+_PAYMENT_HISTORY = {"status": "payments.status", "paidAt": "payments.paid_at", "amount": "payments.amount"}
+
+
+def add_payment(state: CrmState, order_id: int, payment: dict[str, Any], author: str | None) -> int:
+    """Add one payment to an order (validated as ``orders/payments/create``); returns its id."""
+    if payment.get("type") not in state.payment_types:
+        raise validation({"type": f'Payment type "{payment.get("type")}" does not exist.'})
+    created = _payments(state, order_id, [payment])
+    state.orders[order_id]["payments"].update(created)
+    pid = int(next(iter(created)))
+    order = state.orders[order_id]
+    state.record(state.history, field_name="payments", old=None, new={"id": pid}, entity=_ref(order), author_key=author)
+    return pid
+
+
+def change_payment(state: CrmState, payment_id: int, changes: dict[str, Any], author: str | None) -> None:
+    """Change a payment; each changed field the history knows gets its record."""
+    payment = state.payments[payment_id]
+    order = state.orders[payment["orderId"]]
+    for key, value in changes.items():
+        old = payment.get(key)
+        if key in ("id", "order") or old == value:
+            continue
+        payment[key] = value
+        if key in _PAYMENT_HISTORY:
+            wrap = (lambda v: {"code": v}) if key == "status" else (lambda v: v)
+            state.record(
+                state.history,
+                field_name=_PAYMENT_HISTORY[key],
+                old=wrap(old),
+                new=wrap(value),
+                entity=_ref(order),
+                author_key=author,
+            )
+    order["payments"][str(payment_id)] = {k: v for k, v in payment.items() if k != "orderId"}
+
+
+def delete_order(state: CrmState, order_id: int, author: str | None) -> None:
+    """Delete an order; the history says so with a record marked ``deleted`` (as the official
+    modules read it: retailcrm/bitrix-module skips an assembled order whose ``deleted`` is set)."""
+    order = state.orders.pop(order_id)
+    if order.get("externalId"):
+        state.order_by_external.pop((order["site"], str(order["externalId"])), None)
+    state.record(
+        state.history, field_name="id", old=order_id, new=None, entity=_ref(order), author_key=author, deleted=True
+    )

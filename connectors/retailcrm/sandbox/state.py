@@ -118,6 +118,7 @@ class HistoryRecord:
     created: bool = False
     user_id: int | None = None
     source: str | None = None
+    deleted: bool = False
 
     def render(self, entity_name: str, reader_key: str) -> dict[str, Any]:
         """The record as the reader with ``reader_key`` sees it (``apiKey.current`` is relative).
@@ -128,6 +129,8 @@ class HistoryRecord:
         out: dict[str, Any] = {"id": self.id, "createdAt": self.created_at}
         if self.created:
             out["created"] = True
+        if self.deleted:
+            out["deleted"] = True
         out["source"] = self.source or ("user" if self.author_key is None else "api")
         if out["source"] == "user":
             out["user"] = {"id": self.user_id or 1}
@@ -258,6 +261,7 @@ class CrmState:
         author_key: str | None,
         created: bool = False,
         source: str | None = None,
+        deleted: bool = False,
     ) -> None:
         """Append a history record with the next id of that log's sequence."""
         sequence = "history" if log is self.history else "customer_history"
@@ -272,5 +276,6 @@ class CrmState:
                 author_key=author_key,
                 created=created,
                 source=source,
+                deleted=deleted,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_an_error_envelope_is_a_refused_request_with_the_shops_message(make_clie
 
 
 def test_empty_is_no_rows_not_an_error(make_client: MakeClient) -> None:
-    async def go() -> list[object]:
+    async def go() -> list[dict[str, Any]]:
         async with make_client() as client:
             return await client.orders_page({"from": "2001-01-01", "to": "2001-01-02"}, 0)
 

@@ -251,3 +251,15 @@ def test_only_the_hubs_recorded_writes_are_echoes_not_everything_made_with_its_k
     assert run(base, lambda src, _: src.has_changes(moved, written=written)) is False  # only the hub's echo
     echo = run(base, lambda src, _: src.changed_orders(moved, written=written))
     assert echo.orders.empty and echo.cursor == str(sb.history[-1].id) and echo.shared_credential_orders == ()
+
+
+def test_an_order_deleted_in_the_crm_comes_as_deleted_not_as_a_change(served: tuple[RetailCRMSandbox, str]) -> None:
+    sb, base = served
+    sb.seed_orders(3)
+    cursor = run(base, lambda src, _: src.changed_orders(None)).cursor
+    sb.user_edit_order(2, {"status": "assembling"})
+    sb.user_delete_order(2)
+    sb.user_edit_order(3, {"status": "assembling"})
+    batch = run(base, lambda src, _: src.changed_orders(cursor))
+    assert batch.deleted_orders == ("2",) and list(batch.orders["order_id"]) == ["3"]
+    assert "2" not in batch.passed_statuses

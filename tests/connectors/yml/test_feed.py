@@ -16,7 +16,9 @@ from connectors.yml.sandbox.portal import YmlCatalog, YmlError, check_yml
 from connectors.yml.sandbox.sample import MAIN, OLD, sample_categories, sample_slice
 from connectors.yml.settings import YmlSettings
 
-SETTINGS = YmlSettings(system="yml", base_url="https://shop.example.com", outlets=("1", "2"), pictures=2)
+SETTINGS = YmlSettings.model_validate(
+    {"system": "yml", "base_url": "https://shop.example.com", "outlets": ("1", "2"), "pictures": 2}
+)
 KEYS = {o: f"hub-{o}" for o in ("v-38", "v-39", "p-cap", "p-fit", "p-set")}
 
 

@@ -52,6 +52,7 @@ CASES: dict[str, tuple[list[str], str]] = {
         "2026-13-01 is not a date",
     ),
     "run order-status-sync": (["--integration", "main", "-c", "{config}"], "needs a statuses edge"),
+    "run order-documents": (["--integration", "main", "-c", "{config}"], "needs an orders edge"),
     "sandbox serve": (["--world", "bogus"], "unknown world 'bogus'"),
     "feed serve": (["-c", "{config}", "--port", "{busy}"], "pick another --port"),
     "webhooks register": (

@@ -33,7 +33,15 @@ from tests.hub.conftest import POSTGRES_ENV, _libpq
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PERIODS = ("order_upload", "order_status_sync", "stock_sync", "stock_reconcile", "archive_backfill", "catalog_feed")
+PERIODS = (
+    "order_upload",
+    "order_status_sync",
+    "order_documents",
+    "stock_sync",
+    "stock_reconcile",
+    "archive_backfill",
+    "catalog_feed",
+)
 
 
 def _taker(

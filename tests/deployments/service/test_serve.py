@@ -254,6 +254,7 @@ def _manual_everywhere(world: DemoWorld) -> None:
         for name in (
             "order_upload",
             "order_status_sync",
+            "order_documents",
             "stock_sync",
             "stock_reconcile",
             "archive_backfill",

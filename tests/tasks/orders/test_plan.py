@@ -199,6 +199,37 @@ def test_reserve_by_line_status_holds_back_only_the_lines_in_those_statuses(tmp_
     assert [(ln["offer_id"], ln["reserve"]) for ln in draft["lines"]] == [("o-1", True), ("o-2", False)]
 
 
+def test_cancelled_lines_lose_their_reserve_and_on_a_new_order_their_price(tmp_path: Path, store: Store) -> None:
+    run = run_of(
+        tmp_path,
+        store,
+        mappings={"order_stores": {"msk": "Основной склад"}},
+        reserve=True,
+        cancelled_line_statuses=["canceled"],
+    )
+    order = {
+        "store_id": "msk",
+        "delivery_type": "self-delivery",
+        "lines": [("o-1", 2.0, "new"), ("o-2", 1.0, "canceled")],
+    }
+    plan(run, {"order_id": "11", **order})
+    draft = queued(store)[0].payload["draft"]
+    assert [(ln["offer_id"], ln["price"], ln.get("reserve")) for ln in draft["lines"]] == [
+        ("o-1", 50_000, None),
+        ("o-2", 0, False),  # new to the ERP: zero price, no reserve
+    ]
+    keys = store.links.ensure("shop", ORDERS, "retailcrm", ["12"])
+    store.links.attach_many("shop", ORDERS, "moysklad", [(keys["12"], "erp-12")])
+    plan(run, {"order_id": "12", **order})
+    draft = next(i for i in queued(store) if i.payload["order_id"] == "12").payload["draft"]
+    assert [(ln["offer_id"], ln["price"], ln.get("reserve")) for ln in draft["lines"]][1] == ("o-2", 50_000, False)
+
+    dropping = run_of(tmp_path, store, cancelled_line_statuses=["canceled"], keep_cancelled_lines=False)
+    plan(dropping, {"order_id": "13", "lines": [("o-1", 2.0, "new"), ("o-2", 1.0, "canceled")]})
+    draft = next(i for i in queued(store) if i.payload["order_id"] == "13").payload["draft"]
+    assert [ln["offer_id"] for ln in draft["lines"]] == ["o-1"]
+
+
 def test_options_number_erp_organization_and_default_delivery(tmp_path: Path, store: Store) -> None:
     run = run_of(tmp_path, store, number="erp", organization="ИП Лютик", default_delivery="Доставка")
     planner = plan(run, {"order_id": "5", "delivery_type": "drone", "delivery_cost": 100})
