@@ -56,6 +56,7 @@ WRITE_CAPABILITY: Mapping[str, type] = {
 BUILTIN: Mapping[str, str] = {
     "moysklad": "connectors.moysklad",
     "retailcrm": "connectors.retailcrm",
+    "keycrm": "connectors.keycrm",
 }
 ENTRY_POINT_GROUP = "skladbridge.connectors"
 #: connectors registered at run time (:func:`register`): tests, notebooks, embedding applications

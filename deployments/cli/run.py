@@ -292,13 +292,13 @@ def demo(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm (or --world demo)")] = None,
+    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm | keycrm (or --world demo)")] = None,
     port: Annotated[int, typer.Option(help="loopback port")] = 8081,
     products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
     token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
     password: Annotated[str | None, typer.Option(help="moysklad: accepted password")] = None,
-    api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
+    api_key: Annotated[str | None, typer.Option(help="retailcrm, keycrm: accepted API key")] = None,
     world: Annotated[
         str | None,
         typer.Option(help="demo: both sandboxes and the feed server as the demo has them, the CRM's catalog loaded"),
@@ -319,13 +319,19 @@ def sandbox_serve(
         return
     if system is None:
         raise fail("which sandbox? `skladbridge sandbox serve moysklad` or `... retailcrm`, or `--world demo`")
-    if system not in ("moysklad", "retailcrm"):
-        raise fail(f"unknown system {system!r}: moysklad or retailcrm, or --world demo")
+    if system not in ("moysklad", "retailcrm", "keycrm"):
+        raise fail(f"unknown system {system!r}: moysklad, retailcrm or keycrm, or --world demo")
     ensure_port_free("127.0.0.1", port)
     if system == "moysklad":
         from connectors.moysklad.sandbox import serve as serve_moysklad
 
         serve_moysklad(products, port, token, login, password)
+    elif system == "keycrm":
+        from connectors.keycrm.sandbox import KeyCRMSandbox
+
+        keycrm = KeyCRMSandbox(api_key=api_key or "sandbox-key")
+        keycrm.seed_catalog(products)
+        keycrm.serve(port)
     else:
         from connectors.retailcrm.sandbox import RetailCRMSandbox
 

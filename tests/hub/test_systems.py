@@ -25,7 +25,7 @@ def test_streams_follow_the_capabilities() -> None:
 
 
 def test_an_unknown_system_names_the_known_ones() -> None:
-    with pytest.raises(UnknownSystemError, match=r"known: \['moysklad', 'retailcrm'"):
+    with pytest.raises(UnknownSystemError, match=r"known: \['keycrm', 'moysklad', 'retailcrm'"):
         connector("bitrix")
     with pytest.raises(ConfigError, match="unknown system 'bitrix'"):
         parse_config({"integrations": {"x": {"systems": {"a": {"system": "bitrix", "base_url": "http://a"}}}}})
