@@ -27,6 +27,13 @@ class KeyCRMSettings(SystemSettings):
     batch_size: int = Field(
         default=STOCK_BATCH, ge=1, le=STOCK_BATCH, description="offers per PUT /offers/stocks (the API takes 10 000)"
     )
+    confirm_seconds: float = Field(
+        default=15.5,
+        ge=0,
+        le=300,
+        description="how long a 202 stock write is read back for before its batch is left queued and re-sent; "
+        "0: taken as written",
+    )
     archive_statuses: list[str] = Field(
         default_factory=list,
         description="keyCRM status ids (or aliases) whose orders are closed on the stock side",

@@ -53,6 +53,8 @@ from hub.capabilities.orders import (
 )
 from hub.capabilities.stock import (
     BundleSource,
+    OfferKeyed,
+    OwnReserves,
     StockEvents,
     StockNotice,
     StockSink,
@@ -78,6 +80,7 @@ __all__ = [
     "HubWrite",
     "HubWriteLog",
     "ImageOwner",
+    "OfferKeyed",
     "OrderBatch",
     "OrderDraft",
     "OrderOutcome",
@@ -85,6 +88,7 @@ __all__ = [
     "OrderSink",
     "OrderSource",
     "OrderStates",
+    "OwnReserves",
     "PriceSink",
     "Reachable",
     "StatusSink",

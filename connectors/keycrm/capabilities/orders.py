@@ -40,7 +40,8 @@ class KeyCRMOrders(_Account):
         cursor: str | None = None,
         more: bool = False,
     ) -> OrderBatch:
-        frames = orders_from_keycrm(orders)
+        codes = {str(wid): code for code, wid in self.settings.warehouses.items()}
+        frames = orders_from_keycrm(orders, warehouse_codes=codes)
         passed = {str(o["id"]): frozenset({str(o["status_id"])}) for o in orders if o.get("status_id") is not None}
         return OrderBatch(
             frames["orders"], frames["order_lines"], frames["customers"], passed, cursor=cursor, more=more

@@ -32,8 +32,15 @@ from connectors.keycrm.wire.conventions import PAGE_LIMIT, field_errors
 from hub.capabilities import ChannelReference, Delivery, Entry
 from hub.systems import SecretResolver
 
-#: seconds between read-backs of a 202 write, and how many read-backs before the batch is re-queued
-CONFIRM_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+def confirm_delays(total: float) -> list[float]:
+    """Waits before each read-back of a 202 write: 0.5 s, doubling, summing to ``total``."""
+    delays: list[float] = []
+    step = 0.5
+    while sum(delays) + 1e-9 < total:
+        delays.append(min(step, total - sum(delays)))
+        step *= 2
+    return delays
 
 
 class _Account:
@@ -69,7 +76,7 @@ class KeyCRMStock(_Account):
         super().__init__(client, settings)
         self.max_batch = settings.batch_size
         self.offer_key = settings.offer_key
-        self.confirm_delays: Sequence[float] = CONFIRM_DELAYS
+        self.confirm_delays: Sequence[float] = confirm_delays(settings.confirm_seconds)
 
     def ref(self, entry: Entry) -> str:
         return str(entry["offer"])
@@ -119,6 +126,8 @@ class KeyCRMStock(_Account):
         """
         sample = {wid: {i["sku"]: float(i["quantity"]) for i in items[:PAGE_LIMIT]} for wid, items in written.items()}
         sample = {wid: items for wid, items in sample.items() if items}
+        if not self.confirm_delays:
+            return  # confirm_seconds: 0 — taken as written
         for delay in self.confirm_delays:
             if not sample:
                 return

@@ -80,8 +80,13 @@ def _ts(value: Any) -> pd.Timestamp | None:
     return None if at is None else pd.Timestamp(at)
 
 
-def orders_from_keycrm(orders: Iterable[Mapping[str, Any]]) -> dict[str, pd.DataFrame]:
-    """Canonical ``orders``, ``order_lines`` and ``customers`` of these keyCRM orders."""
+def orders_from_keycrm(
+    orders: Iterable[Mapping[str, Any]], warehouse_codes: Mapping[str, str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Canonical ``orders``, ``order_lines`` and ``customers`` of these keyCRM orders.
+
+    ``warehouse_codes``: keyCRM warehouse id → the code the config maps it by (the order's
+    ``store_id``; an unmapped id stays the id)."""
     rows: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     customers: dict[str, dict[str, Any]] = {}
@@ -116,7 +121,9 @@ def orders_from_keycrm(orders: Iterable[Mapping[str, Any]]) -> dict[str, pd.Data
                 "updated_at": _ts(order.get("updated_at")),
                 "total": minor(order.get("grand_total")),
                 "currency": None,
-                "store_id": str(warehouse) if warehouse is not None else None,
+                "store_id": (warehouse_codes or {}).get(str(warehouse), str(warehouse))
+                if warehouse is not None
+                else None,
                 "delivery_type": str(shipping["delivery_service_id"])
                 if shipping.get("delivery_service_id") is not None
                 else None,

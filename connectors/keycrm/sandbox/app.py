@@ -73,6 +73,10 @@ class KeyCRMSandbox(SandboxFrontDoor):
     def seed_orders(self, n: int, *, seed: int = 0) -> list[int]:
         return seeding.seed_orders(self.state, n, seed=seed)
 
+    def add_offers(self, offers: Iterable[tuple[str, str, float]]) -> int:
+        """Products of one offer each, ``(sku, name, price)``: a catalog matching another system's by SKU."""
+        return seeding.add_offers(self.state, offers)
+
     def add_order_trigger(self, url: str, method: str = "POST") -> None:
         """Automation: "on order status change → Відправити Webhook" to ``url`` with ``method``."""
         self.state.order_hooks.append((url, method.upper()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 import connectors.keycrm.sandbox.orders as orders
 from connectors.keycrm.sandbox.state import KeyState
@@ -58,3 +59,15 @@ def seed_orders(state: KeyState, n: int, *, seed: int = 0) -> list[int]:
         buyer = {"full_name": name, "phone": f"+38050{rng.randrange(1000000, 9999999)}"}
         ids.append(orders.new_order(state, {"buyer": buyer, "products": lines})["id"])
     return ids
+
+
+def add_offers(state: KeyState, offers: Iterable[tuple[str, str, float]]) -> int:
+    """One product with one offer per ``(sku, name, price)``; no stock yet."""
+    added = 0
+    for sku, name, price in offers:
+        pid = state.new_id("product", 1 + max(state.products, default=0))
+        state.products[pid] = {"id": pid, "name": name, "currency_code": "UAH", "has_offers": False}
+        oid = state.new_id("offer", 1 + max(state.offers, default=0))
+        state.offers[oid] = {"id": oid, "product_id": pid, "sku": sku, "price": price, "properties": []}
+        added += 1
+    return added
