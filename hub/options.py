@@ -138,6 +138,11 @@ class OrderOptions(BaseModel):
     poll_seconds: float = Field(
         default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
     )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="secret reference of the token in the channel's order webhook URL, "
+        "/hooks/<system>/<integration>/<token> (a channel that sends order webhooks); none: polled only",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> OrderOptions:

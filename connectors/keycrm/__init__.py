@@ -10,7 +10,7 @@ from __future__ import annotations
 from connectors.keycrm.capabilities.orders import KeyCRMOrders
 from connectors.keycrm.capabilities.stock import KeyCRMStock, keycrm_client
 from connectors.keycrm.settings import KeyCRMSettings
-from hub.capabilities import OrderSource, Reachable, StatusSink, StockSink
+from hub.capabilities import OrderEvents, OrderSource, Reachable, StatusSink, StockSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -22,6 +22,7 @@ CONNECTOR = Connector(
         StockSink: KeyCRMStock.over,
         Reachable: KeyCRMStock.over,
         OrderSource: KeyCRMOrders.over,
+        OrderEvents: KeyCRMOrders.over,
         StatusSink: KeyCRMOrders.over,
     },
     sandbox="connectors.keycrm.sandbox.kit:conformance_kit",

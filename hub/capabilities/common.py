@@ -79,3 +79,12 @@ class ChannelReader(Protocol):
     """Reads what a channel offers to map onto (warehouses, price types) and checks its settings."""
 
     async def channel_reference(self, *, with_catalog_stamp: bool = False) -> ChannelReference: ...
+
+
+@runtime_checkable
+class KeyedOffers(Protocol):
+    """A channel that names offers by the merchant's own key (an SKU), not by the source's ids: its
+    order lines name them so, and its stock entries must. It keeps a catalog of its own."""
+
+    #: the canonical ``offers`` column holding that key (``article`` or ``code``)
+    offer_key: str

@@ -219,3 +219,30 @@ class WebhookParser(Protocol):
     def changed_ids(self, body: bytes, headers: Mapping[str, str]) -> dict[str, list[str]]:
         """Entity kind → ids of the entities the event says changed."""
         ...
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One order webhook delivery of a channel: which order, and when the change it reports was made.
+
+    ``key`` is what the receiver deduplicates on: the same change delivered twice (a repeated
+    trigger, a GET and a POST of one event) has the same order and change time.
+    """
+
+    order_id: str
+    changed_at: str
+    event: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.order_id}@{self.changed_at}"
+
+
+@runtime_checkable
+class OrderEvents(Protocol):
+    """A channel that notifies order changes by webhook (the receiver then runs an upload cycle)."""
+
+    def parse_order_event(self, body: bytes, query: Mapping[str, str]) -> OrderEvent:
+        """The event of one delivery (a JSON body, or the query of a GET). Raises ``ValueError``
+        naming what is malformed."""
+        ...

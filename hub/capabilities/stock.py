@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import pandas as pd
 
-from hub.capabilities.common import BatchSink, ChannelReader, Entry
+from hub.capabilities.common import BatchSink, ChannelReader, Entry, KeyedOffers
 
 
 @runtime_checkable
@@ -86,15 +86,12 @@ class StockSink(BatchSink, ChannelReader, Protocol):
 
 
 @runtime_checkable
-class OfferKeyed(Protocol):
-    """A channel that knows offers by the merchant's own key (an SKU), not by the source's ids.
+class OfferKeyed(KeyedOffers, Protocol):
+    """A stock channel that knows offers by the merchant's own key (an SKU), not by the source's ids.
 
     Such a channel keeps its own catalog: nothing publishes ours to it, so an entry must name the
     offer by the value both systems hold (the source offer's ``article`` or ``code``).
     """
-
-    #: the canonical ``offers`` column holding the key the channel matches offers by
-    offer_key: str
 
     def keyed_stock_entries(self, stock: pd.DataFrame, keys: Mapping[str, str]) -> list[Entry]:
         """As :meth:`StockSink.stock_entries`; ``keys``: source offer id → its key. Offers without a

@@ -36,6 +36,7 @@ from hub.capabilities import (
     CatalogSource,
     ChannelReference,
     CustomerBook,
+    OrderEvents,
     OrderReference,
     OrderSink,
     OrderSource,
@@ -291,6 +292,12 @@ async def _status_sink(cap: StatusSink) -> None:
     assert statuses and all(isinstance(s, str) for s in statuses)
 
 
+async def _order_events(cap: OrderEvents) -> None:
+    # what a delivery looks like is the system's; a body that is no event is refused with ValueError
+    with pytest.raises(ValueError):
+        cap.parse_order_event(b"not an event", {})
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -306,6 +313,7 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     PriceSink: _channel,
     CatalogFeedSink: _channel,
     OrderSource: _order_source,
+    OrderEvents: _order_events,
     OrderSink: _order_sink,
     CustomerBook: _customer_book,
     OrderStates: _order_states,

@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.http import NotFoundError, RequestValidationError
@@ -25,7 +26,10 @@ from connectors.keycrm.capabilities.stock import _Account
 from connectors.keycrm.client import filters
 from connectors.keycrm.convert.orders import orders_from_keycrm
 from connectors.keycrm.wire.conventions import ORDER_INCLUDE, PAGE_LIMIT, between, parse_time
-from hub.capabilities import WRITE_STATUS, HubWriteLog, OrderBatch
+from hub.capabilities import WRITE_STATUS, HubWriteLog, OrderBatch, OrderEvent
+
+#: how far before the cursor each changed-orders read reaches (writes committed with an earlier stamp)
+OVERLAP = timedelta(seconds=10)
 
 
 class KeyCRMOrders(_Account):
@@ -71,28 +75,36 @@ class KeyCRMOrders(_Account):
         if cursor is None:  # from now on: no orders, only a cursor
             return self._batch([], cursor=now.isoformat())
         since = datetime.fromisoformat(cursor)
-        read: list[dict[str, Any]] = []
-        more = False
-        async for page in self.client.order_pages({"updated_between": between(since, now)}):
-            read.extend(page)
-            if len(read) >= limit:
-                more = True
-                break
+        # every page is read: keyCRM sorts by id only, so a read cut short could skip an order updated
+        # before the latest one read (its cursor would pass it); a change costs a row of a page of 50
+        read = [
+            o async for page in self.client.order_pages({"updated_between": self._window(since, now)}) for o in page
+        ]
         latest = max((parse_time(o.get("updated_at")) or since for o in read), default=since)
         writes: dict[str, list[Any]] = {}
         if written is not None and read:
             for write in written.hub_writes([str(o["id"]) for o in read]):
                 writes.setdefault(write.order_id, []).append(write)
         kept = [o for o in read if not self._hub_echo(o, written, writes)]
-        return self._batch(kept, cursor=latest.isoformat(), more=more)
+        return self._batch(kept, cursor=latest.isoformat())
+
+    @staticmethod
+    def _window(since: datetime, now: datetime) -> str:
+        """``updated_between`` from ``OVERLAP`` before the cursor to a second past now: the filter
+        takes whole seconds, so an order changed in the current second is in it (re-read orders are
+        no-ops: the planner compares contents), and one committed late with an earlier stamp too."""
+        return between(since - OVERLAP, now + timedelta(seconds=1))
 
     async def has_changes(self, cursor: str, *, written: HubWriteLog | None = None) -> bool:
         since = datetime.fromisoformat(cursor)
+        now = datetime.now(UTC)
         page: list[dict[str, Any]] = await anext(
-            self.client.pages("/order", {"filter[updated_between]": between(since, datetime.now(UTC)), "limit": 1}),
+            self.client.pages(
+                "/order", {"filter[updated_between]": between(since, now + timedelta(seconds=1)), "limit": PAGE_LIMIT}
+            ),
             [],
         )
-        return bool(page)
+        return any((parse_time(o.get("updated_at")) or since) > since for o in page)
 
     async def orders_in_period(
         self, start: datetime, end: datetime, statuses: Sequence[str], page: str | None = None
@@ -106,6 +118,27 @@ class KeyCRMOrders(_Account):
         rows = list(answer.get("data") or [])
         more = bool(answer.get("next_page_url"))
         return self._batch(rows, cursor=str(number + 1) if more else None, more=more)
+
+    def parse_order_event(self, body: bytes, query: Mapping[str, str]) -> OrderEvent:
+        """A trigger delivery: ``{"event", "context": <flat order row>}`` as JSON (POST), or the same
+        flattened into the query (``context[id]=…``, a GET trigger [inferred])."""
+        if body.strip():
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise ValueError("the body is not JSON") from None
+            context = data.get("context") if isinstance(data, dict) else None
+            event = str(data.get("event") or "") if isinstance(data, dict) else ""
+        else:
+            context = {
+                k[len("context[") : -1]: v for k, v in query.items() if k.startswith("context[") and k.endswith("]")
+            }
+            event = str(query.get("event") or "")
+        if not isinstance(context, dict) or not str(context.get("id") or "").isdigit():
+            raise ValueError('no order in it: expected {"event", "context": {"id", "status_changed_at", ...}}')
+        changed = context.get("status_changed_at") or context.get("updated_at") or ""
+        at = parse_time(changed)  # both wire formats name the same moment: one key for one change
+        return OrderEvent(str(context["id"]), at.isoformat() if at else "", event)
 
     async def record_erp_ids(self, erp_ids: Mapping[str, str]) -> dict[str, str]:
         return {}  # no field for it in v1 (module docstring); nothing refused, nothing written

@@ -49,6 +49,7 @@ class _Account:
     def __init__(self, client: KeyCRMClient | None, settings: KeyCRMSettings) -> None:
         self._client = client
         self.settings = settings
+        self.offer_key = settings.offer_key  # keyCRM's SKU is this field of the stock system's offers
 
     @property
     def client(self) -> KeyCRMClient:
@@ -75,7 +76,6 @@ class KeyCRMStock(_Account):
     def __init__(self, client: KeyCRMClient | None, settings: KeyCRMSettings) -> None:
         super().__init__(client, settings)
         self.max_batch = settings.batch_size
-        self.offer_key = settings.offer_key
         self.confirm_delays: Sequence[float] = confirm_delays(settings.confirm_seconds)
 
     def ref(self, entry: Entry) -> str:
