@@ -134,3 +134,20 @@ def test_a_burst_of_300_order_events_within_the_budget_none_lost_none_doubled(wo
     assert not [r for r in requests if r.status == 429]
     print(f"300 events: {len(requests)} keyCRM requests, {took:.1f} s")
     assert len(requests) <= 30
+
+
+def test_a_state_set_in_moysklad_comes_back_as_the_keycrm_status(world: KeyCRMWorld) -> None:
+    from flows.order_status_sync import order_status_sync
+
+    order = place(world, [next(iter(world.keycrm.state.offers.values()))["sku"]])
+    settle(world)
+    erp_id = erp_orders(world)[str(order["id"])]["id"]
+    order_status_sync(INTEGRATION, config_path=str(world.config_path), trigger="test")  # Новый maps back to 1
+    assert world.keycrm.state.orders[order["id"]]["status_id"] == 1
+    confirmed = next(s for s in world.moysklad.store.states if s["name"] == "Подтвержден")
+    world.moysklad.writer.update("customerorder", erp_id, {"state": {"meta": confirmed["meta"]}})
+    result = order_status_sync(INTEGRATION, config_path=str(world.config_path), trigger="test")
+    assert result["sent"] == 1 and world.keycrm.state.orders[order["id"]]["status_id"] == 2
+    asyncio.run(world.keycrm.flush())  # keyCRM's trigger fires on our change too: the receiver takes it
+    settle(world)
+    assert len([o for o in erp_orders(world) if o == str(order["id"])]) == 1
