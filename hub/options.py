@@ -138,6 +138,11 @@ class OrderOptions(BaseModel):
     poll_seconds: float = Field(
         default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
     )
+    create_items: bool = Field(
+        default=False,
+        description="an order line naming an item the ERP lacks (a channel's one-time product, matched by "
+        "the channel's SKU) creates it in the ERP; false: the order is parked until it is in the catalog",
+    )
     webhook_secret: str | None = Field(
         default=None,
         description="secret reference of the token in the channel's order webhook URL, "

@@ -22,6 +22,7 @@ from typing import Any
 
 from connectors.moysklad.capabilities.catalog import MoySkladSide, moysklad_client
 from connectors.moysklad.capabilities.customers import MoySkladCustomers
+from connectors.moysklad.capabilities.items import MoySkladItems
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
 from connectors.moysklad.settings import MoySkladSettings
@@ -29,6 +30,7 @@ from hub.capabilities import (
     BundleSource,
     CatalogSource,
     CustomerBook,
+    ItemBook,
     OrderSink,
     OrderStates,
     Reachable,
@@ -51,6 +53,7 @@ CONNECTOR = Connector(
         OrderSink: MoySkladOrders.over,
         OrderStates: MoySkladOrders.over,
         CustomerBook: MoySkladCustomers.over,
+        ItemBook: MoySkladItems.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

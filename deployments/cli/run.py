@@ -279,12 +279,23 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
         "skladbridge-demo"
     ),
+    pair: Annotated[str | None, typer.Option(help="another pair than MoySklad -> retailCRM: keycrm")] = None,
 ) -> None:
     """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    if pair is not None:
+        from deployments.demo.run import PAIRS
+
+        if pair not in PAIRS:
+            raise fail(f"unknown pair {pair!r}: {', '.join(sorted(PAIRS))}")
     from deployments.schedule.prefect_env import configure
 
     configure(workdir.resolve() / ".prefect")  # the home run_demo sets, early enough for the server
     _prefect_api()
+    if pair is not None:
+        from deployments.demo.run import run_pair
+
+        run_pair(pair, workdir.resolve(), min(products, 1000), echo=typer.echo)
+        return
     from deployments.demo import run_demo
 
     run_demo(workdir.resolve(), products=products, echo=typer.echo)

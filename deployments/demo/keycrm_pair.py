@@ -9,13 +9,17 @@ system would have it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from connectors.keycrm.sandbox import KeyCRMSandbox
 from connectors.moysklad.sandbox import MoySkladSandbox
@@ -26,7 +30,14 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 INTEGRATION = "keycrm"
 MS_LOGIN = "admin@demo"
 #: what stays a ``${VAR}`` reference in the written config
-SECRET_VARS = ("SKLADBRIDGE_KC_MS_PASSWORD", "SKLADBRIDGE_KC_KEY", "SKLADBRIDGE_KC_HOOK_TOKEN")
+SECRET_VARS = (
+    "SKLADBRIDGE_KC_MS_PASSWORD",
+    "SKLADBRIDGE_KC_KEY",
+    "SKLADBRIDGE_KC_HOOK_TOKEN",
+    "SKLADBRIDGE_KC_STOCK_HOOK_TOKEN",
+)
+#: how long the demo waits for an order or a stock change before it says it did not arrive
+ARRIVAL_SECONDS = 60.0
 
 
 @dataclass
@@ -62,7 +73,7 @@ def keycrm_world(
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob("skladbridge.db*"):
         stale.unlink()  # fresh sandboxes need a fresh hub: its snapshots would say keyCRM has everything
-    ms_password, kc_key, hook_token = (secrets.token_urlsafe(n) for n in (12, 16, 24))
+    ms_password, kc_key, hook_token, stock_token = (secrets.token_urlsafe(n) for n in (12, 16, 24, 24))
     moysklad = MoySkladSandbox(token=None, login=MS_LOGIN, password=ms_password, token_kind="user", seed=seed)
     seed_catalog(moysklad, products, variants_ratio=0.3, stores=4, price_types=2, images_ratio=0.0, seed=seed)
     keycrm = KeyCRMSandbox(api_key=kc_key)
@@ -78,6 +89,7 @@ def keycrm_world(
             "SKLADBRIDGE_KC_URL": f"{kc.url}/v1",
             "SKLADBRIDGE_KC_KEY": kc_key,
             "SKLADBRIDGE_KC_HOOK_TOKEN": hook_token,
+            "SKLADBRIDGE_KC_STOCK_HOOK_TOKEN": stock_token,
         }
         text = (EXAMPLES / "keycrm.yaml").read_text(encoding="utf-8")
         for key, value in env.items():
@@ -105,5 +117,144 @@ def keycrm_stock(world: KeyCRMWorld) -> dict[str, dict[int, float]]:
     return out
 
 
-def run_keycrm_demo(workdir: Path, products: int, echo: Callable[[str], Any]) -> None:  # pragma: no cover - CLI
-    raise NotImplementedError("the keyCRM demo is added in a later step")
+@dataclass(frozen=True)
+class Trip:
+    """One thing timed through the hub: what, from where to where, seconds (None: did not arrive)."""
+
+    what: str
+    seconds: float | None
+    requests: int  # requests the hub made to keyCRM meanwhile
+
+
+def _wait(arrived: Callable[[], bool]) -> float | None:
+    started = time.monotonic()
+    while time.monotonic() - started < ARRIVAL_SECONDS:
+        if arrived():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    return None
+
+
+def order_trip(world: KeyCRMWorld, receiver_url: str) -> Trip:
+    """A manager's order in keyCRM: its trigger webhook reaches the hub, the order reaches MoySklad."""
+    kc = world.keycrm
+    token = world.env["SKLADBRIDGE_KC_HOOK_TOKEN"]
+    kc.add_order_trigger(f"{receiver_url}/hooks/keycrm/{INTEGRATION}/{token}")
+    skus = [o["sku"] for o in list(kc.state.offers.values())[:2]]
+    body = {
+        "buyer": {"full_name": "Олена Коваль", "phone": "+380501234567"},
+        "products": [
+            {"sku": skus[0], "quantity": 1},
+            {"name": "Сорочка", "price": 450, "properties": [{"name": "Колір", "value": "біла"}]},
+        ],
+    }
+    before = len(kc.log)
+    started = time.monotonic()
+    answer = httpx.post(f"{world.servers['keycrm']}/sandbox/orders", json=body, timeout=30)
+    answer.raise_for_status()
+    order_id = str(answer.json()["id"])
+    codes = lambda: {str(o.get("externalCode")) for o in world.moysklad.store.of_type("customerorder").values()}  # noqa: E731
+    seconds = _wait(lambda: order_id in codes())
+    if seconds is not None:
+        seconds = time.monotonic() - started
+    return Trip(f"keyCRM order {order_id} (a catalog offer and a one-time product)", seconds, len(kc.log) - before)
+
+
+async def _ship(world: KeyCRMWorld, offer: str, store_name: str, units: float) -> None:
+    """A shipment (demand) from ``store_name`` through MoySklad's API, as any shop's app makes it."""
+    from connectors.moysklad.client import MoySkladClient
+
+    ms = world.moysklad
+    org = next(iter(ms.store.of_type("organization")))
+    store = next(s for s in ms.store.of_type("store").values() if s["name"] == store_name)
+    async with MoySkladClient(
+        world.env["SKLADBRIDGE_KC_MS_URL"], login=ms.login, password=world.env["SKLADBRIDGE_KC_MS_PASSWORD"]
+    ) as client:
+        agent = (await client.create_counterparty({"name": "Покупець демо"}))["id"]
+        await client.create_demand(
+            {
+                "organization": client.ref(f"entity/organization/{org}", "organization"),
+                "agent": client.ref(f"entity/counterparty/{agent}", "counterparty"),
+                "store": client.ref(f"entity/store/{store['id']}", "store"),
+                "positions": [
+                    {"quantity": units, "price": 100.0, "assortment": client.ref(f"entity/product/{offer}", "product")}
+                ],
+            }
+        )
+
+
+def stock_trip(world: KeyCRMWorld, receiver_url: str, units: int = 1) -> Trip | None:
+    """A shipment in MoySklad: its webhook reaches the hub, the new on-hand stock reaches keyCRM."""
+    from deployments.demo.stock_trip import subscribe
+
+    ms = world.moysklad
+    store = next(s for s in ms.store.of_type("store").values() if s["name"] == "Основной склад")
+    picked = None
+    for row in ms.ledger.report(by_store=True, stock_type="stock", include_zero=False):
+        product = ms.store.get("product", row["assortmentId"]) or {}
+        plain = product.get("code") and not product.get("variantsCount") and not product.get("archived")
+        if row.get("storeId") == store["id"] and float(row["stock"]) >= units and plain:
+            picked = (str(row["assortmentId"]), str(product["code"]))
+            break
+    if picked is None:
+        return None
+    offer, sku = picked
+    asyncio.run(subscribe(world, INTEGRATION, receiver_url))  # type: ignore[arg-type]
+    before = keycrm_stock(world).get(sku, {}).get(1, 0.0)
+    requests = len(world.keycrm.log)
+    started = time.monotonic()
+    asyncio.run(_ship(world, offer, "Основной склад", units))
+    seconds = _wait(lambda: keycrm_stock(world).get(sku, {}).get(1) == before - units)
+    seconds = None if seconds is None else time.monotonic() - started
+    return Trip(
+        f"{units} of {sku} shipped from Основной склад ({before:g} → {before - units:g} at keyCRM warehouse 1)",
+        seconds,
+        len(world.keycrm.log) - requests,
+    )
+
+
+def run_keycrm_demo(workdir: Path, products: int = 300, echo: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The keyCRM pair offline: stock to keyCRM, then an order and a stock change timed through webhooks."""
+    from deployments.schedule.prefect_env import configure
+    from deployments.service.webhooks import webhook_app
+
+    configure(workdir / ".prefect")
+    started = time.monotonic()
+    echo(f"Starting the sandboxes: MoySklad with {products} generated products, keyCRM with the same SKUs ...")
+    with keycrm_world(workdir, products) as world:
+        from flows.order_upload import order_upload
+        from flows.stock_sync import stock_sync
+
+        echo("First stock sync (reads MoySklad's catalog into the hub, writes on-hand stock to keyCRM) ...")
+        first = stock_sync(INTEGRATION, config_path=str(world.config_path))
+        order_upload(INTEGRATION, config_path=str(world.config_path))  # the cursor: orders from now on
+        app = webhook_app(world.config_path)
+        receiver = app.state.receiver
+        try:
+            with LoopbackServer(app) as server:
+                echo("Placing an order in keyCRM: its trigger webhook should bring it to MoySklad ...")
+                order = order_trip(world, server.url)
+                receiver.orders.trigger.wait_idle(ARRIVAL_SECONDS)
+                echo("Shipping a product in MoySklad: its webhook should bring the new stock to keyCRM ...")
+                stock = stock_trip(world, server.url)
+                receiver.trigger.wait_idle(ARRIVAL_SECONDS)
+        finally:
+            receiver.close()
+        echo("")
+        echo("== keyCRM pair " + "=" * 61)
+        echo(f"  first stock sync: {first['offers_sent']} offers in {first['batches_sent']} batch(es) to keyCRM")
+        for trip in (order, stock):
+            if trip is None:
+                echo("  no stocked product to ship: skipped")
+            elif trip.seconds is None:
+                echo(f"  {trip.what}: did NOT arrive within {ARRIVAL_SECONDS:.0f} s (see `skladbridge journal`)")
+            else:
+                echo(f"  {trip.what}: arrived in {trip.seconds:.1f} s ({trip.requests} keyCRM requests meanwhile)")
+        echo(f"  config {world.config_path}; hub {world.workdir / 'skladbridge.db'}")
+        echo(f"Done in {time.monotonic() - started:.0f} s.")
+    missing = [t.what for t in (order, stock) if t is not None and t.seconds is None]
+    if missing:
+        from deployments.demo.run import DemoError
+
+        raise DemoError(f"did not arrive within {ARRIVAL_SECONDS:.0f} s: {missing}")
+    return {"first": first, "order": order, "stock": stock}

@@ -13,7 +13,26 @@ from deployments.demo.stock_trip import ARRIVAL_SECONDS, Travelled, travel
 from deployments.demo.stock_trip import report as report_trip
 from deployments.demo.world import DEMO_INTEGRATION, DemoWorld, demo_world
 
-__all__ = ["DemoError", "run_demo"]
+__all__ = ["PAIRS", "DemoError", "run_demo", "run_pair"]
+
+#: ``skladbridge demo --pair NAME``: pairs besides the default one, each in a module of its own
+#: (``module:function(workdir, products, echo)``)
+PAIRS: dict[str, str] = {
+    "keycrm": "deployments.demo.keycrm_pair:run_keycrm_demo",
+}
+
+
+def run_pair(pair: str, workdir: Path, products: int, echo: Any = print) -> dict[str, Any]:
+    """Run the demo of ``pair`` (one of :data:`PAIRS`).
+
+    Raises:
+        KeyError: no such pair.
+    """
+    import importlib
+
+    module, _, function = PAIRS[pair].partition(":")
+    result: dict[str, Any] = getattr(importlib.import_module(module), function)(workdir, products, echo)
+    return result
 
 
 def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str, Any]:

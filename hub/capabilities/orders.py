@@ -246,3 +246,25 @@ class OrderEvents(Protocol):
         """The event of one delivery (a JSON body, or the query of a GET). Raises ``ValueError``
         naming what is malformed."""
         ...
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item an order names that the ERP's catalog lacks (a channel's one-time product)."""
+
+    key: str  # the channel's key for it (its SKU; generated, stable, when it has none)
+    name: str  # with its properties after commas: "Сорочка, біла, M"
+    price: int | None = None  # minor units
+
+
+@runtime_checkable
+class ItemBook(Protocol):
+    """An ERP that finds an item by the merchant's key, or creates it (idempotently)."""
+
+    async def items_for(
+        self, items: Sequence[NewItem], key_field: str, keys: Mapping[str, str]
+    ) -> dict[str, OrderOutcome]:
+        """Item key → the outcome holding the ERP offer id: found by ``key_field`` (``article`` or
+        ``code``) equal to the key, else created as a product with it (``keys``: item key → the
+        idempotency key of its create)."""
+        ...

@@ -10,13 +10,15 @@ ERP's books (:meth:`OrderSink.order_reference`) are kept in the hub (:mod:`tasks
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import CustomerBook, OrderSink, OrderSource
+from hub.capabilities import CustomerBook, ItemBook, OrderSink, OrderSource
+from hub.systems import connector
 from tasks.clients import open_capability
 from tasks.exchange import Outcome
 from tasks.orders.books import plan_with_books
@@ -123,8 +125,14 @@ def upload_orders(run: OrderRun) -> Sent:
             open_capability(run.integ, run.source, OrderSource) as source,
             open_capability(run.integ, run.target, OrderSink) as sink,
             open_capability(run.integ, run.target, CustomerBook) as book,
+            AsyncExitStack() as more,
         ):
-            return await send_queued(run, sink, book, source, worker=f"{run.name}-orders")
+            items = (
+                await more.enter_async_context(open_capability(run.integ, run.target, ItemBook))
+                if connector(run.target_system).can(ItemBook)
+                else None
+            )
+            return await send_queued(run, sink, book, source, worker=f"{run.name}-orders", items=items)
 
     return asyncio.run(go())
 

@@ -147,7 +147,11 @@ class OrderPlanner:
         for line in c.lines:
             offer, label = line.get("offer_id"), f"line {line.get('line_no')} ({line.get('name') or 'no name'})"
             if offer and self.offer_key is not None:  # named by the merchant's key: the ERP's offer of it
-                line = {**line, "offer_id": self.erp_offer(str(offer)) or f"{self.offer_key}:{offer}"}
+                erp = self.erp_offer(str(offer))
+                if erp is None and self.options.create_items:  # a one-time product: made in the ERP when sent
+                    lines.append({**line, "offer_id": None, "new_item": str(offer)})
+                    continue
+                line = {**line, "offer_id": erp or f"{self.offer_key}:{offer}"}
                 offer = line["offer_id"]
             if not offer:
                 reasons.append(f"{label}: not a catalog offer (a free-form item) — choose the offer in the channel")

@@ -36,6 +36,7 @@ from hub.capabilities import (
     CatalogSource,
     ChannelReference,
     CustomerBook,
+    ItemBook,
     OrderEvents,
     OrderReference,
     OrderSink,
@@ -292,6 +293,10 @@ async def _status_sink(cap: StatusSink) -> None:
     assert statuses and all(isinstance(s, str) for s in statuses)
 
 
+async def _item_book(cap: ItemBook) -> None:
+    assert await cap.items_for([], "code", {}) == {}
+
+
 async def _order_events(cap: OrderEvents) -> None:
     # what a delivery looks like is the system's; a body that is no event is refused with ValueError
     with pytest.raises(ValueError):
@@ -316,6 +321,7 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     OrderEvents: _order_events,
     OrderSink: _order_sink,
     CustomerBook: _customer_book,
+    ItemBook: _item_book,
     OrderStates: _order_states,
     StatusSink: _status_sink,
 }

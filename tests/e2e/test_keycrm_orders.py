@@ -151,3 +151,33 @@ def test_a_state_set_in_moysklad_comes_back_as_the_keycrm_status(world: KeyCRMWo
     asyncio.run(world.keycrm.flush())  # keyCRM's trigger fires on our change too: the receiver takes it
     settle(world)
     assert len([o for o in erp_orders(world) if o == str(order["id"])]) == 1
+
+
+def test_one_time_products_become_moysklad_items_once(world: KeyCRMWorld) -> None:
+    shirt = {
+        "name": "Сорочка",
+        "price": 450,
+        "quantity": 1,
+        "properties": [{"name": "Колір", "value": "біла"}, {"name": "Розмір", "value": "M"}],
+    }  # no SKU: one is generated
+    own_sku = {"name": "Подарункова коробка", "sku": "BOX-1", "price": 50, "quantity": 1}
+    first = world.keycrm.place_order({"buyer": {"full_name": "Іван Петренко"}, "products": [shirt, own_sku]})
+    asyncio.run(world.keycrm.flush())
+    settle(world)
+    made = {
+        p["name"]: p
+        for p in world.moysklad.store.of_type("product").values()
+        if p.get("code", "").startswith(("auto-", "BOX-"))
+    }
+    assert set(made) == {"Сорочка, біла, M", "Подарункова коробка"}
+    assert made["Подарункова коробка"]["code"] == "BOX-1"
+    erp = erp_orders(world)[str(first["id"])]
+    assert {p["assortment"]["meta"]["href"].rsplit("/", 1)[1] for p in erp["_positions"]} == {
+        p["id"] for p in made.values()
+    }
+    second = world.keycrm.place_order({"buyer": {"full_name": "Іван Петренко"}, "products": [shirt]})
+    asyncio.run(world.keycrm.flush())
+    settle(world)
+    again = [p for p in world.moysklad.store.of_type("product").values() if p["name"] == "Сорочка, біла, M"]
+    assert len(again) == 1  # the same product, the same generated SKU: linked, not made again
+    assert str(second["id"]) in erp_orders(world)
