@@ -258,3 +258,35 @@ def run_keycrm_demo(workdir: Path, products: int = 300, echo: Callable[[str], An
 
         raise DemoError(f"did not arrive within {ARRIVAL_SECONDS:.0f} s: {missing}")
     return {"first": first, "order": order, "stock": stock}
+
+
+@contextmanager
+def keycrm_alongside(
+    moysklad: MoySkladSandbox, ms_url: str, ms_password: str, workdir: Path, echo: Callable[[str], Any] = print
+) -> Iterator[KeyCRMSandbox]:
+    """``sandbox serve --world demo``'s keyCRM: a keyCRM sandbox whose SKUs are the world's MoySklad
+    codes, on a free loopback port, with ``examples/keycrm.yaml`` written and its exports printed."""
+    kc_key, hook_token, stock_token = (secrets.token_urlsafe(n) for n in (16, 24, 24))
+    keycrm = KeyCRMSandbox(api_key=kc_key)
+    keycrm.add_offers(sellable(moysklad))
+    with LoopbackServer(keycrm.app) as kc:
+        config_path = workdir / "keycrm.yaml"
+        config_path.write_text((EXAMPLES / "keycrm.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        env = {
+            "SKLADBRIDGE_KC_DATABASE_URL": f"sqlite:///{(workdir / 'skladbridge-keycrm.db').resolve()}",
+            "SKLADBRIDGE_KC_MS_URL": ms_url,
+            "SKLADBRIDGE_KC_MS_PASSWORD": ms_password,
+            "SKLADBRIDGE_KC_URL": f"{kc.url}/v1",
+            "SKLADBRIDGE_KC_KEY": kc_key,
+            "SKLADBRIDGE_KC_HOOK_TOKEN": hook_token,
+            "SKLADBRIDGE_KC_STOCK_HOOK_TOKEN": stock_token,
+        }
+        echo(f"keyCRM sandbox:    {kc.url}/v1  ({len(keycrm.state.offers)} offers, SKU = MoySklad code)")
+        echo(f"keyCRM config:     {config_path}  (integration {INTEGRATION}); its variables:")
+        for key, value in env.items():
+            echo(f"  export {key}='{value}'")
+        echo(
+            f"  a keyCRM order as a manager: curl -X POST {kc.url}/sandbox/orders -H 'Content-Type: application/json' "
+            """-d '{"buyer": {"full_name": "Ада"}, "products": [{"sku": "<MoySklad code>"}]}'"""
+        )
+        yield keycrm
