@@ -34,7 +34,3 @@ class KeyCRMSettings(SystemSettings):
         description="how long a 202 stock write is read back for before its batch is left queued and re-sent; "
         "0: taken as written",
     )
-    archive_statuses: list[str] = Field(
-        default_factory=list,
-        description="keyCRM status ids (or aliases) whose orders are closed on the stock side",
-    )

@@ -185,7 +185,12 @@ class OrderPlanner:
                 "organization_id": organization_id,
                 "store_id": store_id,
                 "state_id": state_id,
-                "reserve": bool(self.options.reserve and store_id),
+                # an order in an archive status is closed at the ERP: it holds nothing back any more
+                "reserve": bool(
+                    self.options.reserve
+                    and store_id
+                    and str(c.order.get("status")) not in self.options.archive_statuses
+                ),
             },
             [],
         )

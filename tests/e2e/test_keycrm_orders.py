@@ -181,3 +181,17 @@ def test_one_time_products_become_moysklad_items_once(world: KeyCRMWorld) -> Non
     again = [p for p in world.moysklad.store.of_type("product").values() if p["name"] == "Сорочка, біла, M"]
     assert len(again) == 1  # the same product, the same generated SKU: linked, not made again
     assert str(second["id"]) in erp_orders(world)
+
+
+def test_an_order_reaching_an_archive_status_is_closed_in_moysklad(world: KeyCRMWorld) -> None:
+    order = place(world, [next(iter(world.keycrm.state.offers.values()))["sku"]])
+    settle(world)
+    erp = erp_orders(world)[str(order["id"])]
+    assert all(p.get("reserve") for p in erp["_positions"])  # options.orders.reserve: held back while open
+    world.keycrm.change_status(order["id"], 6)  # canceled: an archive status of examples/keycrm.yaml
+    asyncio.run(world.keycrm.flush())
+    settle(world)
+    erp = erp_orders(world)[str(order["id"])]
+    cancelled = next(s for s in world.moysklad.store.states if s["name"] == "Отменен")
+    assert erp["state"]["meta"]["href"] == cancelled["meta"]["href"]
+    assert not any(p.get("reserve") for p in erp["_positions"])
