@@ -183,10 +183,23 @@ async def _ship(world: KeyCRMWorld, offer: str, store_name: str, units: float) -
         )
 
 
+async def _subscribe(world: KeyCRMWorld, public_url: str) -> list[str]:
+    """What ``skladbridge webhooks register`` does: MoySklad's stock webhooks to the hub's receiver."""
+    from deployments.service.webhooks import hook_url, receiving_hooks
+    from hub.capabilities import StockEvents
+    from hub.config import load_config
+    from tasks.clients import open_capability
+
+    config = load_config(world.config_path)
+    hook = next(h for h in receiving_hooks(config).values() if h.integration == INTEGRATION)
+    url = hook_url(public_url, hook.system, INTEGRATION, hook.token.decode())
+    ours = hook_url(public_url, hook.system, INTEGRATION, "")
+    async with open_capability(config.integrations[INTEGRATION], hook.alias, StockEvents) as events:
+        return await events.subscribe(url, ours=ours)
+
+
 def stock_trip(world: KeyCRMWorld, receiver_url: str, units: int = 1) -> Trip | None:
     """A shipment in MoySklad: its webhook reaches the hub, the new on-hand stock reaches keyCRM."""
-    from deployments.demo.stock_trip import subscribe
-
     ms = world.moysklad
     store = next(s for s in ms.store.of_type("store").values() if s["name"] == "Основной склад")
     picked = None
@@ -199,7 +212,7 @@ def stock_trip(world: KeyCRMWorld, receiver_url: str, units: int = 1) -> Trip | 
     if picked is None:
         return None
     offer, sku = picked
-    asyncio.run(subscribe(world, INTEGRATION, receiver_url))  # type: ignore[arg-type]
+    asyncio.run(_subscribe(world, receiver_url))
     before = keycrm_stock(world).get(sku, {}).get(1, 0.0)
     requests = len(world.keycrm.log)
     started = time.monotonic()
@@ -253,11 +266,8 @@ def run_keycrm_demo(workdir: Path, products: int = 300, echo: Callable[[str], An
         echo(f"  config {world.config_path}; hub {world.workdir / 'skladbridge.db'}")
         echo(f"Done in {time.monotonic() - started:.0f} s.")
     missing = [t.what for t in (order, stock) if t is not None and t.seconds is None]
-    if missing:
-        from deployments.demo.run import DemoError
-
-        raise DemoError(f"did not arrive within {ARRIVAL_SECONDS:.0f} s: {missing}")
-    return {"first": first, "order": order, "stock": stock}
+    failed = f"did not arrive within {ARRIVAL_SECONDS:.0f} s: {missing}" if missing else None
+    return {"first": first, "order": order, "stock": stock, "failed": failed}
 
 
 @contextmanager

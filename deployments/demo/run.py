@@ -27,11 +27,14 @@ def run_pair(pair: str, workdir: Path, products: int, echo: Any = print) -> dict
 
     Raises:
         KeyError: no such pair.
+        DemoError: the pair's demo did not show what it says it shows (its ``failed``).
     """
     import importlib
 
     module, _, function = PAIRS[pair].partition(":")
     result: dict[str, Any] = getattr(importlib.import_module(module), function)(workdir, products, echo)
+    if result.get("failed"):
+        raise DemoError(f"{pair}: {result['failed']}")
     return result
 
 
