@@ -65,6 +65,8 @@ class KeyState:
     totals_only: bool = False
     clock: Callable[[], float] = time.time
     next_ids: dict[str, int] = field(default_factory=dict)
+    _by_sku: dict[str, int] = field(default_factory=dict, repr=False)
+    _indexed: int = -1
 
     def new_id(self, kind: str, start: int = 1) -> int:
         self.next_ids[kind] = self.next_ids.get(kind, start - 1) + 1
@@ -74,12 +76,17 @@ class KeyState:
         return iso_time(datetime.fromtimestamp(self.clock(), UTC))
 
     def offer_by_sku(self, sku: str) -> Json | None:
-        return next((o for o in self.offers.values() if o.get("sku") == sku), None)
+        # an index rebuilt when offers were added (10 000 items a stock write over 100 000 offers)
+        if len(self.offers) != self._indexed:
+            self._by_sku = {str(o.get("sku")): oid for oid, o in self.offers.items() if o.get("sku")}
+            self._indexed = len(self.offers)
+        oid = self._by_sku.get(sku)
+        return None if oid is None else self.offers.get(oid)
 
     def status(self, status_id: int) -> Json | None:
         return next((s for s in self.statuses if s["id"] == status_id), None)
 
     def totals(self, offer_id: int) -> tuple[float, float]:
         """(in stock, in reserve) of an offer over every warehouse (what the stock webhook posts)."""
-        rows = [v for (o, _), v in self.stock.items() if o == offer_id]
+        rows = [v for wid in self.warehouses if (v := self.stock.get((offer_id, wid))) is not None]
         return sum(r[0] for r in rows), sum(r[1] for r in rows)
