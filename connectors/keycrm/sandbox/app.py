@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -65,6 +66,7 @@ class KeyCRMSandbox(SandboxFrontDoor):
         self.quota = WindowQuota(per_minute, 60.0)
         self.webhooks = Deliveries(webhook_transport)
         self.outbox: list[tuple[str, str, Any]] = []
+        self._outbox_lock = threading.Lock()
 
     # -- set-up and a manager's hands ---------------------------------------------------------
     def seed_catalog(self, n: int, *, seed: int = 0, stock: bool = True) -> int:
@@ -127,8 +129,9 @@ class KeyCRMSandbox(SandboxFrontDoor):
     def _settle(self) -> None:
         self._stock_event(offers.apply_due(self.state))
 
-    def _send_outbox(self) -> None:
-        queued, self.outbox = self.outbox, []
+    def _send_outbox(self, start: int = 0) -> None:
+        with self._outbox_lock:
+            queued, self.outbox = self.outbox[start:], self.outbox[:start]
         for url, method, body in queued:
             self.webhooks.send(url, method, body)
 
@@ -161,6 +164,9 @@ class KeyCRMSandbox(SandboxFrontDoor):
         return LaravelError(500, "Server Error")
 
     async def route(self, visit: Visit) -> Reply:
+        # what this request causes is sent at its end; events queued by a manager's hands (the Python
+        # API, another thread) wait for their own flush
+        mark = len(self.outbox)
         self._settle()  # writes accepted earlier take effect as time passes
         found = ROUTES.find(visit.request.method, visit.path)
         if found is None:
@@ -185,7 +191,7 @@ class KeyCRMSandbox(SandboxFrontDoor):
         for oid, order in self.state.orders.items():
             if before.get(oid) != order["status_changed_at"]:
                 self._order_event(order)  # a change through the API fires the trigger as well
-        self._send_outbox()
+        self._send_outbox(mark)
         return Reply(status, payload, wrote=route.writes)
 
     # -- admin paths ------------------------------------------------------------------------------

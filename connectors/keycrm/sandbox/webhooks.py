@@ -73,6 +73,7 @@ class Deliveries:
         self.sent.append(Sent(url, method, body, status, time.time()))
 
     async def drain(self) -> None:
-        """Wait for the deliveries under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for the deliveries under way in this event loop (a served sandbox sends from its own)."""
+        loop = asyncio.get_running_loop()
+        while mine := [t for t in list(self._tasks) if t.get_loop() is loop]:
+            await asyncio.gather(*mine, return_exceptions=True)
