@@ -53,8 +53,9 @@ def plan_stock_run(config: Config, name: str, store: Store) -> StockRun:
     """
     integ, source, target = checked_edge(config, name, "stock", StockSource, StockSink, "stock: {from: erp, to: shop}")
     with capability_for_planning(integ, target, StockSink) as sink:
-        # the reserve rule (docs/architecture.md, "Channels that keep a catalog of their own"): such a channel's orders are reserved at the source, whose
-        # free stock is already net of them; the channel subtracts them again from what it is sent
+        # the reserve rule (docs/architecture.md, "Channels that keep a catalog of their own"): such a
+        # channel's orders are reserved at the source, whose free stock is already net of them; the
+        # channel subtracts them again from what it is sent
         if isinstance(sink, OwnReserves) and sink.subtracts_own_reserves and integ.options.stock.measure != "stock":
             raise ConfigError(
                 str(config.source),
