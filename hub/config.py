@@ -41,7 +41,13 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: fields its settings declare as SecretRef (:func:`hub.systems.secret_fields`)
 _SECRET_NAMES = frozenset({"token", "password", "api_key", "access_token", "secret"})
 #: options that are secrets too (key path under ``integrations.<name>``)
-_SECRET_OPTIONS = frozenset({("options", "feed", "path_secret"), ("options", "stock", "webhook_secret")})
+_SECRET_OPTIONS = frozenset(
+    {
+        ("options", "feed", "path_secret"),
+        ("options", "stock", "webhook_secret"),
+        ("options", "orders", "webhook_secret"),
+    }
+)
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 #: limits checked at load, so that nothing passes the check and fails later (or hangs the loader)

@@ -164,6 +164,21 @@ class OrderOptions(BaseModel):
     poll_seconds: float = Field(
         default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
     )
+    archive_statuses: list[str] = Field(
+        default_factory=list,
+        description="channel statuses whose orders are closed at the ERP: uploaded in their mapped state "
+        "with nothing reserved (the seed's archive statuses)",
+    )
+    create_items: bool = Field(
+        default=False,
+        description="an order line naming an item the ERP lacks (a channel's one-time product, matched by "
+        "the channel's SKU) creates it in the ERP; false: the order is parked until it is in the catalog",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="secret reference of the token in the channel's order webhook URL, "
+        "/hooks/<system>/<integration>/<token> (a channel that sends order webhooks); none: polled only",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> OrderOptions:

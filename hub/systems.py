@@ -58,6 +58,7 @@ BUILTIN: Mapping[str, str] = {
     "retailcrm": "connectors.retailcrm",
     "horoshop": "connectors.horoshop",
     "yml": "connectors.yml",
+    "keycrm": "connectors.keycrm",
 }
 ENTRY_POINT_GROUP = "skladbridge.connectors"
 #: connectors registered at run time (:func:`register`): tests, notebooks, embedding applications

@@ -19,6 +19,7 @@ T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
+D = TypeVar("D")
 R = TypeVar("R")
 
 
@@ -50,6 +51,17 @@ def with_capabilities(
     /,
     *,
     step: Callable[[A, B, C], Awaitable[R]],
+) -> R: ...
+@overload
+def with_capabilities(
+    integ: Integration,
+    a: tuple[str, type[A]],
+    b: tuple[str, type[B]],
+    c: tuple[str, type[C]],
+    d: tuple[str, type[D]],
+    /,
+    *,
+    step: Callable[[A, B, C, D], Awaitable[R]],
 ) -> R: ...
 def with_capabilities(integ: Integration, *wanted: tuple[str, type], step: Callable[..., Awaitable[R]]) -> R:
     """Run the async ``step`` of a (synchronous) Prefect task over the capabilities it needs, each

@@ -136,6 +136,10 @@ class BaseClient:
         text = response.text.strip()
         return text[:500] if text else response.reason_phrase
 
+    def error_details(self, response: httpx.Response) -> Any:
+        """What an error carries as ``details`` (default: nothing; e.g. a validation body's fields)."""
+        return None
+
     # -- the request loop ----------------------------------------------------------------------
     async def request(
         self,
@@ -261,7 +265,7 @@ class BaseClient:
                 continue
             if outcome.action is Action.RETRY and not may_repeat:
                 message += NOT_REPEATED
-            raise outcome.error(self.system, endpoint, status, message)
+            raise outcome.error(self.system, endpoint, status, message, self.error_details(response))
 
     def _answered_before(self) -> bool:
         with _ANSWERED_LOCK:

@@ -23,6 +23,7 @@ from typing import Any
 from connectors.moysklad.capabilities.catalog import MoySkladSide, moysklad_client
 from connectors.moysklad.capabilities.customers import MoySkladCustomers
 from connectors.moysklad.capabilities.documents import MoySkladDocuments
+from connectors.moysklad.capabilities.items import MoySkladItems
 from connectors.moysklad.capabilities.lookup import MoySkladLookup
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
@@ -31,6 +32,7 @@ from hub.capabilities import (
     BundleSource,
     CatalogSource,
     CustomerBook,
+    ItemBook,
     Lookup,
     OrderDocuments,
     OrderSink,
@@ -59,6 +61,7 @@ CONNECTOR = Connector(
         CustomerBook: MoySkladCustomers.over,
         Lookup: MoySkladLookup.over,
         OrderDocuments: MoySkladDocuments.over,
+        ItemBook: MoySkladItems.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

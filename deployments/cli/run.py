@@ -287,15 +287,20 @@ def run_order_documents(
 
 
 def demo(
-    products: Annotated[int, typer.Option(min=1, help="products in the generated catalog")] = 3000,
+    products: Annotated[
+        int | None, typer.Option(min=1, help="products in the generated catalog (default: 3000; a pair's own)")
+    ] = None,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its config, hub and feed")] = Path(
         "skladbridge-demo"
     ),
     pair: Annotated[
-        str, typer.Option(help="moysklad (MoySklad ⇄ retailCRM) | horoshop (Horoshop ⇄ retailCRM)")
+        str,
+        typer.Option(
+            help="moysklad (MoySklad ⇄ retailCRM) | horoshop (Horoshop ⇄ retailCRM) | keycrm (keyCRM ⇄ MoySklad)"
+        ),
     ] = "moysklad",
 ) -> None:
-    """Run the full import on the bundled sandboxes: no account, no network, no set-up."""
+    """Run the demo of a pair on the bundled sandboxes: no account, no network, no set-up."""
     from deployments.demo.run import PAIRS, run_pair
 
     if pair not in PAIRS:
@@ -309,13 +314,15 @@ def demo(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    system: Annotated[str | None, typer.Argument(help="moysklad | retailcrm | horoshop (or --world demo)")] = None,
+    system: Annotated[
+        str | None, typer.Argument(help="moysklad | retailcrm | horoshop | keycrm (or --world demo)")
+    ] = None,
     port: Annotated[int, typer.Option(help="loopback port")] = 8081,
     products: Annotated[int, typer.Option(help="moysklad: generated products")] = 1000,
     token: Annotated[str | None, typer.Option(help="moysklad: accepted bearer token")] = None,
     login: Annotated[str | None, typer.Option(help="moysklad: accepted login (user@account)")] = None,
     password: Annotated[str | None, typer.Option(help="moysklad, horoshop: accepted password")] = None,
-    api_key: Annotated[str | None, typer.Option(help="retailcrm: accepted API key")] = None,
+    api_key: Annotated[str | None, typer.Option(help="retailcrm, keycrm: accepted API key")] = None,
     world: Annotated[
         str | None,
         typer.Option(
@@ -345,8 +352,8 @@ def sandbox_serve(
         return
     if system is None:
         raise fail("which sandbox? `skladbridge sandbox serve moysklad` or `... retailcrm`, or `--world demo`")
-    if system not in ("moysklad", "retailcrm", "horoshop"):
-        raise fail(f"unknown system {system!r}: moysklad, retailcrm or horoshop, or --world demo")
+    if system not in ("moysklad", "retailcrm", "horoshop", "keycrm"):
+        raise fail(f"unknown system {system!r}: moysklad, retailcrm, horoshop or keycrm, or --world demo")
     ensure_port_free("127.0.0.1", port)
     if system == "horoshop":
         from connectors.horoshop.sandbox.kit import sandbox_shop
@@ -357,6 +364,12 @@ def sandbox_serve(
         from connectors.moysklad.sandbox import serve as serve_moysklad
 
         serve_moysklad(products, port, token, login, password)
+    elif system == "keycrm":
+        from connectors.keycrm.sandbox import KeyCRMSandbox
+
+        keycrm = KeyCRMSandbox(api_key=api_key or "sandbox-key")
+        keycrm.seed_catalog(products)
+        keycrm.serve(port)
     else:
         from connectors.retailcrm.sandbox import RetailCRMSandbox
 

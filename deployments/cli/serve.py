@@ -82,7 +82,8 @@ def serve(
         typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{note}")
     base = f"http://{host}:{port}"
     for (system, integration), _hook in sorted(served.hooks.items()):
-        typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> stock sync of {integration}")
+        what = "order upload" if type(_hook).__name__ == "OrderHook" else "stock sync"
+        typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> {what} of {integration}")
     for name, seconds in sorted(served.polls.items()):
         typer.echo(f"orders: the channel of {name} asked for changes every {seconds:g} s -> order upload")
     for name in sorted(served.feeds):

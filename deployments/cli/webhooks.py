@@ -132,11 +132,14 @@ def serve(
 
     config = config_path(config)
     loaded = load(config)
+    from deployments.service.order_hooks import receiving_order_hooks
+
     try:
         hooks = receiving_hooks(loaded)
+        order_hooks = receiving_order_hooks(loaded)
     except WebhookSetupError as exc:
         raise fail(str(exc)) from None
-    if not hooks:
+    if not hooks and not order_hooks:
         raise fail(
             "no integration takes stock webhooks: set options.stock.webhook_secret of one whose "
             "flows.stock source sends them"
@@ -147,4 +150,6 @@ def serve(
     quiet_engine_tracebacks()
     for (system, name), hook in sorted(hooks.items()):
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} (from {hook.alias})")
+    for system, name in sorted(order_hooks):
+        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> order upload of {name} (POST or GET)")
     serve_webhooks(webhook_app(config), host, port)

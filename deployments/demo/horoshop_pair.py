@@ -23,6 +23,7 @@ import httpx
 from connectors.horoshop.sandbox import HoroshopSandbox
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
+from deployments.demo.errors import DemoError
 from deployments.service.feed_server import FeedServer, feed_app, feed_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -176,7 +177,7 @@ def run_horoshop_demo(workdir: Path, products: int = 200, echo: Any = print) -> 
     return {"catalog": catalog, "trip": trip, "offers_loaded": loaded}
 
 
-class PairDemoError(RuntimeError):
+class PairDemoError(DemoError):
     """The demo's own claim failed."""
 
 

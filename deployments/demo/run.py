@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from deployments.demo.errors import DemoError
 from deployments.demo.order_trip import OrderTrip, order_trip
 from deployments.demo.order_trip import report as report_orders
 from deployments.demo.stock_trip import ARRIVAL_SECONDS, Travelled, travel
@@ -14,7 +15,7 @@ from deployments.demo.stock_trip import report as report_trip
 from deployments.demo.world import DEMO_INTEGRATION, DemoWorld, demo_world
 from hub.exchanges import RunResult, ran, skipped_reason
 
-__all__ = ["DemoError", "run_demo"]
+__all__ = ["PAIRS", "DemoError", "run_demo", "run_pair"]
 
 
 def _ran(result: RunResult) -> dict[str, Any]:
@@ -67,25 +68,31 @@ def run_demo(workdir: Path, products: int = 3000, echo: Any = print) -> dict[str
 
 
 #: ``skladbridge demo --pair <name>``: each pair's demo, ``module:function(workdir, products, echo)``
+#: ``skladbridge demo --pair NAME``: each pair's demo in a module of its own
+#: (``module:function(workdir, products, echo=...)``, returning its report; ``failed`` says what it did not show)
 PAIRS: dict[str, str] = {
     "moysklad": "deployments.demo.run:run_demo",
     "horoshop": "deployments.demo.horoshop_pair:run_horoshop_demo",
+    "keycrm": "deployments.demo.keycrm_pair:run_keycrm_demo",
 }
 
 
-def run_pair(pair: str, workdir: Path, products: int, echo: Any = print) -> dict[str, Any]:
-    """Run the demo of ``pair`` (a key of :data:`PAIRS`)."""
+def run_pair(pair: str, workdir: Path, products: int | None = None, echo: Any = print) -> dict[str, Any]:
+    """Run the demo of ``pair`` (a key of :data:`PAIRS`) with ``products`` (None: the pair's own default).
+
+    Raises:
+        DemoError: no such pair, or the pair's demo did not show what it says it shows.
+    """
     import importlib
 
     if pair not in PAIRS:
         raise DemoError(f"unknown pair {pair!r}: {', '.join(sorted(PAIRS))}")
     module, _, function = PAIRS[pair].partition(":")
-    result: dict[str, Any] = getattr(importlib.import_module(module), function)(workdir, products, echo=echo)
+    size = {} if products is None else {"products": products}
+    result: dict[str, Any] = getattr(importlib.import_module(module), function)(workdir, echo=echo, **size)
+    if result.get("failed"):
+        raise DemoError(f"{pair}: {result['failed']}")
     return result
-
-
-class DemoError(RuntimeError):
-    """The demo did not show what it says it shows."""
 
 
 def report(

@@ -247,11 +247,15 @@ def serve_world(
             f"-H 'Content-Type: application/json' -d '{body}'"
         )
         echo(f"Then e.g.: skladbridge run full-import --integration {DEMO_INTEGRATION}   (Ctrl-C stops the world)")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            echo("stopped")
+        from deployments.demo.keycrm_pair import keycrm_alongside
+
+        ms_url, ms_password = world.env["SKLADBRIDGE_DEMO_MS_URL"], world.env["SKLADBRIDGE_DEMO_MS_PASSWORD"]
+        with keycrm_alongside(world.moysklad, ms_url, ms_password, workdir, echo):  # the keyCRM pair too
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                echo("stopped")
 
 
 #: the demo's variables that hold secrets: the written config keeps them as references

@@ -47,11 +47,12 @@ from starlette.routing import Route
 
 from deployments.service.cycle_runs import run_noted
 from deployments.service.cycle_trigger import CycleTrigger
+from deployments.service.hook_tokens import MIN_TOKEN_LENGTH, WebhookSetupError, checked_token
 from deployments.service.http_server import server_config
+from deployments.service.order_hooks import OrderHook, OrderReceiver, order_upload_on_event, receiving_order_hooks
 from hub.capabilities import StockEvents
-from hub.config import Config, load_config, resolve_secret
+from hub.config import Config, load_config
 from hub.exchanges import skipped_reason
-from hub.redaction import register_secret
 from hub.store import Store, StoreError
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store
@@ -60,9 +61,6 @@ logger = logging.getLogger("skladbridge.webhooks")
 
 #: the largest body accepted: MoySklad's notices are a few hundred bytes (a document's events a few KiB)
 MAX_BODY = 64 * 1024
-#: a token shorter than this is refused: it is all that keeps strangers from triggering cycles
-MIN_TOKEN_LENGTH = 16
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # what secrets.token_urlsafe gives: one path segment as is
 _HOOK_PATH = re.compile(r"(/hooks/[^/]+/[^/]+/)[^/?#]+")
 #: what the route's catch-all ``rest`` must be: /{system}/{integration}/{token}, nothing more or less
 _HOOK_REST = re.compile(r"/(?P<system>[^/]+)/(?P<integration>[^/]+)/(?P<token>[^/]+)")
@@ -76,10 +74,6 @@ CycleRunner = Callable[[str, datetime | None], object]
 StatusRunner = Callable[[str], object]
 #: the notice kind of a changed customer order (what StockNotice.kind says for it)
 ORDER_KIND = "customerorder"
-
-
-class WebhookSetupError(ValueError):
-    """An integration's webhook settings cannot be served (one line, naming the key to fix)."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +113,7 @@ def receiving_hooks(config: Config) -> dict[tuple[str, str], Hook]:
         edge = integ.edge("stock")
         if edge is None:
             raise WebhookSetupError(f"{where} is set, but the integration has no flows.stock edge")
-        token = resolve_secret(integ.options.stock.webhook_secret) or ""
-        if len(token) < MIN_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
-            raise WebhookSetupError(
-                f"{where}: the token must be at least {MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 _ -; generate "
-                "one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
-            )
-        register_secret(token)  # masked wherever an error or log line might quote it
+        token = checked_token(where, integ.options.stock.webhook_secret)
         with capability_for_planning(integ, edge.source, StockEvents) as events:
             system = integ.systems[edge.source].system
             states = integ.edge("statuses")
@@ -180,8 +168,13 @@ class Receiver:
         max_body: int = MAX_BODY,
         retry_after: float = 30.0,
         run_status_cycle: StatusRunner | None = None,
+        order_hooks: Mapping[tuple[str, str], OrderHook] | None = None,
+        orders: OrderReceiver | None = None,
     ) -> None:
         self.hooks = dict(hooks)
+        # channels that post order events share the path: /hooks/{system}/{integration}/{token}
+        self.order_hooks = dict(order_hooks or {})
+        self.orders = orders
         self.store = store
         self.max_body = max_body
         self._run_cycle = run_cycle
@@ -202,6 +195,8 @@ class Receiver:
         deadline = time.monotonic() + timeout
         self.trigger.close(timeout)
         self.status_trigger.close(max(0.0, deadline - time.monotonic()))
+        if self.orders is not None:
+            self.orders.close(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
     def _status_cycle(self, integration: str) -> bool:
@@ -226,10 +221,15 @@ class Receiver:
         if parts is None:
             return _not_found()
         system, name = parts["system"], parts["integration"]
+        order_hook = self.order_hooks.get((system, name))
+        if order_hook is not None and self.orders is not None:
+            if not hmac.compare_digest(parts["token"].encode(), order_hook.token):
+                return _not_found()
+            return await self.orders.receive(order_hook, request)
         hook = self.hooks.get((system, name))
         # compared even for an unknown name, so the answer's timing does not tell names apart
         expected = hook.token if hook else b"\0" * MIN_TOKEN_LENGTH
-        if not hmac.compare_digest(parts["token"].encode(), expected) or hook is None:
+        if not hmac.compare_digest(parts["token"].encode(), expected) or hook is None or request.method != "POST":
             return _not_found()
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
         if not _JSON_TYPE.fullmatch(media_type):
@@ -306,6 +306,7 @@ def webhook_app(
     max_body: int = MAX_BODY,
     retry_after: float = 30.0,
     run_status_cycle: StatusRunner | None = None,
+    run_upload_cycle: Callable[[str], object] | None = None,
 ) -> Starlette:
     """The receiver as an ASGI app, for the config at ``config_path`` (``app.state.receiver`` is its state).
 
@@ -314,13 +315,22 @@ def webhook_app(
     """
     config = load_config(config_path)
     hooks = receiving_hooks(config)
+    order_hooks = receiving_order_hooks(config)
+    store = open_hub_store(config)
+    orders = (
+        OrderReceiver(store, run_upload_cycle or order_upload_on_event(config_path), retry_after=retry_after)
+        if order_hooks
+        else None
+    )
     receiver = Receiver(
         hooks,
-        open_hub_store(config),
+        store,
         run_cycle or stock_sync_cycle(config_path),
         max_body=max_body,
         retry_after=retry_after,
         run_status_cycle=run_status_cycle or status_sync_cycle(config_path),
+        order_hooks=order_hooks,
+        orders=orders,
     )
 
     @asynccontextmanager
@@ -336,7 +346,8 @@ def webhook_app(
 
     # one route for every path under /hooks: receive() parses it, so no near-miss is redirected
     app = Starlette(
-        routes=[Route("/hooks{rest:path}", receiver.receive, methods=["POST"])],
+        # POST for every source; GET only reaches a channel's order hook (a trigger set up as GET)
+        routes=[Route("/hooks{rest:path}", receiver.receive, methods=["POST", "GET"])],
         exception_handlers={404: refused, 405: refused},
         lifespan=lifespan,
     )

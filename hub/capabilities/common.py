@@ -98,3 +98,12 @@ class Lookup(Protocol):
             connectors.http.ConnectorError: the system could not be asked (not a "no").
         """
         ...
+
+
+@runtime_checkable
+class KeyedOffers(Protocol):
+    """A channel that names offers by the merchant's own key (an SKU), not by the source's ids: its
+    order lines name them so, and its stock entries must. It keeps a catalog of its own."""
+
+    #: the canonical ``offers`` column holding that key (``article`` or ``code``)
+    offer_key: str

@@ -223,3 +223,52 @@ class WebhookParser(Protocol):
     def changed_ids(self, body: bytes, headers: Mapping[str, str]) -> dict[str, list[str]]:
         """Entity kind → ids of the entities the event says changed."""
         ...
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One order webhook delivery of a channel: which order, and when the change it reports was made.
+
+    ``key`` is what the receiver deduplicates on: the same change delivered twice (a repeated
+    trigger, a GET and a POST of one event) has the same order and change time.
+    """
+
+    order_id: str
+    changed_at: str
+    event: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.order_id}@{self.changed_at}"
+
+
+@runtime_checkable
+class OrderEvents(Protocol):
+    """A channel that notifies order changes by webhook (the receiver then runs an upload cycle)."""
+
+    def parse_order_event(self, body: bytes, query: Mapping[str, str]) -> OrderEvent:
+        """The event of one delivery (a JSON body, or the query of a GET). Raises ``ValueError``
+        naming what is malformed."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item an order names that the ERP's catalog lacks (a channel's one-time product)."""
+
+    key: str  # the channel's key for it (its SKU; generated, stable, when it has none)
+    name: str  # with its properties after commas: "Сорочка, біла, M"
+    price: int | None = None  # minor units
+
+
+@runtime_checkable
+class ItemBook(Protocol):
+    """An ERP that finds an item by the merchant's key, or creates it (idempotently)."""
+
+    async def items_for(
+        self, items: Sequence[NewItem], key_field: str, keys: Mapping[str, str]
+    ) -> dict[str, OrderOutcome]:
+        """Item key → the outcome holding the ERP offer id: found by ``key_field`` (``article`` or
+        ``code``) equal to the key, else created as a product with it (``keys``: item key → the
+        idempotency key of its create)."""
+        ...

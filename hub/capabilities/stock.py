@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import pandas as pd
 
-from hub.capabilities.common import BatchSink, ChannelReader, Entry
+from hub.capabilities.common import BatchSink, ChannelReader, Entry, KeyedOffers
 
 
 @runtime_checkable
@@ -83,3 +83,28 @@ class StockSink(BatchSink, ChannelReader, Protocol):
         """Canonical ``stock`` whose ``store_id`` is already the channel warehouse code (summed,
         capped, every warehouse of an offer present) → entries, one per offer."""
         ...
+
+
+@runtime_checkable
+class OfferKeyed(KeyedOffers, Protocol):
+    """A stock channel that knows offers by the merchant's own key (an SKU), not by the source's ids.
+
+    Such a channel keeps its own catalog: nothing publishes ours to it, so an entry must name the
+    offer by the value both systems hold (the source offer's ``article`` or ``code``).
+    """
+
+    def keyed_stock_entries(self, stock: pd.DataFrame, keys: Mapping[str, str]) -> list[Entry]:
+        """As :meth:`StockSink.stock_entries`; ``keys``: source offer id → its key. Offers without a
+        key are left out (the channel cannot be told which offer they are)."""
+        ...
+
+
+@runtime_checkable
+class OwnReserves(Protocol):
+    """A channel that holds back reserves of its own orders from the stock it is sent.
+
+    Its orders reach the stock system as reserved orders, whose free stock is then already net of
+    them: such a channel must be sent stock *on hand*, or each of its reserves is subtracted twice.
+    """
+
+    subtracts_own_reserves: bool

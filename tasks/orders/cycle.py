@@ -15,7 +15,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import CustomerBook, OrderSink, OrderSource
+from hub.capabilities import CustomerBook, ItemBook, OrderSink, OrderSource
+from hub.systems import connector
 from tasks.clients import with_capabilities
 from tasks.exchange import Outcome
 from tasks.orders.books import plan_with_books
@@ -115,12 +116,19 @@ def read_orders(run: OrderRun) -> ReadResult:
 def upload_orders(run: OrderRun) -> Sent:
     """Send every due order of the queue to the ERP."""
 
+    worker = f"{run.name}-orders"
+    source, sink, book = (run.source, OrderSource), (run.target, OrderSink), (run.target, CustomerBook)
+    if connector(run.target_system).can(ItemBook):  # lines with no catalog offer become new items there
+        return with_capabilities(
+            run.integ,
+            source,
+            sink,
+            book,
+            (run.target, ItemBook),
+            step=lambda src, snk, bk, items: send_queued(run, snk, bk, src, worker=worker, items=items),
+        )
     return with_capabilities(
-        run.integ,
-        (run.source, OrderSource),
-        (run.target, OrderSink),
-        (run.target, CustomerBook),
-        step=lambda source, sink, book: send_queued(run, sink, book, source, worker=f"{run.name}-orders"),
+        run.integ, source, sink, book, step=lambda src, snk, bk: send_queued(run, snk, bk, src, worker=worker)
     )
 
 

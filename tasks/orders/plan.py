@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from hub.capabilities import OrderReference
+from hub.capabilities import KeyedOffers, OrderReference, OrderSource
 from hub.store import QueueStatus
+from tasks.clients import capability_for_planning
 from tasks.orders.send import linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
@@ -61,6 +62,10 @@ class OrderPlanner:
         self.books_missed: set[str] = set()
         self._missed = False
         self._in_erp: set[str] = set()  # orders the ERP has (cancelled lines of others go at zero price)
+        #: a channel naming offers by the merchant's key: that key → the ERP offer id (read once)
+        self._by_key: dict[str, str] | None = None
+        with capability_for_planning(run.integ, run.source, OrderSource) as source:
+            self.offer_key = source.offer_key if isinstance(source, KeyedOffers) else None
 
     def stamp(self) -> str:
         """What a parked order's resolution depends on besides its own contents."""
@@ -97,6 +102,7 @@ class OrderPlanner:
             set(linked_ids(self.run, ORDERS, list(staged))) if self.options.cancelled_line_statuses else set()
         )
         wanted = {str(line["offer_id"]) for c in staged.values() for line in c.lines if line.get("offer_id")}
+        wanted = {self.erp_offer(ref) or ref for ref in wanted}
         offers = self.run.store.records.frame(self.run.name, "offers", keys=sorted(wanted))
         kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
         parked = {
@@ -128,6 +134,16 @@ class OrderPlanner:
 
     # -- resolving -------------------------------------------------------------------------------
 
+    def erp_offer(self, ref: str) -> str | None:
+        """The ERP offer a channel line names: the ref itself, or by the channel's key (an SKU)."""
+        if self.offer_key is None:
+            return ref
+        if self._by_key is None:
+            offers = self.run.store.records.frame(self.run.name, "offers")
+            keyed = offers.dropna(subset=[self.offer_key]) if not offers.empty else offers
+            self._by_key = dict(zip(keyed[self.offer_key].astype(str), keyed["offer_id"].astype(str), strict=True))
+        return self._by_key.get(ref)
+
     def resolve(self, c: OrderContents, kinds: dict[str, str]) -> Resolved:
         """The draft of an order (JSON), or every reason it cannot be uploaded."""
         ref = self.reference
@@ -137,6 +153,13 @@ class OrderPlanner:
         line_kinds: dict[str, str] = {}
         for line in c.lines:
             offer, label = line.get("offer_id"), f"line {line.get('line_no')} ({line.get('name') or 'no name'})"
+            if offer and self.offer_key is not None:  # named by the merchant's key: the ERP's offer of it
+                erp = self.erp_offer(str(offer))
+                if erp is None and self.options.create_items:  # a one-time product: made in the ERP when sent
+                    lines.append({**line, "offer_id": None, "new_item": str(offer)})
+                    continue
+                line = {**line, "offer_id": erp or f"{self.offer_key}:{offer}"}
+                offer = line["offer_id"]
             if not offer:
                 reasons.append(f"{label}: not a catalog offer (a free-form item) — choose the offer in the channel")
             elif str(offer) not in kinds:
@@ -171,7 +194,12 @@ class OrderPlanner:
                 "organization_id": organization_id,
                 "store_id": store_id,
                 "state_id": state_id,
-                "reserve": bool(self.options.reserve and store_id),
+                # an order in an archive status is closed at the ERP: it holds nothing back any more
+                "reserve": bool(
+                    self.options.reserve
+                    and store_id
+                    and str(c.order.get("status")) not in self.options.archive_statuses
+                ),
                 **({"payments": payments} if payments else {}),
             },
             [],

@@ -15,8 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.http import ConnectorError
-from hub.capabilities import WRITE_ERP_ID, CustomerBook, OrderDraft, OrderSink, OrderSource
+from hub.capabilities import (
+    WRITE_ERP_ID,
+    CustomerBook,
+    ItemBook,
+    KeyedOffers,
+    NewItem,
+    OrderDraft,
+    OrderSink,
+    OrderSource,
+)
 from hub.store import QueueItem, QueueStatus
+from tasks.clients import capability_for_planning
 from tasks.orders.stage import ORDERS, OrderRun, contents
 from tasks.orders.writes import recorded
 
@@ -34,23 +44,31 @@ class Sent:
     skipped: int = 0  # items superseded by newer contents, or accepted already
     customers_found: int = 0
     customers_created: int = 0
+    items_created: int = 0  # one-time products made in the ERP (found ones not counted)
     erp_ids_not_written: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 async def send_queued(
-    run: OrderRun, sink: OrderSink, book: CustomerBook, source: OrderSource, worker: str = "orders"
+    run: OrderRun,
+    sink: OrderSink,
+    book: CustomerBook,
+    source: OrderSource,
+    worker: str = "orders",
+    *,
+    items: ItemBook | None = None,
 ) -> Sent:
-    """Send every due order item, a batch at a time, until none is due."""
+    """Send every due order item, a batch at a time, until none is due. ``items``: where the ERP makes
+    the one-time products orders name (lines planned with ``new_item``)."""
     sent = Sent()
-    while items := run.store.queue.claim(integration=run.name, kind=ORDERS, limit=sink.max_batch, worker=worker):
+    while claimed := run.store.queue.claim(integration=run.name, kind=ORDERS, limit=sink.max_batch, worker=worker):
         sent.batches += 1
         try:
-            await _send_batch(run, items, sink, book, source, sent)
+            await _send_batch(run, claimed, sink, book, source, sent, items)
         except ConnectorError as exc:
-            for item in items:
+            for item in claimed:
                 run.store.queue.fail(item.id, str(exc), retryable=exc.retryable)
-            sent.refused += len(items)
+            sent.refused += len(claimed)
             sent.errors.append(str(exc))
             if exc.retryable:
                 break  # the ERP or the channel is unwell: the items wait for their backoff
@@ -98,6 +116,45 @@ async def _customers(
     return known, failed
 
 
+async def _new_items(run: OrderRun, live: list[QueueItem], book: ItemBook | None, sent: Sent) -> dict[int, str]:
+    """Give every ``new_item`` line of these orders its ERP offer (linked, found or created); the
+    items whose lines could not get one, with why."""
+    wanted: dict[str, dict[str, Any]] = {}
+    for item in live:
+        for line in item.payload["draft"]["lines"]:
+            if line.get("new_item"):
+                wanted.setdefault(str(line["new_item"]), line)
+    if not wanted:
+        return {}
+    known = linked_ids(run, "offers", list(wanted))
+    missing = [key for key in wanted if key not in known]
+    failed: dict[str, str] = {}
+    if missing and book is None:
+        failed = {key: f"the ERP cannot make item {key}" for key in missing}
+    elif missing:
+        assert book is not None
+        with capability_for_planning(run.integ, run.source, OrderSource) as channel:
+            field = channel.offer_key if isinstance(channel, KeyedOffers) else "code"
+        new = [NewItem(key, str(wanted[key].get("name") or key), wanted[key].get("price")) for key in missing]
+        outcomes = await book.items_for(new, field, {key: f"{run.name}:item:{key}" for key in missing})
+        made = {key: o.erp_id for key, o in outcomes.items() if o.erp_id}
+        sent.items_created += len(made)
+        attach_links(run, "offers", made)
+        known.update(made)
+        failed = {key: f"item {key} not made in the ERP: {o.error}" for key, o in outcomes.items() if not o.erp_id}
+    refused: dict[int, str] = {}
+    for item in live:
+        draft = item.payload["draft"]
+        for line in draft["lines"]:
+            key = line.get("new_item")
+            if key and str(key) in known:
+                line["offer_id"] = known[str(key)]
+                draft["line_kinds"][known[str(key)]] = "product"
+            elif key:
+                refused[item.id] = failed.get(str(key), f"item {key} has no ERP offer")
+    return refused
+
+
 def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> OrderDraft:
     d = payload["draft"]
     return OrderDraft(
@@ -116,7 +173,13 @@ def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> Ord
 
 
 async def _send_batch(
-    run: OrderRun, items: list[QueueItem], sink: OrderSink, book: CustomerBook, source: OrderSource, sent: Sent
+    run: OrderRun,
+    items: list[QueueItem],
+    sink: OrderSink,
+    book: CustomerBook,
+    source: OrderSource,
+    sent: Sent,
+    item_book: ItemBook | None = None,
 ) -> None:
     queue = run.store.queue
     staged = contents(run, [str(i.payload["order_id"]) for i in items])
@@ -143,10 +206,15 @@ async def _send_batch(
         run, sorted({str(i.payload["customer_id"]) for i in live}), book, sent
     )
     linked = linked_ids(run, ORDERS, [str(i.payload["order_id"]) for i in live])
+    no_item = await _new_items(run, live, item_book, sent)
     ready: list[QueueItem] = []
     for item in live:
         cid = str(item.payload["customer_id"])
-        if cid in erp_customers:
+        if item.id in no_item:
+            after = queue.fail(item.id, no_item[item.id], retryable=True)
+            sent.refused += 1
+            sent.errors.append(after.last_error or "")
+        elif cid in erp_customers:
             ready.append(item)
             continue
         after = queue.fail(item.id, no_customer.get(cid, f"customer {cid} has no ERP counterparty"), retryable=True)

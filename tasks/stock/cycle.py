@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from hub.capabilities import FeedCarried, StockSink, StockSource
-from hub.config import Config
+from hub.capabilities import FeedCarried, OfferKeyed, OwnReserves, StockSink, StockSource
+from hub.config import Config, ConfigError
 from hub.exchanges import STOCK_SYNC_CURSOR
 from hub.store import Store
 from tasks.catalog.entries import bundle_parts
@@ -30,6 +30,7 @@ from tasks.clients import capability_for_planning, checked_edge, open_capability
 from tasks.exchange import ExchangeRun, Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
 from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
+from tasks.stock.catalog_copy import needs_own_copy, stage_source_catalog
 from tasks.stock.levels import StockLevels
 from tasks.stock.rules import STOCKED_KINDS, StockRules, channel_stock
 
@@ -58,6 +59,20 @@ def plan_stock_run(config: Config, name: str, store: Store) -> StockRun:
     integ, source, target = checked_edge(config, name, "stock", StockSource, StockSink, "stock: {from: erp, to: shop}")
     with capability_for_planning(integ, target, StockSink) as sink:
         carried = isinstance(sink, FeedCarried) and sink.carried_by_feed
+        # the reserve rule (docs/architecture.md, "Channels that keep a catalog of their own"): such a
+        # channel's orders are reserved at the source, whose free stock is already net of them; the
+        # channel subtracts them again from what it is sent
+        if isinstance(sink, OwnReserves) and sink.subtracts_own_reserves and integ.options.stock.measure != "stock":
+            raise ConfigError(
+                str(config.source),
+                [
+                    (
+                        f"integrations.{name}.options.stock.measure",
+                        f"{target} holds back the reserves of its own orders, which reach {source} as reserved "
+                        f"orders: send stock on hand (measure: stock), or each reserve is subtracted twice",
+                    )
+                ],
+            )
     return StockRun(name, integ, store, source, target, feed_path=feed_path_of(config, name) if carried else None)
 
 
@@ -129,6 +144,8 @@ class CycleResult:
     not_in_catalog: int = 0  # offers the source listed that the hub's catalog does not have (yet)
     unknown_to_channel: int = 0  # offers the channel did not know: sent after the next catalog publication
     sold_out_untouched: int = 0
+    catalog_staged: int | None = None  # offers of the source catalog staged by this cycle (no catalog edge)
+    offers_without_key: int = 0  # offers the channel cannot be told (it matches by a key they lack)
     bundles_without_components: list[str] = field(default_factory=list)
 
 
@@ -148,7 +165,8 @@ def store_map(run: StockRun) -> dict[str, str]:
 def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | None = None) -> CycleResult:
     """Read the source once, update the hub's copy, queue the channel entries that changed."""
     options = run.integ.options.stock
-    mapping = store_map(run)
+    own_copy = needs_own_copy(run)  # no catalog edge keeps the hub's copy of the source catalog
+    mapping = None if own_copy else store_map(run)
     cursor = Cursor.load(run)
     now = now or datetime.now(UTC)
 
@@ -159,6 +177,9 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
         return stock, CycleResult(full=since is None, why=why, read_at=now)
 
     stock, result = asyncio.run(read())
+    if own_copy and (result.full or run.store.records.frame(run.name, "stores").empty):
+        result.catalog_staged = stage_source_catalog(run)
+    mapping = mapping or store_map(run)
     result.rows_read = len(stock)
     levels = run.levels
     if result.full:
@@ -175,7 +196,15 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
             outcome = channel_stock(part, levels.stock(wanted, options.measure), rules, components, unavailable)
             result.sold_out_untouched += outcome.sold_out_untouched
             result.bundles_without_components += outcome.bundles_without_components or []
-            planner.add(sink.stock_entries(outcome.stock) if len(outcome.stock) else [])
+            if not len(outcome.stock):
+                continue
+            if isinstance(sink, OfferKeyed):  # named by the merchant's key: offers without one are left out
+                keyed = part.dropna(subset=[sink.offer_key])
+                keys = dict(zip(keyed["offer_id"].astype(str), keyed[sink.offer_key].astype(str), strict=True))
+                result.offers_without_key += len(part) - len(keyed)
+                planner.add(sink.keyed_stock_entries(outcome.stock, keys))
+            else:
+                planner.add(sink.stock_entries(outcome.stock))
         planned = planner.finish()
     result.offers_changed, result.batches_queued = planned.changed, planned.batches
     result.unknown_to_channel = planned.refused_waiting
@@ -225,6 +254,12 @@ def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
                 "what": "offers the channel does not know (sent after the next catalog publication)",
                 "count": result.unknown_to_channel,
             }
+        )
+    if result.catalog_staged is not None:
+        rows.append({"what": "source catalog offers staged (no catalog edge)", "count": result.catalog_staged})
+    if result.offers_without_key:
+        rows.append(
+            {"what": "offers without the key the channel matches by (not sent)", "count": result.offers_without_key}
         )
     if result.sold_out_untouched:
         rows.append(

@@ -47,8 +47,10 @@ from hub.capabilities import (
     CostPriceSink,
     CustomerBook,
     FeedCarried,
+    ItemBook,
     Lookup,
     OrderDocuments,
+    OrderEvents,
     OrderReference,
     OrderSink,
     OrderSource,
@@ -388,6 +390,16 @@ async def _payment_sink(cap: PaymentSink) -> None:
     assert list(refused) == ["999999999"]  # a payment the channel does not have is named, not raised
 
 
+async def _item_book(cap: ItemBook) -> None:
+    assert await cap.items_for([], "code", {}) == {}
+
+
+async def _order_events(cap: OrderEvents) -> None:
+    # what a delivery looks like is the system's; a body that is no event is refused with ValueError
+    with pytest.raises(ValueError):
+        cap.parse_order_event(b"not an event", {})
+
+
 async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
@@ -405,8 +417,10 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     PriceSink: _channel,
     CatalogFeedSink: _channel,
     OrderSource: _order_source,
+    OrderEvents: _order_events,
     OrderSink: _order_sink,
     CustomerBook: _customer_book,
+    ItemBook: _item_book,
     OrderStates: _order_states,
     StatusSink: _status_sink,
     OrderDocuments: _order_documents,

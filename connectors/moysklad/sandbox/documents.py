@@ -49,6 +49,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "purchasereturn": ("organization", "agent", "store"),
     "webhook": ("url", "action", "entityType"),
     "webhookstock": ("url", "reportType", "stockType"),
+    "product": ("name",),  # created by the hub for a channel's one-time product
 }
 WRITABLE = frozenset(REQUIRED)
 REF_TARGETS = {
@@ -120,6 +121,9 @@ class Writer:
             obj.setdefault("archived", False)
         if type_ in DOCUMENT_TYPES:
             self._prepare_document(type_, obj, body, None)
+        if type_ == "product":
+            obj.setdefault("archived", False)
+            obj.setdefault("salePrices", [])
         saved = self.store.put(type_, obj)
         self._after_write(type_, saved, "CREATE", None)
         return saved

@@ -1,0 +1,255 @@
+"""Benchmark of the keyCRM pair (issue 23) on the sandboxes: requests per order and per stock change
+against the minimum the data needs, with latencies, beside the seed's way.
+
+    python bench/keycrm_pair.py [--products 77000] [--orders 1000] [--change-share 0.01] [--cycles 3]
+                                [--quick] [--out bench/results]
+
+One world (:func:`deployments.demo.keycrm_pair.keycrm_world`): a MoySklad sandbox of ``--products``
+products (30 % with variants: about 1.3 offers each, so 77 000 products ≈ 100 000 offers) and a
+keyCRM sandbox holding the same SKUs.
+
+* **Stock**: a first stock-sync cycle (whole read, catalog staged, every offer written: not measured);
+  then ``--cycles`` cycles, each after ``--change-share`` of the stocked offers moved in MoySklad (one
+  shipment document per 500 offers). Per cycle: MoySklad reads, keyCRM writes and read-backs against
+  the minimum (1 read; ⌈changed ÷ 10 000⌉ writes per keyCRM warehouse), seconds from the documents
+  to keyCRM holding the new stock (the cycle's time: the webhook path adds only the receiver's hop).
+  The seed's way (Ordage, inferred): a full write of every offer per period = ⌈offers ÷ 10 000⌉
+  per warehouse, and its latency is half the period on average (10 min period: p50 300 s, p95 570 s).
+* **Orders**: ``--orders`` orders placed in keyCRM in bursts of 50, each firing the trigger webhook
+  to the hub's receiver; per order the seconds from its trigger to the MoySklad order (a watcher
+  thread polls the sandbox every 20 ms), and keyCRM requests per order against the minimum (one
+  ``GET /order`` page per 50 changed orders). The seed's way: one ``GET /order/{id}`` per event.
+
+Writes ``<out>/keycrm_pair-<offers>-<UTC>.json`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+KC_PAGE, KC_BATCH, PEER_PERIOD = 50, 10_000, 600.0
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 2)
+
+
+def stocked(world: Any) -> list[tuple[str, str, str]]:
+    """(offer id, kind, store id) of offers with stock on hand at a mapped store."""
+    ms = world.moysklad
+    names = {s["id"]: s["name"] for s in ms.store.of_type("store").values()}
+    out = []
+    for row in ms.ledger.report(by_store=True, stock_type="stock", include_zero=False):
+        if names.get(row.get("storeId")) in ("Основной склад", "Склад 2", "Склад 3") and float(row["stock"]) >= 1:
+            kind = "variant" if ms.store.get("variant", row["assortmentId"]) else "product"
+            if kind == "product" and (ms.store.get("product", row["assortmentId"]) or {}).get("variantsCount"):
+                continue
+            out.append((str(row["assortmentId"]), kind, str(row["storeId"])))
+    return out
+
+
+def move_stock(world: Any, picked: list[tuple[str, str, str]]) -> None:
+    """Ship one unit of each picked offer, one shipment per store and 500 offers."""
+    from connectors.moysklad.sandbox.state import entity_meta
+
+    ms = world.moysklad
+    org = next(iter(ms.store.of_type("organization")))
+    agent = ms.writer.create("counterparty", {"name": "Бенчмарк"})["id"]
+    by_store: dict[str, list[tuple[str, str]]] = {}
+    for oid, kind, store in picked:
+        by_store.setdefault(store, []).append((oid, kind))
+    for store, offers in by_store.items():
+        for start in range(0, len(offers), 500):
+            ms.writer.create(
+                "demand",
+                {
+                    "organization": {"meta": entity_meta("organization", org)},
+                    "agent": {"meta": entity_meta("counterparty", agent)},
+                    "store": {"meta": entity_meta("store", store)},
+                    "positions": [
+                        {"assortment": {"meta": entity_meta(kind, oid)}, "quantity": 1}
+                        for oid, kind in offers[start : start + 500]
+                    ],
+                },
+            )
+
+
+def count(log: Any, method: str | None = None, path: str = "") -> int:
+    return sum(1 for r in log if (method is None or r.method == method) and r.path.startswith(path))
+
+
+def bench_stock(world: Any, cycles: int, share: float) -> dict[str, Any]:
+    from flows.stock_sync import stock_sync
+
+    started = time.monotonic()
+    first = stock_sync("keycrm", config_path=str(world.config_path))
+    first_seconds = time.monotonic() - started
+    offers = len(world.keycrm.state.offers)
+    runs = []
+    rng = random.Random(0)
+    for _ in range(cycles):
+        by_offer = {oid: (oid, kind, store) for oid, kind, store in stocked(world)}  # one store an offer
+        picked = rng.sample(sorted(by_offer.values()), min(len(by_offer), max(1, int(offers * share))))
+        ms_before, kc_before = len(world.moysklad.log), len(world.keycrm.log)
+        move_stock(world, picked)
+        started = time.monotonic()
+        result = stock_sync("keycrm", config_path=str(world.config_path))
+        seconds = time.monotonic() - started
+        ms_log, kc_log = list(world.moysklad.log)[ms_before:], list(world.keycrm.log)[kc_before:]
+        warehouses = 2
+        runs.append(
+            {
+                "changed": len(picked),
+                "offers_changed": result["offers_changed"],
+                "seconds": round(seconds, 2),
+                "moysklad_stock_reads": count(ms_log, "GET", "/report/stock"),
+                "keycrm_writes": count(kc_log, "PUT", "/offers/stocks"),
+                "keycrm_readbacks": count(kc_log, "GET", "/offers/stocks"),
+                "keycrm_refused": sum(1 for r in kc_log if r.status == 429),
+                "minimum": {"moysklad_reads": 1, "keycrm_writes": warehouses * math.ceil(len(picked) / KC_BATCH)},
+            }
+        )
+    times = [float(r["seconds"]) for r in runs]
+    return {
+        "offers": offers,
+        "first_cycle": {"seconds": round(first_seconds, 1), "offers_sent": first["offers_sent"]},
+        "cycles": runs,
+        "p50_seconds": pct(times, 0.5),
+        "p95_seconds": pct(times, 0.95),
+        "requests_per_change": round(
+            sum(r["keycrm_writes"] + r["keycrm_readbacks"] for r in runs) / max(1, sum(r["changed"] for r in runs)), 4
+        ),
+        "peer": {
+            "keycrm_writes_per_period": 2 * math.ceil(offers / KC_BATCH),
+            "p50_seconds": PEER_PERIOD / 2,
+            "p95_seconds": PEER_PERIOD * 0.95,
+        },
+    }
+
+
+def bench_orders(world: Any, n: int) -> dict[str, Any]:
+    import httpx
+
+    from deployments.service.webhooks import webhook_app
+    from flows.order_upload import order_upload
+
+    order_upload("keycrm", config_path=str(world.config_path))  # the cursor
+    app = webhook_app(world.config_path)
+    world.keycrm.webhooks.transport = httpx.ASGITransport(app=app)
+    token = world.env["SKLADBRIDGE_KC_HOOK_TOKEN"]
+    world.keycrm.add_order_trigger(f"http://hub.bench/hooks/keycrm/keycrm/{token}")
+    skus = [o["sku"] for o in world.keycrm.state.offers.values()]
+    sent_at: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            now = time.monotonic()
+            for order in list(world.moysklad.store.of_type("customerorder").values()):
+                code = str(order.get("externalCode"))
+                if code in sent_at and code not in arrived:
+                    arrived[code] = now
+            time.sleep(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+    kc_before = len(world.keycrm.log)
+    rng = random.Random(1)
+    started = time.monotonic()
+    for burst in range(0, n, 50):
+        for i in range(burst, min(n, burst + 50)):
+            order = world.keycrm.place_order(
+                {
+                    "buyer": {"full_name": f"Покупець {i}", "phone": f"+38050{1000000 + i}"},
+                    "products": [{"sku": rng.choice(skus), "quantity": 1}],
+                }
+            )
+            sent_at[str(order["id"])] = time.monotonic()
+        asyncio.run(world.keycrm.flush())
+    receiver = app.state.receiver
+    deadline = time.monotonic() + 600
+    while len(arrived) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    receiver.orders.trigger.wait_idle(60)
+    done.set()
+    receiver.close()
+    latencies = [arrived[k] - sent_at[k] for k in arrived]
+    kc_log = list(world.keycrm.log)[kc_before:]
+    codes = [str(o.get("externalCode")) for o in world.moysklad.store.of_type("customerorder").values()]
+    return {
+        "orders": n,
+        "arrived": len(arrived),
+        "doubled": len(codes) - len(set(codes)),
+        "seconds": round(time.monotonic() - started, 1),
+        "p50_seconds": pct(latencies, 0.5),
+        "p95_seconds": pct(latencies, 0.95),
+        "keycrm_requests": len(kc_log),
+        "keycrm_refused": sum(1 for r in kc_log if r.status == 429),
+        "requests_per_order": round(len(kc_log) / n, 4),
+        "minimum_per_order": round(math.ceil(n / KC_PAGE) / n, 4),
+        "peer_per_order": 1.0,
+        "events_received": receiver.orders.events,
+        "duplicates": receiver.orders.duplicates,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=77_000)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2 000 products, 200 orders, 2 cycles")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    if args.quick:
+        args.products, args.orders, args.cycles = 2000, 200, 2
+    with tempfile.TemporaryDirectory() as tmp:
+        from deployments.schedule.prefect_env import configure
+
+        configure(Path(tmp) / ".prefect")
+        from deployments.demo.keycrm_pair import keycrm_world
+
+        with keycrm_world(Path(tmp) / "world", args.products) as world:
+            world.keycrm.state.apply_delay = 0.3
+            stock = bench_stock(world, args.cycles, args.change_share)
+            orders = bench_orders(world, args.orders)
+    result = {"at": datetime.now(UTC).isoformat(), "products": args.products, "stock": stock, "orders": orders}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"keycrm_pair-{stock['offers']}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"{'':<28}{'requests/unit':>14}{'minimum':>10}{'seed way':>10}{'p50 s':>8}{'p95 s':>8}")
+    print(
+        f"{'stock (per changed offer)':<28}{stock['requests_per_change']:>14}"
+        f"{'-':>10}{stock['peer']['keycrm_writes_per_period']:>10}{stock['p50_seconds']!s:>8}{stock['p95_seconds']!s:>8}"
+    )
+    print(
+        f"{'orders (per order)':<28}{orders['requests_per_order']:>14}{orders['minimum_per_order']:>10}"
+        f"{orders['peer_per_order']:>10}{orders['p50_seconds']!s:>8}{orders['p95_seconds']!s:>8}"
+    )
+    for run in stock["cycles"]:
+        print(f"  stock cycle: {json.dumps(run, ensure_ascii=False)}")
+    print(f"  orders: {json.dumps({k: v for k, v in orders.items()}, ensure_ascii=False)}")
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""keyCRM wire JSON ⇄ canonical frames, by concern: :mod:`.orders`, :mod:`.stock`."""

@@ -1,0 +1,226 @@
+"""Orders: ``GET /order`` (filters, include), ``GET/PUT /order/{id}``, payments, the dictionaries, and
+orders placed or moved by a manager (what fires the "change order status" trigger).
+
+An order in a status with ``is_reserved`` holds its lines' quantity as reserve on the line's
+warehouse, as keyCRM's stock accounting does; leaving such a status releases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.keycrm.sandbox.pages import page_of
+from connectors.keycrm.sandbox.state import Json, KeyState
+from connectors.keycrm.sandbox.wire import Call, LaravelError, invalid
+from connectors.keycrm.wire.conventions import parse_time
+
+#: order keys that appear only when ``include`` names them [spec include list]
+INCLUDED = ("buyer", "products", "shipping", "payments", "status", "manager", "tags", "marketing")
+FLAT = (
+    "id source_uuid global_source_uuid status_on_source source_id client_id grand_total total_discount margin_sum "
+    "expenses_sum discount_amount discount_percent shipping_price taxes register_id fiscal_result fiscal_status "
+    "shipping_type_id manager_id status_group_id status_id closed_from status_changed_at status_expired_at "
+    "parent_id manager_comment client_comment payment_status created_at updated_at closed_at deleted_at ordered_at "
+    "source_updated_at payments_total is_expired has_reserves"
+).split()
+
+
+def shaped(state: KeyState, order: Json, includes: set[str]) -> Json:
+    """The order as ``GET /order`` answers it with these ``include`` names."""
+    out = {k: v for k, v in order.items() if k not in INCLUDED and not k.startswith("_")}
+    for name in ("buyer", "shipping", "payments", "manager", "tags", "marketing"):
+        if name in includes:
+            out[name] = order.get(name)
+    if "status" in includes:
+        out["status"] = state.status(order["status_id"])
+    if "products" in includes or "products.offer" in includes:
+        out["products"] = [
+            {k: v for k, v in line.items() if k != "offer" or "products.offer" in includes}
+            for line in order.get("products") or []
+        ]
+    return out
+
+
+def flat_row(state: KeyState, order: Json) -> Json:
+    """The flat order row a trigger webhook carries as ``context`` (C.6): no products, buyer or shipping."""
+    row = {k: order.get(k) for k in FLAT}
+    row["client_id"] = (order.get("buyer") or {}).get("id")
+    row["client_comment"] = order.get("buyer_comment")
+    row["has_reserves"] = bool((state.status(order["status_id"]) or {}).get("is_reserved"))
+    row["is_expired"] = False
+    return row
+
+
+def _between(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    first, _, last = text.partition(",")
+    start, end = parse_time(first.strip()), parse_time(last.strip())
+    if start is None or end is None:
+        raise invalid({"filter.between": ["The between filter must be two dates, comma separated."]})
+    return start.timestamp(), end.timestamp()
+
+
+def list_orders(state: KeyState, call: Call) -> tuple[int, Any]:
+    statuses = call.filter("status_id")
+    wanted = None if statuses is None else {s.strip() for s in statuses.split(",")}
+    windows = {k: _between(call.filter(f"{k}_between")) for k in ("created", "updated")}
+    rows = []
+    for oid in sorted(state.orders, reverse=call.query.get("sort") == "-id"):
+        order = state.orders[oid]
+        if wanted is not None and str(order["status_id"]) not in wanted:
+            continue
+        if any(
+            w is not None and not (w[0] <= (parse_time(order[f"{k}_at"]) or 0).timestamp() <= w[1])  # type: ignore[union-attr]
+            for k, w in windows.items()
+        ):
+            continue
+        rows.append(shaped(state, order, call.includes()))
+    return 200, page_of(call, rows)
+
+
+def _order(state: KeyState, call: Call) -> Json:
+    try:
+        return state.orders[int(call.args[0])]
+    except (KeyError, ValueError):
+        raise LaravelError(404, "Order not found.") from None
+
+
+def get_order(state: KeyState, call: Call) -> tuple[int, Any]:
+    return 200, shaped(state, _order(state, call), call.includes())
+
+
+def put_order(state: KeyState, call: Call) -> tuple[int, Any]:
+    order = _order(state, call)
+    body = call.body if isinstance(call.body, dict) else {}
+    if "status_id" in body:
+        status = body["status_id"]
+        if not isinstance(status, int) or state.status(status) is None:
+            raise invalid({"status_id": ["The selected status id is invalid."]})
+        set_status(state, order, status)
+    for name in ("buyer_comment", "manager_comment"):
+        if name in body:
+            order[name] = body[name]
+            order["updated_at"] = state.now_iso()
+    return 202, shaped(state, order, set())
+
+
+def set_status(state: KeyState, order: Json, status_id: int) -> bool:
+    """Move an order to a status (reserves follow it); False when it already was there."""
+    if order["status_id"] == status_id:
+        return False
+    before = bool((state.status(order["status_id"]) or {}).get("is_reserved"))
+    after = bool((state.status(status_id) or {}).get("is_reserved"))
+    if before != after:
+        for line in order.get("products") or []:
+            offer, wid = (line.get("offer") or {}).get("id"), (line.get("warehouse") or {}).get("id")
+            if offer is not None and wid is not None:
+                level = state.stock.setdefault((offer, wid), [0.0, 0.0])
+                level[1] += float(line["quantity"]) * (1 if after else -1)
+    status = state.status(status_id) or {}
+    order["status_id"], order["status_group_id"] = status_id, status.get("group_id")
+    order["status_changed_at"] = order["updated_at"] = state.now_iso()
+    if status.get("is_closing_order"):
+        order["closed_at"] = order["updated_at"][:19].replace("T", " ")
+    return True
+
+
+def new_order(state: KeyState, data: Mapping[str, Any], warehouse_id: int | None = None) -> Json:
+    """An order as a manager enters it: lines matched to offers by SKU; a line with no such offer is
+    a one-time product (``offer`` null). Starts in status 1 (new) unless ``status_id`` says."""
+    oid = state.new_id("order", 1000)
+    now = state.now_iso()
+    buyer_in = data.get("buyer") or {}
+    buyer_id = state.new_id("buyer")
+    buyer: Json = {
+        "id": buyer_id,
+        "full_name": buyer_in.get("full_name"),
+        "email": buyer_in.get("email"),
+        "phone": buyer_in.get("phone"),
+    }
+    state.buyers[buyer_id] = buyer
+    wid = warehouse_id or next(iter(state.warehouses))
+    lines = []
+    for item in data.get("products") or []:
+        offer = state.offer_by_sku(str(item["sku"])) if item.get("sku") else None
+        price = float(item.get("price") or (offer or {}).get("price") or 0)
+        lines.append(
+            {
+                "name": item.get("name") or (state.products.get(offer["product_id"], {}).get("name") if offer else ""),
+                "sku": item.get("sku"),
+                "price": price,
+                "price_sold": price,
+                "purchased_price": (offer or {}).get("purchased_price"),
+                "discount_percent": 0,
+                "discount_amount": 0,
+                "total_discount": 0,
+                "quantity": float(item.get("quantity") or 1),
+                "unit_type": "шт",
+                "properties": item.get("properties") or (offer or {}).get("properties") or [],
+                "shipment_type": "warehouse",
+                "warehouse": {"id": wid, "name": state.warehouses[wid], "description": None, "is_active": True}
+                if offer
+                else None,
+                "offer": dict(offer) if offer else None,
+            }
+        )
+    total = sum(line["price_sold"] * line["quantity"] for line in lines)
+    order: Json = {
+        "id": oid,
+        "parent_id": None,
+        "source_uuid": data.get("source_uuid"),
+        "source_id": data.get("source_id", 1),
+        "status_id": 1,
+        "status_group_id": 1,
+        "grand_total": round(total + float(data.get("shipping_price") or 0), 2),
+        "total_discount": 0,
+        "shipping_price": data.get("shipping_price", 0),
+        "taxes": 0,
+        "manager_comment": data.get("manager_comment"),
+        "buyer_comment": data.get("buyer_comment"),
+        "payment_status": "not_paid",
+        "created_at": now,
+        "ordered_at": now,
+        "updated_at": now,
+        "status_changed_at": now,
+        "closed_at": None,
+        "last_synced_at": None,
+        "buyer": buyer,
+        "products": lines,
+        "shipping": {
+            "delivery_service_id": (data.get("shipping") or {}).get("delivery_service_id"),
+            "shipping_address_city": (data.get("shipping") or {}).get("shipping_address_city"),
+            "recipient_full_name": buyer["full_name"],
+        },
+        "payments": [],
+    }
+    state.orders[oid] = order
+    if data.get("status_id") and data["status_id"] != 1:
+        set_status(state, order, int(data["status_id"]))
+    return order
+
+
+def add_payment(state: KeyState, call: Call) -> tuple[int, Any]:
+    order = _order(state, call)
+    body = call.body if isinstance(call.body, dict) else {}
+    if not isinstance(body.get("amount"), int | float):
+        raise invalid({"amount": ["The amount field is required."]})
+    payment = {
+        "id": state.new_id("payment"),
+        "payment_method_id": body.get("payment_method_id"),
+        "amount": body["amount"],
+        "status": body.get("status", "paid"),
+        "description": body.get("description"),
+        "payment_date": body.get("payment_date") or state.now_iso(),
+        "created_at": state.now_iso(),
+    }
+    order.setdefault("payments", []).append(payment)
+    return 201, payment
+
+
+def dictionary(name: str) -> Any:
+    def handler(state: KeyState, call: Call) -> tuple[int, Any]:
+        return 200, page_of(call, list(getattr(state, name)))
+
+    return handler

@@ -1,0 +1,1 @@
+"""keyCRM's wire conventions, read by the client and the sandbox alike."""
