@@ -14,11 +14,8 @@ Element order follows the official example (``crm-samples/icml-official-excerpt.
 
 from __future__ import annotations
 
-import glob
 import io
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,10 +25,7 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; abandoned temporary files stay (see _remove_abandoned)
-    fcntl = None  # type: ignore[assignment]
+from connectors.feed_files import replaced_atomically
 
 __all__ = ["IcmlCategory", "IcmlOffer", "parse_icml", "write_icml"]
 
@@ -161,58 +155,20 @@ def write_icml(
     """
     path = Path(path)
     stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
-    _remove_abandoned(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        _lock(fd)  # held until the file is closed: "a live writer's" to _remove_abandoned
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 16) as out:
-            out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-            out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
-            out.write(f"<name>{_text(shop_name)}</name>\n<company>{_text(company)}</company>\n")
-            out.write("<categories>\n")
-            for category in categories:
-                out.write(_category_xml(category))
-            out.write("</categories>\n<offers>\n")
-            for offer in offers:
-                out.write(_offer_xml(offer))
-                count += 1
-            out.write("</offers>\n</shop>\n</yml_catalog>\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it 0600; a feed server may run as another user
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
+        out.write(f"<name>{_text(shop_name)}</name>\n<company>{_text(company)}</company>\n")
+        out.write("<categories>\n")
+        for category in categories:
+            out.write(_category_xml(category))
+        out.write("</categories>\n<offers>\n")
+        for offer in offers:
+            out.write(_offer_xml(offer))
+            count += 1
+        out.write("</offers>\n</shop>\n</yml_catalog>\n")
     return count
-
-
-def _lock(fd: int) -> None:
-    if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _remove_abandoned(path: Path) -> None:
-    """Remove the temporary files of ``path``'s writes that were killed on their way.
-
-    A writer holds a lock on its file for as long as it writes; the OS drops it when the writer dies,
-    so a file nobody locks is left by a dead one (where there is no ``flock``, none is removed)."""
-    if fcntl is None:
-        return
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
-            fd = os.open(stale, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # its writer finished (or another cleaner was first)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live writer's
-        else:
-            stale.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
 
 
 def _child_texts(elem: ET.Element, tag: str) -> tuple[str, ...]:

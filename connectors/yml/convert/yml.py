@@ -15,15 +15,15 @@ value is checked by the strict reader in :mod:`connectors.yml.sandbox.portal`.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
+
+from connectors.feed_files import replaced_atomically
 
 __all__ = ["YmlCategory", "YmlOffer", "YmlShop", "format_price", "write_yml"]
 
@@ -148,29 +148,20 @@ def write_yml(
     """
     path = Path(path)
     stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 16) as out:
-            out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-            out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
-            out.write(f"<name>{_text(shop.name)}</name>\n<company>{_text(shop.company)}</company>\n")
-            out.write(f"<url>{_text(shop.url)}</url>\n")
-            out.write(f'<currencies>\n<currency id={_attr(shop.currency)} rate="1"/>\n</currencies>\n')
-            out.write("<categories>\n")
-            for category in categories:
-                parent = f" parentId={_attr(category.parent_id)}" if category.parent_id else ""
-                out.write(f"<category id={_attr(category.id)}{parent}>{_text(category.name)}</category>\n")
-            out.write("</categories>\n<offers>\n")
-            for offer in offers:
-                out.write(_offer_xml(offer))
-                count += 1
-            out.write("</offers>\n</shop>\n</yml_catalog>\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it 0600; the feed server may run as another user
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
+        out.write(f"<name>{_text(shop.name)}</name>\n<company>{_text(shop.company)}</company>\n")
+        out.write(f"<url>{_text(shop.url)}</url>\n")
+        out.write(f'<currencies>\n<currency id={_attr(shop.currency)} rate="1"/>\n</currencies>\n')
+        out.write("<categories>\n")
+        for category in categories:
+            parent = f" parentId={_attr(category.parent_id)}" if category.parent_id else ""
+            out.write(f"<category id={_attr(category.id)}{parent}>{_text(category.name)}</category>\n")
+        out.write("</categories>\n<offers>\n")
+        for offer in offers:
+            out.write(_offer_xml(offer))
+            count += 1
+        out.write("</offers>\n</shop>\n</yml_catalog>\n")
     return count
