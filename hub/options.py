@@ -190,7 +190,7 @@ class OrderOptions(BaseModel):
 
 class DocumentOptions(BaseModel):
     """The ERP documents of an order's life (docs/documents.md): the seed module "МойСклад 2.0"'s
-    options, its defaults. Statuses are the channel's; ``mappings.payment_types`` (channel payment
+    options, its defaults. Statuses are the channel's; ``mappings.payment_documents`` (channel payment
     type → ``bank`` | ``cash``) says which payments become documents, and ``mappings.payment_accounts``
     (channel payment type → the organization's settlement account number) which account a bank
     payment goes to (none: the organization's default)."""
@@ -243,10 +243,10 @@ def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> li
     """Problems of the order mappings: ``statuses`` is 1:1 (two channel statuses on one ERP state name
     both); names are compared case-sensitively, as the ERP does."""
     problems: list[str] = []
-    for ptype, kind in (mappings.get("payment_types") or {}).items():
+    for ptype, kind in (mappings.get("payment_documents") or {}).items():
         if kind not in (None, "bank", "cash"):
             problems.append(
-                f"payment_types: {ptype!r} is mapped to {kind!r}; a payment document is `bank` (an incoming "
+                f"payment_documents: {ptype!r} is mapped to {kind!r}; a payment document is `bank` (an incoming "
                 "payment) or `cash` (a cash receipt), or null (no document)"
             )
     by_state: dict[str, list[str]] = {}

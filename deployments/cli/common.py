@@ -87,7 +87,7 @@ ERRORS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("tasks.publish.UploadsFailed", lambda exc: f"{exc}\nsee `skladbridge queue list --status failed`"),
     ("tasks.mapping_check.MappingError", lambda exc: f"{exc}\nfix the mappings of the integration in the config"),
     ("connectors.http.redis_budget.BudgetUnavailableError", str),  # it says what to do itself
-    ("deployments.demo.run.DemoError", lambda exc: f"demo: {exc}"),
+    ("deployments.demo.errors.DemoError", lambda exc: f"demo: {exc}"),
     ("hub.store.locks.ExchangeBusyError", lambda exc: f"{exc}; wait for that run to finish"),
     (
         "sqlalchemy.exc.SQLAlchemyError",

@@ -188,7 +188,7 @@ async def _cost_prices_back(
 
 def _may_need(facts: OrderFacts, options: DocumentOptions, mappings: Mapping[str, Mapping[str, str | None]]) -> bool:
     """Whether any document could be due (else the order is settled without reading the ERP)."""
-    types = mappings.get("payment_types") or {}
+    types = mappings.get("payment_documents") or {}
     return (
         bool(set(options.shipment_statuses) & facts.seen)
         or bool(set(options.shipment_cancel_statuses) & (facts.seen - facts.seen_before))

@@ -6,7 +6,7 @@
 * **Returns**: when a ``shipment_cancel_statuses`` status is *newly* seen on the order (since its
   documents were last settled): one per shipment of the order that has none — the hub's and those
   the ERP's users made — key ``<integration>:<order>:return:<shipment id>``.
-* **Payments**: every channel payment whose type ``mappings.payment_types`` maps (``bank`` or
+* **Payments**: every channel payment whose type ``mappings.payment_documents`` maps (``bank`` or
   ``cash``), posted when its status is one of ``payment_posted_statuses``; key
   ``<integration>:<order>:payment:<payment id>``. A payment whose amount, date or status changed
   updates its document (one document, however often it is edited).
@@ -102,7 +102,7 @@ def decide(
                 )
             )
     out.returns_due = bool(set(options.shipment_cancel_statuses) & (facts.seen - facts.seen_before))
-    types, accounts = mappings.get("payment_types") or {}, mappings.get("payment_accounts") or {}
+    types, accounts = mappings.get("payment_documents") or {}, mappings.get("payment_accounts") or {}
     for payment in facts.payments:
         kind = types.get(str(payment.get("type")))
         if kind not in PAYMENT_KINDS:

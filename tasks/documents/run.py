@@ -37,7 +37,7 @@ class DocumentRun(ExchangeRun):
     def payments_back(self) -> bool:
         """Whether payment changes made in the ERP go to the channel (the option, payments mapped to
         documents, and a channel that takes them)."""
-        mapped = any(self.integ.mappings.get("payment_types") or {})
+        mapped = any(self.integ.mappings.get("payment_documents") or {})
         return self.integ.options.documents.payments_back and mapped and connector(self.source_system).can(PaymentSink)
 
 

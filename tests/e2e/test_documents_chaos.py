@@ -49,7 +49,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
             {
                 "order_stores": {"msk": "Основной склад"},
                 "delivery_types": {"self-delivery": None},
-                "payment_types": {"bank-card": "bank"},
+                "payment_documents": {"bank-card": "bank"},
             }
         )
         demo["options"]["documents"] = {

@@ -33,7 +33,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
             {
                 "order_stores": {"msk": "Основной склад"},
                 "delivery_types": {"self-delivery": None},
-                "payment_types": {"bank-card": "bank", "cash": "cash"},
+                "payment_documents": {"bank-card": "bank", "cash": "cash"},
                 "payment_accounts": {"bank-card": SECOND_ACCOUNT},
             }
         )

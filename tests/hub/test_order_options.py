@@ -90,7 +90,7 @@ def test_bad_options_name_their_path(tmp_path: Path, options: str, message: str)
     assert "integrations.main.options.orders" in str(info.value) and message in str(info.value)
 
 
-def test_document_options_default_to_the_seed_and_payment_types_name_a_document(tmp_path: Path) -> None:
+def test_document_options_default_to_the_seed_and_payment_documents_name_a_document(tmp_path: Path) -> None:
     documents = load(tmp_path).integration("main").options.documents  # type: ignore[attr-defined]
     assert (documents.shipment_statuses, documents.shipment_cancel_statuses) == ([], [])
     assert documents.shipment_number and not documents.shipment_custom_fields
@@ -98,7 +98,7 @@ def test_document_options_default_to_the_seed_and_payment_types_name_a_document(
     assert documents.payment_posted_statuses == ["paid"] and documents.payment_number
     path = tmp_path / "skladbridge.yaml"
     text = BASE.replace("STATUSES", "{new: Новый}").replace("OPTIONS", "{}")
-    path.write_text(text.replace("    options:", "      payment_types: {card: bank, cash: till}\n    options:"))
+    path.write_text(text.replace("    options:", "      payment_documents: {card: bank, cash: till}\n    options:"))
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert "payment_types" in str(info.value) and "'till'" in str(info.value) and "`bank`" in str(info.value)
+    assert "payment_documents" in str(info.value) and "'till'" in str(info.value) and "`bank`" in str(info.value)

@@ -61,6 +61,10 @@ CASES: dict[str, tuple[list[str], str]] = {
     ),
     "webhooks list": (["--integration", "main", "-c", "{config}"], "set options.stock.webhook_secret"),
     "webhooks serve": (["-c", "{config}", "--port", "{busy}"], "set options.stock.webhook_secret"),
+    "links add": (["a", "b", "--integration", "main", "--kind", "bogus", "-c", "{config}"], "unknown kind 'bogus'"),
+    "links list": (["--integration", "nope", "--kind", "customers", "-c", "{config}"], "no such integration"),
+    "links remove": (["x", "--integration", "main", "--kind", "widgets", "-c", "{config}"], "unknown kind 'widgets'"),
+    "console hash-password": (["--password", "short"], "at least 10 characters"),
 }
 
 

@@ -164,7 +164,9 @@ def test_servers_on_a_busy_port(write_config, busy_port: int) -> None:  # type: 
         ["feed", "serve", "-c", str(write_config()), "--port", str(busy_port)],
     ):
         assert_one_clear_failure(runner.invoke(app, args), f"127.0.0.1:{busy_port}", "pick another --port")
-    assert_one_clear_failure(runner.invoke(app, ["sandbox", "serve", "bitrix"]), "moysklad, retailcrm or keycrm")
+    assert_one_clear_failure(
+        runner.invoke(app, ["sandbox", "serve", "bitrix"]), "moysklad, retailcrm, horoshop or keycrm"
+    )
 
 
 class _HtmlPage(BaseHTTPRequestHandler):

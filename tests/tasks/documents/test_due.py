@@ -10,7 +10,7 @@ from tasks.documents.due import Made, OrderFacts, decide, payment_key, return_ke
 
 OPTIONS = DocumentOptions(shipment_statuses=["send-to-delivery"], shipment_cancel_statuses=["cancel-other"])
 MAPPINGS: dict[str, dict[str, str | None]] = {
-    "payment_types": {"bank-card": "bank", "cash": "cash", "credit": None},
+    "payment_documents": {"bank-card": "bank", "cash": "cash", "credit": None},
     "payment_accounts": {"bank-card": "40702810500000000002"},
 }
 
