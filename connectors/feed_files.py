@@ -1,4 +1,5 @@
-"""A feed file replaced atomically: readers see the old file or the new one, never half of one.
+"""A feed file replaced atomically (readers see the old file or the new one, never half of one), and
+the text it holds escaped once for both XML feeds (ICML and YML).
 
 The feeds (ICML for the CRMs, YML for portals) are written as a stream into a temporary file beside
 the target, synced, and renamed over it. A writer holds a lock on its temporary file for as long as
@@ -10,16 +11,32 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+from xml.sax.saxutils import escape, quoteattr
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on the platforms the hub runs on
     fcntl = None  # type: ignore[assignment]
+
+#: characters XML 1.0 does not allow even escaped (nor YML: codes 0-31 but tab, LF, CR). Catalog names
+#: copied from spreadsheets do contain them, and one stray \x0b would make a loader reject the feed.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: object) -> str:
+    """``value`` as element text: escaped, characters XML cannot hold dropped."""
+    return escape(_INVALID_XML.sub("", str(value)))
+
+
+def xml_attr(value: object) -> str:
+    """``value`` as a quoted attribute value, likewise."""
+    return quoteattr(_INVALID_XML.sub("", str(value)))
 
 
 @contextmanager

@@ -15,7 +15,6 @@ Element order follows the official example (``crm-samples/icml-official-excerpt.
 from __future__ import annotations
 
 import io
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,15 +22,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
-from xml.sax.saxutils import escape, quoteattr
 
-from connectors.feed_files import replaced_atomically
+from connectors.feed_files import replaced_atomically, xml_attr, xml_text
 
 __all__ = ["IcmlCategory", "IcmlOffer", "parse_icml", "write_icml"]
-
-# XML 1.0 forbids most C0 control characters even when escaped; catalog names copied from
-# spreadsheets do contain them, and one stray \x0b would make the CRM reject the whole feed.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -71,14 +65,6 @@ class IcmlOffer:
     url: str | None = None
 
 
-def _text(value: object) -> str:
-    return escape(_INVALID_XML.sub("", str(value)))
-
-
-def _attr(value: object) -> str:
-    return quoteattr(_INVALID_XML.sub("", str(value)))
-
-
 def format_money(value: Decimal) -> str:
     """Currency units with two decimals, as in the official example (``14000.00``)."""
     return str(Decimal(value).quantize(Decimal("0.01")))
@@ -90,13 +76,13 @@ def format_number(value: float) -> str:
 
 
 def _offer_xml(offer: IcmlOffer) -> str:
-    attrs = f"id={_attr(offer.id)} productId={_attr(offer.product_id)}"
+    attrs = f"id={xml_attr(offer.id)} productId={xml_attr(offer.product_id)}"
     if offer.quantity is not None:
-        attrs += f" quantity={_attr(format_number(max(offer.quantity, 0.0)))}"
+        attrs += f" quantity={xml_attr(format_number(max(offer.quantity, 0.0)))}"
     parts = [f"<offer {attrs}>"]
 
     def el(tag: str, value: object) -> None:
-        parts.append(f"<{tag}>{_text(value)}</{tag}>")
+        parts.append(f"<{tag}>{xml_text(value)}</{tag}>")
 
     if offer.url:
         el("url", offer.url)
@@ -113,7 +99,7 @@ def _offer_xml(offer: IcmlOffer) -> str:
         el("xmlId", offer.xml_id)
     el("productName", offer.product_name)
     for name, code, value in offer.params:
-        parts.append(f"<param name={_attr(name)} code={_attr(code)}>{_text(value)}</param>")
+        parts.append(f"<param name={xml_attr(name)} code={xml_attr(code)}>{xml_text(value)}</param>")
     if offer.vendor:
         el("vendor", offer.vendor)
     if offer.vat_rate:
@@ -128,8 +114,8 @@ def _offer_xml(offer: IcmlOffer) -> str:
 
 
 def _category_xml(category: IcmlCategory) -> str:
-    parent = f" parentId={_attr(category.parent_id)}" if category.parent_id else ""
-    return f"<category id={_attr(category.id)}{parent}>{_text(category.name)}</category>\n"
+    parent = f" parentId={xml_attr(category.parent_id)}" if category.parent_id else ""
+    return f"<category id={xml_attr(category.id)}{parent}>{xml_text(category.name)}</category>\n"
 
 
 def write_icml(
@@ -158,8 +144,8 @@ def write_icml(
     count = 0
     with replaced_atomically(path) as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
-        out.write(f"<name>{_text(shop_name)}</name>\n<company>{_text(company)}</company>\n")
+        out.write(f"<yml_catalog date={xml_attr(stamp)}>\n<shop>\n")
+        out.write(f"<name>{xml_text(shop_name)}</name>\n<company>{xml_text(company)}</company>\n")
         out.write("<categories>\n")
         for category in categories:
             out.write(_category_xml(category))

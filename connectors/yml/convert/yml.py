@@ -15,20 +15,15 @@ value is checked by the strict reader in :mod:`connectors.yml.sandbox.portal`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
-from connectors.feed_files import replaced_atomically
+from connectors.feed_files import replaced_atomically, xml_attr, xml_text
 
 __all__ = ["YmlCategory", "YmlOffer", "YmlShop", "format_price", "write_yml"]
-
-# XML 1.0 (and YML's own rule: no characters with codes 0-31 but tab, LF, CR) forbids these
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -76,14 +71,6 @@ class YmlOffer:
     url: str | None = None
 
 
-def _text(value: object) -> str:
-    return escape(_INVALID_XML.sub("", str(value)))
-
-
-def _attr(value: object) -> str:
-    return quoteattr(_INVALID_XML.sub("", str(value)))
-
-
 def format_price(value: Decimal) -> str:
     """A price with the point as separator and no needless zeros (``226.5``, ``250``)."""
     quantized = Decimal(value).quantize(Decimal("0.01"))
@@ -91,13 +78,13 @@ def format_price(value: Decimal) -> str:
 
 
 def _offer_xml(offer: YmlOffer) -> str:
-    attrs = f"id={_attr(offer.id)} available={_attr('true' if offer.available else 'false')}"
+    attrs = f"id={xml_attr(offer.id)} available={xml_attr('true' if offer.available else 'false')}"
     if offer.group_id:
-        attrs += f" group_id={_attr(offer.group_id)}"
+        attrs += f" group_id={xml_attr(offer.group_id)}"
     parts = [f"<offer {attrs}>"]
 
     def el(tag: str, value: object) -> None:
-        parts.append(f"<{tag}>{_text(value)}</{tag}>")
+        parts.append(f"<{tag}>{xml_text(value)}</{tag}>")
 
     if offer.url:
         el("url", offer.url)
@@ -121,11 +108,11 @@ def _offer_xml(offer: YmlOffer) -> str:
         el("count", max(offer.count, 0))
     if offer.outlets:
         parts.append("<outlets>")
-        parts.extend(f"<outlet id={_attr(o)} instock={_attr(max(q, 0))}/>" for o, q in offer.outlets)
+        parts.extend(f"<outlet id={xml_attr(o)} instock={xml_attr(max(q, 0))}/>" for o, q in offer.outlets)
         parts.append("</outlets>")
     for name, unit, value in offer.params:
-        unit_attr = f" unit={_attr(unit)}" if unit else ""
-        parts.append(f"<param name={_attr(name)}{unit_attr}>{_text(value)}</param>")
+        unit_attr = f" unit={xml_attr(unit)}" if unit else ""
+        parts.append(f"<param name={xml_attr(name)}{unit_attr}>{xml_text(value)}</param>")
     parts.append("</offer>\n")
     return "".join(parts)
 
@@ -151,14 +138,14 @@ def write_yml(
     count = 0
     with replaced_atomically(path) as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        out.write(f"<yml_catalog date={_attr(stamp)}>\n<shop>\n")
-        out.write(f"<name>{_text(shop.name)}</name>\n<company>{_text(shop.company)}</company>\n")
-        out.write(f"<url>{_text(shop.url)}</url>\n")
-        out.write(f'<currencies>\n<currency id={_attr(shop.currency)} rate="1"/>\n</currencies>\n')
+        out.write(f"<yml_catalog date={xml_attr(stamp)}>\n<shop>\n")
+        out.write(f"<name>{xml_text(shop.name)}</name>\n<company>{xml_text(shop.company)}</company>\n")
+        out.write(f"<url>{xml_text(shop.url)}</url>\n")
+        out.write(f'<currencies>\n<currency id={xml_attr(shop.currency)} rate="1"/>\n</currencies>\n')
         out.write("<categories>\n")
         for category in categories:
-            parent = f" parentId={_attr(category.parent_id)}" if category.parent_id else ""
-            out.write(f"<category id={_attr(category.id)}{parent}>{_text(category.name)}</category>\n")
+            parent = f" parentId={xml_attr(category.parent_id)}" if category.parent_id else ""
+            out.write(f"<category id={xml_attr(category.id)}{parent}>{xml_text(category.name)}</category>\n")
         out.write("</categories>\n<offers>\n")
         for offer in offers:
             out.write(_offer_xml(offer))
