@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 BENCH = REPO / "bench"
-QUICK_PRODUCTS = 2000
+QUICK_PRODUCTS = 500
 FROM_DECEMBER = date(2026, 12, 1)
 
 

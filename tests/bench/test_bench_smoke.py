@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.full_import import QUICK_PRODUCTS
+
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 900
 
@@ -30,7 +32,7 @@ def test_quick_benchmark_runs_within_budgets(tmp_path: Path) -> None:
         timeout=TIMEOUT_SECONDS,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
-    files = list(tmp_path.glob("full_import-2000-login-*.json"))
+    files = list(tmp_path.glob(f"full_import-{QUICK_PRODUCTS}-login-*.json"))
     assert len(files) == 1, proc.stdout
     result = json.loads(files[0].read_text(encoding="utf-8"))
 
