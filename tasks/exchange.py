@@ -4,6 +4,8 @@ A flow says what its exchange does — read, plan, send — and hands that body 
 which owns everything the exchanges share, so that each flow reads like the exchange it implements:
 
 * the config and the hub store, opened before and closed after;
+* an integration switched off (in the console, or ``active: false`` in the file) runs nothing: the run
+  ends with a skipped result saying who switched it off (the full import fails, saying so);
 * the run's plan (which systems, which capabilities), checked before anything is sent;
 * the run locks: a run that finds them taken ends cleanly with a :func:`hub.exchanges.skipped` result
   (or fails, for an exchange that must not be skipped silently, such as the full import);
@@ -29,6 +31,7 @@ from hub.config import Config, Integration
 from hub.exchanges import ExchangeSpec, RunResult, skipped
 from hub.saved_mappings import with_saved_mappings
 from hub.store import ExchangeBusyError, Store
+from hub.switches import SwitchedOff, why_off, with_switches
 from hub.systems import connector
 from tasks.hub_tasks import load_config_task, open_hub_store
 from tasks.publish import UploadsFailed
@@ -122,6 +125,9 @@ def run_exchange(
     try:
         ex: Exchange[R] | None = None
         try:
+            off = _switched_off(spec, config, integration, store)
+            if off is not None:
+                return skipped(integration, off)
             # mappings saved in the console win over the file's, key by key
             ex = Exchange(spec, plan(with_saved_mappings(config, store), integration, store), trigger)
             with _held(spec, integration, store) as busy:
@@ -145,6 +151,23 @@ def run_exchange(
         return _report(spec, ex, outcome, started, request_stats().since(before))
     finally:
         store.close()
+
+
+def _switched_off(spec: ExchangeSpec, config: Config, integration: str, store: Store) -> str | None:
+    """Why a run of a switched-off integration does nothing (journaled), or None when it is on.
+
+    Raises:
+        SwitchedOff: for an exchange that must not be skipped silently (the full import).
+    """
+    integ = config.integrations.get(integration)
+    if integ is None or with_switches(config, store).integrations[integration].active:
+        return None  # an unknown integration is the plan's to refuse, in its words
+    why = why_off(integration, integ.active, store.switches.get(integration))
+    if spec.busy is None:
+        raise SwitchedOff(why)  # journaled as <name>.switched-off and <name>.failed
+    get_run_logger().info(why)
+    store.journal.write(integration, "info", f"{spec.name}.skipped", why)
+    return why
 
 
 @contextmanager

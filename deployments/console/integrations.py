@@ -107,9 +107,11 @@ def routes(console: Console) -> list[BaseRoute]:
             for entry in reversed(console.store.journal.list(limit=200))
             if entry.event.startswith("healthcheck")
         }
+        switches = console.store.switches.all()
         cards = [
             {
                 "name": name,
+                "switch": switches.get(name),
                 "integ": integ,
                 "systems": systems_of(integ),
                 "periods": periods_of(integ),
@@ -145,6 +147,9 @@ def routes(console: Console) -> list[BaseRoute]:
             changed = await run_in_threadpool(prefect_ops.set_active, name, on)
         except prefect_ops.PrefectUnavailable as exc:
             raise Refused(503, str(exc)) from None
+        # kept in the store, over the file's active: the next serve start or deploy plans the
+        # deployments as switched here, and every run of a switched-off integration skips
+        await run_in_threadpool(console.store.switches.set, name, on, by=session.user or "a loopback user")
         word = "resumed" if on else "paused"
         await run_in_threadpool(
             console.store.journal.write,

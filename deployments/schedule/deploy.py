@@ -12,7 +12,8 @@ cancelled: ``CANCEL_NEW``). The config-wide healthcheck comes once, on demand.
 * :func:`deploy` - registers them on the Prefect server of ``PREFECT_API_URL``, on the ``skladbridge``
   work pool (a process pool, created if missing): re-running updates in place, deployments of
   integrations that left the config are deleted (found by their ``integration:`` tag), an integration
-  with ``active: false`` keeps its deployments paused (deployment paused, schedules inactive);
+  with ``active: false`` — or switched off in the console, which wins over the file — keeps its
+  deployments paused (deployment paused, schedules inactive);
 * :func:`prefect_yaml` - the same plan as a ``prefect.yaml`` for ``prefect deploy --all``.
 
 A ``skladbridge`` deployment is one this module made: every ``skladbridge``-tagged deployment with an
@@ -120,6 +121,19 @@ def plan(config: Config, config_param: str | None) -> list[Planned]:
     return planned
 
 
+def as_switched(config: Config) -> Config:
+    """``config`` with the console's Active switches over the file's ``active:`` (:mod:`hub.switches`),
+    read from the integrations' hub store: a pause set in the console outlives ``serve`` and ``deploy``."""
+    from hub.switches import with_switches
+    from tasks.hub_tasks import open_hub_store
+
+    store = open_hub_store(config)
+    try:
+        return with_switches(config, store)
+    finally:
+        store.close()
+
+
 def plan_template() -> list[Planned]:
     """The repository's ``prefect.yaml``: one on-demand deployment per exchange, named after it, whose
     runs name their integration (``--param integration=...``); no config needed."""
@@ -214,7 +228,7 @@ def deploy(config: Config, *, pool: str = POOL, worker_config: str | None = None
     from connectors.http import first_line
 
     api = _api_url()
-    planned = plan(config, config_parameter(config, worker_config))
+    planned = plan(as_switched(config), config_parameter(config, worker_config))
     changes: list[Change] = []
     with get_client(sync_client=True) as client:
         problem = client.api_healthcheck()

@@ -1,5 +1,5 @@
 """The hub store: links, mappings, cursors, snapshots, staged records, exchange queue, journal,
-stock notices, the hub's writes on channel orders.
+stock notices, the hub's writes on channel orders, the console's Active switches.
 
 Open it with :func:`open_store`; the schema is migrated to head on open. SQLite (a file) and
 PostgreSQL are both supported and both tested. The store holds no credentials at all.
@@ -20,6 +20,7 @@ from .notices import KeptNotice, Notices
 from .queue import Queue
 from .queue_item import QueueItem, QueueStatus
 from .records import UpsertCounts
+from .switches import Switch, Switches
 from .writes import HubWrites
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "QueueStatus",
     "Store",
     "StoreError",
+    "Switch",
+    "Switches",
     "UnknownValue",
     "UpsertCounts",
     "open_store",

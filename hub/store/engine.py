@@ -21,6 +21,7 @@ from .locks import RunLocks
 from .notices import Notices
 from .queue import Queue
 from .records import Records
+from .switches import Switches
 from .tables import utcnow
 from .writes import HubWrites
 
@@ -70,6 +71,7 @@ class Store:
         self.locks = RunLocks(self.db)
         self.notices = Notices(self.db)
         self.writes = HubWrites(self.db)
+        self.switches = Switches(self.db)
         self.journal = Journal(self.db, retention_days=journal_retention_days, retention_count=journal_retention_count)
 
     @property

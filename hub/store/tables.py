@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -236,4 +237,15 @@ hub_writes = Table(
     Column("ended_at", UTCDateTime(), nullable=True),
     Index("ix_hub_writes_order", "integration", "system", "order_id"),
     Index("ix_hub_writes_started_at", "started_at"),
+)
+
+switches = Table(
+    "switches",
+    metadata,
+    Column("integration", String(100), primary_key=True),
+    # the Active switch as last set in the console: it wins over the file's ``active:`` (as a saved
+    # mapping wins over the file's), so a pause outlives restarts of serve and re-runs of deploy
+    Column("active", Boolean(), nullable=False),
+    Column("switched_by", String(100), nullable=False),
+    Column("switched_at", UTCDateTime(), nullable=False),
 )

@@ -4,6 +4,7 @@ parked because its status is not mapped.
 
 * The Active switch pauses every deployment of the integration (schedules inactive), as
   ``skladbridge deploy`` does for ``active: false``, and resumes them; checked on the Prefect server.
+  The switch is kept in the hub store: a ``deploy`` re-run in between keeps the pause.
 * "Start a full import" creates a run of the deployment (it shows in the Prefect UI).
 * The parked order's status, listed under *Undefined* with the order, is mapped there; the saved
   value wins over the file, the next order upload plans the order again, and it reaches MoySklad.
@@ -111,10 +112,19 @@ def test_the_active_switch_pauses_and_resumes_the_deployments_in_prefect(hub: Hu
     assert all(d.paused for d in paused)
     assert all(not s.active for d in paused for s in d.schedules)
     assert page.locator(".badge.off").count() == 1
+    assert "Switched off in the console by manager" in page.locator("main").inner_text()
+    # kept in the store: a deploy re-run (or serve's next start) plans from the file, yet keeps the pause
+    switch = hub.store.switches.get("demo")
+    assert switch is not None and not switch.active and switch.by == "manager"
+    import deployments.schedule.deploy as deploying
+
+    _off_the_browser_loop(deploying.deploy, load_config(hub.world.config_path))
+    assert all(d.paused for d in _deployments())
     with page.expect_navigation():
         page.get_by_role("button", name="Switch demo on (resume its deployments)").click()
     resumed = _deployments()
     assert not any(d.paused for d in resumed) and all(s.active for d in resumed for s in d.schedules)
+    assert hub.store.switches.get("demo").active  # type: ignore[union-attr]
 
 
 def test_a_full_import_is_started_as_a_run_of_its_deployment(hub: Hub) -> None:

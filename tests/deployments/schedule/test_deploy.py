@@ -506,3 +506,39 @@ def test_deploy_without_a_prefect_server_says_so_in_one_line(tmp_path: Path, api
     assert result.exit_code == 1
     assert expected in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_the_consoles_switch_pauses_or_resumes_what_the_file_says_when_deployments_are_planned(
+    tmp_path: Path,
+) -> None:
+    from deployments.schedule.deploy import as_switched
+    from hub.store import open_store
+
+    raw = {
+        "database_url": f"sqlite:///{tmp_path / 'hub.db'}",
+        "integrations": {
+            name: {
+                "active": active,
+                "systems": {
+                    "ms": {"system": "moysklad", "token": "${T}"},
+                    "crm": {"system": "yml", "base_url": "https://shop.example.com"},
+                },
+                "flows": {"stock": {"from": "ms", "to": "crm"}},
+            }
+            for name, active in (("on_in_file", True), ("off_in_file", False))
+        },
+    }
+    config = parse_config(raw, source=tmp_path / "sb.yaml", require_secrets=False)
+
+    def paused() -> dict[str, bool]:
+        return {p.full_name: p.paused for p in plan(as_switched(config), None) if p.exchange.name == "stock-sync"}
+
+    assert paused() == {"stock-sync/on_in_file": False, "stock-sync/off_in_file": True}  # the file alone
+    store = open_store(config.effective_database_url())
+    try:
+        store.switches.set("on_in_file", False, by="anna")
+        store.switches.set("off_in_file", True, by="anna")
+    finally:
+        store.close()
+    # what serve at its next start and deploy at its next run register: the console's switch
+    assert paused() == {"stock-sync/on_in_file": True, "stock-sync/off_in_file": False}
