@@ -161,8 +161,12 @@ class OrderOptions(BaseModel):
         description="a payment type mappings.payment_types does not name: skip = the order goes without "
         "that payment; hold = the order is parked until it is mapped",
     )
-    poll_seconds: float = Field(
-        default=2, gt=0, le=3600, description="history poll interval of the long-running process, s"
+    poll_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="how often the long-running process asks the channel for order changes, s "
+        "(default: the channel's own, its share of the channel's budget: retailCRM 2, keyCRM and Horoshop 60)",
     )
     archive_statuses: list[str] = Field(
         default_factory=list,

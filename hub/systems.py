@@ -131,6 +131,9 @@ class Connector:
         sandbox: ``"package.module:function"`` making a seeded account of the connector's sandbox
             (a ``connectors.sandboxing.kit.SandboxKit``): what the conformance suite every connector
             runs is run against. Named, not imported, so that loading a connector loads no sandbox.
+        order_poll_seconds: how often ``serve`` asks a channel of this system for order changes when
+            the config does not say (``options.orders.poll_seconds``): one request each time, so a
+            share of the system's budget its owner can afford (2 s is 1 800 requests an hour).
     """
 
     name: str
@@ -139,6 +142,7 @@ class Connector:
     client: Callable[[Any, SecretResolver], AbstractAsyncContextManager[Any]]
     capabilities: Mapping[type, Callable[[Any, Any], Any]]
     sandbox: str | None = None
+    order_poll_seconds: float = 2.0
 
     def can(self, capability: type) -> bool:
         return capability in self.capabilities

@@ -33,6 +33,7 @@ CONNECTOR = Connector(
         CatalogSource: HoroshopCatalog.over,
     },
     sandbox="connectors.horoshop.sandbox.kit:conformance_kit",
+    order_poll_seconds=60.0,  # 1 orders/get a minute: 2 s would be 1 800 calls an hour, over a tariff's quota
 )
 
 __all__ = ["CONNECTOR", "HoroshopSettings"]

@@ -26,6 +26,7 @@ CONNECTOR = Connector(
         StatusSink: KeyCRMOrders.over,
     },
     sandbox="connectors.keycrm.sandbox.kit:conformance_kit",
+    order_poll_seconds=60.0,  # the safety-net poll: 1 request a minute of keyCRM's 60 (2 s would spend half of them)
 )
 
 __all__ = ["CONNECTOR", "KeyCRMSettings"]

@@ -1,9 +1,11 @@
 """The few-second order poll of the long-running process (``skladbridge serve``).
 
 retailCRM sends no documented webhook for orders, so seconds-level latency comes from asking it
-often: every ``options.orders.poll_seconds`` (default 2) each integration with a ``flows.orders``
-edge asks the channel whether anything changed after the hub's ``orders`` cursor — one request, a
-small share of the channel's budget (retailCRM: 10 a second) — and only when it did, an
+often: every ``options.orders.poll_seconds`` (by default the channel's own period, declared by its
+connector as a share of its budget it can afford: retailCRM 2 s of its 10 requests a second, keyCRM
+60 s of its 60 a minute, Horoshop 60 s of its hourly quota) each integration with a ``flows.orders``
+edge asks the channel whether anything changed after the hub's ``orders`` cursor — one request —
+and only when it did, an
 order-upload cycle runs in this process, coalesced like the stock cycles of the webhook receiver
 (:class:`~deployments.service.cycle_trigger.CycleTrigger`: one running, one pending per integration). The
 scheduled ``order-upload`` deployment stays the safety net; both take the ``orders`` run lock, so
@@ -26,6 +28,7 @@ from hub.capabilities import HubWriteLog, OrderSource
 from hub.config import Config
 from hub.exchanges import ORDERS, skipped_reason
 from hub.store import Store
+from hub.systems import connector
 from tasks.clients import open_capability
 
 __all__ = ["OrderPoller", "order_upload_cycle", "polled", "start_polls"]
@@ -37,12 +40,18 @@ UploadCycle = Callable[[str], object]
 
 
 def polled(config: Config) -> dict[str, float]:
-    """integration -> poll seconds, of every active integration with a ``flows.orders`` edge."""
-    return {
-        name: float(integ.options.orders.poll_seconds)
-        for name, integ in sorted(config.integrations.items())
-        if integ.active and integ.edge("orders") is not None
-    }
+    """integration -> poll seconds, of every active integration with a ``flows.orders`` edge: the config's
+    ``options.orders.poll_seconds``, else the channel's own (:attr:`hub.systems.Connector.order_poll_seconds`)."""
+    out: dict[str, float] = {}
+    for name, integ in sorted(config.integrations.items()):
+        edge = integ.edge("orders")
+        if not integ.active or edge is None:
+            continue
+        configured = integ.options.orders.poll_seconds
+        out[name] = float(
+            configured if configured is not None else connector(integ.system(edge.source).system).order_poll_seconds
+        )
+    return out
 
 
 def order_upload_cycle(config_path: Path | str | None) -> UploadCycle:

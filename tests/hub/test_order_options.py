@@ -42,7 +42,7 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert orders.upload_statuses == [] and orders.customer_search == ["phone", "email", "inn"]
     assert (orders.customer_group, orders.organization, orders.default_delivery) == (None, None, None)
     assert orders.number == "channel" and orders.reserve is False and orders.delivery_line is True
-    assert orders.poll_seconds == 2
+    assert orders.poll_seconds is None  # the channel's own period (hub.systems.Connector.order_poll_seconds)
 
 
 def test_every_option_is_read(tmp_path: Path) -> None:

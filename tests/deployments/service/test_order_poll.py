@@ -13,7 +13,7 @@ import pytest
 from connectors.retailcrm.client import RetailCRMClient
 from connectors.retailcrm.sandbox import RetailCRMSandbox
 from connectors.sandboxing import LoopbackServer
-from deployments.service.order_poll import OrderPoller
+from deployments.service.order_poll import OrderPoller, polled
 from hub.capabilities import WRITE_STATUS
 from hub.config import parse_config
 from hub.store import open_store
@@ -81,3 +81,34 @@ def test_the_poll_ignores_the_hubs_writes_but_not_orders_others_make_with_its_ke
         finally:
             poller.close()
             store.close()
+
+
+def test_the_poll_period_is_the_config_s_or_else_the_channel_s_own_share_of_its_budget(tmp_path: Path) -> None:
+    """2 s is fine for retailCRM (10 requests a second) but would be half of keyCRM's 60 a minute and
+    1 800 calls an hour of a Horoshop quota: each connector declares its own default."""
+
+    def integration(system: str, **orders: object) -> dict[str, object]:
+        channel: dict[str, object] = {"system": system, "base_url": "https://shop.example.com"}
+        channel.update({"retailcrm": {"api_key": "${K}"}, "keycrm": {"api_key": "${K}"}}.get(system, {}))
+        if system == "horoshop":
+            channel.update(login="api", password="${K}")
+        return {
+            "systems": {"ms": {"system": "moysklad", "token": "${T}"}, "shop": channel},
+            "flows": {"orders": {"from": "shop", "to": "ms"}},
+            "options": {"orders": orders},
+        }
+
+    config = parse_config(
+        {
+            "integrations": {
+                "crm": integration("retailcrm"),
+                "kc": integration("keycrm"),
+                "hs": integration("horoshop"),
+                "fast_kc": integration("keycrm", poll_seconds=5),
+                "off": {**integration("retailcrm"), "active": False},
+            }
+        },
+        source=str(tmp_path / "sb.yaml"),
+        require_secrets=False,
+    )
+    assert polled(config) == {"crm": 2.0, "fast_kc": 5.0, "hs": 60.0, "kc": 60.0}
