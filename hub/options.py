@@ -211,6 +211,14 @@ class DocumentOptions(BaseModel):
     shipment_custom_fields: bool = Field(
         default=False, description="copy the order's custom fields the shipment has too (same name)"
     )
+    moves: bool = Field(
+        default=False,
+        description="with the shipment, a move of the order's lines reserved at another warehouse (the "
+        "line's store) to the shipment store, one per store, made once",
+    )
+    moves_posted: bool = Field(
+        default=True, description="the moves are posted (stock moves at once); false: made unposted, for the warehouse"
+    )
     cost_prices: bool = Field(
         default=True, description="once a shipment is made, put its lines' cost price on the channel order"
     )

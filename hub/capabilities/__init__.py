@@ -42,6 +42,7 @@ from hub.capabilities.common import (
 from hub.capabilities.documents import (
     BANK_PAYMENT,
     CASH_PAYMENT,
+    MOVE,
     PAYMENT_KINDS,
     RETURN,
     SHIPMENT,
@@ -90,6 +91,7 @@ __all__ = [
     "BANK_PAYMENT",
     "CASH_PAYMENT",
     "LINK_KINDS",
+    "MOVE",
     "PAYMENT_KINDS",
     "RETURN",
     "SHIPMENT",

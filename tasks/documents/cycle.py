@@ -27,6 +27,7 @@ from hub.exchanges import ORDERS
 from hub.options import DocumentOptions
 from tasks.clients import open_capability
 from tasks.documents.due import Made, OrderFacts, decide, returns
+from tasks.documents.moves import decide_moves, order_stores
 from tasks.documents.payments_back import payments_back
 from tasks.documents.run import CHECKED, DOCUMENTS, DocumentRun
 from tasks.exchange import Outcome
@@ -264,6 +265,7 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
     made = _made(run, [f.order_id for f in facts])
     failed: set[str] = set()
     first, cancelled = _Round(), []
+    stores = order_stores(run, [f.order_id for f in facts]) if options.moves else {}
     for f in facts:
         held = papers.get(f.erp_order_id)
         if held is None:
@@ -271,6 +273,10 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
             result.notes.append(f"order {f.order_id}: its ERP order {f.erp_order_id} is not in the ERP any more")
             continue
         decision = decide(run.name, f, held, made, options, run.integ.mappings)
+        moves = decide_moves(run.name, f, stores.get(f.order_id), held, made, options, run.integ.mappings)
+        # the goods reach the shipment store before they leave it: moves go first
+        decision.drafts[:0], decision.adopted[:0] = moves.drafts, moves.adopted
+        decision.notes += moves.notes
         if run.cost_prices_back:  # a shipment made by a run killed before it recorded it: no cost prices yet
             decision.adopted = [replace(m, content=COST_PENDING) if m.kind == SHIPMENT else m for m in decision.adopted]
         _record(run, decision.adopted)

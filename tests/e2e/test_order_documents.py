@@ -41,6 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
         demo["options"]["documents"] = {
             "shipment_statuses": ["send-to-delivery"],
             "shipment_cancel_statuses": ["cancel-other"],
+            "moves": True,  # only orders whose lines name another warehouse get one
         }
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         run_import(running)
@@ -272,3 +273,55 @@ def test_a_payment_posted_and_changed_in_moysklad_comes_back_to_the_crm_once(wor
     quiet = documents(world)
     assert quiet.get("updated", 0) == 0 and quiet.get("payments_back", 0) == 0
     assert ms(world, "paymentin")[doc["id"]]["sum"] == 4000.0
+
+
+def test_a_line_reserved_at_another_warehouse_moves_to_the_shipment_store_once(world: DemoWorld) -> None:
+    stores = {s["name"]: s["id"] for s in ms(world, "store").values()}
+    main, third = stores["Основной склад"], stores["Склад 3"]  # msk ships from main; spb is Склад 3's
+    ledger = world.moysklad.ledger.totals
+    both = {
+        aid
+        for (aid, store), m in ledger.items()
+        if store == third and m["stock"] >= 5 and ledger[(aid, main)]["stock"] - ledger[(aid, main)]["reserve"] >= 5
+    }
+    used = {int(i["offer"]["id"]) for o in world.retailcrm.orders.values() for i in o.get("items") or []}
+    here, there = sorted(
+        (o for o in world.retailcrm.offers.values() if o.get("xmlId") in both and o["id"] not in used),
+        key=lambda o: o["id"],
+    )[:2]
+    order = world.retailcrm.place_order(
+        {
+            "status": "new",
+            "firstName": "Грейс",
+            "lastName": "Хоппер",
+            "shipmentStore": "msk",
+            "items": [
+                {"offer": {"id": here["id"]}, "quantity": 1, "initialPrice": 100},
+                {"offer": {"id": there["id"]}, "quantity": 2, "initialPrice": 200, "store": {"code": "spb"}},
+            ],
+        }
+    )
+    upload(world)
+    ordered = erp_order(world, order["id"])
+    before = {k: dict(ledger[k]) for k in ((there["xmlId"], main), (there["xmlId"], third), (here["xmlId"], main))}
+    world.retailcrm.user_edit_order(order["id"], {"status": "send-to-delivery"})
+    upload(world)
+
+    made = documents(world)
+    assert made["made"] == {"move": 1, "shipment": 1}
+    (move,) = docs_of(world, "move", "customerOrder", ordered["id"])
+    assert (ref(move["sourceStore"]), ref(move["targetStore"]), move["applicable"]) == (third, main, True)
+    assert [(ref(p["assortment"]), p["quantity"]) for p in move["_positions"]] == [(there["xmlId"], 2.0)]
+    assert [ref(m) for m in erp_order(world, order["id"])["moves"]] == [move["id"]]
+    # the posted move put the goods at the shipment store, and the shipment took them from there
+    assert ledger[(there["xmlId"], third)]["stock"] == before[(there["xmlId"], third)]["stock"] - 2
+    assert ledger[(there["xmlId"], main)]["stock"] == before[(there["xmlId"], main)]["stock"]
+    assert ledger[(here["xmlId"], main)]["stock"] == before[(here["xmlId"], main)]["stock"] - 1
+    report = {(r["assortmentId"], r["storeId"]): r["stock"] for r in world.moysklad.ledger.report(by_store=True)}
+    assert report[(there["xmlId"], third)] == before[(there["xmlId"], third)]["stock"] - 2  # what stock sync reads
+
+    world.retailcrm.user_edit_order(order["id"], {"status": "delivering"})  # looked at again: nothing due
+    upload(world)
+    again = documents(world)
+    assert again["looked_at"] >= 1 and again.get("made", {}) == {}
+    assert len(docs_of(world, "move", "customerOrder", ordered["id"])) == 1
