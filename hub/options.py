@@ -247,6 +247,26 @@ class DocumentOptions(BaseModel):
     )
 
 
+class FieldOptions(BaseModel):
+    """Two-way order fields (docs/order-fields.md): custom fields through ``mappings.custom_fields``
+    (ERP field name → channel field code; several ERP fields may name one code) and the responsible
+    manager through ``mappings.managers`` (channel manager id → ERP employee: name, e-mail or id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    back: bool = Field(
+        default=True,
+        description="mapped custom fields and the responsible employee changed in the ERP come back to the "
+        "channel order (read by each documents cycle); several ERP fields on one channel field: the last "
+        "one in mappings.custom_fields wins",
+    )
+    match_managers: bool = Field(
+        default=True,
+        description="a manager mappings.managers does not name is matched to an ERP employee by e-mail, then "
+        "by first and last name; false: only the mapping (an unmatched manager is journaled, the order goes "
+        "without one)",
+    )
+
+
 def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> list[str]:
     """Problems of the order mappings: ``statuses`` is 1:1 (two channel statuses on one ERP state name
     both); names are compared case-sensitively, as the ERP does."""
@@ -292,6 +312,7 @@ class IntegrationOptions(BaseModel):
     feed: FeedOptions = FeedOptions()
     orders: OrderOptions = OrderOptions()
     documents: DocumentOptions = DocumentOptions()
+    fields: FieldOptions = FieldOptions()
 
     @model_validator(mode="before")
     @classmethod

@@ -198,6 +198,13 @@ class RetailCRMClient(BaseClient):
         async for body in follow(paging, fetch):
             yield body.get(key) or []
 
+    async def users(self) -> list[dict[str, Any]]:
+        """The account's active users (managers), every page of ``GET /users``."""
+        rows: list[dict[str, Any]] = []
+        async for page in self._pages("/users", "users", {"active": 1}):
+            rows.extend(page)
+        return rows
+
     # -- reference books -----------------------------------------------------------------------
     async def reference(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:
         """A reference book: an object keyed by code, except ``stores`` (an array)."""

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+import connectors.moysklad.sandbox.dictionaries as dictionaries
+from connectors.moysklad.sandbox.staff import add_employee
+from connectors.retailcrm.sandbox.users import add_user
 from deployments.demo import DemoWorld, demo_world
 from tests.e2e.test_full_import import run_import
 from tests.run_results import summary_of
@@ -35,6 +38,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
                 "delivery_types": {"self-delivery": None},
                 "payment_documents": {"bank-card": "bank", "cash": "cash"},
                 "payment_accounts": {"bank-card": SECOND_ACCOUNT},
+                # two MoySklad fields take the CRM's `source`: coming back, the last one wins
+                "custom_fields": {
+                    "Канал продаж": "channel",
+                    "Комментарий склада": "warehouse_note",
+                    "Источник": "source",
+                    "Источник заказа": "source",
+                },
+                "managers": {},  # managers are exchanged, matched by e-mail or name
             }
         )
         demo["options"]["orders"] = {"reserve": True}
@@ -44,6 +55,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
             "moves": True,  # only orders whose lines name another warehouse get one
         }
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        channels = dictionaries.add_dictionary(running.moysklad, "Каналы продаж")
+        dictionaries.add_entry(running.moysklad, channels["id"], {"name": "Сайт"})
+        dictionaries.add_custom_field(running.moysklad, "customerorder", "Канал продаж", dictionary=channels)
+        for name in ("Комментарий склада", "Источник", "Источник заказа"):
+            dictionaries.add_custom_field(running.moysklad, "customerorder", name)
         run_import(running)
         upload(running)  # the first read only sets the cursor
         yield running
@@ -325,3 +341,94 @@ def test_a_line_reserved_at_another_warehouse_moves_to_the_shipment_store_once(w
     again = documents(world)
     assert again["looked_at"] >= 1 and again.get("made", {}) == {}
     assert len(docs_of(world, "move", "customerOrder", ordered["id"])) == 1
+
+
+def attributes(order: dict[str, Any]) -> dict[str, Any]:
+    """An ERP order's custom fields by name (a dictionary value by its entry's name)."""
+    return {
+        a["name"]: a["value"]["name"] if isinstance(a["value"], dict) else a["value"]
+        for a in order.get("attributes") or []
+    }
+
+
+def field_meta(world: DemoWorld, name: str) -> dict[str, Any]:
+    return next(a["meta"] for a in world.moysklad.store.attributes["customerorder"] if a["name"] == name)
+
+
+def test_custom_fields_go_both_ways_and_a_dictionary_value_missing_in_moysklad_is_made_once(world: DemoWorld) -> None:
+    (channels,) = [d for d in ms(world, "customentity").values() if d["name"] == "Каналы продаж"]
+
+    def entries() -> list[str]:
+        return sorted(e["name"] for e in ms(world, f"customentity/{channels['id']}").values())
+
+    fields = {"channel": "Маркетплейс", "warehouse_note": "хрупкое", "source": "реклама"}
+    first, _ = place(world, [1], customFields=fields)
+    second, _ = place(world, [1], customFields={"channel": "Маркетплейс"})  # the same new value, same batch
+    upload(world)
+    assert entries() == ["Маркетплейс", "Сайт"]  # made once for both orders
+    assert attributes(erp_order(world, first["id"])) == {
+        "Канал продаж": "Маркетплейс",
+        "Комментарий склада": "хрупкое",
+        "Источник": "реклама",
+        "Источник заказа": "реклама",
+    }
+    assert attributes(erp_order(world, second["id"])) == {"Канал продаж": "Маркетплейс"}
+    world.retailcrm.user_edit_order(first["id"], {"customFields": {"warehouse_note": "стекло"}})
+    upload(world)  # a re-run with the entry in MoySklad makes nothing
+    assert entries() == ["Маркетплейс", "Сайт"]
+    assert attributes(erp_order(world, first["id"]))["Комментарий склада"] == "стекло"
+    assert documents(world).get("fields_back", 0) == 0  # our own upload is no change made in MoySklad
+
+    erp_id = erp_order(world, first["id"])["id"]
+    world.moysklad.writer.update(  # a MoySklad user edits the order
+        "customerorder",
+        erp_id,
+        {
+            "attributes": [
+                {"meta": field_meta(world, "Комментарий склада"), "value": "в коробке"},
+                {"meta": field_meta(world, "Источник"), "value": "звонок"},  # not the last field of `source`
+            ]
+        },
+    )
+    assert documents(world)["fields_back"] == 1
+    crm_fields = world.retailcrm.orders[first["id"]]["customFields"]
+    assert (crm_fields["warehouse_note"], crm_fields["source"]) == ("в коробке", "реклама")
+    world.moysklad.writer.update(
+        "customerorder", erp_id, {"attributes": [{"meta": field_meta(world, "Источник заказа"), "value": "партнёр"}]}
+    )
+    assert documents(world)["fields_back"] == 1
+    assert world.retailcrm.orders[first["id"]]["customFields"]["source"] == "партнёр"  # the last one wins
+    upload(world)  # the CRM's history of our edit: uploaded, and nothing comes back again
+    assert documents(world).get("fields_back", 0) == 0
+    assert entries() == ["Маркетплейс", "Сайт"]
+
+
+def test_the_manager_is_the_responsible_employee_both_ways_matched_never_created(world: DemoWorld) -> None:
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    anna = add_employee(world.moysklad, "Анна", "Петрова", "anna@shop.example")
+    ivan = add_employee(world.moysklad, "Иван", "Сидоров", "ivan@shop.example")
+    staff = len(ms(world, "employee"))
+    by_mail = add_user(world.retailcrm.state, "Анна", "Петрова", "ANNA@shop.example")
+    by_name = add_user(world.retailcrm.state, "Иван", "Сидоров", "sidorov@crm.example")
+    ghost = add_user(world.retailcrm.state, "Пётр", "Неизвестный", "petr@crm.example")
+    orders = [place(world, [1], managerId=user["id"])[0] for user in (by_mail, by_name, ghost)]
+    upload(world)
+    owners = [erp_order(world, o["id"]).get("owner") for o in orders]
+    assert [ref(o) if o else None for o in owners] == [anna["id"], ivan["id"], None]  # the unknown one still goes
+    assert len(ms(world, "employee")) == staff  # nobody was made
+    hub = open_hub_store(load_config(world.config_path))
+    try:
+        unknown = [e for e in hub.journal.list(integration="demo") if e.event == "orders.manager-unknown"]
+    finally:
+        hub.close()
+    assert [(e.data or {}).get("manager_id") for e in unknown] == [str(ghost["id"])]
+
+    erp_id = erp_order(world, orders[0]["id"])["id"]
+    world.moysklad.writer.update("customerorder", erp_id, {"owner": {"meta": ivan["meta"]}})  # reassigned there
+    assert documents(world)["fields_back"] == 1
+    assert world.retailcrm.orders[orders[0]["id"]]["managerId"] == by_name["id"]
+    upload(world)
+    assert documents(world).get("fields_back", 0) == 0
+    assert ref(erp_order(world, orders[0]["id"])["owner"]) == ivan["id"]

@@ -9,6 +9,7 @@ import connectors.retailcrm.sandbox.catalog as catalog
 import connectors.retailcrm.sandbox.customers as customers
 import connectors.retailcrm.sandbox.history as history
 import connectors.retailcrm.sandbox.orders as orders
+import connectors.retailcrm.sandbox.users as users
 from connectors.retailcrm.sandbox.state import CrmState
 from connectors.retailcrm.sandbox.wire import ApiError, Call, site_refusal
 from connectors.sandboxing import RouteTable
@@ -40,6 +41,8 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("POST", r"/orders/payments/([^/]+)/edit", orders.payment_edit, True),
         ("GET", r"/orders/([^/]+)", orders.orders_get, False),
         ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
+        ("GET", r"/users", users.users_list, False),
+        ("GET", r"/users/([^/]+)", users.users_get, False),
         ("GET", r"/customers", customers.customers_list, False),
         ("GET", r"/customers/history", lambda s, c: history.history_page(s, c, "customers", "customer"), False),
         ("POST", r"/customers/create", customers.customers_create, True),

@@ -207,6 +207,8 @@ class CrmState:
     customer_by_external: dict[tuple[str, str], int] = field(default_factory=dict)
     payments: dict[int, dict[str, Any]] = field(default_factory=dict)
     history: list[HistoryRecord] = field(default_factory=list)
+    #: the account's users (managers) by id: ``{id, firstName, lastName, email, active, isManager}``
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
     customer_history: list[HistoryRecord] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)
 
