@@ -102,6 +102,10 @@ def normalise_attributes(sb: Account, type_: str, given: Any, held: list[Json] |
     Raises:
         ItemError: not a list, an unknown field, or a dictionary value naming no entry (1021).
     """
+    if given is None:
+        return list(held or [])  # a client that writes every field sends null: nothing changes
+    if isinstance(given, dict):  # written as a MetaArray, as positions may be
+        given = given.get("rows") or []
     if not isinstance(given, list):
         raise ItemError(2016, "Ошибка формата: поле 'attributes' должно быть массивом", "attributes", status=400)
     known = {a["id"]: a for a in sb.store.attributes.get(type_, [])}
