@@ -80,7 +80,8 @@ async def fields_back(
     order_ids = [channel_of[c.erp_order_id] for c in changed]
     known = remembered(run, order_ids)
     staged = {str(o["order_id"]): o for o in plain_rows(run.store.records.frame(run.name, ORDERS, keys=order_ids))}
-    book = await manager_book(run, any(c.owner_id for c in changed))
+    # the owner comes back only where managers are exchanged (a mappings.managers key, even {})
+    book = await manager_book(run, "managers" in run.integ.mappings and any(c.owner_id for c in changed))
     wanted: dict[str, OrderFieldChange] = {}
     now_held: dict[str, tuple[dict[str, Any], str | None]] = {}
     for order in changed:

@@ -355,15 +355,27 @@ def field_meta(world: DemoWorld, name: str) -> dict[str, Any]:
     return next(a["meta"] for a in world.moysklad.store.attributes["customerorder"] if a["name"] == name)
 
 
-def test_custom_fields_go_both_ways_and_a_dictionary_value_missing_in_moysklad_is_made_once(world: DemoWorld) -> None:
+def test_custom_fields_and_the_manager_go_both_ways_a_missing_dictionary_value_made_once_no_employee_made(
+    world: DemoWorld,
+) -> None:
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
     (channels,) = [d for d in ms(world, "customentity").values() if d["name"] == "Каналы продаж"]
 
     def entries() -> list[str]:
         return sorted(e["name"] for e in ms(world, f"customentity/{channels['id']}").values())
 
+    anna = add_employee(world.moysklad, "Анна", "Петрова", "anna@shop.example")
+    ivan = add_employee(world.moysklad, "Иван", "Сидоров", "ivan@shop.example")
+    staff = len(ms(world, "employee"))
+    by_mail = add_user(world.retailcrm.state, "Анна", "Петрова", "ANNA@shop.example")
+    by_name = add_user(world.retailcrm.state, "Иван", "Сидоров", "sidorov@crm.example")
+    ghost = add_user(world.retailcrm.state, "Пётр", "Неизвестный", "petr@crm.example")
     fields = {"channel": "Маркетплейс", "warehouse_note": "хрупкое", "source": "реклама"}
-    first, _ = place(world, [1], customFields=fields)
-    second, _ = place(world, [1], customFields={"channel": "Маркетплейс"})  # the same new value, same batch
+    first, _ = place(world, [1], customFields=fields, managerId=by_mail["id"])
+    second, _ = place(world, [1], customFields={"channel": "Маркетплейс"}, managerId=by_name["id"])  # same new value
+    third, _ = place(world, [1], managerId=ghost["id"])
     upload(world)
     assert entries() == ["Маркетплейс", "Сайт"]  # made once for both orders
     assert attributes(erp_order(world, first["id"])) == {
@@ -373,49 +385,7 @@ def test_custom_fields_go_both_ways_and_a_dictionary_value_missing_in_moysklad_i
         "Источник заказа": "реклама",
     }
     assert attributes(erp_order(world, second["id"])) == {"Канал продаж": "Маркетплейс"}
-    world.retailcrm.user_edit_order(first["id"], {"customFields": {"warehouse_note": "стекло"}})
-    upload(world)  # a re-run with the entry in MoySklad makes nothing
-    assert entries() == ["Маркетплейс", "Сайт"]
-    assert attributes(erp_order(world, first["id"]))["Комментарий склада"] == "стекло"
-    assert documents(world).get("fields_back", 0) == 0  # our own upload is no change made in MoySklad
-
-    erp_id = erp_order(world, first["id"])["id"]
-    world.moysklad.writer.update(  # a MoySklad user edits the order
-        "customerorder",
-        erp_id,
-        {
-            "attributes": [
-                {"meta": field_meta(world, "Комментарий склада"), "value": "в коробке"},
-                {"meta": field_meta(world, "Источник"), "value": "звонок"},  # not the last field of `source`
-            ]
-        },
-    )
-    assert documents(world)["fields_back"] == 1
-    crm_fields = world.retailcrm.orders[first["id"]]["customFields"]
-    assert (crm_fields["warehouse_note"], crm_fields["source"]) == ("в коробке", "реклама")
-    world.moysklad.writer.update(
-        "customerorder", erp_id, {"attributes": [{"meta": field_meta(world, "Источник заказа"), "value": "партнёр"}]}
-    )
-    assert documents(world)["fields_back"] == 1
-    assert world.retailcrm.orders[first["id"]]["customFields"]["source"] == "партнёр"  # the last one wins
-    upload(world)  # the CRM's history of our edit: uploaded, and nothing comes back again
-    assert documents(world).get("fields_back", 0) == 0
-    assert entries() == ["Маркетплейс", "Сайт"]
-
-
-def test_the_manager_is_the_responsible_employee_both_ways_matched_never_created(world: DemoWorld) -> None:
-    from hub.config import load_config
-    from tasks.hub_tasks import open_hub_store
-
-    anna = add_employee(world.moysklad, "Анна", "Петрова", "anna@shop.example")
-    ivan = add_employee(world.moysklad, "Иван", "Сидоров", "ivan@shop.example")
-    staff = len(ms(world, "employee"))
-    by_mail = add_user(world.retailcrm.state, "Анна", "Петрова", "ANNA@shop.example")
-    by_name = add_user(world.retailcrm.state, "Иван", "Сидоров", "sidorov@crm.example")
-    ghost = add_user(world.retailcrm.state, "Пётр", "Неизвестный", "petr@crm.example")
-    orders = [place(world, [1], managerId=user["id"])[0] for user in (by_mail, by_name, ghost)]
-    upload(world)
-    owners = [erp_order(world, o["id"]).get("owner") for o in orders]
+    owners = [erp_order(world, o["id"]).get("owner") for o in (first, second, third)]
     assert [ref(o) if o else None for o in owners] == [anna["id"], ivan["id"], None]  # the unknown one still goes
     assert len(ms(world, "employee")) == staff  # nobody was made
     hub = open_hub_store(load_config(world.config_path))
@@ -424,11 +394,36 @@ def test_the_manager_is_the_responsible_employee_both_ways_matched_never_created
     finally:
         hub.close()
     assert [(e.data or {}).get("manager_id") for e in unknown] == [str(ghost["id"])]
+    world.retailcrm.user_edit_order(first["id"], {"customFields": {"warehouse_note": "стекло"}})
+    upload(world)  # a re-run with the entry in MoySklad makes nothing
+    assert entries() == ["Маркетплейс", "Сайт"]
+    assert attributes(erp_order(world, first["id"]))["Комментарий склада"] == "стекло"
+    assert documents(world).get("fields_back", 0) == 0  # our own uploads are no change made in MoySklad
 
-    erp_id = erp_order(world, orders[0]["id"])["id"]
-    world.moysklad.writer.update("customerorder", erp_id, {"owner": {"meta": ivan["meta"]}})  # reassigned there
+    erp_id = erp_order(world, first["id"])["id"]
+    world.moysklad.writer.update(  # a MoySklad user edits the order and hands it to Ivan
+        "customerorder",
+        erp_id,
+        {
+            "owner": {"meta": ivan["meta"]},
+            "attributes": [
+                {"meta": field_meta(world, "Комментарий склада"), "value": "в коробке"},
+                {"meta": field_meta(world, "Источник"), "value": "звонок"},  # not the last field of `source`
+            ],
+        },
+    )
     assert documents(world)["fields_back"] == 1
-    assert world.retailcrm.orders[orders[0]["id"]]["managerId"] == by_name["id"]
-    upload(world)
+    crm_order = world.retailcrm.orders[first["id"]]
+    assert (crm_order["customFields"]["warehouse_note"], crm_order["customFields"]["source"]) == (
+        "в коробке",
+        "реклама",
+    )
+    assert crm_order["managerId"] == by_name["id"]
+    world.moysklad.writer.update(
+        "customerorder", erp_id, {"attributes": [{"meta": field_meta(world, "Источник заказа"), "value": "партнёр"}]}
+    )
+    assert documents(world)["fields_back"] == 1
+    assert world.retailcrm.orders[first["id"]]["customFields"]["source"] == "партнёр"  # the last one wins
+    upload(world)  # the CRM's history of our edits: uploaded, and nothing comes back again
     assert documents(world).get("fields_back", 0) == 0
-    assert ref(erp_order(world, orders[0]["id"])["owner"]) == ivan["id"]
+    assert entries() == ["Маркетплейс", "Сайт"] and ref(erp_order(world, first["id"])["owner"]) == ivan["id"]
