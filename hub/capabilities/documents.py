@@ -1,6 +1,6 @@
 """The documents an ERP keeps on an order's life: shipments, moves, returns, payments (docs/documents.md).
 
-Shaped by MoySklad's shipment (``demand``), customer return (``salesreturn``), incoming bank payment
+Shaped by MoySklad's shipment (``demand``), move (``move``), customer return (``salesreturn``), incoming bank payment
 (``paymentin``) and cash receipt (``cashin``); *when* each is due is the hub's business (the
 retailCRM module "МойСклад 2.0" is the seed), not the ERP's. Every document is created exactly once:
 its draft carries a hub key the ERP keeps as its idempotency key (MoySklad: ``syncId`` derives from

@@ -159,13 +159,22 @@ async def owners(run: ExchangeRun, manager_ids: Sequence[str]) -> dict[str, str]
 
 def remember(run: ExchangeRun, held: Mapping[str, tuple[Mapping[str, Any], str | None]]) -> None:
     """Record what the ERP now holds of these orders: channel order id → (custom fields by channel
-    code, channel manager id)."""
+    code, channel manager id). What a write left alone stays as recorded: a code not written, and the
+    manager when None (an unknown one is not sent, so the ERP keeps its owner)."""
     if not held:
         return
-    rows = [
-        {"order_id": oid, "fields": json.dumps(dict(fields), sort_keys=True, ensure_ascii=False), "manager_id": m}
-        for oid, (fields, m) in held.items()
-    ]
+    before = remembered(run, list(held))
+    rows = []
+    for oid, (fields, manager) in held.items():
+        old_fields, old_manager = before.get(oid) or ({}, None)
+        merged = {**old_fields, **fields}
+        rows.append(
+            {
+                "order_id": oid,
+                "fields": json.dumps(merged, sort_keys=True, ensure_ascii=False),
+                "manager_id": manager if manager is not None else old_manager,
+            }
+        )
     run.store.records.upsert_frame(run.name, SENT, run.target_system, pd.DataFrame(rows), "order_id")
 
 
