@@ -111,7 +111,12 @@ class AttributeBook:
                 entry = None if value in (None, "") else await self.entry(attr, str(value))
                 item = None if entry is None else {"meta": dict(entry["meta"]), "name": entry.get("name")}
             else:
-                item = attribute_value(attr, value)
+                try:
+                    item = attribute_value(attr, value)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"MoySklad field {name!r} ({attr.get('type')}) cannot take {value!r}: {exc}"
+                    ) from None
             out.append({"meta": dict(attr["meta"]), "value": item})
         return out
 

@@ -54,6 +54,7 @@ def test_fields_and_owner_go_with_the_order_and_a_missing_dictionary_entry_is_ma
                 _draft(sandbox, "s:2", {"Канал": "Маркет"}),
                 _draft(sandbox, "s:3", {"Нет такого": "x"}),
                 _draft(sandbox, "s:4", {"Канал": "Сайт"}, "00000000-0000-4000-8000-000000000000"),  # no such employee
+                _draft(sandbox, "s:5", {"Коробок": "много"}),  # not a number
             ]
             first = await orders.upsert_orders(drafts)
             again = await MoySkladOrders(ms).upsert_orders(drafts[:2])  # a re-run: nothing new in the dictionary
@@ -64,7 +65,8 @@ def test_fields_and_owner_go_with_the_order_and_a_missing_dictionary_entry_is_ma
             return first, again, read, staff
 
     first, again, read, staff = run(go())
-    assert [o.erp_id is not None for o in first] == [True, True, False, False]
+    assert [o.erp_id is not None for o in first] == [True, True, False, False, False]
+    assert "'Коробок' (long) cannot take 'много'" in (first[4].error or "")
     assert "Нет такого" in (first[2].error or "") and "mappings.custom_fields" in (first[2].error or "")
     assert "owner" in (first[3].error or "")  # MoySklad refuses an employee that does not exist
     assert sorted(e["name"] for e in entries.values()) == ["Маркет", "Сайт"]  # made once for two orders
