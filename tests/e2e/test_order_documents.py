@@ -16,6 +16,8 @@ import yaml
 
 import connectors.moysklad.sandbox.dictionaries as dictionaries
 from connectors.moysklad.sandbox.staff import add_employee
+from connectors.retailcrm.sandbox.custom_fields import add_dictionary as add_crm_dictionary
+from connectors.retailcrm.sandbox.custom_fields import add_field as add_crm_field
 from connectors.retailcrm.sandbox.users import add_user
 from deployments.demo import DemoWorld, demo_world
 from tests.e2e.test_full_import import run_import
@@ -55,6 +57,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
             "moves": True,  # only orders whose lines name another warehouse get one
         }
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        crm_channels = [("site", "Сайт"), ("market", "Маркетплейс")]  # the CRM's field holds the code
+        add_crm_dictionary(running.retailcrm.state, "channels", "Каналы", crm_channels)
+        add_crm_field(running.retailcrm.state, "channel", "Канал продаж", "dictionary", "channels")
         channels = dictionaries.add_dictionary(running.moysklad, "Каналы продаж")
         dictionaries.add_entry(running.moysklad, channels["id"], {"name": "Сайт"})
         dictionaries.add_custom_field(running.moysklad, "customerorder", "Канал продаж", dictionary=channels)
@@ -372,9 +377,9 @@ def test_custom_fields_and_the_manager_go_both_ways_a_missing_dictionary_value_m
     by_mail = add_user(world.retailcrm.state, "Анна", "Петрова", "ANNA@shop.example")
     by_name = add_user(world.retailcrm.state, "Иван", "Сидоров", "sidorov@crm.example")
     ghost = add_user(world.retailcrm.state, "Пётр", "Неизвестный", "petr@crm.example")
-    fields = {"channel": "Маркетплейс", "warehouse_note": "хрупкое", "source": "реклама"}
+    fields = {"channel": "market", "warehouse_note": "хрупкое", "source": "реклама"}
     first, _ = place(world, [1], customFields=fields, managerId=by_mail["id"])
-    second, _ = place(world, [1], customFields={"channel": "Маркетплейс"}, managerId=by_name["id"])  # same new value
+    second, _ = place(world, [1], customFields={"channel": "market"}, managerId=by_name["id"])  # same new value
     third, _ = place(world, [1], managerId=ghost["id"])
     upload(world)
     assert entries() == ["Маркетплейс", "Сайт"]  # made once for both orders
@@ -401,12 +406,14 @@ def test_custom_fields_and_the_manager_go_both_ways_a_missing_dictionary_value_m
     assert documents(world).get("fields_back", 0) == 0  # our own uploads are no change made in MoySklad
 
     erp_id = erp_order(world, first["id"])["id"]
+    (site,) = [e for e in ms(world, f"customentity/{channels['id']}").values() if e["name"] == "Сайт"]
     world.moysklad.writer.update(  # a MoySklad user edits the order and hands it to Ivan
         "customerorder",
         erp_id,
         {
             "owner": {"meta": ivan["meta"]},
             "attributes": [
+                {"meta": field_meta(world, "Канал продаж"), "value": {"meta": site["meta"]}},
                 {"meta": field_meta(world, "Комментарий склада"), "value": "в коробке"},
                 {"meta": field_meta(world, "Источник"), "value": "звонок"},  # not the last field of `source`
             ],
@@ -414,10 +421,11 @@ def test_custom_fields_and_the_manager_go_both_ways_a_missing_dictionary_value_m
     )
     assert documents(world)["fields_back"] == 1
     crm_order = world.retailcrm.orders[first["id"]]
-    assert (crm_order["customFields"]["warehouse_note"], crm_order["customFields"]["source"]) == (
-        "в коробке",
-        "реклама",
-    )
+    assert {k: crm_order["customFields"][k] for k in ("channel", "warehouse_note", "source")} == {
+        "channel": "site",  # the CRM's dictionary element of that name, by its code
+        "warehouse_note": "в коробке",
+        "source": "реклама",  # `Источник` is not the last MoySklad field of `source`
+    }
     assert crm_order["managerId"] == by_name["id"]
     world.moysklad.writer.update(
         "customerorder", erp_id, {"attributes": [{"meta": field_meta(world, "Источник заказа"), "value": "партнёр"}]}

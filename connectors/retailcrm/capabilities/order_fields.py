@@ -1,8 +1,9 @@
 """retailCRM orders' custom fields and manager as the hub's ``OrderFieldSink``; its users as ``StaffBook``.
 
 One ``orders/{id}/edit?by=id`` an order (v5 has no batch edit), within the key's 10 requests/s, with
-``customFields`` (only the codes given change) and ``managerId``: absolute values, so a repeated edit
-is harmless. The users are one ``GET /users`` page of 100 per request, active ones only.
+``customFields`` (only the codes given change; a dictionary field's element name becomes its code, and
+a name the CRM's dictionary lacks refuses that order) and ``managerId``: absolute values, so a
+repeated edit is harmless. The users are one ``GET /users`` page of 100 per request, active ones only.
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ class RetailCRMOrderFields(RetailCRMOrders):
 
         async def edit(order_id: str, change: OrderFieldChange) -> None:
             body: dict[str, Any] = {}
-            if change.custom_fields:
-                body["customFields"] = dict(change.custom_fields)
             if change.manager_id is not None:
                 body["managerId"] = int(change.manager_id) if change.manager_id.isdigit() else change.manager_id
-            if not body:
-                return
             async with gate:
                 try:
-                    await self.client.edit_order(order_id, body, by="id")
+                    if change.custom_fields:  # a dictionary field takes its element's code
+                        body["customFields"] = await self.dictionary_values().coded(change.custom_fields)
+                    if body:
+                        await self.client.edit_order(order_id, body, by="id")
+                except ValueError as exc:
+                    refused[order_id] = str(exc)
                 except (RequestValidationError, NotFoundError) as exc:
                     refused[order_id] = exc.message
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.retailcrm.sandbox.catalog import render_offer
+from connectors.retailcrm.sandbox.custom_fields import check_values
 from connectors.retailcrm.sandbox.customers import ensure_customer, render_customer_ref
 from connectors.retailcrm.sandbox.state import CrmState, now_local
 from connectors.retailcrm.sandbox.wire import ApiError, Call, as_list, not_found, paginate, validation
@@ -55,6 +56,7 @@ def _validate(state: CrmState, order: dict[str, Any], site: str, errors: dict[st
     store = order.get("shipmentStore")
     if store and store not in state.store_codes:
         errors["shipmentStore"] = f'Store "{store}" does not exist.'
+    check_values(state, order.get("customFields"), errors)
     for i, item in enumerate(order.get("items") or []):
         code = _item_store(item)
         if code is not None and code not in state.store_codes:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import connectors.retailcrm.sandbox.catalog as catalog
+import connectors.retailcrm.sandbox.custom_fields as custom_fields
 import connectors.retailcrm.sandbox.customers as customers
 import connectors.retailcrm.sandbox.history as history
 import connectors.retailcrm.sandbox.orders as orders
@@ -41,6 +42,8 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("POST", r"/orders/payments/([^/]+)/edit", orders.payment_edit, True),
         ("GET", r"/orders/([^/]+)", orders.orders_get, False),
         ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
+        ("GET", r"/custom-fields", custom_fields.fields_list, False),
+        ("GET", r"/custom-fields/dictionaries", custom_fields.dictionaries_list, False),
         ("GET", r"/users", users.users_list, False),
         ("GET", r"/users/([^/]+)", users.users_get, False),
         ("GET", r"/customers", customers.customers_list, False),
