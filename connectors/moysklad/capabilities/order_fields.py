@@ -163,7 +163,6 @@ class MoySkladOrderFields(OverClient):
         ]
 
     async def changed_order_fields(self, since: datetime, names: Sequence[str]) -> list[ErpOrderFields]:
-        wanted = set(names)
         found: list[ErpOrderFields] = []
         async for page in self.client.iter_orders(since):
             for order in page:
@@ -172,7 +171,7 @@ class MoySkladOrderFields(OverClient):
                     ErpOrderFields(
                         str(order["id"]),
                         order.get("externalCode"),
-                        {name: fields.get(name) for name in names if name in wanted},
+                        {name: fields.get(name) for name in names},
                         ref_id(order.get("owner")),
                         parse_moscow(str(order["updated"])) if order.get("updated") else None,
                     )
