@@ -28,6 +28,8 @@ DOCUMENTS = "documents"
 STOCK_SYNC_CURSOR = "stock-sync"
 #: the cursor of payment documents read back from the ERP (order documents): the last read's start
 DOCUMENT_PAYMENTS_CURSOR = "document-payments"
+#: the cursor of ERP orders read back for their custom fields and owner (order fields): the last read's start
+ORDER_FIELDS_CURSOR = "order-fields"
 #: archive backfill cursor streams are ``archive:<first day>:<last day>[:<statuses>]``
 ARCHIVE_CURSOR_PREFIX = "archive"
 #: the value of an archive window's cursor once the window is read to its end

@@ -160,6 +160,10 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
         "comment": STR,
         "manager_comment": STR,
         "external_id": STR,
+        # optional, where a channel has them (others leave them null): the channel's custom fields of
+        # the order as a JSON object text {code: value}, and the channel's id of its responsible manager
+        "custom_fields": STR,
+        "manager_id": STR,
     },
     # price: per unit; discount: minor units off the whole line (MoySklad takes a percent: the
     # connector converts); vat_rate: percent.
@@ -173,6 +177,9 @@ FRAMES: Final[dict[str, dict[str, str]]] = {
         "discount": INT,
         "vat_rate": INT,
         "status": STR,
+        # optional: the channel warehouse code the line is reserved at / ships from, where the channel
+        # gives one per line (null: the order's shipment store)
+        "store_id": STR,
     },
     "payments": {
         "payment_id": STR,

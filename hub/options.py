@@ -215,6 +215,14 @@ class DocumentOptions(BaseModel):
     shipment_custom_fields: bool = Field(
         default=False, description="copy the order's custom fields the shipment has too (same name)"
     )
+    moves: bool = Field(
+        default=False,
+        description="with the shipment, a move of the order's lines reserved at another warehouse (the "
+        "line's store) to the shipment store, one per store, made once",
+    )
+    moves_posted: bool = Field(
+        default=True, description="the moves are posted (stock moves at once); false: made unposted, for the warehouse"
+    )
     cost_prices: bool = Field(
         default=True, description="once a shipment is made, put its lines' cost price on the channel order"
     )
@@ -240,6 +248,26 @@ class DocumentOptions(BaseModel):
         default=False,
         description="an order deleted in the channel is deleted in the ERP with its documents; "
         "false: it stays there, and the deletion is journaled",
+    )
+
+
+class FieldOptions(BaseModel):
+    """Two-way order fields (docs/order-fields.md): custom fields through ``mappings.custom_fields``
+    (ERP field name → channel field code; several ERP fields may name one code) and the responsible
+    manager through ``mappings.managers`` (channel manager id → ERP employee: name, e-mail or id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    back: bool = Field(
+        default=True,
+        description="mapped custom fields and the responsible employee changed in the ERP come back to the "
+        "channel order (read by each documents cycle); several ERP fields on one channel field: the last "
+        "one in mappings.custom_fields wins",
+    )
+    match_managers: bool = Field(
+        default=True,
+        description="a manager mappings.managers does not name is matched to an ERP employee by e-mail, then "
+        "by first and last name; false: only the mapping (an unmatched manager is journaled, the order goes "
+        "without one)",
     )
 
 
@@ -288,6 +316,7 @@ class IntegrationOptions(BaseModel):
     feed: FeedOptions = FeedOptions()
     orders: OrderOptions = OrderOptions()
     documents: DocumentOptions = DocumentOptions()
+    fields: FieldOptions = FieldOptions()
 
     @model_validator(mode="before")
     @classmethod

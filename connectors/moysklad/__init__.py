@@ -25,6 +25,7 @@ from connectors.moysklad.capabilities.customers import MoySkladCustomers
 from connectors.moysklad.capabilities.documents import MoySkladDocuments
 from connectors.moysklad.capabilities.items import MoySkladItems
 from connectors.moysklad.capabilities.lookup import MoySkladLookup
+from connectors.moysklad.capabilities.order_fields import MoySkladOrderFields
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
 from connectors.moysklad.settings import MoySkladSettings
@@ -35,10 +36,12 @@ from hub.capabilities import (
     ItemBook,
     Lookup,
     OrderDocuments,
+    OrderFieldSource,
     OrderSink,
     OrderStates,
     PictureSource,
     Reachable,
+    StaffBook,
     StockEvents,
     StockSource,
 )
@@ -62,6 +65,8 @@ CONNECTOR = Connector(
         Lookup: MoySkladLookup.over,
         OrderDocuments: MoySkladDocuments.over,
         ItemBook: MoySkladItems.over,
+        OrderFieldSource: MoySkladOrderFields.over,
+        StaffBook: MoySkladOrderFields.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

@@ -14,6 +14,7 @@ from connectors.retailcrm.capabilities.catalog import RetailCRMFeed, RetailCRMPr
 from connectors.retailcrm.capabilities.cost_prices import RetailCRMCostPrices
 from connectors.retailcrm.capabilities.customer_book import RetailCRMCustomers
 from connectors.retailcrm.capabilities.lookup import RetailCRMLookup
+from connectors.retailcrm.capabilities.order_fields import RetailCRMOrderFields
 from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.capabilities.payments import RetailCRMPayments
@@ -23,12 +24,14 @@ from hub.capabilities import (
     CostPriceSink,
     CustomerBook,
     Lookup,
+    OrderFieldSink,
     OrderSink,
     OrderSource,
     OrderStates,
     PaymentSink,
     PriceSink,
     Reachable,
+    StaffBook,
     StatusSink,
     StockSink,
 )
@@ -52,6 +55,8 @@ CONNECTOR = Connector(
         Lookup: RetailCRMLookup.over,
         CostPriceSink: RetailCRMCostPrices.over,
         PaymentSink: RetailCRMPayments.over,
+        OrderFieldSink: RetailCRMOrderFields.over,
+        StaffBook: RetailCRMOrderFields.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -198,6 +198,27 @@ class RetailCRMClient(BaseClient):
         async for body in follow(paging, fetch):
             yield body.get(key) or []
 
+    async def users(self) -> list[dict[str, Any]]:
+        """The account's active users (managers), every page of ``GET /users``."""
+        rows: list[dict[str, Any]] = []
+        async for page in self._pages("/users", "users", {"active": 1}):
+            rows.extend(page)
+        return rows
+
+    async def custom_fields(self, entity: str = "order") -> list[dict[str, Any]]:
+        """The custom fields of ``entity`` (``GET /custom-fields``, every page)."""
+        rows: list[dict[str, Any]] = []
+        async for page in self._pages("/custom-fields", "customFields", {"entity": entity}):
+            rows.extend(page)
+        return rows
+
+    async def custom_dictionaries(self) -> list[dict[str, Any]]:
+        """The custom fields' dictionaries with their elements (``GET /custom-fields/dictionaries``)."""
+        rows: list[dict[str, Any]] = []
+        async for page in self._pages("/custom-fields/dictionaries", "customDictionaries", None):
+            rows.extend(page)
+        return rows
+
     # -- reference books -----------------------------------------------------------------------
     async def reference(self, name: str) -> dict[str, Any] | list[dict[str, Any]]:
         """A reference book: an object keyed by code, except ``stores`` (an array)."""

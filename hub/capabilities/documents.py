@@ -1,6 +1,6 @@
-"""The documents an ERP keeps on an order's life: shipments, returns, payments (docs/documents.md).
+"""The documents an ERP keeps on an order's life: shipments, moves, returns, payments (docs/documents.md).
 
-Shaped by MoySklad's shipment (``demand``), customer return (``salesreturn``), incoming bank payment
+Shaped by MoySklad's shipment (``demand``), move (``move``), customer return (``salesreturn``), incoming bank payment
 (``paymentin``) and cash receipt (``cashin``); *when* each is due is the hub's business (the
 retailCRM module "МойСклад 2.0" is the seed), not the ERP's. Every document is created exactly once:
 its draft carries a hub key the ERP keeps as its idempotency key (MoySklad: ``syncId`` derives from
@@ -21,6 +21,7 @@ RETURN = "return"
 BANK_PAYMENT = "bank"  # an incoming payment to a settlement account
 CASH_PAYMENT = "cash"  # a cash receipt
 PAYMENT_KINDS = (BANK_PAYMENT, CASH_PAYMENT)
+MOVE = "move"  # goods moved between the ERP's stores (to the store the order ships from)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class DocumentDraft:
         account: a payment to a bank: the settlement account (number) of the organization.
         copy_custom_fields: a shipment: copy the order's custom fields the shipment also has.
         erp_id: the document the hub made before: an update (a payment's amount or posting changed).
+        source_store: a move: the ERP store (name or id) the goods leave; they go to the order's store.
+        lines: a move: (ERP offer id, quantity) of what moves (the order's lines reserved elsewhere).
     """
 
     key: str
@@ -82,6 +85,8 @@ class DocumentDraft:
     account: str | None = None
     copy_custom_fields: bool = False
     erp_id: str | None = None
+    source_store: str | None = None
+    lines: Sequence[tuple[str, float]] = ()
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,9 @@ class OrderDraft:
     erp_id: str | None = None  # known ERP order id (an update), from the hub's links
     #: payments with their type resolved to the receiver's (``type``, ``amount`` in minor units, ``status``)
     payments: Sequence[Mapping[str, Any]] = ()
+    #: custom fields: ERP field name -> value (dictionary values by the entry's name); empty: none sent
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    owner_id: str | None = None  # the ERP's responsible employee (resolved by the hub; None: not set)
 
 
 @dataclass(frozen=True)

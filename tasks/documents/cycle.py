@@ -22,11 +22,22 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from hub.capabilities import SHIPMENT, CostPriceSink, DocumentDraft, ErpDocument, OrderDocuments, PaymentSink
+from hub.capabilities import (
+    SHIPMENT,
+    CostPriceSink,
+    DocumentDraft,
+    ErpDocument,
+    OrderDocuments,
+    OrderFieldSink,
+    OrderFieldSource,
+    PaymentSink,
+)
 from hub.exchanges import ORDERS
 from hub.options import DocumentOptions
 from tasks.clients import open_capability
 from tasks.documents.due import Made, OrderFacts, decide, returns
+from tasks.documents.fields_back import fields_back, fields_back_due
+from tasks.documents.moves import decide_moves, order_stores
 from tasks.documents.payments_back import payments_back
 from tasks.documents.run import CHECKED, DOCUMENTS, DocumentRun
 from tasks.exchange import Outcome
@@ -52,6 +63,7 @@ class DocumentsResult:
     payments_back: int = 0  # channel payments set from payment documents changed in the ERP
     deleted: int = 0  # ERP orders deleted with their documents (their channel order was deleted)
     kept_deleted: int = 0  # ERP orders kept though their channel order was deleted (journaled)
+    fields_back: int = 0  # channel orders whose custom fields or manager were set as changed in the ERP
 
 
 def _facts(run: DocumentRun) -> tuple[list[OrderFacts], dict[str, str]]:
@@ -264,6 +276,7 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
     made = _made(run, [f.order_id for f in facts])
     failed: set[str] = set()
     first, cancelled = _Round(), []
+    stores = order_stores(run, [f.order_id for f in facts]) if options.moves else {}
     for f in facts:
         held = papers.get(f.erp_order_id)
         if held is None:
@@ -271,6 +284,10 @@ async def make_documents(run: DocumentRun, erp: OrderDocuments, channel: CostPri
             result.notes.append(f"order {f.order_id}: its ERP order {f.erp_order_id} is not in the ERP any more")
             continue
         decision = decide(run.name, f, held, made, options, run.integ.mappings)
+        moves = decide_moves(run.name, f, stores.get(f.order_id), held, made, options, run.integ.mappings)
+        # the goods reach the shipment store before they leave it: moves go first
+        decision.drafts[:0], decision.adopted[:0] = moves.drafts, moves.adopted
+        decision.notes += moves.notes
         if run.cost_prices_back:  # a shipment made by a run killed before it recorded it: no cost prices yet
             decision.adopted = [replace(m, content=COST_PENDING) if m.kind == SHIPMENT else m for m in decision.adopted]
         _record(run, decision.adopted)
@@ -329,6 +346,12 @@ def make_order_documents(run: DocumentRun) -> DocumentsResult:
                         **{f"{run.name}:payment:{pid}:back": why for pid, why in back.refused.items()},
                     },
                 )
+            if fields_back_due(run):
+                erp_fields = await opened.enter_async_context(open_capability(run.integ, run.target, OrderFieldSource))
+                field_sink = await opened.enter_async_context(open_capability(run.integ, run.source, OrderFieldSink))
+                fields = await fields_back(run, erp_fields, field_sink)
+                result.fields_back = fields.sent
+                result.refused.update({f"{run.name}:{oid}:fields:back": why for oid, why in fields.refused.items()})
             return result
 
     return asyncio.run(go())
@@ -347,6 +370,7 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
         {"what": "channel payments changed as their ERP documents were", "count": result.payments_back},
         {"what": "ERP orders deleted with their documents (deleted in the channel)", "count": result.deleted},
         {"what": "ERP orders kept though deleted in the channel (journaled)", "count": result.kept_deleted},
+        {"what": "channel orders given custom fields or a manager changed in the ERP", "count": result.fields_back},
         {"what": "documents the ERP refused (journaled, tried again)", "count": len(result.refused)},
     ]
     made = sum(result.made.values())
@@ -364,11 +388,17 @@ def documents_outcome(result: DocumentsResult, integration: str) -> Outcome:
             "payments_back": result.payments_back,
             "deleted": result.deleted,
             "kept_deleted": result.kept_deleted,
+            "fields_back": result.fields_back,
             "refused": dict(result.refused),
             "notes": list(result.notes),
         },
         report=bool(
-            result.looked_at or result.payments_back or result.deleted or result.kept_deleted or result.refused
+            result.looked_at
+            or result.payments_back
+            or result.deleted
+            or result.kept_deleted
+            or result.fields_back
+            or result.refused
         ),
         failure=f"documents of {integration}: {len(result.refused)} not made: {list(result.refused.values())[:3]}"
         if result.refused

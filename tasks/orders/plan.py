@@ -22,6 +22,7 @@ import pandas as pd
 from hub.capabilities import KeyedOffers, OrderReference, OrderSource
 from hub.store import QueueStatus
 from tasks.clients import capability_for_planning
+from tasks.orders.fields import erp_fields
 from tasks.orders.send import linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
@@ -71,8 +72,9 @@ class OrderPlanner:
         """What a parked order's resolution depends on besides its own contents."""
         if self._stamp is None:
             mappings = {k: self.run.integ.mappings.get(k) or {} for k in ORDER_MAPPINGS}
-            if self.run.integ.mappings.get("payment_types"):  # only where set: other stamps stay as they were
-                mappings["payment_types"] = self.run.integ.mappings["payment_types"]
+            for extra in ("payment_types", "custom_fields", "managers"):  # only where set: other stamps stay
+                if self.run.integ.mappings.get(extra):
+                    mappings[extra] = self.run.integ.mappings[extra]
             offers = digest(sorted(self.run.store.records.hashes(self.run.name, "offers").values()))
             self._stamp = digest([mappings, self.options.model_dump(mode="json"), offers])
         return self._stamp
@@ -201,6 +203,13 @@ class OrderPlanner:
                     and str(c.order.get("status")) not in self.options.archive_statuses
                 ),
                 **({"payments": payments} if payments else {}),
+                # custom fields and the manager: only where set, so other drafts (and their keys) stay as they were
+                **({"fields": fields} if (fields := erp_fields(c.order, self.run.integ.mappings)) else {}),
+                **(
+                    {"manager_id": str(c.order["manager_id"])}
+                    if c.order.get("manager_id") and "managers" in self.run.integ.mappings
+                    else {}
+                ),
             },
             [],
         )

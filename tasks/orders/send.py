@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import tasks.orders.fields as order_fields
 from connectors.http import ConnectorError
 from hub.capabilities import (
     WRITE_ERP_ID,
@@ -155,7 +156,7 @@ async def _new_items(run: OrderRun, live: list[QueueItem], book: ItemBook | None
     return refused
 
 
-def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> OrderDraft:
+def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None, owners: dict[str, str]) -> OrderDraft:
     d = payload["draft"]
     return OrderDraft(
         key=d["key"],
@@ -169,6 +170,8 @@ def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None) -> Ord
         reserve=bool(d.get("reserve")),
         erp_id=erp_id,
         payments=d.get("payments") or (),
+        fields=d.get("fields") or {},
+        owner_id=owners.get(str(d.get("manager_id"))),
     )
 
 
@@ -220,8 +223,9 @@ async def _send_batch(
         after = queue.fail(item.id, no_customer.get(cid, f"customer {cid} has no ERP counterparty"), retryable=True)
         sent.refused += 1
         sent.errors.append(after.last_error or "")
+    owners = await order_fields.owners(run, [str(i.payload["draft"].get("manager_id") or "") for i in ready])
     drafts = [
-        _draft(i.payload, erp_customers[str(i.payload["customer_id"])], linked.get(str(i.payload["order_id"])))
+        _draft(i.payload, erp_customers[str(i.payload["customer_id"])], linked.get(str(i.payload["order_id"])), owners)
         for i in ready
     ]
     outcomes = await sink.upsert_orders(drafts) if drafts else []
@@ -246,6 +250,7 @@ async def _send_batch(
         ORDERS,
         {str(i.payload["order_id"]): i.payload["hash"] for i in ready if str(i.payload["order_id"]) in accepted},
     )
+    order_fields.remember(run, {oid: held for oid, held in _fields_held(run, ready, owners).items() if oid in accepted})
     for item in ready:
         oid = str(item.payload["order_id"])
         if oid in accepted:
@@ -264,3 +269,18 @@ async def _send_batch(
             run.store.journal.write(
                 run.name, "warning", "orders.erp-id-not-written", why, {"order_id": oid, "erp_id": new_ids[oid]}
             )
+
+
+def _fields_held(
+    run: OrderRun, items: list[QueueItem], owners: dict[str, str]
+) -> dict[str, tuple[dict[str, Any], str | None]]:
+    """What the ERP holds of the orders sent with custom fields or a manager (channel terms)."""
+    codes = {erp: code for erp, code in (run.integ.mappings.get("custom_fields") or {}).items() if code}
+    held: dict[str, tuple[dict[str, Any], str | None]] = {}
+    for item in items:
+        draft = item.payload["draft"]
+        manager = str(draft.get("manager_id") or "")
+        if draft.get("fields") or manager:
+            values = {codes[erp]: v for erp, v in (draft.get("fields") or {}).items() if erp in codes}
+            held[str(item.payload["order_id"])] = (values, manager if manager in owners else None)
+    return held

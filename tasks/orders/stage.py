@@ -35,6 +35,13 @@ PAYMENTS = "payments"
 DELETED = "order_deleted"
 #: order columns left out of an order's contents (echoes of our own writes)
 VOLATILE = ("external_id", "updated_at")
+#: columns most channels leave null: they count in an order's hash only when set, so the hashes of
+#: orders without them stay what they were before the columns existed (no re-upload on an upgrade)
+OPTIONAL = ("custom_fields", "manager_id", "store_id")
+
+
+def _set(row: Mapping[str, Any], left_out: Sequence[str] = ()) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in left_out and not (k in OPTIONAL and v is None)}
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,11 @@ class OrderContents:
 
     @property
     def hash(self) -> str:
-        order = {k: v for k, v in self.order.items() if k not in VOLATILE}
+        order = _set(self.order, VOLATILE)
+        lines = [_set(line) for line in self.lines]
         customer = {k: v for k, v in (self.customer or {}).items() if k != "updated_at"}
         # payments count only where a channel has them: the hashes of orders without stay as they were
-        return digest([order, self.lines, customer, *([self.payments] if self.payments else [])])
+        return digest([order, lines, customer, *([self.payments] if self.payments else [])])
 
 
 def contents(run: OrderRun, order_ids: Sequence[str]) -> dict[str, OrderContents]:

@@ -51,15 +51,20 @@ from hub.capabilities import (
     Lookup,
     OrderDocuments,
     OrderEvents,
+    OrderFieldChange,
+    OrderFieldSink,
+    OrderFieldSource,
     OrderReference,
     OrderSink,
     OrderSource,
     OrderStates,
     PaymentChange,
     PaymentSink,
+    Person,
     PictureSource,
     PriceSink,
     Reachable,
+    StaffBook,
     StatusSink,
     StockEvents,
     StockSink,
@@ -390,6 +395,20 @@ async def _payment_sink(cap: PaymentSink) -> None:
     assert list(refused) == ["999999999"]  # a payment the channel does not have is named, not raised
 
 
+async def _staff_book(cap: StaffBook) -> None:
+    people = await cap.staff()  # read only: whoever the kit's account has, possibly no one
+    assert all(isinstance(p, Person) and p.person_id for p in people)
+
+
+async def _order_field_source(cap: OrderFieldSource) -> None:
+    assert isinstance(await cap.changed_order_fields(datetime.now(UTC) - timedelta(minutes=5), []), list)
+
+
+async def _order_field_sink(cap: OrderFieldSink) -> None:
+    refused = await cap.set_order_fields({"999999999": OrderFieldChange({"no-field": "x"})})
+    assert list(refused) == ["999999999"]  # an order the channel does not have is named, not raised
+
+
 async def _item_book(cap: ItemBook) -> None:
     assert await cap.items_for([], "code", {}) == {}
 
@@ -426,6 +445,9 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     OrderDocuments: _order_documents,
     CostPriceSink: _cost_price_sink,
     PaymentSink: _payment_sink,
+    StaffBook: _staff_book,
+    OrderFieldSource: _order_field_source,
+    OrderFieldSink: _order_field_sink,
 }
 
 

@@ -14,6 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+import connectors.moysklad.sandbox.dictionaries as dictionaries
+from connectors.moysklad.sandbox.staff import add_employee
+from connectors.retailcrm.sandbox.custom_fields import add_dictionary as add_crm_dictionary
+from connectors.retailcrm.sandbox.custom_fields import add_field as add_crm_field
+from connectors.retailcrm.sandbox.users import add_user
 from deployments.demo import DemoWorld, demo_world
 from tests.e2e.test_full_import import run_import
 from tests.run_results import summary_of
@@ -35,14 +40,31 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
                 "delivery_types": {"self-delivery": None},
                 "payment_documents": {"bank-card": "bank", "cash": "cash"},
                 "payment_accounts": {"bank-card": SECOND_ACCOUNT},
+                # two MoySklad fields take the CRM's `source`: coming back, the last one wins
+                "custom_fields": {
+                    "Канал продаж": "channel",
+                    "Комментарий склада": "warehouse_note",
+                    "Источник": "source",
+                    "Источник заказа": "source",
+                },
+                "managers": {},  # managers are exchanged, matched by e-mail or name
             }
         )
         demo["options"]["orders"] = {"reserve": True}
         demo["options"]["documents"] = {
             "shipment_statuses": ["send-to-delivery"],
             "shipment_cancel_statuses": ["cancel-other"],
+            "moves": True,  # only orders whose lines name another warehouse get one
         }
         running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        crm_channels = [("site", "Сайт"), ("market", "Маркетплейс")]  # the CRM's field holds the code
+        add_crm_dictionary(running.retailcrm.state, "channels", "Каналы", crm_channels)
+        add_crm_field(running.retailcrm.state, "channel", "Канал продаж", "dictionary", "channels")
+        channels = dictionaries.add_dictionary(running.moysklad, "Каналы продаж")
+        dictionaries.add_entry(running.moysklad, channels["id"], {"name": "Сайт"})
+        dictionaries.add_custom_field(running.moysklad, "customerorder", "Канал продаж", dictionary=channels)
+        for name in ("Комментарий склада", "Источник", "Источник заказа"):
+            dictionaries.add_custom_field(running.moysklad, "customerorder", name)
         run_import(running)
         upload(running)  # the first read only sets the cursor
         yield running
@@ -272,3 +294,144 @@ def test_a_payment_posted_and_changed_in_moysklad_comes_back_to_the_crm_once(wor
     quiet = documents(world)
     assert quiet.get("updated", 0) == 0 and quiet.get("payments_back", 0) == 0
     assert ms(world, "paymentin")[doc["id"]]["sum"] == 4000.0
+
+
+def test_a_line_reserved_at_another_warehouse_moves_to_the_shipment_store_once(world: DemoWorld) -> None:
+    stores = {s["name"]: s["id"] for s in ms(world, "store").values()}
+    main, third = stores["Основной склад"], stores["Склад 3"]  # msk ships from main; spb is Склад 3's
+    ledger = world.moysklad.ledger.totals
+    both = {
+        aid
+        for (aid, store), m in ledger.items()
+        if store == third and m["stock"] >= 5 and ledger[(aid, main)]["stock"] - ledger[(aid, main)]["reserve"] >= 5
+    }
+    used = {int(i["offer"]["id"]) for o in world.retailcrm.orders.values() for i in o.get("items") or []}
+    here, there = sorted(
+        (o for o in world.retailcrm.offers.values() if o.get("xmlId") in both and o["id"] not in used),
+        key=lambda o: o["id"],
+    )[:2]
+    order = world.retailcrm.place_order(
+        {
+            "status": "new",
+            "firstName": "Грейс",
+            "lastName": "Хоппер",
+            "shipmentStore": "msk",
+            "items": [
+                {"offer": {"id": here["id"]}, "quantity": 1, "initialPrice": 100},
+                {"offer": {"id": there["id"]}, "quantity": 2, "initialPrice": 200, "store": {"code": "spb"}},
+            ],
+        }
+    )
+    upload(world)
+    ordered = erp_order(world, order["id"])
+    before = {k: dict(ledger[k]) for k in ((there["xmlId"], main), (there["xmlId"], third), (here["xmlId"], main))}
+    world.retailcrm.user_edit_order(order["id"], {"status": "send-to-delivery"})
+    upload(world)
+
+    made = documents(world)
+    assert made["made"] == {"move": 1, "shipment": 1}
+    (move,) = docs_of(world, "move", "customerOrder", ordered["id"])
+    assert (ref(move["sourceStore"]), ref(move["targetStore"]), move["applicable"]) == (third, main, True)
+    assert [(ref(p["assortment"]), p["quantity"]) for p in move["_positions"]] == [(there["xmlId"], 2.0)]
+    assert [ref(m) for m in erp_order(world, order["id"])["moves"]] == [move["id"]]
+    # the posted move put the goods at the shipment store, and the shipment took them from there
+    assert ledger[(there["xmlId"], third)]["stock"] == before[(there["xmlId"], third)]["stock"] - 2
+    assert ledger[(there["xmlId"], main)]["stock"] == before[(there["xmlId"], main)]["stock"]
+    assert ledger[(here["xmlId"], main)]["stock"] == before[(here["xmlId"], main)]["stock"] - 1
+    report = {(r["assortmentId"], r["storeId"]): r["stock"] for r in world.moysklad.ledger.report(by_store=True)}
+    assert report[(there["xmlId"], third)] == before[(there["xmlId"], third)]["stock"] - 2  # what stock sync reads
+
+    world.retailcrm.user_edit_order(order["id"], {"status": "delivering"})  # looked at again: nothing due
+    upload(world)
+    again = documents(world)
+    assert again["looked_at"] >= 1 and again.get("made", {}) == {}
+    assert len(docs_of(world, "move", "customerOrder", ordered["id"])) == 1
+
+
+def attributes(order: dict[str, Any]) -> dict[str, Any]:
+    """An ERP order's custom fields by name (a dictionary value by its entry's name)."""
+    return {
+        a["name"]: a["value"]["name"] if isinstance(a["value"], dict) else a["value"]
+        for a in order.get("attributes") or []
+    }
+
+
+def field_meta(world: DemoWorld, name: str) -> dict[str, Any]:
+    return next(a["meta"] for a in world.moysklad.store.attributes["customerorder"] if a["name"] == name)
+
+
+def test_custom_fields_and_the_manager_go_both_ways_a_missing_dictionary_value_made_once_no_employee_made(
+    world: DemoWorld,
+) -> None:
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    (channels,) = [d for d in ms(world, "customentity").values() if d["name"] == "Каналы продаж"]
+
+    def entries() -> list[str]:
+        return sorted(e["name"] for e in ms(world, f"customentity/{channels['id']}").values())
+
+    anna = add_employee(world.moysklad, "Анна", "Петрова", "anna@shop.example")
+    ivan = add_employee(world.moysklad, "Иван", "Сидоров", "ivan@shop.example")
+    staff = len(ms(world, "employee"))
+    by_mail = add_user(world.retailcrm.state, "Анна", "Петрова", "ANNA@shop.example")
+    by_name = add_user(world.retailcrm.state, "Иван", "Сидоров", "sidorov@crm.example")
+    ghost = add_user(world.retailcrm.state, "Пётр", "Неизвестный", "petr@crm.example")
+    fields = {"channel": "market", "warehouse_note": "хрупкое", "source": "реклама"}
+    first, _ = place(world, [1], customFields=fields, managerId=by_mail["id"])
+    second, _ = place(world, [1], customFields={"channel": "market"}, managerId=by_name["id"])  # same new value
+    third, _ = place(world, [1], managerId=ghost["id"])
+    upload(world)
+    assert entries() == ["Маркетплейс", "Сайт"]  # made once for both orders
+    assert attributes(erp_order(world, first["id"])) == {
+        "Канал продаж": "Маркетплейс",
+        "Комментарий склада": "хрупкое",
+        "Источник": "реклама",
+        "Источник заказа": "реклама",
+    }
+    assert attributes(erp_order(world, second["id"])) == {"Канал продаж": "Маркетплейс"}
+    owners = [erp_order(world, o["id"]).get("owner") for o in (first, second, third)]
+    assert [ref(o) if o else None for o in owners] == [anna["id"], ivan["id"], None]  # the unknown one still goes
+    assert len(ms(world, "employee")) == staff  # nobody was made
+    hub = open_hub_store(load_config(world.config_path))
+    try:
+        unknown = [e for e in hub.journal.list(integration="demo") if e.event == "orders.manager-unknown"]
+    finally:
+        hub.close()
+    assert [(e.data or {}).get("manager_id") for e in unknown] == [str(ghost["id"])]
+    world.retailcrm.user_edit_order(first["id"], {"customFields": {"warehouse_note": "стекло"}})
+    upload(world)  # a re-run with the entry in MoySklad makes nothing
+    assert entries() == ["Маркетплейс", "Сайт"]
+    assert attributes(erp_order(world, first["id"]))["Комментарий склада"] == "стекло"
+    assert documents(world).get("fields_back", 0) == 0  # our own uploads are no change made in MoySklad
+
+    erp_id = erp_order(world, first["id"])["id"]
+    (site,) = [e for e in ms(world, f"customentity/{channels['id']}").values() if e["name"] == "Сайт"]
+    world.moysklad.writer.update(  # a MoySklad user edits the order and hands it to Ivan
+        "customerorder",
+        erp_id,
+        {
+            "owner": {"meta": ivan["meta"]},
+            "attributes": [
+                {"meta": field_meta(world, "Канал продаж"), "value": {"meta": site["meta"]}},
+                {"meta": field_meta(world, "Комментарий склада"), "value": "в коробке"},
+                {"meta": field_meta(world, "Источник"), "value": "звонок"},  # not the last field of `source`
+            ],
+        },
+    )
+    assert documents(world)["fields_back"] == 1
+    crm_order = world.retailcrm.orders[first["id"]]
+    assert {k: crm_order["customFields"][k] for k in ("channel", "warehouse_note", "source")} == {
+        "channel": "site",  # the CRM's dictionary element of that name, by its code
+        "warehouse_note": "в коробке",
+        "source": "реклама",  # `Источник` is not the last MoySklad field of `source`
+    }
+    assert crm_order["managerId"] == by_name["id"]
+    world.moysklad.writer.update(
+        "customerorder", erp_id, {"attributes": [{"meta": field_meta(world, "Источник заказа"), "value": "партнёр"}]}
+    )
+    assert documents(world)["fields_back"] == 1
+    assert world.retailcrm.orders[first["id"]]["customFields"]["source"] == "партнёр"  # the last one wins
+    upload(world)  # the CRM's history of our edits: uploaded, and nothing comes back again
+    assert documents(world).get("fields_back", 0) == 0
+    assert entries() == ["Маркетплейс", "Сайт"] and ref(erp_order(world, first["id"])["owner"]) == ivan["id"]

@@ -1,4 +1,4 @@
-"""MoySklad shipments, returns and payments on customer orders as the hub's ``OrderDocuments``.
+"""MoySklad shipments, moves, returns and payments on customer orders as the hub's ``OrderDocuments``.
 
 Requests are per hundred orders, not per order: the orders are read by ``filter=id=…`` (positions
 expanded, ≤ 100 a page as ``expand`` demands), the documents they list by ``filter=id=…`` per type,
@@ -22,6 +22,7 @@ from connectors.moysklad.convert.documents import (
     NothingToShip,
     erp_document,
     linked_ids,
+    move_payload,
     payment_payload,
     return_payload,
     shipment_payload,
@@ -31,6 +32,7 @@ from connectors.moysklad.wire.meta import Json, ref_id
 from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub.capabilities import (
     BANK_PAYMENT,
+    MOVE,
     PAYMENT_KINDS,
     RETURN,
     SHIPMENT,
@@ -53,6 +55,7 @@ class MoySkladDocuments(OverClient):
         super().__init__(client)
         self._accounts: dict[str, list[Json]] = {}
         self._attributes: dict[str, Json] | None = None
+        self._stores: dict[str, Json] | None = None
 
     async def _by_ids(self, entity: str, ids: Sequence[str], **params: str) -> dict[str, Json]:
         found: dict[str, Json] = {}
@@ -102,6 +105,19 @@ class MoySkladDocuments(OverClient):
             self._attributes = {str(a["name"]): a for a in rows}
         return self._attributes
 
+    async def _store(self, name_or_id: str) -> Json:
+        """The ``{"meta": …}`` of a store named (or id'd) so; read once per capability."""
+        if self._stores is None:
+            rows = await self.client.collect("/entity/store")
+            self._stores = {}
+            for row in rows:
+                for label in (str(row["id"]), str(row.get("name"))):
+                    self._stores.setdefault(label, {"meta": dict(row["meta"])})
+        found = self._stores.get(name_or_id)
+        if found is None:
+            raise ValueError(f"MoySklad has no store {name_or_id!r} (mappings.order_stores / mappings.stores)")
+        return found
+
     async def upsert_documents(self, drafts: Sequence[DocumentDraft]) -> list[DocumentOutcome]:
         outcomes: dict[int, DocumentOutcome] = {}
         for start in range(0, len(drafts), self.max_batch):
@@ -120,13 +136,14 @@ class MoySkladDocuments(OverClient):
             try:
                 body = await self._payload(draft, orders, shipments, attributes)
             except NothingToShip as exc:
-                outcomes[index] = DocumentOutcome(draft.key, note=f"no shipment made: {exc}")
+                outcomes[index] = DocumentOutcome(draft.key, note=f"no {ENTITY[draft.kind]} made: {exc}")
                 continue
             except (KeyError, ValueError) as exc:
                 outcomes[index] = DocumentOutcome(draft.key, error=f"{draft.kind} not made: {exc}")
                 continue
             by_entity.setdefault(ENTITY[draft.kind], []).append((index, draft, body))
-        for entity, items in by_entity.items():
+        # moves first: the goods reach the shipment store before a shipment takes them from it
+        for entity, items in sorted(by_entity.items(), key=lambda kv: kv[0] != ENTITY[MOVE]):
             results = await self.client.bulk_create(entity, [body for _, _, body in items])
             for (index, draft, _), result in zip(items, results, strict=True):
                 made = item_outcome(draft.key, result)
@@ -146,7 +163,7 @@ class MoySkladDocuments(OverClient):
         refused: dict[str, str] = {}
         for order_id, held in papers.items():
             # what depends on a document goes before it: returns, then payments and shipments, then the order
-            docs = [*held.of_kind(RETURN), *held.of_kind(*PAYMENT_KINDS), *held.of_kind(SHIPMENT)]
+            docs = [*held.of_kind(RETURN), *held.of_kind(*PAYMENT_KINDS), *held.of_kind(SHIPMENT, MOVE)]
             try:
                 for doc in docs:
                     await self._delete(ENTITY[doc.kind], doc.erp_id)
@@ -173,6 +190,8 @@ class MoySkladDocuments(OverClient):
             raise ValueError(f"order {draft.erp_order_id} is not in MoySklad")
         if draft.kind == SHIPMENT:
             return shipment_payload(draft, order, attributes)
+        if draft.kind == MOVE:
+            return move_payload(draft, order, await self._store(draft.source_store or ""))
         if draft.kind == RETURN:
             shipment = shipments.get(draft.shipment_id or "")
             if shipment is None:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from connectors.moysklad.capabilities.catalog import OverClient
 from connectors.moysklad.capabilities.customers import item_outcome
+from connectors.moysklad.capabilities.order_fields import AttributeBook, same_attributes
 from connectors.moysklad.client import MoySkladClient
 from connectors.moysklad.convert.orders import order_to_payload
 from connectors.moysklad.wire.meta import Json, ref_id
@@ -52,12 +53,14 @@ def _lines(positions: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, flo
 def holds(saved: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
     """Whether the order MoySklad answered with is what was sent: references, texts and positions
     (``saved`` with its positions expanded; a cut-short expansion counts as different)."""
-    for field in ("agent", "organization", "store", "state"):
+    for field in ("agent", "organization", "store", "state", "owner"):
         if field in sent and ref_id(saved.get(field)) != ref_id(sent[field]):
             return False
     for field in ("name", "description", "shipmentAddress", "externalCode"):
         if field in sent and saved.get(field) != sent[field]:
             return False
+    if not same_attributes(saved, sent.get("attributes") or []):
+        return False
     nested = saved.get("positions") or {}
     rows = list(nested.get("rows") or [])
     if len(rows) != int((nested.get("meta") or {}).get("size", len(rows))):
@@ -74,6 +77,14 @@ class MoySkladOrders(OverClient):
     def __init__(self, client: MoySkladClient | None) -> None:
         super().__init__(client)
         self._state_names: dict[str, str] | None = None
+        self._attributes: AttributeBook | None = None
+
+    @property
+    def attributes(self) -> AttributeBook:
+        """The orders' custom fields and their dictionaries (read when a draft carries fields)."""
+        if self._attributes is None:
+            self._attributes = AttributeBook(self.client)
+        return self._attributes
 
     async def order_reference(self) -> OrderReference:
         ms = self.client
@@ -110,6 +121,8 @@ class MoySkladOrders(OverClient):
             reserve=draft.reserve,
             sync_key=draft.key,
         )
+        if draft.owner_id:
+            body["owner"] = self.client.ref(f"entity/employee/{draft.owner_id}", "employee")
         if draft.erp_id:
             body.pop("syncId")  # set once, at the create; MoySklad refuses to change it (1047)
             body["meta"] = self.client.ref(f"entity/customerorder/{draft.erp_id}", "customerorder")["meta"]
@@ -123,9 +136,16 @@ class MoySkladOrders(OverClient):
 
     async def _upsert(self, chunk: list[tuple[int, OrderDraft]], outcomes: dict[int, OrderOutcome]) -> None:
         sent: list[tuple[int, OrderDraft, Json]] = []
+        fields = await self.attributes.for_drafts([d for _, d in chunk]) if any(d.fields for _, d in chunk) else {}
         for index, draft in chunk:
             try:
-                sent.append((index, draft, self.payload(draft)))
+                body = self.payload(draft)
+                values = fields.get(draft.key)
+                if isinstance(values, str):
+                    raise ValueError(values)
+                if values:
+                    body["attributes"] = values
+                sent.append((index, draft, body))
             except (KeyError, ValueError, TypeError) as exc:
                 outcomes[index] = OrderOutcome(draft.key, error=f"order cannot be converted: {exc}")
         results = await self.client.bulk_create("customerorder", [body for _, _, body in sent], expand="positions")
@@ -142,7 +162,8 @@ class MoySkladOrders(OverClient):
                 and any(e.get("code") == NOT_FOUND and not e.get("parameter") for e in result.errors)
             ):
                 # the linked order was deleted in MoySklad: create it again, with its syncId
-                again.append((index, draft, self.payload(replace(draft, erp_id=None))))
+                fresh = self.payload(replace(draft, erp_id=None))
+                again.append((index, draft, {**fresh, **{k: body[k] for k in ("attributes",) if k in body}}))
             else:
                 outcomes[index] = item_outcome(draft.key, result)
         if again:

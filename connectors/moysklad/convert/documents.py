@@ -15,10 +15,16 @@ from typing import Any
 from connectors.moysklad.convert.orders import sync_id_for
 from connectors.moysklad.wire.meta import Json, ref_id
 from connectors.moysklad.wire.moscow_time import format_moscow
-from hub.capabilities import BANK_PAYMENT, CASH_PAYMENT, RETURN, SHIPMENT, DocumentDraft, ErpDocument
+from hub.capabilities import BANK_PAYMENT, CASH_PAYMENT, MOVE, RETURN, SHIPMENT, DocumentDraft, ErpDocument
 
 #: MoySklad entity of each kind of document
-ENTITY = {SHIPMENT: "demand", RETURN: "salesreturn", BANK_PAYMENT: "paymentin", CASH_PAYMENT: "cashin"}
+ENTITY = {
+    SHIPMENT: "demand",
+    RETURN: "salesreturn",
+    BANK_PAYMENT: "paymentin",
+    CASH_PAYMENT: "cashin",
+    MOVE: "move",
+}
 KIND = {entity: kind for kind, entity in ENTITY.items()}
 #: position fields a shipment or return copies from the document it follows
 LINE_FIELDS = ("assortment", "price", "discount", "vat", "vatEnabled")
@@ -80,6 +86,40 @@ def shipment_payload(draft: DocumentDraft, order: Mapping[str, Any], attributes:
     return body
 
 
+def move_payload(draft: DocumentDraft, order: Mapping[str, Any], source_store: Json) -> Json:
+    """A ``move`` create body: the draft's lines from ``source_store`` (``{"meta": …}``) to the order's
+    store, linked to the order (``customerOrder``), each line priced as the order's position of it.
+
+    Raises:
+        ValueError: the order has no store, or a line's item is not on the order.
+        NothingToShip: the goods are at the order's store already (nothing to move).
+    """
+    if order.get("store") is None:
+        raise ValueError("the order has no store: a move needs the store the goods go to")
+    if ref_id(source_store) == ref_id(order["store"]):
+        raise NothingToShip("the line's store is the order's store: nothing to move")
+    by_item = {ref_id(p.get("assortment")): p for p in _rows(order)}
+    positions = []
+    for offer, quantity in draft.lines:
+        pos = by_item.get(offer)
+        if pos is None:
+            raise ValueError(f"item {offer} is not on the order")
+        positions.append({"assortment": pos["assortment"], "quantity": float(quantity), "price": pos.get("price", 0)})
+    if not positions:
+        raise NothingToShip("no line to move")
+    body: Json = {
+        "syncId": sync_id_for(draft.key),
+        "externalCode": draft.key,
+        "applicable": draft.posted,
+        "organization": order["organization"],
+        "sourceStore": {"meta": dict(source_store["meta"])},
+        "targetStore": order["store"],
+        "customerOrder": _meta_ref(order),
+        "positions": positions,
+    }
+    return body
+
+
 def return_payload(draft: DocumentDraft, shipment: Mapping[str, Any]) -> Json:
     """A ``salesreturn`` create body returning the whole of a shipment (positions expanded)."""
     body = _header(draft, shipment)
@@ -127,9 +167,9 @@ def erp_document(entity: str, doc: Mapping[str, Any]) -> ErpDocument:
 
 
 def linked_ids(order: Mapping[str, Any]) -> dict[str, list[str]]:
-    """MoySklad entity → ids of the documents an order lists (``demands``, ``payments``)."""
+    """MoySklad entity → ids of the documents an order lists (``demands``, ``payments``, ``moves``)."""
     out: dict[str, list[str]] = {}
-    for link in [*(order.get("demands") or []), *(order.get("payments") or [])]:
+    for link in [*(order.get("demands") or []), *(order.get("payments") or []), *(order.get("moves") or [])]:
         entity = str((link.get("meta") or {}).get("type") or "")
         doc_id = ref_id(link)
         if entity in KIND and doc_id:

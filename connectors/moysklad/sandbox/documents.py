@@ -20,6 +20,8 @@ import copy
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+from connectors.moysklad.sandbox.dictionaries import normalise_attributes
+from connectors.moysklad.sandbox.errors import ItemError
 from connectors.moysklad.sandbox.paperwork import settle
 from connectors.moysklad.sandbox.state import (
     ASSORTMENT_TYPES,
@@ -30,7 +32,6 @@ from connectors.moysklad.sandbox.state import (
     moscow,
     ref_id,
 )
-from connectors.sandboxing import ApiRefusal
 
 if TYPE_CHECKING:
     from connectors.moysklad.sandbox.account import Account
@@ -60,29 +61,8 @@ REF_TARGETS = {
     "targetStore": "store",
     "customerOrder": "customerorder",
     "demand": "demand",
+    "owner": "employee",  # the responsible employee: one that exists (the API never creates one with a document)
 }
-
-
-class ItemError(ApiRefusal):
-    """A MoySklad error: ``{"errors": [...]}`` as the answer, or one item's entry in a bulk result."""
-
-    def __init__(self, code: int, message: str, parameter: str | None = None, status: int = 412) -> None:
-        super().__init__(status, message)
-        self.code, self.parameter = code, parameter
-
-    def payload(self) -> Json:
-        return self.body()
-
-    def body(self) -> Json:
-        """The ``{"errors": [...]}`` object."""
-        err: Json = {
-            "error": self.message,
-            "code": self.code,
-            "moreInfo": f"https://dev.moysklad.ru/doc/api/remap/1.2/#error_{self.code}",
-        }
-        if self.parameter:
-            err["parameter"] = self.parameter
-        return {"errors": [err]}
 
 
 class Writer:
@@ -178,6 +158,8 @@ class Writer:
             raise ItemError(30007, "Превышено ограничение на количество вебхуков", "url")
 
     def _prepare_document(self, type_: str, obj: Json, body: Json, old: Json | None) -> None:
+        if "attributes" in body:
+            obj["attributes"] = normalise_attributes(self.sb, type_, body["attributes"], (old or {}).get("attributes"))
         if old is None:
             obj.setdefault("name", self.store.next_number(type_))
             obj.setdefault("moment", moscow(self.store.now()))

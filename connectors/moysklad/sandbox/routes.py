@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 import connectors.moysklad.sandbox.bundles as bundles
+import connectors.moysklad.sandbox.dictionaries as dictionaries
 import connectors.moysklad.sandbox.files as files
 from connectors.moysklad.sandbox.documents import WRITABLE, ItemError, image_rows, render, render_position
 from connectors.moysklad.sandbox.query import (
@@ -53,6 +54,8 @@ LISTABLE = frozenset(
         *DOCUMENT_TYPES,
         "webhook",
         "webhookstock",
+        "employee",  # read only: the API user never creates employees here
+        "customentity",  # the dictionaries; their entries at /entity/customentity/{id}
     }
 )
 #: types whose lists hide archived rows unless the filter mentions ``archived``
@@ -255,6 +258,21 @@ def attributes(sb: Account, request: Request, type_: str) -> Result:
     return 200, {"meta": collection_meta(href, "attributemetadata", len(rows)), "rows": rows}
 
 
+async def dictionary_entries(sb: Account, request: Request, dict_id: str) -> Result:
+    """``GET|POST /entity/customentity/{id}``: a dictionary's entries, or a new entry."""
+    if request.method == "POST":
+        return 200, dictionaries.add_entry(sb, dict_id, await _body(request))
+    return dictionaries.entries(sb, request, dict_id)
+
+
+def dictionary_entry(sb: Account, request: Request, dict_id: str, entry_id: str) -> Result:
+    """``GET /entity/customentity/{id}/{entry id}``."""
+    entry = sb.store.get(dictionaries.entries_type(dict_id), entry_id)
+    if entry is None:
+        raise ItemError(1021, f"Объект с UUID '{entry_id}' не найден", status=404)
+    return 200, entry
+
+
 def characteristics(sb: Account, request: Request) -> Result:
     """``GET /entity/variant/metadata/characteristics``."""
     chars, href = sb.store.characteristics, f"{STORE_BASE}/entity/variant/metadata/characteristics"
@@ -295,6 +313,14 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("GET", r"/entity/variant/metadata/characteristics", characteristics, False),
         ("GET", r"/entity/customerorder/metadata/states", states, False),
         ("GET", rf"/entity/bundle/{_ID}/components", bundles.components, False),
+        ("GET", r"/entity/customentity/(?P<dict_id>[0-9a-f-]{36})", dictionary_entries, False),
+        ("POST", r"/entity/customentity/(?P<dict_id>[0-9a-f-]{36})", dictionary_entries, True),
+        (
+            "GET",
+            r"/entity/customentity/(?P<dict_id>[0-9a-f-]{36})/(?P<entry_id>[0-9a-f-]{36})",
+            dictionary_entry,
+            False,
+        ),
         ("GET", rf"/entity/{_LISTED}/{_ID}/(?P<what>images|positions|accounts|contactpersons)", sub_collection, False),
         ("GET", rf"/entity/{_LISTED}/{_ID}", one, False),
         ("PUT", rf"/entity/{_WRITTEN}/{_ID}", one, True),

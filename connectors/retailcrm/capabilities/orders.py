@@ -27,6 +27,7 @@ from typing import Any
 
 from connectors.http import NotFoundError, RequestValidationError
 from connectors.retailcrm.capabilities.catalog import _Channel
+from connectors.retailcrm.capabilities.dictionary_values import DictionaryValues
 from connectors.retailcrm.convert.orders import DEFAULT_TZ, format_crm_datetime, orders_from_crm, parse_crm_datetime
 from connectors.retailcrm.wire.conventions import PAGE_LIMIT
 from connectors.retailcrm.wire.history import HistoryPages, is_own_echo
@@ -43,6 +44,13 @@ class RetailCRMOrders(_Channel):
 
     tz = DEFAULT_TZ
     _statuses: list[str] | None = None
+    _values: DictionaryValues | None = None
+
+    def dictionary_values(self) -> DictionaryValues:
+        """Dictionary custom fields' element code ⇄ name (read once, when an order has custom fields)."""
+        if self._values is None:
+            self._values = DictionaryValues(self.client)
+        return self._values
 
     def _batch(
         self,
@@ -146,6 +154,7 @@ class RetailCRMOrders(_Channel):
                 statuses.add(str(order["status"]))
         gone = set(deleted)
         orders = [o for o in await self._orders_by_id([i for i in passed if i not in gone]) if self._ours(o)]
+        orders = await self.dictionary_values().named(orders)  # dictionary fields carry the element's name
         return self._batch(
             orders,
             passed={oid: frozenset(s) for oid, s in passed.items() if oid not in gone},
@@ -175,6 +184,7 @@ class RetailCRMOrders(_Channel):
         orders, pagination = await self.client.list_orders(filters, page=number, limit=PAGE_LIMIT)
         inside = [o for o in orders if start <= (parse_crm_datetime(o.get("createdAt"), self.tz) or start) < end]
         more = number < int(pagination.get("totalPageCount") or 0)
+        inside = await self.dictionary_values().named(inside)
         return self._batch(inside, cursor=str(number + 1) if more else None, more=more)
 
     async def _current(self, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ retailCRM dates are account-local ``Y-m-d H:i:s`` without an offset; they become
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -72,6 +73,26 @@ def _address_text(address: Mapping[str, Any] | None) -> str | None:
         return str(address["text"])
     parts = [address.get(k) for k in ("index", "region", "city", "street", "building", "flat", "notes")]
     return ", ".join(str(p) for p in parts if p) or None
+
+
+def custom_fields_text(fields: Any) -> str | None:
+    """``customFields`` → canonical ``custom_fields`` (JSON object text, keys sorted; None when empty).
+
+    retailCRM answers ``[]`` for an order without custom fields (a PHP empty array), an object otherwise.
+    """
+    if not isinstance(fields, Mapping) or not fields:
+        return None
+    return json.dumps({str(k): v for k, v in sorted(fields.items())}, ensure_ascii=False)
+
+
+def item_store(item: Mapping[str, Any]) -> str | None:
+    """The warehouse an item is reserved at, where the order names one per item (``items[].store``:
+    ``{"code": …}`` or a code) — [unverified] field name: the API reference of per-store reserves was
+    not retrieved (crm.md A.6 lists none); absent, the line ships from the order's ``shipmentStore``."""
+    store = item.get("store")
+    if isinstance(store, Mapping):
+        store = store.get("code")
+    return None if store in (None, "") else str(store)
 
 
 def _customer_row(customer: Mapping[str, Any], order: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -159,6 +180,8 @@ def orders_from_crm(
                 "comment": order.get("customerComment"),
                 "manager_comment": order.get("managerComment"),
                 "external_id": order.get("externalId"),
+                "custom_fields": custom_fields_text(order.get("customFields")),
+                "manager_id": None if order.get("managerId") is None else str(order["managerId"]),
             }
         )
         for n, item in enumerate(order.get("items") or [], start=1):
@@ -174,6 +197,7 @@ def orders_from_crm(
                     "discount": _kopecks(item.get("discountTotal")),
                     "vat_rate": _vat(item.get("vatRate")),
                     "status": item.get("status"),
+                    "store_id": item_store(item),
                 }
             )
         raw_payments = order.get("payments") or {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.retailcrm.sandbox.catalog import render_offer
+from connectors.retailcrm.sandbox.custom_fields import check_values
 from connectors.retailcrm.sandbox.customers import ensure_customer, render_customer_ref
 from connectors.retailcrm.sandbox.state import CrmState, now_local
 from connectors.retailcrm.sandbox.wire import ApiError, Call, as_list, not_found, paginate, validation
@@ -30,6 +31,7 @@ _HISTORY_FIELD = {
     "email": "email",
     "externalId": "external_id",
     "number": "number",
+    "managerId": "manager",
 }
 _CODE_VALUED = {"status"}
 
@@ -54,7 +56,18 @@ def _validate(state: CrmState, order: dict[str, Any], site: str, errors: dict[st
     store = order.get("shipmentStore")
     if store and store not in state.store_codes:
         errors["shipmentStore"] = f'Store "{store}" does not exist.'
+    check_values(state, order.get("customFields"), errors)
+    for i, item in enumerate(order.get("items") or []):
+        code = _item_store(item)
+        if code is not None and code not in state.store_codes:
+            errors[f"items[{i}].store"] = f'Store "{code}" does not exist.'
     return items
+
+
+def _item_store(item: dict[str, Any]) -> str | None:
+    store = item.get("store")
+    code = store.get("code") if isinstance(store, dict) else store
+    return None if code in (None, "") else str(code)
 
 
 def _build_items(state: CrmState, resolved: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,12 +94,14 @@ def _build_items(state: CrmState, resolved: list[dict[str, Any]]) -> list[dict[s
             row["offer"] = {k: offer.get(k) for k in ("id", "externalId", "xmlId", "name", "article")}
             row["offer"]["displayName"] = offer["name"]
         row["productName"] = item.get("productName") or (row.get("offer") or {}).get("name") or ""
+        if _item_store(item) is not None:  # the warehouse the item is reserved at (see convert.item_store)
+            row["store"] = {"code": _item_store(item)}
         out.append(row)
     return out
 
 
 #: item fields an edit naming the item by ``id`` may change (the rest stays as it is)
-_ITEM_EDITABLE = ("quantity", "initialPrice", "purchasePrice", "status", "comment", "vatRate")
+_ITEM_EDITABLE = ("quantity", "initialPrice", "purchasePrice", "status", "comment", "vatRate", "store")
 
 
 def _edit_items(state: CrmState, items: list[dict[str, Any]], resolved: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -191,6 +206,9 @@ def edit_order(state: CrmState, order_id: int, data: dict[str, Any], author: str
     for key, new in data.items():
         if key in ("id", "by", "site", "items", "payments", "customer"):
             continue
+        if key == "customFields" and isinstance(new, dict):
+            _edit_custom_fields(state, order, new, author)
+            continue
         old = order.get(key)
         if old == new:
             continue
@@ -211,6 +229,21 @@ def edit_order(state: CrmState, order_id: int, data: dict[str, Any], author: str
         )
     _totals(order)
     return order
+
+
+def _edit_custom_fields(state: CrmState, order: dict[str, Any], fields: dict[str, Any], author: str | None) -> None:
+    """An edit's ``customFields`` sets the fields it names (the others stay); each change is a
+    history record ``custom_<code>`` (crm.md A.7)."""
+    held = order.get("customFields")
+    held = dict(held) if isinstance(held, dict) else {}  # an order without any answers []
+    for code, value in fields.items():
+        if held.get(code) == value:
+            continue
+        old, held[code] = held.get(code), value
+        state.record(
+            state.history, field_name=f"custom_{code}", old=old, new=value, entity=_ref(order), author_key=author
+        )
+    order["customFields"] = held
 
 
 def orders_list(state: CrmState, call: Call) -> Reply:

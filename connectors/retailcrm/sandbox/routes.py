@@ -6,9 +6,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import connectors.retailcrm.sandbox.catalog as catalog
+import connectors.retailcrm.sandbox.custom_fields as custom_fields
 import connectors.retailcrm.sandbox.customers as customers
 import connectors.retailcrm.sandbox.history as history
 import connectors.retailcrm.sandbox.orders as orders
+import connectors.retailcrm.sandbox.users as users
 from connectors.retailcrm.sandbox.state import CrmState
 from connectors.retailcrm.sandbox.wire import ApiError, Call, site_refusal
 from connectors.sandboxing import RouteTable
@@ -40,6 +42,10 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("POST", r"/orders/payments/([^/]+)/edit", orders.payment_edit, True),
         ("GET", r"/orders/([^/]+)", orders.orders_get, False),
         ("POST", r"/orders/([^/]+)/edit", orders.orders_edit, True),
+        ("GET", r"/custom-fields", custom_fields.fields_list, False),
+        ("GET", r"/custom-fields/dictionaries", custom_fields.dictionaries_list, False),
+        ("GET", r"/users", users.users_list, False),
+        ("GET", r"/users/([^/]+)", users.users_get, False),
         ("GET", r"/customers", customers.customers_list, False),
         ("GET", r"/customers/history", lambda s, c: history.history_page(s, c, "customers", "customer"), False),
         ("POST", r"/customers/create", customers.customers_create, True),

@@ -207,6 +207,12 @@ class CrmState:
     customer_by_external: dict[tuple[str, str], int] = field(default_factory=dict)
     payments: dict[int, dict[str, Any]] = field(default_factory=dict)
     history: list[HistoryRecord] = field(default_factory=list)
+    #: the account's users (managers) by id: ``{id, firstName, lastName, email, active, isManager}``
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: order custom fields by code (``{code, name, type, entity, dictionary?}``) and dictionaries by code
+    #: (``{code, name, elements: [{code, name, ordering}]}``)
+    custom_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dictionaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     customer_history: list[HistoryRecord] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)
 
