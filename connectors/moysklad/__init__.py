@@ -27,6 +27,7 @@ from connectors.moysklad.capabilities.items import MoySkladItems
 from connectors.moysklad.capabilities.lookup import MoySkladLookup
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
+from connectors.moysklad.capabilities.two_way import MoySkladTwoWay
 from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import (
     BundleSource,
@@ -42,6 +43,7 @@ from hub.capabilities import (
     StockEvents,
     StockSource,
 )
+from hub.capabilities.two_way import CustomerCards, ErpChangeEvents, OrderContents, RetailSales
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -62,6 +64,10 @@ CONNECTOR = Connector(
         Lookup: MoySkladLookup.over,
         OrderDocuments: MoySkladDocuments.over,
         ItemBook: MoySkladItems.over,
+        CustomerCards: MoySkladTwoWay.over,
+        ErpChangeEvents: MoySkladTwoWay.over,
+        OrderContents: MoySkladTwoWay.over,
+        RetailSales: MoySkladTwoWay.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

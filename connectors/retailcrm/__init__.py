@@ -17,6 +17,7 @@ from connectors.retailcrm.capabilities.lookup import RetailCRMLookup
 from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.capabilities.payments import RetailCRMPayments
+from connectors.retailcrm.capabilities.two_way import RetailCRMTwoWay
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import (
     CatalogFeedSink,
@@ -32,6 +33,7 @@ from hub.capabilities import (
     StatusSink,
     StockSink,
 )
+from hub.capabilities.two_way import CustomerCards, CustomerChanges, OrderContentSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -52,6 +54,9 @@ CONNECTOR = Connector(
         Lookup: RetailCRMLookup.over,
         CostPriceSink: RetailCRMCostPrices.over,
         PaymentSink: RetailCRMPayments.over,
+        CustomerCards: RetailCRMTwoWay.over,
+        CustomerChanges: RetailCRMTwoWay.over,
+        OrderContentSink: RetailCRMTwoWay.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

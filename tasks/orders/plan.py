@@ -25,6 +25,7 @@ from tasks.clients import capability_for_planning
 from tasks.orders.send import linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
+from tasks.two_way.names import ERP_BORN
 
 PARKED = "order_parked"
 ORDER_MAPPINGS = ("statuses", "order_stores", "stores", "delivery_types")
@@ -81,7 +82,9 @@ class OrderPlanner:
         """The orders whose contents differ from what the ERP last accepted."""
         staged = contents(self.run, order_ids)
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
-        return [oid for oid, c in staged.items() if accepted.get(oid) != c.hash]
+        # orders the hub made in the channel for the ERP's retail sales are the ERP's already
+        born = set(self.run.store.records.frame(self.run.name, ERP_BORN, keys=list(staged)).get("order_id", []))
+        return [oid for oid, c in staged.items() if accepted.get(oid) != c.hash and oid not in born]
 
     def parked_due(self) -> list[str]:
         """Parked orders to plan again: the stamp moved, or their item was retried by hand."""
