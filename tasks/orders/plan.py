@@ -80,11 +80,14 @@ class OrderPlanner:
 
     def candidates(self, order_ids: Sequence[str]) -> list[str]:
         """The orders whose contents differ from what the ERP last accepted."""
-        staged = contents(self.run, order_ids)
+        staged = contents(self.run, self.not_erp_born(order_ids))
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
-        # orders the hub made in the channel for the ERP's retail sales are the ERP's already
-        born = set(self.run.store.records.frame(self.run.name, ERP_BORN, keys=list(staged)).get("order_id", []))
-        return [oid for oid, c in staged.items() if accepted.get(oid) != c.hash and oid not in born]
+        return [oid for oid, c in staged.items() if accepted.get(oid) != c.hash]
+
+    def not_erp_born(self, order_ids: Sequence[str]) -> list[str]:
+        """These orders but those the hub made in the channel for the ERP's retail sales: the ERP has them."""
+        born = set(self.run.store.records.frame(self.run.name, ERP_BORN, keys=list(order_ids)).get("order_id", []))
+        return [oid for oid in order_ids if oid not in born]
 
     def parked_due(self) -> list[str]:
         """Parked orders to plan again: the stamp moved, or their item was retried by hand."""
@@ -99,7 +102,7 @@ class OrderPlanner:
     def plan(self, order_ids: Sequence[str], *, replanning: bool = False) -> Planned:
         if self.reference is None:
             raise RuntimeError("OrderPlanner.plan needs the ERP's order reference")
-        staged = contents(self.run, order_ids)
+        staged = contents(self.run, self.not_erp_born(order_ids))
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
         self._in_erp = (
             set(linked_ids(self.run, ORDERS, list(staged))) if self.options.cancelled_line_statuses else set()

@@ -11,7 +11,9 @@ changed on both sides at once keeps the channel's value (the channel is where cu
 
 Values are compared as a merchant reads them: phones by their digits (``8 999…`` is ``+7 999…``),
 e-mails without case, text without surrounding blanks. A pair seen for the first time has no
-recorded cards: a side's non-empty value that differs from the other side's counts as its change.
+recorded cards: both sides are compared with the customer as the order upload staged it from the
+channel (what the counterparty was found or made by), and failing that, a side's non-empty value that
+differs from the other side's counts as its change.
 """
 
 from __future__ import annotations
@@ -138,6 +140,10 @@ async def _sync_pairs(
     ch_cards = await channel.customer_cards(list(pairs))
     erp_cards = await erp.customer_cards(list(pairs.values()))
     seen = _seen(run, [f"channel|{c}" for c in pairs] + [f"erp|{e}" for e in pairs.values()])
+    staged = {
+        str(r["customer_id"]): {k: None if r.get(k) is None else str(r[k]) for k in CARD_FIELDS}
+        for r in plain_rows(run.store.records.frame(run.name, CUSTOMERS, keys=list(pairs)))
+    }
     to_erp: dict[str, dict[str, str | None]] = {}
     to_channel: dict[str, dict[str, str | None]] = {}
     after: dict[str, dict[str, str | None]] = {}
@@ -145,8 +151,10 @@ async def _sync_pairs(
         ch, er = ch_cards.get(cid), erp_cards.get(eid)
         if ch is None or er is None:
             continue  # gone on one side: nothing to keep in step
-        ch_moved = moved(ch, seen.get(f"channel|{cid}"), er) if options.customers_to_erp else set()
-        er_moved = moved(er, seen.get(f"erp|{eid}"), ch) - ch_moved if options.customers_from_erp else set()
+        first = staged.get(cid)  # first sight: as the upload staged it
+        ch_seen, er_seen = seen.get(f"channel|{cid}", first), seen.get(f"erp|{eid}", first)
+        ch_moved = moved(ch, ch_seen, er) if options.customers_to_erp else set()
+        er_moved = moved(er, er_seen, ch) - ch_moved if options.customers_from_erp else set()
         up = {k: ch.get(k) for k in sorted(ch_moved) if norm(k, ch.get(k)) != norm(k, er.get(k))}
         # the ERP's address goes to the channel's address notes: the card's address (its text) stays
         down = {k: er.get(k) for k in sorted(er_moved) if k == "address" or norm(k, er.get(k)) != norm(k, ch.get(k))}
