@@ -54,6 +54,8 @@ async def two_way_cycle(run: TwoWayRun) -> TwoWayResult:
         async def cap(alias: str, kind: type) -> Any:
             return await opened.enter_async_context(open_capability(run.integ, alias, kind))
 
+        if not run.parts:
+            return result  # neither side can take part: nothing is read (the changes waiting go)
         channel_cards = await cap(run.source, CustomerCards)
         erp_cards = await cap(run.target, CustomerCards)
         if run.customers:

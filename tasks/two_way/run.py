@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from hub.capabilities import OrderSink, OrderSource
 from hub.capabilities.two_way import (
     ChangeDelivery,
     CustomerCards,
@@ -64,18 +65,24 @@ class TwoWayRun(ExchangeRun):
 
     @property
     def retail(self) -> bool:
-        return self._both(OrderContentSink, RetailSales)
+        """Whether retail sales come to the channel's orders (sides able to)."""
+        return self._both(OrderContentSink, RetailSales) and self._both(CustomerCards, CustomerCards)
+
+    @property
+    def parts(self) -> list[str]:
+        """The parts this integration's sides can do (none: the cycle does nothing)."""
+        able = {"customers": self.customers, "order changes": self.order_changes, "retail sales": self.retail}
+        return [part for part, can in able.items() if can]
 
 
 def plan_two_way_run(config: Config, name: str, store: Store) -> TwoWayRun:
-    """Check that ``name`` has an orders edge whose both sides keep customer cards.
+    """Check that ``name`` has an orders edge (the parts its sides cannot do are left out: every
+    integration with orders is deployed with it, a channel without customer cards too).
 
     Raises:
-        ConfigError: no orders edge, or a side lacks the capability.
+        ConfigError: no orders edge, or a side cannot take part in orders.
     """
-    integ, source, target = checked_edge(
-        config, name, ORDERS, CustomerCards, CustomerCards, "orders: {from: shop, to: erp}"
-    )
+    integ, source, target = checked_edge(config, name, ORDERS, OrderSource, OrderSink, "orders: {from: shop, to: erp}")
     return TwoWayRun(name, integ, store, source, target)
 
 
