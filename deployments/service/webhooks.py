@@ -57,6 +57,7 @@ from hub.exchanges import skipped_reason
 from hub.store import Store, StoreError
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store
+from tasks.two_way.run import INBOX as CHANGE_INBOX
 
 logger = logging.getLogger("skladbridge.webhooks")
 
@@ -194,6 +195,10 @@ class Receiver:
         waiting = [name for name in self.store.notices.integrations_pending() if name in ours]
         for name in waiting:
             self.trigger.request(name)
+        if self.changes is not None:  # ERP changes kept but not yet applied by a two-way cycle
+            for name in sorted({hook.integration for hook in self.change_hooks.values()}):
+                if self.store.records.count(name, CHANGE_INBOX):
+                    self.changes.trigger.request(name)
         return waiting
 
     def close(self, timeout: float = 5.0) -> None:
