@@ -156,7 +156,7 @@ def ref(value: dict[str, Any]) -> str:
 
 
 def place(world: DemoWorld, quantities: list[int], **extra: Any) -> tuple[dict[str, Any], list[str]]:
-    """An order of stocked catalog offers (one per quantity), placed by a manager, uploaded; its offers' ERP ids."""
+    """An order of catalog offers (one per quantity) placed by a manager; its offers' ERP ids."""
     offers = sorted(world.retailcrm.offers.values(), key=lambda o: o["id"])
     used = {int(i["offer"]["id"]) for o in world.retailcrm.orders.values() for i in o.get("items") or []}
     chosen = [o for o in offers if o["id"] not in used and o.get("xmlId")][: len(quantities)]
@@ -175,8 +175,22 @@ def place(world: DemoWorld, quantities: list[int], **extra: Any) -> tuple[dict[s
             **extra,
         }
     )
-    upload(world)
     return order, [str(o["xmlId"]) for o in chosen]
+
+
+#: the orders the tests start from (quantities of distinct offers), each of its own customer
+ORDERS = {"crm customer": [1], "erp customer": [1], "accept": [2, 1], "retail": [2, 3, 1]}
+
+
+@pytest.fixture(scope="module")
+def placed(world: DemoWorld) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The tests' orders, placed in the CRM and uploaded by one cycle."""
+    out = {
+        name: place(world, quantities, phone=f"+7 999 000-00-{n:02d}", email=f"buyer{n}@example.com")
+        for n, (name, quantities) in enumerate(ORDERS.items())
+    }
+    upload(world)
+    return out
 
 
 def erp_order(world: DemoWorld, crm_id: int) -> dict[str, Any]:
@@ -188,10 +202,10 @@ def crm_lines(world: DemoWorld, crm_id: int) -> dict[str, float]:
 
 
 def test_a_customer_changed_in_the_crm_reaches_moysklad_and_does_not_bounce(
-    world: DemoWorld, flow_receiver: Any
+    world: DemoWorld, placed: Any, flow_receiver: Any
 ) -> None:
     receiver = flow_receiver
-    order, _ = place(world, [1])
+    order, _ = placed["crm customer"]
     customer_id = int(world.retailcrm.orders[order["id"]]["customer"]["id"])
     counterparty = ref(erp_order(world, order["id"])["agent"])
     world.retailcrm.user_edit_customer(
@@ -210,8 +224,8 @@ def test_a_customer_changed_in_the_crm_reaches_moysklad_and_does_not_bounce(
     assert world.retailcrm.customers[customer_id]["email"] == "ada.lovelace@example.com"
 
 
-def test_a_counterparty_changed_in_moysklad_reaches_the_crm_once(world: DemoWorld, receiver: Any) -> None:
-    order, _ = place(world, [1])
+def test_a_counterparty_changed_in_moysklad_reaches_the_crm_once(world: DemoWorld, placed: Any, receiver: Any) -> None:
+    order, _ = placed["erp customer"]
     customer_id = int(world.retailcrm.orders[order["id"]]["customer"]["id"])
     counterparty = ref(erp_order(world, order["id"])["agent"])
     history = len(world.retailcrm.state.customer_history)
@@ -247,8 +261,8 @@ def test_a_counterparty_changed_in_moysklad_reaches_the_crm_once(world: DemoWorl
     assert quiet["customers"]["to_erp"] == 0 and quiet["customers"]["to_channel"] == 0
 
 
-def test_accept_changes_brings_back_the_comment_and_lines_and_nothing_when_off(world: DemoWorld) -> None:
-    order, offers = place(world, [2, 1])
+def test_accept_changes_brings_back_the_comment_and_lines_and_nothing_when_off(world: DemoWorld, placed: Any) -> None:
+    order, offers = placed["accept"]
     ordered = erp_order(world, order["id"])
     rows = ordered["_positions"]
     kept = next(p for p in rows if ref(p["assortment"]) == offers[0])
@@ -348,8 +362,10 @@ def retail_sale(world: DemoWorld, lines: dict[str, float], order_id: str | None 
     asyncio.run(sell())
 
 
-def test_a_retail_sale_with_fewer_and_extra_items_changes_the_order_once(world: DemoWorld, receiver: Any) -> None:
-    order, offers = place(world, [2, 3, 1, 0][:3])
+def test_a_retail_sale_with_fewer_and_extra_items_changes_the_order_once(
+    world: DemoWorld, placed: Any, receiver: Any
+) -> None:
+    order, offers = placed["retail"]
     extra = next(
         str(o["xmlId"])
         for o in sorted(world.retailcrm.offers.values(), key=lambda o: o["id"])
