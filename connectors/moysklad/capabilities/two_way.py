@@ -94,6 +94,8 @@ class MoySkladTwoWay(OverClient):
         for cid, fields in changes.items():
             body: Json = {"meta": self.client.ref(f"entity/counterparty/{cid}", "counterparty")["meta"]}
             for key, value in fields.items():
+                if key == "name" and not value:
+                    continue  # a counterparty must have a name ([CP]: required): an emptied one is kept
                 if key in CARD_WIRE:
                     body[CARD_WIRE[key]] = value or ""
             bodies.append((cid, body))
