@@ -87,6 +87,11 @@ class ErpChangeEvents(Protocol):
         """The changes of one delivery. Raises ``ValueError`` naming what is malformed."""
         ...
 
+    async def changed_since(self, since: datetime) -> list[ErpChange]:
+        """The changes of the kinds it posts made at or after ``since``, by the ERP's own stamps: the
+        poll that carries what a webhook lost on the way would have."""
+        ...
+
     async def subscribe_changes(self, url: str, *, ours: str) -> list[str]:
         """Subscribe ``url`` to customer updates and retail sales created (``ours``: the hub's prefix;
         stale subscriptions under it are removed); returns what was done, a line each."""

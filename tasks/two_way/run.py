@@ -44,6 +44,8 @@ SALES_WAITING = "two_way_sales_waiting"
 #: cursors: the channel's customer history, the ERP orders' ``updated``
 CUSTOMERS_CURSOR = "two-way-customers"
 ORDERS_CURSOR = "two-way-orders"
+#: the ERP's customers and retail sales polled by their ``updated`` (what a lost webhook carried)
+ERP_CURSOR = "two-way-erp"
 
 
 @dataclass(frozen=True)

@@ -430,6 +430,8 @@ async def _customer_changes(cap: CustomerChanges) -> None:
 async def _erp_change_events(cap: ErpChangeEvents) -> None:
     with pytest.raises(ValueError):
         cap.parse_changes(b"not a notice", {})
+    polled = await cap.changed_since(datetime.now(UTC) - timedelta(hours=1))
+    assert all(change.erp_id and change.entity for change in polled)
 
 
 async def _order_contents(cap: OrderContents) -> None:

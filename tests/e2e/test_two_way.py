@@ -404,3 +404,16 @@ def test_a_retail_sale_without_an_order_creates_one_in_the_mapped_shop(world: De
     upload(world)  # the order the hub made is the ERP's sale already: it is not uploaded back
     assert len(world.moysklad.store.of_type("customerorder")) == orders_in_ms
     assert two_way(world)["retail"]["orders_created"] == 0
+
+
+def test_a_sale_whose_webhook_was_lost_is_found_by_the_poll(world: DemoWorld) -> None:
+    # no receiver listens: MoySklad tries four times and drops the notice, as it does
+    offer = next(str(o["xmlId"]) for o in world.retailcrm.offers.values() if o.get("xmlId"))
+    before, dropped = set(world.retailcrm.orders), len(world.moysklad.webhooks.dropped)
+    retail_sale(world, {offer: 1})
+    assert wait_for(lambda: len(world.moysklad.webhooks.dropped) > dropped)
+    found = two_way(world)
+    assert found["polled"] >= 1 and found["retail"]["orders_created"] == 1
+    (new,) = set(world.retailcrm.orders) - before
+    assert crm_lines(world, new) == {offer: 1}
+    assert two_way(world)["retail"]["orders_created"] == 0  # read again by the overlap: made once

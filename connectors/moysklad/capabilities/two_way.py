@@ -25,6 +25,7 @@ from typing import Any
 from connectors.http import RequestValidationError
 from connectors.moysklad.capabilities.catalog import OverClient
 from connectors.moysklad.capabilities.stock_events import ACCOUNT_FULL, WebhookLimitError, _check_target
+from connectors.moysklad.client import moscow_filter
 from connectors.moysklad.wire.meta import Json, ref_id
 from connectors.moysklad.wire.moscow_time import parse_moscow
 from hub.capabilities.two_way import (
@@ -133,6 +134,14 @@ class MoySkladTwoWay(OverClient):
                 raise ValueError(f"{entity[:40]} events are not taken here")
             changes.append(ErpChange(ENTITY_KINDS[entity], erp_id, action))
         return ChangeDelivery(delivery, changes)
+
+    async def changed_since(self, since: datetime) -> list[ErpChange]:
+        flt = {"filter": f"updated>={moscow_filter(since)}"}
+        changes: list[ErpChange] = []
+        for entity, kind, action in (("counterparty", CUSTOMER, "UPDATE"), ("retaildemand", RETAIL_SALE, "CREATE")):
+            async for page in self.client.iter_pages(f"/entity/{entity}", flt):
+                changes += [ErpChange(kind, str(row["id"]), action) for row in page]
+        return changes
 
     async def subscribe_changes(self, url: str, *, ours: str) -> list[str]:
         _check_target(url, ours)
