@@ -123,7 +123,7 @@ async def customers_both_ways(
     result.channel_changed, result.erp_changed = len(channel_ids), len(erp_ids)
     pairs, result.not_linked = _pairs(run, channel_ids, erp_ids)
     if pairs:
-        await _sync_pairs(run, channel, erp, pairs, result)
+        await _sync_pairs(run, channel, erp, pairs, (set(channel_ids), set(erp_ids)), result)
     if cursor is not None:
         run.store.cursors.set(run.name, CUSTOMERS_CURSOR, cursor)
     for where, why in result.refused.items():
@@ -134,8 +134,16 @@ async def customers_both_ways(
 
 
 async def _sync_pairs(
-    run: TwoWayRun, channel: CustomerCards, erp: CustomerCards, pairs: Mapping[str, str], result: CustomersResult
+    run: TwoWayRun,
+    channel: CustomerCards,
+    erp: CustomerCards,
+    pairs: Mapping[str, str],
+    named: tuple[set[str], set[str]],
+    result: CustomersResult,
 ) -> None:
+    """Compare and write the pairs; only a side that said it changed (``named``: the channel customers,
+    the counterparties) is read for changes, so a counterparty the upload found (not made) with another
+    spelling of the name is not written over the channel's when the channel's customer changes."""
     options = run.integ.options.two_way
     ch_cards = await channel.customer_cards(list(pairs))
     erp_cards = await erp.customer_cards(list(pairs.values()))
@@ -153,8 +161,8 @@ async def _sync_pairs(
             continue  # gone on one side: nothing to keep in step
         first = staged.get(cid)  # first sight: as the upload staged it
         ch_seen, er_seen = seen.get(f"channel|{cid}", first), seen.get(f"erp|{eid}", first)
-        ch_moved = moved(ch, ch_seen, er) if options.customers_to_erp else set()
-        er_moved = moved(er, er_seen, ch) - ch_moved if options.customers_from_erp else set()
+        ch_moved = moved(ch, ch_seen, er) if options.customers_to_erp and cid in named[0] else set()
+        er_moved = moved(er, er_seen, ch) - ch_moved if options.customers_from_erp and eid in named[1] else set()
         up = {k: ch.get(k) for k in sorted(ch_moved) if norm(k, ch.get(k)) != norm(k, er.get(k))}
         # the ERP's address goes to the channel's address notes: the card's address (its text) stays
         down = {k: er.get(k) for k in sorted(er_moved) if k == "address" or norm(k, er.get(k)) != norm(k, ch.get(k))}
@@ -162,15 +170,19 @@ async def _sync_pairs(
             to_erp[eid] = up
         if down:
             to_channel[cid] = down
-        after[f"erp|{eid}"] = {**er, **up}
-        after[f"channel|{cid}"] = {**ch, **{k: v for k, v in down.items() if k != "address"}}
+        # a side not read for changes keeps its recorded card (plus what was written): a change it made
+        # that its notice has not announced yet is still a change when the notice comes
+        er_base = er if eid in named[1] else (er_seen or er)
+        ch_base = ch if cid in named[0] else (ch_seen or ch)
+        after[f"erp|{eid}"] = {**er_base, **up}
+        after[f"channel|{cid}"] = {**ch_base, **{k: v for k, v in down.items() if k != "address"}}
     refused_erp = await erp.update_customer_cards(to_erp) if to_erp else {}
     refused_channel = await channel.update_customer_cards(to_channel) if to_channel else {}
     result.to_erp = len(to_erp) - len(refused_erp)
     result.to_channel = len(to_channel) - len(refused_channel)
     result.refused.update({f"erp:{k}": v for k, v in refused_erp.items()})
     result.refused.update({f"channel:{k}": v for k, v in refused_channel.items()})
-    # a refused write is not recorded as made: the side keeps its old card, so the change is tried again
-    # the next time either side of the pair moves
+    # a refused write is not recorded as made: that side keeps its old card (journaled; the change is
+    # tried again when the customer changes again)
     stale = {f"erp|{k}" for k in refused_erp} | {f"channel|{k}" for k in refused_channel}
     _record(run, {k: v for k, v in after.items() if k not in stale})
