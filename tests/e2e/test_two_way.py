@@ -303,19 +303,16 @@ def test_accept_changes_brings_back_the_comment_and_lines_and_nothing_when_off(w
     assert crm_lines(world, order["id"]) == {offers[0]: 5}
 
 
-def kind(offer: str) -> str:
-    found = world_store[0].find(offer, ("product", "variant"))
+def kind(world: DemoWorld, offer: str) -> str:
+    """Whether a catalog offer is a product or a variant (what a position's assortment reference says)."""
+    found = world.moysklad.store.find(offer, ("product", "variant"))
     assert found is not None
     return str(found["meta"]["type"])
-
-
-world_store: list[Any] = []
 
 
 def retail_sale(world: DemoWorld, lines: dict[str, float], order_id: str | None = None) -> None:
     """A sale at MoySklad's point of sale (a shift of a retail store), as its cash register app makes it."""
     ms_store = world.moysklad.store
-    world_store[:] = [ms_store]
     org = next(iter(ms_store.of_type("organization")))
     store = next(s for s in ms_store.of_type("store").values() if s["name"] == MAIN)["id"]
 
@@ -350,7 +347,7 @@ def retail_sale(world: DemoWorld, lines: dict[str, float], order_id: str | None 
                     {
                         "quantity": q,
                         "price": 12_000.0,
-                        "assortment": ms.ref(f"entity/{kind(offer)}/{offer}", kind(offer)),
+                        "assortment": ms.ref(f"entity/{kind(world, offer)}/{offer}", kind(world, offer)),
                     }
                     for offer, q in lines.items()
                 ],
