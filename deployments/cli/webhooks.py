@@ -177,14 +177,16 @@ def serve(
 
     config = config_path(config)
     loaded = load(config)
+    from deployments.service.change_hooks import receiving_change_hooks
     from deployments.service.order_hooks import receiving_order_hooks
 
     try:
         hooks = receiving_hooks(loaded)
         order_hooks = receiving_order_hooks(loaded)
+        change_hooks = receiving_change_hooks(loaded)
     except WebhookSetupError as exc:
         raise fail(str(exc)) from None
-    if not hooks and not order_hooks:
+    if not hooks and not order_hooks and not change_hooks:
         raise fail(
             "no integration takes stock webhooks: set options.stock.webhook_secret of one whose "
             "flows.stock source sends them"
@@ -197,4 +199,6 @@ def serve(
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} (from {hook.alias})")
     for system, name in sorted(order_hooks):
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> order upload of {name} (POST or GET)")
+    for system, name in sorted(change_hooks):
+        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> two-way sync of {name} (its own token)")
     serve_webhooks(webhook_app(config), host, port)

@@ -99,6 +99,7 @@ def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
 def plan(config: Config, config_path: Path) -> Plan:
     """The deployments, webhook hooks and feeds of ``config`` (raises what their builders raise)."""
     from deployments.schedule.deploy import build_deployments
+    from deployments.service.change_hooks import receiving_change_hooks
     from deployments.service.order_hooks import receiving_order_hooks
     from deployments.service.order_poll import polled
     from deployments.service.webhooks import receiving_hooks
@@ -108,7 +109,8 @@ def plan(config: Config, config_path: Path) -> Plan:
         config,
         config_path,
         build_deployments(config, config_path),
-        {**receiving_hooks(config), **receiving_order_hooks(config)},
+        # an ERP's change hook shares the stock hook's path (listed once, as the stock one)
+        {**receiving_change_hooks(config), **receiving_hooks(config), **receiving_order_hooks(config)},
         feeds,
         secrets,
         polled(config),
