@@ -46,6 +46,7 @@ _SECRET_OPTIONS = frozenset(
         ("options", "feed", "path_secret"),
         ("options", "stock", "webhook_secret"),
         ("options", "orders", "webhook_secret"),
+        ("options", "two_way", "webhook_secret"),
     }
 )
 #: database_url schemes the hub store can open (``postgresql+psycopg`` is chosen for ``postgresql``)

@@ -23,6 +23,8 @@ ORDERS = "orders"
 STATUSES = "statuses"
 #: the ERP documents of orders (shipments, returns, payments)
 DOCUMENTS = "documents"
+#: the two-way exchanges: customers both ways, order changes and retail sales back to the channel
+TWO_WAY = "two-way"
 
 #: the stock-sync cursor stream: the time of the last stock change sent
 STOCK_SYNC_CURSOR = "stock-sync"
@@ -130,6 +132,14 @@ ORDER_DOCUMENTS = ExchangeSpec(
     busy="another run is making order documents of this integration: this cycle is skipped",
 )
 
+TWO_WAY_SYNC = ExchangeSpec(
+    "two-way-sync",
+    "two-way sync",
+    "Two-way sync of {integration} ({trigger}): {source} <-> {target}",
+    (TWO_WAY,),
+    busy="another run is syncing customers and order changes of this integration: this cycle is skipped",
+)
+
 #: flow module -> the exchange it runs (the CLI probes the locks before Prefect starts)
 BY_FLOW: dict[str, ExchangeSpec] = {
     "full_import": FULL_IMPORT,
@@ -140,4 +150,5 @@ BY_FLOW: dict[str, ExchangeSpec] = {
     "archive_backfill": ARCHIVE_BACKFILL,
     "order_status_sync": ORDER_STATUS_SYNC,
     "order_documents": ORDER_DOCUMENTS,
+    "two_way_sync": TWO_WAY_SYNC,
 }

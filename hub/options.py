@@ -271,6 +271,56 @@ class FieldOptions(BaseModel):
     )
 
 
+class TwoWayOptions(BaseModel):
+    """Two-way exchanges of a channel and its ERP (docs/two_way.md): the seed module "МойСклад 2.0"'s
+    customer changes, "accept changes from MoySklad" and retail sales. ``mappings.retail_shops``
+    (the ERP's legal entity name → channel shop code) says which shop gets the order of a retail sale
+    made without one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    customers_to_erp: bool = Field(
+        default=True,
+        description="a channel customer's changes (name, phone, e-mail, address, INN/KPP) go to its ERP "
+        "counterparty, for customers the hub linked (came from the channel)",
+    )
+    customers_from_erp: bool = Field(
+        default=True,
+        description="a linked ERP counterparty's changes go to the channel customer (the address into the "
+        "address notes); counterparties created in the ERP are not pushed",
+    )
+    accept_erp_changes: bool = Field(
+        default=False,
+        description="the seed's 'accept changes from MoySklad': an order's manager comment and lines "
+        "changed in the ERP come back to the channel order (its state comes back by the status sync)",
+    )
+    retail_increase: bool = Field(
+        default=False, description="a retail sale made from an order raises the order's line quantities it sold more of"
+    )
+    retail_decrease: bool = Field(
+        default=False, description="a retail sale made from an order lowers the order's line quantities it sold less of"
+    )
+    retail_add: bool = Field(
+        default=False, description="a retail sale made from an order adds to the order the items it sold that it lacks"
+    )
+    retail_remove: bool = Field(
+        default=False, description="a retail sale made from an order removes from the order the items it did not sell"
+    )
+    retail_orders: bool = Field(
+        default=True,
+        description="a retail sale made without an order creates one in the channel shop mappings.retail_shops "
+        "maps its legal entity to (unmapped: journaled, created once mapped)",
+    )
+    retail_order_status: str | None = Field(
+        default=None,
+        description="the channel status of an order created for a retail sale; null: the channel's default",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="secret reference of the token in the ERP's change webhook URL "
+        "(/hooks/<system>/<integration>/<token>: counterparty updates, retail sales); none: no change webhooks",
+    )
+
+
 def check_order_mappings(mappings: Mapping[str, Mapping[str, str | None]]) -> list[str]:
     """Problems of the order mappings: ``statuses`` is 1:1 (two channel statuses on one ERP state name
     both); names are compared case-sensitively, as the ERP does."""
@@ -317,6 +367,7 @@ class IntegrationOptions(BaseModel):
     orders: OrderOptions = OrderOptions()
     documents: DocumentOptions = DocumentOptions()
     fields: FieldOptions = FieldOptions()
+    two_way: TwoWayOptions = TwoWayOptions()
 
     @model_validator(mode="before")
     @classmethod

@@ -57,6 +57,11 @@ FLOORS: dict[str, tuple[int, str]] = {
         "a flow run costs seconds of overhead, and a quiet cycle reads nothing: documents follow "
         "the order upload, which runs every minute at most on a schedule too",
     ),
+    "two_way_sync": (
+        MINUTE,
+        "a flow run costs seconds of overhead; the ERP's change webhooks start a cycle at once, the "
+        "schedule reads the channel's customer history and the ERP's changed orders",
+    ),
     "stock_sync": (
         MINUTE,
         "each cycle reads the MoySklad stock report; faster would outrun the cycles "
@@ -80,6 +85,7 @@ DEFAULTS: dict[str, str | None] = {
     "order_upload": "1m",
     "order_status_sync": "1m",
     "order_documents": "1m",
+    "two_way_sync": "1m",
     "stock_sync": "10m",
     "archive_backfill": "30m",
     "catalog_feed": "3h",
@@ -304,6 +310,7 @@ class Periods(BaseModel):
     order_upload: PeriodField = _default("order_upload")
     order_status_sync: PeriodField = _default("order_status_sync")
     order_documents: PeriodField = _default("order_documents")
+    two_way_sync: PeriodField = _default("two_way_sync")
     stock_sync: PeriodField = _default("stock_sync")
     archive_backfill: PeriodField = _default("archive_backfill")
     catalog_feed: PeriodField = _default("catalog_feed")

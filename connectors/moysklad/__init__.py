@@ -28,6 +28,7 @@ from connectors.moysklad.capabilities.lookup import MoySkladLookup
 from connectors.moysklad.capabilities.order_fields import MoySkladOrderFields
 from connectors.moysklad.capabilities.orders import MoySkladOrders
 from connectors.moysklad.capabilities.stock_events import MoySkladStockEvents
+from connectors.moysklad.capabilities.two_way import MoySkladTwoWay
 from connectors.moysklad.settings import MoySkladSettings
 from hub.capabilities import (
     BundleSource,
@@ -45,6 +46,7 @@ from hub.capabilities import (
     StockEvents,
     StockSource,
 )
+from hub.capabilities.two_way import CustomerCards, ErpChangeEvents, OrderContents, RetailSales
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -67,6 +69,10 @@ CONNECTOR = Connector(
         ItemBook: MoySkladItems.over,
         OrderFieldSource: MoySkladOrderFields.over,
         StaffBook: MoySkladOrderFields.over,
+        CustomerCards: MoySkladTwoWay.over,
+        ErpChangeEvents: MoySkladTwoWay.over,
+        OrderContents: MoySkladTwoWay.over,
+        RetailSales: MoySkladTwoWay.over,
     },
     sandbox="connectors.moysklad.sandbox.kit:conformance_kit",
 )

@@ -18,6 +18,7 @@ from connectors.retailcrm.capabilities.order_fields import RetailCRMOrderFields
 from connectors.retailcrm.capabilities.order_sink import RetailCRMOrderSink
 from connectors.retailcrm.capabilities.orders import RetailCRMOrders
 from connectors.retailcrm.capabilities.payments import RetailCRMPayments
+from connectors.retailcrm.capabilities.two_way import RetailCRMTwoWay
 from connectors.retailcrm.settings import RetailCRMSettings
 from hub.capabilities import (
     CatalogFeedSink,
@@ -35,6 +36,7 @@ from hub.capabilities import (
     StatusSink,
     StockSink,
 )
+from hub.capabilities.two_way import CustomerCards, CustomerChanges, OrderContentSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -57,6 +59,9 @@ CONNECTOR = Connector(
         PaymentSink: RetailCRMPayments.over,
         OrderFieldSink: RetailCRMOrderFields.over,
         StaffBook: RetailCRMOrderFields.over,
+        CustomerCards: RetailCRMTwoWay.over,
+        CustomerChanges: RetailCRMTwoWay.over,
+        OrderContentSink: RetailCRMTwoWay.over,
     },
     sandbox="connectors.retailcrm.sandbox.kit:conformance_kit",
 )

@@ -407,6 +407,14 @@ class RetailCRMClient(BaseClient):
         )
         return int(body["id"])
 
+    async def customer_history_head(self) -> int:
+        """The id of the newest customer history record (0: none yet), as :meth:`order_history_head`."""
+        body = await self._call("GET", "/customers/history", params=query(None, limit=PAGE_LIMIT))
+        pages = int((body.get("pagination") or {}).get("totalPageCount") or 1)
+        if pages > 1:
+            body = await self._call("GET", "/customers/history", params=query(None, limit=PAGE_LIMIT, page=pages))
+        return max((int(r["id"]) for r in body.get("history") or []), default=0)
+
     def iter_customer_history(self, since_id: int | None = None) -> HistoryPages:
         """Customer history after ``since_id`` (same rules as :meth:`iter_order_history`)."""
         return HistoryPages(self, "/customers/history", since_id)

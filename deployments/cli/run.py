@@ -286,6 +286,15 @@ def run_order_documents(
     _run_cycle(config, integration, "order_documents")
 
 
+@run_app.command("two-way-sync")
+def run_two_way_sync(
+    integration: Annotated[str, typer.Option(help="the integration whose customers and order changes to sync")],
+    config: ConfigOpt = None,
+) -> None:
+    """One two-way cycle: customers both ways, order changes and retail sales of the ERP back to the channel."""
+    _run_cycle(config, integration, "two_way_sync")
+
+
 def demo(
     products: Annotated[
         int | None, typer.Option(min=1, help="products in the generated catalog (default: 3000; a pair's own)")

@@ -82,7 +82,7 @@ def serve(
         typer.echo(f"  {deployment.flow_name}/{deployment.name}: {when}{note}")
     base = f"http://{host}:{port}"
     for (system, integration), _hook in sorted(served.hooks.items()):
-        what = "order upload" if type(_hook).__name__ == "OrderHook" else "stock sync"
+        what = {"OrderHook": "order upload", "ChangeHook": "two-way sync"}.get(type(_hook).__name__, "stock sync")
         typer.echo(f"webhooks: {masked(f'{base}/hooks/{system}/{integration}/x')}  -> {what} of {integration}")
     for name, seconds in sorted(served.polls.items()):
         typer.echo(f"orders: the channel of {name} asked for changes every {seconds:g} s -> order upload")

@@ -92,6 +92,51 @@ def register(
         typer.echo(f"  {line}")
 
 
+@webhooks_app.command("register-changes")
+def register_changes(
+    integration: IntegrationOpt,
+    public_url: Annotated[
+        str, typer.Option(help="where the ERP reaches this hub's receiver, e.g. https://hub.example.com")
+    ],
+    config: ConfigOpt = None,
+) -> None:
+    """Subscribe the ERP's counterparty updates and retail sales to the receiver (two-way sync), idempotently."""
+    from deployments.service.change_hooks import receiving_change_hooks
+    from deployments.service.webhooks import WebhookSetupError, hook_url, masked
+    from hub.capabilities.two_way import ErpChangeEvents
+    from tasks.clients import open_capability
+
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise fail(f"--public-url must be an absolute http(s) URL with no query; got {public_url!r}")
+    loaded = load(config)
+    integ = loaded.integration(integration)
+    try:
+        hook = next((h for h in receiving_change_hooks(loaded).values() if h.integration == integration), None)
+    except WebhookSetupError as exc:
+        raise fail(str(exc)) from None
+    edge = integ.edge("orders")
+    if hook is None or edge is None:
+        raise fail(
+            f"integration {integration!r} takes no change webhooks: set options.two_way.webhook_secret "
+            "to a secret reference (${ENV_VAR} or prefect-secret:<block>)"
+        )
+    url = hook_url(public_url, hook.system, integration, hook.token.decode())
+    ours = hook_url(public_url, hook.system, integration, "")
+
+    async def subscribe() -> list[str]:
+        async with open_capability(integ, edge.target, ErpChangeEvents) as events:
+            return await events.subscribe_changes(url, ours=ours)
+
+    try:
+        lines = asyncio.run(subscribe())
+    except ValueError as exc:
+        raise fail(f"{integration}: {exc}") from None
+    typer.echo(f"{integration}: {hook.system} ({edge.target}) posts its changes to {masked(url)}")
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
 @webhooks_app.command("list")
 def list_subscriptions(integration: IntegrationOpt, config: ConfigOpt = None) -> None:
     """The stock source's stock-related subscriptions: ours with the token masked, others by origin."""
@@ -132,14 +177,16 @@ def serve(
 
     config = config_path(config)
     loaded = load(config)
+    from deployments.service.change_hooks import receiving_change_hooks
     from deployments.service.order_hooks import receiving_order_hooks
 
     try:
         hooks = receiving_hooks(loaded)
         order_hooks = receiving_order_hooks(loaded)
+        change_hooks = receiving_change_hooks(loaded)
     except WebhookSetupError as exc:
         raise fail(str(exc)) from None
-    if not hooks and not order_hooks:
+    if not hooks and not order_hooks and not change_hooks:
         raise fail(
             "no integration takes stock webhooks: set options.stock.webhook_secret of one whose "
             "flows.stock source sends them"
@@ -152,4 +199,6 @@ def serve(
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} (from {hook.alias})")
     for system, name in sorted(order_hooks):
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> order upload of {name} (POST or GET)")
+    for system, name in sorted(change_hooks):
+        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> two-way sync of {name} (its own token)")
     serve_webhooks(webhook_app(config), host, port)

@@ -107,6 +107,13 @@ EXCHANGES: tuple[Exchange, ...] = (
         needs=("orders",),
     ),
     Exchange(
+        "two-way-sync",
+        "flows/two_way_sync.py:two_way_sync",
+        "Customers both ways, order changes and retail sales of the ERP back to the channel",
+        "two_way_sync",
+        needs=("orders",),
+    ),
+    Exchange(
         "archive-backfill",
         "flows/archive_backfill.py:archive_backfill",
         "Past orders of a period, channel -> ERP (run with dates; the schedule goes on with unfinished ones)",

@@ -99,6 +99,7 @@ def published_feeds(config: Config) -> tuple[dict[str, Path], dict[str, str]]:
 def plan(config: Config, config_path: Path) -> Plan:
     """The deployments, webhook hooks and feeds of ``config`` (raises what their builders raise)."""
     from deployments.schedule.deploy import as_switched, build_deployments
+    from deployments.service.change_hooks import receiving_change_hooks
     from deployments.service.order_hooks import receiving_order_hooks
     from deployments.service.order_poll import polled
     from deployments.service.webhooks import receiving_hooks
@@ -110,7 +111,8 @@ def plan(config: Config, config_path: Path) -> Plan:
         # paused as the console last switched them; the receivers take what arrives either way (a
         # switched-off integration's runs skip, and its notices wait for it to be switched on)
         build_deployments(as_switched(config), config_path),
-        {**receiving_hooks(config), **receiving_order_hooks(config)},
+        # an ERP's change hook shares the stock hook's path (listed once, as the stock one)
+        {**receiving_change_hooks(config), **receiving_hooks(config), **receiving_order_hooks(config)},
         feeds,
         secrets,
         polled(config),

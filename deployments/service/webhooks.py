@@ -45,6 +45,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from deployments.service.change_hooks import ChangeHook, ChangeReceiver, receiving_change_hooks, two_way_on_change
 from deployments.service.cycle_runs import run_noted
 from deployments.service.cycle_trigger import CycleTrigger
 from deployments.service.hook_tokens import MIN_TOKEN_LENGTH, WebhookSetupError, checked_token
@@ -56,6 +57,7 @@ from hub.exchanges import skipped_reason
 from hub.store import Store, StoreError
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store
+from tasks.two_way.run import INBOX as CHANGE_INBOX
 
 logger = logging.getLogger("skladbridge.webhooks")
 
@@ -170,11 +172,16 @@ class Receiver:
         run_status_cycle: StatusRunner | None = None,
         order_hooks: Mapping[tuple[str, str], OrderHook] | None = None,
         orders: OrderReceiver | None = None,
+        change_hooks: Mapping[tuple[str, str], ChangeHook] | None = None,
+        changes: ChangeReceiver | None = None,
     ) -> None:
         self.hooks = dict(hooks)
         # channels that post order events share the path: /hooks/{system}/{integration}/{token}
         self.order_hooks = dict(order_hooks or {})
         self.orders = orders
+        # an ERP's change notices (counterparties, retail sales) share it too, by their own token
+        self.change_hooks = dict(change_hooks or {})
+        self.changes = changes
         self.store = store
         self.max_body = max_body
         self._run_cycle = run_cycle
@@ -188,6 +195,10 @@ class Receiver:
         waiting = [name for name in self.store.notices.integrations_pending() if name in ours]
         for name in waiting:
             self.trigger.request(name)
+        if self.changes is not None:  # ERP changes kept but not yet applied by a two-way cycle
+            for name in sorted({hook.integration for hook in self.change_hooks.values()}):
+                if self.store.records.count(name, CHANGE_INBOX):
+                    self.changes.trigger.request(name)
         return waiting
 
     def close(self, timeout: float = 5.0) -> None:
@@ -197,6 +208,8 @@ class Receiver:
         self.status_trigger.close(max(0.0, deadline - time.monotonic()))
         if self.orders is not None:
             self.orders.close(max(0.0, deadline - time.monotonic()))
+        if self.changes is not None:
+            self.changes.close(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
     def _status_cycle(self, integration: str) -> bool:
@@ -221,6 +234,13 @@ class Receiver:
         if parts is None:
             return _not_found()
         system, name = parts["system"], parts["integration"]
+        change_hook = self.change_hooks.get((system, name))
+        if (
+            change_hook is not None
+            and self.changes is not None
+            and hmac.compare_digest(parts["token"].encode(), change_hook.token)
+        ):
+            return await self.changes.receive(change_hook, request)
         order_hook = self.order_hooks.get((system, name))
         if order_hook is not None and self.orders is not None:
             if not hmac.compare_digest(parts["token"].encode(), order_hook.token):
@@ -307,6 +327,7 @@ def webhook_app(
     retry_after: float = 30.0,
     run_status_cycle: StatusRunner | None = None,
     run_upload_cycle: Callable[[str], object] | None = None,
+    run_change_cycle: Callable[[str], object] | None = None,
 ) -> Starlette:
     """The receiver as an ASGI app, for the config at ``config_path`` (``app.state.receiver`` is its state).
 
@@ -316,6 +337,7 @@ def webhook_app(
     config = load_config(config_path)
     hooks = receiving_hooks(config)
     order_hooks = receiving_order_hooks(config)
+    change_hooks = receiving_change_hooks(config)
     store = open_hub_store(config)
     orders = (
         OrderReceiver(store, run_upload_cycle or order_upload_on_event(config_path), retry_after=retry_after)
@@ -331,6 +353,10 @@ def webhook_app(
         run_status_cycle=run_status_cycle or status_sync_cycle(config_path),
         order_hooks=order_hooks,
         orders=orders,
+        change_hooks=change_hooks,
+        changes=ChangeReceiver(store, run_change_cycle or two_way_on_change(config_path), retry_after=retry_after)
+        if change_hooks
+        else None,
     )
 
     @asynccontextmanager

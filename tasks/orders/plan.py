@@ -26,6 +26,7 @@ from tasks.orders.fields import erp_fields
 from tasks.orders.send import linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
+from tasks.two_way.names import ERP_BORN
 
 PARKED = "order_parked"
 ORDER_MAPPINGS = ("statuses", "order_stores", "stores", "delivery_types")
@@ -81,9 +82,14 @@ class OrderPlanner:
 
     def candidates(self, order_ids: Sequence[str]) -> list[str]:
         """The orders whose contents differ from what the ERP last accepted."""
-        staged = contents(self.run, order_ids)
+        staged = contents(self.run, self.not_erp_born(order_ids))
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
         return [oid for oid, c in staged.items() if accepted.get(oid) != c.hash]
+
+    def not_erp_born(self, order_ids: Sequence[str]) -> list[str]:
+        """These orders but those the hub made in the channel for the ERP's retail sales: the ERP has them."""
+        born = set(self.run.store.records.frame(self.run.name, ERP_BORN, keys=list(order_ids)).get("order_id", []))
+        return [oid for oid in order_ids if oid not in born]
 
     def parked_due(self) -> list[str]:
         """Parked orders to plan again: the stamp moved, or their item was retried by hand."""
@@ -98,7 +104,7 @@ class OrderPlanner:
     def plan(self, order_ids: Sequence[str], *, replanning: bool = False) -> Planned:
         if self.reference is None:
             raise RuntimeError("OrderPlanner.plan needs the ERP's order reference")
-        staged = contents(self.run, order_ids)
+        staged = contents(self.run, self.not_erp_born(order_ids))
         accepted = self.run.store.snapshots.hashes(self.run.name, ORDERS, list(staged))
         self._in_erp = (
             set(linked_ids(self.run, ORDERS, list(staged))) if self.options.cancelled_line_statuses else set()

@@ -70,6 +70,15 @@ from hub.capabilities import (
     StockSink,
     StockSource,
 )
+from hub.capabilities.two_way import (
+    ContentChange,
+    CustomerCards,
+    CustomerChanges,
+    ErpChangeEvents,
+    OrderContents,
+    OrderContentSink,
+    RetailSales,
+)
 from hub.config import parse_config, redacted_dump, resolve_secret
 from hub.systems import BUILTIN, Connector, SystemSettings, connector, known_systems
 
@@ -423,6 +432,42 @@ async def _reachable(cap: Reachable) -> None:
     assert await cap.check_access()
 
 
+#: an id no system has (a number: every system's id filters take one)
+NOBODY = "999999999"
+
+
+async def _customer_cards(cap: CustomerCards) -> None:
+    assert await cap.customer_cards([NOBODY]) == {}
+    assert NOBODY in await cap.update_customer_cards({NOBODY: {"email": "nobody@example.com"}})
+
+
+async def _customer_changes(cap: CustomerChanges) -> None:
+    first = await cap.changed_customers(None)  # from now on: a cursor, no customers
+    assert list(first.ids) == [] and first.cursor is not None
+
+
+async def _erp_change_events(cap: ErpChangeEvents) -> None:
+    with pytest.raises(ValueError):
+        cap.parse_changes(b"not a notice", {})
+    polled = await cap.changed_since(datetime.now(UTC) - timedelta(hours=1))
+    assert all(change.erp_id and change.entity for change in polled)
+
+
+async def _order_contents(cap: OrderContents) -> None:
+    rows = await cap.changed_order_contents(datetime.now(UTC) - timedelta(hours=1))
+    assert all(row.erp_id for row in rows)
+    assert cap.manager_comment(None, None) == ""
+
+
+async def _retail_sales(cap: RetailSales) -> None:
+    assert await cap.retail_sales([NOBODY]) == {}
+
+
+async def _order_content_sink(cap: OrderContentSink) -> None:
+    assert await cap.order_contents([NOBODY]) == {}
+    assert NOBODY in await cap.set_order_contents({NOBODY: ContentChange(manager_comment="x")})
+
+
 #: what each capability is asked in the suite; a capability declared with no probe here fails the suite
 PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     Reachable: _reachable,
@@ -448,6 +493,12 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     StaffBook: _staff_book,
     OrderFieldSource: _order_field_source,
     OrderFieldSink: _order_field_sink,
+    CustomerCards: _customer_cards,
+    CustomerChanges: _customer_changes,
+    ErpChangeEvents: _erp_change_events,
+    OrderContents: _order_contents,
+    RetailSales: _retail_sales,
+    OrderContentSink: _order_content_sink,
 }
 
 

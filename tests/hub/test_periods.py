@@ -40,6 +40,7 @@ def test_the_seed_defaults() -> None:
         "order_upload": "every 1m",
         "order_status_sync": "every 1m",
         "order_documents": "every 1m",
+        "two_way_sync": "every 1m",
         "stock_sync": "every 10m",
         "archive_backfill": "every 30m",
         "catalog_feed": "every 3h",

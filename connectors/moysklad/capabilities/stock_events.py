@@ -139,7 +139,8 @@ class MoySkladStockEvents:
         hooks = {kind: await self.client.list_webhooks(kind) for kind in ("webhookstock", "webhook")}
         done: list[str] = []
         for kind, listed in hooks.items():
-            for hook in [h for h in listed if _ours_elsewhere(h, url, ours)]:
+            # only kinds the stock receiver subscribes: the hub's other receivers share the prefix
+            for hook in [h for h in listed if _ours_elsewhere(h, url, ours) and _stock_kind(kind, h)]:
                 # first, so that a solution's single slot per kind is free for the new URL
                 await self.client.delete_webhook(kind, str(hook["id"]))
                 listed.remove(hook)
@@ -223,6 +224,10 @@ def _check_target(url: str, ours: str) -> None:
 def _ours_elsewhere(hook: Mapping[str, Any], url: str, ours: str) -> bool:
     target = str(hook.get("url", ""))
     return target.startswith(ours) and target != url
+
+
+def _stock_kind(kind: str, hook: Mapping[str, Any]) -> bool:
+    return kind == "webhookstock" or (hook.get("entityType"), hook.get("action")) in ENTITY_EVENTS
 
 
 def _label(kind: str, hook: Mapping[str, Any]) -> str:

@@ -30,6 +30,7 @@ from connectors.moysklad.sandbox.state import (
     Json,
     collection_meta,
     moscow,
+    position_type,
     ref_id,
 )
 
@@ -48,6 +49,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "cashin": ("organization", "agent"),
     "salesreturn": ("organization", "agent", "store"),
     "purchasereturn": ("organization", "agent", "store"),
+    # a retail sale is made in a cash register's shift (retailShift) at a point of sale; [RD] lists
+    # retailShift, store and agent as required, and every document has an organization
+    "retaildemand": ("organization", "retailShift", "store", "agent"),
+    "retailstore": ("name", "organization", "store"),
+    "retailshift": ("retailStore", "organization", "store"),
     "webhook": ("url", "action", "entityType"),
     "webhookstock": ("url", "reportType", "stockType"),
     "product": ("name",),  # created by the hub for a channel's one-time product
@@ -62,6 +68,8 @@ REF_TARGETS = {
     "customerOrder": "customerorder",
     "demand": "demand",
     "owner": "employee",  # the responsible employee: one that exists (the API never creates one with a document)
+    "retailStore": "retailstore",
+    "retailShift": "retailshift",
 }
 
 
@@ -263,7 +271,7 @@ def render(sb: Account, type_: str, obj: Json, expand: set[str], fields: Abstrac
             render_position(sb, type_, obj["id"], p, "positions.assortment" in expand, with_stock="stock" in fields)
             for p in obj.get("_positions", [])
         ]
-        out["positions"] = {"meta": collection_meta(href, f"{type_}position", len(positions))}
+        out["positions"] = {"meta": collection_meta(href, position_type(type_), len(positions))}
         if "positions" in expand:
             out["positions"]["rows"] = positions
     for field in ("agent", "organization", "store"):
@@ -285,7 +293,7 @@ def render_position(
     out: dict[str, Any] = {
         "meta": {
             "href": f"{STORE_BASE}/entity/{type_}/{doc_id}/positions/{pos['id']}",
-            "type": f"{type_}position",
+            "type": position_type(type_),
             "mediaType": "application/json",
         },
         "accountId": sb.store.account_id,

@@ -74,8 +74,10 @@ def settle_order(sb: Account, order_id: str) -> None:
     if order is None:
         return
     demands = [d for d in store.of_type("demand").values() if ref_id(d.get("customerOrder")) == order_id]
+    # a posted retail sale made from the order takes its goods as a shipment does (its reserve goes)
+    sales = [d for d in store.of_type("retaildemand").values() if ref_id(d.get("customerOrder")) == order_id]
     shipped: dict[str, float] = {}
-    for demand in demands:
+    for demand in [*demands, *sales]:
         if not demand.get("applicable", True):
             continue
         for pos in demand.get("_positions", []):

@@ -34,6 +34,7 @@ from connectors.moysklad.sandbox.state import (
     Json,
     collection_meta,
     parse_moscow_filter,
+    position_type,
 )
 from connectors.moysklad.sandbox.stock import STOCK_TYPES
 from connectors.moysklad.wire.limits import MAX_ARRAY_ITEMS
@@ -51,6 +52,8 @@ LISTABLE = frozenset(
         "organization",
         "store",
         "counterparty",
+        "retailstore",
+        "retailshift",
         *DOCUMENT_TYPES,
         "webhook",
         "webhookstock",
@@ -189,7 +192,7 @@ def sub_collection(sb: Account, request: Request, type_: str, id_: str, what: st
             render_position(sb, type_, id_, p, "assortment" in expand, with_stock=with_stock)
             for p in obj.get("_positions", [])
         ]
-        item_type = f"{type_}position"
+        item_type = position_type(type_)
     else:
         rows, item_type = obj.get("_" + what, []), what.rstrip("s")
     return 200, collection(href, item_type, rows[offset : offset + limit], len(rows), limit, offset, _query(request))

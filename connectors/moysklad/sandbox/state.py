@@ -33,9 +33,16 @@ DOCUMENT_TYPES: Final = (
     "cashin",
     "salesreturn",
     "purchasereturn",
+    "retaildemand",
 )
 
 Json = dict[str, Any]
+
+
+def position_type(type_: str) -> str:
+    """The ``meta.type`` of a document's positions: a retail sale's are ``demandposition``, as a
+    shipment's ([SPEC] fixture ``retail_demand.json``); every other document's ``<type>position``."""
+    return "demandposition" if type_ == "retaildemand" else f"{type_}position"
 
 
 def moscow(ts: datetime) -> str:

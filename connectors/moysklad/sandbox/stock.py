@@ -39,7 +39,7 @@ def document_movements(type_: str, doc: Json) -> list[Movement]:
         qty = float(pos.get("quantity", 0))
         if type_ in ("enter", "supply", "salesreturn"):
             out.append((aid, store, "stock", qty))
-        elif type_ in ("demand", "loss", "purchasereturn"):
+        elif type_ in ("demand", "loss", "purchasereturn", "retaildemand"):
             out.append((aid, store, "stock", -qty))
         elif type_ == "move":
             out.append((aid, ref_id(doc.get("sourceStore")), "stock", -qty))

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import connectors.retailcrm.sandbox.catalog as catalog
+import connectors.retailcrm.sandbox.customers as crm_customers
 import connectors.retailcrm.sandbox.orders as orders
 import connectors.retailcrm.sandbox.seed as seeding
 from connectors.retailcrm.convert.icml import parse_icml
@@ -221,6 +222,10 @@ class RetailCRMSandbox(SandboxFrontDoor):
     def user_edit_order(self, order_id: int, changes: Mapping[str, Any]) -> None:
         """Change an order as a manager in the CRM's UI would (history source ``user``)."""
         orders.edit_order(self.state, order_id, dict(changes), None)
+
+    def user_edit_customer(self, customer_id: int, changes: Mapping[str, Any]) -> None:
+        """Change a customer as a manager in the CRM's UI would (customers history source ``user``)."""
+        crm_customers.edit_customer(self.state, customer_id, dict(changes), None)
 
     def user_delete_order(self, order_id: int) -> None:
         """Delete an order as a manager would (a history record marked ``deleted``)."""

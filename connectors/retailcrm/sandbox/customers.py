@@ -127,7 +127,14 @@ def customers_create(state: CrmState, call: Call) -> Reply:
 
 def customers_edit(state: CrmState, call: Call) -> Reply:
     cid = _find(state, call, call.args[0])
-    data = call.json_field("customer")
+    edit_customer(state, cid, call.json_field("customer"), call.api_key)
+    return 200, {"success": True, "id": cid}
+
+
+def edit_customer(state: CrmState, cid: int, data: Any, author: str | None) -> None:
+    """Apply an edit; each changed field gets a customers history record (``author``: the key, None: a user)."""
+    if not isinstance(data, dict):
+        raise validation({"customer": "This value should be of type object."})
     customer = state.customers[cid]
     for key, new in data.items():
         if key in ("id", "site") or customer.get(key) == new:
@@ -141,6 +148,5 @@ def customers_edit(state: CrmState, call: Call) -> Reply:
             old=old,
             new=new,
             entity={"id": cid, "externalId": customer.get("externalId"), "site": customer["site"]},
-            author_key=call.api_key,
+            author_key=author,
         )
-    return 200, {"success": True, "id": cid}

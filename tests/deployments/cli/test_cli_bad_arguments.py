@@ -53,9 +53,14 @@ CASES: dict[str, tuple[list[str], str]] = {
     ),
     "run order-status-sync": (["--integration", "main", "-c", "{config}"], "needs a statuses edge"),
     "run order-documents": (["--integration", "main", "-c", "{config}"], "needs an orders edge"),
+    "run two-way-sync": (["--integration", "main", "-c", "{config}"], "needs an orders edge"),
     "sandbox serve": (["--world", "bogus"], "unknown world 'bogus'"),
     "feed serve": (["-c", "{config}", "--port", "{busy}"], "pick another --port"),
     "webhooks register": (
+        ["--integration", "main", "--public-url", "ftp://hub", "-c", "{config}"],
+        "must be an absolute http(s) URL",
+    ),
+    "webhooks register-changes": (
         ["--integration", "main", "--public-url", "ftp://hub", "-c", "{config}"],
         "must be an absolute http(s) URL",
     ),

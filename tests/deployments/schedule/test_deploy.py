@@ -411,6 +411,7 @@ def test_plan_deploys_only_what_an_integration_has_flows_for() -> None:
         "order-upload/order-upload",
         "order-status-sync/order-status-sync",
         "order-documents/order-documents",
+        "two-way-sync/two-way-sync",
         "archive-backfill/archive-backfill",
         "healthcheck/healthcheck",
     }
@@ -448,6 +449,7 @@ def test_every_exchange_of_a_full_integration_is_planned_with_the_seed_periods()
         "order-upload/shop": 60,
         "order-status-sync/shop": 60,
         "order-documents/shop": 60,
+        "two-way-sync/shop": 60,
         "archive-backfill/shop": 1800,
         "healthcheck/healthcheck": None,
     }

@@ -37,6 +37,7 @@ PERIODS = (
     "order_upload",
     "order_status_sync",
     "order_documents",
+    "two_way_sync",
     "stock_sync",
     "stock_reconcile",
     "archive_backfill",

@@ -255,6 +255,7 @@ def _manual_everywhere(world: DemoWorld) -> None:
             "order_upload",
             "order_status_sync",
             "order_documents",
+            "two_way_sync",
             "stock_sync",
             "stock_reconcile",
             "archive_backfill",

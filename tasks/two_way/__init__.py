@@ -1,0 +1,1 @@
+"""Two-way exchanges of a channel and its ERP: customers both ways, order changes and retail sales back."""
