@@ -10,7 +10,7 @@ from hub import model
 
 
 def test_rows_from_a_generator_make_the_same_frame_as_a_list() -> None:
-    rows = [
+    rows: list[dict[str, object]] = [
         {"offer_id": "a", "store_id": "s1", "available": 2.0, "stock_type": "stock"},
         {"offer_id": "b", "available": None},
     ]
