@@ -34,6 +34,7 @@ if str(REPO) not in sys.path:
 
 import pandas as pd  # noqa: E402
 
+from connectors.moysklad.convert.catalog import stock_to_frame  # noqa: E402
 from hub import model  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 from hub.store import open_store  # noqa: E402
@@ -153,21 +154,23 @@ def stage_catalog(db_url: str, products: int) -> int:
 def stock_report(products: int) -> pd.DataFrame:
     """A non-zero current-stock report: three of the ten stores for three offers in four.
 
-    Ids are built per row, as parsing the report's JSON makes one string object per occurrence.
+    Its rows, in the report's wire shape, go through the source's own conversion (as the stock
+    task's read does). Ids are built per row, as parsing the report's JSON makes one string object
+    per occurrence; the rows come one at a time (the real read parses the response whole first, in
+    the flow's stock task, before the catalog pass: that parse is not part of what is measured).
     """
-    return model.frame(
-        "stock",
-        [
+    return stock_to_frame(
+        (
             {
-                "offer_id": f"p{i:07d}" if i % 5 else f"p{i:07d}-v1",
-                "store_id": f"s{(i + n) % 10}",
-                "available": float((i * 7 + n) % 13),
-                "stock_type": "stock",
+                "assortmentId": f"p{i:07d}" if i % 5 else f"p{i:07d}-v1",
+                "storeId": f"s{(i + n) % 10}",
+                "stock": (i * 7 + n) % 13,
             }
             for i in range(products)
             if i % 4
             for n in range(3)
-        ],
+        ),
+        "stock",
     )
 
 

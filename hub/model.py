@@ -227,13 +227,19 @@ def frame(kind: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         FrameContractError: a row carries a column the contract does not know.
     """
     spec = _spec(kind)
-    records = list(rows)
-    unknown = {key for row in records for key in row} - spec.keys()
+    # column by column as the rows come: a generator of rows (a large report) is never held whole
+    data: dict[str, list[Any]] = {col: [] for col in spec}
+    columns = list(data.items())
+    known, unknown = spec.keys(), set[str]()
+    for row in rows:
+        if not row.keys() <= known:
+            unknown |= row.keys() - known
+        for col, values in columns:
+            values.append(row.get(col))
     if unknown:
         raise FrameContractError(f"{kind}: unknown columns {sorted(unknown)}; expected {list(spec)}")
-    if not records:
+    if not columns[0][1]:
         return empty_frame(kind)
-    data = {col: [row.get(col) for row in records] for col in spec}
     return conform(kind, pd.DataFrame(data))
 
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 from sqlalchemy import delete, func, select
 
-from hub.model import KINDS, empty_frame, frame
+from hub.model import KINDS, frame
 
 from .db import Database, chunked, json_dumps, unique
 from .errors import StoreError
@@ -189,10 +189,9 @@ class Records:
 
 
 def _to_frame(kind: str, texts: list[str]) -> pd.DataFrame:
-    rows = [json.loads(text) for text in texts]
-    if kind in KINDS:
-        return frame(kind, rows) if rows else empty_frame(kind)
-    return pd.DataFrame(rows)
+    if kind in KINDS:  # each row decoded as the frame takes it: one row's dict alive at a time
+        return frame(kind, (json.loads(text) for text in texts))
+    return pd.DataFrame([json.loads(text) for text in texts])
 
 
 def _stage(df: pd.DataFrame, key_column: KeyColumns, kind: str) -> dict[str, tuple[str, str]]:

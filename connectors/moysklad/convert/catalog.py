@@ -258,18 +258,24 @@ def characteristics_to_frame(rows: Iterable[JsonView]) -> pd.DataFrame:
 
 
 def stock_to_frame(rows: Iterable[JsonView], stock_type: str) -> pd.DataFrame:
-    """A ``report/stock/*/current`` array → ``stock`` (``store_id`` null for the all-stores report)."""
+    """A ``report/stock/*/current`` array → ``stock`` (``store_id`` null for the all-stores report).
+
+    The report names an offer once per store and a store once per offer, and a JSON parser makes a
+    new string of every occurrence; the frame keeps one string per distinct id, as the whole report
+    is held through a catalog pass (a 100 000-item catalog: 225 000 rows).
+    """
+    one: dict[Any, Any] = {}
     return model.frame(
         "stock",
-        [
+        (
             {
-                "offer_id": r["assortmentId"],
-                "store_id": r.get("storeId"),
+                "offer_id": one.setdefault(r["assortmentId"], r["assortmentId"]),
+                "store_id": one.setdefault(r.get("storeId"), r.get("storeId")),
                 "available": float("nan") if r.get(stock_type) is None else float(r[stock_type]),
                 "stock_type": stock_type,
             }
             for r in rows
-        ],
+        ),
     )
 
 

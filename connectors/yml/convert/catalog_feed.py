@@ -22,10 +22,12 @@ from hub.capabilities import FeedSlice
 #: the channel price codes a YML channel offers to map the source's price types onto
 PRICE = "price"
 OLD_PRICE = "oldprice"
-#: offers whose count comes from stock (services are always available and carry no count)
 #: the longest <name> the format allows
 NAME_LENGTH = 150
+#: offers whose count comes from stock (services are always available and carry no count)
 COUNTED_KINDS = frozenset({"product", "variant", "bundle"})
+#: the product columns an offer takes (in this order)
+_PRODUCT = ("name", "article", "category_id", "vendor", "description", "weight", "archived")
 
 
 def _s(value: Any) -> str | None:
@@ -110,7 +112,9 @@ def yml_offers(
     one), ``oldprice`` the one mapped to ``oldprice``; ``count`` and ``outlets`` come from the
     slice's channel stock (after the stock rules), services carry none and are always available.
     """
-    products = {str(r["product_id"]): r for r in part.products.to_dict("records")}
+    # plain tuples of the columns used, not a dict per row: a slice is thousands of rows
+    products = {str(r[0]): r[1:] for r in part.products[["product_id", *_PRODUCT]].itertuples(index=False, name=None)}
+    no_product = (None,) * len(_PRODUCT)
     code_of = dict(part.price_codes)
     price_type = next((t for t, code in code_of.items() if code == PRICE), part.main_price_type)
     old_type = next((t for t, code in code_of.items() if code == OLD_PRICE), None)
@@ -131,25 +135,27 @@ def yml_offers(
         if _s(url):
             pictures[str(owner)].append((0 if pd.isna(pos) else int(pos), str(url)))
 
-    for row in part.offers.to_dict("records"):
-        offer_id = str(row["offer_id"])
-        product_id = _s(row.get("product_id")) or offer_id
-        product = products.get(product_id, {})
-        kind = _s(row.get("kind")) or "product"
+    offer_columns = ["offer_id", "product_id", "kind", "name", "article", "characteristics", "archived"]
+    for offer, of_product, of_kind, name, article, characteristics, offer_archived in part.offers[
+        offer_columns
+    ].itertuples(index=False, name=None):
+        offer_id = str(offer)
+        product_id = _s(of_product) or offer_id
+        p_name, p_article, p_category, vendor, p_description, weight, p_archived = products.get(product_id, no_product)
+        kind = _s(of_kind) or "product"
         outlets = tuple((code, int(qty)) for code, qty in sorted(stock.get(offer_id, {}).items()))
         count = sum(max(q, 0) for _, q in outlets) if kind in COUNTED_KINDS else None
-        archived = _true(row.get("archived")) or _true(product.get("archived"))
-        params = _characteristics(_s(row.get("characteristics")))
-        weight = product.get("weight")
+        archived = _true(offer_archived) or _true(p_archived)
+        params = _characteristics(_s(characteristics))
         if weight is not None and not pd.isna(weight) and float(weight) > 0:
             params.append(("Вес", "кг", f"{float(weight):g}"))
-        description = _s(product.get("description"))
+        description = _s(p_description)
         price = prices.get((offer_id, price_type))
         old = prices.get((offer_id, old_type)) if old_type else None
-        category = _s(product.get("category_id")) or default_category or ROOT
+        category = _s(p_category) or default_category or ROOT
         yield YmlOffer(
             id=part.offer_keys.get(offer_id, offer_id),
-            name=(_s(row.get("name")) or _s(product.get("name")) or offer_id)[:NAME_LENGTH],
+            name=(_s(name) or _s(p_name) or offer_id)[:NAME_LENGTH],
             available=not archived and (count is None or count > 0),
             price=None if price is None else _money(price),
             old_price=None if old is None else _money(old),
@@ -159,8 +165,8 @@ def yml_offers(
             pictures=tuple(url for _, url in sorted(pictures.get(offer_id) or pictures.get(product_id) or []))[
                 :pictures_per_offer
             ],
-            vendor=_s(product.get("vendor")),
-            vendor_code=_s(row.get("article")) or _s(product.get("article")),
+            vendor=_s(vendor),
+            vendor_code=_s(article) or _s(p_article),
             description=description[:description_length] if description else None,
             count=count,
             outlets=outlets if kind in COUNTED_KINDS else (),

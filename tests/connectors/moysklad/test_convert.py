@@ -94,6 +94,22 @@ def test_price_types_stock_and_images_samples() -> None:
     assert stock["available"].tolist() == [4.0, 7.0, -5.0, 46.0]
     all_stock = convert.stock_to_frame(sample("stock_all_current.json"), "stock")
     assert all_stock["store_id"].isna().all()
+
+
+def test_stock_report_keeps_one_string_per_distinct_id() -> None:
+    # as a JSON parser gives them: a new string object for every occurrence of an id
+    rows = [
+        {"assortmentId": "".join(["offer-", str(n % 2)]), "storeId": "".join(["store-", str(n // 2)]), "stock": n}
+        for n in range(4)
+    ]
+    assert rows[0]["assortmentId"] is not rows[2]["assortmentId"]
+    stock = convert.stock_to_frame(iter(rows), "stock")
+    offers, stores = list(stock["offer_id"]), list(stock["store_id"])
+    assert offers == ["offer-0", "offer-1", "offer-0", "offer-1"]
+    assert stores == ["store-0", "store-0", "store-1", "store-1"]
+    assert offers[0] is offers[2] and offers[1] is offers[3]
+    assert stores[0] is stores[1] and stores[2] is stores[3]
+    assert stock["available"].tolist() == [0.0, 1.0, 2.0, 3.0]
     rows = sample("product_images.json")["rows"]
     images = convert.images_to_frame({"p": rows})
     _conforms("images", images)

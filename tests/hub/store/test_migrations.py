@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 from alembic.autogenerate import compare_metadata
@@ -9,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from hub.store import Store, open_store
+from hub.store.engine import head_revision
 from hub.store.tables import metadata
 
 
@@ -34,6 +37,35 @@ def test_upgrade_twice_is_a_no_op(store: Store) -> None:
         assert reopened.cursors.get("shop", "orders") == "42"
     finally:
         reopened.close()
+
+
+def test_head_from_the_file_names_is_alembics_head(store: Store) -> None:
+    assert head_revision() == store.head_revision()
+
+
+def test_a_store_one_revision_behind_is_upgraded_on_open(store_url: str) -> None:
+    behind = open_store(store_url, upgrade=False)
+    try:
+        previous = str(int(head_revision()) - 1).zfill(4)
+        behind.upgrade(previous)
+        assert behind.current_revision() == previous
+    finally:
+        behind.close()
+    reopened = open_store(store_url)
+    try:
+        assert reopened.current_revision() == head_revision()
+    finally:
+        reopened.close()
+
+
+def test_opening_a_store_at_head_does_not_load_alembic(store: Store) -> None:
+    url = store.engine.url.render_as_string(hide_password=False)
+    script = (
+        "import sys; from hub.store import open_store; open_store(sys.argv[1]).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_migrated_schema_matches_metadata(store: Store) -> None:
