@@ -78,8 +78,10 @@ from hub.capabilities.orders import (
 )
 from hub.capabilities.stock import (
     BundleSource,
+    ChannelStockChange,
     OfferKeyed,
     OwnReserves,
+    StockEchoes,
     StockEvents,
     StockNotice,
     StockSink,
@@ -104,6 +106,7 @@ __all__ = [
     "CatalogSource",
     "ChannelReader",
     "ChannelReference",
+    "ChannelStockChange",
     "CostPriceSink",
     "CustomerBook",
     "Delivery",
@@ -140,6 +143,7 @@ __all__ = [
     "PriceSink",
     "Reachable",
     "StatusSink",
+    "StockEchoes",
     "StockEvents",
     "StockNotice",
     "StockSink",
