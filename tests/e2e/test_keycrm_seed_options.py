@@ -95,14 +95,11 @@ def test_keycrm_payments_become_moysklad_payments_once_posted_when_paid_and_upda
     assert (till["sum"], till["applicable"], till["name"]) == (2000.0, True, str(cash["id"]))
     assert erp_order(world, order["id"])["payedSum"] == 2000.0  # only the posted one counts
 
+    upload(world)
     again = documents(world)  # a re-run: nothing new, nothing doubled
     assert again.get("made", {}) == {} and again.get("updated", 0) == 0
-    upload(world)
-    assert documents(world).get("made", {}) == {}
 
     kc.edit_payment(order["id"], card["id"], status="paid")  # the card payment came through
-    upload(world)
-    assert documents(world)["updated"] == 1
     kc.edit_payment(order["id"], card["id"], amount=160)  # and was corrected
     upload(world)
     assert documents(world)["updated"] == 1
@@ -125,3 +122,46 @@ def test_a_payment_of_an_unmapped_method_or_cancelled_makes_no_posted_document(w
     (doc,) = paid(world, ordered["id"], "paymentin")
     assert doc["applicable"] is False and doc["name"] == str(refund["id"])
     assert paid(world, ordered["id"], "cashin") == []
+
+
+def positions(world: KeyCRMWorld, order_id: int) -> list[tuple[str, float, float]]:
+    """The MoySklad order's positions: (item id, quantity, price in kopecks), sorted."""
+    rows = erp_order(world, order_id)["_positions"]
+    return sorted((str(p["assortment"]["meta"]["href"]).rsplit("/", 1)[1], p["quantity"], p["price"]) for p in rows)
+
+
+def test_by_default_an_order_received_again_takes_its_new_lines(world: KeyCRMWorld) -> None:
+    configure(world, keep_product_info=False)
+    order = place(world, [1, 2])
+    upload(world)
+    first = positions(world, order["id"])
+    sku = order["products"][0]["sku"]
+    world.keycrm.edit_lines(order["id"], [{"sku": sku, "quantity": 5, "price": 90}], buyer_comment="Дзвоніть")
+    upload(world)
+    now = positions(world, order["id"])
+    assert now != first and sorted(q for _, q, _ in now) == [2.0, 5.0] and 9000.0 in {p for *_, p in now}
+    assert erp_order(world, order["id"])["description"] == "Дзвоніть"
+
+
+def test_with_keep_product_info_an_order_received_again_keeps_its_lines_and_takes_the_rest(
+    world: KeyCRMWorld,
+) -> None:
+    configure(world, keep_product_info=True)
+    try:
+        order = place(world, [1, 2])
+        upload(world)
+        first, state_before = positions(world, order["id"]), erp_order(world, order["id"])["state"]["meta"]["href"]
+        sku = order["products"][0]["sku"]
+        world.keycrm.edit_lines(order["id"], [{"sku": sku, "quantity": 5, "price": 90}], buyer_comment="Після 18:00")
+        world.keycrm.change_status(order["id"], 2)
+        assert upload(world)["accepted"] == 1  # received again and sent
+        held = erp_order(world, order["id"])
+        assert positions(world, order["id"]) == first  # quantities and prices as first received
+        assert held["description"] == "Після 18:00"  # the order's own fields follow keyCRM
+        assert held["state"]["meta"]["href"] != state_before  # and its status (2 → Подтвержден)
+        # a new order is taken as it is, option or not
+        fresh = place(world, [3])
+        upload(world)
+        assert [q for _, q, _ in positions(world, fresh["id"])] == [3.0]
+    finally:
+        configure(world, keep_product_info=False)

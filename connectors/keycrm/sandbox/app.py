@@ -122,6 +122,15 @@ class KeyCRMSandbox(SandboxFrontDoor):
         self._payment_event(order, before)
         return payment
 
+    def edit_lines(self, order_id: int, items: list[Json], **fields: Any) -> None:
+        """A manager changes lines of an order (``[{sku, quantity?, price?}]``) and, with ``fields``, its
+        comments (``buyer_comment``, ``manager_comment``). No trigger fires: it is no status change."""
+        order = self.state.orders[order_id]
+        orders.update_lines(self.state, order, items)
+        for name in ("buyer_comment", "manager_comment"):
+            if name in fields:
+                order[name] = fields[name]
+
     def set_stock(self, sku: str, warehouse_id: int, quantity: float, reserve: float | None = None) -> None:
         offer = self.state.offer_by_sku(sku)
         if offer is None:

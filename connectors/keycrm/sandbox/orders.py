@@ -104,7 +104,41 @@ def put_order(state: KeyState, call: Call) -> tuple[int, Any]:
         if name in body:
             order[name] = body[name]
             order["updated_at"] = state.now_iso()
+    if "products" in body:
+        update_lines(state, order, body["products"])
     return 202, shaped(state, order, set())
+
+
+def update_lines(state: KeyState, order: Json, items: Any) -> None:
+    """Change quantity or price of lines the order has, each named by its SKU: keyCRM's ``PUT
+    /order/{id}`` "can only update a product already added to the order, not add a new one" [spec]. A
+    reserving order's reserve follows the quantity."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise invalid({"products": ["The products must be an array of objects."]})
+    by_sku = {str(line.get("sku") or (line.get("offer") or {}).get("sku")): line for line in order["products"]}
+    errors = {
+        f"products.{n}.sku": ["The product is not in the order."]
+        for n, item in enumerate(items)
+        if str(item.get("sku")) not in by_sku
+    }
+    if errors:
+        raise invalid(errors)
+    reserving = bool((state.status(order["status_id"]) or {}).get("is_reserved"))
+    for item in items:
+        line = by_sku[str(item["sku"])]
+        if "quantity" in item:
+            before, line["quantity"] = float(line["quantity"]), float(item["quantity"])
+            offer, wid = (line.get("offer") or {}).get("id"), (line.get("warehouse") or {}).get("id")
+            if reserving and offer is not None and wid is not None:
+                state.stock.setdefault((offer, wid), [0.0, 0.0])[1] += line["quantity"] - before
+        if "price" in item:
+            line["price"] = line["price_sold"] = float(item["price"])
+    order["grand_total"] = round(
+        sum(line["price_sold"] * line["quantity"] for line in order["products"])
+        + float(order.get("shipping_price") or 0),
+        2,
+    )
+    order["updated_at"] = state.now_iso()
 
 
 def set_status(state: KeyState, order: Json, status_id: int) -> bool:
