@@ -1,8 +1,9 @@
 """Benchmark of the keyCRM pair (issue 23) on the sandboxes: requests per order and per stock change
 against the minimum the data needs, with latencies, beside the seed's way.
 
-    python bench/keycrm_pair.py [--products 77000] [--orders 1000] [--change-share 0.01] [--cycles 3]
-                                [--quick] [--out bench/results]
+    python bench/keycrm_pair.py [--products 77000] [--orders 1000] [--stream-orders 300]
+                                [--order-rate 1.0] [--change-share 0.01] [--cycles 3] [--quick]
+                                [--out bench/results]
 
 One world (:func:`deployments.demo.keycrm_pair.keycrm_world`): a MoySklad sandbox of ``--products``
 products (30 % with variants: about 1.3 offers each, so 77 000 products ≈ 100 000 offers) and a
@@ -15,10 +16,20 @@ keyCRM sandbox holding the same SKUs.
   to keyCRM holding the new stock (the cycle's time: the webhook path adds only the receiver's hop).
   The seed's way (Ordage, inferred): a full write of every offer per period = ⌈offers ÷ 10 000⌉
   per warehouse, and its latency is half the period on average (10 min period: p50 300 s, p95 570 s).
-* **Orders**: ``--orders`` orders placed in keyCRM in bursts of 50, each firing the trigger webhook
-  to the hub's receiver; per order the seconds from its trigger to the MoySklad order (a watcher
-  thread polls the sandbox every 20 ms), and keyCRM requests per order against the minimum (one
-  ``GET /order`` page per 50 changed orders). The seed's way: one ``GET /order/{id}`` per event.
+* **Orders**, each placed in keyCRM firing its trigger webhook to the hub's receiver, timed from the
+  trigger to the MoySklad order (a watcher thread polls the sandbox every 20 ms):
+
+  - a **stream** of ``--stream-orders`` at ``--order-rate`` a second (1 a second = 3 600 an hour, far
+    above a busy shop's peak hour): p50/p95, keyCRM requests a minute against the key's 60;
+  - an instantaneous **burst** of ``--orders`` triggers sent together: its drain time (the last
+    arrival) and p50/p95, beside what the budget allows — the hub needs ⌈N ÷ 50⌉ ``GET /order``
+    pages, the seed's way one ``GET /order/{id}`` per event; 60 requests in any minute, so ``r``
+    requests cannot all be made before ⌈r ÷ 60⌉ − 1 minutes (1 000 events: the hub's 20 reads fit
+    the first minute; the seed's 1 000 requests need at least 16 minutes).
+
+  Requests per order against the minimum (one page per 50 changed orders). Both sandboxes, the hub and
+  the bench share one process and the machine's cores: on a loaded machine the latencies are the
+  CPU's, not keyCRM's budget.
 
 Writes ``<out>/keycrm_pair-<offers>-<UTC>.json`` and prints the table.
 """
