@@ -63,8 +63,9 @@ class OrderPlanner:
         self.books_missed: set[str] = set()
         self._missed = False
         self._in_erp: set[str] = set()  # orders the ERP has (cancelled lines of others go at zero price)
-        #: a channel naming offers by the merchant's key: that key → the ERP offer id (read once)
+        #: a channel naming offers by the merchant's key: that key → the ERP offer id (looked up as needed)
         self._by_key: dict[str, str] | None = None
+        self._asked: set[str] = set()  # keys looked up already (found or not)
         with capability_for_planning(run.integ, run.source, OrderSource) as source:
             self.offer_key = source.offer_key if isinstance(source, KeyedOffers) else None
 
@@ -104,6 +105,7 @@ class OrderPlanner:
         )
         kept = self._kept_lines(list(staged)) if self.options.keep_product_info else {}
         wanted = {str(line["offer_id"]) for c in staged.values() for line in c.lines if line.get("offer_id")}
+        self.look_up_keys(sorted(wanted))  # one lookup for every line of these orders
         wanted = {self.erp_offer(ref) or ref for ref in wanted}
         offers = self.run.store.records.frame(self.run.name, "offers", keys=sorted(wanted))
         kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
@@ -140,11 +142,22 @@ class OrderPlanner:
         """The ERP offer a channel line names: the ref itself, or by the channel's key (an SKU)."""
         if self.offer_key is None:
             return ref
-        if self._by_key is None:
-            offers = self.run.store.records.frame(self.run.name, "offers")
-            keyed = offers.dropna(subset=[self.offer_key]) if not offers.empty else offers
-            self._by_key = dict(zip(keyed[self.offer_key].astype(str), keyed["offer_id"].astype(str), strict=True))
+        self.look_up_keys([ref])
+        assert self._by_key is not None
         return self._by_key.get(ref)
+
+    def look_up_keys(self, refs: Sequence[str]) -> None:
+        """Find the ERP offers of these keys in the hub's catalog copy (only those not looked up yet:
+        the database reads the key field itself, so a few SKUs cost no read of the whole catalog)."""
+        if self.offer_key is None:
+            return
+        known = self._by_key if self._by_key is not None else {}
+        asked = self._asked
+        missing = [r for r in dict.fromkeys(refs) if r not in asked]
+        if missing:
+            known.update(self.run.store.records.keys_by_field(self.run.name, "offers", self.offer_key, missing))
+            asked.update(missing)
+        self._by_key = known
 
     def _kept_lines(self, order_ids: list[str]) -> dict[str, tuple[list[dict[str, Any]], dict[str, str]]]:
         """The lines the ERP last accepted for those of these orders it has (``keep_product_info``)."""
