@@ -40,7 +40,9 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
+import secrets
 import sys
 import tempfile
 import threading
@@ -235,9 +237,12 @@ class OrderWatch:
             time.sleep(0.1)
         self.receiver.orders.trigger.wait_idle(60)
 
-    def phase(self, ids: list[str], kc_before: int, cycles_before: int, started: float) -> dict[str, Any]:
+    def phase(
+        self, ids: list[str], kc_before: int, ms_before: int, cycles_before: int, started: float
+    ) -> dict[str, Any]:
         latencies = [self.arrived[i] - self.sent_at[i] for i in ids if i in self.arrived]
         kc_log = list(self.world.keycrm.log)[kc_before:]
+        ms_log = list(self.world.moysklad.log)[ms_before:]
         n = len(ids)
         last = max((self.arrived[i] for i in ids if i in self.arrived), default=started)
         return {
@@ -251,6 +256,11 @@ class OrderWatch:
             "keycrm_requests": len(kc_log),
             "keycrm_refused": sum(1 for r in kc_log if r.status == 429),
             "requests_per_order": round(len(kc_log) / max(1, n), 4),
+            # MoySklad's budget is 45 weight units per 3 s; a request costs 1 with a token, 4 with a
+            # login and password (from 2026-12-01): the order side's other limit
+            "moysklad_requests": len(ms_log),
+            "moysklad_weight": sum(r.weight for r in ms_log),
+            "moysklad_refused": sum(1 for r in ms_log if r.status == 429),
             "minimum_per_order": round(math.ceil(n / KC_PAGE) / max(1, n), 4),
             "peer_per_order": 1.0,
         }
@@ -258,6 +268,7 @@ class OrderWatch:
     def stream(self, n: int, rate: float) -> dict[str, Any]:
         """``n`` orders, one every 1/``rate`` s, each trigger sent as it is placed."""
         kc_before, cycles = len(self.world.keycrm.log), self.receiver.orders.trigger.cycles("keycrm")
+        ms_before = len(self.world.moysklad.log)
         started = time.monotonic()
         ids = []
         for k in range(n):
@@ -267,7 +278,7 @@ class OrderWatch:
             asyncio.run(self.world.keycrm.flush())
             ids.append(oid)
         self.wait(ids)
-        out = self.phase(ids, kc_before, cycles, started)
+        out = self.phase(ids, kc_before, ms_before, cycles, started)
         minutes = max(out["drain_seconds"], 1.0) / 60
         return {
             **out,
@@ -280,13 +291,14 @@ class OrderWatch:
     def burst(self, n: int) -> dict[str, Any]:
         """``n`` orders placed at once, their ``n`` triggers sent together."""
         kc_before, cycles = len(self.world.keycrm.log), self.receiver.orders.trigger.cycles("keycrm")
+        ms_before = len(self.world.moysklad.log)
         ids = [self.place() for _ in range(n)]
         started = time.monotonic()
         for oid in ids:
             self.sent_at[oid] = started
         asyncio.run(self.world.keycrm.flush())
         self.wait(ids)
-        return {**self.phase(ids, kc_before, cycles, started), "budget": _reads_bound(n)}
+        return {**self.phase(ids, kc_before, ms_before, cycles, started), "budget": _reads_bound(n)}
 
     def close(self) -> dict[str, Any]:
         self._done.set()
@@ -298,6 +310,18 @@ class OrderWatch:
             "duplicates": receiver.orders.duplicates,
             "doubled": len(codes) - len(set(codes)),
         }
+
+
+def use_token(world: Any) -> None:
+    """Sign the hub in to MoySklad with a solution token (weight 1) instead of the demo's password."""
+    token = secrets.token_urlsafe(24)
+    world.moysklad.tokens[token] = "app"
+    os.environ["SKLADBRIDGE_KC_MS_TOKEN"] = token
+    text = world.config_path.read_text(encoding="utf-8")
+    signed = text.replace("login: admin@demo", "token: ${SKLADBRIDGE_KC_MS_TOKEN}")
+    signed = "\n".join(line for line in signed.splitlines() if "password: ${SKLADBRIDGE_KC_MS_PASSWORD}" not in line)
+    assert signed != text, "the config signs in otherwise than expected"
+    world.config_path.write_text(signed + "\n", encoding="utf-8")
 
 
 def bench_orders(world: Any, stream_n: int, rate: float, burst_n: int) -> dict[str, Any]:
@@ -315,6 +339,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--order-rate", type=float, default=1.0, help="orders a second in the stream")
     parser.add_argument("--change-share", type=float, default=0.01)
     parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument(
+        "--ms-auth",
+        choices=("token", "login"),
+        default="token",
+        help="how the hub signs in to MoySklad: a token (1 weight unit a request) or the demo's login and "
+        "password (4 units a request from 2026-12-01)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 000 products, 40 streamed orders, a burst of 200")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
@@ -328,9 +359,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         with keycrm_world(Path(tmp) / "world", args.products) as world:
             world.keycrm.state.apply_delay = 0.3
+            if args.ms_auth == "token":
+                use_token(world)
             stock = bench_stock(world, args.cycles, args.change_share)
             orders = bench_orders(world, args.stream_orders, args.order_rate, args.orders)
-    result = {"at": datetime.now(UTC).isoformat(), "products": args.products, "stock": stock, "orders": orders}
+    result = {
+        "at": datetime.now(UTC).isoformat(),
+        "products": args.products,
+        "moysklad_auth": args.ms_auth,
+        "load_average": os.getloadavg(),
+        "stock": stock,
+        "orders": orders,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"keycrm_pair-{stock['offers']}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
