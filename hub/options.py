@@ -178,6 +178,13 @@ class OrderOptions(BaseModel):
         description="an order line naming an item the ERP lacks (a channel's one-time product, matched by "
         "the channel's SKU) creates it in the ERP; false: the order is parked until it is in the catalog",
     )
+    keep_product_info: bool = Field(
+        default=False,
+        description='the seed\'s "do not change product information" on re-receipt: an order the ERP has '
+        "already, received again, keeps the lines it was last uploaded with (items, quantities, prices, "
+        "discounts, delivery line; no item is made for a line new to it); its state, customer, comments, "
+        "store and reserve still follow the channel; false: the lines follow the channel too",
+    )
     webhook_secret: str | None = Field(
         default=None,
         description="secret reference of the token in the channel's order webhook URL, "

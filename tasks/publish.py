@@ -29,13 +29,14 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from connectors.http import ConnectorError
-from hub.capabilities import BatchSink, Entry, PriceSink, StockSink
+from hub.capabilities import BatchSink, Entry, PriceSink, StockEchoes, StockSink
 from hub.config import Integration
 from hub.exchanges import INVENTORIES, PRICES
 from hub.store import QueueStatus, Store
 from hub.store.db import chunked
 from tasks.clients import with_capabilities
 from tasks.reporting import Progress
+from tasks.stock.echoes import record_sent
 
 #: upload stream -> the capability its sink implements
 SINKS: dict[str, type[BatchSink]] = {INVENTORIES: StockSink, PRICES: PriceSink}
@@ -181,6 +182,8 @@ async def _send_one(lane: Lane, stream: str, sink: BatchSink, worker: str, resul
         return False
     item = items[0]
     entries: list[Entry] = item.payload["entries"]
+    if stream == INVENTORIES and isinstance(sink, StockEchoes):  # its stock webhook will post these back
+        record_sent(lane.store, lane.name, lane.target_system, sink, entries)
     try:
         answer = await sink.send(entries)
     except ConnectorError as exc:

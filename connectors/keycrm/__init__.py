@@ -1,8 +1,8 @@
 """keyCRM OpenAPI v1 connector: client, conversion, capabilities and sandbox.
 
 Its face to the hub is :data:`CONNECTOR`: the settings (:mod:`.settings`) and what it implements —
-stock written per warehouse by SKU (:mod:`.capabilities.stock`), orders read and statuses set back
-(:mod:`.capabilities.orders`).
+stock written per warehouse by SKU and its echo told apart (:mod:`.capabilities.stock`), orders
+read and statuses set back (:mod:`.capabilities.orders`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from connectors.keycrm.capabilities.orders import KeyCRMOrders
 from connectors.keycrm.capabilities.stock import KeyCRMStock, keycrm_client
 from connectors.keycrm.settings import KeyCRMSettings
-from hub.capabilities import OrderEvents, OrderSource, Reachable, StatusSink, StockSink
+from hub.capabilities import OrderEvents, OrderSource, Reachable, StatusSink, StockEchoes, StockSink
 from hub.systems import Connector
 
 CONNECTOR = Connector(
@@ -20,6 +20,7 @@ CONNECTOR = Connector(
     client=keycrm_client,
     capabilities={
         StockSink: KeyCRMStock.over,
+        StockEchoes: KeyCRMStock.over,
         Reachable: KeyCRMStock.over,
         OrderSource: KeyCRMOrders.over,
         OrderEvents: KeyCRMOrders.over,

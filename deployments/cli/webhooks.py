@@ -173,7 +173,13 @@ def serve(
 ) -> None:
     """Run the receiver until Ctrl-C; each notice starts a stock-sync cycle of its integration in this process."""
     from deployments.cli.run import _prefect, _prefect_api
-    from deployments.service.webhooks import WebhookSetupError, receiving_hooks, serve_webhooks, webhook_app
+    from deployments.service.webhooks import (
+        WebhookSetupError,
+        receiving_hooks,
+        receiving_stock_echoes,
+        serve_webhooks,
+        webhook_app,
+    )
 
     config = config_path(config)
     loaded = load(config)
@@ -197,8 +203,14 @@ def serve(
     quiet_engine_tracebacks()
     for (system, name), hook in sorted(hooks.items()):
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> stock sync of {name} (from {hook.alias})")
+    echoes = receiving_stock_echoes(loaded, order_hooks)
     for system, name in sorted(order_hooks):
-        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> order upload of {name} (POST or GET)")
+        also = (
+            "; its stock webhook (POST) -> its own echo ignored, changes written back"
+            if (system, name) in echoes
+            else ""
+        )
+        typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> order upload of {name} (POST or GET){also}")
     for system, name in sorted(change_hooks):
         typer.echo(f"http://{host}:{port}/hooks/{system}/{name}/<token>  -> two-way sync of {name} (its own token)")
     serve_webhooks(webhook_app(config), host, port)

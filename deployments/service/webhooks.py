@@ -14,6 +14,12 @@ brings order states back from the same system (``flows.statuses`` from the stock
 a manager set in the ERP reaches the channel in seconds. Those cycles read by their own cursor with
 an overlap, and the scheduled status sync catches what a lost notice would have carried.
 
+A channel that is the integration's stock target and posts its own stock changes (keyCRM's stock
+webhook, a JSON array: :class:`~hub.capabilities.StockEchoes`) posts them to the channel's order
+webhook URL, same token: the hub's own writes coming back are ignored and counted; a change made in
+the channel is journaled and asks for a stock cycle, which writes the stock system's quantities back
+(:mod:`tasks.stock.echoes`).
+
 Unknown system, integration or token, an integration that takes no webhooks, another method and
 any other path under ``/hooks`` (a trailing slash, a segment more or less) answer the same bare 404
 and leave no trace: nothing is stored, journaled or logged, and the token is never logged (uvicorn's
@@ -51,12 +57,14 @@ from deployments.service.cycle_trigger import CycleTrigger
 from deployments.service.hook_tokens import MIN_TOKEN_LENGTH, WebhookSetupError, checked_token
 from deployments.service.http_server import server_config
 from deployments.service.order_hooks import OrderHook, OrderReceiver, order_upload_on_event, receiving_order_hooks
-from hub.capabilities import StockEvents
+from hub.capabilities import StockEchoes, StockEvents
 from hub.config import Config, load_config
 from hub.exchanges import skipped_reason
 from hub.store import Store, StoreError
+from hub.systems import connector
 from tasks.clients import capability_for_planning
 from tasks.hub_tasks import open_hub_store
+from tasks.stock.echoes import sort_changes
 from tasks.two_way.run import INBOX as CHANGE_INBOX
 
 logger = logging.getLogger("skladbridge.webhooks")
@@ -88,6 +96,33 @@ class Hook:
     token: bytes
     events: StockEvents
     statuses: bool = False  # its order states go back to the channel: order notices start a status sync
+
+
+@dataclass(frozen=True)
+class EchoHook:
+    """A stock target that posts its own stock changes to its order webhook URL (same token)."""
+
+    integration: str
+    system: str
+    events: StockEchoes
+
+
+def receiving_stock_echoes(
+    config: Config, order_hooks: Mapping[tuple[str, str], OrderHook]
+) -> dict[tuple[str, str], EchoHook]:
+    """(system, integration) → :class:`EchoHook` of the order hooks whose channel is also the
+    integration's stock target and posts its stock changes (:class:`~hub.capabilities.StockEchoes`)."""
+    echoes: dict[tuple[str, str], EchoHook] = {}
+    for (system, name), hook in order_hooks.items():
+        integ = config.integrations[name]
+        edge = integ.edge("stock")
+        if edge is None or integ.systems[edge.target].system != system:
+            continue
+        if not connector(system).can(StockEchoes):
+            continue
+        with capability_for_planning(integ, edge.target, StockEchoes) as events:
+            echoes[(system, name)] = EchoHook(hook.integration, system, events)
+    return echoes
 
 
 def hook_url(base_url: str, system: str, integration: str, token: str) -> str:
@@ -174,6 +209,7 @@ class Receiver:
         orders: OrderReceiver | None = None,
         change_hooks: Mapping[tuple[str, str], ChangeHook] | None = None,
         changes: ChangeReceiver | None = None,
+        echo_hooks: Mapping[tuple[str, str], EchoHook] | None = None,
     ) -> None:
         self.hooks = dict(hooks)
         # channels that post order events share the path: /hooks/{system}/{integration}/{token}
@@ -182,6 +218,10 @@ class Receiver:
         # an ERP's change notices (counterparties, retail sales) share it too, by their own token
         self.change_hooks = dict(change_hooks or {})
         self.changes = changes
+        self.echo_hooks = dict(echo_hooks or {})
+        #: a stock target's own stock webhook: the hub's writes coming back, changes made there,
+        #: repeats of a change already marked, offers the hub does not write
+        self.stock_echoes = self.stock_changes = self.stock_duplicates = self.stock_unknown = 0
         self.store = store
         self.max_body = max_body
         self._run_cycle = run_cycle
@@ -245,6 +285,19 @@ class Receiver:
         if order_hook is not None and self.orders is not None:
             if not hmac.compare_digest(parts["token"].encode(), order_hook.token):
                 return _not_found()
+            echo = self.echo_hooks.get((system, name))
+            if echo is not None and request.method == "POST":
+                declared = request.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_body:
+                    return await self._refuse(
+                        name, system, 413, f"a {system} webhook over {self.max_body} bytes was refused"
+                    )
+                try:
+                    posted = await request.body()  # kept by the request: the order receiver reads it again
+                except ClientDisconnect:
+                    return Response(status_code=400)
+                if posted.lstrip()[:1] == b"[":  # the stock webhook posts an array; a trigger, an object
+                    return await self._stock_echo(echo, posted)
             return await self.orders.receive(order_hook, request)
         hook = self.hooks.get((system, name))
         # compared even for an unknown name, so the answer's timing does not tell names apart
@@ -286,6 +339,31 @@ class Receiver:
             if hook.statuses and ORDER_KIND in notice.kind.split(","):
                 self.status_trigger.request(name)
         return Response(status_code=204)
+
+    async def _stock_echo(self, echo: EchoHook, body: bytes) -> Response:
+        """One delivery of a stock target's own stock webhook (its token checked)."""
+        name, system = echo.integration, echo.system
+        if len(body) > self.max_body:
+            return await self._refuse(
+                name, system, 413, f"a {system} stock webhook over {self.max_body} bytes was refused"
+            )
+        try:
+            changes = echo.events.parse_stock_changes(body)
+        except (ValueError, RecursionError) as exc:
+            message = str(exc) if isinstance(exc, ValueError) else "the body is nested too deeply"
+            return await self._refuse(name, system, 400, f"a malformed {system} stock webhook was refused: {message}")
+        try:
+            found = await run_in_threadpool(sort_changes, self.store, name, system, changes)
+        except (SQLAlchemyError, StoreError) as exc:
+            logger.warning("stock webhook of %s not recorded: %s", name, type(exc).__name__)
+            return PlainTextResponse("the hub store is unavailable\n", 503)
+        self.stock_echoes += found.echoes
+        self.stock_duplicates += found.duplicates
+        self.stock_unknown += found.unknown
+        if found.changed:
+            self.stock_changes += len(found.changed)
+            self.trigger.request(name)  # the next stock cycle writes the stock system's quantities back
+        return Response(status_code=200)
 
     async def _refuse(self, integration: str, system: str, status: int, message: str) -> Response:
         try:
@@ -357,6 +435,7 @@ def webhook_app(
         changes=ChangeReceiver(store, run_change_cycle or two_way_on_change(config_path), retry_after=retry_after)
         if change_hooks
         else None,
+        echo_hooks=receiving_stock_echoes(config, order_hooks),
     )
 
     @asynccontextmanager

@@ -87,8 +87,10 @@ from hub.capabilities.orders import (
 )
 from hub.capabilities.stock import (
     BundleSource,
+    ChannelStockChange,
     OfferKeyed,
     OwnReserves,
+    StockEchoes,
     StockEvents,
     StockNotice,
     StockSink,
@@ -114,6 +116,7 @@ __all__ = [
     "CatalogSource",
     "ChannelReader",
     "ChannelReference",
+    "ChannelStockChange",
     "CostPriceSink",
     "CustomerBook",
     "Delivery",
@@ -156,6 +159,7 @@ __all__ = [
     "Reachable",
     "StaffBook",
     "StatusSink",
+    "StockEchoes",
     "StockEvents",
     "StockNotice",
     "StockSink",

@@ -72,6 +72,32 @@ class StockEvents(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ChannelStockChange:
+    """One offer's stock as a stock channel's own webhook reports it after a change."""
+
+    key: str  # the channel's key of the offer (its SKU)
+    level: float  # what the channel now holds of it (on hand, over the warehouses the webhook covers)
+    reserve: float = 0.0
+
+
+@runtime_checkable
+class StockEchoes(Protocol):
+    """A stock channel that posts its stock changes by webhook — the hub's own writes included.
+
+    The hub tells its own echo from a change made in the channel by what it wrote: :meth:`echo_of`
+    says what the channel will report back for an entry once it applied it.
+    """
+
+    def parse_stock_changes(self, body: bytes) -> list[ChannelStockChange]:
+        """The changes in one delivery. Raises ``ValueError`` naming what is malformed."""
+        ...
+
+    def echo_of(self, entry: Entry) -> tuple[str, float]:
+        """``(key, level)`` the channel's webhook will report for ``entry`` once it is applied."""
+        ...
+
+
 @runtime_checkable
 class StockSink(BatchSink, ChannelReader, Protocol):
     """Takes absolute stock per channel warehouse."""

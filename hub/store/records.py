@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import cast, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from hub.model import KINDS, frame
 
@@ -126,6 +127,27 @@ class Records:
             for batch in chunked(unique(str(v) for v in wanted or ()), self.db.chunk):
                 found.extend((row.key, row.data) for row in conn.execute(base.where(self.db.in_(column, batch))))
         return _to_frame(kind, [data for _, data in sorted(found)])
+
+    def keys_by_field(self, integration: str, kind: str, field: str, values: Sequence[str]) -> dict[str, str]:
+        """``value -> key`` of the staged rows of ``kind`` whose ``field`` holds one of ``values`` (the
+        last key in key order where several do, as a dict built over the whole kind would have it).
+        The database reads the field out of each row's JSON itself, so a lookup of a few SKUs in
+        100 000 offers parses no row in Python."""
+        if not field.isidentifier():
+            raise StoreError(f"{kind}: {field!r} is not a field name")
+        if self.db.dialect == "postgresql":
+            value = cast(records.c.data, JSONB)[field].astext
+        else:
+            value = func.json_extract(records.c.data, f"$.{field}")
+        out: dict[str, str] = {}
+        base = select(value.label("value"), records.c.key).where(
+            records.c.integration == integration, records.c.kind == kind
+        )
+        with self.db.read() as conn:
+            for batch in chunked(unique(str(v) for v in values), self.db.chunk):
+                for row in conn.execute(base.where(self.db.in_(value, batch)).order_by(records.c.key)):
+                    out[str(row.value)] = row.key
+        return out
 
     def iter_frames(self, integration: str, kind: str, rows: int = 5000) -> Iterator[pd.DataFrame]:
         """The staged rows of ``kind`` in key order, ``rows`` at a time (keyset paging, flat memory)."""

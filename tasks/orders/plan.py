@@ -13,6 +13,7 @@ import staged other offers) — or when someone retried the item; never otherwis
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from hub.capabilities import KeyedOffers, OrderReference, OrderSource
 from hub.store import QueueStatus
 from tasks.clients import capability_for_planning
 from tasks.orders.fields import erp_fields
-from tasks.orders.send import linked_ids
+from tasks.orders.send import SENT_LINES, linked_ids
 from tasks.orders.stage import ORDERS, OrderContents, OrderRun, contents, plain_rows
 from tasks.publish import digest
 from tasks.two_way.names import ERP_BORN
@@ -64,8 +65,9 @@ class OrderPlanner:
         self.books_missed: set[str] = set()
         self._missed = False
         self._in_erp: set[str] = set()  # orders the ERP has (cancelled lines of others go at zero price)
-        #: a channel naming offers by the merchant's key: that key → the ERP offer id (read once)
+        #: a channel naming offers by the merchant's key: that key → the ERP offer id (looked up as needed)
         self._by_key: dict[str, str] | None = None
+        self._asked: set[str] = set()  # keys looked up already (found or not)
         with capability_for_planning(run.integ, run.source, OrderSource) as source:
             self.offer_key = source.offer_key if isinstance(source, KeyedOffers) else None
 
@@ -109,7 +111,9 @@ class OrderPlanner:
         self._in_erp = (
             set(linked_ids(self.run, ORDERS, list(staged))) if self.options.cancelled_line_statuses else set()
         )
+        kept = self._kept_lines(list(staged)) if self.options.keep_product_info else {}
         wanted = {str(line["offer_id"]) for c in staged.values() for line in c.lines if line.get("offer_id")}
+        self.look_up_keys(sorted(wanted))  # one lookup for every line of these orders
         wanted = {self.erp_offer(ref) or ref for ref in wanted}
         offers = self.run.store.records.frame(self.run.name, "offers", keys=sorted(wanted))
         kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
@@ -125,7 +129,7 @@ class OrderPlanner:
                 continue
             self.planned.replanned += replanning
             self._missed = False
-            resolved = self.resolve(c, kinds)
+            resolved = self.resolve(c, kinds, kept.get(oid))
             if resolved.draft is None:
                 if self._missed:
                     self.books_missed.add(oid)
@@ -146,20 +150,45 @@ class OrderPlanner:
         """The ERP offer a channel line names: the ref itself, or by the channel's key (an SKU)."""
         if self.offer_key is None:
             return ref
-        if self._by_key is None:
-            offers = self.run.store.records.frame(self.run.name, "offers")
-            keyed = offers.dropna(subset=[self.offer_key]) if not offers.empty else offers
-            self._by_key = dict(zip(keyed[self.offer_key].astype(str), keyed["offer_id"].astype(str), strict=True))
+        self.look_up_keys([ref])
+        assert self._by_key is not None
         return self._by_key.get(ref)
 
-    def resolve(self, c: OrderContents, kinds: dict[str, str]) -> Resolved:
-        """The draft of an order (JSON), or every reason it cannot be uploaded."""
+    def look_up_keys(self, refs: Sequence[str]) -> None:
+        """Find the ERP offers of these keys in the hub's catalog copy (only those not looked up yet:
+        the database reads the key field itself, so a few SKUs cost no read of the whole catalog)."""
+        if self.offer_key is None:
+            return
+        known = self._by_key if self._by_key is not None else {}
+        asked = self._asked
+        missing = [r for r in dict.fromkeys(refs) if r not in asked]
+        if missing:
+            known.update(self.run.store.records.keys_by_field(self.run.name, "offers", self.offer_key, missing))
+            asked.update(missing)
+        self._by_key = known
+
+    def _kept_lines(self, order_ids: list[str]) -> dict[str, tuple[list[dict[str, Any]], dict[str, str]]]:
+        """The lines the ERP last accepted for those of these orders it has (``keep_product_info``)."""
+        in_erp = linked_ids(self.run, ORDERS, order_ids)
+        if not in_erp:
+            return {}
+        rows = plain_rows(self.run.store.records.frame(self.run.name, SENT_LINES, keys=list(in_erp)))
+        return {str(r["order_id"]): (json.loads(r["lines"]), json.loads(r["line_kinds"])) for r in rows}
+
+    def resolve(
+        self,
+        c: OrderContents,
+        kinds: dict[str, str],
+        kept: tuple[list[dict[str, Any]], dict[str, str]] | None = None,
+    ) -> Resolved:
+        """The draft of an order (JSON), or every reason it cannot be uploaded. ``kept``: the lines the
+        ERP holds for it, kept as they are (``keep_product_info``): the channel's lines are not read."""
         ref = self.reference
         assert ref is not None
         reasons: list[str] = []
-        lines: list[dict[str, Any]] = []
-        line_kinds: dict[str, str] = {}
-        for line in c.lines:
+        lines: list[dict[str, Any]] = [] if kept is None else [dict(line) for line in kept[0]]
+        line_kinds: dict[str, str] = {} if kept is None else dict(kept[1])
+        for line in c.lines if kept is None else []:
             offer, label = line.get("offer_id"), f"line {line.get('line_no')} ({line.get('name') or 'no name'})"
             if offer and self.offer_key is not None:  # named by the merchant's key: the ERP's offer of it
                 erp = self.erp_offer(str(offer))
@@ -181,16 +210,18 @@ class OrderPlanner:
         state_id = self._state(c.order.get("status"), reasons)
         store_id = self._store(c.order.get("store_id"), reasons)
         organization_id = self._organization(reasons)
-        self._delivery(c.order, lines, line_kinds, reasons)
+        if kept is None:  # a kept order's delivery line is among its kept lines
+            self._delivery(c.order, lines, line_kinds, reasons)
         payments = self._payments(c, reasons)
         self._customer(c, reasons)
         if reasons:
             return Resolved(None, reasons)
         order = {**c.order, "external_id": c.order_id}  # the ERP's externalCode: the channel's order id
         by_status = set(self.options.reserve_line_statuses)
-        if self.options.reserve and by_status:  # only lines in one of these statuses hold goods back
-            lines = [{**line, "reserve": str(line.get("status")) in by_status} for line in lines]
-        lines = self._cancelled(c.order_id, lines)
+        if kept is None:  # (kept lines stay as the ERP holds them; the order's reserve follows below)
+            if self.options.reserve and by_status:  # only lines in one of these statuses hold goods back
+                lines = [{**line, "reserve": str(line.get("status")) in by_status} for line in lines]
+            lines = self._cancelled(c.order_id, lines)
         if self.options.number == "erp":
             order["number"] = None
         return Resolved(

@@ -11,8 +11,11 @@ a re-sent create answers the order created the first time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import pandas as pd
 
 import tasks.orders.fields as order_fields
 from connectors.http import ConnectorError
@@ -32,6 +35,8 @@ from tasks.orders.stage import ORDERS, OrderRun, contents
 from tasks.orders.writes import recorded
 
 CUSTOMERS = "customers"
+#: the lines each order was last accepted with by the ERP (JSON; kept for ``keep_product_info``)
+SENT_LINES = "order_lines_sent"
 
 
 @dataclass
@@ -156,6 +161,22 @@ async def _new_items(run: OrderRun, live: list[QueueItem], book: ItemBook | None
     return refused
 
 
+def record_sent_lines(run: OrderRun, items: list[QueueItem]) -> None:
+    """Keep the lines the ERP accepted for each order (their items resolved): what an order received
+    again keeps with ``options.orders.keep_product_info``."""
+    if not items:
+        return
+    rows = [
+        {
+            "order_id": str(i.payload["order_id"]),
+            "lines": json.dumps(i.payload["draft"]["lines"], ensure_ascii=False, sort_keys=True),
+            "line_kinds": json.dumps(i.payload["draft"]["line_kinds"], sort_keys=True),
+        }
+        for i in items
+    ]
+    run.store.records.upsert_frame(run.name, SENT_LINES, run.source_system, pd.DataFrame(rows), "order_id")
+
+
 def _draft(payload: dict[str, Any], customer_id: str, erp_id: str | None, owners: dict[str, str]) -> OrderDraft:
     d = payload["draft"]
     return OrderDraft(
@@ -245,6 +266,7 @@ async def _send_batch(
             run.store.journal.write(run.name, "error", "orders.refused", after.last_error or "", {"order_id": oid})
     # link and snapshot first, then complete: a crash in between re-sends under the same syncId (one order)
     attach_links(run, ORDERS, {oid: erp for oid, erp in new_ids.items() if oid not in linked})
+    record_sent_lines(run, [i for i in ready if str(i.payload["order_id"]) in accepted])
     run.store.snapshots.save(
         run.name,
         ORDERS,

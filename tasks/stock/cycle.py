@@ -31,6 +31,7 @@ from tasks.exchange import ExchangeRun, Outcome
 from tasks.mapping_check import MappingError, MappingRule, resolve_rule
 from tasks.publish import INVENTORIES, Uploaded, UploadPlanner
 from tasks.stock.catalog_copy import needs_own_copy, stage_source_catalog
+from tasks.stock.echoes import drift_queued, pending_drift
 from tasks.stock.levels import StockLevels
 from tasks.stock.rules import STOCKED_KINDS, StockRules, channel_stock
 
@@ -147,6 +148,7 @@ class CycleResult:
     catalog_staged: int | None = None  # offers of the source catalog staged by this cycle (no catalog edge)
     offers_without_key: int = 0  # offers the channel cannot be told (it matches by a key they lack)
     bundles_without_components: list[str] = field(default_factory=list)
+    channel_changes_corrected: int = 0  # offers changed in the channel (its stock webhook), written back
 
 
 def store_map(run: StockRun) -> dict[str, str]:
@@ -186,7 +188,13 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
         levels.replace_all(stock)
     else:
         levels.merge(stock)
-    offers = _affected_offers(run, None if result.full else set(stock["offer_id"].dropna().astype(str)), result)
+    # offers whose stock was changed in the channel (its stock webhook): worked out again and sent
+    # whatever was sent last, so the channel comes back to the source's quantities
+    drift = pending_drift(run.store, run.name)
+    if drift:
+        run.store.snapshots.delete(run.name, INVENTORIES, sorted(set(drift.values())))
+    moved = None if result.full else set(stock["offer_id"].dropna().astype(str)) | set(drift.values())
+    offers = _affected_offers(run, moved, result)
     with capability_for_planning(run.integ, run.target, StockSink) as sink:
         rules = StockRules.of(options, mapping, whole_units=sink.whole_units)
         planner = UploadPlanner(run, INVENTORIES, sink, retry_refused=False)
@@ -206,6 +214,8 @@ def read_and_queue(run: StockRun, *, force_full: bool = False, now: datetime | N
             else:
                 planner.add(sink.stock_entries(outcome.stock))
         planned = planner.finish()
+    drift_queued(run.store, run.name, run.target_system, drift)
+    result.channel_changes_corrected = len(drift)
     result.offers_changed, result.batches_queued = planned.changed, planned.batches
     result.unknown_to_channel = planned.refused_waiting
     return result
@@ -260,6 +270,13 @@ def summary_rows(result: CycleResult) -> list[dict[str, Any]]:
     if result.offers_without_key:
         rows.append(
             {"what": "offers without the key the channel matches by (not sent)", "count": result.offers_without_key}
+        )
+    if result.channel_changes_corrected:
+        rows.append(
+            {
+                "what": "offers changed in the channel, written back to the source's stock",
+                "count": result.channel_changes_corrected,
+            }
         )
     if result.sold_out_untouched:
         rows.append(
@@ -316,6 +333,7 @@ def sync_outcome(result: CycleResult, uploaded: Uploaded, integration: str, lag:
             "not_found": len(uploaded.not_found),
             "unknown_to_channel": result.unknown_to_channel,
             "not_in_catalog": result.not_in_catalog,
+            "channel_changes_corrected": result.channel_changes_corrected,
             "lag": lag,
         },
         failure=f"stock sync of {integration}: {uploaded.unfinished} batches not accepted "

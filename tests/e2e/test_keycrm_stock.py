@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from tests.e2e.test_stock_sync import change_stock
 
 pytestmark = pytest.mark.usefixtures("prefect_backend")
 STORES = {"Основной склад": 1, "Склад 2": 1, "Склад 3": 2}  # as examples/keycrm.yaml maps them
+#: the hub's receiver of each world, once a test made keyCRM post its stock webhook to it
+RECEIVERS: dict[Path, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +30,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyCRMWorld]:
             config.replace("offer_key: code", "confirm_seconds: 1.5\n        offer_key: code")
         )
         yield running
+        if running.workdir in RECEIVERS:
+            RECEIVERS.pop(running.workdir).state.receiver.close()
 
 
 def sync(world: KeyCRMWorld, **kwargs: Any) -> dict[str, Any]:
@@ -101,3 +106,109 @@ def test_a_write_keycrm_has_not_applied_keeps_the_cursor_and_is_sent_again(world
     assert again["batches_sent"] >= 1
     assert keycrm_stock(world)[sku] == expected(world)[sku]
     assert store.cursors.get(INTEGRATION, "stock-sync") != cursor
+
+
+# -- keyCRM's own stock webhook: the hub's echo ignored, a change made in keyCRM written back -------------
+
+
+def receiving(world: KeyCRMWorld) -> tuple[Any, str]:
+    """The hub's receiver as keyCRM's stock webhook target (the order webhook URL, same token)."""
+    import httpx
+
+    from deployments.service.webhooks import webhook_app
+
+    app = RECEIVERS.get(world.workdir)
+    if app is None:
+        app = RECEIVERS[world.workdir] = webhook_app(world.config_path)
+        world.keycrm.webhooks.transport = httpx.ASGITransport(app=app)
+        url = f"http://hub.test/hooks/keycrm/{INTEGRATION}/{world.env['SKLADBRIDGE_KC_HOOK_TOKEN']}"
+        world.keycrm.add_stock_webhook(url)
+    return app, f"/hooks/keycrm/{INTEGRATION}/{world.env['SKLADBRIDGE_KC_HOOK_TOKEN']}"
+
+
+def post(app: Any, path: str, body: bytes) -> int:
+    import asyncio
+
+    import httpx
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+            answer = await http.post(path, content=body, headers={"Content-Type": "application/json"})
+            return answer.status_code
+
+    return asyncio.run(go())
+
+
+def stock_hooks_sent(world: KeyCRMWorld) -> list[Any]:
+    return [s for s in world.keycrm.webhooks.sent if isinstance(s.body, list)]
+
+
+def wait_for(check: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.05)
+
+
+def test_the_hubs_own_write_echoed_by_keycrms_stock_webhook_is_ignored_and_counted(world: KeyCRMWorld) -> None:
+    app, _ = receiving(world)
+    receiver = app.state.receiver
+    world.keycrm.state.apply_delay = 0.2
+    sync(world)
+    ms = world.moysklad
+    offer = next(oid for oid, p in ms.store.entities["product"].items() if not p.get("variantsCount"))
+    before, echoes, cycles = len(stock_hooks_sent(world)), receiver.stock_echoes, receiver.trigger.cycles(INTEGRATION)
+    change_stock(ms, offer, "Склад 3", +4)
+    sync(world)  # keyCRM applies the write and posts it back through its stock webhook
+    wait_for(lambda: len(stock_hooks_sent(world)) > before)
+    assert stock_hooks_sent(world)[-1].status == 200
+    assert receiver.stock_echoes == echoes + 1 and receiver.stock_changes == 0
+    assert receiver.trigger.cycles(INTEGRATION) == cycles  # an echo asks for nothing
+
+
+def test_a_stock_change_made_in_keycrm_is_journaled_and_written_back_once(world: KeyCRMWorld) -> None:
+    import asyncio
+
+    from hub.config import load_config
+    from tasks.hub_tasks import open_hub_store
+
+    app, path = receiving(world)
+    receiver = app.state.receiver
+    sync(world)
+    sku = next(iter(expected(world)))
+    truth = expected(world)[sku]
+    world.keycrm.set_stock(sku, 1, truth[1] + 50)  # a manager edits it in keyCRM
+    asyncio.run(world.keycrm.flush())
+    assert receiver.stock_changes == 1
+    assert receiver.trigger.wait_idle(60)  # the stock cycle it asked for wrote MoySklad's quantity back
+    assert keycrm_stock(world)[sku] == truth
+    store = open_hub_store(load_config(world.config_path))
+    entries = [e for e in store.journal.list(integration=INTEGRATION) if e.event == "stock.changed-in-channel"]
+    assert len(entries) == 1 and sku in entries[0].message
+    # the same change delivered twice (keyCRM has no delivery id): marked once, journaled once
+    body = f'[{{"offer_id": 1, "sku": "{sku}", "in_stock": 7777, "in_reserve": 0}}]'.encode()
+    assert post(app, path, body) == 200 and post(app, path, body) == 200
+    assert (receiver.stock_changes, receiver.stock_duplicates) == (2, 1)
+    assert receiver.trigger.wait_idle(60)
+    unknown = receiver.stock_unknown
+    assert post(app, path, b'[{"offer_id": 5, "sku": "not-ours", "in_stock": 3, "in_reserve": 0}]') == 200
+    assert receiver.stock_unknown == unknown + 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"sku": {"a": 1}, "in_stock": 1}]',
+        b'[{"sku": "x", "in_stock": "NaN"}]',
+        b'[{"sku": "x", "in_stock": [1]}]',
+        b"[1, 2]",
+        b"[" * 30000 + b"]" * 30000,
+        b'[{"sku": "x", "in_stock": 1}',
+    ],
+)
+def test_a_hostile_stock_webhook_body_gets_a_4xx_never_a_5xx(world: KeyCRMWorld, body: bytes) -> None:
+    app, path = receiving(world)
+    assert post(app, path, body) == 400
+    assert post(app, path, b"[" + b" " * 70000 + b"]") == 413
+    assert post(app, path.rsplit("/", 1)[0] + "/not-the-token", b"[]") == 404

@@ -28,6 +28,8 @@ from connectors.keycrm.convert.orders import orders_from_keycrm
 from connectors.keycrm.wire.conventions import ORDER_INCLUDE, PAGE_LIMIT, between, parse_time
 from hub.capabilities import WRITE_STATUS, HubWriteLog, OrderBatch, OrderEvent
 
+#: the trigger event of an order status change (C.6); other events are named by ``updated_at``
+STATUS_EVENT = "order.change_order_status"
 #: how far before the cursor each changed-orders read reaches (writes committed with an earlier stamp)
 OVERLAP = timedelta(seconds=10)
 
@@ -48,7 +50,15 @@ class KeyCRMOrders(_Account):
         frames = orders_from_keycrm(orders, warehouse_codes=codes)
         passed = {str(o["id"]): frozenset({str(o["status_id"])}) for o in orders if o.get("status_id") is not None}
         return OrderBatch(
-            frames["orders"], frames["order_lines"], frames["customers"], passed, cursor=cursor, more=more
+            frames["orders"],
+            frames["order_lines"],
+            frames["customers"],
+            passed,
+            cursor=cursor,
+            more=more,
+            # every read includes payments (ORDER_INCLUDE): an order without any has none, so a
+            # payment removed in keyCRM goes from the hub's staged payments too
+            payments=frames["payments"],
         )
 
     def _hub_echo(self, order: Mapping[str, Any], written: HubWriteLog | None, writes: Mapping[str, list[Any]]) -> bool:
@@ -136,7 +146,11 @@ class KeyCRMOrders(_Account):
             event = str(query.get("event") or "")
         if not isinstance(context, dict) or not str(context.get("id") or "").isdigit():
             raise ValueError('no order in it: expected {"event", "context": {"id", "status_changed_at", ...}}')
-        changed = context.get("status_changed_at") or context.get("updated_at") or ""
+        # a status change is named by when the status changed; any other event (a payment status
+        # changed: ``order.change_payment_status``) by the order's ``updated_at``, which that change moved
+        # (its status_changed_at is the old one: keyed by it, the payment event would count as a repeat)
+        first = "status_changed_at" if event in ("", STATUS_EVENT) else "updated_at"
+        changed = context.get(first) or context.get("status_changed_at") or context.get("updated_at") or ""
         at = parse_time(changed)  # both wire formats name the same moment: one key for one change
         return OrderEvent(str(context["id"]), at.isoformat() if at else "", event)
 

@@ -10,6 +10,11 @@
   offer's stock spans several warehouses) is accepted as written.
 * SKUs keyCRM does not know come back as a Laravel 422 naming ``stocks.N.sku`` [inferred]: they are
   reported ``not_found`` and the rest of the batch is sent again at once.
+* keyCRM's stock webhook posts ``[{offer_id, sku, in_stock, in_reserve}]`` after every stock change,
+  those made through the API included [help]: :meth:`KeyCRMStock.echo_of` says what it reports for a
+  write of ours (the SKU and the sum of the quantities written to its warehouses), so the hub can
+  tell its own echo from a change made in keyCRM (the stock webhook is set up for the mapped
+  warehouses: its ``in_stock`` sums the warehouses it covers).
 * Reserves: keyCRM subtracts the reserves of its own orders from what it is sent, and those orders
   reach the stock system as reserved customer orders. So the stock system's *on-hand* stock is sent
   (``subtracts_own_reserves``; the stock-sync plan refuses another measure), never free stock,
@@ -19,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +35,7 @@ from connectors.http import RequestValidationError, TransientError
 from connectors.keycrm.client import KeyCRMClient
 from connectors.keycrm.settings import KeyCRMSettings
 from connectors.keycrm.wire.conventions import PAGE_LIMIT, field_errors
-from hub.capabilities import ChannelReference, Delivery, Entry
+from hub.capabilities import ChannelReference, ChannelStockChange, Delivery, Entry
 from hub.systems import SecretResolver
 
 
@@ -68,7 +74,7 @@ class _Account:
 
 
 class KeyCRMStock(_Account):
-    """``StockSink`` (+ ``OfferKeyed``, ``OwnReserves``) over ``PUT /offers/stocks``."""
+    """``StockSink`` (+ ``OfferKeyed``, ``OwnReserves``, ``StockEchoes``) over ``PUT /offers/stocks``."""
 
     whole_units = True  # keyCRM counts pieces [inferred]
     subtracts_own_reserves = True
@@ -93,6 +99,18 @@ class KeyCRMStock(_Account):
 
     def keyed_stock_entries(self, stock: pd.DataFrame, keys: Mapping[str, str]) -> list[Entry]:
         return convert.stock_entries(stock, keys, self.settings.warehouses)
+
+    def parse_stock_changes(self, body: bytes) -> list[ChannelStockChange]:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise ValueError("the body is not JSON") from None
+        return [
+            ChannelStockChange(sku, level, reserve) for sku, (level, reserve) in convert.webhook_levels(data).items()
+        ]
+
+    def echo_of(self, entry: Entry) -> tuple[str, float]:
+        return str(entry["sku"]), float(sum(float(q) for q in (entry.get("warehouses") or {}).values()))
 
     async def send(self, entries: Sequence[Entry]) -> Delivery:
         unknown: set[str] = set()

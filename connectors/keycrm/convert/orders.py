@@ -6,7 +6,10 @@
   hub matches it to the stock system's article or code. A line with no catalog offer is a
   *one-time product*: its offer ref is a SKU generated from its name and properties, stable for
   the same product (``auto-`` + a hash), so re-reading the order names the same item;
-* properties go into the line name after commas: "Сорочка, біла, M" (the seed's rule).
+* properties go into the line name after commas: "Сорочка, біла, M" (the seed's rule);
+* payments (``include=payments``: the seed's "payment transactions") are canonical ``payments``: the
+  type is the keyCRM payment method id as text (what ``mappings.payment_documents`` names), the
+  status keyCRM's own (``paid``, ``not_paid``, ``canceled``), the date ``payment_date``.
 """
 
 from __future__ import annotations
@@ -83,13 +86,14 @@ def _ts(value: Any) -> pd.Timestamp | None:
 def orders_from_keycrm(
     orders: Iterable[Mapping[str, Any]], warehouse_codes: Mapping[str, str] | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Canonical ``orders``, ``order_lines`` and ``customers`` of these keyCRM orders.
+    """Canonical ``orders``, ``order_lines``, ``payments`` and ``customers`` of these keyCRM orders.
 
     ``warehouse_codes``: keyCRM warehouse id → the code the config maps it by (the order's
     ``store_id``; an unmapped id stays the id)."""
     rows: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     customers: dict[str, dict[str, Any]] = {}
+    payments: list[dict[str, Any]] = []
     for order in orders:
         oid = str(order["id"])
         buyer = order.get("buyer") or {}
@@ -154,8 +158,28 @@ def orders_from_keycrm(
                     "status": str(line["product_status_id"]) if line.get("product_status_id") is not None else None,
                 }
             )
+        payments += [payment_row(oid, p) for p in order.get("payments") or [] if p.get("id") is not None]
     return {
         "orders": frame("orders", rows),
         "order_lines": frame("order_lines", lines),
+        "payments": frame("payments", payments),
         "customers": frame("customers", list(customers.values())),
+    }
+
+
+def payment_row(order_id: str, payment: Mapping[str, Any]) -> dict[str, Any]:
+    """One keyCRM payment (``GET /order/{id}?include=payments``, C.5) as a canonical ``payments`` row.
+
+    A payment entered with a method name only (``payment_method``, no id) is typed by that name."""
+    method = payment.get("payment_method_id")
+    if method is None:
+        method = payment.get("payment_method")
+    return {
+        "payment_id": str(payment["id"]),
+        "order_id": order_id,
+        "type": None if method is None else str(method),
+        "status": None if payment.get("status") is None else str(payment["status"]),
+        "amount": minor(payment.get("amount")),
+        "paid_at": _ts(payment.get("payment_date") or payment.get("created_at")),
+        "external_id": payment.get("transaction_uuid") or None,
     }

@@ -92,6 +92,22 @@ def webhook_levels(body: Any) -> dict[str, tuple[float, float]]:
     for item in body:
         if not isinstance(item, Mapping) or "in_stock" not in item:
             raise ValueError("each item needs offer_id, sku, in_stock and in_reserve")
-        key = str(item.get("sku") or item.get("offer_id"))
-        out[key] = (float(item.get("in_stock") or 0), float(item.get("in_reserve") or 0))
+        key = item.get("sku") or item.get("offer_id")
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise ValueError("an item names no offer: sku (or offer_id) must be a text or a number")
+        out[str(key)] = (_number(item.get("in_stock"), "in_stock"), _number(item.get("in_reserve"), "in_reserve"))
     return out
+
+
+def _number(value: Any, name: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{name} must be a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number")
+    return number

@@ -33,6 +33,7 @@ from connectors.keycrm.wire.conventions import REQUESTS_PER_MINUTE
 from connectors.sandboxing import Reply, SandboxFrontDoor, Visit, WindowQuota, bearer_token, credential_digest
 
 STATUS_EVENT = "order.change_order_status"
+PAYMENT_EVENT = "order.change_payment_status"
 
 
 class KeyCRMSandbox(SandboxFrontDoor):
@@ -79,9 +80,11 @@ class KeyCRMSandbox(SandboxFrontDoor):
         """Products of one offer each, ``(sku, name, price)``: a catalog matching another system's by SKU."""
         return seeding.add_offers(self.state, offers)
 
-    def add_order_trigger(self, url: str, method: str = "POST") -> None:
-        """Automation: "on order status change → Відправити Webhook" to ``url`` with ``method``."""
-        self.state.order_hooks.append((url, method.upper()))
+    def add_order_trigger(self, url: str, method: str = "POST", *, on: str = "status") -> None:
+        """Automation: "on order status change → Відправити Webhook" to ``url`` with ``method``
+        (``on="payment"``: on a change of the order's payment status)."""
+        hooks = self.state.payment_hooks if on == "payment" else self.state.order_hooks
+        hooks.append((url, method.upper()))
 
     def add_stock_webhook(self, url: str) -> None:
         """Settings → Products → Stocks → "+Add Webhook" (all warehouses)."""
@@ -97,6 +100,36 @@ class KeyCRMSandbox(SandboxFrontDoor):
         """A manager moves an order; fires the status trigger when it moved."""
         if orders.set_status(self.state, self.state.orders[order_id], status_id):
             self._order_event(self.state.orders[order_id])
+
+    def add_payment(self, order_id: int, amount: float, method_id: int, status: str = "paid", **extra: Any) -> Json:
+        """A manager records a payment on an order (fires the payment trigger when the order's payment
+        status moved). Raises :class:`LaravelError` (422) as the API would."""
+        order = self.state.orders[order_id]
+        before = order.get("payment_status")
+        fields = orders.payment_fields(
+            self.state, {"payment_method_id": method_id, "amount": amount, "status": status, **extra}, required=True
+        )
+        payment = orders.record_payment(self.state, order, fields)
+        self._payment_event(order, before)
+        return payment
+
+    def edit_payment(self, order_id: int, payment_id: int, **changes: Any) -> Json:
+        """A manager edits a payment (its amount, status, date...)."""
+        order = self.state.orders[order_id]
+        before = order.get("payment_status")
+        fields = orders.payment_fields(self.state, changes, required=False)
+        payment = orders.record_payment(self.state, order, fields, payment_id)
+        self._payment_event(order, before)
+        return payment
+
+    def edit_lines(self, order_id: int, items: list[Json], **fields: Any) -> None:
+        """A manager changes lines of an order (``[{sku, quantity?, price?}]``) and, with ``fields``, its
+        comments (``buyer_comment``, ``manager_comment``). No trigger fires: it is no status change."""
+        order = self.state.orders[order_id]
+        orders.update_lines(self.state, order, items)
+        for name in ("buyer_comment", "manager_comment"):
+            if name in fields:
+                order[name] = fields[name]
 
     def set_stock(self, sku: str, warehouse_id: int, quantity: float, reserve: float | None = None) -> None:
         offer = self.state.offer_by_sku(sku)
@@ -121,6 +154,11 @@ class KeyCRMSandbox(SandboxFrontDoor):
     def _order_event(self, order: Json) -> None:
         body = {"event": STATUS_EVENT, "context": orders.flat_row(self.state, order)}
         self.outbox.extend((url, method, body) for url, method in self.state.order_hooks)
+
+    def _payment_event(self, order: Json, before: Any) -> None:
+        if order.get("payment_status") != before:
+            body = {"event": PAYMENT_EVENT, "context": orders.flat_row(self.state, order)}
+            self.outbox.extend((url, method, body) for url, method in self.state.payment_hooks)
 
     def _stock_event(self, items: list[Json]) -> None:
         if items:
@@ -186,11 +224,14 @@ class KeyCRMSandbox(SandboxFrontDoor):
             body,
             url=str(visit.request.url.replace(query="")),
         )
-        before = {oid: o["status_changed_at"] for oid, o in self.state.orders.items()}
+        before = {oid: (o["status_changed_at"], o.get("payment_status")) for oid, o in self.state.orders.items()}
         status, payload = route.handler(self.state, call)
         for oid, order in self.state.orders.items():
-            if before.get(oid) != order["status_changed_at"]:
+            was = before.get(oid, (None, None))
+            if was[0] != order["status_changed_at"]:
                 self._order_event(order)  # a change through the API fires the trigger as well
+            if oid in before:
+                self._payment_event(order, was[1])
         self._send_outbox(mark)
         return Reply(status, payload, wrote=route.writes)
 

@@ -49,6 +49,7 @@ def flat_row(state: KeyState, order: Json) -> Json:
     row["client_comment"] = order.get("buyer_comment")
     row["has_reserves"] = bool((state.status(order["status_id"]) or {}).get("is_reserved"))
     row["is_expired"] = False
+    row["payments_total"] = sum(float(p["amount"]) for p in order.get("payments") or [] if p.get("status") == "paid")
     return row
 
 
@@ -103,7 +104,41 @@ def put_order(state: KeyState, call: Call) -> tuple[int, Any]:
         if name in body:
             order[name] = body[name]
             order["updated_at"] = state.now_iso()
+    if "products" in body:
+        update_lines(state, order, body["products"])
     return 202, shaped(state, order, set())
+
+
+def update_lines(state: KeyState, order: Json, items: Any) -> None:
+    """Change quantity or price of lines the order has, each named by its SKU: keyCRM's ``PUT
+    /order/{id}`` "can only update a product already added to the order, not add a new one" [spec]. A
+    reserving order's reserve follows the quantity."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise invalid({"products": ["The products must be an array of objects."]})
+    by_sku = {str(line.get("sku") or (line.get("offer") or {}).get("sku")): line for line in order["products"]}
+    errors = {
+        f"products.{n}.sku": ["The product is not in the order."]
+        for n, item in enumerate(items)
+        if str(item.get("sku")) not in by_sku
+    }
+    if errors:
+        raise invalid(errors)
+    reserving = bool((state.status(order["status_id"]) or {}).get("is_reserved"))
+    for item in items:
+        line = by_sku[str(item["sku"])]
+        if "quantity" in item:
+            before, line["quantity"] = float(line["quantity"]), float(item["quantity"])
+            offer, wid = (line.get("offer") or {}).get("id"), (line.get("warehouse") or {}).get("id")
+            if reserving and offer is not None and wid is not None:
+                state.stock.setdefault((offer, wid), [0.0, 0.0])[1] += line["quantity"] - before
+        if "price" in item:
+            line["price"] = line["price_sold"] = float(item["price"])
+    order["grand_total"] = round(
+        sum(line["price_sold"] * line["quantity"] for line in order["products"])
+        + float(order.get("shipping_price") or 0),
+        2,
+    )
+    order["updated_at"] = state.now_iso()
 
 
 def set_status(state: KeyState, order: Json, status_id: int) -> bool:
@@ -201,22 +236,101 @@ def new_order(state: KeyState, data: Mapping[str, Any], warehouse_id: int | None
     return order
 
 
+#: the statuses a payment takes [spec enum, inferred: not_paid, paid, canceled]
+PAYMENT_STATUSES = ("not_paid", "paid", "canceled")
+
+
+def payment_fields(state: KeyState, body: Mapping[str, Any], *, required: bool) -> Json:
+    """The fields of a payment body (``{payment_method_id | payment_method, amount, status,
+    description, payment_date}`` [spec]), checked as keyCRM's validation does (422)."""
+    errors: dict[str, list[str]] = {}
+    out: Json = {}
+    methods = {m["id"]: m for m in state.payment_methods}
+    if "payment_method_id" in body:
+        if body["payment_method_id"] not in methods:
+            errors["payment_method_id"] = ["The selected payment method id is invalid."]
+        out["payment_method_id"] = body["payment_method_id"]
+    elif "payment_method" in body:
+        named = next((m for m in state.payment_methods if m["name"] == body["payment_method"]), None)
+        if named is None:
+            errors["payment_method"] = ["The selected payment method is invalid."]
+        else:
+            out["payment_method_id"] = named["id"]
+    elif required:
+        errors["payment_method_id"] = ["The payment method id field is required when payment method is not present."]
+    if "amount" in body or required:
+        amount = body.get("amount")
+        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0:
+            errors["amount"] = ["The amount field is required." if amount is None else "The amount must be a number."]
+        out["amount"] = amount
+    if "status" in body:
+        if body["status"] not in PAYMENT_STATUSES:
+            errors["status"] = ["The selected status is invalid."]
+        out["status"] = body["status"]
+    for name in ("description", "payment_date"):
+        if name in body:
+            out[name] = body[name]
+    if out.get("payment_date") is not None:
+        try:
+            parse_time(out["payment_date"])
+        except ValueError:
+            errors["payment_date"] = ["The payment date is not a valid date."]
+    if errors:
+        raise invalid(errors)
+    return out
+
+
+def _paid_status(order: Json) -> str:
+    """The order's ``payment_status`` from its payments (paid | overpaid | part_paid | not_paid) [spec]."""
+    paid = sum(float(p["amount"]) for p in order.get("payments") or [] if p.get("status") == "paid")
+    total = float(order.get("grand_total") or 0)
+    if paid <= 0:
+        return "not_paid"
+    return "paid" if paid == total else "overpaid" if paid > total else "part_paid"
+
+
+def record_payment(state: KeyState, order: Json, fields: Mapping[str, Any], payment_id: int | None = None) -> Json:
+    """Add a payment to an order (or change one, by id); the order's ``updated_at`` and
+    ``payment_status`` follow, as keyCRM's do. Returns the payment."""
+    now = state.now_iso()
+    if payment_id is None:
+        payment: Json = {
+            "id": state.new_id("payment"),
+            "destination_id": None,
+            "payment_method_id": fields.get("payment_method_id"),
+            "amount": fields["amount"],
+            "actual_currency": "UAH",
+            "transaction_uuid": None,
+            "description": fields.get("description"),
+            "status": fields.get("status", "not_paid"),
+            "fiscal_result": None,
+            "payment_date": fields.get("payment_date") or now[:19].replace("T", " "),
+            "created_at": now,
+            "updated_at": now,
+        }
+        order.setdefault("payments", []).append(payment)
+    else:
+        payment = next(p for p in order.get("payments") or [] if p["id"] == payment_id)
+        payment.update(fields)
+        payment["updated_at"] = now
+    order["payment_status"] = _paid_status(order)
+    order["updated_at"] = now
+    return payment
+
+
 def add_payment(state: KeyState, call: Call) -> tuple[int, Any]:
     order = _order(state, call)
     body = call.body if isinstance(call.body, dict) else {}
-    if not isinstance(body.get("amount"), int | float):
-        raise invalid({"amount": ["The amount field is required."]})
-    payment = {
-        "id": state.new_id("payment"),
-        "payment_method_id": body.get("payment_method_id"),
-        "amount": body["amount"],
-        "status": body.get("status", "paid"),
-        "description": body.get("description"),
-        "payment_date": body.get("payment_date") or state.now_iso(),
-        "created_at": state.now_iso(),
-    }
-    order.setdefault("payments", []).append(payment)
-    return 201, payment
+    return 201, record_payment(state, order, payment_fields(state, body, required=True))
+
+
+def put_payment(state: KeyState, call: Call) -> tuple[int, Any]:
+    order = _order(state, call)
+    pid = int(call.args[1])
+    if not any(p["id"] == pid for p in order.get("payments") or []):
+        raise LaravelError(404, "Payment not found.")
+    body = call.body if isinstance(call.body, dict) else {}
+    return 202, record_payment(state, order, payment_fields(state, body, required=False), pid)
 
 
 def dictionary(name: str) -> Any:

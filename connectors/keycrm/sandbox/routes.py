@@ -23,6 +23,7 @@ ROUTES: RouteTable[Handler] = RouteTable(
         ("GET", r"/order/(\d+)", orders.get_order, False),
         ("PUT", r"/order/(\d+)", orders.put_order, True),
         ("POST", r"/order/(\d+)/payment", orders.add_payment, True),
+        ("PUT", r"/order/(\d+)/payment/(\d+)", orders.put_payment, True),
         ("GET", r"/offers", offers.list_offers, False),
         ("GET", r"/offers/stocks", offers.list_stocks, False),
         ("PUT", r"/offers/stocks", offers.put_stocks, True),

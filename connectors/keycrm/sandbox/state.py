@@ -59,6 +59,8 @@ class KeyState:
     #: order triggers ``(url, method)`` ("Відправити Webhook" on status change) and stock webhook URLs
     order_hooks: list[tuple[str, str]] = field(default_factory=list)
     stock_hooks: list[str] = field(default_factory=list)
+    #: order triggers ``(url, method)`` on a change of the order's payment status
+    payment_hooks: list[tuple[str, str]] = field(default_factory=list)
     #: seconds between a 202 stock write and its effect
     apply_delay: float = 0.3
     #: answer ``GET /offers/stocks`` with totals only, ignoring ``filter[details]`` (the C.7 report)

@@ -47,6 +47,27 @@ def test_the_spec_order_converts_to_canonical_frames() -> None:
     assert frames["customers"].iloc[0]["phone"] == "+1 555-234-1234"
 
 
+def test_the_spec_order_payments_convert_to_canonical_payments() -> None:
+    payments = orders_from_keycrm([sample("keycrm-order-get.response.json")])["payments"]
+    (row,) = payments.to_dict("records")
+    assert (row["payment_id"], row["order_id"], row["type"], row["status"]) == ("2233", "22", "2", "paid")
+    assert row["amount"] == 12350 and row["external_id"] == "UD12345"  # 123.5 UAH; the bank's transaction
+    assert row["paid_at"] == datetime(2021, 2, 21, 14, 44, tzinfo=UTC)  # payment_date, Y-m-d H:i:s in UTC
+    bare = {**sample("keycrm-order-get.response.json"), "payments": []}
+    assert orders_from_keycrm([bare])["payments"].empty  # none: the hub's staged ones go too
+
+
+def test_a_payment_status_event_is_not_a_repeat_of_the_status_change_before_it() -> None:
+    from connectors.keycrm.capabilities.orders import KeyCRMOrders
+    from connectors.keycrm.settings import KeyCRMSettings
+
+    parse = KeyCRMOrders(None, KeyCRMSettings(system="keycrm", api_key="${KC_KEY}")).parse_order_event
+    context = {"id": 7, "status_changed_at": "2026-12-01T10:00:00.000000Z", "updated_at": "2026-12-01 10:05:00"}
+    status = parse(json.dumps({"event": "order.change_order_status", "context": context}).encode(), {})
+    payment = parse(json.dumps({"event": "order.change_payment_status", "context": context}).encode(), {})
+    assert status.key == "7@2026-12-01T10:00:00+00:00" and payment.key == "7@2026-12-01T10:05:00+00:00"
+
+
 def test_the_laravel_422_sample_reads_as_one_line() -> None:
     said = error_summary(sample("keycrm-error-422.ASSUMED.json"))
     assert "stocks.0.quantity: The stocks.0.quantity field is required." in said

@@ -194,3 +194,15 @@ def test_release_gives_back_claims_of_a_killed_run(store: Store) -> None:
     again = store.queue.claim(integration="i", kind="inventories", limit=5, worker="new-run")
     assert [item.attempts for item in again] == [0, 0] and len(again) == 2
     assert store.queue.counts("other")["in_progress"] == 1
+
+
+def test_keys_by_field_finds_rows_by_a_json_field_in_the_database(store: Store) -> None:
+    rows = [
+        {"offer_id": f"o{i}", "product_id": f"p{i}", "kind": "product", "article": f"A{i % 5}", "code": f"C{i}"}
+        for i in range(12)
+    ]
+    store.records.upsert_frame("shop", "offers", "moysklad", frame("offers", rows), "offer_id")
+    # A1 is held by o1, o11 and o6: the last in key order, as a dict over the whole kind has it
+    assert store.records.keys_by_field("shop", "offers", "article", ["A1", "A4", "nope"]) == {"A1": "o6", "A4": "o9"}
+    assert store.records.keys_by_field("shop", "offers", "code", ["C3"]) == {"C3": "o3"}
+    assert store.records.keys_by_field("other", "offers", "code", ["C3"]) == {}
