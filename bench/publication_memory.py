@@ -34,7 +34,8 @@ if str(REPO) not in sys.path:
 
 import pandas as pd  # noqa: E402
 
-from connectors.moysklad.convert.catalog import stock_to_frame  # noqa: E402
+from connectors.moysklad.convert.catalog import stock_levels_to_frame  # noqa: E402
+from connectors.moysklad.wire.stock_levels import parse_levels  # noqa: E402
 from hub import model  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 from hub.store import open_store  # noqa: E402
@@ -151,16 +152,11 @@ def stage_catalog(db_url: str, products: int) -> int:
         store.close()
 
 
-def stock_report(products: int) -> pd.DataFrame:
-    """A non-zero current-stock report: three of the ten stores for three offers in four.
-
-    Its rows, in the report's wire shape, go through the source's own conversion (as the stock
-    task's read does). Ids are built per row, as parsing the report's JSON makes one string object
-    per occurrence; the rows come one at a time (the real read parses the response whole first, in
-    the flow's stock task, before the catalog pass: that parse is not part of what is measured).
-    """
-    return stock_to_frame(
-        (
+def stock_report_body(products: int) -> bytes:
+    """A non-zero current-stock report as MoySklad sends it (one JSON array, unpaged): three of the
+    ten stores for three offers in four."""
+    return json.dumps(
+        [
             {
                 "assortmentId": f"p{i:07d}" if i % 5 else f"p{i:07d}-v1",
                 "storeId": f"s{(i + n) % 10}",
@@ -169,9 +165,15 @@ def stock_report(products: int) -> pd.DataFrame:
             for i in range(products)
             if i % 4
             for n in range(3)
-        ),
-        "stock",
-    )
+        ],
+        separators=(",", ":"),
+    ).encode()
+
+
+def stock_report(products: int) -> pd.DataFrame:
+    """:func:`stock_report_body` read as the stock task reads the real one (the client's compact
+    decoding, :mod:`connectors.moysklad.wire.stock_levels`, then the source's conversion)."""
+    return stock_levels_to_frame(parse_levels(stock_report_body(products), "stock"), "stock")
 
 
 def measure(work: Path, stock: pd.DataFrame, slice_rows: int) -> dict[str, Any]:

@@ -6,18 +6,20 @@
 ``memory``: a synthetic staged catalog (``bench/publication_memory.py``'s: every fifth product with
 two variants, two price types, images, a non-zero stock report over ten stores) in a SQLite hub; the
 catalog pass (``publish-catalog``) writes the YML feed of a ``yml`` channel with two outlets, in a
-fresh process; the peak RSS (``VmHWM``, reset just before the pass) is the whole process's during
-the pass: the imports and the stock report (one response for the whole catalog, held whole as the
-frame the source's conversion makes) included. The feed is then read back by the strict portal
-check and must hold every offer. The report's wire rows are generated one at a time and converted
-as the stock task converts the real response; the real read parses that response whole first (in
-the flow's stock task, before the pass), which this process does not do.
+fresh process; the peak RSS (``VmHWM``, reset once the report's bytes are in the process) is the
+whole process's from reading the stock report to the end of the pass: the imports, the report's
+bytes (one unpaged response for the whole catalog), their decoding by the client
+(:mod:`connectors.moysklad.wire.stock_levels`, a row at a time into three columns) and the source's
+conversion into the frame the pass holds, then the pass. The feed is then read back by the strict
+portal check and must hold every offer.
 
-At 100 000 products (120 000 offers, 225 000 stock rows), in
-``bench/results/yml_feed-memory-20261208T012636Z.json``: 164.1 MB before the pass (the imports
-~142 MB: prefect, pandas, numpy, sqlalchemy, httpx; the stock report ~22 MB), peak 191.6 MB during
-it (a slice of 2 500 offers in flight, and freed memory the allocator keeps). The run before these
-changes (``yml_feed-memory-20261207T221908Z.json``): 233.8 MB before the pass, 257.8 MB peak.
+At 100 000 products (120 000 offers, 225 000 stock rows, a 12 MB report body), in
+``bench/results/yml_feed-memory-20261208T015454Z.json``: 156.8 MB before the report is read (the
+imports ~142 MB: prefect, pandas, numpy, sqlalchemy, httpx; the report's bytes), peak 192.7 MB
+through the decoding and the pass (a slice of 2 500 offers in flight, and freed memory the allocator
+keeps). Decoded the usual way, a dict per row, the report alone took the process past 200 MB
+before the pass began. The run before these changes (``yml_feed-memory-20261207T221908Z.json``,
+report generated as rows, its decoding not measured): 233.8 MB before the pass, 257.8 MB peak.
 
 It also writes as many offers with the YML writer alone in a fresh process that imports nothing
 else (``writer_alone``): what streaming costs, apart from the hub's imports and the stock report.
@@ -80,25 +82,30 @@ def _status_mb(field: str) -> float:
 
 def memory_pass(work: Path) -> dict[str, Any]:
     """The catalog pass alone (run in a fresh process): its time and the process's peak RSS."""
-    from bench.publication_memory import STORES, stock_report
+    from bench.publication_memory import STORES, stock_report_body
+    from connectors.moysklad.convert.catalog import stock_levels_to_frame
+    from connectors.moysklad.wire.stock_levels import parse_levels
     from hub.store import open_store
     from tasks.catalog.publication import publish_catalog
     from tasks.catalog.run import plan_catalog_run
     from tasks.mapping_check import CatalogMappings
 
     products = int((work / "products").read_text())
-    stock = stock_report(products)
+    body = stock_report_body(products)  # the report's bytes as they arrive (the response's content)
     gc.collect()
     mappings = CatalogMappings(
         store_map={s: ("1" if n < 5 else "2") for n, s in enumerate(STORES)},
         price_type_map={"pt1": "price", "pt2": "oldprice"},
         feed_price_type_id="pt1",
     )
-    # the peak of the pass alone: the imports and the synthetic stock report (built from a list of
-    # dicts, which peaks far above what it keeps) are in the process before it; Linux resets the
-    # high-water mark on request (proc(5): clear_refs, "5")
+    # the peak from the stock report's bytes on: reading them (the client's decoding and the
+    # source's conversion, as the stock task does), then the pass. The imports and the synthetic
+    # body (built from a list of dicts, which peaks far above what it keeps) are in the process
+    # before it; Linux resets the high-water mark on request (proc(5): clear_refs, "5")
     before = _status_mb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
+    stock = stock_levels_to_frame(parse_levels(body, "stock"), "stock")
+    del body
     store = open_store(f"sqlite:///{work / 'hub.db'}")
     try:
         run = plan_catalog_run(_config(work), "bench", store)

@@ -99,10 +99,10 @@ class MoySkladSide(OverClient):
         # a whole read asks for non-zero rows only: every published offer gets every mapped
         # warehouse, zero by default, so zero lines would only make the one big (unpaged) response
         # bigger. A changed-since read always has its zeros (a sold-out item must reach the channel).
-        rows = await self.client.stock_current(
+        levels = await self.client.stock_levels(
             "bystore", stock_type=measure, changed_since=changed_since, include_zero=False
         )
-        return convert.stock_to_frame(rows, measure)
+        return convert.stock_levels_to_frame(levels, measure)
 
 
 def moysklad_client(settings: MoySkladSettings, secret: SecretResolver) -> MoySkladClient:
