@@ -66,6 +66,7 @@ from hub.capabilities import (
     Reachable,
     StaffBook,
     StatusSink,
+    StockEchoes,
     StockEvents,
     StockSink,
     StockSource,
@@ -339,6 +340,14 @@ async def _stock_events(cap: StockEvents) -> None:
     assert isinstance(await cap.subscriptions(), list)
 
 
+async def _stock_echoes(cap: StockEchoes) -> None:
+    # what a stock delivery looks like is the system's; a body that is none is refused with
+    # ValueError (the receiver answers 400), and an empty delivery is no change
+    with pytest.raises(ValueError):
+        cap.parse_stock_changes(b"not a delivery")
+    assert cap.parse_stock_changes(b"[]") == []
+
+
 async def _channel(cap: StockSink | PriceSink | CatalogFeedSink) -> None:
     reference = await cap.channel_reference()
     assert isinstance(reference, ChannelReference) and not reference.problems
@@ -477,6 +486,7 @@ PROBES: dict[type, Callable[[Any], Awaitable[None]]] = {
     StockSource: _stock_source,
     BundleSource: _bundle_source,
     StockEvents: _stock_events,
+    StockEchoes: _stock_echoes,
     StockSink: _channel,
     PriceSink: _channel,
     CatalogFeedSink: _channel,
