@@ -581,6 +581,7 @@ from prefect import flow
 @flow(name="stubborn-probe")
 def stubborn() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # Prefect's runner cancels with SIGTERM, then waits 30 s
+    open(MARKER, "w").close()  # the test stops the runner only from here on
     time.sleep(600)
 """
 
@@ -595,7 +596,10 @@ def test_a_runner_run_still_running_at_the_stops_deadline_is_killed_and_marked_c
 
     from deployments.service.serve import _kill_runner_runs, _mark_crashed
 
-    (tmp_path / "stubborn_probe.py").write_text(_STUBBORN, encoding="utf-8")
+    # the run shows RUNNING before its body ignores SIGTERM: the body says when it does (a stop sent
+    # in between ended the run and left nothing to test)
+    marker = tmp_path / "ignoring-sigterm"
+    (tmp_path / "stubborn_probe.py").write_text(f"MARKER = {str(marker)!r}\n{_STUBBORN}", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     stubborn = importlib.import_module("stubborn_probe").stubborn
     runner = Runner(name="stubborn-test", pause_on_shutdown=False, query_seconds=1)
@@ -606,7 +610,7 @@ def test_a_runner_run_still_running_at_the_stops_deadline_is_killed_and_marked_c
         async with get_client() as client:
             run = await client.create_flow_run_from_deployment(deployment_id)
             deadline = time.monotonic() + 120
-            while (await client.read_flow_run(run.id)).state_type.value != "RUNNING":  # type: ignore[union-attr]
+            while (await client.read_flow_run(run.id)).state_type.value != "RUNNING" or not marker.exists():  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "the runner never started the run"
                 await asyncio.sleep(0.5)
             stopping = asyncio.create_task(runner.astop())
