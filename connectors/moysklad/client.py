@@ -333,16 +333,22 @@ class MoySkladClient(BaseClient):
         return results
 
     async def filter_any(
-        self, entity: str, field: str, values: Sequence[str], *, per_request: int = IDS_PER_FILTER
+        self,
+        entity: str,
+        field: str,
+        values: Sequence[str],
+        *,
+        per_request: int = IDS_PER_FILTER,
+        params: Mapping[str, str] | None = None,
     ) -> list[Json]:
         """Rows of ``entity`` whose ``field`` equals one of ``values`` (exact match, as MoySklad's
         ``=`` filter is): ``field=a;field=b`` ORs, so one request asks for up to ``per_request``
-        values (the URL stays well under the 8 KB limit)."""
+        values (the URL stays well under the 8 KB limit). ``params``: more query (``expand``...)."""
         rows: list[Json] = []
         unique = list(dict.fromkeys(v for v in values if v))
         for start in range(0, len(unique), per_request):
             flt = ";".join(f"{field}={_escape(v)}" for v in unique[start : start + per_request])
-            rows.extend(await self.collect(f"/entity/{entity}", {"filter": flt}))
+            rows.extend(await self.collect(f"/entity/{entity}", {"filter": flt, **(params or {})}))
         return rows
 
     # -- counterparties ------------------------------------------------------------------------

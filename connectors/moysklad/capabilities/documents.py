@@ -42,9 +42,6 @@ from hub.capabilities import (
     OrderPapers,
 )
 
-#: ids per ``filter=id=…`` request (the URL stays well under 8 KB; ``expand`` pages hold 100)
-PER_FILTER = 100
-
 
 class MoySkladDocuments(OverClient):
     """``OrderDocuments`` over one MoySklad account."""
@@ -58,13 +55,7 @@ class MoySkladDocuments(OverClient):
         self._stores: dict[str, Json] | None = None
 
     async def _by_ids(self, entity: str, ids: Sequence[str], **params: str) -> dict[str, Json]:
-        found: dict[str, Json] = {}
-        unique = list(dict.fromkeys(i for i in ids if i))
-        for start in range(0, len(unique), PER_FILTER):
-            flt = ";".join(f"id={i}" for i in unique[start : start + PER_FILTER])
-            for row in await self.client.collect(f"/entity/{entity}", {"filter": flt, **params}):
-                found[str(row["id"])] = row
-        return found
+        return {str(row["id"]): row for row in await self.client.filter_any(entity, "id", ids, params=params)}
 
     async def order_papers(self, erp_order_ids: Sequence[str]) -> dict[str, OrderPapers]:
         orders = await self._by_ids("customerorder", erp_order_ids)

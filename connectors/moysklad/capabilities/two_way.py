@@ -48,8 +48,6 @@ ENTITY_KINDS = {"counterparty": CUSTOMER, "customerorder": ORDER, "retaildemand"
 CHANGE_EVENTS = (("counterparty", "UPDATE"), ("retaildemand", "CREATE"))
 #: how the order upload labels the manager's comment in an order's ``description``
 MANAGER_LABEL = "Комментарий менеджера: "
-#: ids per ``filter=id=…`` request (``expand`` pages hold 100)
-PER_FILTER = 100
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
@@ -78,13 +76,7 @@ class MoySkladTwoWay(OverClient):
     """``CustomerCards``, ``ErpChangeEvents``, ``OrderContents`` and ``RetailSales`` over one MoySklad account."""
 
     async def _by_ids(self, entity: str, ids: Sequence[str], **params: str) -> dict[str, Json]:
-        found: dict[str, Json] = {}
-        unique = list(dict.fromkeys(i for i in ids if i))
-        for start in range(0, len(unique), PER_FILTER):
-            flt = ";".join(f"id={i}" for i in unique[start : start + PER_FILTER])
-            for row in await self.client.collect(f"/entity/{entity}", {"filter": flt, **params}):
-                found[str(row["id"])] = row
-        return found
+        return {str(row["id"]): row for row in await self.client.filter_any(entity, "id", ids, params=params)}
 
     # -- customers -------------------------------------------------------------------------------
     async def customer_cards(self, ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
